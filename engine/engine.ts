@@ -1,0 +1,463 @@
+/**
+ * The booking engine: a typed API over the Lua scripts. Every state change is one script call;
+ * every answer is an Outcome (success, or a Status such as FULL), never an exception. Only
+ * infrastructure failures (Redis unreachable) throw. Never imports the HTTP layer.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { localEpochDay } from './dates.js';
+import {
+  accountIdOf,
+  accountOfTxnId,
+  newAppointmentId,
+  newLoginSessionId,
+  newOtp,
+  newTxnId,
+  photoIdHashOf,
+  sha256Hex,
+} from './ids.js';
+import { keys } from './keys.js';
+import type { Country } from './masterdata.js';
+import { LuaScripts } from './scripts.js';
+import { defineSession, parseSessionHash, type SessionInput, type SessionState } from './sessions.js';
+import { Status } from './status.js';
+
+export interface EngineOptions {
+  country: Country;
+  /** keys the mobile and photo-ID hashes */
+  secret: string;
+  /** non-production only: mobiles with this prefix accept `otp` and skip the cooldown and daily count */
+  testMobiles?: { prefix: string; otp: string } | null;
+  /** entries kept in the availability stream. Default 100000 */
+  availabilityStreamCap?: number;
+  /** how long a booking's idempotency record answers retries. Default 24 h */
+  idempotencyTtlMs?: number;
+  /** the first beneficiary reference number handed out. Default 10000000000000 (14 digits, like CoWIN's) */
+  firstBeneficiaryReference?: number;
+  /** the clock (ms since epoch). Default Date.now; tests move it */
+  clock?: () => number;
+}
+
+/** A success with its values, or a Status saying why not. */
+export type Outcome<T extends object = object> =
+  | ({ ok: true; status: Status.OK | Status.REPLAYED } & T)
+  | { ok: false; status: Status; beneficiaryId?: string; retryAfterMs?: number };
+
+export interface QuotaAnswer {
+  /** calls or searches left in the current window */
+  remaining: number;
+  /** ms until the window resets */
+  resetMs: number;
+  /** searches left today (protected search only) */
+  remainingToday?: number;
+}
+
+export interface NewBeneficiary {
+  name: string;
+  birth_year: number;
+  gender_id: number;
+  photo_id_type: number;
+  photo_id_number: string;
+  comorbidity_ind: 'Y' | 'N';
+  consent_version: string;
+}
+
+/** A beneficiary as stored in the account hash. */
+export interface StoredBeneficiary {
+  id: string;
+  name: string;
+  birth_year: number;
+  gender_id: number;
+  photo_id_type: number;
+  photo_id_last4: string;
+  photo_id_hash: string;
+  comorbidity: 'Y' | 'N';
+  consent_version: string;
+  registered_at: number;
+  version: number;
+  vaccine: string;
+  dose1: number;
+  dose2: number;
+  dose3: number;
+  appt1: string;
+  appt2: string;
+  appt3: string;
+  appt1_day: number;
+  appt2_day: number;
+  appt3_day: number;
+}
+
+export type BeneficiaryStatus = 'booked' | 'cancelled' | 'vaccinated';
+
+export interface Appointment {
+  appointment_id: string;
+  account_id: string;
+  session_id: string;
+  slot: string;
+  dose: number;
+  version: number;
+  created_at: number;
+  beneficiaries: { id: string; status: BeneficiaryStatus }[];
+}
+
+export interface BookingRequest {
+  accountId: string;
+  sessionId: string;
+  slot: string;
+  dose: number;
+  beneficiaryIds: string[];
+  /** a client-chosen key: the same request retried with it books once and gets the same answer */
+  idempotencyKey?: string | undefined;
+}
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,100}$/;
+const STALE_RETRIES = 5;
+
+function code(reply: unknown[]): Status {
+  return reply[0] as Status;
+}
+
+/** The failure Outcome for a script reply whose first element is not a success. */
+function failure(reply: unknown[], detail: 'beneficiary' | 'retryAfter' | 'none' = 'none'): Outcome<never> {
+  const status = code(reply);
+  if (detail === 'beneficiary' && typeof reply[1] === 'string' && reply[1] !== '') {
+    return { ok: false, status, beneficiaryId: reply[1] };
+  }
+  if (detail === 'retryAfter' && typeof reply[1] === 'number') return { ok: false, status, retryAfterMs: reply[1] };
+  return { ok: false, status };
+}
+
+export class BookingEngine {
+  readonly scripts: LuaScripts;
+  readonly country: Country;
+  private readonly secret: string;
+  private readonly testMobiles: { prefix: string; otp: string } | null;
+  private readonly availabilityCap: number;
+  private readonly idempotencyTtlMs: number;
+  private readonly firstReference: number;
+  private readonly clock: () => number;
+
+  constructor(
+    readonly redis: Redis,
+    options: EngineOptions,
+  ) {
+    this.country = options.country;
+    this.secret = options.secret;
+    this.testMobiles = options.testMobiles ?? null;
+    this.availabilityCap = options.availabilityStreamCap ?? 100_000;
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
+    this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
+    this.clock = options.clock ?? Date.now;
+    this.scripts = new LuaScripts(redis);
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  /** today's local epoch day in the country's time zone */
+  today(): number {
+    return localEpochDay(this.clock(), this.country.timeZone);
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  /** Publish or update a session. Throws SessionInputError when the input contradicts the master data. */
+  async publishSession(input: SessionInput): Promise<Outcome<{ sessionId: string; version: number; changed: boolean }>> {
+    const { sessionId, definition } = defineSession(this.country, input);
+    const reply = await this.scripts.run(
+      'publishSession',
+      [keys.session(sessionId), keys.sessionsByDate(), keys.outbox(), keys.availability()],
+      [sessionId, JSON.stringify(definition), this.now(), this.availabilityCap],
+    );
+    if (code(reply) !== Status.OK) return failure(reply);
+    return { ok: true, status: Status.OK, sessionId, version: reply[1] as number, changed: reply[2] === 1 };
+  }
+
+  async getSession(sessionId: string): Promise<SessionState | null> {
+    return parseSessionHash(sessionId, await this.redis.hgetall(keys.session(sessionId)));
+  }
+
+  /** Every session dated from `fromDay` to `toDay` inclusive. */
+  async loadSessions(fromDay: number, toDay: number): Promise<SessionState[]> {
+    const ids = await this.redis.zrangebyscore(keys.sessionsByDate(), fromDay, toDay);
+    const sessions: SessionState[] = [];
+    const CHUNK = 500;
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      const pipeline = this.redis.pipeline();
+      for (const id of chunk) pipeline.hgetall(keys.session(id));
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([err, hash], j) => {
+        if (err) throw err;
+        const state = parseSessionHash(chunk[j]!, hash as Record<string, string>);
+        if (state) sessions.push(state);
+      });
+    }
+    return sessions;
+  }
+
+  // ---------------------------------------------------------------- login and quotas
+
+  accountIdOf(mobile: string): string {
+    return accountIdOf(mobile, this.secret);
+  }
+
+  isTestMobile(mobile: string): boolean {
+    return this.testMobiles !== null && mobile.startsWith(this.testMobiles.prefix);
+  }
+
+  /**
+   * Issue an OTP for a mobile. The OTP itself is returned so the caller can send it by SMS
+   * (a test number's fixed OTP is not: there is nothing to send).
+   */
+  async issueOtp(mobile: string): Promise<Outcome<{ txnId: string; otp: string | null; remainingToday: number }>> {
+    const rules = this.country.rules;
+    const accountId = this.accountIdOf(mobile);
+    const testNumber = this.isTestMobile(mobile);
+    const otp = testNumber ? this.testMobiles!.otp : newOtp(rules.otp.length);
+    const txnId = newTxnId(accountId);
+    const reply = await this.scripts.run(
+      'issueOtp',
+      [keys.otp(accountId), keys.otpDay(accountId), keys.blocked(accountId)],
+      [
+        txnId,
+        sha256Hex(otp),
+        this.now(),
+        rules.otp.validity_seconds * 1000,
+        rules.otp.resend_after_seconds * 1000,
+        rules.otp.max_per_day,
+        rules.search_quota.day_seconds * 1000,
+        rules.search_quota.block_seconds * 1000,
+        testNumber ? '1' : '0',
+      ],
+    );
+    if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
+    return { ok: true, status: Status.OK, txnId, otp: testNumber ? null : otp, remainingToday: reply[1] as number };
+  }
+
+  /** Confirm an OTP (sent as its sha256 hex, as CoWIN clients do) and open a login session. */
+  async verifyOtp(txnId: string, otpSha256: string): Promise<Outcome<{ accountId: string; sid: string }>> {
+    const accountId = accountOfTxnId(txnId);
+    if (!accountId || !/^[0-9a-f]{64}$/i.test(otpSha256)) return { ok: false, status: Status.INVALID_OTP };
+    const rules = this.country.rules;
+    const sid = newLoginSessionId();
+    const reply = await this.scripts.run(
+      'verifyOtp',
+      [keys.otp(accountId), keys.authSession(accountId), keys.blocked(accountId)],
+      [txnId, otpSha256.toLowerCase(), this.now(), sid, rules.otp.max_attempts, rules.token_ttl_seconds * 1000],
+    );
+    if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
+    return { ok: true, status: Status.OK, accountId, sid };
+  }
+
+  /** True while the login session a token carries has not been revoked or replaced. */
+  async isLoginLive(accountId: string, sid: string): Promise<boolean> {
+    return (await this.redis.hget(keys.authSession(accountId), 'sid')) === sid;
+  }
+
+  /** Count one protected search; also tells whether the login is still live. */
+  async consumeSearchQuota(accountId: string, sid: string): Promise<Outcome<QuotaAnswer>> {
+    const q = this.country.rules.search_quota;
+    const reply = await this.scripts.run(
+      'consumeSearchQuota',
+      [keys.authSession(accountId), keys.searchWindow(accountId), keys.searchDay(accountId), keys.blocked(accountId)],
+      [sid, q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000],
+    );
+    if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
+    return {
+      ok: true,
+      status: Status.OK,
+      remaining: reply[1] as number,
+      resetMs: reply[2] as number,
+      remainingToday: reply[3] as number,
+    };
+  }
+
+  /** Count one public API call from an address. */
+  async consumePublicQuota(address: string): Promise<Outcome<QuotaAnswer>> {
+    const limit = this.country.rules.public_rate_limit;
+    const reply = await this.scripts.run('consumePublicQuota', [keys.publicCalls(address)], [limit.window_seconds * 1000, limit.max_calls]);
+    if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
+    return { ok: true, status: Status.OK, remaining: reply[1] as number, resetMs: reply[2] as number };
+  }
+
+  // ---------------------------------------------------------------- beneficiaries
+
+  async addBeneficiary(accountId: string, input: NewBeneficiary): Promise<Outcome<{ beneficiaryId: string }>> {
+    const photoIdHash = photoIdHashOf(input.photo_id_type, input.photo_id_number, this.secret);
+    const digits = input.photo_id_number.replace(/\s+/g, '');
+    const stored = {
+      name: input.name,
+      birth_year: input.birth_year,
+      gender_id: input.gender_id,
+      photo_id_type: input.photo_id_type,
+      photo_id_last4: digits.slice(-4),
+      photo_id_hash: photoIdHash,
+      comorbidity: input.comorbidity_ind,
+      consent_version: input.consent_version,
+    };
+    const reply = await this.scripts.run(
+      'addBeneficiary',
+      [keys.account(accountId), keys.photoId(photoIdHash), keys.beneficiarySequence(), keys.outbox()],
+      [accountId, this.now(), this.country.rules.beneficiaries_per_account, JSON.stringify(stored), this.firstReference],
+    );
+    if (code(reply) !== Status.OK) return failure(reply);
+    return { ok: true, status: Status.OK, beneficiaryId: String(reply[1]) };
+  }
+
+  async deleteBeneficiary(accountId: string, beneficiaryId: string): Promise<Outcome> {
+    const raw = await this.redis.hget(keys.account(accountId), `ben:${beneficiaryId}`);
+    if (!raw) return { ok: false, status: Status.BENEFICIARY_NOT_FOUND };
+    const ben = JSON.parse(raw) as StoredBeneficiary;
+    const reply = await this.scripts.run(
+      'deleteBeneficiary',
+      [keys.account(accountId), keys.photoId(ben.photo_id_hash), keys.outbox()],
+      [accountId, beneficiaryId, ben.photo_id_hash, this.now(), this.today()],
+    );
+    if (code(reply) !== Status.OK) return failure(reply);
+    return { ok: true, status: Status.OK };
+  }
+
+  /** The account's beneficiaries, in registration order. */
+  async listBeneficiaries(accountId: string): Promise<StoredBeneficiary[]> {
+    const hash = await this.redis.hgetall(keys.account(accountId));
+    return Object.entries(hash)
+      .filter(([field]) => field.startsWith('ben:'))
+      .map(([, json]) => JSON.parse(json) as StoredBeneficiary)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  // ---------------------------------------------------------------- appointments
+
+  async getAppointment(appointmentId: string): Promise<Appointment | null> {
+    const hash = await this.redis.hgetall(keys.appointment(appointmentId));
+    if (!hash.account_id) return null;
+    return {
+      appointment_id: appointmentId,
+      account_id: hash.account_id,
+      session_id: hash.session_id!,
+      slot: hash.slot!,
+      dose: Number(hash.dose),
+      version: Number(hash.version),
+      created_at: Number(hash.created_at),
+      beneficiaries: hash.bens!.split(',').map((id) => ({ id, status: hash[`status:${id}`] as BeneficiaryStatus })),
+    };
+  }
+
+  /** Book beneficiaries of one account into a session slot: all of them or none. */
+  async book(request: BookingRequest): Promise<Outcome<{ appointmentId: string; availableAfter?: number }>> {
+    const { accountId, sessionId, slot, dose, beneficiaryIds, idempotencyKey } = request;
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      return { ok: false, status: Status.IDEMPOTENCY_MISMATCH };
+    }
+    const appointmentId = newAppointmentId();
+    const fingerprint = idempotencyKey
+      ? createHash('sha256')
+          .update(`${sessionId}|${slot}|${dose}|${[...beneficiaryIds].sort().join(',')}`)
+          .digest('hex')
+          .slice(0, 24)
+      : '';
+    const reply = await this.scripts.run(
+      'bookAppointment',
+      [
+        keys.session(sessionId),
+        keys.account(accountId),
+        keys.appointment(appointmentId),
+        keys.idempotency(accountId, idempotencyKey ?? '-'),
+        keys.outbox(),
+        keys.availability(),
+      ],
+      [
+        appointmentId,
+        sessionId,
+        accountId,
+        slot,
+        dose,
+        this.now(),
+        this.today(),
+        fingerprint,
+        this.idempotencyTtlMs,
+        this.availabilityCap,
+        ...beneficiaryIds,
+      ],
+    );
+    const status = code(reply);
+    if (status === Status.OK) return { ok: true, status, appointmentId: reply[1] as string, availableAfter: reply[2] as number };
+    if (status === Status.REPLAYED) return { ok: true, status, appointmentId: reply[1] as string };
+    return failure(reply, 'beneficiary');
+  }
+
+  /** Cancel some beneficiaries of an appointment (all still booked when none are named). */
+  async cancel(accountId: string, appointmentId: string, beneficiaryIds: string[] = []): Promise<Outcome<{ cancelled: number }>> {
+    return this.withFreshSession(appointmentId, async (sessionId) => {
+      const reply = await this.scripts.run(
+        'cancelAppointment',
+        [keys.session(sessionId), keys.account(accountId), keys.appointment(appointmentId), keys.outbox(), keys.availability()],
+        [appointmentId, accountId, sessionId, this.now(), this.availabilityCap, ...beneficiaryIds],
+      );
+      if (code(reply) !== Status.OK) return failure(reply, 'beneficiary');
+      return { ok: true, status: Status.OK, cancelled: reply[1] as number };
+    });
+  }
+
+  /** Move an appointment to another session and slot, atomically. */
+  async reschedule(
+    accountId: string,
+    appointmentId: string,
+    newSessionId: string,
+    newSlot: string,
+  ): Promise<Outcome<{ availableAfter: number }>> {
+    return this.withFreshSession(appointmentId, async (sessionId) => {
+      const reply = await this.scripts.run(
+        'rescheduleAppointment',
+        [
+          keys.session(sessionId),
+          keys.session(newSessionId),
+          keys.account(accountId),
+          keys.appointment(appointmentId),
+          keys.outbox(),
+          keys.availability(),
+        ],
+        [appointmentId, accountId, sessionId, newSessionId, newSlot, this.now(), this.today(), this.availabilityCap],
+      );
+      if (code(reply) !== Status.OK) return failure(reply, 'beneficiary');
+      return { ok: true, status: Status.OK, availableAfter: reply[1] as number };
+    });
+  }
+
+  /** A vaccinator records a dose given to one beneficiary of an appointment. */
+  async markVaccinated(
+    appointmentId: string,
+    beneficiaryId: string,
+    vaccinatorId: string,
+  ): Promise<Outcome<{ dose: number; vaccine: string; date: number }>> {
+    return this.withFreshSession(appointmentId, async (sessionId, accountId) => {
+      const reply = await this.scripts.run(
+        'markVaccinated',
+        [keys.session(sessionId), keys.account(accountId), keys.appointment(appointmentId), keys.outbox()],
+        [appointmentId, beneficiaryId, sessionId, this.now(), vaccinatorId],
+      );
+      if (code(reply) !== Status.OK) return failure(reply, 'beneficiary');
+      return { ok: true, status: Status.OK, dose: reply[1] as number, vaccine: reply[2] as string, date: reply[3] as number };
+    });
+  }
+
+  /**
+   * Scripts that change an existing appointment need its session's key, which only the appointment
+   * knows. Read it, run the script with it; the script refuses (STALE_APPOINTMENT) when a concurrent
+   * reschedule moved the appointment in between, and we read again.
+   */
+  private async withFreshSession<T extends object>(
+    appointmentId: string,
+    attempt: (sessionId: string, ownerAccountId: string) => Promise<Outcome<T>>,
+  ): Promise<Outcome<T>> {
+    let outcome: Outcome<T> = { ok: false, status: Status.STALE_APPOINTMENT };
+    for (let i = 0; i < STALE_RETRIES && !outcome.ok && outcome.status === Status.STALE_APPOINTMENT; i++) {
+      const [owner, sessionId] = await this.redis.hmget(keys.appointment(appointmentId), 'account_id', 'session_id');
+      if (!owner || !sessionId) return { ok: false, status: Status.APPOINTMENT_NOT_FOUND };
+      outcome = await attempt(sessionId, owner);
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Identifiers and keyed hashes. Personal data is stored as little as possible: a mobile number
+ * becomes an account id (a keyed hash, useless without the deployment secret), a photo ID number
+ * becomes a keyed hash for the duplicate check plus its last 4 digits for the citizen's slip.
+ */
+import { createHash, createHmac, randomInt, randomUUID } from 'node:crypto';
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function keyedHash(secret: string, purpose: string, value: string): string {
+  return createHmac('sha256', secret).update(`${purpose}:${value}`).digest('hex').slice(0, 32);
+}
+
+/** The account id of a mobile number. */
+export function accountIdOf(mobile: string, secret: string): string {
+  return keyedHash(secret, 'mobile', mobile);
+}
+
+/** The keyed hash of a photo ID (type + number, spaces and case ignored). */
+export function photoIdHashOf(photoIdType: number, photoIdNumber: string, secret: string): string {
+  return keyedHash(secret, 'photo-id', `${photoIdType}:${photoIdNumber.replace(/\s+/g, '').toUpperCase()}`);
+}
+
+/**
+ * A session's id is derived from what makes it unique (centre, date, vaccine, age limit), shaped
+ * like CoWIN's UUIDs, so publishing the same session again updates it instead of adding another.
+ */
+export function sessionIdFor(centerId: number, epochDay: number, vaccine: string, minAge: number): string {
+  const h = createHash('sha1').update(`session:${centerId}:${epochDay}:${vaccine}:${minAge}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export const newAppointmentId = (): string => randomUUID();
+
+/**
+ * A login transaction id carries the account id, so confirming the OTP runs one script on the
+ * account's own keys (one cluster slot) without a lookup table. Clients treat it as opaque.
+ */
+export function newTxnId(accountId: string): string {
+  return `${randomUUID()}.${accountId}`;
+}
+
+/** The account id inside a txnId, or null when it is not one of ours. */
+export function accountOfTxnId(txnId: string): string | null {
+  const match = /^[0-9a-f-]{36}\.([0-9a-f]{32})$/.exec(txnId);
+  return match ? match[1]! : null;
+}
+
+export function newOtp(length: number): string {
+  return String(randomInt(0, 10 ** length)).padStart(length, '0');
+}
+
+export const newLoginSessionId = (): string => randomUUID();

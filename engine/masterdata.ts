@@ -1,0 +1,248 @@
+/**
+ * The country file: everything a country edits to adopt teeka (states, districts, centres, vaccines,
+ * dose rules, slot layout, OTP and quota limits). It is validated when loaded; an error names the
+ * bad field (`centers[12].district_id: 999 is not a district`), and nothing starts on a bad file.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { isKnownTimeZone } from './dates.js';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+/** CoWIN's slot labels, e.g. `09:00AM-11:00AM`; clients send the label back when booking. */
+const slotLabel = z.string().regex(/^(0\d|1[0-2]):[0-5]\d(AM|PM)-(0\d|1[0-2]):[0-5]\d(AM|PM)$/, 'expected a slot label like 09:00AM-11:00AM');
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/, 'expected HH:MM:SS');
+
+const rulesSchema = z.strictObject({
+  otp: z.strictObject({
+    /** digits in an OTP */
+    length: z.number().int().min(4).max(10),
+    /** how long an OTP can be confirmed */
+    validity_seconds: positiveInt,
+    /** a new OTP for the same mobile only after this long */
+    resend_after_seconds: nonNegativeInt,
+    /** OTPs per mobile per 24 h; the next request blocks the account for `search_quota.block_seconds` */
+    max_per_day: positiveInt,
+    /** wrong answers before the pending OTP is discarded */
+    max_attempts: positiveInt,
+  }),
+  /** lifetime of a citizen's login token */
+  token_ttl_seconds: positiveInt,
+  /** beneficiaries one mobile can register (CoWIN: 4, then 6 from January 2022) */
+  beneficiaries_per_account: z.number().int().min(1).max(20),
+  search_quota: z.strictObject({
+    /** the short window: more than `max_per_window` searches in it logs the user out */
+    window_seconds: positiveInt,
+    max_per_window: positiveInt,
+    /** the long window: more than `max_per_day` searches in it blocks the account */
+    day_seconds: positiveInt,
+    max_per_day: positiveInt,
+    /** how long a block lasts */
+    block_seconds: positiveInt,
+  }),
+  /** the unauthenticated API's per-address limit */
+  public_rate_limit: z.strictObject({ window_seconds: positiveInt, max_calls: positiveInt }),
+  /** bookings for a day close at this local hour of that day (0 closes them the evening before) */
+  booking_cutoff_hour: z.number().int().min(0).max(24),
+  /** how many days a calendar search covers, starting at the requested date */
+  calendar_days: z.number().int().min(1).max(31),
+  /** the default slot layout of a session; a centre may override it */
+  slots: z.array(slotLabel).min(1).max(12),
+});
+
+const vaccineSchema = z.strictObject({
+  name: z.string().min(1).regex(/^[A-Z0-9 -]+$/, 'expected an upper-case vaccine name like COVISHIELD'),
+  /** minimum days from dose 1 to dose 2 (Covishield 84, Covaxin 28, Sputnik V 21) */
+  dose2_after_days: positiveInt,
+  /** minimum days from dose 2 to the precaution dose (39 weeks = 273 days) */
+  precaution_after_days: positiveInt,
+});
+
+const sessionPlanSchema = z.strictObject({
+  vaccine: z.string(),
+  min_age_limit: z.number().int().min(0).max(120),
+  max_age_limit: z.number().int().min(0).max(120).optional(),
+  allow_all_age: z.boolean().optional(),
+  capacity_dose1: nonNegativeInt,
+  capacity_dose2: nonNegativeInt,
+  /** days of the week the centre runs this session (0 = Sunday); every day when absent */
+  weekdays: z.array(z.number().int().min(0).max(6)).min(1).optional(),
+});
+
+const centerSchema = z.strictObject({
+  center_id: positiveInt,
+  name: z.string().min(1),
+  address: z.string(),
+  district_id: positiveInt,
+  block_name: z.string(),
+  pincode: z.number().int().min(1000).max(999999999),
+  lat: z.number().min(-90).max(90),
+  long: z.number().min(-180).max(180),
+  from: clockTime,
+  to: clockTime,
+  fee_type: z.enum(['Free', 'Paid']),
+  vaccine_fees: z.array(z.strictObject({ vaccine: z.string(), fee: z.string().regex(/^\d+$/) })).optional(),
+  /** overrides `rules.slots` for this centre */
+  slots: z.array(slotLabel).min(1).max(12).optional(),
+  /** the sessions this centre runs; the seeder publishes them for the coming days */
+  sessions: z.array(sessionPlanSchema),
+});
+
+const countrySchema = z.strictObject({
+  country: z.strictObject({
+    code: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO 3166 alpha-2 code'),
+    name: z.string().min(1),
+    timezone: z.string().refine(isKnownTimeZone, 'not a known IANA time zone'),
+  }),
+  rules: rulesSchema,
+  genders: z.array(z.strictObject({ id: positiveInt, name: z.string().min(1) })).min(1),
+  photo_id_types: z.array(z.strictObject({ id: positiveInt, type: z.string().min(1) })).min(1),
+  vaccines: z.array(vaccineSchema).min(1),
+  states: z.array(z.strictObject({ state_id: positiveInt, state_name: z.string().min(1) })).min(1),
+  districts: z.array(z.strictObject({ district_id: positiveInt, district_name: z.string().min(1), state_id: positiveInt })).min(1),
+  centers: z.array(centerSchema),
+});
+
+export type CountryFile = z.infer<typeof countrySchema>;
+export type Rules = CountryFile['rules'];
+export type Vaccine = CountryFile['vaccines'][number];
+export type Center = CountryFile['centers'][number];
+export type District = CountryFile['districts'][number];
+export type State = CountryFile['states'][number];
+export type SessionPlan = Center['sessions'][number];
+
+export class MasterDataError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source} is not a valid country file:\n  - ${problems.slice(0, 20).join('\n  - ')}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''}`);
+    this.name = 'MasterDataError';
+  }
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+}
+
+/** Cross-references a schema cannot express: ids unique, every reference resolves. */
+function referenceProblems(data: CountryFile): string[] {
+  const problems: string[] = [];
+  const unique = <T>(items: T[], id: (item: T) => number | string, label: string) => {
+    const seen = new Map<number | string, number>();
+    items.forEach((item, i) => {
+      const value = id(item);
+      const first = seen.get(value);
+      if (first !== undefined) problems.push(`${label}[${i}]: id ${value} repeats ${label}[${first}]`);
+      else seen.set(value, i);
+    });
+    return seen;
+  };
+  const states = unique(data.states, (s) => s.state_id, 'states');
+  const districts = unique(data.districts, (d) => d.district_id, 'districts');
+  unique(data.centers, (c) => c.center_id, 'centers');
+  const vaccines = unique(data.vaccines, (v) => v.name, 'vaccines');
+  unique(data.genders, (g) => g.id, 'genders');
+  unique(data.photo_id_types, (t) => t.id, 'photo_id_types');
+  if (new Set(data.rules.slots).size !== data.rules.slots.length) problems.push('rules.slots: a slot label repeats');
+
+  data.districts.forEach((d, i) => {
+    if (!states.has(d.state_id)) problems.push(`districts[${i}].state_id: ${d.state_id} is not a state`);
+  });
+  data.centers.forEach((c, i) => {
+    if (!districts.has(c.district_id)) problems.push(`centers[${i}].district_id: ${c.district_id} is not a district`);
+    if (c.from >= c.to) problems.push(`centers[${i}].to: ${c.to} is not after from ${c.from}`);
+    if (c.slots && new Set(c.slots).size !== c.slots.length) problems.push(`centers[${i}].slots: a slot label repeats`);
+    if (c.fee_type === 'Paid' && !c.vaccine_fees?.length) problems.push(`centers[${i}].vaccine_fees: a Paid centre needs its fees`);
+    c.vaccine_fees?.forEach((f, j) => {
+      if (!vaccines.has(f.vaccine)) problems.push(`centers[${i}].vaccine_fees[${j}].vaccine: ${f.vaccine} is not a vaccine`);
+    });
+    c.sessions.forEach((s, j) => {
+      const at = `centers[${i}].sessions[${j}]`;
+      if (!vaccines.has(s.vaccine)) problems.push(`${at}.vaccine: ${s.vaccine} is not a vaccine`);
+      if (s.max_age_limit !== undefined && s.max_age_limit < s.min_age_limit)
+        problems.push(`${at}.max_age_limit: ${s.max_age_limit} is below min_age_limit ${s.min_age_limit}`);
+    });
+  });
+  return problems;
+}
+
+/** Validate parsed JSON as a country file. `source` names it in errors. */
+export function parseCountry(raw: unknown, source = 'country file'): Country {
+  const parsed = countrySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new MasterDataError(
+      source,
+      parsed.error.issues.map((issue) => `${pathText(issue.path) || '(root)'}: ${issue.message}`),
+    );
+  }
+  const problems = referenceProblems(parsed.data);
+  if (problems.length) throw new MasterDataError(source, problems);
+  return new Country(parsed.data);
+}
+
+/** Read and validate a country file from disk. */
+export function loadCountry(path: string): Country {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new MasterDataError(path, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new MasterDataError(path, [`not valid JSON: ${(err as Error).message}`]);
+  }
+  return parseCountry(raw, path);
+}
+
+/** A validated country with the lookups the engine and gateway need. */
+export class Country {
+  readonly statesById = new Map<number, State>();
+  readonly districtsById = new Map<number, District>();
+  readonly districtsByState = new Map<number, District[]>();
+  readonly centersById = new Map<number, Center>();
+  readonly centersByDistrict = new Map<number, Center[]>();
+  readonly centersByPincode = new Map<number, Center[]>();
+  readonly vaccinesByName = new Map<string, Vaccine>();
+
+  constructor(readonly data: CountryFile) {
+    for (const s of data.states) this.statesById.set(s.state_id, s);
+    for (const d of data.districts) {
+      this.districtsById.set(d.district_id, d);
+      push(this.districtsByState, d.state_id, d);
+    }
+    for (const c of data.centers) {
+      this.centersById.set(c.center_id, c);
+      push(this.centersByDistrict, c.district_id, c);
+      push(this.centersByPincode, c.pincode, c);
+    }
+    for (const v of data.vaccines) this.vaccinesByName.set(v.name, v);
+  }
+
+  get rules(): Rules {
+    return this.data.rules;
+  }
+
+  get timeZone(): string {
+    return this.data.country.timezone;
+  }
+
+  slotsOf(center: Center): string[] {
+    return center.slots ?? this.data.rules.slots;
+  }
+
+  stateOfCenter(center: Center): State {
+    const district = this.districtsById.get(center.district_id)!;
+    return this.statesById.get(district.state_id)!;
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

@@ -1,0 +1,141 @@
+/**
+ * The Lua script loader: the one place that reads `lua/`, inlines includes, and registers scripts
+ * with ioredis `defineCommand`.
+ *
+ * - `lua/verbNoun-N.lua` is one atomic operation; N, read from the file name, is its KEYS count.
+ * - `--- @include "includes/name"` inlines `lua/includes/name.lua` once per script.
+ * - A generated prelude gives every script the status codes of engine/status.ts.
+ * - Each script is registered as `verbNoun:<hash of its final text>`, so two versions deployed side
+ *   by side during a rolling deploy never run each other's Lua.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { luaStatusPrelude } from './status.js';
+
+export type ScriptName =
+  | 'publishSession'
+  | 'issueOtp'
+  | 'verifyOtp'
+  | 'consumeSearchQuota'
+  | 'consumePublicQuota'
+  | 'addBeneficiary'
+  | 'deleteBeneficiary'
+  | 'bookAppointment'
+  | 'cancelAppointment'
+  | 'rescheduleAppointment'
+  | 'markVaccinated';
+
+export interface ScriptSource {
+  name: ScriptName;
+  numberOfKeys: number;
+  /** the text sent to Redis: prelude, script, includes inlined */
+  lua: string;
+  /** first 10 hex digits of the SHA-1 of `lua` */
+  version: string;
+  /** the name it is registered under: `name:version` */
+  commandName: string;
+  /** the SHA-1 Redis knows the script by (for EVALSHA from other tools, e.g. redis-benchmark) */
+  sha: string;
+}
+
+const FILE_NAME = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
+const INCLUDE = /^--- @include "([\w/]+)"\s*$/gm;
+
+/** The `lua/` folder, found from this module whether it runs from source or from dist/. */
+export function luaDirectory(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = join(dir, 'lua');
+    if (existsSync(join(candidate, 'includes'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the lua/ folder above ' + fileURLToPath(import.meta.url));
+}
+
+function inlineIncludes(source: string, dir: string, file: string, included: Set<string>): string {
+  return source.replace(INCLUDE, (_line, name: string) => {
+    if (included.has(name)) return `-- (${name} already included)`;
+    included.add(name);
+    const path = join(dir, `${name}.lua`);
+    if (!existsSync(path)) throw new Error(`${file}: include "${name}" not found at ${path}`);
+    return inlineIncludes(readFileSync(path, 'utf8'), dir, `${name}.lua`, included);
+  });
+}
+
+let cached: ScriptSource[] | undefined;
+
+/** Read and assemble every script in `lua/`. */
+export function readScripts(dir = luaDirectory()): ScriptSource[] {
+  if (cached && dir === luaDirectory()) return cached;
+  const prelude = luaStatusPrelude();
+  const scripts = readdirSync(dir)
+    .filter((f) => f.endsWith('.lua'))
+    .sort()
+    .map((file) => {
+      const match = FILE_NAME.exec(file);
+      if (!match) throw new Error(`lua/${file}: script names must look like verbNoun-N.lua (N = number of keys)`);
+      const body = inlineIncludes(readFileSync(join(dir, file), 'utf8'), dir, file, new Set());
+      const lua = prelude + body;
+      const version = createHash('sha1').update(lua).digest('hex').slice(0, 10);
+      return {
+        name: match[1] as ScriptName,
+        numberOfKeys: Number(match[2]),
+        lua,
+        version,
+        commandName: `${match[1]}:${version}`,
+        sha: createHash('sha1').update(lua).digest('hex'),
+      };
+    });
+  if (dir === luaDirectory()) cached = scripts;
+  return scripts;
+}
+
+type Arg = string | number;
+type Invoker = (...args: Arg[]) => Promise<unknown>;
+
+/** The scripts registered on one ioredis connection. */
+export class LuaScripts {
+  private readonly byName = new Map<ScriptName, ScriptSource>();
+
+  constructor(
+    private readonly redis: Redis,
+    sources: ScriptSource[] = readScripts(),
+  ) {
+    for (const source of sources) {
+      this.byName.set(source.name, source);
+      if (!(source.commandName in redis)) {
+        redis.defineCommand(source.commandName, { numberOfKeys: source.numberOfKeys, lua: source.lua });
+      }
+    }
+  }
+
+  source(name: ScriptName): ScriptSource {
+    const source = this.byName.get(name);
+    if (!source) throw new Error(`no Lua script named ${name} in lua/`);
+    return source;
+  }
+
+  /** Run a script: EVALSHA, falling back to EVAL once when Redis does not have it yet. */
+  run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown[]> {
+    const source = this.checked(name, keys);
+    const invoke = (this.redis as unknown as Record<string, Invoker>)[source.commandName]!;
+    return invoke.call(this.redis, ...keys, ...args) as Promise<unknown[]>;
+  }
+
+  /** Queue a script on a pipeline or transaction. */
+  queue(pipeline: ChainableCommander, name: ScriptName, keys: string[], args: Arg[]): void {
+    const source = this.checked(name, keys);
+    (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[source.commandName]!(...keys, ...args);
+  }
+
+  private checked(name: ScriptName, keys: string[]): ScriptSource {
+    const source = this.source(name);
+    if (keys.length !== source.numberOfKeys) {
+      throw new Error(`${name} takes ${source.numberOfKeys} keys, got ${keys.length}`);
+    }
+    return source;
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The one list of outcomes every Lua script can return, and the one mapping from an outcome to the
+ * CoWIN-style API error a client sees.
+ *
+ * The Lua side gets these numbers from a prelude the script loader generates from this enum
+ * (`local Status = { FULL = -1, ... }`), so a code is written down exactly once.
+ * Positive codes are successes; negative codes are answers such as "full" or "quota exceeded",
+ * which are outcomes, not exceptions. Only infrastructure failures (Redis down) throw.
+ */
+export enum Status {
+  OK = 1,
+  /** The same idempotency key and request were seen before: the first answer is returned again. */
+  REPLAYED = 2,
+
+  // booking
+  FULL = -1,
+  SESSION_NOT_FOUND = -2,
+  SESSION_NOT_OPEN = -3,
+  BOOKING_CLOSED = -4,
+  INVALID_SLOT = -5,
+  INVALID_DOSE = -6,
+  BENEFICIARY_NOT_FOUND = -7,
+  DUPLICATE_BENEFICIARY = -8,
+  AGE_NOT_ELIGIBLE = -9,
+  DOSE_NOT_DUE = -10,
+  PREVIOUS_DOSE_MISSING = -11,
+  VACCINE_MISMATCH = -12,
+  ALREADY_BOOKED = -13,
+  ALREADY_VACCINATED = -14,
+  IDEMPOTENCY_MISMATCH = -15,
+  APPOINTMENT_NOT_FOUND = -16,
+  APPOINTMENT_NOT_ACTIVE = -17,
+  TOO_LATE_TO_CHANGE = -18,
+  SAME_CENTER_AND_SLOT = -19,
+  /** The appointment moved between the caller's read and the script; the engine retries. */
+  STALE_APPOINTMENT = -20,
+  NOT_VACCINATION_DAY = -21,
+
+  // auth and quotas
+  QUOTA_LOGOUT = -30,
+  ACCOUNT_BLOCKED = -31,
+  UNAUTHENTICATED = -32,
+  OTP_COOLDOWN = -33,
+  INVALID_OTP = -34,
+  RATE_LIMITED = -35,
+
+  // beneficiaries and sessions
+  BENEFICIARY_LIMIT = -40,
+  DUPLICATE_PHOTO_ID = -41,
+  BENEFICIARY_LOCKED = -42,
+  CAPACITY_BELOW_BOOKED = -43,
+  SESSION_CONFLICT = -44,
+}
+
+/** What an API client receives for a non-success outcome. */
+export interface ApiError {
+  httpStatus: number;
+  errorCode: string;
+  error: string;
+}
+
+/**
+ * CoWIN's own codes where one is known (APPOIN0040 full, APPOIN0015 invalid slot, APPOIN0044 captcha,
+ * APPOIN0018 invalid pincode, USRAUT0012/13/14 OTP), teeka's own in the same style otherwise.
+ */
+const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError> = {
+  [Status.FULL]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0040',
+    error:
+      'This vaccination center is completely booked for the selected date. Please try another date or vaccination center.',
+  },
+  [Status.SESSION_NOT_FOUND]: { httpStatus: 404, errorCode: 'APPOIN0011', error: 'Session not found' },
+  [Status.SESSION_NOT_OPEN]: { httpStatus: 409, errorCode: 'APPOIN0012', error: 'Booking for this session has not opened yet' },
+  [Status.BOOKING_CLOSED]: { httpStatus: 409, errorCode: 'APPOIN0013', error: 'Booking for this session is closed' },
+  [Status.INVALID_SLOT]: { httpStatus: 400, errorCode: 'APPOIN0015', error: 'Invalid Slot Id' },
+  [Status.INVALID_DOSE]: { httpStatus: 400, errorCode: 'APPOIN0016', error: 'Invalid dose' },
+  [Status.BENEFICIARY_NOT_FOUND]: { httpStatus: 404, errorCode: 'APPOIN0020', error: 'Beneficiary not found' },
+  [Status.DUPLICATE_BENEFICIARY]: { httpStatus: 400, errorCode: 'APPOIN0021', error: 'The same beneficiary is listed twice' },
+  [Status.AGE_NOT_ELIGIBLE]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0022',
+    error: 'Beneficiary age is not within the age limit of this session',
+  },
+  [Status.DOSE_NOT_DUE]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0023',
+    error: 'The minimum interval since the previous dose has not passed on the session date',
+  },
+  [Status.PREVIOUS_DOSE_MISSING]: { httpStatus: 409, errorCode: 'APPOIN0024', error: 'The previous dose is not recorded' },
+  [Status.VACCINE_MISMATCH]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0025',
+    error: 'This session offers a different vaccine from the previous dose',
+  },
+  [Status.ALREADY_BOOKED]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0026',
+    error: 'Beneficiary already has an appointment for this dose',
+  },
+  [Status.ALREADY_VACCINATED]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0027',
+    error: 'Beneficiary has already received this dose',
+  },
+  [Status.IDEMPOTENCY_MISMATCH]: {
+    httpStatus: 422,
+    errorCode: 'APPOIN0028',
+    error: 'This idempotency key was used for a different booking',
+  },
+  [Status.APPOINTMENT_NOT_FOUND]: { httpStatus: 404, errorCode: 'APPOIN0030', error: 'Appointment not found' },
+  [Status.APPOINTMENT_NOT_ACTIVE]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0031',
+    error: 'Appointment is cancelled or already completed',
+  },
+  [Status.TOO_LATE_TO_CHANGE]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0032',
+    error: 'Appointments can only be changed before the appointment day',
+  },
+  [Status.SAME_CENTER_AND_SLOT]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0033',
+    error: 'Cannot reschedule to the same center and slot',
+  },
+  [Status.STALE_APPOINTMENT]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0034',
+    error: 'The appointment changed while this request ran; please retry',
+  },
+  [Status.NOT_VACCINATION_DAY]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0035',
+    error: 'A vaccination can only be recorded on the appointment day',
+  },
+  [Status.QUOTA_LOGOUT]: {
+    httpStatus: 401,
+    errorCode: 'USRAUT0030',
+    error: 'Too many searches in a short time: you have been logged out. Please log in again.',
+  },
+  [Status.ACCOUNT_BLOCKED]: {
+    httpStatus: 403,
+    errorCode: 'USRAUT0031',
+    error: 'This account is blocked for 24 hours because of too many requests',
+  },
+  [Status.UNAUTHENTICATED]: { httpStatus: 401, errorCode: 'USRAUT0001', error: 'Unauthenticated access!' },
+  [Status.OTP_COOLDOWN]: {
+    httpStatus: 429,
+    errorCode: 'USRAUT0015',
+    error: 'An OTP was sent recently; a new one can be requested after it expires',
+  },
+  [Status.INVALID_OTP]: { httpStatus: 401, errorCode: 'USRAUT0014', error: 'Invalid OTP' },
+  [Status.RATE_LIMITED]: { httpStatus: 429, errorCode: 'USRRES0429', error: 'Too many requests, please retry later' },
+  [Status.BENEFICIARY_LIMIT]: {
+    httpStatus: 409,
+    errorCode: 'BENREG0010',
+    error: 'This account already has the maximum number of beneficiaries',
+  },
+  [Status.DUPLICATE_PHOTO_ID]: {
+    httpStatus: 409,
+    errorCode: 'BENREG0011',
+    error: 'A beneficiary with this photo ID is already registered',
+  },
+  [Status.BENEFICIARY_LOCKED]: {
+    httpStatus: 409,
+    errorCode: 'BENREG0012',
+    error: 'A beneficiary with an appointment or a recorded dose cannot be deleted',
+  },
+  [Status.CAPACITY_BELOW_BOOKED]: {
+    httpStatus: 409,
+    errorCode: 'SESADM0001',
+    error: 'Capacity cannot be lowered below the number already booked',
+  },
+  [Status.SESSION_CONFLICT]: {
+    httpStatus: 409,
+    errorCode: 'SESADM0002',
+    error: 'Center, date, vaccine and slots of a session with bookings cannot change',
+  },
+};
+
+export function isSuccess(status: Status): status is Status.OK | Status.REPLAYED {
+  return status > 0;
+}
+
+/** The API error for a non-success outcome. */
+export function apiErrorFor(status: Status): ApiError {
+  if (isSuccess(status)) throw new Error(`status ${status} is a success, not an error`);
+  const mapped = API_ERRORS[status];
+  if (!mapped) throw new Error(`no API error mapped for status ${status}`);
+  return mapped;
+}
+
+/** Errors that come from the request itself rather than from a script outcome. */
+export const REQUEST_ERRORS = {
+  badRequest: (detail: string): ApiError => ({ httpStatus: 400, errorCode: 'GENVAL0001', error: detail }),
+  invalidPincode: (): ApiError => ({ httpStatus: 400, errorCode: 'APPOIN0018', error: 'Invalid Pincode' }),
+  invalidDate: (): ApiError => ({ httpStatus: 400, errorCode: 'APPOIN0019', error: 'Invalid date, expected DD-MM-YYYY' }),
+  otpRequired: (): ApiError => ({ httpStatus: 400, errorCode: 'USRAUT0012', error: 'OTP is Required' }),
+  txnIdRequired: (): ApiError => ({ httpStatus: 400, errorCode: 'USRAUT0013', error: 'txnId is Required' }),
+  invalidCaptcha: (): ApiError => ({ httpStatus: 400, errorCode: 'APPOIN0044', error: 'Please enter valid security code' }),
+  forbidden: (): ApiError => ({ httpStatus: 403, errorCode: 'USRAUT0003', error: 'Forbidden' }),
+  notFound: (): ApiError => ({ httpStatus: 404, errorCode: 'GENRES0404', error: 'Not found' }),
+  methodNotAllowed: (): ApiError => ({ httpStatus: 405, errorCode: 'GENRES0405', error: 'Method not allowed' }),
+  payloadTooLarge: (limit: number): ApiError => ({
+    httpStatus: 413,
+    errorCode: 'GENVAL0413',
+    error: `Request body exceeds ${limit} bytes`,
+  }),
+  uriTooLong: (): ApiError => ({ httpStatus: 414, errorCode: 'GENVAL0414', error: 'Request URL is too long' }),
+  unavailable: (): ApiError => ({ httpStatus: 503, errorCode: 'GENSRV0503', error: 'Service temporarily unavailable' }),
+} as const;
+
+/** The Lua prelude the loader prepends to every script: `local Status = { OK = 1, FULL = -1, ... }`. */
+export function luaStatusPrelude(): string {
+  const entries = Object.entries(Status)
+    .filter(([name]) => Number.isNaN(Number(name)))
+    .map(([name, code]) => `${name} = ${code}`);
+  return `local Status = { ${entries.join(', ')} }\n`;
+}

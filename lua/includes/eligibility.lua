@@ -1,0 +1,26 @@
+--[[
+  Why beneficiary `ben` (decoded JSON) cannot take `dose` at `session` (from readSession), or nil.
+  `today` is the local epoch day: an appointment whose day has passed without a vaccination no
+  longer counts as live. `ownAppointmentId` is the appointment being moved by a reschedule, which
+  must not block itself.
+]]
+local function eligibilityProblem(ben, dose, session, today, ownAppointmentId)
+  local age = session.year - ben.birth_year
+  if age < session.min_age then return Status.AGE_NOT_ELIGIBLE end
+  if session.max_age >= 0 and not session.allow_all_age and age > session.max_age then
+    return Status.AGE_NOT_ELIGIBLE
+  end
+  if (ben['dose' .. dose] or 0) > 0 then return Status.ALREADY_VACCINATED end
+  local appointment = ben['appt' .. dose] or ''
+  if appointment ~= '' and appointment ~= ownAppointmentId and (ben['appt' .. dose .. '_day'] or 0) >= today then
+    return Status.ALREADY_BOOKED
+  end
+  if dose == 1 then return nil end
+  local previous = ben['dose' .. (dose - 1)] or 0
+  if previous == 0 then return Status.PREVIOUS_DOSE_MISSING end
+  if ben.vaccine ~= session.vaccine then return Status.VACCINE_MISMATCH end
+  local interval = session.dose2_after
+  if dose == 3 then interval = session.precaution_after end
+  if session.date - previous < interval then return Status.DOSE_NOT_DUE end
+  return nil
+end

@@ -1,0 +1,72 @@
+/** Small builders for engine tests: accounts with beneficiaries, sessions on chosen days. */
+import { expect } from 'vitest';
+import type { BookingEngine } from '../../engine/engine.js';
+import type { SessionInput } from '../../engine/sessions.js';
+
+let mobileCounter = 0;
+/** A fresh mobile number (not a test number) for each call. */
+export function nextMobile(): string {
+  mobileCounter += 1;
+  return `8${String(process.pid % 1000).padStart(3, '0')}${String(mobileCounter).padStart(6, '0')}`;
+}
+
+let photoCounter = 0;
+export function nextPhotoId(): string {
+  photoCounter += 1;
+  return `${String(process.pid).padStart(6, '0')}${String(photoCounter).padStart(6, '0')}`;
+}
+
+/** A new account (by mobile) with `count` beneficiaries born in `birthYear`. */
+export async function accountWithBeneficiaries(
+  engine: BookingEngine,
+  count: number,
+  birthYear = 1990,
+  mobile = nextMobile(),
+): Promise<{ accountId: string; beneficiaryIds: string[] }> {
+  const accountId = engine.accountIdOf(mobile);
+  const beneficiaryIds: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const outcome = await engine.addBeneficiary(accountId, {
+      name: `Beneficiary ${i + 1}`,
+      birth_year: birthYear,
+      gender_id: 1 + (i % 3),
+      photo_id_type: 1,
+      photo_id_number: nextPhotoId(),
+      comorbidity_ind: 'N',
+      consent_version: 'V1',
+    });
+    if (!outcome.ok) throw new Error(`addBeneficiary failed with status ${outcome.status}`);
+    beneficiaryIds.push(outcome.beneficiaryId);
+  }
+  return { accountId, beneficiaryIds };
+}
+
+/** The first demo centre, or the n-th. */
+export function demoCenterId(engine: BookingEngine, n = 0): number {
+  return engine.country.data.centers[n]!.center_id;
+}
+
+/** Publish a session (defaults: first demo centre, tomorrow, COVISHIELD 18+, 10 + 10 seats). */
+export async function publishSession(engine: BookingEngine, overrides: Partial<SessionInput> = {}): Promise<string> {
+  const outcome = await engine.publishSession({
+    center_id: demoCenterId(engine),
+    date: engine.today() + 1,
+    vaccine: 'COVISHIELD',
+    min_age_limit: 18,
+    capacity_dose1: 10,
+    capacity_dose2: 10,
+    ...overrides,
+  });
+  expect(outcome.ok, `publishSession status ${outcome.status}`).toBe(true);
+  if (!outcome.ok) throw new Error('unreachable');
+  return outcome.sessionId;
+}
+
+/** The same capacity for every slot of a centre (the slot count differs between centres). */
+export function everySlot(engine: BookingEngine, centerId: number, capacity: number): number[] {
+  return slotsOf(engine, centerId).map(() => capacity);
+}
+
+export function slotsOf(engine: BookingEngine, centerId: number): string[] {
+  return engine.country.slotsOf(engine.country.centersById.get(centerId)!);
+}

@@ -1,0 +1,87 @@
+/**
+ * vitest fixtures: each test gets its own Redis key prefix (so tests never see each other's keys
+ * and run in parallel), a booking engine on the demo country with a clock the test can move, and
+ * cleanup afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { test as base } from 'vitest';
+import { BookingEngine, type EngineOptions } from '../../engine/engine.js';
+import { loadCountry, type Country } from '../../engine/masterdata.js';
+import { projectRoot } from '../../engine/config.js';
+import { join } from 'node:path';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let demo: Country | undefined;
+export function demoCountry(): Country {
+  demo ??= loadCountry(join(projectRoot(), 'masterdata', 'demo-country.json'));
+  return demo;
+}
+
+/** A clock a test sets and moves. */
+export class TestClock {
+  constructor(public ms: number) {}
+  readonly now = (): number => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export async function deleteKeysWithPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const plain = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, found] = await plain.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (found.length) await plain.unlink(...found);
+    } while (cursor !== '0');
+  } finally {
+    plain.disconnect();
+  }
+}
+
+export interface EngineFixtures {
+  prefix: string;
+  redis: Redis;
+  clock: TestClock;
+  engine: BookingEngine;
+  makeEngine: (options?: Partial<EngineOptions>) => BookingEngine;
+}
+
+/** 2026-05-01 04:30 UTC = 10:00 in Asia/Kolkata: a working morning for the demo country. */
+export const MORNING = Date.UTC(2026, 4, 1, 4, 30);
+
+export const test = base.extend<EngineFixtures>({
+  prefix: async ({}, use) => {
+    const prefix = `test:${randomUUID().slice(0, 8)}:`;
+    await use(prefix);
+    await deleteKeysWithPrefix(REDIS_URL, prefix);
+  },
+  redis: async ({ prefix }, use) => {
+    const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
+    await use(redis);
+    redis.disconnect();
+  },
+  clock: async ({}, use) => {
+    await use(new TestClock(MORNING));
+  },
+  makeEngine: async ({ redis, clock }, use) => {
+    await use(
+      (options = {}) =>
+        new BookingEngine(redis, {
+          country: demoCountry(),
+          secret: 'test-secret',
+          testMobiles: { prefix: '9999', otp: '123456' },
+          clock: clock.now,
+          ...options,
+        }),
+    );
+  },
+  engine: async ({ makeEngine }, use) => {
+    await use(makeEngine());
+  },
+});
+
+export { expect, describe } from 'vitest';
