@@ -1,0 +1,205 @@
+/**
+ * Microbenchmark of the booking engine: booking and search-quota consumption through the
+ * TypeScript engine (ioredis, EVALSHA, auto-pipelining), beside `redis-benchmark` running the very
+ * same scripts by EVALSHA against the same Redis, in the same run, as a ratio.
+ *
+ *   npm run bench:engine -- [--requests 30000] [--connections 50] [--runs 3]
+ *
+ * Both sides do the same work per call: a successful booking of one new beneficiary (capacity is
+ * large), and a successful quota consumption (limits are raised so no call is refused).
+ * Traffic goes to REDIS_URL only (loopback by default) and stops after --requests per run.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { parseArgs, promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../engine/config.js';
+import { BookingEngine } from '../engine/engine.js';
+import { sha256Hex } from '../engine/ids.js';
+import { keys } from '../engine/keys.js';
+import { loadCountry, parseCountry } from '../engine/masterdata.js';
+import { Status } from '../engine/status.js';
+import { median, runWithConcurrency, formatTable } from './bench-support.js';
+
+const run = promisify(execFile);
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '30000' },
+    connections: { type: 'string', default: '50' },
+    runs: { type: 'string', default: '3' },
+  },
+});
+const REQUESTS = Number(values.requests);
+const CONNECTIONS = Number(values.connections);
+const RUNS = Number(values.runs);
+
+const config = loadConfig();
+const redisUrl = new URL(config.redisUrl);
+const host = redisUrl.hostname;
+const port = redisUrl.port || '6379';
+if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+  console.error(`refusing to benchmark a Redis that is not on loopback: ${host}`);
+  process.exit(2);
+}
+
+const prefix = `bench:${randomUUID().slice(0, 8)}:`;
+const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
+
+const demo = loadCountry(config.countryFile).data;
+// the same rules, with limits raised so every benchmarked call takes the success path
+const country = parseCountry({
+  ...demo,
+  rules: {
+    ...demo.rules,
+    beneficiaries_per_account: 20,
+    search_quota: { ...demo.rules.search_quota, max_per_window: 1e9, max_per_day: 1e9 },
+  },
+});
+const engine = new BookingEngine(redis, { country, secret: 'bench-secret', testMobiles: { prefix: '9999', otp: '123456' } });
+
+/** A beneficiary as addBeneficiary stores it, under an id we choose (redis-benchmark needs 12-digit ids). */
+function beneficiaryJson(id: string): string {
+  return JSON.stringify({
+    name: 'Bench Citizen', birth_year: 1985, gender_id: 1, photo_id_type: 1, photo_id_last4: '0000',
+    photo_id_hash: id, comorbidity: 'N', consent_version: 'V1', id, version: 1, registered_at: 0, vaccine: '',
+    dose1: 0, dose2: 0, dose3: 0, appt1: '', appt2: '', appt3: '', appt1_day: 0, appt2_day: 0, appt3_day: 0,
+  });
+}
+
+/** One account holding `count` beneficiaries with ids 000000000000.. (redis-benchmark's __rand_int__ format). */
+async function createPool(accountId: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 5000) {
+    const pipeline = redis.pipeline();
+    for (let j = i; j < Math.min(i + 5000, count); j++) {
+      const id = String(j).padStart(12, '0');
+      ids.push(id);
+      pipeline.hset(keys.account(accountId), `ben:${id}`, beneficiaryJson(id));
+    }
+    await pipeline.exec();
+  }
+  return ids;
+}
+
+async function redisBenchmark(requests: number, randomKeys: number, args: string[]): Promise<number> {
+  const { stdout } = await run(
+    'redis-benchmark',
+    ['-h', host.replace(/^\[|\]$/g, ''), '-p', port, '-n', String(requests), '-c', String(CONNECTIONS), '-r', String(randomKeys), '--csv', ...args],
+    { maxBuffer: 1 << 24 },
+  );
+  // --csv: "test","rps",... then one line per test
+  const line = stdout.trim().split('\n').pop()!;
+  return Number(JSON.parse(`[${line}]`)[1]);
+}
+
+async function main(): Promise<void> {
+  const sessionOutcome = await engine.publishSession({
+    center_id: country.data.centers[0]!.center_id,
+    date: engine.today() + 1,
+    vaccine: 'COVISHIELD',
+    min_age_limit: 18,
+    capacity_dose1: 1_000_000,
+    capacity_dose2: 0,
+    slot_capacity: country.slotsOf(country.data.centers[0]!).map(() => 1_000_000),
+  });
+  if (!sessionOutcome.ok) throw new Error(`publishSession: ${sessionOutcome.status}`);
+  const sessionId = sessionOutcome.sessionId;
+  const slot = country.slotsOf(country.data.centers[0]!)[0]!;
+  const book = engine.scripts.source('bookAppointment');
+  const quota = engine.scripts.source('consumeSearchQuota');
+  await redis.script('LOAD', book.lua);
+  await redis.script('LOAD', quota.lua);
+
+  const rows: { run: number; bookEngine: number; bookRaw: number; quotaEngine: number; quotaRaw: number }[] = [];
+  for (let r = 1; r <= RUNS; r++) {
+    process.stdout.write(`run ${r}/${RUNS}: preparing ${REQUESTS} beneficiaries per side… `);
+    const engineAccount = `bench-engine-${r}`;
+    const rawAccount = `bench-raw-${r}`;
+    const engineIds = await createPool(engineAccount, REQUESTS);
+    // redis-benchmark draws ids at random: a pool 20× larger keeps repeats (cheaper refusals) near 2.5%
+    await createPool(rawAccount, REQUESTS * 20);
+
+    process.stdout.write('booking (engine)… ');
+    let refused = 0;
+    const started = performance.now();
+    await runWithConcurrency(REQUESTS, CONNECTIONS, async (i) => {
+      const outcome = await engine.book({ accountId: engineAccount, sessionId, slot, dose: 1, beneficiaryIds: [engineIds[i]!] });
+      if (!outcome.ok) refused += 1;
+    });
+    const bookEngine = REQUESTS / ((performance.now() - started) / 1000);
+    if (refused) throw new Error(`${refused} engine bookings were refused; the benchmark expects every one to succeed`);
+
+    process.stdout.write('booking (redis-benchmark)… ');
+    const bookRaw = await redisBenchmark(REQUESTS, REQUESTS * 20, [
+      'EVALSHA', book.sha, '6',
+      prefix + keys.session(sessionId), prefix + keys.account(rawAccount), prefix + keys.appointment('__rand_int__'),
+      prefix + keys.idempotency(rawAccount, '-'), prefix + keys.outbox(), prefix + keys.availability(),
+      `appt-${r}`, sessionId, rawAccount, slot, '1', String(engine.now()), String(engine.today()), '', '86400000', '100000',
+      '__rand_int__',
+    ]);
+
+    process.stdout.write('quota (engine)… ');
+    const issued = await engine.issueOtp(`99990${String(r).padStart(5, '0')}`);
+    if (!issued.ok) throw new Error('issueOtp failed');
+    const login = await engine.verifyOtp(issued.txnId, sha256Hex('123456'));
+    if (!login.ok) throw new Error('verifyOtp failed');
+    const quotaStarted = performance.now();
+    await runWithConcurrency(REQUESTS, CONNECTIONS, async () => {
+      const outcome = await engine.consumeSearchQuota(login.accountId, login.sid);
+      if (!outcome.ok) throw new Error(`quota refused: ${Status[outcome.status]}`);
+    });
+    const quotaEngine = REQUESTS / ((performance.now() - quotaStarted) / 1000);
+
+    process.stdout.write('quota (redis-benchmark)…\n');
+    const q = country.rules.search_quota;
+    const a = login.accountId;
+    const quotaRaw = await redisBenchmark(REQUESTS, 1, [
+      'EVALSHA', quota.sha, '4',
+      prefix + keys.authSession(a), prefix + keys.searchWindow(a), prefix + keys.searchDay(a), prefix + keys.blocked(a),
+      login.sid, String(q.window_seconds * 1000), String(q.max_per_window), String(q.day_seconds * 1000), String(q.max_per_day),
+      String(q.block_seconds * 1000),
+    ]);
+    rows.push({ run: r, bookEngine, bookRaw, quotaEngine, quotaRaw });
+    await redis.del(keys.account(engineAccount), keys.account(rawAccount), keys.outbox());
+  }
+
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  console.log(`\nRedis ${host}:${port}; ${REQUESTS} calls per side per run; ${CONNECTIONS} concurrent; ${RUNS} runs\n`);
+  console.log(
+    formatTable(
+      ['run', 'book: engine ops/s', 'book: redis-benchmark ops/s', 'ratio', 'quota: engine ops/s', 'quota: redis-benchmark ops/s', 'ratio'],
+      [
+        ...rows.map((x) => [String(x.run), fmt(x.bookEngine), fmt(x.bookRaw), ratio(x.bookEngine, x.bookRaw), fmt(x.quotaEngine), fmt(x.quotaRaw), ratio(x.quotaEngine, x.quotaRaw)]),
+        [
+          'median',
+          fmt(median(rows.map((x) => x.bookEngine))),
+          fmt(median(rows.map((x) => x.bookRaw))),
+          median(rows.map((x) => x.bookEngine / x.bookRaw)).toFixed(2),
+          fmt(median(rows.map((x) => x.quotaEngine))),
+          fmt(median(rows.map((x) => x.quotaRaw))),
+          median(rows.map((x) => x.quotaEngine / x.quotaRaw)).toFixed(2),
+        ],
+      ],
+    ),
+  );
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    // remove everything this run wrote
+    const plain = new Redis(config.redisUrl);
+    let cursor = '0';
+    do {
+      const [next, found] = await plain.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (found.length) await plain.unlink(...found);
+    } while (cursor !== '0');
+    plain.disconnect();
+    redis.disconnect();
+  });
