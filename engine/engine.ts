@@ -282,6 +282,18 @@ export class BookingEngine {
     return { ok: true, status: Status.OK, remaining: reply[1] as number, resetMs: reply[2] as number };
   }
 
+  /** Remember the answer of the captcha just shown to an account (the previous one stops working). */
+  async issueCaptcha(accountId: string, answer: string, validForMs = 300_000): Promise<void> {
+    await this.scripts.run('issueCaptcha', [keys.captcha(accountId)], [sha256Hex(answer.toLowerCase()), validForMs]);
+  }
+
+  /** Check a captcha answer; it is used up either way. */
+  async verifyCaptcha(accountId: string, answer: string): Promise<Outcome> {
+    const reply = await this.scripts.run('verifyCaptcha', [keys.captcha(accountId)], [sha256Hex(answer.trim().toLowerCase())]);
+    if (code(reply) !== Status.OK) return failure(reply);
+    return { ok: true, status: Status.OK };
+  }
+
   // ---------------------------------------------------------------- beneficiaries
 
   async addBeneficiary(accountId: string, input: NewBeneficiary): Promise<Outcome<{ beneficiaryId: string }>> {

@@ -54,6 +54,8 @@ export const keys = {
   searchWindow: (accountId: string) => `${user(accountId)}:search:window`,
   /** counter: searches in the current 24 h window */
   searchDay: (accountId: string) => `${user(accountId)}:search:day`,
+  /** string with TTL: sha256 of the answer to the latest captcha shown to the account */
+  captcha: (accountId: string) => `${user(accountId)}:captcha`,
   /** string with TTL: present while the account is blocked */
   blocked: (accountId: string) => `${user(accountId)}:blocked`,
 

@@ -27,6 +27,8 @@ const rulesSchema = z.strictObject({
     /** wrong answers before the pending OTP is discarded */
     max_attempts: positiveInt,
   }),
+  /** digits in a mobile number (India: 10) */
+  mobile_digits: z.number().int().min(6).max(15).default(10),
   /** lifetime of a citizen's login token */
   token_ttl_seconds: positiveInt,
   /** beneficiaries one mobile can register (CoWIN: 4, then 6 from January 2022) */

@@ -26,7 +26,9 @@ export type ScriptName =
   | 'bookAppointment'
   | 'cancelAppointment'
   | 'rescheduleAppointment'
-  | 'markVaccinated';
+  | 'markVaccinated'
+  | 'issueCaptcha'
+  | 'verifyCaptcha';
 
 export interface ScriptSource {
   name: ScriptName;

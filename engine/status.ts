@@ -43,6 +43,7 @@ export enum Status {
   OTP_COOLDOWN = -33,
   INVALID_OTP = -34,
   RATE_LIMITED = -35,
+  INVALID_CAPTCHA = -36,
 
   // beneficiaries and sessions
   BENEFICIARY_LIMIT = -40,
@@ -152,6 +153,7 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
   },
   [Status.INVALID_OTP]: { httpStatus: 401, errorCode: 'USRAUT0014', error: 'Invalid OTP' },
   [Status.RATE_LIMITED]: { httpStatus: 429, errorCode: 'USRRES0429', error: 'Too many requests, please retry later' },
+  [Status.INVALID_CAPTCHA]: { httpStatus: 400, errorCode: 'APPOIN0044', error: 'Please enter valid security code' },
   [Status.BENEFICIARY_LIMIT]: {
     httpStatus: 409,
     errorCode: 'BENREG0010',
@@ -198,7 +200,6 @@ export const REQUEST_ERRORS = {
   invalidDate: (): ApiError => ({ httpStatus: 400, errorCode: 'APPOIN0019', error: 'Invalid date, expected DD-MM-YYYY' }),
   otpRequired: (): ApiError => ({ httpStatus: 400, errorCode: 'USRAUT0012', error: 'OTP is Required' }),
   txnIdRequired: (): ApiError => ({ httpStatus: 400, errorCode: 'USRAUT0013', error: 'txnId is Required' }),
-  invalidCaptcha: (): ApiError => ({ httpStatus: 400, errorCode: 'APPOIN0044', error: 'Please enter valid security code' }),
   forbidden: (): ApiError => ({ httpStatus: 403, errorCode: 'USRAUT0003', error: 'Forbidden' }),
   notFound: (): ApiError => ({ httpStatus: 404, errorCode: 'GENRES0404', error: 'Not found' }),
   methodNotAllowed: (): ApiError => ({ httpStatus: 405, errorCode: 'GENRES0405', error: 'Method not allowed' }),
