@@ -1,7 +1,9 @@
 /**
  * Before any test: make sure the real services the tests use answer, and say clearly which one
- * does not (the README's test command starts them; a bare `vitest` does not).
+ * does not (the README's test command starts them; a bare `vitest` does not); then build dist/,
+ * from which tests start real gateway and worker processes.
  */
+import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -26,4 +28,6 @@ export default async function checkServices(): Promise<void> {
   } finally {
     await client.end().catch(() => {});
   }
+  // tests run the real processes (gateway, worker) from dist/: build once, before any test file
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 }

@@ -1,0 +1,211 @@
+/**
+ * Assembles one gateway thread: the engine on this thread's Redis connections, the availability
+ * book, the routes, the WebSocket route, and how errors become responses.
+ */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { TeekaConfig } from '../engine/config.js';
+import { formatCowinDate as formatDate } from '../engine/dates.js';
+import { BookingEngine } from '../engine/engine.js';
+import type { Country } from '../engine/masterdata.js';
+import { REQUEST_ERRORS } from '../engine/status.js';
+import { Authenticator } from './auth.js';
+import { AvailabilityBook, DEFAULT_AVAILABILITY_OPTIONS, type AvailabilityOptions, type SessionAvailability } from './availability.js';
+import type { GatewayContext, HealthReport } from './context.js';
+import { apiError, Router, type HttpRequest, type HttpResponse } from './http.js';
+import { GatewayMetrics } from './metrics.js';
+import { otpSenderFor } from './otp-sender.js';
+import { appointmentRoutes } from './routes/appointments.js';
+import { authRoutes } from './routes/auth.js';
+import { beneficiaryRoutes } from './routes/beneficiaries.js';
+import { metadataRoutes } from './routes/metadata.js';
+import { operatorRoutes } from './routes/operators.js';
+import { opsRoutes } from './routes/ops.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { SessionSearch } from './search.js';
+import type { SocketConnection, WebSocketRoute } from './uws-adapter.js';
+import { bodySchemas } from './validation.js';
+
+export interface GatewayDependencies {
+  config: TeekaConfig;
+  country: Country;
+  /** fail-fast connection for requests (no offline queue) */
+  redis: Redis;
+  /** a connection of its own for the blocking availability stream read */
+  streamRedis: Redis;
+  pgPool: pg.Pool;
+  metricsText: () => string;
+  queueDepth: () => unknown;
+  availability?: Partial<AvailabilityOptions>;
+}
+
+export interface Gateway {
+  context: GatewayContext;
+  router: Router;
+  handle: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
+  onError: (error: unknown, request: HttpRequest) => HttpResponse;
+  websocket: WebSocketRoute;
+  /** called with the server's publish once it listens */
+  attachPublisher: (publish: (topic: string, text: string) => void) => void;
+  stop: () => Promise<void>;
+}
+
+/** Errors that mean a backing service is unreachable (→ 503), not a bug (→ 500). */
+function isUnavailable(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|MaxRetriesPerRequest|connect|terminat|timeout/i.test(
+    message,
+  );
+}
+
+export const districtTopic = (districtId: number) => `district:${districtId}`;
+
+export async function createGateway(deps: GatewayDependencies): Promise<Gateway> {
+  const { config, country } = deps;
+  const engine = new BookingEngine(deps.redis, {
+    country,
+    secret: config.secret,
+    testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp } : null,
+  });
+  const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
+  await book.start();
+  const metrics = new GatewayMetrics();
+
+  const health = async (): Promise<HealthReport> => {
+    const [redis, postgres] = await Promise.all([
+      deps.redis.ping().then(
+        () => 'ok',
+        (err: Error) => `down: ${err.message}`,
+      ),
+      deps.pgPool.query('select 1').then(
+        () => 'ok',
+        (err: Error) => `down: ${err.message}`,
+      ),
+    ]);
+    return { redis, postgres };
+  };
+
+  const context: GatewayContext = {
+    config,
+    country,
+    engine,
+    book,
+    search: new SessionSearch(country, book),
+    metrics,
+    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds),
+    schemas: bodySchemas(country),
+    sendOtp: otpSenderFor(config),
+    health,
+    metricsText: deps.metricsText,
+    queueDepth: deps.queueDepth,
+  };
+
+  const router = new Router();
+  authRoutes(router, context);
+  metadataRoutes(router, context);
+  sessionRoutes(router, context);
+  beneficiaryRoutes(router, context);
+  appointmentRoutes(router, context);
+  operatorRoutes(router, context);
+  opsRoutes(router, context);
+
+  const handle = (request: HttpRequest): HttpResponse | Promise<HttpResponse> => {
+    const match = router.match(request.method, request.path);
+    if (match === null) return apiError(REQUEST_ERRORS.notFound());
+    if (match === 'method') return apiError(REQUEST_ERRORS.methodNotAllowed());
+    request.params = match.params;
+    request.route = match.name;
+    return match.handler(request);
+  };
+
+  const onError = (error: unknown, request: HttpRequest): HttpResponse => {
+    if (isUnavailable(error)) return apiError(REQUEST_ERRORS.unavailable(), { 'retry-after': '1' });
+    console.error(`${request.method} ${request.path} failed:`, error);
+    return apiError({ httpStatus: 500, errorCode: 'GENSRV0500', error: 'Internal error' });
+  };
+
+  // WebSocket: availability pushes per district
+  const districtIds = new Set(country.data.districts.map((d) => d.district_id));
+  const parseDistricts = (value: unknown): number[] | string => {
+    const list = typeof value === 'string' ? value.split(',').filter(Boolean) : value;
+    if (!Array.isArray(list) || list.length > 50) return 'expected up to 50 district ids';
+    const ids = list.map(Number);
+    const unknown = ids.find((id) => !districtIds.has(id));
+    return unknown === undefined ? ids : `unknown district id: ${String(unknown).slice(0, 20)}`;
+  };
+  const websocket: WebSocketRoute = {
+    path: '/teeka/ws/availability',
+    accept: (query) => {
+      const districts = query.get('district_id');
+      if (districts === null) return null;
+      const parsed = parseDistricts(districts);
+      return typeof parsed === 'string' ? parsed : null;
+    },
+    onOpen: (socket: SocketConnection, query) => {
+      metrics.socketOpened();
+      const districts = query.get('district_id');
+      const ids = districts ? (parseDistricts(districts) as number[]) : [];
+      for (const id of ids) socket.subscribe(districtTopic(id));
+      socket.send(JSON.stringify({ type: 'subscribed', district_ids: ids }));
+    },
+    onMessage: (socket, text) => {
+      let message: { subscribe?: unknown; unsubscribe?: unknown };
+      try {
+        message = JSON.parse(text) as typeof message;
+      } catch {
+        socket.send(JSON.stringify({ type: 'error', error: 'expected JSON like {"subscribe":[140]}' }));
+        return;
+      }
+      for (const [action, value] of [['subscribe', message?.subscribe], ['unsubscribe', message?.unsubscribe]] as const) {
+        if (value === undefined) continue;
+        const ids = parseDistricts(value);
+        if (typeof ids === 'string') {
+          socket.send(JSON.stringify({ type: 'error', error: ids }));
+          return;
+        }
+        for (const id of ids) socket[action](districtTopic(id));
+        socket.send(JSON.stringify({ type: `${action}d`, district_ids: ids }));
+      }
+    },
+    onClose: () => metrics.socketClosed(),
+  };
+
+  let publish: ((topic: string, text: string) => void) | undefined;
+  book.onChange((changes: SessionAvailability[]) => {
+    if (!publish) return;
+    const byDistrict = new Map<number, SessionAvailability[]>();
+    for (const change of changes) {
+      const list = byDistrict.get(change.district_id);
+      if (list) list.push(change);
+      else byDistrict.set(change.district_id, [change]);
+    }
+    for (const [districtId, list] of byDistrict) {
+      publish(
+        districtTopic(districtId),
+        JSON.stringify({
+          type: 'availability',
+          district_id: districtId,
+          sessions: list.map((c) => ({
+            session_id: c.session_id,
+            date: formatDate(c.date),
+            available_capacity: c.available_capacity_dose1 + c.available_capacity_dose2,
+            available_capacity_dose1: c.available_capacity_dose1,
+            available_capacity_dose2: c.available_capacity_dose2,
+          })),
+        }),
+      );
+    }
+  });
+
+  return {
+    context,
+    router,
+    handle,
+    onError,
+    websocket,
+    attachPublisher: (fn) => {
+      publish = fn;
+    },
+    stop: () => book.stop(),
+  };
+}

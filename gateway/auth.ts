@@ -1,0 +1,70 @@
+/**
+ * Who is calling: citizens carry a JWT from the OTP login, operators (admin, vaccinator) one from
+ * /teeka/auth/operator. A citizen token is only good while its login session lives in Redis
+ * (a quota logout or a newer login ends it), so revocation takes effect at once.
+ */
+import type { BookingEngine, Outcome } from '../engine/engine.js';
+import { Status, apiErrorFor, REQUEST_ERRORS } from '../engine/status.js';
+import { signToken, verifyToken, type Role, type TokenClaims } from '../engine/tokens.js';
+import { apiError, type HttpRequest, type HttpResponse } from './http.js';
+
+export interface Citizen {
+  accountId: string;
+  sid: string;
+}
+
+const OPERATOR_TOKEN_SECONDS = 8 * 3600;
+
+export class Authenticator {
+  constructor(
+    private readonly engine: BookingEngine,
+    private readonly secret: string,
+    private readonly citizenTokenSeconds: number,
+  ) {}
+
+  private claims(request: HttpRequest): TokenClaims | null {
+    const header = request.headers.authorization;
+    if (!header.startsWith('Bearer ') || header.length > 4096) return null;
+    return verifyToken(this.secret, header.slice(7).trim(), this.engine.now());
+  }
+
+  /**
+   * The calling citizen, or the 401 to answer. `checkLogin: false` skips the Redis check for
+   * routes whose own script checks the login session (protected search does, in its quota script).
+   */
+  async citizen(request: HttpRequest, checkLogin = true): Promise<Citizen | HttpResponse> {
+    const claims = this.claims(request);
+    if (!claims || claims.role !== 'citizen') return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+    if (checkLogin && !(await this.engine.isLoginLive(claims.sub, claims.sid))) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+    return { accountId: claims.sub, sid: claims.sid };
+  }
+
+  /** The calling operator of `role`, or the 401/403 to answer. */
+  operator(request: HttpRequest, role: Exclude<Role, 'citizen'>): TokenClaims | HttpResponse {
+    const claims = this.claims(request);
+    if (!claims) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+    if (claims.role !== role) return apiError(REQUEST_ERRORS.forbidden());
+    return claims;
+  }
+
+  citizenToken(accountId: string, sid: string): string {
+    return signToken(this.secret, { sub: accountId, sid, role: 'citizen' }, this.citizenTokenSeconds, this.engine.now());
+  }
+
+  operatorToken(role: Exclude<Role, 'citizen'>, operatorId: string): string {
+    return signToken(this.secret, { sub: operatorId, sid: `${role}:${operatorId}`, role }, OPERATOR_TOKEN_SECONDS, this.engine.now());
+  }
+}
+
+export function isResponse(value: object): value is HttpResponse {
+  return 'status' in value && typeof (value as HttpResponse).status === 'number';
+}
+
+/** The HTTP answer for a refused outcome, with Retry-After where waiting helps. */
+export function outcomeResponse(outcome: Extract<Outcome, { ok: false }>): HttpResponse {
+  const error = apiErrorFor(outcome.status);
+  const headers: Record<string, string> = {};
+  if (outcome.retryAfterMs !== undefined && outcome.retryAfterMs > 0) headers['retry-after'] = String(Math.ceil(outcome.retryAfterMs / 1000));
+  const body = outcome.beneficiaryId ? { ...error, error: `${error.error} (beneficiary ${outcome.beneficiaryId})` } : error;
+  return apiError(body, headers);
+}

@@ -1,0 +1,32 @@
+/** What every route module gets: the engine and the thread's shared parts. */
+import type { TeekaConfig } from '../engine/config.js';
+import type { BookingEngine } from '../engine/engine.js';
+import type { Country } from '../engine/masterdata.js';
+import type { Authenticator } from './auth.js';
+import type { AvailabilityBook } from './availability.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { OtpSender } from './otp-sender.js';
+import type { SessionSearch } from './search.js';
+import type { BodySchemas } from './validation.js';
+
+export interface HealthReport {
+  redis: 'ok' | string;
+  postgres: 'ok' | string;
+}
+
+export interface GatewayContext {
+  config: TeekaConfig;
+  country: Country;
+  engine: BookingEngine;
+  book: AvailabilityBook;
+  search: SessionSearch;
+  metrics: GatewayMetrics;
+  auth: Authenticator;
+  schemas: BodySchemas;
+  sendOtp: OtpSender;
+  health: () => Promise<HealthReport>;
+  /** the whole gateway's metrics in Prometheus text, as last aggregated by the main thread */
+  metricsText: () => string;
+  /** the operator's view of persistence (queue depth), as last read by the main thread */
+  queueDepth: () => unknown;
+}

@@ -1,0 +1,139 @@
+/**
+ * The gateway's own request and response types, and the router. Routes are plain functions from
+ * an HttpRequest to an HttpResponse; nothing here knows about uWebSockets.js (only
+ * gateway/uws-adapter.ts does), so routes are easy to read, test and change.
+ */
+import type { ApiError } from '../engine/status.js';
+
+/** Headers the gateway reads; the adapter copies exactly these before any await. */
+export const READ_HEADERS = [
+  'authorization',
+  'content-type',
+  'content-length',
+  'idempotency-key',
+  'if-none-match',
+  'x-forwarded-for',
+  'user-agent',
+  'accept',
+] as const;
+export type HeaderName = (typeof READ_HEADERS)[number];
+
+export interface HttpRequest {
+  /** upper case: GET, POST, … */
+  method: string;
+  /** the path without the query string, e.g. /api/v2/appointment/schedule */
+  path: string;
+  query: URLSearchParams;
+  headers: Record<HeaderName, string>;
+  /** the client's address as text */
+  remoteAddress: string;
+  /** the request body (POST, PUT, PATCH), at most the configured size */
+  body: Buffer | null;
+  /** aborted when the client goes away; routes may pass it on to long work */
+  signal: AbortSignal;
+  /** path parameters of the matched route, e.g. { state_id: '9' } */
+  params: Record<string, string>;
+  /** the matched route's pattern (metrics label); '' until routed, 'unmatched' when nothing matched */
+  route: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+export type Handler = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
+
+export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+export function json(status: number, value: unknown, headers?: Record<string, string>): HttpResponse {
+  return { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS, body: JSON.stringify(value) };
+}
+
+/** A CoWIN-style error body: {"errorCode":"APPOIN0040","error":"…"} */
+export function apiError(error: ApiError, headers?: Record<string, string>): HttpResponse {
+  return json(error.httpStatus, { errorCode: error.errorCode, error: error.error }, headers);
+}
+
+export const noContent = (): HttpResponse => ({ status: 204 });
+
+interface Route {
+  method: string;
+  /** label for metrics: the pattern, never the concrete path (bounded cardinality) */
+  name: string;
+  segments: string[];
+  handler: Handler;
+}
+
+export interface RouteMatch {
+  handler: Handler;
+  name: string;
+  params: Record<string, string>;
+}
+
+/**
+ * Routes by method and path. Static paths are one map lookup; patterns with `:param` segments are
+ * matched segment by segment. A path that exists with another method is told apart (405 vs 404).
+ */
+export class Router {
+  private readonly exact = new Map<string, Route>();
+  private readonly patterned: Route[] = [];
+  private readonly knownPaths = new Set<string>();
+
+  add(method: string, pattern: string, handler: Handler): this {
+    const route: Route = { method, name: pattern, segments: pattern.split('/'), handler };
+    if (pattern.includes(':')) this.patterned.push(route);
+    else this.exact.set(`${method} ${pattern}`, route);
+    this.knownPaths.add(pattern);
+    return this;
+  }
+
+  get(pattern: string, handler: Handler): this {
+    return this.add('GET', pattern, handler);
+  }
+
+  post(pattern: string, handler: Handler): this {
+    return this.add('POST', pattern, handler);
+  }
+
+  /** The route for a request, 'method' when the path exists only for other methods, or null. */
+  match(method: string, path: string): RouteMatch | 'method' | null {
+    const effective = method === 'HEAD' ? 'GET' : method;
+    const exact = this.exact.get(`${effective} ${path}`);
+    if (exact) return { handler: exact.handler, name: exact.name, params: {} };
+    const segments = path.split('/');
+    let pathExists = this.knownPaths.has(path);
+    for (const route of this.patterned) {
+      if (route.segments.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      let matched = true;
+      for (let i = 0; i < segments.length && matched; i++) {
+        const want = route.segments[i]!;
+        const got = segments[i]!;
+        if (want.startsWith(':')) {
+          const value = got === '' ? null : safeDecode(got);
+          if (value === null) matched = false;
+          else params[want.slice(1)] = value;
+        } else if (want !== got) matched = false;
+      }
+      if (!matched) continue;
+      if (route.method === effective) return { handler: route.handler, name: route.name, params };
+      pathExists = true;
+    }
+    return pathExists ? 'method' : null;
+  }
+
+  /** Every route's metrics label and method (for pre-registering metrics). */
+  routes(): { method: string; name: string }[] {
+    return [...this.exact.values(), ...this.patterned].map((r) => ({ method: r.method, name: r.name }));
+  }
+}
+
+function safeDecode(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}

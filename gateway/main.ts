@@ -1,0 +1,76 @@
+/**
+ * The gateway process: checks its configuration, country file and uWS build, then runs one request
+ * thread per core on one port. The main thread serves no requests: it aggregates the threads'
+ * metrics once a second, reads the queue depth, and coordinates shutdown.
+ *
+ *   node dist/gateway/main.js      (PORT, GATEWAY_THREADS and the rest: see engine/config.ts)
+ */
+import { Worker } from 'node:worker_threads';
+import { AggregatorRegistry } from 'prom-client';
+import { loadConfig } from '../engine/config.js';
+import { loadCountry } from '../engine/masterdata.js';
+import type { MainToThread, ThreadToMain } from './messages.js';
+import { isNativeUws, loadUws } from './uws-adapter.js';
+
+const config = loadConfig();
+const country = loadCountry(config.countryFile);
+loadUws(config.allowUwsFallback); // refuse the JS fallback before starting any thread
+
+const threads: Worker[] = [];
+const latestMetrics = new Map<Worker, object[]>();
+let stopping = false;
+
+function startThread(index: number, port: number): Promise<{ worker: Worker; port: number }> {
+  const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: { index, port } });
+  threads.push(worker);
+  return new Promise((resolve, reject) => {
+    worker.on('message', (message: ThreadToMain) => {
+      if (message.type === 'listening') resolve({ worker, port: message.port });
+      else if (message.type === 'metrics') latestMetrics.set(worker, message.metrics);
+    });
+    worker.once('error', (err) => {
+      console.error(`gateway thread ${index} failed:`, err);
+      reject(err);
+      if (!stopping) process.exit(1);
+    });
+    worker.once('exit', (code) => {
+      if (!stopping) {
+        console.error(`gateway thread ${index} exited (${code}); stopping the gateway so a supervisor can restart it`);
+        process.exit(1);
+      }
+    });
+  });
+}
+
+const broadcast = (message: MainToThread) => threads.forEach((t) => t.postMessage(message));
+
+async function aggregateMetrics(): Promise<void> {
+  const all = [...latestMetrics.values()];
+  if (!all.length) return;
+  const registry = AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+  broadcast({ type: 'metrics-text', text: await registry.metrics() });
+}
+
+// the first thread may be given port 0 (tests): the others then join the port it got
+const first = await startThread(0, config.port);
+await Promise.all(Array.from({ length: config.gatewayThreads - 1 }, (_, i) => startThread(i + 1, first.port)));
+const metricsTimer = setInterval(() => void aggregateMetrics().catch((err) => console.error('metrics:', err)), 1000);
+
+console.log(
+  `teeka gateway: ${country.data.country.name}, ${country.data.centers.length} centres; ` +
+    `listening on http://${config.host}:${first.port} with ${threads.length} thread(s), uWS ${isNativeUws() ? 'native' : 'JS fallback'}`,
+);
+
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`gateway: ${signal}, closing`);
+  clearInterval(metricsTimer);
+  const stopped = threads.map((t) => new Promise<void>((resolve) => t.on('message', (m: ThreadToMain) => m.type === 'stopped' && resolve())));
+  broadcast({ type: 'shutdown' });
+  await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 3000))]);
+  await Promise.all(threads.map((t) => t.terminate()));
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,82 @@
+/**
+ * Prometheus metrics. Each gateway thread counts into its own prom-client registry; once a second
+ * the threads send their metrics to the main thread, which aggregates them (prom-client's
+ * AggregatorRegistry), adds the queue depth it reads itself, and hands the finished text back to
+ * every thread. So whichever thread the kernel gives a scrape to answers for the whole gateway,
+ * at most about a second old.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Status } from '../engine/status.js';
+
+export type QuotaEvent = 'logout' | 'block' | 'public_rate_limited' | 'otp_blocked';
+
+/** One thread's counters. */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'teeka_http_requests_total',
+    help: 'HTTP requests by route pattern, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'teeka_http_request_duration_seconds',
+    help: 'Time from request to response, by route pattern',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly bookings = new Counter({
+    name: 'teeka_booking_outcomes_total',
+    help: 'Answers to booking attempts (schedule), by outcome (ok, full, already_booked, …)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly quota = new Counter({
+    name: 'teeka_quota_events_total',
+    help: 'Quota decisions: logouts (21st search in 15 min), blocks (24 h), per-address rate limits',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  private readonly searches = new Counter({
+    name: 'teeka_searches_total',
+    help: 'Session searches answered, public and protected',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly sockets = new Gauge({
+    name: 'teeka_websocket_connections',
+    help: 'Open availability WebSocket connections',
+    registers: [this.registry],
+  });
+
+  request(route: string, method: string, status: number, seconds: number): void {
+    this.requests.inc({ route, method, status: String(status) });
+    this.latency.observe({ route }, seconds);
+  }
+
+  booking(status: Status): void {
+    this.bookings.inc({ outcome: status > 0 ? 'ok' : (Status[status] ?? String(status)).toLowerCase() });
+  }
+
+  quotaEvent(event: QuotaEvent): void {
+    this.quota.inc({ event });
+  }
+
+  search(kind: 'public' | 'protected'): void {
+    this.searches.inc({ kind });
+  }
+
+  socketOpened(): void {
+    this.sockets.inc();
+  }
+
+  socketClosed(): void {
+    this.sockets.dec();
+  }
+
+  /** This thread's metrics, in the JSON form AggregatorRegistry.aggregate takes. */
+  snapshot(): Promise<object[]> {
+    return this.registry.getMetricsAsJSON();
+  }
+}

@@ -1,0 +1,127 @@
+/** Booking: schedule, reschedule, cancel, the captcha, and the appointment slip. */
+import { createRequire } from 'node:module';
+import { formatCowinDate } from '../../engine/dates.js';
+import { REQUEST_ERRORS } from '../../engine/status.js';
+import { outcomeResponse } from '../auth.js';
+import type { GatewayContext } from '../context.js';
+import { citizenOnly } from '../guards.js';
+import { apiError, json, noContent, type Router } from '../http.js';
+import { renderSlip } from '../slip.js';
+import { parseBody } from '../validation.js';
+
+const require = createRequire(import.meta.url);
+const svgCaptcha = require('svg-captcha') as { create(options: object): { data: string; text: string } };
+
+export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
+  const { engine, schemas, metrics, country } = ctx;
+
+  router.post(
+    '/api/v2/auth/getRecaptcha',
+    citizenOnly(ctx, async (_request, citizen) => {
+      const captcha = svgCaptcha.create({ size: 5, noise: 2, ignoreChars: '0o1il', background: '#f4f4f4' });
+      await engine.issueCaptcha(citizen.accountId, captcha.text);
+      return json(200, { captcha: captcha.data }, { 'cache-control': 'no-store' });
+    }),
+  );
+
+  router.post(
+    '/api/v2/appointment/schedule',
+    citizenOnly(ctx, async (request, citizen) => {
+      const body = parseBody(request, schemas.schedule);
+      if (!body.ok) return apiError(body.error);
+      const { dose, session_id, slot, beneficiaries, center_id, captcha } = body.value;
+      if (ctx.config.captchaRequired) {
+        const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
+        if (!checked.ok) return outcomeResponse(checked);
+      }
+      const known = ctx.book.sessions.get(session_id);
+      if (center_id !== undefined && known && known.center_id !== center_id) {
+        return apiError(REQUEST_ERRORS.badRequest('center_id: the session is at another centre'));
+      }
+      const idempotencyKey = request.headers['idempotency-key'] || undefined;
+      const outcome = await engine.book({
+        accountId: citizen.accountId,
+        sessionId: session_id,
+        slot,
+        dose,
+        beneficiaryIds: beneficiaries,
+        idempotencyKey,
+      });
+      metrics.booking(outcome.status);
+      if (!outcome.ok) return outcomeResponse(outcome);
+      return json(200, { appointment_confirmation_no: outcome.appointmentId });
+    }),
+  );
+
+  router.post(
+    '/api/v2/appointment/reschedule',
+    citizenOnly(ctx, async (request, citizen) => {
+      const body = parseBody(request, schemas.reschedule);
+      if (!body.ok) return apiError(body.error);
+      const outcome = await engine.reschedule(citizen.accountId, body.value.appointment_id, body.value.session_id, body.value.slot);
+      if (!outcome.ok) return outcomeResponse(outcome);
+      return noContent();
+    }),
+  );
+
+  router.post(
+    '/api/v2/appointment/cancel',
+    citizenOnly(ctx, async (request, citizen) => {
+      const body = parseBody(request, schemas.cancel);
+      if (!body.ok) return apiError(body.error);
+      const outcome = await engine.cancel(citizen.accountId, body.value.appointment_id, body.value.beneficiariesToCancel ?? []);
+      if (!outcome.ok) return outcomeResponse(outcome);
+      return noContent();
+    }),
+  );
+
+  router.get(
+    '/api/v2/appointment/appointmentslip/download',
+    citizenOnly(ctx, async (request, citizen) => {
+      const appointmentId = request.query.get('appointment_id') ?? '';
+      if (!/^[0-9a-fA-F-]{8,64}$/.test(appointmentId)) return apiError(REQUEST_ERRORS.badRequest('appointment_id: expected an id'));
+      const appointment = await engine.getAppointment(appointmentId);
+      // another citizen's appointment is answered exactly like a missing one
+      if (!appointment || appointment.account_id !== citizen.accountId) return apiError(REQUEST_ERRORS.notFound());
+      const session = ctx.book.sessions.get(appointment.session_id) ?? (await engine.getSession(appointment.session_id));
+      if (!session) return apiError(REQUEST_ERRORS.notFound());
+      const center = country.centersById.get(session.center_id)!;
+      const district = country.districtsById.get(center.district_id)!;
+      const bens = new Map((await engine.listBeneficiaries(citizen.accountId)).map((b) => [b.id, b]));
+      const idTypes = new Map(country.data.photo_id_types.map((t) => [t.id, t.type]));
+      const pdf = await renderSlip({
+        appointmentId,
+        countryName: country.data.country.name,
+        centerName: center.name,
+        centerAddress: center.address,
+        districtName: district.district_name,
+        stateName: country.statesById.get(district.state_id)!.state_name,
+        pincode: center.pincode,
+        date: formatCowinDate(session.date),
+        slot: appointment.slot,
+        dose: appointment.dose,
+        vaccine: session.vaccine,
+        beneficiaries: appointment.beneficiaries.map(({ id, status }) => {
+          const ben = bens.get(id);
+          return {
+            referenceId: id,
+            name: ben?.name ?? '(deleted)',
+            birthYear: ben?.birth_year ?? 0,
+            photoIdType: ben ? idTypes.get(ben.photo_id_type) ?? '' : '',
+            photoIdLast4: ben?.photo_id_last4 ?? '',
+            status,
+          };
+        }),
+      });
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'application/pdf',
+          'content-disposition': `attachment; filename="appointment-${appointmentId}.pdf"`,
+          'cache-control': 'private, no-store',
+        },
+        body: pdf,
+      };
+    }),
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * Session search: public (per-address limit, cacheable) and protected (per-user quota, the 21st
+ * search in 15 minutes logs the user out), in CoWIN's find and calendar forms.
+ */
+import { REQUEST_ERRORS, Status, type ApiError } from '../../engine/status.js';
+import { isResponse, outcomeResponse } from '../auth.js';
+import type { GatewayContext } from '../context.js';
+import { publicLimited } from '../guards.js';
+import { apiError, type HttpRequest, type HttpResponse, type Router } from '../http.js';
+import type { SearchKind, SearchQuery } from '../search.js';
+import { queryDate, queryId, unknownQueryParameter, type Parsed } from '../validation.js';
+
+const KINDS: { kind: SearchKind; param: string; error: () => ApiError; digits: [number, number] }[] = [
+  { kind: 'findByPin', param: 'pincode', error: REQUEST_ERRORS.invalidPincode, digits: [4, 9] },
+  { kind: 'findByDistrict', param: 'district_id', error: () => REQUEST_ERRORS.badRequest('district_id: expected a number'), digits: [1, 9] },
+  { kind: 'calendarByPin', param: 'pincode', error: REQUEST_ERRORS.invalidPincode, digits: [4, 9] },
+  { kind: 'calendarByDistrict', param: 'district_id', error: () => REQUEST_ERRORS.badRequest('district_id: expected a number'), digits: [1, 9] },
+  { kind: 'calendarByCenter', param: 'center_id', error: () => REQUEST_ERRORS.badRequest('center_id: expected a number'), digits: [1, 12] },
+];
+
+export function sessionRoutes(router: Router, ctx: GatewayContext): void {
+  const vaccines = new Set(ctx.country.data.vaccines.map((v) => v.name));
+
+  const parse = (request: HttpRequest, spec: (typeof KINDS)[number], allowVaccine: boolean): Parsed<SearchQuery> => {
+    const unknown = unknownQueryParameter(request.query, allowVaccine ? [spec.param, 'date', 'vaccine'] : [spec.param, 'date']);
+    if (unknown) return { ok: false, error: unknown };
+    const id = queryId(request.query, spec.param, spec.error, spec.digits);
+    if (!id.ok) return id;
+    const date = queryDate(request.query);
+    if (!date.ok) return date;
+    const vaccine = allowVaccine ? request.query.get('vaccine') ?? undefined : undefined;
+    if (vaccine !== undefined && !vaccines.has(vaccine)) return { ok: false, error: REQUEST_ERRORS.badRequest(`vaccine: expected one of ${[...vaccines].join(', ')}`) };
+    return { ok: true, value: { kind: spec.kind, id: id.value, date: date.value, vaccine } };
+  };
+
+  const answer = (query: SearchQuery, cacheControl: string): HttpResponse => ({
+    status: 200,
+    headers: { 'content-type': 'application/json', 'cache-control': cacheControl },
+    body: ctx.search.answer(query),
+  });
+
+  for (const spec of KINDS) {
+    // validate before counting: a malformed call does not use up the caller's allowance
+    router.get(`/api/v2/appointment/sessions/public/${spec.kind}`, (request) => {
+      const query = parse(request, spec, false);
+      if (!query.ok) return apiError(query.error);
+      return publicLimited(ctx, () => {
+        ctx.metrics.search('public');
+        // shared caches may keep it for a second: never older than design.md's ~1 s
+        return answer(query.value, 'public, max-age=1');
+      })(request);
+    });
+
+    router.get(`/api/v2/appointment/sessions/${spec.kind}`, async (request) => {
+      const citizen = await ctx.auth.citizen(request, false);
+      if (isResponse(citizen)) return citizen;
+      const query = parse(request, spec, true);
+      if (!query.ok) return apiError(query.error);
+      const quota = await ctx.engine.consumeSearchQuota(citizen.accountId, citizen.sid);
+      if (!quota.ok) {
+        if (quota.status === Status.QUOTA_LOGOUT) ctx.metrics.quotaEvent('logout');
+        if (quota.status === Status.ACCOUNT_BLOCKED) ctx.metrics.quotaEvent('block');
+        return outcomeResponse(quota);
+      }
+      ctx.metrics.search('protected');
+      const response = answer(query.value, 'private, no-store');
+      response.headers!['x-ratelimit-remaining'] = String(quota.remaining);
+      response.headers!['x-ratelimit-reset'] = String(Math.ceil(quota.resetMs / 1000));
+      return response;
+    });
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Session search in CoWIN's v2 shapes, answered from the in-memory availability book.
+ *
+ * - find*: `{sessions: [...]}` for one date, centre fields merged into each session;
+ * - calendar*: `{centers: [...]}` with each centre's sessions for `calendar_days` days from the date
+ *   (calendarByCenter answers `{centers: {...}}`, one object, as CoWIN did).
+ *
+ * Rendered bodies are cached per query and reused while nothing in the districts they cover has
+ * changed, or for at most `maxStaleMs` while bookings pour in, so availability is never older than
+ * that and a rush does not re-render on every request.
+ */
+import { formatCowinDate } from '../engine/dates.js';
+import type { Center, Country } from '../engine/masterdata.js';
+import type { SessionState } from '../engine/sessions.js';
+import type { AvailabilityBook } from './availability.js';
+
+export type SearchKind = 'findByPin' | 'findByDistrict' | 'calendarByPin' | 'calendarByDistrict' | 'calendarByCenter';
+
+export interface SearchQuery {
+  kind: SearchKind;
+  /** pincode, district id or centre id, by kind */
+  id: number;
+  /** epoch day */
+  date: number;
+  /** only this vaccine (protected search's `vaccine=`) */
+  vaccine?: string | undefined;
+}
+
+interface CachedBody {
+  body: string;
+  version: number;
+  renderedAt: number;
+}
+
+export class SessionSearch {
+  private readonly cache = new Map<string, CachedBody>();
+
+  constructor(
+    private readonly country: Country,
+    private readonly book: AvailabilityBook,
+    /** how stale a cached body may be while its districts keep changing */
+    private readonly maxStaleMs = 250,
+    private readonly maxCacheEntries = 20_000,
+  ) {}
+
+  /** The JSON body for a query. */
+  answer(query: SearchQuery): string {
+    const centers = this.centersOf(query);
+    const version = this.versionOf(centers);
+    const key = `${query.kind}:${query.id}:${query.date}:${query.vaccine ?? ''}`;
+    const now = Date.now();
+    const cached = this.cache.get(key);
+    if (cached && (cached.version === version || now - cached.renderedAt < this.maxStaleMs)) return cached.body;
+    const body = this.render(query, centers);
+    if (this.cache.size >= this.maxCacheEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.delete(key);
+    this.cache.set(key, { body, version, renderedAt: now });
+    return body;
+  }
+
+  private centersOf(query: SearchQuery): readonly Center[] {
+    switch (query.kind) {
+      case 'findByPin':
+      case 'calendarByPin':
+        return this.country.centersByPincode.get(query.id) ?? [];
+      case 'findByDistrict':
+      case 'calendarByDistrict':
+        return this.country.centersByDistrict.get(query.id) ?? [];
+      case 'calendarByCenter': {
+        const center = this.country.centersById.get(query.id);
+        return center ? [center] : [];
+      }
+    }
+  }
+
+  /** Sum of the district versions covered: it changes whenever any of them changes. */
+  private versionOf(centers: readonly Center[]): number {
+    let version = 0;
+    let last = -1;
+    for (const c of centers) {
+      if (c.district_id === last) continue;
+      last = c.district_id;
+      version += this.book.districtVersion(c.district_id);
+    }
+    return version;
+  }
+
+  private render(query: SearchQuery, centers: readonly Center[]): string {
+    const calendar = query.kind.startsWith('calendar');
+    const lastDay = calendar ? query.date + this.country.rules.calendar_days - 1 : query.date;
+    if (!calendar) {
+      const sessions = [];
+      for (const center of centers) {
+        for (const s of this.book.sessionsOfCenter(center.center_id)) {
+          if (s.date !== query.date || s.status !== 'open' || (query.vaccine && s.vaccine !== query.vaccine)) continue;
+          sessions.push({ ...this.centerFields(center, false), ...this.sessionFields(s), fee: feeOf(center, s.vaccine) });
+        }
+      }
+      return JSON.stringify({ sessions });
+    }
+    const list = [];
+    for (const center of centers) {
+      const sessions = [];
+      for (const s of this.book.sessionsOfCenter(center.center_id)) {
+        if (s.date < query.date || s.date > lastDay || s.status !== 'open' || (query.vaccine && s.vaccine !== query.vaccine)) continue;
+        sessions.push(this.sessionFields(s));
+      }
+      if (sessions.length) list.push({ ...this.centerFields(center, true), sessions });
+    }
+    if (query.kind === 'calendarByCenter') return JSON.stringify({ centers: list[0] ?? {} });
+    return JSON.stringify({ centers: list });
+  }
+
+  private centerFields(center: Center, withFees: boolean) {
+    const district = this.country.districtsById.get(center.district_id)!;
+    const state = this.country.statesById.get(district.state_id)!;
+    return {
+      center_id: center.center_id,
+      name: center.name,
+      address: center.address,
+      state_name: state.state_name,
+      district_name: district.district_name,
+      block_name: center.block_name,
+      pincode: center.pincode,
+      lat: center.lat,
+      long: center.long,
+      from: center.from,
+      to: center.to,
+      fee_type: center.fee_type,
+      ...(withFees && center.vaccine_fees ? { vaccine_fees: center.vaccine_fees } : {}),
+    };
+  }
+
+  private sessionFields(s: SessionState) {
+    const dose1 = Math.max(0, s.cap1 - s.booked1);
+    const dose2 = Math.max(0, s.cap2 - s.booked2);
+    return {
+      session_id: s.session_id,
+      date: formatCowinDate(s.date),
+      available_capacity: dose1 + dose2,
+      available_capacity_dose1: dose1,
+      available_capacity_dose2: dose2,
+      min_age_limit: s.min_age,
+      ...(s.max_age >= 0 ? { max_age_limit: s.max_age } : {}),
+      allow_all_age: s.allow_all_age === 1,
+      vaccine: s.vaccine,
+      slots: s.slots,
+    };
+  }
+}
+
+function feeOf(center: Center, vaccine: string): string {
+  return center.vaccine_fees?.find((f) => f.vaccine === vaccine)?.fee ?? '0';
+}

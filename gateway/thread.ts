@@ -1,0 +1,72 @@
+/**
+ * One gateway thread: its own Redis connections, availability book and uWS app, listening on the
+ * shared port (uWS sets SO_REUSEPORT, so the kernel spreads connections over the threads).
+ * It talks to the main thread for metrics aggregation, queue depth and shutdown.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import pg from 'pg';
+import { loadConfig } from '../engine/config.js';
+import { loadCountry } from '../engine/masterdata.js';
+import { connectRedis } from '../engine/redis.js';
+import { REQUEST_ERRORS } from '../engine/status.js';
+import { createGateway } from './app.js';
+import { apiError } from './http.js';
+import type { MainToThread, ThreadToMain } from './messages.js';
+import { startServer } from './uws-adapter.js';
+
+const { port } = workerData as { port: number; index: number };
+const send = (message: ThreadToMain) => parentPort!.postMessage(message);
+
+const config = loadConfig();
+const country = loadCountry(config.countryFile);
+const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway' });
+const streamRedis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
+const pgPool = new pg.Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 2000 });
+pgPool.on('error', () => {}); // an idle client's error must not crash the thread; health reports it
+
+let metricsText = '# metrics are aggregated once a second; none yet\n';
+let queueDepth: unknown = null;
+
+const gateway = await createGateway({
+  config,
+  country,
+  redis,
+  streamRedis,
+  pgPool,
+  metricsText: () => metricsText,
+  queueDepth: () => queueDepth,
+});
+
+const server = await startServer({
+  host: config.host,
+  port,
+  maxBodyBytes: 16 * 1024,
+  maxUrlBytes: 2048,
+  allowFallback: config.allowUwsFallback,
+  handle: gateway.handle,
+  onError: gateway.onError,
+  refuse: (status) => apiError(status === 413 ? REQUEST_ERRORS.payloadTooLarge(16 * 1024) : REQUEST_ERRORS.uriTooLong()),
+  onResponse: (request, response, ms) => gateway.context.metrics.request(request.route || 'unmatched', request.method, response.status, ms / 1000),
+  websocket: gateway.websocket,
+});
+gateway.attachPublisher(server.publish);
+
+const metricsTimer = setInterval(() => {
+  void gateway.context.metrics.snapshot().then((metrics) => send({ type: 'metrics', metrics }));
+}, 1000);
+
+parentPort!.on('message', (message: MainToThread) => {
+  if (message.type === 'metrics-text') metricsText = message.text;
+  else if (message.type === 'queue-depth') queueDepth = message.depth;
+  else if (message.type === 'shutdown') {
+    clearInterval(metricsTimer);
+    server.close();
+    void gateway.stop().finally(() => {
+      redis.disconnect();
+      void pgPool.end();
+      send({ type: 'stopped' });
+    });
+  }
+});
+
+send({ type: 'listening', port: server.port });

@@ -1,0 +1,294 @@
+/**
+ * The only module that imports uWebSockets.js. It owns uWS's rules so no route has to know them:
+ *
+ * - everything needed from `req` is copied before the first await (req is stack-allocated);
+ * - `res.onAborted` is attached before any async work and aborts an AbortController; after an
+ *   abort, `res` is never touched again;
+ * - writes after an await happen inside `res.cork(...)`;
+ * - the body is capped while it is read (413 past the cap, or at once from Content-Length);
+ * - no exception crosses a uWS callback: a throwing route becomes a 500 (or what `onError` says).
+ *
+ * It also refuses to run on the package's silent JavaScript fallback unless explicitly allowed.
+ */
+import { createRequire } from 'node:module';
+import type * as Uws from 'uWebSockets.js';
+import { READ_HEADERS, type HeaderName, type HttpRequest, type HttpResponse } from './http.js';
+
+const require = createRequire(import.meta.url);
+
+export class UwsFallbackError extends Error {
+  constructor(reason: string) {
+    super(
+      `uWebSockets.js is running its slow JavaScript fallback (${reason}). ` +
+        'Refusing to start; set TEEKA_ALLOW_UWS_FALLBACK=1 to run anyway (never in production).',
+    );
+    this.name = 'UwsFallbackError';
+  }
+}
+
+let loaded: { uws: typeof Uws; native: boolean } | undefined;
+
+/**
+ * Load uWS and tell whether its native binary is what loaded. The package falls back to a JS
+ * implementation when its binary does not load (or when UWS_USE_FALLBACK is set) and only warns;
+ * we detect that by loading the binary ourselves and comparing it with what the package returned.
+ */
+export function loadUws(allowFallback: boolean): typeof Uws {
+  if (!loaded) {
+    const uws = require('uWebSockets.js') as typeof Uws;
+    const binary = `uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+    let native: unknown;
+    let reason = 'UWS_USE_FALLBACK is set';
+    try {
+      native = require(binary);
+    } catch (err) {
+      reason = `its native binary ${binary} did not load: ${(err as Error).message.split('\n')[0]}`;
+    }
+    loaded = { uws, native: native !== undefined && native === uws };
+    if (!loaded.native && !allowFallback) throw new UwsFallbackError(reason);
+    if (!loaded.native) console.warn(`warning: ${new UwsFallbackError(reason).message.split('.')[0]}; allowed by configuration`);
+  }
+  return loaded.uws;
+}
+
+export function isNativeUws(): boolean {
+  return loaded?.native ?? false;
+}
+
+/** A WebSocket as routes see it. */
+export interface SocketConnection {
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface WebSocketRoute {
+  path: string;
+  /** called at the upgrade with the query; a string return refuses the upgrade with that reason (400) */
+  accept?: (query: URLSearchParams) => string | null;
+  onOpen(socket: SocketConnection, query: URLSearchParams): void;
+  onMessage(socket: SocketConnection, text: string): void;
+  onClose?(socket: SocketConnection): void;
+}
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** largest request body accepted; larger gets 413 */
+  maxBodyBytes: number;
+  /** longest URL (path + query) accepted; longer gets 414 */
+  maxUrlBytes: number;
+  allowFallback: boolean;
+  handle: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
+  /** the response for a route that threw (e.g. 503 when Redis is unreachable, else 500) */
+  onError: (error: unknown, request: HttpRequest) => HttpResponse;
+  /** the response for a request refused before routing (413, 414) */
+  refuse: (status: 413 | 414) => HttpResponse;
+  /** after each response: for metrics and logs */
+  onResponse?: (request: HttpRequest, response: HttpResponse, durationMs: number) => void;
+  websocket?: WebSocketRoute;
+}
+
+export interface RunningServer {
+  port: number;
+  /** send to every WebSocket of this thread subscribed to `topic` */
+  publish(topic: string, text: string): void;
+  subscribers(topic: string): number;
+  close(): void;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 304: '304 Not Modified', 400: '400 Bad Request',
+  401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
+  409: '409 Conflict', 413: '413 Payload Too Large', 414: '414 URI Too Long', 415: '415 Unsupported Media Type',
+  422: '422 Unprocessable Entity', 429: '429 Too Many Requests', 500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+function writeResponse(res: Uws.HttpResponse, response: HttpResponse, head: boolean, closeConnection: boolean): void {
+  res.writeStatus(STATUS_TEXT[response.status] ?? String(response.status));
+  if (response.headers) for (const name in response.headers) res.writeHeader(name, response.headers[name]!);
+  if (response.status === 204 || response.status === 304) res.endWithoutBody(undefined, closeConnection);
+  else if (head) res.endWithoutBody(response.body ? Buffer.byteLength(response.body) : 0, closeConnection);
+  else res.end(response.body ?? '', closeConnection);
+}
+
+export function startServer(options: ServerOptions): Promise<RunningServer> {
+  const uws = loadUws(options.allowFallback);
+  const app = uws.App();
+
+  app.any('/*', (res, req) => {
+    const started = performance.now();
+    // copy everything out of req now: it is invalid after this callback returns
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const url = req.getUrl();
+    const rawQuery = req.getQuery() ?? '';
+    const headers = {} as Record<HeaderName, string>;
+    for (const name of READ_HEADERS) headers[name] = req.getHeader(name);
+    const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+
+    const controller = new AbortController();
+    let done = false;
+    res.onAborted(() => {
+      done = true;
+      controller.abort();
+    });
+
+    const request: HttpRequest = {
+      method,
+      path: url,
+      query: new URLSearchParams(rawQuery),
+      headers,
+      remoteAddress,
+      body: null,
+      signal: controller.signal,
+      params: {},
+      route: '',
+    };
+
+    const finish = (response: HttpResponse, closeConnection = false) => {
+      if (done) return;
+      done = true;
+      res.cork(() => writeResponse(res, response, method === 'HEAD', closeConnection));
+      options.onResponse?.(request, response, performance.now() - started);
+    };
+
+    const run = () => {
+      let result: HttpResponse | Promise<HttpResponse>;
+      try {
+        result = options.handle(request);
+      } catch (err) {
+        finish(options.onError(err, request));
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then(finish, (err: unknown) => finish(options.onError(err, request)));
+      } else {
+        finish(result);
+      }
+    };
+
+    if (url.length + rawQuery.length > options.maxUrlBytes) {
+      finish(options.refuse(414), BODY_METHODS.has(method));
+      return;
+    }
+    if (!BODY_METHODS.has(method)) {
+      run();
+      return;
+    }
+
+    const declared = Number(headers['content-length'] || 0);
+    if (declared > options.maxBodyBytes) {
+      // refuse without reading: the connection closes, so the unread body cannot confuse the next request
+      finish(options.refuse(413), true);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > options.maxBodyBytes) {
+        finish(options.refuse(413), true);
+        return;
+      }
+      // the ArrayBuffer is neutered after this callback: copy it
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        run();
+      }
+    });
+  });
+
+  if (options.websocket) {
+    const route = options.websocket;
+    interface SocketData {
+      query: URLSearchParams;
+      connection?: SocketConnection;
+    }
+    app.ws<SocketData>(route.path, {
+      maxPayloadLength: 4 * 1024,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      maxBackpressure: 256 * 1024,
+      upgrade: (res, req, context) => {
+        const query = new URLSearchParams(req.getQuery() ?? '');
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        let refusal: string | null = null;
+        try {
+          refusal = route.accept?.(query) ?? null;
+        } catch (err) {
+          refusal = (err as Error).message;
+        }
+        if (refusal !== null) {
+          res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ errorCode: 'GENVAL0001', error: refusal }));
+          return;
+        }
+        res.upgrade<SocketData>({ query }, key, protocol, extensions, context);
+      },
+      open: (ws) => {
+        const data = ws.getUserData();
+        let open = true;
+        const connection: SocketConnection = {
+          subscribe: (topic) => open && ws.subscribe(topic),
+          unsubscribe: (topic) => open && ws.unsubscribe(topic),
+          send: (text) => {
+            if (open) ws.send(text);
+          },
+          close: (code = 1000, reason = '') => {
+            if (open) ws.end(code, reason);
+          },
+        };
+        data.connection = connection;
+        // after close the socket must not be used: this flag makes every later call a no-op
+        (data as { markClosed?: () => void }).markClosed = () => {
+          open = false;
+        };
+        guard(() => route.onOpen(connection, data.query));
+      },
+      message: (ws, message) => {
+        const text = Buffer.from(message).toString('utf8');
+        const connection = ws.getUserData().connection;
+        if (connection) guard(() => route.onMessage(connection, text));
+      },
+      close: (ws) => {
+        const data = ws.getUserData() as SocketData & { markClosed?: () => void };
+        data.markClosed?.();
+        if (data.connection) guard(() => route.onClose?.(data.connection!));
+      },
+    });
+  }
+
+  return new Promise((resolve, reject) => {
+    app.listen(options.host, options.port, (socket) => {
+      if (!socket) {
+        reject(new Error(`cannot listen on ${options.host}:${options.port}`));
+        return;
+      }
+      resolve({
+        port: uws.us_socket_local_port(socket as unknown as Uws.us_socket),
+        publish: (topic, text) => {
+          app.publish(topic, text);
+        },
+        subscribers: (topic) => app.numSubscribers(topic),
+        close: () => uws.us_listen_socket_close(socket),
+      });
+    });
+  });
+}
+
+/** Run a route callback so that no exception escapes into uWS. */
+function guard(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    console.error('websocket handler failed:', err);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Request validation: JSON bodies and query strings become typed values or one clear 400 that
+ * names the field. Unknown fields are refused rather than ignored, so a client's typo is caught.
+ * Where CoWIN clients send a number as a string (dose "1", birth_year "1980") both are accepted.
+ */
+import { z } from 'zod';
+import { parseCowinDate } from '../engine/dates.js';
+import type { Country } from '../engine/masterdata.js';
+import { REQUEST_ERRORS, type ApiError } from '../engine/status.js';
+import type { HttpRequest } from './http.js';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+
+const referenceId = z.union([z.string().regex(/^\d{1,20}$/, 'expected a beneficiary reference id'), z.number().int().nonnegative()]).transform(String);
+const uuidLike = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'expected an id');
+const slotLabel = z.string().min(1).max(40);
+const wholeNumber = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number')])
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+export function bodySchemas(country: Country) {
+  const thisYear = new Date().getUTCFullYear();
+  const mobile = z.string().regex(new RegExp(`^\\d{${country.rules.mobile_digits}}$`), `expected ${country.rules.mobile_digits} digits`);
+  const genderIds = new Set(country.data.genders.map((g) => g.id));
+  const photoIdTypes = new Set(country.data.photo_id_types.map((t) => t.id));
+  return {
+    generateOtp: z.strictObject({ mobile, secret: z.string().max(4096).optional() }),
+    confirmOtp: z.strictObject({
+      otp: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected the sha256 hex of the OTP'),
+      txnId: z.string().min(1).max(200),
+    }),
+    newBeneficiary: z.strictObject({
+      name: z.string().trim().min(1).max(100).regex(/^[\p{L}\p{M} .'-]+$/u, 'expected letters, spaces and . \' -'),
+      birth_year: wholeNumber(thisYear - 120, thisYear),
+      gender_id: wholeNumber(1, 1000).refine((id) => genderIds.has(id), 'not a gender id from /registration/beneficiary/genders'),
+      photo_id_type: wholeNumber(1, 1000).refine((id) => photoIdTypes.has(id), 'not an id type from /registration/beneficiary/idTypes'),
+      photo_id_number: z.string().trim().regex(/^[A-Za-z0-9 -]{4,30}$/, 'expected 4 to 30 letters or digits'),
+      comorbidity_ind: z.enum(['Y', 'N']),
+      consent_version: z.string().min(1).max(20),
+    }),
+    deleteBeneficiary: z.strictObject({ beneficiary_reference_id: referenceId }),
+    schedule: z.strictObject({
+      dose: wholeNumber(1, 3),
+      session_id: uuidLike,
+      slot: slotLabel,
+      beneficiaries: z.array(referenceId).min(1).max(country.rules.beneficiaries_per_account),
+      center_id: wholeNumber(1, 1e12).optional(),
+      captcha: z.string().max(20).optional(),
+    }),
+    reschedule: z.strictObject({ appointment_id: uuidLike, session_id: uuidLike, slot: slotLabel }),
+    cancel: z.strictObject({
+      appointment_id: uuidLike,
+      beneficiariesToCancel: z.array(referenceId).max(country.rules.beneficiaries_per_account).optional(),
+    }),
+    operatorLogin: z.strictObject({
+      role: z.enum(['admin', 'vaccinator']),
+      key: z.string().min(1).max(200),
+      operator_id: z.string().regex(/^[\w.@-]{1,64}$/).optional(),
+    }),
+    vaccinate: z.strictObject({ appointment_id: uuidLike, beneficiary_reference_id: referenceId }),
+    publishSession: z.strictObject({
+      center_id: wholeNumber(1, 1e12),
+      date: z.string(),
+      vaccine: z.string().min(1).max(40),
+      min_age_limit: wholeNumber(0, 120),
+      max_age_limit: wholeNumber(0, 120).optional(),
+      allow_all_age: z.boolean().optional(),
+      capacity_dose1: wholeNumber(0, 1_000_000),
+      capacity_dose2: wholeNumber(0, 1_000_000),
+      slot_capacity: z.array(wholeNumber(0, 1_000_000)).max(12).optional(),
+      opens_at: z.string().datetime({ offset: true }).optional(),
+      status: z.enum(['open', 'closed']).optional(),
+    }),
+  };
+}
+
+export type BodySchemas = ReturnType<typeof bodySchemas>;
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${path}: required`;
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** Parse a request's JSON body against a schema. */
+export function parseBody<S extends z.ZodType>(request: HttpRequest, schema: S): Parsed<z.output<S>> {
+  if (!request.body || request.body.length === 0) return { ok: false, error: REQUEST_ERRORS.badRequest('A JSON body is required') };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(request.body.toString('utf8'));
+  } catch {
+    return { ok: false, error: REQUEST_ERRORS.badRequest('Malformed JSON body') };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, error: REQUEST_ERRORS.badRequest('The JSON body must be an object') };
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) return { ok: false, error: REQUEST_ERRORS.badRequest(describeIssue(result.error.issues[0]!)) };
+  return { ok: true, value: result.data };
+}
+
+/** A required `DD-MM-YYYY` query parameter as an epoch day. */
+export function queryDate(query: URLSearchParams, name = 'date'): Parsed<number> {
+  const text = query.get(name);
+  const day = text === null ? null : parseCowinDate(text);
+  if (day === null) return { ok: false, error: REQUEST_ERRORS.invalidDate() };
+  return { ok: true, value: day };
+}
+
+/** A required whole-number query parameter (ids, pincodes). */
+export function queryId(query: URLSearchParams, name: string, error: () => ApiError, digits: [number, number] = [1, 12]): Parsed<number> {
+  const text = query.get(name);
+  if (text === null || !new RegExp(`^\\d{${digits[0]},${digits[1]}}$`).test(text)) return { ok: false, error: error() };
+  return { ok: true, value: Number(text) };
+}
+
+/** Query parameters other than the allowed ones are refused. */
+export function unknownQueryParameter(query: URLSearchParams, allowed: readonly string[]): ApiError | null {
+  for (const name of query.keys()) {
+    if (!allowed.includes(name)) return REQUEST_ERRORS.badRequest(`unknown query parameter: ${name.slice(0, 40)}`);
+  }
+  return null;
+}

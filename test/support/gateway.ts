@@ -1,0 +1,158 @@
+/**
+ * Runs the real gateway (node dist/gateway/main.js, two threads) on a free loopback port with its
+ * own Redis key prefix, and gives tests an HTTP client, a citizen login helper and an engine on the
+ * same prefix for setting up sessions.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { projectRoot } from '../../engine/config.js';
+import { BookingEngine } from '../../engine/engine.js';
+import { sha256Hex } from '../../engine/ids.js';
+import { deleteKeysWithPrefix, demoCountry, REDIS_URL } from './fixtures.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  prefix: string;
+  process: ChildProcess;
+  /** everything the gateway printed */
+  output: () => string;
+  engine: BookingEngine;
+  redis: Redis;
+  stop: () => Promise<void>;
+}
+
+export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
+  const port = await freePort();
+  const prefix = env.TEEKA_REDIS_PREFIX ?? `gwtest:${randomUUID().slice(0, 8)}:`;
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TEEKA_REDIS_PREFIX: prefix, GATEWAY_THREADS: '2', TEEKA_ENV: 'demo', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output}`);
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (response.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway did not become healthy:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
+  const engine = new BookingEngine(redis, { country: demoCountry(), secret: 'teeka-demo-secret-do-not-use-in-production' });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    prefix,
+    process: child,
+    output: () => output,
+    engine,
+    redis,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      redis.disconnect();
+      await deleteKeysWithPrefix(REDIS_URL, prefix);
+    },
+  };
+}
+
+/** A small client for the CoWIN API of one gateway. */
+export class CowinClient {
+  token = '';
+  constructor(readonly base: string) {}
+
+  async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers; text: string }> {
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    return { status: response.status, json, headers: response.headers, text };
+  }
+
+  get(path: string, headers?: Record<string, string>) {
+    return this.call('GET', path, undefined, headers);
+  }
+
+  post(path: string, body: unknown, headers?: Record<string, string>) {
+    return this.call('POST', path, body, headers);
+  }
+
+  /** Log in with a test number (OTP 123456) through the CoWIN app endpoints. */
+  async login(mobile: string): Promise<this> {
+    const otp = await this.post('/api/v2/auth/generateMobileOTP', { mobile, secret: 'U2FsdGVkX1+z/4Nr9nta+2DrVJSv7KS6VoQUSQ1ZXYDx/CJUkWxFYG6P3iM/VW+6jLQOfo+sGAXXnBMqRyPrrA==' });
+    if (otp.status !== 200) throw new Error(`generateMobileOTP: ${otp.status} ${otp.text}`);
+    const confirmed = await this.post('/api/v2/auth/validateMobileOtp', { otp: sha256Hex('123456'), txnId: otp.json.txnId });
+    if (confirmed.status !== 200) throw new Error(`validateMobileOtp: ${confirmed.status} ${confirmed.text}`);
+    this.token = confirmed.json.token;
+    return this;
+  }
+
+  async addBeneficiary(name: string, birthYear: number, photoId: string): Promise<string> {
+    const response = await this.post('/api/v2/registration/beneficiary/new', {
+      name,
+      birth_year: String(birthYear),
+      gender_id: 1,
+      photo_id_type: 1,
+      photo_id_number: photoId,
+      comorbidity_ind: 'N',
+      consent_version: 'V1',
+    });
+    if (response.status !== 200) throw new Error(`beneficiary/new: ${response.status} ${response.text}`);
+    return response.json.beneficiary_reference_id;
+  }
+}
+
+let mobileSeq = 0;
+/** A fresh test number (9999…) per call, distinct across test files by process id. */
+export function testMobile(): string {
+  mobileSeq += 1;
+  return `9999${String(process.pid % 100).padStart(2, '0')}${String(mobileSeq).padStart(4, '0')}`;
+}
+
+let photoSeq = 0;
+export function testPhotoId(): string {
+  photoSeq += 1;
+  return `GW${process.pid}${String(photoSeq).padStart(5, '0')}`;
+}
