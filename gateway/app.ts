@@ -23,6 +23,7 @@ import { operatorRoutes } from './routes/operators.js';
 import { opsRoutes } from './routes/ops.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { SessionSearch } from './search.js';
+import type { StatsSample } from './stats.js';
 import type { SocketConnection, WebSocketRoute } from './uws-adapter.js';
 import { bodySchemas } from './validation.js';
 
@@ -36,6 +37,7 @@ export interface GatewayDependencies {
   pgPool: pg.Pool;
   metricsText: () => string;
   queueDepth: () => unknown;
+  stats: () => StatsSample[];
   availability?: Partial<AvailabilityOptions>;
 }
 
@@ -98,6 +100,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     health,
     metricsText: deps.metricsText,
     queueDepth: deps.queueDepth,
+    stats: deps.stats,
   };
 
   const router = new Router();

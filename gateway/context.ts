@@ -7,6 +7,7 @@ import type { AvailabilityBook } from './availability.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { OtpSender } from './otp-sender.js';
 import type { SessionSearch } from './search.js';
+import type { StatsSample } from './stats.js';
 import type { BodySchemas } from './validation.js';
 
 export interface HealthReport {
@@ -29,4 +30,6 @@ export interface GatewayContext {
   metricsText: () => string;
   /** the operator's view of persistence (queue depth), as last read by the main thread */
   queueDepth: () => unknown;
+  /** the last five minutes of per-second operator numbers (see stats.ts) */
+  stats: () => StatsSample[];
 }

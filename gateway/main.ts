@@ -6,10 +6,16 @@
  *   node dist/gateway/main.js      (PORT, GATEWAY_THREADS and the rest: see engine/config.ts)
  */
 import { Worker } from 'node:worker_threads';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import { loadConfig } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
+import { connectRedis } from '../engine/redis.js';
+import { openPersistQueue } from '../worker/queue.js';
+import { readQueueDepth, type QueueDepth } from '../worker/queue-depth.js';
+import { loadWorkerSettings } from '../worker/settings.js';
 import type { MainToThread, ThreadToMain } from './messages.js';
+import { QueueGauges } from './queue-gauges.js';
+import { StatsHistory } from './stats.js';
 import { isNativeUws, loadUws } from './uws-adapter.js';
 
 const config = loadConfig();
@@ -44,11 +50,25 @@ function startThread(index: number, port: number): Promise<{ worker: Worker; por
 
 const broadcast = (message: MainToThread) => threads.forEach((t) => t.postMessage(message));
 
+const stats = new StatsHistory();
+const queueGauges = new QueueGauges();
+// the main thread's own connections: queue depth is read once here, not by every request thread
+const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway', overrides: { enableAutoPipelining: false } });
+const persistQueue = openPersistQueue({ redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, settings: loadWorkerSettings() });
+let queueDepth: QueueDepth | null = null;
+
 async function aggregateMetrics(): Promise<void> {
+  queueDepth = await readQueueDepth(redis, persistQueue.queue).catch(() => null);
+  if (queueDepth) {
+    queueGauges.set(queueDepth);
+    broadcast({ type: 'queue-depth', depth: queueDepth });
+  }
   const all = [...latestMetrics.values()];
   if (!all.length) return;
-  const registry = AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+  const threadsRegistry: Registry = AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+  const registry: Registry = queueDepth ? Registry.merge([threadsRegistry, queueGauges.registry]) : threadsRegistry;
   broadcast({ type: 'metrics-text', text: await registry.metrics() });
+  if (stats.record(await threadsRegistry.getMetricsAsJSON(), queueDepth)) broadcast({ type: 'stats', samples: stats.samples });
 }
 
 // the first thread may be given port 0 (tests): the others then join the port it got
@@ -70,6 +90,8 @@ async function shutdown(signal: string): Promise<void> {
   broadcast({ type: 'shutdown' });
   await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 3000))]);
   await Promise.all(threads.map((t) => t.terminate()));
+  await persistQueue.close().catch(() => {});
+  redis.disconnect();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -12,6 +12,7 @@ import { REQUEST_ERRORS } from '../engine/status.js';
 import { createGateway } from './app.js';
 import { apiError } from './http.js';
 import type { MainToThread, ThreadToMain } from './messages.js';
+import type { StatsSample } from './stats.js';
 import { startServer } from './uws-adapter.js';
 
 const { port } = workerData as { port: number; index: number };
@@ -26,6 +27,7 @@ pgPool.on('error', () => {}); // an idle client's error must not crash the threa
 
 let metricsText = '# metrics are aggregated once a second; none yet\n';
 let queueDepth: unknown = null;
+let stats: StatsSample[] = [];
 
 const gateway = await createGateway({
   config,
@@ -35,6 +37,7 @@ const gateway = await createGateway({
   pgPool,
   metricsText: () => metricsText,
   queueDepth: () => queueDepth,
+  stats: () => stats,
 });
 
 const server = await startServer({
@@ -58,6 +61,7 @@ const metricsTimer = setInterval(() => {
 parentPort!.on('message', (message: MainToThread) => {
   if (message.type === 'metrics-text') metricsText = message.text;
   else if (message.type === 'queue-depth') queueDepth = message.depth;
+  else if (message.type === 'stats') stats = message.samples;
   else if (message.type === 'shutdown') {
     clearInterval(metricsTimer);
     server.close();

@@ -20,6 +20,11 @@ export function opsRoutes(router: Router, ctx: GatewayContext): void {
   }));
 
   router.get(
+    '/teeka/ops/stats',
+    operatorOnly(ctx, 'admin', () => json(200, { samples: ctx.stats() }, { 'cache-control': 'no-store' })),
+  );
+
+  router.get(
     '/teeka/ops/queue',
     operatorOnly(ctx, 'admin', () => json(200, ctx.queueDepth() ?? {}, { 'cache-control': 'no-store' })),
   );

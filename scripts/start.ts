@@ -1,0 +1,47 @@
+/**
+ * `npm start`: set up (migrate PostgreSQL, publish the planned sessions), then run the gateway and
+ * the worker side by side. Stops both when either stops, or on Ctrl-C / SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../engine/config.js';
+import { setup } from './setup.js';
+
+const config = loadConfig();
+await setup(config);
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function stop(exitCode: number): void {
+  stopping = true;
+  process.exitCode = exitCode;
+  for (const child of children.values()) child.kill('SIGTERM');
+  if (!children.size) process.exit(exitCode);
+  setTimeout(() => process.exit(exitCode), 10_000).unref();
+}
+
+function run(name: string, script: string): void {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
+  children.set(name, child);
+  child.on('exit', (code, signal) => {
+    children.delete(name);
+    if (stopping) {
+      if (!children.size) process.exit(process.exitCode ?? 0);
+      return;
+    }
+    console.error(`teeka: the ${name} stopped (${signal ?? `exit ${code}`}); stopping the rest`);
+    stop(code || 1);
+  });
+}
+
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+run('worker', '../worker/main.js');
+run('gateway', '../gateway/main.js');
+console.log(
+  `teeka: gateway on http://127.0.0.1:${config.port}, worker draining bookings into PostgreSQL. Try:\n` +
+    `  curl http://127.0.0.1:${config.port}/api/v2/admin/location/states\n` +
+    (config.testMobilePrefix ? `  log in with any mobile number starting ${config.testMobilePrefix}; its OTP is ${config.testOtp}\n` : ''),
+);
