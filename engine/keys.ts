@@ -13,12 +13,14 @@
  *   Searches are the bulk of traffic and each touches only its caller's slot, so they spread over
  *   a cluster.
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
+ * - `{persist}` — the persistence worker's queue (Bull) and its consumer heartbeats.
  *
  * Isolation between deployments or tests is a key prefix given to ioredis (`keyPrefix`), which
  * prefixes every key passed through KEYS; it contains no braces, so it never changes the slot.
  */
 
 const BOOKING = '{bk}';
+const PERSIST = '{persist}';
 
 const user = (accountId: string) => `{u:${accountId}}`;
 
@@ -62,7 +64,21 @@ export const keys = {
   // per-address partition
   /** counter: public API calls from one address in the current window */
   publicCalls: (address: string) => `{ip:${address}}:public`,
+
+  // persistence partition: the worker's own coordination, never touched by a booking script
+  /** string with TTL: refreshed by a live outbox consumer; once it is gone, other workers claim its pending entries */
+  persistConsumer: (consumer: string) => `${PERSIST}:consumer:${consumer}`,
+  /** string with TTL: held by the one worker taking the current snapshot of daily quotas */
+  quotaSnapshotLock: () => `${PERSIST}:quota-snapshot`,
 } as const;
+
+/**
+ * Bull's key prefix for the persistence queue. Bull's clients do not use ioredis `keyPrefix`, so the
+ * deployment prefix is part of it; the `{persist}` hash tag keeps Bull's multi-key scripts in one slot.
+ */
+export function persistQueuePrefix(redisKeyPrefix: string): string {
+  return `${redisKeyPrefix}${PERSIST}`;
+}
 
 /**
  * Glob patterns (relative to the key prefix) that select the per-account keys whose daily values

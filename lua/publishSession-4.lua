@@ -90,6 +90,9 @@ rcall('ZADD', byDateKey, definition.date, sessionId)
 definition.session_id = sessionId
 definition.version = version
 definition.at = now
+-- the exact text stored in the hash: a rebuild from PostgreSQL writes it back byte for byte, so
+-- publishing the same definition again is still recognised as unchanged
+definition.definition_json = definitionJson
 appendOutbox(outboxKey, 'session:' .. sessionId .. ':' .. version, 'session', definition)
 publishAvailability(availabilityKey, sessionKey, sessionId, availabilityCap)
 

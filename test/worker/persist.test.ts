@@ -1,0 +1,214 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { keys } from '../../engine/keys.js';
+import { Status } from '../../engine/status.js';
+import { drainOutboxDirectly } from '../../worker/drain.js';
+import { saveMasterData } from '../../worker/masterdata.js';
+import { migrate } from '../../worker/migrate.js';
+import { parseOutboxEntry, type OutboxEvent, type StreamEntry } from '../../worker/outbox.js';
+import { writeBatch } from '../../worker/persist.js';
+import { readQueueDepth } from '../../worker/queue-depth.js';
+import { reconcile } from '../../worker/reconcile.js';
+import { accountWithBeneficiaries, demoCenterId, publishSession, slotsOf } from '../support/booking.js';
+import { demoCountry } from '../support/fixtures.js';
+import { DATABASE_URL, describe, expect, startInProcessWorker, test, waitFor } from './support.js';
+
+/** Everything the booking scripts have appended so far, parsed, oldest first. */
+async function outboxEvents(redis: Redis): Promise<OutboxEvent[]> {
+  return ((await redis.xrange(keys.outbox(), '-', '+')) as StreamEntry[]).map(parseOutboxEntry);
+}
+
+async function appointmentRows(pool: pg.Pool, appointmentId: string) {
+  const { rows } = await pool.query<{ beneficiary_id: string; status: string; version: number; session_id: string; slot: string }>(
+    'SELECT beneficiary_id::text, status, version, session_id, slot FROM appointments WHERE appointment_id = $1 ORDER BY position',
+    [appointmentId],
+  );
+  return rows;
+}
+
+describe('schema', () => {
+  test('migrations and master data can run again at every start without changing anything', async ({ schema, pool }) => {
+    expect(await migrate(DATABASE_URL, schema)).toEqual([]);
+    const country = demoCountry();
+    const first = await saveMasterData(pool, country);
+    await saveMasterData(pool, country);
+    const { rows } = await pool.query<{ states: number; districts: number; centers: number }>(
+      'SELECT (SELECT count(*)::int FROM states) AS states, (SELECT count(*)::int FROM districts) AS districts, (SELECT count(*)::int FROM centers) AS centers',
+    );
+    expect(rows[0]).toEqual(first);
+    expect(first.centers).toBe(country.data.centers.length);
+  });
+
+  test('the appointment event log refuses updates and deletes', async ({ engine, redis, pool }) => {
+    const sessionId = await publishSession(engine);
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 1);
+    await engine.book({ accountId, sessionId, slot: slotsOf(engine, demoCenterId(engine))[0]!, dose: 1, beneficiaryIds });
+    await writeBatch(pool, await outboxEvents(redis));
+    await expect(pool.query(`UPDATE appointment_events SET action = 'cancelled'`)).rejects.toThrow(/append-only/);
+    await expect(pool.query('DELETE FROM appointment_events')).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('exactly once: replays and out-of-order batches', () => {
+  test('the same batch written twice leaves one row per change and the latest state', async ({ engine, redis, pool }) => {
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const sessionId = await publishSession(engine, { capacity_dose1: 10 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 2);
+    const booked = await engine.book({ accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
+    expect(await engine.cancel(accountId, booked.appointmentId, [beneficiaryIds[1]!])).toMatchObject({ ok: true });
+    const events = await outboxEvents(redis);
+
+    const first = await writeBatch(pool, events);
+    const replay = await writeBatch(pool, events);
+    expect(first.appointmentEvents).toBe(2);
+    expect(first.appointmentRows).toBe(2);
+    // the replay adds nothing and changes nothing
+    expect(replay).toMatchObject({ appointmentEvents: 0, appointmentRows: 0, sessions: 0, beneficiaries: 0, accounts: 0 });
+    expect(await appointmentRows(pool, booked.appointmentId)).toEqual([
+      { beneficiary_id: beneficiaryIds[0], status: 'booked', version: 2, session_id: sessionId, slot: slots[0] },
+      { beneficiary_id: beneficiaryIds[1], status: 'cancelled', version: 2, session_id: sessionId, slot: slots[0] },
+    ]);
+    const { rows } = await pool.query('SELECT event_id FROM appointment_events ORDER BY version');
+    expect(rows.map((r) => r.event_id)).toEqual([`appointment:${booked.appointmentId}:1`, `appointment:${booked.appointmentId}:2`]);
+  });
+
+  test('an earlier batch written after a later one never takes a row back to an older version', async ({ engine, redis, pool }) => {
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const sessionId = await publishSession(engine, { capacity_dose1: 10 });
+    const otherSession = await publishSession(engine, { center_id: demoCenterId(engine, 1), capacity_dose1: 10 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 1);
+    const earlier = await outboxEvents(redis);
+    const booked = await engine.book({ accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
+    const bookedBatch = (await outboxEvents(redis)).slice(earlier.length);
+    expect(await engine.reschedule(accountId, booked.appointmentId, otherSession, slotsOf(engine, demoCenterId(engine, 1))[1]!)).toMatchObject({
+      ok: true,
+    });
+    const rescheduledBatch = (await outboxEvents(redis)).slice(earlier.length + bookedBatch.length);
+
+    await writeBatch(pool, earlier);
+    await writeBatch(pool, rescheduledBatch);
+    await writeBatch(pool, bookedBatch); // late: version 1 after version 2
+    const rows = await appointmentRows(pool, booked.appointmentId);
+    expect(rows).toEqual([
+      { beneficiary_id: beneficiaryIds[0], status: 'booked', version: 2, session_id: otherSession, slot: slotsOf(engine, demoCenterId(engine, 1))[1] },
+    ]);
+    const events = await pool.query<{ action: string }>('SELECT action FROM appointment_events ORDER BY version');
+    expect(events.rows.map((r) => r.action)).toEqual(['booked', 'rescheduled']);
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+  });
+
+  test('an appointment superseded by a later booking stays expired even when its own rows arrive last', async ({
+    engine,
+    redis,
+    pool,
+    clock,
+  }) => {
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    const tomorrow = await publishSession(engine, { date: engine.today() + 1 });
+    const later = await publishSession(engine, { date: engine.today() + 5 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 1);
+    const first = await engine.book({ accountId, sessionId: tomorrow, slot, dose: 1, beneficiaryIds });
+    if (!first.ok) throw new Error(`booking refused: ${first.status}`);
+    const beforeSecond = (await outboxEvents(redis)).length;
+    // the appointment day passes without a vaccination: the beneficiary may book dose 1 again
+    clock.advance(2 * 86_400_000);
+    const second = await engine.book({ accountId, sessionId: later, slot, dose: 1, beneficiaryIds });
+    if (!second.ok) throw new Error(`second booking refused: ${second.status}`);
+    const all = await outboxEvents(redis);
+    const secondBatch = all.slice(beforeSecond);
+    expect(secondBatch[0]!.kind === 'appointment' && secondBatch[0]!.change.expired).toEqual([
+      { appointment_id: first.appointmentId, beneficiary_id: beneficiaryIds[0] },
+    ]);
+
+    await writeBatch(pool, secondBatch);
+    await writeBatch(pool, all.slice(0, beforeSecond));
+    expect((await appointmentRows(pool, first.appointmentId))[0]!.status).toBe('expired');
+    expect((await appointmentRows(pool, second.appointmentId))[0]!.status).toBe('booked');
+    // the superseded seat stays counted, as the session counter in Redis keeps it
+    const report = await reconcile(redis, pool);
+    expect(report.problems).toEqual([]);
+    expect(report.counts.seats).toBe(2);
+  });
+
+  test('a booking written before the cancellation it followed is refused by PostgreSQL until the cancellation lands', async ({
+    engine,
+    redis,
+    pool,
+  }) => {
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    const sessionId = await publishSession(engine);
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 1);
+    const first = await engine.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds });
+    if (!first.ok) throw new Error(`booking refused: ${first.status}`);
+    const booked = await outboxEvents(redis);
+    await engine.cancel(accountId, first.appointmentId);
+    const cancelled = (await outboxEvents(redis)).slice(booked.length);
+    const again = await engine.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds });
+    if (!again.ok) throw new Error(`rebooking refused: ${again.status}`);
+    const rebooked = (await outboxEvents(redis)).slice(booked.length + cancelled.length);
+
+    await writeBatch(pool, booked);
+    // two live appointments of one beneficiary and dose: the batch fails whole (the worker retries it)
+    await expect(writeBatch(pool, rebooked)).rejects.toThrow(/appointments_one_live_per_dose/);
+    await writeBatch(pool, cancelled);
+    await writeBatch(pool, rebooked);
+    expect((await appointmentRows(pool, first.appointmentId))[0]!.status).toBe('cancelled');
+    expect((await appointmentRows(pool, again.appointmentId))[0]!.status).toBe('booked');
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+  });
+
+  test('a batch committed but never acknowledged (the worker died in between) is written again by the worker as a no-op', async ({
+    engine,
+    redis,
+    pool,
+    prefix,
+    schema,
+  }) => {
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const sessionId = await publishSession(engine, { capacity_dose1: 50 });
+    const accounts = await Promise.all(Array.from({ length: 10 }, () => accountWithBeneficiaries(engine, 2)));
+    for (const [i, { accountId, beneficiaryIds }] of accounts.entries()) {
+      const outcome = await engine.book({ accountId, sessionId, slot: slots[i % slots.length]!, dose: 1, beneficiaryIds });
+      expect(outcome.status).toBe(Status.OK);
+    }
+    // committed in PostgreSQL, still in the outbox: exactly the state a crash before XACK leaves
+    const committed = await writeBatch(pool, await outboxEvents(redis));
+    expect(committed.appointmentRows).toBe(20);
+
+    const depth = await readQueueDepth(redis, null);
+    expect(depth.outboxLength).toBeGreaterThan(0);
+    expect(depth.undelivered).toBe(depth.outboxLength);
+    expect(depth.oldestUndrainedAgeMs).toBeGreaterThanOrEqual(0);
+
+    const worker = await startInProcessWorker(redis, prefix, pool, schema);
+    try {
+      await waitFor('the outbox to drain', async () => (await redis.xlen(keys.outbox())) === 0);
+      await waitFor('the batch job to complete', async () => (await worker.queue.getJobCounts()).completed > 0);
+      expect(worker.totals.events).toBe(committed.events);
+      // the second write found every change already there
+      expect(worker.totals.rows).toBe(0);
+      const depthAfter = await readQueueDepth(redis, worker.queue);
+      expect(depthAfter).toMatchObject({ outboxLength: 0, undelivered: 0, pending: 0, oldestUndrainedAgeMs: 0 });
+      expect(depthAfter.bull).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    } finally {
+      await worker.stop();
+    }
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM appointments');
+    expect(rows[0]!.n).toBe(20);
+    expect(await reconcile(redis, pool)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  test('the direct drain used by the tools writes everything left in the outbox and empties it', async ({ engine, redis, pool }) => {
+    const sessionId = await publishSession(engine);
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 3);
+    await engine.book({ accountId, sessionId, slot: slotsOf(engine, demoCenterId(engine))[2]!, dose: 1, beneficiaryIds });
+    const expected = (await outboxEvents(redis)).length;
+    const report = await drainOutboxDirectly(redis, pool, 2);
+    expect(report.events).toBe(expected);
+    expect(report.batches).toBe(Math.ceil(expected / 2));
+    expect(await redis.xlen(keys.outbox())).toBe(0);
+    expect(await reconcile(redis, pool)).toMatchObject({ ok: true });
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * The worker process (`npm run worker`; `npm start` runs it beside the gateway): migrates the
+ * schema, loads the master data, then drains the outbox into PostgreSQL until SIGTERM or SIGINT.
+ * Settings: engine/config.ts (REDIS_URL, TEEKA_REDIS_PREFIX, DATABASE_URL, TEEKA_COUNTRY) and
+ * worker/settings.ts (TEEKA_PG_SCHEMA, TEEKA_WORKER_*).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../engine/config.js';
+import { loadCountry } from '../engine/masterdata.js';
+import { connectRedis } from '../engine/redis.js';
+import { openPool } from './database.js';
+import { saveMasterData } from './masterdata.js';
+import { migrate } from './migrate.js';
+import { OutboxWorker } from './outbox-worker.js';
+import { loadWorkerSettings } from './settings.js';
+
+const log = (line: string) => console.log(line);
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const settings = loadWorkerSettings();
+  const country = loadCountry(config.countryFile);
+  let stopRequested = false;
+  let shutdown: () => Promise<void> = async () => {};
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log(`worker: ${signal}: finishing the batch in progress, then stopping`);
+      stopRequested = true;
+      shutdown()
+        .then(() => process.exit(0))
+        .catch((err: Error) => {
+          console.error(`worker: shutdown failed: ${err.message}`);
+          process.exit(1);
+        });
+    });
+  }
+
+  // PostgreSQL may still be starting (docker compose, a restart): wait for it rather than exit
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const applied = await migrate(config.databaseUrl, settings.schema, { log: (line) => log(`migrate: ${line}`) });
+      log(`worker: schema ${settings.schema} ready${applied.length ? ` (applied ${applied.join(', ')})` : ''}`);
+      break;
+    } catch (err) {
+      if (stopRequested) return;
+      log(`worker: PostgreSQL not ready (${(err as Error).message}); attempt ${attempt}, retrying in 2 s`);
+      await sleep(2000);
+    }
+  }
+  if (stopRequested) return;
+
+  const pool = openPool({
+    databaseUrl: config.databaseUrl,
+    schema: settings.schema,
+    statementTimeoutMs: settings.statementTimeoutMs,
+    onIdleError: (err) => log(`worker: PostgreSQL connection lost (${err.message})`),
+  });
+  const masterData = await saveMasterData(pool, country);
+  log(`worker: master data: ${masterData.states} states, ${masterData.districts} districts, ${masterData.centers} centres`);
+
+  const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
+  redis.on('error', (err) => log(`worker: Redis: ${err.message}`));
+  const worker = new OutboxWorker({ redis, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, pool, settings, log });
+  shutdown = async () => {
+    await worker.stop();
+    await pool.end();
+    await redis.quit();
+  };
+  if (stopRequested) return shutdown();
+  await worker.start();
+}
+
+main().catch((err: Error) => {
+  console.error(`worker: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

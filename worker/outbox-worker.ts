@@ -1,0 +1,315 @@
+/**
+ * The persistence worker: drains the outbox stream into PostgreSQL.
+ *
+ *   outbox stream ──XREADGROUP (batch)──▶ Bull job {ids} ──processor──▶ one PostgreSQL transaction
+ *                                                                   └──▶ XACK + XDEL (one MULTI)
+ *
+ * Exactly once, whatever dies when:
+ * - an entry stays in the stream, pending in the consumer group, until its batch is committed;
+ *   only then is it acknowledged and deleted. A crash before that leaves it to be written again;
+ * - writing again is harmless (persist.ts: event ids and version guards), so "at least once"
+ *   delivery lands exactly once in PostgreSQL;
+ * - a job whose worker died is picked up again by Bull (stalled-job recovery); entries a dead
+ *   worker had read but not enqueued are claimed by a live one once the dead one's heartbeat key
+ *   expires; anything pending for very long (TEEKA_WORKER_ORPHAN_IDLE_MS) is enqueued again.
+ *
+ * Several workers may run at once: each is a consumer of the group and a Bull worker of the queue.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Bull from 'bull';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { keys } from '../engine/keys.js';
+import {
+  acknowledgeOutboxEntries,
+  ensureOutboxGroup,
+  MalformedOutboxEntry,
+  OUTBOX_GROUP,
+  outboxKeyWithPrefix,
+  parseOutboxEntry,
+  readOutboxEntries,
+  type StreamEntry,
+} from './outbox.js';
+import { writeBatch, type BatchWriteReport } from './persist.js';
+import { batchJobId, openPersistQueue, type BatchJob, type PersistQueue } from './queue.js';
+import { readQueueDepth } from './queue-depth.js';
+import { snapshotDailyQuotas } from './quotas.js';
+import type { WorkerSettings } from './settings.js';
+
+export interface OutboxWorkerOptions {
+  /** a connection with the deployment's key prefix and the worker role (waits out Redis outages) */
+  redis: Redis;
+  /** to open Bull's own connections */
+  redisUrl: string;
+  redisKeyPrefix: string;
+  pool: pg.Pool;
+  settings: WorkerSettings;
+  /** this worker's consumer name in the group. Default: host, pid and a random part */
+  consumer?: string;
+  /** progress and trouble lines. Default: stdout */
+  log?: (line: string) => void;
+}
+
+/** What the worker has done since it started. */
+export interface WorkerTotals {
+  batches: number;
+  events: number;
+  rows: number;
+  /** batch attempts that failed (PostgreSQL down, ...) and will be retried */
+  failedAttempts: number;
+  /** entries taken over from dead consumers or found orphaned, and enqueued again */
+  claimed: number;
+}
+
+export class OutboxWorker {
+  readonly consumer: string;
+  readonly totals: WorkerTotals = { batches: 0, events: 0, rows: 0, failedAttempts: 0, claimed: 0 };
+  private readonly redis: Redis;
+  private readonly pool: pg.Pool;
+  private readonly settings: WorkerSettings;
+  private readonly log: (line: string) => void;
+  private readonly persist: PersistQueue;
+  private reader: Redis | undefined;
+  private stopping = false;
+  private readLoop: Promise<void> | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private lastError = '';
+  private sinceLastLine = { at: Date.now(), batches: 0, events: 0, rows: 0, failedAttempts: 0 };
+
+  constructor(options: OutboxWorkerOptions) {
+    this.redis = options.redis;
+    this.pool = options.pool;
+    this.settings = options.settings;
+    this.log = options.log ?? ((line) => console.log(line));
+    this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
+    this.persist = openPersistQueue({ redisUrl: options.redisUrl, redisKeyPrefix: options.redisKeyPrefix, settings: options.settings });
+  }
+
+  get queue(): Bull.Queue<BatchJob> {
+    return this.persist.queue;
+  }
+
+  async start(): Promise<void> {
+    const { settings, queue } = this;
+    await ensureOutboxGroup(this.redis);
+    // alive before the first read: a consumer seen in the group without its key is taken for dead
+    await this.beat();
+    this.every('heartbeat', Math.max(100, Math.floor(settings.heartbeatMs / 3)), () => this.beat());
+
+    queue.on('error', (err) => this.log(`worker: queue error: ${err.message}`));
+    queue.on('failed', (job, err) => {
+      this.totals.failedAttempts += 1;
+      this.lastError = err.message;
+      if (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof MalformedOutboxEntry) {
+        this.log(`worker: batch ${job.id} FAILED for good after ${job.attemptsMade} attempts, kept for inspection: ${err.message}`);
+      }
+    });
+    queue.on('stalled', (job) => this.log(`worker: batch ${job.id} lost its worker; running it again`));
+    queue.process(settings.concurrency, (job) => this.writeJob(job)).catch((err: Error) => this.log(`worker: processing stopped: ${err.message}`));
+
+    this.reader = this.redis.duplicate();
+    this.readLoop = this.readOutbox();
+    this.every('claiming abandoned entries', settings.claimIntervalMs, () => this.claimAbandoned());
+    if (settings.quotaSnapshotMs > 0) this.every('quota snapshot', settings.quotaSnapshotMs, () => this.snapshotQuotas());
+    this.every('progress line', settings.logEveryMs, async () => this.logProgress());
+    this.log(`worker: consumer ${this.consumer} reading ${outboxKeyWithPrefix(this.redis)} in batches of ${settings.batchSize}`);
+  }
+
+  /** Stop reading, let the batch in progress finish, close the queue. The caller closes redis and pool. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.readLoop;
+    await Promise.all(this.running);
+    await this.persist.close();
+    this.reader?.disconnect();
+    await this.redis.del(keys.persistConsumer(this.consumer)).catch(() => {});
+    const { batches, events, rows, failedAttempts } = this.totals;
+    this.log(`worker: stopped after ${batches} batches, ${events} events, ${rows} rows (${failedAttempts} failed attempts)`);
+  }
+
+  // ------------------------------------------------------------------ reading and enqueueing
+
+  private async readOutbox(): Promise<void> {
+    const { batchSize, readBlockMs, maxQueuedJobs } = this.settings;
+    while (!this.stopping) {
+      try {
+        // backpressure: while PostgreSQL is down or slow the backlog stays in the stream (as lag)
+        const counts = await this.queue.getJobCounts();
+        if (counts.waiting + counts.active + counts.delayed >= maxQueuedJobs) {
+          await sleep(100);
+          continue;
+        }
+        const reply = (await this.reader!.xreadgroup(
+          'GROUP',
+          OUTBOX_GROUP,
+          this.consumer,
+          'COUNT',
+          batchSize,
+          'BLOCK',
+          readBlockMs,
+          'STREAMS',
+          keys.outbox(),
+          '>',
+        )) as [string, StreamEntry[]][] | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length) await this.enqueue(entries.map(([id]) => id));
+      } catch (err) {
+        if (this.stopping) break;
+        const message = (err as Error).message;
+        if (/NOGROUP/.test(message)) {
+          // the stream was wiped (a rebuild): start the group again from the beginning
+          await ensureOutboxGroup(this.redis).catch(() => {});
+          continue;
+        }
+        this.log(`worker: reading the outbox failed (${message}); retrying`);
+        await sleep(1000);
+      }
+    }
+  }
+
+  /** Enqueue a batch; entries read are pending on this consumer until their job writes them. */
+  private async enqueue(ids: string[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.queue.add({ ids }, { jobId: batchJobId(ids) });
+        return;
+      } catch (err) {
+        // keep trying: giving up would leave the entries pending until the orphan sweep
+        if (attempt % 10 === 0) this.log(`worker: enqueueing a batch failed (${(err as Error).message}); retrying`);
+        await sleep(500);
+      }
+    }
+  }
+
+  /**
+   * Entries of consumers whose heartbeat key has expired (their process died) are claimed and
+   * enqueued again; then anything pending longer than the orphan idle time, whoever holds it.
+   */
+  private async claimAbandoned(): Promise<void> {
+    const outbox = keys.outbox();
+    const { batchSize, orphanIdleMs } = this.settings;
+    const consumers = (await this.redis.xinfo('CONSUMERS', outboxKeyWithPrefix(this.redis), OUTBOX_GROUP)) as unknown[][];
+    for (const fields of consumers) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) info[String(fields[i])] = fields[i + 1];
+      const name = String(info.name);
+      if (name === this.consumer || (await this.redis.exists(keys.persistConsumer(name)))) continue;
+      for (;;) {
+        const pending = (await this.redis.xpending(outbox, OUTBOX_GROUP, '-', '+', batchSize, name)) as [string, string, number, number][];
+        if (!pending.length) break;
+        // min idle 1 s: of two workers claiming at once, the second finds the entries just claimed
+        const claimed = (await this.redis.xclaim(outbox, OUTBOX_GROUP, this.consumer, 1000, ...pending.map(([id]) => id), 'JUSTID')) as string[];
+        if (!claimed.length) break;
+        this.totals.claimed += claimed.length;
+        this.log(`worker: claimed ${claimed.length} entries of dead consumer ${name}`);
+        await this.enqueue(claimed);
+      }
+      // a dead consumer with nothing pending is only clutter in XINFO
+      const left = (await this.redis.xpending(outbox, OUTBOX_GROUP, '-', '+', 1, name)) as unknown[];
+      if (!left.length) await this.redis.xgroup('DELCONSUMER', outboxKeyWithPrefix(this.redis), OUTBOX_GROUP, name);
+    }
+
+    let cursor = '0-0';
+    do {
+      const [next, claimed] = (await this.redis.xautoclaim(outbox, OUTBOX_GROUP, this.consumer, orphanIdleMs, cursor, 'COUNT', batchSize, 'JUSTID')) as [
+        string,
+        string[],
+        string[],
+      ];
+      cursor = next;
+      if (claimed.length) {
+        this.totals.claimed += claimed.length;
+        this.log(`worker: ${claimed.length} entries pending longer than ${orphanIdleMs} ms; enqueued again`);
+        await this.enqueue(claimed);
+      }
+    } while (cursor !== '0-0' && !this.stopping);
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  private async writeJob(job: Bull.Job<BatchJob>): Promise<BatchWriteReport> {
+    const { ids } = job.data;
+    // The entries are this consumer's from now on: the reader that enqueued them may be dead, and
+    // its heartbeat's expiry must not enqueue them again while this job holds them. Touching them
+    // at every attempt also keeps them younger than the orphan idle time.
+    await this.redis.xclaim(keys.outbox(), OUTBOX_GROUP, this.consumer, 0, ...ids, 'JUSTID');
+    // entries no longer in the stream were written and acknowledged by an earlier run of this batch
+    const entries = await readOutboxEntries(this.redis, ids);
+    let events;
+    try {
+      events = entries.map(parseOutboxEntry);
+    } catch (err) {
+      // no retry can fix an entry no script could have written: fail now, keep it for inspection
+      await job.discard();
+      throw err;
+    }
+    const report = await writeBatch(this.pool, events);
+    await acknowledgeOutboxEntries(this.redis, ids);
+    this.totals.batches += 1;
+    this.totals.events += report.events;
+    this.totals.rows += report.rows;
+    return report;
+  }
+
+  // ------------------------------------------------------------------ housekeeping
+
+  private async beat(): Promise<void> {
+    await this.redis.set(keys.persistConsumer(this.consumer), String(Date.now()), 'PX', this.settings.heartbeatMs);
+  }
+
+  private async snapshotQuotas(): Promise<void> {
+    // one worker per interval is enough
+    const won = await this.redis.set(keys.quotaSnapshotLock(), this.consumer, 'PX', Math.max(100, this.settings.quotaSnapshotMs - 100), 'NX');
+    if (won !== 'OK') return;
+    await snapshotDailyQuotas(this.redis, this.pool);
+  }
+
+  /** One line per interval in which something happened: throughput, retries, backlog. */
+  private logProgress(): void {
+    const now = Date.now();
+    const last = this.sinceLastLine;
+    const batches = this.totals.batches - last.batches;
+    const failed = this.totals.failedAttempts - last.failedAttempts;
+    if (batches === 0 && failed === 0) {
+      last.at = now;
+      return;
+    }
+    const seconds = Math.max(0.001, (now - last.at) / 1000);
+    const rows = this.totals.rows - last.rows;
+    const events = this.totals.events - last.events;
+    this.sinceLastLine = { at: now, ...this.totals };
+    void readQueueDepth(this.redis, this.queue)
+      .then((depth) => {
+        this.log(
+          `worker: ${batches} batches, ${events} events, ${rows} rows in ${seconds.toFixed(1)} s (${Math.round(rows / seconds)} rows/s)` +
+            (failed ? `; ${failed} attempts failed, retrying (last: ${this.lastError})` : '') +
+            `; outbox ${depth.undelivered} undelivered, ${depth.pending} pending; jobs ${depth.bull.waiting} waiting,` +
+            ` ${depth.bull.delayed} delayed, ${depth.bull.failed} failed`,
+        );
+      })
+      .catch(() => {});
+  }
+
+  /** A repeating task that never overlaps itself, never lets an error escape, and is awaited by stop(). */
+  private every(label: string, ms: number, task: () => Promise<void>): void {
+    let current: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      if (current || this.stopping) return;
+      current = task()
+        .catch((err: Error) => {
+          if (!this.stopping) this.log(`worker: ${label} failed: ${err.message}`);
+        })
+        .finally(() => {
+          this.running.delete(current!);
+          current = undefined;
+        });
+      this.running.add(current);
+    }, ms);
+    this.timers.push(timer);
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The outbox stream as the worker sees it: the shape of each change the booking scripts append
+ * (lua/includes/appendOutbox.lua), checked when read, and the stream commands the worker and the
+ * tools share (consumer group, reading entries by id, acknowledging).
+ *
+ * An entry is deleted from the stream in the same MULTI that acknowledges it, after its batch is
+ * committed in PostgreSQL, so the stream only ever holds changes PostgreSQL may not have yet.
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { keys } from '../engine/keys.js';
+
+/** The consumer group every worker reads the outbox through. */
+export const OUTBOX_GROUP = 'persist';
+
+const ms = z.number().int().nonnegative();
+const epochDay = z.number().int().nonnegative();
+
+const accountChange = z.object({ account_id: z.string().min(1), created_at: ms });
+
+const beneficiaryChange = z.object({
+  id: z.string().regex(/^\d{1,18}$/),
+  account_id: z.string().min(1),
+  name: z.string(),
+  birth_year: z.number().int(),
+  gender_id: z.number().int(),
+  photo_id_type: z.number().int(),
+  photo_id_last4: z.string(),
+  photo_id_hash: z.string(),
+  comorbidity: z.enum(['Y', 'N']),
+  consent_version: z.string(),
+  registered_at: ms,
+  version: z.number().int().positive(),
+  vaccine: z.string(),
+  dose1: epochDay,
+  dose2: epochDay,
+  dose3: epochDay,
+  deleted_at: ms.optional(),
+});
+
+const sessionChange = z.object({
+  session_id: z.string().min(1),
+  version: z.number().int().positive(),
+  at: ms,
+  // the exact text the session hash holds; every other column is read from it
+  definition_json: z.string().min(2),
+});
+
+const appointmentChange = z.object({
+  appointment_id: z.string().min(1),
+  account_id: z.string().min(1),
+  session_id: z.string().min(1),
+  slot: z.string().min(1),
+  dose: z.number().int().min(1).max(3),
+  version: z.number().int().positive(),
+  action: z.enum(['booked', 'cancelled', 'rescheduled', 'vaccinated']),
+  at: ms,
+  created_at: ms,
+  beneficiaries: z
+    .array(z.object({ id: z.string().regex(/^\d{1,18}$/), status: z.enum(['booked', 'cancelled', 'vaccinated']) }))
+    .min(1),
+  expired: z.array(z.object({ appointment_id: z.string().min(1), beneficiary_id: z.string().regex(/^\d{1,18}$/) })).optional(),
+});
+
+export type AccountChange = z.infer<typeof accountChange>;
+export type BeneficiaryChange = z.infer<typeof beneficiaryChange>;
+export type SessionChange = z.infer<typeof sessionChange>;
+export type AppointmentChange = z.infer<typeof appointmentChange>;
+
+interface EventBase {
+  /** the stream entry id, e.g. `1764230400000-0` */
+  streamId: string;
+  /** the change's own id, `<kind>:<entity id>:<version>`: the same however often the entry is read */
+  eventId: string;
+  /** the JSON text the script wrote, kept as is for the audit log */
+  raw: string;
+}
+
+export type OutboxEvent =
+  | (EventBase & { kind: 'account'; change: AccountChange })
+  | (EventBase & { kind: 'beneficiary'; change: BeneficiaryChange })
+  | (EventBase & { kind: 'session'; change: SessionChange })
+  | (EventBase & { kind: 'appointment'; change: AppointmentChange });
+
+/** An entry no booking script could have written: retrying cannot help, so its batch fails for inspection. */
+export class MalformedOutboxEntry extends Error {
+  constructor(
+    readonly streamId: string,
+    reason: string,
+  ) {
+    super(`outbox entry ${streamId}: ${reason}`);
+    this.name = 'MalformedOutboxEntry';
+  }
+}
+
+const SCHEMAS = { account: accountChange, beneficiary: beneficiaryChange, session: sessionChange, appointment: appointmentChange };
+
+export type StreamEntry = [id: string, fields: string[]];
+
+export function parseOutboxEntry([streamId, fields]: StreamEntry): OutboxEvent {
+  const map: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
+  const { id: eventId, kind, data: raw } = map;
+  if (!eventId || !kind || raw === undefined) throw new MalformedOutboxEntry(streamId, 'missing id, kind or data');
+  if (!(kind in SCHEMAS)) throw new MalformedOutboxEntry(streamId, `unknown kind "${kind}"`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new MalformedOutboxEntry(streamId, 'data is not JSON');
+  }
+  const parsed = SCHEMAS[kind as keyof typeof SCHEMAS].safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new MalformedOutboxEntry(streamId, `${kind} ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return { streamId, eventId, raw, kind, change: parsed.data } as OutboxEvent;
+}
+
+/** The ms part of a stream id: when the entry was appended, by the Redis clock. */
+export function streamIdTime(streamId: string): number {
+  return Number(streamId.slice(0, streamId.indexOf('-')));
+}
+
+/**
+ * The outbox key as Redis knows it. ioredis adds its keyPrefix to ordinary key arguments, but not to
+ * the key inside subcommands (XGROUP CREATE, XINFO GROUPS), which need the full name.
+ */
+export function outboxKeyWithPrefix(redis: Redis): string {
+  return `${redis.options.keyPrefix ?? ''}${keys.outbox()}`;
+}
+
+/**
+ * Create the consumer group if it is missing (first start, or the stream was wiped by a rebuild).
+ * It starts at the beginning: every entry still in the stream is one PostgreSQL may not have.
+ */
+export async function ensureOutboxGroup(redis: Redis): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', outboxKeyWithPrefix(redis), OUTBOX_GROUP, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+  }
+}
+
+/** The entries with these ids that are still in the stream (the others were written and deleted). */
+export async function readOutboxEntries(redis: Redis, ids: string[]): Promise<StreamEntry[]> {
+  if (!ids.length) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.xrange(keys.outbox(), id, id);
+  const replies = (await pipeline.exec()) ?? [];
+  const entries: StreamEntry[] = [];
+  for (const [err, reply] of replies) {
+    if (err) throw err;
+    const found = reply as StreamEntry[];
+    if (found.length) entries.push(found[0]!);
+  }
+  return entries;
+}
+
+/** Acknowledge entries written to PostgreSQL and delete them from the stream, atomically. */
+export async function acknowledgeOutboxEntries(redis: Redis, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  const replies = await redis.multi().xack(keys.outbox(), OUTBOX_GROUP, ...ids).xdel(keys.outbox(), ...ids).exec();
+  for (const [err] of replies ?? []) if (err) throw err;
+}
+
+/** Pending (delivered, unacknowledged) entries and undelivered ones, per the consumer group. */
+export interface OutboxBacklog {
+  length: number;
+  pending: number;
+  undelivered: number;
+  /** the oldest entry still in the stream, or null when it is empty */
+  oldestId: string | null;
+}
+
+export async function readOutboxBacklog(redis: Redis): Promise<OutboxBacklog> {
+  const [length, oldest, groups] = await Promise.all([
+    redis.xlen(keys.outbox()),
+    redis.xrange(keys.outbox(), '-', '+', 'COUNT', 1),
+    (redis.xinfo('GROUPS', outboxKeyWithPrefix(redis)) as Promise<unknown[][]>).catch((err: Error) => {
+      if (/no such key/i.test(err.message)) return [];
+      throw err;
+    }),
+  ]);
+  let pending = 0;
+  let undelivered = length;
+  for (const group of groups) {
+    const info: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < group.length; i += 2) info[String(group[i])] = group[i + 1];
+    if (info.name !== OUTBOX_GROUP) continue;
+    pending = Number(info.pending);
+    // Redis cannot always tell the lag (deleted entries leave gaps it does not count); every entry
+    // still in the stream is unacknowledged, so the rest of it is what was never delivered
+    undelivered = typeof info.lag === 'number' ? info.lag : Math.max(0, length - pending);
+  }
+  return { length, pending, undelivered, oldestId: oldest[0]?.[0] ?? null };
+}

@@ -1,0 +1,254 @@
+/**
+ * Writing one batch of outbox changes to PostgreSQL: one transaction, a handful of set-based
+ * statements (UNNEST over arrays, never a statement per row).
+ *
+ * Why a batch can be written any number of times, in any order, and still land exactly once:
+ * - appointment events go to the append-only log with ON CONFLICT (event_id) DO NOTHING;
+ * - current state (sessions, beneficiaries, appointments) is upserted with a version guard:
+ *   `ON CONFLICT DO UPDATE ... WHERE table.version < EXCLUDED.version`, taking the latest version
+ *   of each key within the batch (DISTINCT ON), so a replayed or late batch never goes backwards;
+ * - superseded ("expired") appointments are recorded as facts of their own, so an appointment's
+ *   rows arriving after the booking that superseded it still land as expired.
+ */
+import type pg from 'pg';
+import { inTransaction } from './database.js';
+import type { AccountChange, AppointmentChange, BeneficiaryChange, OutboxEvent, SessionChange } from './outbox.js';
+
+export interface BatchWriteReport {
+  /** outbox changes in the batch */
+  events: number;
+  /** rows inserted or changed, all tables together */
+  rows: number;
+  accounts: number;
+  sessions: number;
+  beneficiaries: number;
+  /** new rows in the appointment event log (a replayed event adds none) */
+  appointmentEvents: number;
+  /** appointment × beneficiary rows inserted or moved to a newer version */
+  appointmentRows: number;
+  /** booked rows marked expired because a later booking superseded them */
+  expired: number;
+}
+
+const EPOCH_MS = (column: string) => `(timestamptz 'epoch' + ${column} * interval '1 millisecond')`;
+const EPOCH_DAY = (column: string) => `(CASE WHEN ${column} > 0 THEN date '1970-01-01' + ${column} END)`;
+
+const INSERT_ACCOUNTS = `
+  INSERT INTO accounts (account_id, created_at)
+  SELECT a.account_id, ${EPOCH_MS('a.created_ms')}
+  FROM UNNEST($1::text[], $2::bigint[]) AS a(account_id, created_ms)
+  ON CONFLICT (account_id) DO NOTHING`;
+
+// every column comes from the definition text itself, so the row can never disagree with it
+const UPSERT_SESSIONS = `
+  INSERT INTO sessions (session_id, center_id, district_id, session_date, vaccine, min_age, max_age, allow_all_age,
+                        capacity_dose1, capacity_dose2, slots, slot_capacities, opens_at, cutoff_at, status,
+                        definition, version, published_at)
+  SELECT DISTINCT ON (s.session_id)
+    s.session_id, (d->>'center_id')::int, (d->>'district_id')::int, date '1970-01-01' + (d->>'date')::int,
+    d->>'vaccine', (d->>'min_age')::smallint, NULLIF((d->>'max_age')::int, -1)::smallint, (d->>'allow_all_age')::int = 1,
+    (d->>'cap1')::int, (d->>'cap2')::int,
+    ARRAY(SELECT jsonb_array_elements_text(d->'slots')),
+    ARRAY(SELECT jsonb_array_elements_text(d->'slot_caps')::int),
+    ${EPOCH_MS("(d->>'opens_at')::bigint")}, ${EPOCH_MS("(d->>'cutoff_at')::bigint")}, d->>'status',
+    s.definition, s.version, ${EPOCH_MS('s.at_ms')}
+  FROM UNNEST($1::text[], $2::int[], $3::text[], $4::bigint[]) AS s(session_id, version, definition, at_ms)
+  CROSS JOIN LATERAL (SELECT s.definition::jsonb AS d) parsed
+  ORDER BY s.session_id, s.version DESC
+  ON CONFLICT (session_id) DO UPDATE SET
+    center_id = EXCLUDED.center_id, district_id = EXCLUDED.district_id, session_date = EXCLUDED.session_date,
+    vaccine = EXCLUDED.vaccine, min_age = EXCLUDED.min_age, max_age = EXCLUDED.max_age,
+    allow_all_age = EXCLUDED.allow_all_age, capacity_dose1 = EXCLUDED.capacity_dose1,
+    capacity_dose2 = EXCLUDED.capacity_dose2, slots = EXCLUDED.slots, slot_capacities = EXCLUDED.slot_capacities,
+    opens_at = EXCLUDED.opens_at, cutoff_at = EXCLUDED.cutoff_at, status = EXCLUDED.status,
+    definition = EXCLUDED.definition, version = EXCLUDED.version, published_at = EXCLUDED.published_at
+  WHERE sessions.version < EXCLUDED.version`;
+
+const UPSERT_BENEFICIARIES = `
+  INSERT INTO beneficiaries (beneficiary_id, account_id, name, birth_year, gender_id, photo_id_type, photo_id_last4,
+                             photo_id_hash, comorbidity, consent_version, registered_at, vaccine,
+                             dose1_date, dose2_date, dose3_date, deleted_at, version)
+  SELECT DISTINCT ON (b.beneficiary_id)
+    b.beneficiary_id, b.account_id, b.name, b.birth_year, b.gender_id, b.photo_id_type, b.photo_id_last4,
+    b.photo_id_hash, b.comorbidity, b.consent_version, ${EPOCH_MS('b.registered_ms')}, NULLIF(b.vaccine, ''),
+    ${EPOCH_DAY('b.dose1')}, ${EPOCH_DAY('b.dose2')}, ${EPOCH_DAY('b.dose3')}, ${EPOCH_MS('b.deleted_ms')}, b.version
+  FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::smallint[], $7::text[],
+              $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::int[], $14::int[], $15::int[],
+              $16::bigint[], $17::int[])
+    AS b(beneficiary_id, account_id, name, birth_year, gender_id, photo_id_type, photo_id_last4, photo_id_hash,
+         comorbidity, consent_version, registered_ms, vaccine, dose1, dose2, dose3, deleted_ms, version)
+  ORDER BY b.beneficiary_id, b.version DESC
+  ON CONFLICT (beneficiary_id) DO UPDATE SET
+    name = EXCLUDED.name, birth_year = EXCLUDED.birth_year, gender_id = EXCLUDED.gender_id,
+    photo_id_type = EXCLUDED.photo_id_type, photo_id_last4 = EXCLUDED.photo_id_last4,
+    photo_id_hash = EXCLUDED.photo_id_hash, comorbidity = EXCLUDED.comorbidity,
+    consent_version = EXCLUDED.consent_version, vaccine = EXCLUDED.vaccine, dose1_date = EXCLUDED.dose1_date,
+    dose2_date = EXCLUDED.dose2_date, dose3_date = EXCLUDED.dose3_date, deleted_at = EXCLUDED.deleted_at,
+    version = EXCLUDED.version
+  WHERE beneficiaries.version < EXCLUDED.version`;
+
+const INSERT_APPOINTMENT_EVENTS = `
+  INSERT INTO appointment_events (event_id, stream_id, appointment_id, action, version, at, data)
+  SELECT e.event_id, e.stream_id, e.appointment_id, e.action, e.version, ${EPOCH_MS('e.at_ms')}, e.data::jsonb
+  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[])
+    AS e(event_id, stream_id, appointment_id, action, version, at_ms, data)
+  ON CONFLICT (event_id) DO NOTHING`;
+
+const INSERT_EXPIRIES = `
+  INSERT INTO appointment_expiries (appointment_id, beneficiary_id, superseded_by, at)
+  SELECT x.appointment_id, x.beneficiary_id, x.superseded_by, ${EPOCH_MS('x.at_ms')}
+  FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS x(appointment_id, beneficiary_id, superseded_by, at_ms)
+  ON CONFLICT (appointment_id, beneficiary_id) DO NOTHING`;
+
+const MARK_EXPIRED = `
+  UPDATE appointments a SET status = 'expired', updated_at = ${EPOCH_MS('x.at_ms')}
+  FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS x(appointment_id, beneficiary_id, at_ms)
+  WHERE a.appointment_id = x.appointment_id AND a.beneficiary_id = x.beneficiary_id AND a.status = 'booked'`;
+
+/**
+ * Appointment rows, run twice per batch: first every row whose latest state in the batch is not
+ * `booked` ($12 = false), then the booked ones ($12 = true). The partial unique index (one booked
+ * appointment per beneficiary and dose) is checked row by row, so a cancellation must be in place
+ * before the booking that followed it.
+ */
+const UPSERT_APPOINTMENTS = `
+  WITH latest AS (
+    SELECT DISTINCT ON (r.appointment_id, r.beneficiary_id) r.*
+    FROM UNNEST($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::smallint[],
+                $8::text[], $9::int[], $10::bigint[], $11::bigint[])
+      AS r(appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status, version, created_ms, at_ms)
+    ORDER BY r.appointment_id, r.beneficiary_id, r.version DESC
+  ), effective AS (
+    SELECT l.*,
+      CASE WHEN l.status = 'booked' AND EXISTS (
+        SELECT 1 FROM appointment_expiries x WHERE x.appointment_id = l.appointment_id AND x.beneficiary_id = l.beneficiary_id
+      ) THEN 'expired' ELSE l.status END AS effective_status
+    FROM latest l
+  )
+  INSERT INTO appointments (appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status,
+                            version, created_at, updated_at)
+  SELECT e.appointment_id, e.beneficiary_id, e.position, e.account_id, e.session_id, e.slot, e.dose, e.effective_status,
+         e.version, ${EPOCH_MS('e.created_ms')}, ${EPOCH_MS('e.at_ms')}
+  FROM effective e
+  WHERE (e.effective_status = 'booked') = $12::boolean
+  ON CONFLICT (appointment_id, beneficiary_id) DO UPDATE SET
+    position = EXCLUDED.position, session_id = EXCLUDED.session_id, slot = EXCLUDED.slot, status = EXCLUDED.status,
+    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+  WHERE appointments.version < EXCLUDED.version`;
+
+function accountsParams(changes: AccountChange[]): unknown[] {
+  return [changes.map((c) => c.account_id), changes.map((c) => c.created_at)];
+}
+
+function sessionsParams(changes: SessionChange[]): unknown[] {
+  return [changes.map((c) => c.session_id), changes.map((c) => c.version), changes.map((c) => c.definition_json), changes.map((c) => c.at)];
+}
+
+function beneficiariesParams(changes: BeneficiaryChange[]): unknown[] {
+  const column = <T>(pick: (c: BeneficiaryChange) => T) => changes.map(pick);
+  return [
+    column((c) => c.id),
+    column((c) => c.account_id),
+    column((c) => c.name),
+    column((c) => c.birth_year),
+    column((c) => c.gender_id),
+    column((c) => c.photo_id_type),
+    column((c) => c.photo_id_last4),
+    column((c) => c.photo_id_hash),
+    column((c) => c.comorbidity),
+    column((c) => c.consent_version),
+    column((c) => c.registered_at),
+    column((c) => c.vaccine),
+    column((c) => c.dose1),
+    column((c) => c.dose2),
+    column((c) => c.dose3),
+    column((c) => c.deleted_at ?? null),
+    column((c) => c.version),
+  ];
+}
+
+/** One row per appointment × beneficiary, for every appointment change in the batch. */
+function appointmentRowsParams(changes: AppointmentChange[]): unknown[] {
+  const columns: unknown[][] = Array.from({ length: 11 }, () => []);
+  for (const c of changes) {
+    c.beneficiaries.forEach((ben, i) => {
+      const row = [c.appointment_id, ben.id, i + 1, c.account_id, c.session_id, c.slot, c.dose, ben.status, c.version, c.created_at, c.at];
+      row.forEach((value, j) => columns[j]!.push(value));
+    });
+  }
+  return columns;
+}
+
+function run(client: pg.PoolClient, name: string, text: string, values: unknown[]): Promise<pg.QueryResult> {
+  // named statements are parsed and planned once per connection, not once per batch
+  return client.query({ name, text, values });
+}
+
+/** Write a batch of outbox changes in one transaction. Safe to repeat, in any order. */
+export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<BatchWriteReport> {
+  const accounts: AccountChange[] = [];
+  const sessions: SessionChange[] = [];
+  const beneficiaries: BeneficiaryChange[] = [];
+  const appointments: (AppointmentChange & { eventId: string; streamId: string; raw: string })[] = [];
+  for (const event of events) {
+    if (event.kind === 'account') accounts.push(event.change);
+    else if (event.kind === 'session') sessions.push(event.change);
+    else if (event.kind === 'beneficiary') beneficiaries.push(event.change);
+    else appointments.push({ ...event.change, eventId: event.eventId, streamId: event.streamId, raw: event.raw });
+  }
+  const expiries = appointments.flatMap((a) =>
+    (a.expired ?? []).map((x) => ({ appointmentId: x.appointment_id, beneficiaryId: x.beneficiary_id, supersededBy: a.appointment_id, at: a.at })),
+  );
+
+  const report: BatchWriteReport = {
+    events: events.length,
+    rows: 0,
+    accounts: 0,
+    sessions: 0,
+    beneficiaries: 0,
+    appointmentEvents: 0,
+    appointmentRows: 0,
+    expired: 0,
+  };
+  if (!events.length) return report;
+
+  await inTransaction(pool, async (client) => {
+    if (accounts.length) report.accounts = (await run(client, 'teeka_insert_accounts', INSERT_ACCOUNTS, accountsParams(accounts))).rowCount ?? 0;
+    if (sessions.length) report.sessions = (await run(client, 'teeka_upsert_sessions', UPSERT_SESSIONS, sessionsParams(sessions))).rowCount ?? 0;
+    if (beneficiaries.length) {
+      report.beneficiaries = (await run(client, 'teeka_upsert_beneficiaries', UPSERT_BENEFICIARIES, beneficiariesParams(beneficiaries))).rowCount ?? 0;
+    }
+    if (!appointments.length) return;
+    const logged = await run(client, 'teeka_insert_appointment_events', INSERT_APPOINTMENT_EVENTS, [
+      appointments.map((a) => a.eventId),
+      appointments.map((a) => a.streamId),
+      appointments.map((a) => a.appointment_id),
+      appointments.map((a) => a.action),
+      appointments.map((a) => a.version),
+      appointments.map((a) => a.at),
+      appointments.map((a) => a.raw),
+    ]);
+    report.appointmentEvents = logged.rowCount ?? 0;
+    if (expiries.length) {
+      await run(client, 'teeka_insert_expiries', INSERT_EXPIRIES, [
+        expiries.map((x) => x.appointmentId),
+        expiries.map((x) => x.beneficiaryId),
+        expiries.map((x) => x.supersededBy),
+        expiries.map((x) => x.at),
+      ]);
+      const marked = await run(client, 'teeka_mark_expired', MARK_EXPIRED, [
+        expiries.map((x) => x.appointmentId),
+        expiries.map((x) => x.beneficiaryId),
+        expiries.map((x) => x.at),
+      ]);
+      report.expired = marked.rowCount ?? 0;
+    }
+    const rows = appointmentRowsParams(appointments);
+    const released = await run(client, 'teeka_upsert_appointments', UPSERT_APPOINTMENTS, [...rows, false]);
+    const booked = await run(client, 'teeka_upsert_appointments', UPSERT_APPOINTMENTS, [...rows, true]);
+    report.appointmentRows = (released.rowCount ?? 0) + (booked.rowCount ?? 0);
+  });
+  report.rows =
+    report.accounts + report.sessions + report.beneficiaries + report.appointmentEvents + report.appointmentRows + report.expired;
+  return report;
+}

@@ -1,0 +1,104 @@
+/**
+ * Daily quotas (searches and OTPs of the day, account blocks) live only in Redis, with a TTL. The
+ * worker copies them into PostgreSQL every few seconds so that a rebuild after Redis lost its data
+ * gives citizens back the quotas they had used, not a fresh day. It is a periodic snapshot: what was
+ * counted after the last one is not in it (at most TEEKA_QUOTA_SNAPSHOT_MS of it).
+ */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { accountOfUserKey, dailyQuotaKeyPatterns, keys } from '../engine/keys.js';
+import { inTransaction } from './database.js';
+import { scanKeys } from './scan.js';
+
+/** How each daily quota is named in PostgreSQL, and which key holds it. */
+const QUOTAS = {
+  searchDay: { name: 'search_day', key: keys.searchDay },
+  otpDay: { name: 'otp_day', key: keys.otpDay },
+  blocked: { name: 'blocked', key: keys.blocked },
+} as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (accountId: string) => string }>;
+
+/** The Redis server's clock, in ms: TTLs are counted by it, so expiry instants are too. */
+export async function redisNow(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+export interface QuotaSnapshotReport {
+  /** quota keys copied */
+  saved: number;
+  /** rows of quotas that have expired since, removed */
+  dropped: number;
+}
+
+/** Copy every daily quota key (value and remaining TTL) into PostgreSQL. */
+export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<QuotaSnapshotReport> {
+  const now = await redisNow(redis);
+  const accounts: string[] = [];
+  const names: string[] = [];
+  const values: string[] = [];
+  const expiries: number[] = [];
+  for (const [quota, pattern] of Object.entries(dailyQuotaKeyPatterns) as [keyof typeof QUOTAS, string][]) {
+    for await (const found of scanKeys(redis, pattern)) {
+      const pipeline = redis.pipeline();
+      for (const key of found) pipeline.get(key).pttl(key);
+      const replies = (await pipeline.exec()) ?? [];
+      found.forEach((key, i) => {
+        const value = replies[2 * i]?.[1] as string | null;
+        const ttl = replies[2 * i + 1]?.[1] as number;
+        const accountId = accountOfUserKey(key);
+        // gone since the scan, or (never written by the scripts) without a lifetime: nothing to restore
+        if (value === null || ttl <= 0 || !accountId) return;
+        accounts.push(accountId);
+        names.push(QUOTAS[quota].name);
+        values.push(value);
+        expiries.push(now + ttl);
+      });
+    }
+  }
+  return inTransaction(pool, async (client) => {
+    const saved = await client.query(
+      `INSERT INTO daily_quota_snapshots (account_id, quota, value, expires_at, snapshot_at)
+       SELECT q.account_id, q.quota, q.value, timestamptz 'epoch' + q.expires_ms * interval '1 millisecond',
+              timestamptz 'epoch' + $5::bigint * interval '1 millisecond'
+       FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) AS q(account_id, quota, value, expires_ms)
+       ON CONFLICT (account_id, quota) DO UPDATE SET
+         value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, snapshot_at = EXCLUDED.snapshot_at`,
+      [accounts, names, values, expiries, now],
+    );
+    const dropped = await client.query(
+      `DELETE FROM daily_quota_snapshots WHERE expires_at <= timestamptz 'epoch' + $1::bigint * interval '1 millisecond'`,
+      [now],
+    );
+    return { saved: saved.rowCount ?? 0, dropped: dropped.rowCount ?? 0 };
+  });
+}
+
+/**
+ * Put the snapshotted quotas back with their remaining lifetime. A key Redis still has is left
+ * alone (SET NX): it is newer than any snapshot.
+ */
+export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<number> {
+  const now = await redisNow(redis);
+  const { rows } = await pool.query<{ account_id: string; quota: string; value: string; expires_ms: string }>(
+    `SELECT account_id, quota, value, (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms
+     FROM daily_quota_snapshots
+     WHERE expires_at > timestamptz 'epoch' + $1::bigint * interval '1 millisecond'`,
+    [now],
+  );
+  const keyOf = new Map<string, (accountId: string) => string>(Object.values(QUOTAS).map((q) => [q.name, q.key]));
+  let restored = 0;
+  const CHUNK = 1000;
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const pipeline = redis.pipeline();
+    const chunk = rows.slice(i, i + CHUNK);
+    for (const row of chunk) {
+      const ttl = Number(row.expires_ms) - now;
+      if (ttl > 0) pipeline.set(keyOf.get(row.quota)!(row.account_id), row.value, 'PX', ttl, 'NX');
+    }
+    for (const [err, reply] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      if (reply === 'OK') restored += 1;
+    }
+  }
+  return restored;
+}

@@ -1,0 +1,347 @@
+/**
+ * Rebuild (`npm run rebuild`): after Redis lost its data, lay the booking partition out again from
+ * PostgreSQL, exactly as the booking scripts lay it out, so booking resumes without oversell or
+ * double booking.
+ *
+ * 1. Whatever is still in the outbox is written to PostgreSQL first (it may hold the last bookings).
+ * 2. Every key of the booking partition is deleted.
+ * 3. From PostgreSQL: session hashes (the definition text byte for byte, capacities, per-slot
+ *    counters and seat counters counted from the appointments), the sessions-by-date index, account
+ *    hashes with their beneficiaries (with pointers to their live appointments), the photo-ID
+ *    index, the beneficiary sequence, appointment hashes; then the daily quotas from their last
+ *    snapshot, with their remaining lifetime.
+ *
+ * Not rebuilt: idempotency records (a client retrying a booking under an old key is told the
+ * beneficiary is already booked instead of getting the first answer again), pending OTPs, login
+ * sessions (citizens log in again), per-address limits, the availability stream (gateways reload
+ * sessions; stop or restart them around a rebuild). Quotas of the day are as of the last snapshot.
+ *
+ * Stop the gateways before rebuilding: a booking made between the wipe and the end would be lost.
+ *
+ *   npm run rebuild              refuses when Redis still holds booking keys
+ *   npm run rebuild -- --force   replaces them with PostgreSQL's state
+ */
+import { pathToFileURL } from 'node:url';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { loadConfig } from '../engine/config.js';
+import { bookingPartitionPattern, keys } from '../engine/keys.js';
+import { connectRedis } from '../engine/redis.js';
+import type { SessionDefinition } from '../engine/sessions.js';
+import { forEachChunk, openPool } from './database.js';
+import { drainOutboxDirectly } from './drain.js';
+import { migrate } from './migrate.js';
+import { restoreDailyQuotas } from './quotas.js';
+import { formatReconcileReport, reconcile } from './reconcile.js';
+import { allKeys, scanKeys } from './scan.js';
+import { loadWorkerSettings } from './settings.js';
+
+export interface RebuildReport {
+  /** outbox changes written to PostgreSQL before the wipe */
+  drained: number;
+  /** booking-partition keys deleted */
+  wiped: number;
+  sessions: number;
+  accounts: number;
+  beneficiaries: number;
+  appointments: number;
+  /** daily quota keys restored from the snapshot */
+  quotas: number;
+}
+
+export interface RebuildOptions {
+  /** progress lines. Default: none */
+  log?: (line: string) => void;
+  /** outbox entries per batch while draining. Default 500 */
+  batchSize?: number;
+}
+
+const CHUNK = 1000;
+
+/**
+ * Lua hands numbers to Redis as text formatted with "%.14g"; every number the scripts store is a
+ * whole number below 10^14, which that prints exactly as String() does.
+ */
+const text = (n: number) => String(n);
+
+/** cjson.encode escapes "/" (JSON.stringify does not); the `slots` field is written by cjson. */
+const cjsonArray = (items: string[]) => JSON.stringify(items).replace(/\//g, '\\/');
+
+/** Run queued commands in chunks, failing on the first error. */
+class Writer {
+  private pipeline;
+  private queued = 0;
+  constructor(private readonly redis: Redis) {
+    this.pipeline = redis.pipeline();
+  }
+  add(queue: (p: ReturnType<Redis['pipeline']>) => void, commands = 1): Promise<void> | undefined {
+    queue(this.pipeline);
+    this.queued += commands;
+    return this.queued >= CHUNK ? this.flush() : undefined;
+  }
+  async flush(): Promise<void> {
+    if (!this.queued) return;
+    const pipeline = this.pipeline;
+    this.pipeline = this.redis.pipeline();
+    this.queued = 0;
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+  }
+}
+
+export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: RebuildOptions = {}): Promise<RebuildReport> {
+  const log = options.log ?? (() => {});
+  const report: RebuildReport = { drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0 };
+
+  // 1. the outbox may hold the newest changes: PostgreSQL gets them before Redis is laid out from it
+  report.drained = (await drainOutboxDirectly(redis, pool, options.batchSize ?? 500)).events;
+  log(`rebuild: wrote ${report.drained} outbox changes to PostgreSQL`);
+
+  // 2. wipe the booking partition
+  for await (const chunk of scanKeys(redis, bookingPartitionPattern)) {
+    report.wiped += await redis.unlink(...chunk);
+  }
+  log(`rebuild: deleted ${report.wiped} booking keys`);
+
+  const writer = new Writer(redis);
+
+  // 3a. sessions, with seats counted as the scripts count them (booked, vaccinated, and expired,
+  //     which Redis keeps as booked); dose 1 is bucket 1, doses 2 and 3 bucket 2
+  const seats = new Map<string, { booked1: number; booked2: number; slots: Map<string, number> }>();
+  const seatRows = await pool.query<{ session_id: string; bucket: number; slot: string; seats: number }>(
+    `SELECT session_id, CASE WHEN dose = 1 THEN 1 ELSE 2 END AS bucket, slot, count(*)::int AS seats
+     FROM appointments WHERE status IN ('booked', 'vaccinated', 'expired')
+     GROUP BY 1, 2, 3`,
+  );
+  for (const row of seatRows.rows) {
+    let entry = seats.get(row.session_id);
+    if (!entry) seats.set(row.session_id, (entry = { booked1: 0, booked2: 0, slots: new Map() }));
+    if (row.bucket === 1) entry.booked1 += row.seats;
+    else entry.booked2 += row.seats;
+    entry.slots.set(row.slot, (entry.slots.get(row.slot) ?? 0) + row.seats);
+  }
+  await forEachChunk<{ session_id: string; definition: string; version: number }>(
+    pool,
+    'SELECT session_id, definition, version FROM sessions',
+    [],
+    CHUNK,
+    async (rows) => {
+      for (const { session_id: sessionId, definition: definitionJson, version } of rows) {
+        const d = JSON.parse(definitionJson) as SessionDefinition;
+        const booked = seats.get(sessionId);
+        // field for field as publishSession-4.lua writes them
+        const fields: string[] = [
+          'definition', definitionJson,
+          'center_id', text(d.center_id), 'district_id', text(d.district_id), 'date', text(d.date),
+          'year', text(d.year), 'vaccine', d.vaccine, 'min_age', text(d.min_age),
+          'max_age', text(d.max_age), 'allow_all_age', text(d.allow_all_age),
+          'cap1', text(d.cap1), 'cap2', text(d.cap2),
+          'booked1', text(booked?.booked1 ?? 0), 'booked2', text(booked?.booked2 ?? 0),
+          'slots', cjsonArray(d.slots), 'opens_at', text(d.opens_at), 'cutoff_at', text(d.cutoff_at),
+          'day_start', text(d.day_start), 'day_end', text(d.day_end), 'dose2_after', text(d.dose2_after),
+          'precaution_after', text(d.precaution_after), 'status', d.status,
+        ]; // prettier-ignore
+        d.slots.forEach((slot, i) => {
+          fields.push(`slotcap:${slot}`, text(d.slot_caps[i]!), `slotbooked:${slot}`, text(booked?.slots.get(slot) ?? 0));
+        });
+        fields.push('version', text(version));
+        await writer.add((p) => p.hset(keys.session(sessionId), ...fields).zadd(keys.sessionsByDate(), d.date, sessionId), 2);
+        report.sessions += 1;
+      }
+    },
+  );
+  log(`rebuild: ${report.sessions} sessions`);
+
+  // 3b. accounts and their beneficiaries; a beneficiary points at its live (booked) appointment of
+  //     each dose and that appointment's day, as the booking script left it
+  const accountsCreated = new Map<string, number>();
+  for (const row of (await pool.query<{ account_id: string; created_ms: string }>(
+    `SELECT account_id, (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms FROM accounts`,
+  )).rows) {
+    accountsCreated.set(row.account_id, Number(row.created_ms));
+  }
+  const benCount = new Map<string, number>();
+  let sequence = 0n;
+  await forEachChunk<{
+    beneficiary_id: string;
+    account_id: string;
+    name: string;
+    birth_year: number;
+    gender_id: number;
+    photo_id_type: number;
+    photo_id_last4: string;
+    photo_id_hash: string;
+    comorbidity: 'Y' | 'N';
+    consent_version: string;
+    registered_ms: string;
+    vaccine: string;
+    dose1: number;
+    dose2: number;
+    dose3: number;
+    deleted: boolean;
+    version: number;
+    appointments: { dose: number; appointment_id: string; day: number }[];
+  }>(
+    pool,
+    `SELECT b.beneficiary_id::text, b.account_id, b.name, b.birth_year, b.gender_id, b.photo_id_type, b.photo_id_last4,
+            b.photo_id_hash, b.comorbidity, b.consent_version,
+            (extract(epoch FROM b.registered_at) * 1000)::bigint::text AS registered_ms, coalesce(b.vaccine, '') AS vaccine,
+            coalesce(b.dose1_date - date '1970-01-01', 0) AS dose1, coalesce(b.dose2_date - date '1970-01-01', 0) AS dose2,
+            coalesce(b.dose3_date - date '1970-01-01', 0) AS dose3, b.deleted_at IS NOT NULL AS deleted, b.version,
+            coalesce((SELECT json_agg(json_build_object('dose', a.dose, 'appointment_id', a.appointment_id,
+                                                        'day', s.session_date - date '1970-01-01'))
+                      FROM appointments a JOIN sessions s USING (session_id)
+                      WHERE a.beneficiary_id = b.beneficiary_id AND a.status = 'booked'), '[]') AS appointments
+     FROM beneficiaries b`,
+    [],
+    CHUNK,
+    async (rows) => {
+      for (const b of rows) {
+        const id = BigInt(b.beneficiary_id);
+        if (id > sequence) sequence = id;
+        if (b.deleted) continue;
+        const stored: Record<string, unknown> = {
+          name: b.name,
+          birth_year: b.birth_year,
+          gender_id: b.gender_id,
+          photo_id_type: b.photo_id_type,
+          photo_id_last4: b.photo_id_last4,
+          photo_id_hash: b.photo_id_hash,
+          comorbidity: b.comorbidity,
+          consent_version: b.consent_version,
+          id: b.beneficiary_id,
+          version: b.version,
+          registered_at: Number(b.registered_ms),
+          vaccine: b.vaccine,
+          dose1: b.dose1,
+          dose2: b.dose2,
+          dose3: b.dose3,
+          appt1: '',
+          appt2: '',
+          appt3: '',
+          appt1_day: 0,
+          appt2_day: 0,
+          appt3_day: 0,
+        };
+        for (const live of b.appointments) {
+          stored[`appt${live.dose}`] = live.appointment_id;
+          stored[`appt${live.dose}_day`] = live.day;
+        }
+        benCount.set(b.account_id, (benCount.get(b.account_id) ?? 0) + 1);
+        if (!accountsCreated.has(b.account_id)) accountsCreated.set(b.account_id, Number(b.registered_ms));
+        await writer.add(
+          (p) =>
+            p
+              .hset(keys.account(b.account_id), `ben:${b.beneficiary_id}`, JSON.stringify(stored))
+              .set(keys.photoId(b.photo_id_hash), `${b.account_id}|${b.beneficiary_id}`),
+          2,
+        );
+        report.beneficiaries += 1;
+      }
+    },
+  );
+  for (const [accountId, createdAt] of accountsCreated) {
+    await writer.add((p) => p.hset(keys.account(accountId), 'created_at', text(createdAt), 'ben_count', text(benCount.get(accountId) ?? 0)));
+    report.accounts += 1;
+  }
+  if (sequence > 0n) await writer.add((p) => p.set(keys.beneficiarySequence(), sequence.toString()));
+  log(`rebuild: ${report.accounts} accounts, ${report.beneficiaries} beneficiaries`);
+
+  // 3c. appointments: one hash each, beneficiaries in their order; an expired one is booked to Redis
+  let current: { id: string; fields: string[]; bens: string[] } | null = null;
+  const flushAppointment = async () => {
+    if (!current) return;
+    const { id, fields, bens } = current;
+    await writer.add((p) => p.hset(keys.appointment(id), ...fields, 'bens', bens.join(',')));
+    report.appointments += 1;
+  };
+  await forEachChunk<{
+    appointment_id: string;
+    beneficiary_id: string;
+    account_id: string;
+    session_id: string;
+    slot: string;
+    dose: number;
+    status: string;
+    version: number;
+    created_ms: string;
+  }>(
+    pool,
+    `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
+            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms
+     FROM appointments ORDER BY appointment_id, position`,
+    [],
+    CHUNK * 5,
+    async (rows) => {
+      for (const row of rows) {
+        if (current?.id !== row.appointment_id) {
+          await flushAppointment();
+          current = {
+            id: row.appointment_id,
+            bens: [],
+            fields: [
+              'account_id', row.account_id, 'session_id', row.session_id, 'slot', row.slot, 'dose', text(row.dose),
+              'version', text(row.version), 'created_at', row.created_ms,
+            ], // prettier-ignore
+          };
+        }
+        current.bens.push(row.beneficiary_id);
+        current.fields.push(`status:${row.beneficiary_id}`, row.status === 'expired' ? 'booked' : row.status);
+      }
+    },
+  );
+  await flushAppointment();
+  await writer.flush();
+  log(`rebuild: ${report.appointments} appointments`);
+
+  // 3d. quotas of the day, from the last snapshot
+  report.quotas = await restoreDailyQuotas(redis, pool);
+  log(`rebuild: ${report.quotas} daily quota keys`);
+  return report;
+}
+
+// ---------------------------------------------------------------- command line
+
+async function main(): Promise<number> {
+  const force = process.argv.slice(2).includes('--force');
+  const unknown = process.argv.slice(2).filter((a) => a !== '--force');
+  if (unknown.length) throw new Error(`unknown argument "${unknown[0]}" (expected --force)`);
+  const config = loadConfig();
+  const settings = loadWorkerSettings();
+  await migrate(config.databaseUrl, settings.schema);
+  const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
+  const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, statementTimeoutMs: 600_000 });
+  try {
+    // the outbox and the stream of availability changes may survive; any other booking key means
+    // Redis still holds state that the rebuild would replace
+    const survivors = (await allKeys(redis, bookingPartitionPattern)).filter((k) => k !== keys.outbox() && k !== keys.availability());
+    if (survivors.length && !force) {
+      console.log(
+        `rebuild: Redis still holds ${survivors.length} booking keys under "${config.redisKeyPrefix}". ` +
+          'A rebuild replaces them with the state in PostgreSQL (after writing the outbox to it). ' +
+          'Stop the gateways, then run again with --force.',
+      );
+      return 2;
+    }
+    const report = await rebuildRedis(redis, pool, { log: (line) => console.log(line), batchSize: settings.batchSize });
+    console.log(
+      `rebuild: done: ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
+        `${report.appointments} appointments, ${report.quotas} daily quota keys`,
+    );
+    const check = await reconcile(redis, pool);
+    console.log(formatReconcileReport(check));
+    return check.ok ? 0 : 1;
+  } finally {
+    redis.disconnect();
+    await pool.end();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(`rebuild: ${err.message}`);
+      process.exit(3);
+    },
+  );
+}

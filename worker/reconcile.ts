@@ -1,0 +1,436 @@
+/**
+ * Reconcile (`npm run reconcile`): proves that Redis and PostgreSQL agree once the outbox is drained.
+ *
+ * Per session: the seat counters in Redis (booked1, booked2, slotbooked:<slot>), the seats of the
+ * appointment records in Redis, and the appointment rows in PostgreSQL must be equal. Seats count
+ * beneficiaries whose appointment is booked or vaccinated, and those expired (booked, never
+ * vaccinated, superseded by a later booking of the same dose: their seat stays counted);
+ * dose 1 is bucket 1, doses 2 and 3 share bucket 2. Then every appointment (session, slot, dose,
+ * version, beneficiaries in order and their statuses) and every beneficiary (version, doses, live
+ * appointment per dose) must be the same on both sides.
+ *
+ *   npm run reconcile                  exits 2 when the outbox still holds changes
+ *   npm run reconcile -- --wait[=120]  waits (up to N seconds) for the worker to drain it first
+ *   npm run reconcile -- --drain       writes what is left in the outbox itself first
+ *
+ * Exit status: 0 all match (one summary line), 1 mismatches (a readable diff), 2 not drained.
+ * Run it when bookings are quiet: a change between the two reads shows as a mismatch (the outbox is
+ * checked again at the end, and a change during the comparison is reported as such).
+ */
+import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { loadConfig } from '../engine/config.js';
+import { formatCowinDate } from '../engine/dates.js';
+import { keys } from '../engine/keys.js';
+import { connectRedis } from '../engine/redis.js';
+import type { SessionDefinition } from '../engine/sessions.js';
+import { forEachChunk, openPool } from './database.js';
+import { drainOutboxDirectly } from './drain.js';
+import { migrate } from './migrate.js';
+import { readOutboxBacklog, type OutboxBacklog } from './outbox.js';
+import { scanKeys } from './scan.js';
+import { loadWorkerSettings } from './settings.js';
+
+export interface ReconcileProblem {
+  /** what disagrees: `session …`, `appointment …`, `beneficiary …`, `account …` */
+  scope: string;
+  detail: string;
+}
+
+export interface ReconcileReport {
+  ok: boolean;
+  /** the outbox was empty both when the comparison started and when it ended */
+  drained: boolean;
+  outboxBefore: OutboxBacklog;
+  outboxAfter: OutboxBacklog;
+  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number };
+  problems: ReconcileProblem[];
+}
+
+/** Statuses whose seat stays counted in Redis; PostgreSQL adds `expired` (which Redis keeps as booked). */
+const SEATED_IN_REDIS = new Set(['booked', 'vaccinated']);
+const SEATED_IN_POSTGRES = new Set(['booked', 'vaccinated', 'expired']);
+
+const bucketOf = (dose: number) => (dose === 1 ? 1 : 2);
+
+/** Seats per session, bucket and slot. */
+class SeatCounts {
+  private readonly counts = new Map<string, number>();
+  add(sessionId: string, dose: number, slot: string): void {
+    for (const key of [`${sessionId}|b${bucketOf(dose)}`, `${sessionId}|s${slot}`]) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  bucket(sessionId: string, bucket: number): number {
+    return this.counts.get(`${sessionId}|b${bucket}`) ?? 0;
+  }
+  slot(sessionId: string, slot: string): number {
+    return this.counts.get(`${sessionId}|s${slot}`) ?? 0;
+  }
+  slotsOf(sessionId: string): string[] {
+    const prefix = `${sessionId}|s`;
+    return [...this.counts.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  }
+  sessions(): Set<string> {
+    return new Set([...this.counts.keys()].map((k) => k.slice(0, k.indexOf('|'))));
+  }
+}
+
+/** Every hash matching `pattern`, by the id after `keyHead`. */
+async function readHashes(redis: Redis, keyHead: string): Promise<Map<string, Record<string, string>>> {
+  const hashes = new Map<string, Record<string, string>>();
+  for await (const chunk of scanKeys(redis, `${keyHead}*`)) {
+    const pipeline = redis.pipeline();
+    for (const key of chunk) pipeline.hgetall(key);
+    const replies = (await pipeline.exec()) ?? [];
+    chunk.forEach((key, i) => {
+      const [err, hash] = replies[i]!;
+      if (err) throw err;
+      if (Object.keys(hash as object).length) hashes.set(key.slice(keyHead.length), hash as Record<string, string>);
+    });
+  }
+  return hashes;
+}
+
+interface StoredBeneficiaryFields {
+  id: string;
+  version: number;
+  vaccine: string;
+  dose1: number;
+  dose2: number;
+  dose3: number;
+  appt1: string;
+  appt2: string;
+  appt3: string;
+}
+
+interface AppointmentRow {
+  appointment_id: string;
+  beneficiary_id: string;
+  account_id: string;
+  session_id: string;
+  slot: string;
+  dose: number;
+  status: string;
+  version: number;
+  created_ms: string;
+}
+
+interface BeneficiaryRow {
+  beneficiary_id: string;
+  account_id: string;
+  version: number;
+  deleted: boolean;
+  vaccine: string;
+  dose1: number;
+  dose2: number;
+  dose3: number;
+}
+
+export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileReport> {
+  const outboxBefore = await readOutboxBacklog(redis);
+  const problems: ReconcileProblem[] = [];
+  const problem = (scope: string, detail: string) => problems.push({ scope, detail });
+
+  // ---------------------------------------------------------------- read both sides
+  const redisSessions = await readHashes(redis, keys.session(''));
+  const redisAppointments = await readHashes(redis, keys.appointment(''));
+  const redisAccounts = await readHashes(redis, keys.account(''));
+
+  const pgSessions = new Map<string, { version: number; definition: string }>();
+  for (const row of (await pool.query<{ session_id: string; version: number; definition: string }>('SELECT session_id, version, definition FROM sessions')).rows) {
+    pgSessions.set(row.session_id, row);
+  }
+  const pgAppointments = new Map<string, AppointmentRow[]>();
+  await forEachChunk<AppointmentRow>(
+    pool,
+    `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
+            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms
+     FROM appointments ORDER BY appointment_id, position`,
+    [],
+    10_000,
+    (rows) => {
+      for (const row of rows) {
+        const list = pgAppointments.get(row.appointment_id);
+        if (list) list.push(row);
+        else pgAppointments.set(row.appointment_id, [row]);
+      }
+    },
+  );
+  const pgBeneficiaries = new Map<string, BeneficiaryRow>();
+  await forEachChunk<BeneficiaryRow>(
+    pool,
+    `SELECT beneficiary_id::text, account_id, version, deleted_at IS NOT NULL AS deleted, coalesce(vaccine, '') AS vaccine,
+            coalesce(dose1_date - date '1970-01-01', 0) AS dose1, coalesce(dose2_date - date '1970-01-01', 0) AS dose2,
+            coalesce(dose3_date - date '1970-01-01', 0) AS dose3
+     FROM beneficiaries`,
+    [],
+    10_000,
+    (rows) => rows.forEach((row) => pgBeneficiaries.set(row.beneficiary_id, row)),
+  );
+  const pgAccounts = new Set((await pool.query<{ account_id: string }>('SELECT account_id FROM accounts')).rows.map((r) => r.account_id));
+
+  // ---------------------------------------------------------------- sessions and their seats
+  const label = (sessionId: string) => {
+    const definition = redisSessions.get(sessionId)?.definition ?? pgSessions.get(sessionId)?.definition;
+    if (!definition) return `session ${sessionId}`;
+    const d = JSON.parse(definition) as SessionDefinition;
+    return `session ${sessionId} (centre ${d.center_id}, ${formatCowinDate(d.date)}, ${d.vaccine} ${d.min_age}+)`;
+  };
+
+  const redisSeats = new SeatCounts();
+  for (const [, hash] of redisAppointments) {
+    for (const id of (hash.bens ?? '').split(',').filter(Boolean)) {
+      if (SEATED_IN_REDIS.has(hash[`status:${id}`] ?? '')) redisSeats.add(hash.session_id!, Number(hash.dose), hash.slot!);
+    }
+  }
+  const pgSeats = new SeatCounts();
+  let seats = 0;
+  const pgLive = new Map<string, string>(); // `${beneficiary}|${dose}` → appointment booked in PostgreSQL
+  for (const rows of pgAppointments.values()) {
+    for (const row of rows) {
+      if (SEATED_IN_POSTGRES.has(row.status)) {
+        pgSeats.add(row.session_id, row.dose, row.slot);
+        seats += 1;
+      }
+      if (row.status === 'booked') pgLive.set(`${row.beneficiary_id}|${row.dose}`, row.appointment_id);
+    }
+  }
+
+  const sessionIds = new Set([...redisSessions.keys(), ...pgSessions.keys(), ...redisSeats.sessions(), ...pgSeats.sessions()]);
+  for (const sessionId of sessionIds) {
+    const hash = redisSessions.get(sessionId);
+    const row = pgSessions.get(sessionId);
+    const scope = label(sessionId);
+    if (!hash) problem(scope, row ? 'in PostgreSQL, missing in Redis' : 'has appointments but exists on neither side');
+    else if (!row) problem(scope, 'in Redis, missing in PostgreSQL');
+    else {
+      if (Number(hash.version) !== row.version) problem(scope, `version: Redis ${hash.version}, PostgreSQL ${row.version}`);
+      if (hash.definition !== row.definition) problem(scope, `definition differs:\n      Redis      ${hash.definition}\n      PostgreSQL ${row.definition}`);
+    }
+    const definition = hash?.definition ? (JSON.parse(hash.definition) as SessionDefinition) : undefined;
+    for (const bucket of [1, 2]) {
+      const counter = Number(hash?.[`booked${bucket}`] ?? 0);
+      const records = redisSeats.bucket(sessionId, bucket);
+      const rows = pgSeats.bucket(sessionId, bucket);
+      if (counter !== records || records !== rows) {
+        problem(scope, `dose ${bucket === 1 ? '1' : '2 and 3'} seats: Redis counter ${counter}, Redis appointments ${records}, PostgreSQL ${rows}`);
+      }
+    }
+    const slots = new Set([...(definition?.slots ?? []), ...redisSeats.slotsOf(sessionId), ...pgSeats.slotsOf(sessionId)]);
+    for (const slot of slots) {
+      const counter = Number(hash?.[`slotbooked:${slot}`] ?? 0);
+      const records = redisSeats.slot(sessionId, slot);
+      const rows = pgSeats.slot(sessionId, slot);
+      if (counter !== records || records !== rows) {
+        problem(scope, `slot ${slot} seats: Redis counter ${counter}, Redis appointments ${records}, PostgreSQL ${rows}`);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- appointments
+  for (const appointmentId of new Set([...redisAppointments.keys(), ...pgAppointments.keys()])) {
+    const hash = redisAppointments.get(appointmentId);
+    const rows = pgAppointments.get(appointmentId);
+    const scope = `appointment ${appointmentId}`;
+    if (!hash) {
+      problem(scope, `in PostgreSQL (${rows![0]!.status}, ${label(rows![0]!.session_id)}), missing in Redis`);
+      continue;
+    }
+    if (!rows) {
+      problem(scope, `in Redis (${label(hash.session_id!)}), missing in PostgreSQL`);
+      continue;
+    }
+    const first = rows[0]!;
+    const fields: [string, string, string][] = [
+      ['account', hash.account_id!, first.account_id],
+      ['session', hash.session_id!, first.session_id],
+      ['slot', hash.slot!, first.slot],
+      ['dose', hash.dose!, String(first.dose)],
+      ['version', hash.version!, String(first.version)],
+      ['created_at', hash.created_at!, first.created_ms],
+    ];
+    for (const [name, inRedis, inPostgres] of fields) {
+      if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
+    }
+    for (const row of rows) {
+      if (row.session_id !== first.session_id || row.slot !== first.slot || row.version !== first.version) {
+        problem(scope, `beneficiary ${row.beneficiary_id}: its row is at version ${row.version} (${row.session_id} ${row.slot}), the others at ${first.version}`);
+      }
+    }
+    const bens = hash.bens!.split(',');
+    const pgBens = rows.map((r) => r.beneficiary_id);
+    if (bens.join(',') !== pgBens.join(',')) problem(scope, `beneficiaries: Redis [${bens.join(', ')}], PostgreSQL [${pgBens.join(', ')}]`);
+    for (const row of rows) {
+      const inRedis = hash[`status:${row.beneficiary_id}`];
+      if (inRedis === undefined) continue;
+      // Redis keeps a superseded appointment as booked; PostgreSQL calls it expired
+      const same = inRedis === row.status || (inRedis === 'booked' && row.status === 'expired');
+      if (!same) problem(scope, `beneficiary ${row.beneficiary_id}: Redis ${inRedis}, PostgreSQL ${row.status}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- accounts and beneficiaries
+  const redisBeneficiaries = new Map<string, StoredBeneficiaryFields & { account: string }>();
+  for (const [accountId, hash] of redisAccounts) {
+    const benFields = Object.keys(hash).filter((f) => f.startsWith('ben:'));
+    if (!pgAccounts.has(accountId)) problem(`account ${accountId}`, 'in Redis, missing in PostgreSQL');
+    if (Number(hash.ben_count) !== benFields.length) {
+      problem(`account ${accountId}`, `ben_count ${hash.ben_count}, but ${benFields.length} beneficiaries in the hash`);
+    }
+    for (const field of benFields) {
+      const ben = JSON.parse(hash[field]!) as StoredBeneficiaryFields;
+      redisBeneficiaries.set(ben.id, { ...ben, account: accountId });
+    }
+  }
+  let liveInPostgres = 0;
+  for (const id of new Set([...redisBeneficiaries.keys(), ...pgBeneficiaries.keys()])) {
+    const ben = redisBeneficiaries.get(id);
+    const row = pgBeneficiaries.get(id);
+    if (row && !row.deleted) liveInPostgres += 1;
+    const scope = `beneficiary ${id}`;
+    if (!ben) {
+      if (row && !row.deleted) problem(scope, `in PostgreSQL (account ${row.account_id}), missing in Redis`);
+      continue;
+    }
+    if (!row) {
+      problem(scope, `in Redis (account ${ben.account}), missing in PostgreSQL`);
+      continue;
+    }
+    if (row.deleted) problem(scope, 'deleted in PostgreSQL, still in Redis');
+    const fields: [string, unknown, unknown][] = [
+      ['account', ben.account, row.account_id],
+      ['version', ben.version, row.version],
+      ['vaccine', ben.vaccine ?? '', row.vaccine],
+      ['dose 1 date', ben.dose1 ?? 0, row.dose1],
+      ['dose 2 date', ben.dose2 ?? 0, row.dose2],
+      ['dose 3 date', ben.dose3 ?? 0, row.dose3],
+    ];
+    for (const [name, inRedis, inPostgres] of fields) {
+      if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${String(inRedis)}, PostgreSQL ${String(inPostgres)}`);
+    }
+    for (const dose of [1, 2, 3] as const) {
+      const inRedis = ben[`appt${dose}`] ?? '';
+      const inPostgres = pgLive.get(`${id}|${dose}`) ?? '';
+      if (inRedis !== inPostgres) {
+        problem(scope, `live dose ${dose} appointment: Redis ${inRedis || 'none'}, PostgreSQL ${inPostgres || 'none'}`);
+      }
+    }
+  }
+
+  const outboxAfter = await readOutboxBacklog(redis);
+  const drained = outboxBefore.length === 0 && outboxAfter.length === 0;
+  if (outboxBefore.length === 0 && outboxAfter.length > 0) {
+    problem('outbox', `${outboxAfter.length} changes were made during the comparison; run it again when bookings are quiet`);
+  }
+  return {
+    ok: problems.length === 0 && drained,
+    drained,
+    outboxBefore,
+    outboxAfter,
+    counts: {
+      sessions: redisSessions.size,
+      appointments: redisAppointments.size,
+      seats,
+      beneficiaries: Math.max(redisBeneficiaries.size, liveInPostgres),
+      accounts: redisAccounts.size,
+    },
+    problems,
+  };
+}
+
+const number = (n: number) => n.toLocaleString('en-US');
+
+/** One summary line when everything matches; otherwise the mismatches grouped by what they concern. */
+export function formatReconcileReport(report: ReconcileReport, limit = 200): string {
+  const { counts } = report;
+  const what =
+    `${number(counts.sessions)} sessions, ${number(counts.appointments)} appointments (${number(counts.seats)} seats), ` +
+    `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts`;
+  if (report.ok) return `reconcile: OK: ${what} match in Redis and PostgreSQL; outbox drained`;
+  const lines = [`reconcile: ${number(report.problems.length)} mismatches (${what} compared)`];
+  if (!report.drained && report.outboxBefore.length > 0) {
+    lines.push(`  the outbox held ${number(report.outboxBefore.length)} changes not yet in PostgreSQL: some differences may only be those`);
+  }
+  const byScope = new Map<string, string[]>();
+  for (const { scope, detail } of report.problems) {
+    const list = byScope.get(scope);
+    if (list) list.push(detail);
+    else byScope.set(scope, [detail]);
+  }
+  let shown = 0;
+  for (const [scope, details] of byScope) {
+    if (shown >= limit) break;
+    lines.push(`${scope}:`);
+    for (const detail of details) {
+      lines.push(`    ${detail}`);
+      shown += 1;
+    }
+  }
+  if (report.problems.length > shown) lines.push(`… and ${number(report.problems.length - shown)} more`);
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- command line
+
+async function waitForDrain(redis: Redis, seconds: number): Promise<OutboxBacklog> {
+  const deadline = Date.now() + seconds * 1000;
+  let backlog = await readOutboxBacklog(redis);
+  while (backlog.length > 0 && Date.now() < deadline) {
+    await sleep(250);
+    backlog = await readOutboxBacklog(redis);
+  }
+  return backlog;
+}
+
+async function main(): Promise<number> {
+  let waitSeconds: number | null = null;
+  let drain = false;
+  for (const arg of process.argv.slice(2)) {
+    const wait = /^--wait(?:=(\d+))?$/.exec(arg);
+    if (wait) waitSeconds = wait[1] ? Number(wait[1]) : 120;
+    else if (arg === '--drain') drain = true;
+    else throw new Error(`unknown argument "${arg}" (expected --wait[=seconds] or --drain)`);
+  }
+  const config = loadConfig();
+  const settings = loadWorkerSettings();
+  await migrate(config.databaseUrl, settings.schema);
+  const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
+  const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, statementTimeoutMs: 600_000 });
+  try {
+    let backlog = await readOutboxBacklog(redis);
+    if (backlog.length > 0 && drain) {
+      const drained = await drainOutboxDirectly(redis, pool, settings.batchSize);
+      console.log(`reconcile: wrote the ${number(drained.events)} changes left in the outbox to PostgreSQL`);
+      backlog = await readOutboxBacklog(redis);
+    } else if (backlog.length > 0 && waitSeconds !== null) {
+      console.log(`reconcile: waiting up to ${waitSeconds} s for the worker to drain ${number(backlog.length)} outbox entries`);
+      backlog = await waitForDrain(redis, waitSeconds);
+    }
+    if (backlog.length > 0) {
+      console.log(
+        `reconcile: the outbox is not drained: ${number(backlog.length)} changes not yet in PostgreSQL ` +
+          `(${number(backlog.undelivered)} undelivered, ${number(backlog.pending)} pending). ` +
+          'Start the worker and use --wait, or --drain to write them from here.',
+      );
+      return 2;
+    }
+    const report = await reconcile(redis, pool);
+    console.log(formatReconcileReport(report));
+    if (!report.drained) return report.problems.length ? 1 : 2;
+    return report.ok ? 0 : 1;
+  } finally {
+    redis.disconnect();
+    await pool.end();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(`reconcile: ${err.message}`);
+      process.exit(3);
+    },
+  );
+}
