@@ -57,3 +57,24 @@ export function whenReady(redis: Redis, timeoutMs = 5000): Promise<void> {
     redis.on('ready', onReady);
   });
 }
+
+/**
+ * Delete every key under `prefix` (a test's or a benchmark's own prefix), with a connection of its
+ * own so the prefix is matched literally rather than prepended again.
+ */
+export async function deleteKeysWithPrefix(redisUrl: string, prefix: string): Promise<number> {
+  const plain = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  let deleted = 0;
+  try {
+    const match = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+    let cursor = '0';
+    do {
+      const [next, found] = await plain.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      if (found.length) deleted += await plain.unlink(...found);
+    } while (cursor !== '0');
+  } finally {
+    plain.disconnect();
+  }
+  return deleted;
+}

@@ -9,9 +9,8 @@
  * large), and a successful quota consumption (limits are raised so no call is refused).
  * Traffic goes to REDIS_URL only (loopback by default) and stops after --requests per run.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
@@ -19,9 +18,8 @@ import { sha256Hex } from '../engine/ids.js';
 import { keys } from '../engine/keys.js';
 import { loadCountry, parseCountry } from '../engine/masterdata.js';
 import { Status } from '../engine/status.js';
-import { median, runWithConcurrency, formatTable } from './bench-support.js';
-
-const run = promisify(execFile);
+import { redisBenchmark } from './bench-scenarios.js';
+import { createBeneficiaryPool, deleteKeysWithPrefix, formatTable, median, runWithConcurrency } from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -58,41 +56,6 @@ const country = parseCountry({
 });
 const engine = new BookingEngine(redis, { country, secret: 'bench-secret', testMobiles: { prefix: '9999', otp: '123456' } });
 
-/** A beneficiary as addBeneficiary stores it, under an id we choose (redis-benchmark needs 12-digit ids). */
-function beneficiaryJson(id: string): string {
-  return JSON.stringify({
-    name: 'Bench Citizen', birth_year: 1985, gender_id: 1, photo_id_type: 1, photo_id_last4: '0000',
-    photo_id_hash: id, comorbidity: 'N', consent_version: 'V1', id, version: 1, registered_at: 0, vaccine: '',
-    dose1: 0, dose2: 0, dose3: 0, appt1: '', appt2: '', appt3: '', appt1_day: 0, appt2_day: 0, appt3_day: 0,
-  });
-}
-
-/** One account holding `count` beneficiaries with ids 000000000000.. (redis-benchmark's __rand_int__ format). */
-async function createPool(accountId: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 5000) {
-    const pipeline = redis.pipeline();
-    for (let j = i; j < Math.min(i + 5000, count); j++) {
-      const id = String(j).padStart(12, '0');
-      ids.push(id);
-      pipeline.hset(keys.account(accountId), `ben:${id}`, beneficiaryJson(id));
-    }
-    await pipeline.exec();
-  }
-  return ids;
-}
-
-async function redisBenchmark(requests: number, randomKeys: number, args: string[]): Promise<number> {
-  const { stdout } = await run(
-    'redis-benchmark',
-    ['-h', host.replace(/^\[|\]$/g, ''), '-p', port, '-n', String(requests), '-c', String(CONNECTIONS), '-r', String(randomKeys), '--csv', ...args],
-    { maxBuffer: 1 << 24 },
-  );
-  // --csv: "test","rps",... then one line per test
-  const line = stdout.trim().split('\n').pop()!;
-  return Number(JSON.parse(`[${line}]`)[1]);
-}
-
 async function main(): Promise<void> {
   const sessionOutcome = await engine.publishSession({
     center_id: country.data.centers[0]!.center_id,
@@ -116,9 +79,9 @@ async function main(): Promise<void> {
     process.stdout.write(`run ${r}/${RUNS}: preparing ${REQUESTS} beneficiaries per side… `);
     const engineAccount = `bench-engine-${r}`;
     const rawAccount = `bench-raw-${r}`;
-    const engineIds = await createPool(engineAccount, REQUESTS);
+    const engineIds = await createBeneficiaryPool(redis, engineAccount, REQUESTS);
     // redis-benchmark draws ids at random: a pool 20× larger keeps repeats (cheaper refusals) near 2.5%
-    await createPool(rawAccount, REQUESTS * 20);
+    await createBeneficiaryPool(redis, rawAccount, REQUESTS * 20);
 
     process.stdout.write('booking (engine)… ');
     let refused = 0;
@@ -131,7 +94,7 @@ async function main(): Promise<void> {
     if (refused) throw new Error(`${refused} engine bookings were refused; the benchmark expects every one to succeed`);
 
     process.stdout.write('booking (redis-benchmark)… ');
-    const bookRaw = await redisBenchmark(REQUESTS, REQUESTS * 20, [
+    const bookRaw = await redisBenchmark(host.replace(/^\[|\]$/g, ''), port, REQUESTS, CONNECTIONS, REQUESTS * 20, [
       'EVALSHA', book.sha, '6',
       prefix + keys.session(sessionId), prefix + keys.account(rawAccount), prefix + keys.appointment('__rand_int__'),
       prefix + keys.idempotency(rawAccount, '-'), prefix + keys.outbox(), prefix + keys.availability(),
@@ -154,7 +117,7 @@ async function main(): Promise<void> {
     process.stdout.write('quota (redis-benchmark)…\n');
     const q = country.rules.search_quota;
     const a = login.accountId;
-    const quotaRaw = await redisBenchmark(REQUESTS, 1, [
+    const quotaRaw = await redisBenchmark(host.replace(/^\[|\]$/g, ''), port, REQUESTS, CONNECTIONS, 1, [
       'EVALSHA', quota.sha, '4',
       prefix + keys.authSession(a), prefix + keys.searchWindow(a), prefix + keys.searchDay(a), prefix + keys.blocked(a),
       login.sid, String(q.window_seconds * 1000), String(q.max_per_window), String(q.day_seconds * 1000), String(q.max_per_day),
@@ -193,13 +156,6 @@ main()
   })
   .finally(async () => {
     // remove everything this run wrote
-    const plain = new Redis(config.redisUrl);
-    let cursor = '0';
-    do {
-      const [next, found] = await plain.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (found.length) await plain.unlink(...found);
-    } while (cursor !== '0');
-    plain.disconnect();
     redis.disconnect();
+    await deleteKeysWithPrefix(config.redisUrl, prefix);
   });

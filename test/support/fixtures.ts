@@ -9,6 +9,7 @@ import { test as base } from 'vitest';
 import { BookingEngine, type EngineOptions } from '../../engine/engine.js';
 import { loadCountry, type Country } from '../../engine/masterdata.js';
 import { projectRoot } from '../../engine/config.js';
+import { deleteKeysWithPrefix } from '../../engine/redis.js';
 import { join } from 'node:path';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -25,20 +26,6 @@ export class TestClock {
   readonly now = (): number => this.ms;
   advance(ms: number): void {
     this.ms += ms;
-  }
-}
-
-export async function deleteKeysWithPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const plain = new Redis(redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, found] = await plain.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (found.length) await plain.unlink(...found);
-    } while (cursor !== '0');
-  } finally {
-    plain.disconnect();
   }
 }
 
@@ -85,3 +72,4 @@ export const test = base.extend<EngineFixtures>({
 });
 
 export { expect, describe } from 'vitest';
+export { deleteKeysWithPrefix };

@@ -1,0 +1,88 @@
+/**
+ * The processes a benchmark run starts on loopback: teeka's gateway and worker, the uWS
+ * hello-world, the PostgreSQL booking baseline. Each logs to a file of the run, is waited for until
+ * it answers, and is stopped at the end whatever happens.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { projectRoot } from '../engine/config.js';
+
+export interface BenchProcess {
+  name: string;
+  port: number;
+  child: ChildProcess;
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+const running = new Set<BenchProcess>();
+
+/** Stop every process still running (on exit or error). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop()));
+}
+
+/**
+ * Start `node dist/<script>` with `args` and `env`, logging into `logDir`, and wait until `ready`
+ * resolves true (polled), or fail after `timeoutMs` with the log's path.
+ */
+export async function startProcess(options: {
+  name: string;
+  script: string;
+  args?: string[];
+  env?: Record<string, string>;
+  port: number;
+  logDir: string;
+  ready: () => Promise<boolean>;
+  timeoutMs?: number;
+}): Promise<BenchProcess> {
+  const logPath = join(options.logDir, `${options.name}.log`);
+  const log = createWriteStream(logPath, { flags: 'a' });
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist', options.script), ...(options.args ?? [])], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const handle: BenchProcess = {
+    name: options.name,
+    port: options.port,
+    child,
+    stop: async (signal = 'SIGTERM') => {
+      running.delete(handle);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+  running.add(handle);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${options.name} exited with ${child.exitCode}; see ${logPath}`);
+    if (await options.ready().catch(() => false)) return handle;
+    if (Date.now() > deadline) {
+      await handle.stop('SIGKILL');
+      throw new Error(`${options.name} did not become ready; see ${logPath}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Ready when GET `url` answers 2xx. */
+export function answers(url: string): () => Promise<boolean> {
+  return async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+}

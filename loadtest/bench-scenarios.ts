@@ -1,0 +1,259 @@
+/**
+ * The benchmark's scenarios. Each is bounded in requests and time, sends traffic to loopback
+ * only, and returns the same kind of result: requests/s, latency percentiles, errors.
+ *
+ * Load generators: wrk (C, several times autocannon's speed) for the GET comparisons where the
+ * generator would otherwise be the bottleneck (hello-world vs search); autocannon for the POST
+ * rushes, where each request carries another citizen's token and beneficiary.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import WebSocket from 'ws';
+import { median } from './bench-support.js';
+
+const run = promisify(execFile);
+
+export interface ScenarioResult {
+  scenario: string;
+  /** what was measured, for the report */
+  target: string;
+  requests: number;
+  seconds: number;
+  /** requests per second (all answers) */
+  rps: number;
+  /** the scenario's own success count per second (bookings made, searches answered) */
+  okPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** answers that were neither the success nor the expected refusal of the scenario, plus socket errors */
+  errors: number;
+  /** free-form facts for the report (status counts, …) */
+  notes: string[];
+}
+
+/** wrk's summary, printed by the Lua `done` hook as one JSON line. */
+const WRK_DONE = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK_RESULT {"requests":%d,"duration_us":%d,"socket_errors":%d,"non2xx":%d,"p50":%d,"p99":%d,"max":%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+`;
+
+export interface WrkOptions {
+  scenario: string;
+  target: string;
+  url: string;
+  seconds: number;
+  connections: number;
+  scratchDir: string;
+  /** GET paths to rotate through */
+  paths: string[];
+  /** bearer tokens to rotate through (one per request), none for public endpoints */
+  tokens?: string[];
+}
+
+export async function wrkGet(options: WrkOptions): Promise<ScenarioResult> {
+  const script = join(options.scratchDir, `${options.scenario}.lua`);
+  const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
+  writeFileSync(
+    script,
+    `local paths = { ${options.paths.map(quote).join(', ')} }
+local tokens = { ${(options.tokens ?? []).map(quote).join(', ')} }
+local i = 0
+request = function()
+  i = i + 1
+  local headers = {}
+  if #tokens > 0 then headers["Authorization"] = "Bearer " .. tokens[(i % #tokens) + 1] end
+  return wrk.format("GET", paths[(i % #paths) + 1], headers)
+end
+${WRK_DONE}`,
+  );
+  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '5s', '-s', script, options.url], {
+    maxBuffer: 1 << 24,
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('WRK_RESULT '));
+  if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
+  const r = JSON.parse(line.slice('WRK_RESULT '.length)) as { requests: number; duration_us: number; socket_errors: number; non2xx: number; p50: number; p99: number; max: number };
+  const seconds = r.duration_us / 1e6;
+  return {
+    scenario: options.scenario,
+    target: options.target,
+    requests: r.requests,
+    seconds,
+    rps: r.requests / seconds,
+    okPerSecond: (r.requests - r.non2xx) / seconds,
+    p50Ms: r.p50 / 1000,
+    p99Ms: r.p99 / 1000,
+    maxMs: r.max / 1000,
+    errors: r.non2xx + r.socket_errors,
+    notes: r.non2xx ? [`${r.non2xx} non-2xx`] : [],
+  };
+}
+
+export interface PostRushOptions {
+  scenario: string;
+  target: string;
+  url: string;
+  path: string;
+  /** how many requests at most */
+  amount: number;
+  /** stop after this long even if `amount` was not reached */
+  maxSeconds: number;
+  connections: number;
+  /** headers and body of request number i */
+  request: (i: number) => { headers: Record<string, string>; body: string };
+  /** status counted as success (200) and status expected as a refusal (409 full) */
+  okStatus: number;
+  expectedRefusal: number;
+}
+
+/** A POST rush with autocannon: every request built by `request(i)`. */
+export function autocannonPost(options: PostRushOptions): Promise<ScenarioResult> {
+  let next = 0;
+  const statuses = new Map<number, number>();
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        connections: options.connections,
+        amount: options.amount,
+        timeout: 10,
+        requests: [
+          {
+            method: 'POST',
+            path: options.path,
+            setupRequest: (req) => {
+              const { headers, body } = options.request(next++);
+              return { ...req, headers: { ...headers, 'content-type': 'application/json' }, body };
+            },
+            onResponse: (status) => {
+              statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            },
+          },
+        ],
+      },
+      (err, result) => {
+        clearTimeout(timer);
+        if (err) return reject(err);
+        const ok = statuses.get(options.okStatus) ?? 0;
+        const refused = statuses.get(options.expectedRefusal) ?? 0;
+        const answered = [...statuses.values()].reduce((a, b) => a + b, 0);
+        const seconds = result.duration;
+        resolve({
+          scenario: options.scenario,
+          target: options.target,
+          requests: answered,
+          seconds,
+          rps: answered / seconds,
+          okPerSecond: ok / seconds,
+          p50Ms: result.latency.p50,
+          p99Ms: result.latency.p99,
+          maxMs: result.latency.max,
+          errors: answered - ok - refused + result.errors + result.timeouts,
+          notes: [[...statuses.entries()].sort().map(([s, n]) => `${n} × ${s}`).join(', ')],
+        });
+      },
+    );
+    // bounded in time as well as in count
+    const timer = setTimeout(() => instance.stop(), options.maxSeconds * 1000);
+  });
+}
+
+/** redis-benchmark running one EVALSHA command line; returns its requests/s. */
+export async function redisBenchmark(host: string, port: string, requests: number, connections: number, randomKeys: number, args: string[]): Promise<number> {
+  const { stdout } = await run('redis-benchmark', ['-h', host, '-p', port, '-n', String(requests), '-c', String(connections), '-r', String(randomKeys), '--csv', ...args], {
+    maxBuffer: 1 << 24,
+  });
+  const line = stdout.trim().split('\n').pop()!;
+  return Number(JSON.parse(`[${line}]`)[1]);
+}
+
+export interface WatchersOptions {
+  wsUrl: string;
+  watchers: number;
+  /** make one booking and resolve with the session's dose-1 capacity it should leave */
+  bookOne: (i: number) => Promise<number>;
+  bookings: number;
+  sessionId: string;
+}
+
+/**
+ * Many WebSocket subscribers; bookings one after another; for each booking, the time until every
+ * subscriber has seen the capacity it left (push latency, measured from just before the request).
+ */
+export async function watchers(options: WatchersOptions): Promise<ScenarioResult & { connected: number }> {
+  const latest = new Map<WebSocket, number>();
+  const waiters: { expected: number; startedAt: number; pending: Set<WebSocket>; latencies: number[]; done: () => void }[] = [];
+  const sockets = await Promise.all(
+    Array.from(
+      { length: options.watchers },
+      () =>
+        new Promise<WebSocket | null>((resolve) => {
+          const socket = new WebSocket(options.wsUrl);
+          socket.on('message', (data) => {
+            const message = JSON.parse(String(data)) as { type: string; sessions?: { session_id: string; available_capacity_dose1: number }[] };
+            const session = message.sessions?.find((s) => s.session_id === options.sessionId);
+            if (!session) return;
+            latest.set(socket, session.available_capacity_dose1);
+            const now = performance.now();
+            for (const waiter of waiters) {
+              if (waiter.pending.has(socket) && session.available_capacity_dose1 <= waiter.expected) {
+                waiter.pending.delete(socket);
+                waiter.latencies.push(now - waiter.startedAt);
+                if (!waiter.pending.size) waiter.done();
+              }
+            }
+          });
+          socket.once('open', () => resolve(socket));
+          socket.once('error', () => resolve(null));
+        }),
+    ),
+  );
+  const open = sockets.filter((s): s is WebSocket => s !== null);
+  await new Promise((r) => setTimeout(r, 300));
+  const latencies: number[] = [];
+  let missed = 0;
+  const started = performance.now();
+  for (let i = 0; i < options.bookings; i++) {
+    const startedAt = performance.now();
+    const waiter = { expected: Number.POSITIVE_INFINITY, startedAt, pending: new Set(open), latencies: [] as number[], done: () => {} };
+    const seenAll = new Promise<void>((resolve) => (waiter.done = resolve));
+    waiters.push(waiter);
+    waiter.expected = await options.bookOne(i);
+    // a push may have arrived before the booking's answer: count those sockets now
+    for (const socket of [...waiter.pending]) {
+      if ((latest.get(socket) ?? Infinity) <= waiter.expected) {
+        waiter.pending.delete(socket);
+        waiter.latencies.push(performance.now() - startedAt);
+      }
+    }
+    if (waiter.pending.size) await Promise.race([seenAll, new Promise((r) => setTimeout(r, 2000))]);
+    missed += waiter.pending.size;
+    latencies.push(...waiter.latencies);
+    waiters.splice(waiters.indexOf(waiter), 1);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  for (const socket of open) socket.close();
+  latencies.sort((a, b) => a - b);
+  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return {
+    scenario: 'watchers',
+    target: `${open.length} WebSocket subscribers, ${options.bookings} bookings one after another`,
+    requests: latencies.length,
+    seconds,
+    rps: latencies.length / seconds,
+    okPerSecond: latencies.length / seconds,
+    p50Ms: median(latencies),
+    p99Ms: pick(0.99),
+    maxMs: latencies[latencies.length - 1] ?? NaN,
+    errors: missed + (options.watchers - open.length),
+    notes: [`push latency from booking request to every subscriber; ${missed} pushes not seen within 2 s`],
+    connected: open.length,
+  };
+}

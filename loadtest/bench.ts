@@ -1,0 +1,419 @@
+/**
+ * `npm run bench`: starts teeka and its baselines on loopback, runs every scenario for a bounded
+ * time, and writes a markdown report with the ratios design.md asks for, all measured in the same
+ * run on the same machine:
+ *
+ * - booking through the gateway vs redis-benchmark running the same booking script by EVALSHA;
+ * - protected search (quota included) vs a uWS hello-world;
+ * - teeka vs the PostgreSQL `UPDATE … WHERE available > 0` service on the same hot-session rush;
+ * - the worker's drain rate vs the peak booking rate, and the time for queue depth to reach zero;
+ * - after each rush: the oversell check and the reconcile command.
+ *
+ *   npm run bench                      one run, ~3 minutes; report in loadtest/reports/
+ *   npm run bench -- --runs 3          three runs, medians
+ *   npm run bench -- --publish         also write docs/performance.md and docs/performance-chart.svg
+ *   npm run bench -- --smoke           seconds-long version for CI
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { loadConfig, projectRoot } from '../engine/config.js';
+import { formatCowinDate } from '../engine/dates.js';
+import { BookingEngine } from '../engine/engine.js';
+import { keys } from '../engine/keys.js';
+import { loadCountry, parseCountry, type Country } from '../engine/masterdata.js';
+import { signToken } from '../engine/tokens.js';
+import { sha256Hex } from '../engine/ids.js';
+import { openPool } from '../worker/database.js';
+import { openPersistQueue } from '../worker/queue.js';
+import { readQueueDepth } from '../worker/queue-depth.js';
+import { reconcile, formatReconcileReport } from '../worker/reconcile.js';
+import { loadWorkerSettings } from '../worker/settings.js';
+import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
+import { renderChart, renderReport, type BenchRun, type BotsResult } from './bench-report.js';
+import { autocannonPost, redisBenchmark, watchers, wrkGet, type ScenarioResult } from './bench-scenarios.js';
+import { createBeneficiaryPool, deleteKeysWithPrefix, runWithConcurrency } from './bench-support.js';
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '1' },
+    seconds: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
+    publish: { type: 'boolean', default: false },
+    connections: { type: 'string', default: '64' },
+  },
+});
+
+const SMOKE = args.smoke!;
+const RUNS = Number(args.runs);
+const SECONDS = Number(args.seconds ?? (SMOKE ? 2 : 10));
+const CONNECTIONS = Number(args.connections);
+const RUSH = SMOKE ? 1500 : 30_000; // booking attempts per rush; the hot session holds 90 % of them
+const WATCHERS = SMOKE ? 50 : 1000;
+const WATCHED_BOOKINGS = SMOKE ? 10 : 50;
+const THREADS = availableParallelism();
+if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) throw new Error('--runs: expected 1 to 20');
+
+const config = loadConfig();
+for (const url of [config.redisUrl, config.databaseUrl]) {
+  const host = new URL(url).hostname;
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against loopback services, not ${host}`);
+}
+const redisHost = new URL(config.redisUrl).hostname.replace(/^\[|\]$/g, '');
+const redisPort = new URL(config.redisUrl).port || '6379';
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const runDir = join(projectRoot(), 'loadtest', 'reports', stamp);
+mkdirSync(runDir, { recursive: true });
+const id = randomUUID().slice(0, 8);
+const prefix = `bench:${id}:`;
+const botsPrefix = `bench-bots:${id}:`;
+const schema = `bench_${id}`;
+const progress = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** The demo country with the limits raised, so throughput scenarios measure the success path. */
+function benchCountry(): { country: Country; path: string } {
+  const demo = loadCountry(config.countryFile).data;
+  const raw = {
+    ...demo,
+    rules: {
+      ...demo.rules,
+      beneficiaries_per_account: 20,
+      search_quota: { ...demo.rules.search_quota, max_per_window: 1_000_000_000, max_per_day: 1_000_000_000 },
+      public_rate_limit: { ...demo.rules.public_rate_limit, max_calls: 1_000_000_000 },
+    },
+  };
+  const path = join(runDir, 'bench-country.json');
+  writeFileSync(path, JSON.stringify(raw));
+  return { country: parseCountry(raw), path };
+}
+
+interface Citizen {
+  accountId: string;
+  token: string;
+  beneficiaryIds: string[];
+}
+
+/** Log in `accounts` test numbers and give each `perAccount` beneficiaries, through the engine. */
+async function citizens(engine: BookingEngine, run: number, accounts: number, perAccount: number): Promise<Citizen[]> {
+  const list: Citizen[] = new Array(accounts);
+  await runWithConcurrency(accounts, 200, async (i) => {
+    const mobile = `9999${String(run).padStart(2, '0')}${String(i).padStart(4, '0')}`;
+    const issued = await engine.issueOtp(mobile);
+    if (!issued.ok) throw new Error(`issueOtp ${mobile}: ${issued.status}`);
+    const login = await engine.verifyOtp(issued.txnId, sha256Hex(config.testOtp));
+    if (!login.ok) throw new Error(`verifyOtp ${mobile}: ${login.status}`);
+    const beneficiaryIds: string[] = [];
+    for (let b = 0; b < perAccount; b++) {
+      const added = await engine.addBeneficiary(login.accountId, {
+        name: 'Bench Citizen',
+        birth_year: 1960 + (b % 40),
+        gender_id: 1 + (b % 3),
+        photo_id_type: 1,
+        photo_id_number: `B${run}R${i}N${b}X${id}`,
+        comorbidity_ind: 'N',
+        consent_version: 'V1',
+      });
+      if (!added.ok) throw new Error(`addBeneficiary: ${added.status}`);
+      beneficiaryIds.push(added.beneficiaryId);
+    }
+    list[i] = {
+      accountId: login.accountId,
+      token: signToken(config.secret, { sub: login.accountId, sid: login.sid, role: 'citizen' }, 3600, engine.now()),
+      beneficiaryIds,
+    };
+  });
+  return list;
+}
+
+async function main(): Promise<void> {
+  const { country, path: countryPath } = benchCountry();
+  const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
+  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
+  const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 2 });
+  const queue = openPersistQueue({ redisUrl: config.redisUrl, redisKeyPrefix: prefix, settings: loadWorkerSettings() });
+  const env = { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: schema, TEEKA_ENV: 'demo' };
+
+  try {
+    progress(`starting on loopback: worker, gateway (${THREADS} threads), uWS hello-world, PostgreSQL baseline, a second gateway with real quotas for the bots`);
+    const [gatewayPort, helloPort, pgPort, botsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    await startProcess({ name: 'worker', script: 'worker/main.js', env, port: 0, logDir: runDir, ready: async () => (await pool.query("select to_regclass('appointments') as t")).rows[0].t !== null });
+    await startProcess({ name: 'gateway', script: 'gateway/main.js', env: { ...env, PORT: String(gatewayPort), HOST: '127.0.0.1' }, port: gatewayPort, logDir: runDir, ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`) });
+    await startProcess({ name: 'hello-uws', script: 'loadtest/baseline/hello-uws.js', args: [String(helloPort), String(THREADS)], port: helloPort, logDir: runDir, ready: answers(`http://127.0.0.1:${helloPort}/`) });
+    await startProcess({
+      name: 'pg-baseline',
+      script: 'loadtest/baseline/pg-booking-server.js',
+      args: [String(pgPort), String(THREADS), config.databaseUrl, `${schema}_baseline`],
+      port: pgPort,
+      logDir: runDir,
+      ready: async () => (await fetch(`http://127.0.0.1:${pgPort}/`, { method: 'POST' })).status === 404,
+    });
+    await startProcess({
+      name: 'gateway-bots',
+      script: 'gateway/main.js',
+      env: { TEEKA_REDIS_PREFIX: botsPrefix, TEEKA_ENV: 'demo', PORT: String(botsPort), HOST: '127.0.0.1' },
+      port: botsPort,
+      logDir: runDir,
+      ready: answers(`http://127.0.0.1:${botsPort}/healthz`),
+    });
+    const base = `http://127.0.0.1:${gatewayPort}`;
+    const today = engine.today();
+    const districts = country.data.districts.map((d) => d.district_id);
+    const searchPaths = (kind: 'public/' | '') => districts.map((d) => `/api/v2/appointment/sessions/${kind}calendarByDistrict?district_id=${d}&date=${formatCowinDate(today)}`);
+
+    const runs: BenchRun[] = [];
+    for (let r = 1; r <= RUNS; r++) {
+      progress(`run ${r}/${RUNS}: preparing ${RUSH} beneficiaries in ${Math.ceil(RUSH / 20)} logged-in accounts`);
+      const people = await citizens(engine, r, Math.ceil(RUSH / 20), 20);
+      const seats = people.flatMap((c) => c.beneficiaryIds.map((beneficiaryId) => ({ token: c.token, beneficiaryId })));
+      const center = country.data.centers[r % country.data.centers.length]!;
+      const slots = country.slotsOf(center);
+      const capacity = Math.floor(RUSH * 0.9);
+      const hot = await engine.publishSession({ center_id: center.center_id, date: today + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: capacity, capacity_dose2: 0 });
+      if (!hot.ok) throw new Error(`publishSession: ${hot.status}`);
+      const tokens = people.slice(0, 500).map((c) => c.token);
+      const results: ScenarioResult[] = [];
+
+      progress(`run ${r}: hello-world (wrk, ${SECONDS}s)`);
+      results.push(await wrkGet({ scenario: 'hello-world', target: 'uWS hello-world (baseline)', url: `http://127.0.0.1:${helloPort}`, paths: ['/'], seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
+      progress(`run ${r}: protected search with quota (wrk, ${SECONDS}s)`);
+      results.push(await wrkGet({ scenario: 'search', target: 'protected calendarByDistrict, per-user quota script on every request', url: base, paths: searchPaths(''), tokens, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
+      progress(`run ${r}: public search (wrk, ${SECONDS}s)`);
+      results.push(await wrkGet({ scenario: 'search-public', target: 'public calendarByDistrict, per-address limit script on every request', url: base, paths: searchPaths('public/'), seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
+
+      progress(`run ${r}: hot-session rush through the gateway: ${RUSH} bookings for ${capacity} seats`);
+      await redis.call('CONFIG', 'RESETSTAT');
+      const rowsBefore = Number((await pool.query('select count(*)::int as n from appointments')).rows[0].n);
+      const rushStarted = performance.now();
+      const rush = await autocannonPost({
+        scenario: 'rush',
+        target: `POST /appointment/schedule, ${RUSH} citizens, one session of ${capacity} seats`,
+        url: base,
+        path: '/api/v2/appointment/schedule',
+        amount: RUSH,
+        maxSeconds: SMOKE ? 60 : 180,
+        connections: CONNECTIONS,
+        okStatus: 200,
+        expectedRefusal: 409,
+        request: (i) => {
+          const seat = seats[i % seats.length]!;
+          return {
+            headers: { authorization: `Bearer ${seat.token}` },
+            body: JSON.stringify({ dose: 1, session_id: hot.sessionId, slot: slots[i % slots.length], beneficiaries: [seat.beneficiaryId] }),
+          };
+        },
+      });
+      results.push(rush);
+      const rushEnded = performance.now();
+      const scriptStats = String(await redis.call('INFO', 'commandstats'));
+      const evalshaUs = Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(scriptStats)?.[1] ?? NaN);
+
+      // drain: how long until PostgreSQL has everything, and at what rate the backlog went
+      const backlog = (await readQueueDepth(redis, queue.queue)).outboxLength;
+      let depth = await readQueueDepth(redis, queue.queue);
+      while (depth.outboxLength > 0 || depth.bull.active > 0 || depth.bull.waiting > 0) {
+        if (performance.now() - rushEnded > 300_000) throw new Error('the worker did not drain within 5 minutes');
+        await new Promise((res) => setTimeout(res, 100));
+        depth = await readQueueDepth(redis, queue.queue);
+      }
+      const drainedAt = performance.now();
+      const rows = Number((await pool.query('select count(*)::int as n from appointments')).rows[0].n) - rowsBefore;
+      const drainSeconds = (drainedAt - rushEnded) / 1000;
+
+      progress(`run ${r}: oversell check and reconcile`);
+      const session = (await engine.getSession(hot.sessionId))!;
+      const pgSeats = Number((await pool.query("select count(*)::int as n from appointments where session_id = $1 and status <> 'cancelled'", [hot.sessionId])).rows[0].n);
+      const reconciled = await reconcile(redis, pool);
+
+      progress(`run ${r}: the same rush on the PostgreSQL baseline`);
+      const baselineSession = `hot-${r}`;
+      await fetch(`http://127.0.0.1:${pgPort}/sessions`, { method: 'POST', body: JSON.stringify({ id: baselineSession, available: capacity }) });
+      results.push(
+        await autocannonPost({
+          scenario: 'rush-postgres',
+          target: `Node HTTP + UPDATE … SET available = available - 1 WHERE available > 0, ${RUSH} citizens, ${capacity} seats`,
+          url: `http://127.0.0.1:${pgPort}`,
+          path: '/book',
+          amount: RUSH,
+          maxSeconds: SMOKE ? 60 : 240,
+          connections: CONNECTIONS,
+          okStatus: 200,
+          expectedRefusal: 409,
+          request: (i) => ({ headers: {}, body: JSON.stringify({ session_id: baselineSession, beneficiary_id: `${r}-${i}` }) }),
+        }),
+      );
+      const baselineRow = await pool.query(`select available from ${schema}_baseline.sessions where id = $1`, [baselineSession]);
+      const baselineBooked = Number((await pool.query(`select count(*)::int as n from ${schema}_baseline.bookings where session_id = $1`, [baselineSession])).rows[0].n);
+
+      progress(`run ${r}: redis-benchmark running the booking script by EVALSHA`);
+      const rawAccount = `bench-raw-${r}`;
+      const rawRequests = SMOKE ? 2000 : 30_000;
+      await createBeneficiaryPool(redis, rawAccount, rawRequests * 20);
+      const rawSession = await engine.publishSession({ center_id: center.center_id, date: today + 2, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 1_000_000, capacity_dose2: 0, slot_capacity: slots.map(() => 1_000_000) });
+      if (!rawSession.ok) throw new Error('publishSession failed');
+      const book = engine.scripts.source('bookAppointment');
+      await redis.script('LOAD', book.lua);
+      const rawRps = await redisBenchmark(redisHost, redisPort, rawRequests, CONNECTIONS, rawRequests * 20, [
+        'EVALSHA', book.sha, '6',
+        prefix + keys.session(rawSession.sessionId), prefix + keys.account(rawAccount), prefix + keys.appointment('__rand_int__'),
+        prefix + keys.idempotency(rawAccount, '-'), prefix + keys.outbox(), prefix + keys.availability(),
+        `raw-${r}`, rawSession.sessionId, rawAccount, slots[0]!, '1', String(engine.now()), String(today), '', '86400000', '100000', '__rand_int__',
+      ]);
+      await redis.del(keys.account(rawAccount));
+
+      progress(`run ${r}: ${WATCHERS} WebSocket watchers`);
+      const watchingCitizens = await citizens(engine, 50 + r, WATCHED_BOOKINGS, 1);
+      const watched = await engine.publishSession({ center_id: center.center_id, date: today + 3, vaccine: 'COVAXIN', min_age_limit: 18, capacity_dose1: 1000, capacity_dose2: 0, slot_capacity: slots.map(() => 1000) });
+      if (!watched.ok) throw new Error('publishSession failed');
+      const watchers_ = await watchers({
+        wsUrl: `ws://127.0.0.1:${gatewayPort}/teeka/ws/availability?district_id=${center.district_id}`,
+        watchers: WATCHERS,
+        bookings: WATCHED_BOOKINGS,
+        sessionId: watched.sessionId,
+        bookOne: async (i) => {
+          const citizen = watchingCitizens[i]!;
+          const response = await fetch(`${base}/api/v2/appointment/schedule`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${citizen.token}` },
+            body: JSON.stringify({ dose: 1, session_id: watched.sessionId, slot: slots[0], beneficiaries: [citizen.beneficiaryIds[0]] }),
+          });
+          if (response.status !== 200) throw new Error(`watcher booking: ${response.status} ${await response.text()}`);
+          return 1000 - (i + 1);
+        },
+      });
+      results.push(watchers_);
+
+      progress(`run ${r}: bots against the real quotas`);
+      const bots = await botsScenario(`http://127.0.0.1:${botsPort}`, r);
+
+      runs.push({
+        run: r,
+        results,
+        rush: {
+          capacity,
+          booked: session.booked1,
+          postgresSeats: pgSeats,
+          rushSeconds: (rushEnded - rushStarted) / 1000,
+          backlogAtEnd: backlog,
+          drainSeconds,
+          rowsWritten: rows,
+          evalshaUsPerCall: evalshaUs,
+          reconcileOk: reconciled.ok,
+          reconcileText: formatReconcileReport(reconciled, 20),
+        },
+        baseline: { capacity, booked: baselineBooked, available: Number(baselineRow.rows[0]?.available ?? NaN) },
+        redisBenchmarkBookRps: rawRps,
+        bots,
+      });
+      progress(`run ${r}: done — ${Math.round(rush.okPerSecond)} bookings/s through the gateway, reconcile ${reconciled.ok ? 'ok' : 'FAILED'}`);
+    }
+
+    const machine = {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      redis: String(await redis.call('INFO', 'server')).match(/redis_version:(\S+)/)?.[1] ?? '?',
+      postgres: String((await pool.query('show server_version')).rows[0].server_version),
+    };
+    const command = `npm run bench --${SMOKE ? ' --smoke' : ''}${RUNS > 1 ? ` --runs ${RUNS}` : ''} --seconds ${SECONDS}`;
+    const report = renderReport({ runs, machine, command, seconds: SECONDS, connections: CONNECTIONS, threads: THREADS, rush: RUSH, startedAt: stamp });
+    writeFileSync(join(runDir, 'report.md'), report.markdown);
+    writeFileSync(join(runDir, 'chart.svg'), renderChart(runs));
+    writeFileSync(join(runDir, 'results.json'), JSON.stringify({ machine, runs }, null, 2));
+    if (args.publish) {
+      const docs = join(projectRoot(), 'docs');
+      mkdirSync(docs, { recursive: true });
+      const target = join(docs, 'performance.md');
+      const existing = existsSync(target) ? readFileSync(target, 'utf8') : '';
+      const block = `<!-- bench:start -->\n${report.markdown}\n<!-- bench:end -->`;
+      const updated = existing.includes('<!-- bench:start -->')
+        ? existing.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block)
+        : `# Performance\n\n${block}\n`;
+      writeFileSync(target, updated);
+      writeFileSync(join(docs, 'performance-chart.svg'), renderChart(runs));
+      progress(`published docs/performance.md and docs/performance-chart.svg`);
+    }
+    console.log(`\n${report.summary}\n\nreport: ${join(runDir, 'report.md')}`);
+    if (!report.correct) {
+      console.error('bench: an oversell check or reconcile FAILED (see the report)');
+      process.exitCode = 1;
+    }
+  } finally {
+    await stopAll();
+    await queue.close().catch(() => {});
+    await pool.query(`drop schema if exists ${schema} cascade; drop schema if exists ${schema}_baseline cascade`).catch(() => {});
+    await pool.end();
+    redis.disconnect();
+    await deleteKeysWithPrefix(config.redisUrl, prefix);
+    await deleteKeysWithPrefix(config.redisUrl, botsPrefix);
+    await deleteKeysWithPrefix(config.redisUrl, `${prefix}{persist}`);
+  }
+}
+
+/**
+ * Bots poll protected search as fast as they can, re-logging in after each logout; one client
+ * hammers the public API from one address; honest citizens search a little and book. Expected:
+ * logouts and 429s for the bots, every honest booking made.
+ */
+async function botsScenario(base: string, run: number): Promise<BotsResult> {
+  const demoEngineRedis = new Redis(config.redisUrl, { keyPrefix: botsPrefix });
+  const engine = new BookingEngine(demoEngineRedis, { country: loadCountry(config.countryFile), secret: config.secret });
+  const center = engine.country.data.centers[0]!;
+  const session = await engine.publishSession({ center_id: center.center_id, date: engine.today() + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 100, capacity_dose2: 0 });
+  if (!session.ok) throw new Error('publishSession failed');
+  const counts = { botSearches: 0, botLogouts: 0, botBlocks: 0, public429: 0, publicOk: 0, honestBookings: 0, honestFailures: 0 };
+  const login = async (mobile: string): Promise<string> => {
+    const otp = (await (await fetch(`${base}/api/v2/auth/generateMobileOTP`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mobile }) })).json()) as { txnId?: string };
+    if (!otp.txnId) return '';
+    const done = (await (await fetch(`${base}/api/v2/auth/validateMobileOtp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ otp: sha256Hex(config.testOtp), txnId: otp.txnId }) })).json()) as { token?: string };
+    return done.token ?? '';
+  };
+  const until = Date.now() + (SMOKE ? 2000 : 8000);
+  const path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${center.district_id}&date=${formatCowinDate(engine.today())}`;
+  const bot = async (n: number) => {
+    let token = await login(`99998${String(run).padStart(2, '0')}${String(n).padStart(3, '0')}`);
+    while (Date.now() < until && token) {
+      const response = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
+      await response.arrayBuffer();
+      if (response.status === 200) counts.botSearches += 1;
+      else if (response.status === 401) {
+        counts.botLogouts += 1;
+        token = await login(`99998${String(run).padStart(2, '0')}${String(n).padStart(3, '0')}`);
+      } else if (response.status === 403) {
+        counts.botBlocks += 1;
+        return;
+      }
+    }
+  };
+  const publicBot = async () => {
+    while (Date.now() < until) {
+      const response = await fetch(`${base}/api/v2/appointment/sessions/public/calendarByDistrict?district_id=${center.district_id}&date=${formatCowinDate(engine.today())}`);
+      await response.arrayBuffer();
+      if (response.status === 429) counts.public429 += 1;
+      else if (response.status === 200) counts.publicOk += 1;
+    }
+  };
+  const honest = async (n: number) => {
+    const token = await login(`99997${String(run).padStart(2, '0')}${String(n).padStart(3, '0')}`);
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    const added = (await (await fetch(`${base}/api/v2/registration/beneficiary/new`, { method: 'POST', headers, body: JSON.stringify({ name: 'Honest Citizen', birth_year: '1975', gender_id: 2, photo_id_type: 1, photo_id_number: `H${run}N${n}${id}`, comorbidity_ind: 'N', consent_version: 'V1' }) })).json()) as { beneficiary_reference_id?: string };
+    for (let i = 0; i < 3; i++) await (await fetch(base + path, { headers })).arrayBuffer();
+    const booked = await fetch(`${base}/api/v2/appointment/schedule`, { method: 'POST', headers, body: JSON.stringify({ dose: 1, session_id: session.sessionId, slot: engine.country.slotsOf(center)[n % 4], beneficiaries: [added.beneficiary_reference_id] }) });
+    await booked.arrayBuffer();
+    if (booked.status === 200) counts.honestBookings += 1;
+    else counts.honestFailures += 1;
+  };
+  await Promise.all([...Array.from({ length: 20 }, (_, n) => bot(n)), publicBot(), ...Array.from({ length: 10 }, (_, n) => honest(n))]);
+  demoEngineRedis.disconnect();
+  return { ...counts, bots: 20, honest: 10 };
+}
+
+main().catch(async (err) => {
+  console.error('bench failed:', err);
+  await stopAll();
+  process.exit(1);
+});
