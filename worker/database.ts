@@ -48,6 +48,13 @@ export function openPool({
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  // A connection cut mid-transaction (PostgreSQL stopped) fails the query in progress and then also
+  // emits 'error' on the client; the pool only listens while a client is idle, so without this
+  // listener that second report would crash the process instead of failing one batch.
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -59,7 +66,8 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
     });
     throw err;
   } finally {
-    // a connection that could not even roll back is not given to the next batch
+    client.off('error', onError);
+    // a broken connection, or one that could not even roll back, is not given to the next batch
     client.release(broken);
   }
 }

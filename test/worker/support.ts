@@ -1,11 +1,11 @@
 /**
  * What the worker tests share: a PostgreSQL schema per test (migrated, dropped afterwards), the
- * worker compiled for child processes, child worker processes, and private Redis and PostgreSQL
+ * worker and its tools as child processes (from dist/), and private Redis and PostgreSQL
  * servers a test may kill or stop without disturbing tests running beside it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,55 +91,14 @@ export async function outboxLength(redis: Redis): Promise<number> {
 
 // ---------------------------------------------------------------- the worker as a child process
 
-const BUILD_DIR = join(projectRoot(), 'test-artifacts', 'worker-build');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
 /**
- * Compile engine/ and worker/ into test-artifacts/worker-build (not dist/, which a concurrent
- * `npm run build` may be rewriting), once for all test files: a lock directory serialises the test
- * files that ask at the same time, and a stamp skips the build when no source changed.
+ * A compiled tool or the worker (`main.js`, `reconcile.js`, ...) in dist/worker, which the global
+ * setup (test/support/global-setup.ts) builds before any test file runs.
  */
-export async function buildWorker(): Promise<string> {
-  const root = projectRoot();
-  const lock = `${BUILD_DIR}.lock`;
-  const stamp = join(BUILD_DIR, '.built');
-  mkdirSync(join(root, 'test-artifacts'), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      // a lock left by a test process that died long ago
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
-      await sleep(100);
-    }
-  }
-  try {
-    const sources = Math.max(newestSource(join(root, 'engine')), newestSource(join(root, 'worker')));
-    if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
-      await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'test', 'worker', 'build.tsconfig.json')], {
-        cwd: root,
-      });
-      writeFileSync(stamp, new Date().toISOString());
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-  return BUILD_DIR;
-}
-
-/** A compiled tool or the worker (`worker/main.js`, `worker/reconcile.js`, ...), run with `env` added. */
 export function builtScript(name: string): string {
-  return join(BUILD_DIR, 'worker', name);
+  const path = join(projectRoot(), 'dist', 'worker', name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run the tests with vitest (its global setup builds dist/) or \`npm run build\``);
+  return path;
 }
 
 export class ChildProcessHandle {
@@ -250,6 +209,7 @@ export class PrivateRedis {
       stdio: 'ignore',
     });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {}); // refused until the server listens: expected while waiting
     try {
       await waitFor(`redis-server on port ${this.port}`, async () => {
         try {

@@ -1,0 +1,241 @@
+/**
+ * Redis loses its data after a drain; `rebuild` lays the booking partition out again from
+ * PostgreSQL. What must come back: capacities and seat counters, live appointments, beneficiaries
+ * with their doses, the photo-ID index, and the quotas of the day; and booking must refuse what it
+ * refused before (oversell, a second live appointment, a reused photo ID).
+ */
+import type { Redis } from 'ioredis';
+import type { BookingEngine } from '../../engine/engine.js';
+import { sha256Hex } from '../../engine/ids.js';
+import { bookingPartitionPattern, keys } from '../../engine/keys.js';
+import { Status } from '../../engine/status.js';
+import { drainOutboxDirectly } from '../../worker/drain.js';
+import { snapshotDailyQuotas } from '../../worker/quotas.js';
+import { rebuildRedis } from '../../worker/rebuild.js';
+import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
+import { allKeys } from '../../worker/scan.js';
+import { accountWithBeneficiaries, demoCenterId, everySlot, nextMobile, nextPhotoId, publishSession, slotsOf } from '../support/booking.js';
+import { deleteKeysWithPrefix, type TestClock } from '../support/fixtures.js';
+import { describe, expect, REDIS_URL, spawnNode, builtScript, test } from './support.js';
+
+const DAY = 86_400_000;
+
+/**
+ * Everything a rebuild restores, read back as plain values: hashes (beneficiary JSON parsed, since
+ * its key order is cjson's), the sessions index, strings. Keys a rebuild does not restore (the
+ * outbox, the availability stream) are left out; no test here books with an idempotency key.
+ */
+async function bookingState(redis: Redis): Promise<Record<string, unknown>> {
+  const state: Record<string, unknown> = {};
+  const skip = new Set([keys.outbox(), keys.availability()]);
+  for (const key of (await allKeys(redis, bookingPartitionPattern)).sort()) {
+    if (skip.has(key)) continue;
+    const type = await redis.type(key);
+    if (type === 'hash') {
+      const hash = await redis.hgetall(key);
+      state[key] = Object.fromEntries(Object.entries(hash).map(([f, v]) => [f, f.startsWith('ben:') ? JSON.parse(v) : v]));
+    } else if (type === 'zset') state[key] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+    else if (type === 'string') state[key] = await redis.get(key);
+    else state[key] = `unexpected ${type}`;
+  }
+  return state;
+}
+
+/** Daily quota keys: value and remaining lifetime. */
+async function quotaState(redis: Redis, accountIds: string[]): Promise<Map<string, { value: string; ttl: number }>> {
+  const state = new Map<string, { value: string; ttl: number }>();
+  for (const accountId of accountIds) {
+    for (const key of [keys.searchDay(accountId), keys.otpDay(accountId), keys.blocked(accountId)]) {
+      const value = await redis.get(key);
+      if (value !== null) state.set(key, { value, ttl: await redis.pttl(key) });
+    }
+  }
+  return state;
+}
+
+async function login(engine: BookingEngine, mobile: string): Promise<{ accountId: string; sid: string }> {
+  const issued = await engine.issueOtp(mobile);
+  if (!issued.ok) throw new Error(`issueOtp: status ${issued.status}`);
+  const verified = await engine.verifyOtp(issued.txnId, sha256Hex(issued.otp ?? '123456'));
+  if (!verified.ok) throw new Error(`verifyOtp: status ${verified.status}`);
+  return verified;
+}
+
+/**
+ * A day of booking with every kind of change: a full session, partial cancellation, a reschedule,
+ * a deleted beneficiary, an appointment superseded after its day passed, a vaccination, and daily
+ * quotas (searches, OTPs, a blocked account).
+ */
+async function bookingDay(engine: BookingEngine, clock: TestClock) {
+  const center = demoCenterId(engine);
+  const other = demoCenterId(engine, 1);
+  const slots = slotsOf(engine, center);
+  const otherSlots = slotsOf(engine, other);
+  const today = engine.today();
+  const full = await publishSession(engine, { date: today + 3, capacity_dose1: 4, capacity_dose2: 0, slot_capacity: everySlot(engine, center, 4) });
+  const open = await publishSession(engine, { date: today + 3, center_id: other, capacity_dose1: 50, capacity_dose2: 5 });
+  const soon = await publishSession(engine, { date: today + 1, capacity_dose1: 20 });
+  const dayAfter = await publishSession(engine, { date: today + 2, center_id: other, capacity_dose1: 20 });
+
+  const family = await accountWithBeneficiaries(engine, 4);
+  const singles = await Promise.all(Array.from({ length: 6 }, () => accountWithBeneficiaries(engine, 1)));
+  const book = async (accountId: string, sessionId: string, slot: string, beneficiaryIds: string[]) => {
+    const outcome = await engine.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds });
+    if (!outcome.ok) throw new Error(`booking refused: status ${outcome.status}`);
+    return outcome.appointmentId;
+  };
+  // the full session: a family of two and two singles
+  await book(family.accountId, full, slots[0]!, family.beneficiaryIds.slice(0, 2));
+  await book(singles[0]!.accountId, full, slots[1]!, singles[0]!.beneficiaryIds);
+  await book(singles[1]!.accountId, full, slots[1]!, singles[1]!.beneficiaryIds);
+  // the rest of the family in the open session, then one of them cancels
+  const familyOpen = await book(family.accountId, open, otherSlots[0]!, family.beneficiaryIds.slice(2));
+  expect(await engine.cancel(family.accountId, familyOpen, [family.beneficiaryIds[3]!])).toMatchObject({ ok: true });
+  // a reschedule to another centre
+  const moved = await book(singles[2]!.accountId, soon, slots[0]!, singles[2]!.beneficiaryIds);
+  expect(await engine.reschedule(singles[2]!.accountId, moved, open, otherSlots[1]!)).toMatchObject({ ok: true });
+  // booked for tomorrow, never vaccinated: superseded by a later booking once the day has passed
+  await book(singles[3]!.accountId, soon, slots[2]!, singles[3]!.beneficiaryIds);
+  // booked for the day after tomorrow, and vaccinated on the day
+  const vaccinatedAppointment = await book(singles[4]!.accountId, dayAfter, otherSlots[0]!, singles[4]!.beneficiaryIds);
+  // a beneficiary registered, then deleted
+  const leaving = await accountWithBeneficiaries(engine, 1);
+  expect(await engine.deleteBeneficiary(leaving.accountId, leaving.beneficiaryIds[0]!)).toMatchObject({ ok: true });
+
+  clock.advance(2 * DAY);
+  const superseding = await book(singles[3]!.accountId, open, otherSlots[2]!, singles[3]!.beneficiaryIds);
+  expect(await engine.markVaccinated(vaccinatedAppointment, singles[4]!.beneficiaryIds[0]!, 'vaccinator-7')).toMatchObject({ ok: true });
+
+  // quotas of the day: searches, OTPs, and an account blocked after too many OTPs
+  const searcher = await login(engine, `9999${String(Date.now()).slice(-6)}`);
+  for (let i = 0; i < 7; i++) expect(await engine.consumeSearchQuota(searcher.accountId, searcher.sid)).toMatchObject({ ok: true });
+  const otpMobile = nextMobile();
+  expect(await engine.issueOtp(otpMobile)).toMatchObject({ ok: true });
+  const blockedMobile = nextMobile();
+  const maxOtps = engine.country.rules.otp.max_per_day;
+  for (let i = 0; i < maxOtps; i++) {
+    expect(await engine.issueOtp(blockedMobile)).toMatchObject({ ok: true });
+    clock.advance(engine.country.rules.otp.resend_after_seconds * 1000 + 1000);
+  }
+  expect(await engine.issueOtp(blockedMobile)).toMatchObject({ ok: false, status: Status.ACCOUNT_BLOCKED });
+
+  return {
+    sessions: { full, open, soon, dayAfter },
+    fullDate: today + 3,
+    family,
+    singles,
+    superseding,
+    quotaAccounts: [searcher.accountId, engine.accountIdOf(otpMobile), engine.accountIdOf(blockedMobile)],
+    slots,
+    otherSlots,
+  };
+}
+
+describe('rebuilding Redis from PostgreSQL', () => {
+  test('after Redis is flushed, capacities, live appointments and quotas of the day come back as they were, and booking refuses what it refused before', async ({
+    engine,
+    redis,
+    pool,
+    clock,
+    prefix,
+  }) => {
+    const day = await bookingDay(engine, clock);
+    await drainOutboxDirectly(redis, pool);
+    await snapshotDailyQuotas(redis, pool);
+    const before = await bookingState(redis);
+    const quotasBefore = await quotaState(redis, day.quotaAccounts);
+    expect(quotasBefore.size).toBe(4); // searches of the day, two OTP counters, one block
+
+    // Redis loses everything under this deployment's prefix
+    await deleteKeysWithPrefix(REDIS_URL, prefix);
+    expect(await allKeys(redis, '*')).toEqual([]);
+
+    const report = await rebuildRedis(redis, pool);
+    expect(report).toMatchObject({ drained: 0, sessions: 4, quotas: 4 });
+    expect(await bookingState(redis)).toEqual(before);
+    const quotasAfter = await quotaState(redis, day.quotaAccounts);
+    expect([...quotasAfter.keys()].sort()).toEqual([...quotasBefore.keys()].sort());
+    for (const [key, { value, ttl }] of quotasBefore) {
+      expect(quotasAfter.get(key)!.value, key).toBe(value);
+      // the lifetime left, as of the snapshot (which was taken just before the flush)
+      expect(Math.abs(quotasAfter.get(key)!.ttl - ttl), key).toBeLessThan(5000);
+    }
+    const check = await reconcile(redis, pool);
+    expect(check.ok, formatReconcileReport(check)).toBe(true);
+
+    // the full session stays full
+    const newcomer = await accountWithBeneficiaries(engine, 1);
+    expect(await engine.book({ accountId: newcomer.accountId, sessionId: day.sessions.full, slot: day.slots[3]!, dose: 1, beneficiaryIds: newcomer.beneficiaryIds })).toMatchObject({
+      ok: false,
+      status: Status.FULL,
+    });
+    // a beneficiary with a live appointment cannot book a second one
+    expect(
+      await engine.book({ accountId: day.family.accountId, sessionId: day.sessions.open, slot: day.otherSlots[3] ?? day.otherSlots[0]!, dose: 1, beneficiaryIds: [day.family.beneficiaryIds[0]!] }),
+    ).toMatchObject({ ok: false, status: Status.ALREADY_BOOKED, beneficiaryId: day.family.beneficiaryIds[0] });
+    // the one who cancelled can book again, into the seat still free
+    expect(
+      await engine.book({ accountId: day.family.accountId, sessionId: day.sessions.open, slot: day.otherSlots[0]!, dose: 1, beneficiaryIds: [day.family.beneficiaryIds[3]!] }),
+    ).toMatchObject({ ok: true });
+    // the vaccinated beneficiary has the dose on record
+    expect(
+      await engine.book({ accountId: day.singles[4]!.accountId, sessionId: day.sessions.open, slot: day.otherSlots[0]!, dose: 1, beneficiaryIds: day.singles[4]!.beneficiaryIds }),
+    ).toMatchObject({ ok: false, status: Status.ALREADY_VACCINATED });
+    // the photo-ID index is back, and new beneficiaries get new reference numbers
+    const photoId = nextPhotoId();
+    const first = await engine.addBeneficiary(newcomer.accountId, {
+      name: 'Asha', birth_year: 1985, gender_id: 2, photo_id_type: 1, photo_id_number: photoId, comorbidity_ind: 'N', consent_version: 'V1',
+    }); // prettier-ignore
+    expect(first.ok).toBe(true);
+    const every = [...day.family.beneficiaryIds, ...day.singles.flatMap((s) => s.beneficiaryIds), ...newcomer.beneficiaryIds];
+    if (first.ok) expect(BigInt(first.beneficiaryId)).toBeGreaterThan(every.map(BigInt).reduce((a, b) => (a > b ? a : b)));
+    const again = await accountWithBeneficiaries(engine, 0);
+    expect(
+      await engine.addBeneficiary(again.accountId, {
+        name: 'Asha', birth_year: 1985, gender_id: 2, photo_id_type: 1, photo_id_number: photoId, comorbidity_ind: 'N', consent_version: 'V1',
+      }), // prettier-ignore
+    ).toMatchObject({ ok: false, status: Status.DUPLICATE_PHOTO_ID });
+    // the session definition is byte for byte what was published: publishing it again changes nothing
+    const republished = await engine.publishSession({
+      center_id: demoCenterId(engine), date: day.fullDate, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 4, capacity_dose2: 0,
+      slot_capacity: everySlot(engine, demoCenterId(engine), 4),
+    }); // prettier-ignore
+    expect(republished).toMatchObject({ ok: true, sessionId: day.sessions.full, changed: false });
+    // quotas of the day still hold: the blocked account stays blocked
+    expect(await redis.pttl(keys.blocked(day.quotaAccounts[2]!))).toBeGreaterThan(DAY - 60_000);
+  });
+
+  test('changes still in the outbox are written to PostgreSQL before Redis is laid out from it', async ({ engine, redis, pool }) => {
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const sessionId = await publishSession(engine, { capacity_dose1: 10 });
+    const early = await accountWithBeneficiaries(engine, 1);
+    await engine.book({ accountId: early.accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds: early.beneficiaryIds });
+    await drainOutboxDirectly(redis, pool);
+    // booked after the last drain: only the outbox has these
+    const late = await accountWithBeneficiaries(engine, 2);
+    const lateBooking = await engine.book({ accountId: late.accountId, sessionId, slot: slots[1]!, dose: 1, beneficiaryIds: late.beneficiaryIds });
+    expect(lateBooking.ok).toBe(true);
+    const before = await bookingState(redis);
+    const outboxBefore = await redis.xlen(keys.outbox());
+    expect(outboxBefore).toBeGreaterThan(0);
+
+    const report = await rebuildRedis(redis, pool);
+    expect(report.drained).toBe(outboxBefore);
+    expect(await bookingState(redis)).toEqual(before);
+    expect((await engine.getSession(sessionId))!.booked1).toBe(3);
+    expect(await reconcile(redis, pool)).toMatchObject({ ok: true });
+  });
+
+  test('npm run rebuild refuses to replace booking keys Redis still holds unless forced', async ({ engine, redis, pool, prefix, schema }) => {
+    await publishSession(engine);
+    await drainOutboxDirectly(redis, pool);
+    const refused = spawnNode(builtScript('rebuild.js'), { prefix, schema });
+    expect((await refused.exited).code).toBe(2);
+    expect(refused.output).toMatch(/still holds \d+ booking keys.*--force/s);
+
+    const forced = spawnNode(builtScript('rebuild.js'), { prefix, schema }, ['--force']);
+    expect((await forced.exited).code, forced.output).toBe(0);
+    expect(forced.output).toMatch(/rebuild: done: 1 sessions/);
+    expect(forced.output).toMatch(/reconcile: OK/);
+  });
+});
