@@ -50,3 +50,28 @@ export function verifyToken(secret: string, token: string, nowMs: number): Token
   if (claims.role !== 'citizen' && claims.role !== 'admin' && claims.role !== 'vaccinator') return null;
   return claims;
 }
+
+/**
+ * Verifies tokens, remembering the ones already verified: a citizen polling search sends the same
+ * token again and again, and a map lookup is cheaper than an HMAC and a JSON parse. A remembered
+ * token is still checked for expiry on every use; the cache holds at most `capacity` tokens.
+ */
+export class TokenVerifier {
+  private readonly verified = new Map<string, TokenClaims>();
+
+  constructor(
+    private readonly secret: string,
+    private readonly capacity = 100_000,
+  ) {}
+
+  verify(token: string, nowMs: number): TokenClaims | null {
+    const known = this.verified.get(token);
+    if (known) return known.exp * 1000 > nowMs ? known : null;
+    const claims = verifyToken(this.secret, token, nowMs);
+    if (claims) {
+      if (this.verified.size >= this.capacity) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, claims);
+    }
+    return claims;
+  }
+}

@@ -21,6 +21,7 @@ import { beneficiaryRoutes } from './routes/beneficiaries.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { operatorRoutes } from './routes/operators.js';
 import { opsRoutes } from './routes/ops.js';
+import { pageRoutes } from './routes/pages.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { SessionSearch } from './search.js';
 import type { StatsSample } from './stats.js';
@@ -111,6 +112,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   appointmentRoutes(router, context);
   operatorRoutes(router, context);
   opsRoutes(router, context);
+  pageRoutes(router, context);
 
   const handle = (request: HttpRequest): HttpResponse | Promise<HttpResponse> => {
     const match = router.match(request.method, request.path);
@@ -194,6 +196,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
             available_capacity: c.available_capacity_dose1 + c.available_capacity_dose2,
             available_capacity_dose1: c.available_capacity_dose1,
             available_capacity_dose2: c.available_capacity_dose2,
+            changed_at: c.changed_at,
           })),
         }),
       );

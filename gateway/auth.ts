@@ -5,7 +5,7 @@
  */
 import type { BookingEngine, Outcome } from '../engine/engine.js';
 import { Status, apiErrorFor, REQUEST_ERRORS } from '../engine/status.js';
-import { signToken, verifyToken, type Role, type TokenClaims } from '../engine/tokens.js';
+import { signToken, TokenVerifier, type Role, type TokenClaims } from '../engine/tokens.js';
 import { apiError, type HttpRequest, type HttpResponse } from './http.js';
 
 export interface Citizen {
@@ -16,16 +16,20 @@ export interface Citizen {
 const OPERATOR_TOKEN_SECONDS = 8 * 3600;
 
 export class Authenticator {
+  private readonly verifier: TokenVerifier;
+
   constructor(
     private readonly engine: BookingEngine,
     private readonly secret: string,
     private readonly citizenTokenSeconds: number,
-  ) {}
+  ) {
+    this.verifier = new TokenVerifier(secret);
+  }
 
   private claims(request: HttpRequest): TokenClaims | null {
     const header = request.headers.authorization;
     if (!header.startsWith('Bearer ') || header.length > 4096) return null;
-    return verifyToken(this.secret, header.slice(7).trim(), this.engine.now());
+    return this.verifier.verify(header.slice(7).trim(), this.engine.now());
   }
 
   /**

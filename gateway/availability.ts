@@ -18,6 +18,8 @@ export interface SessionAvailability {
   date: number;
   available_capacity_dose1: number;
   available_capacity_dose2: number;
+  /** when the change happened, ms by Redis's clock (the stream entry's id) */
+  changed_at: number;
 }
 
 export interface AvailabilityOptions {
@@ -193,6 +195,7 @@ export class AvailabilityBook {
         date: session.date,
         available_capacity_dose1: session.cap1 - session.booked1,
         available_capacity_dose2: session.cap2 - session.booked2,
+        changed_at: Number(id.slice(0, id.indexOf('-'))),
       });
     }
     if (changes.length) for (const listener of this.listeners) listener(changes);

@@ -15,6 +15,8 @@ export const READ_HEADERS = [
   'x-forwarded-for',
   'user-agent',
   'accept',
+  // the web pages' assets are served brotli- or gzip-compressed when the browser accepts it
+  'accept-encoding',
 ] as const;
 export type HeaderName = (typeof READ_HEADERS)[number];
 

@@ -7,8 +7,11 @@
  *
  * Rendered bodies are cached per query and reused while nothing in the districts they cover has
  * changed, or for at most `maxStaleMs` while bookings pour in, so availability is never older than
- * that and a rush does not re-render on every request.
+ * that and a rush does not re-render on every request. They are cached as UTF-8 bytes (a calendar
+ * of a district is tens of kilobytes: encoding it per request was the search's largest cost) and,
+ * for clients that accept it, gzip-compressed once per render.
  */
+import { gzipSync } from 'node:zlib';
 import { formatCowinDate } from '../engine/dates.js';
 import type { Center, Country } from '../engine/masterdata.js';
 import type { SessionState } from '../engine/sessions.js';
@@ -27,9 +30,16 @@ export interface SearchQuery {
 }
 
 interface CachedBody {
-  body: string;
+  body: Buffer;
+  gzipped: Buffer | undefined;
   version: number;
   renderedAt: number;
+}
+
+export interface SearchAnswer {
+  body: Buffer;
+  /** 'gzip' when `body` is the compressed form */
+  encoding: 'gzip' | undefined;
 }
 
 export class SessionSearch {
@@ -43,19 +53,23 @@ export class SessionSearch {
     private readonly maxCacheEntries = 20_000,
   ) {}
 
-  /** The JSON body for a query. */
-  answer(query: SearchQuery): string {
+  /** The JSON body for a query, gzip-compressed when the client accepts it. */
+  answer(query: SearchQuery, acceptsGzip = false): SearchAnswer {
     const centers = this.centersOf(query);
     const version = this.versionOf(centers);
     const key = `${query.kind}:${query.id}:${query.date}:${query.vaccine ?? ''}`;
     const now = Date.now();
-    const cached = this.cache.get(key);
-    if (cached && (cached.version === version || now - cached.renderedAt < this.maxStaleMs)) return cached.body;
-    const body = this.render(query, centers);
-    if (this.cache.size >= this.maxCacheEntries) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.delete(key);
-    this.cache.set(key, { body, version, renderedAt: now });
-    return body;
+    let entry = this.cache.get(key);
+    if (!entry || (entry.version !== version && now - entry.renderedAt >= this.maxStaleMs)) {
+      entry = { body: Buffer.from(this.render(query, centers)), gzipped: undefined, version, renderedAt: now };
+      if (this.cache.size >= this.maxCacheEntries) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.delete(key);
+      this.cache.set(key, entry);
+    }
+    // small bodies gain nothing from compression
+    if (!acceptsGzip || entry.body.length < 1024) return { body: entry.body, encoding: undefined };
+    entry.gzipped ??= gzipSync(entry.body, { level: 5 });
+    return { body: entry.gzipped, encoding: 'gzip' };
   }
 
   private centersOf(query: SearchQuery): readonly Center[] {

@@ -2,8 +2,8 @@
  * The only module that imports uWebSockets.js. It owns uWS's rules so no route has to know them:
  *
  * - everything needed from `req` is copied before the first await (req is stack-allocated);
- * - `res.onAborted` is attached before any async work and aborts an AbortController; after an
- *   abort, `res` is never touched again;
+ * - `res.onAborted` is attached before any async work and aborts the request's AbortSignal; after
+ *   an abort, `res` is never touched again;
  * - writes after an await happen inside `res.cork(...)`;
  * - the body is capped while it is read (413 past the cap, or at once from Content-Length);
  * - no exception crosses a uWS callback: a throwing route becomes a 500 (or what `onError` says).
@@ -128,23 +128,39 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     const rawQuery = req.getQuery() ?? '';
     const headers = {} as Record<HeaderName, string>;
     for (const name of READ_HEADERS) headers[name] = req.getHeader(name);
-    const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
 
-    const controller = new AbortController();
+    // most routes never look at the signal: create the AbortController only when one does
+    let controller: AbortController | undefined;
+    let aborted = false;
     let done = false;
     res.onAborted(() => {
       done = true;
-      controller.abort();
+      aborted = true;
+      controller?.abort();
     });
 
+    // the query string and the address are parsed only by routes that read them; the address comes
+    // from `res` (valid until the response ends or aborts), not from the stack-allocated `req`
+    let query: URLSearchParams | undefined;
+    let remoteAddress: string | undefined;
     const request: HttpRequest = {
       method,
       path: url,
-      query: new URLSearchParams(rawQuery),
+      get query() {
+        query ??= new URLSearchParams(rawQuery);
+        return query;
+      },
       headers,
-      remoteAddress,
+      get remoteAddress() {
+        remoteAddress ??= aborted ? '' : Buffer.from(res.getRemoteAddressAsText()).toString();
+        return remoteAddress;
+      },
       body: null,
-      signal: controller.signal,
+      get signal() {
+        controller ??= new AbortController();
+        if (aborted) controller.abort();
+        return controller.signal;
+      },
       params: {},
       route: '',
     };

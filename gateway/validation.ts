@@ -110,10 +110,15 @@ export function queryDate(query: URLSearchParams, name = 'date'): Parsed<number>
   return { ok: true, value: day };
 }
 
-/** A required whole-number query parameter (ids, pincodes). */
+const digitPatterns = new Map<string, RegExp>();
+
+/** A required whole-number query parameter (ids, pincodes) of `digits[0]` to `digits[1]` digits. */
 export function queryId(query: URLSearchParams, name: string, error: () => ApiError, digits: [number, number] = [1, 12]): Parsed<number> {
   const text = query.get(name);
-  if (text === null || !new RegExp(`^\\d{${digits[0]},${digits[1]}}$`).test(text)) return { ok: false, error: error() };
+  const key = `${digits[0]},${digits[1]}`;
+  let pattern = digitPatterns.get(key);
+  if (!pattern) digitPatterns.set(key, (pattern = new RegExp(`^\\d{${key}}$`)));
+  if (text === null || !pattern.test(text)) return { ok: false, error: error() };
   return { ok: true, value: Number(text) };
 }
 

@@ -33,11 +33,12 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
     return { ok: true, value: { kind: spec.kind, id: id.value, date: date.value, vaccine } };
   };
 
-  const answer = (query: SearchQuery, cacheControl: string): HttpResponse => ({
-    status: 200,
-    headers: { 'content-type': 'application/json', 'cache-control': cacheControl },
-    body: ctx.search.answer(query),
-  });
+  const answer = (request: HttpRequest, query: SearchQuery, cacheControl: string): HttpResponse => {
+    const { body, encoding } = ctx.search.answer(query, /\bgzip\b/.test(request.headers['accept-encoding']));
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': cacheControl, vary: 'Accept-Encoding' };
+    if (encoding) headers['content-encoding'] = encoding;
+    return { status: 200, headers, body };
+  };
 
   for (const spec of KINDS) {
     // validate before counting: a malformed call does not use up the caller's allowance
@@ -47,7 +48,7 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
       return publicLimited(ctx, () => {
         ctx.metrics.search('public');
         // shared caches may keep it for a second: never older than design.md's ~1 s
-        return answer(query.value, 'public, max-age=1');
+        return answer(request, query.value, 'public, max-age=1');
       })(request);
     });
 
@@ -63,7 +64,7 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
         return outcomeResponse(quota);
       }
       ctx.metrics.search('protected');
-      const response = answer(query.value, 'private, no-store');
+      const response = answer(request, query.value, 'private, no-store');
       response.headers!['x-ratelimit-remaining'] = String(quota.remaining);
       response.headers!['x-ratelimit-reset'] = String(Math.ceil(quota.resetMs / 1000));
       return response;
