@@ -5,24 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { projectRoot } from '../../engine/config.js';
 import { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
+import { freePort } from '../../loadtest/bench-processes.js';
 import { deleteKeysWithPrefix, demoCountry, REDIS_URL } from './fixtures.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+export { freePort };
 
 export interface RunningGateway {
   url: string;
