@@ -1,0 +1,104 @@
+/**
+ * What the browser tests share: Debian's Chromium driven by playwright-core (no browser download
+ * works here), screenshots as test artifacts (and, on request, for the README), and a watch on each
+ * page's console so a script error or a Content-Security-Policy refusal fails the test that caused it.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { projectRoot } from '../../engine/config.js';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * The flags this closed network needs: without the background-networking ones Chromium's own
+ * connections (updates, sync, field trials) are refused and slow every start. Playwright gives
+ * each launch a fresh temporary --user-data-dir itself (it refuses the flag in `args`).
+ */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+/** A phone-sized context (the citizen page's first audience) and a desktop one. */
+export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
+export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
+
+export async function newContext(browser: Browser, options: BrowserContextOptions): Promise<BrowserContext> {
+  const context = await browser.newContext({ locale: 'en-IN', timezoneId: 'Asia/Kolkata', acceptDownloads: true, ...options });
+  context.setDefaultTimeout(10_000);
+  return context;
+}
+
+const ARTIFACTS = join(projectRoot(), 'test-artifacts', 'web');
+const DOCS_SCREENSHOTS = join(projectRoot(), 'docs', 'screenshots');
+
+/**
+ * Save a screenshot of the page as a test artifact. With TEEKA_UPDATE_SCREENSHOTS=1 the ones named
+ * `forReadme` are also copied to docs/screenshots/ (they are committed, so ordinary runs leave them be).
+ */
+export async function screenshot(page: Page, name: string, forReadme?: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true, animations: 'disabled', caret: 'hide' });
+  if (forReadme && process.env.TEEKA_UPDATE_SCREENSHOTS === '1') {
+    mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
+    copyFileSync(path, join(DOCS_SCREENSHOTS, `${forReadme}.png`));
+  }
+  return path;
+}
+
+/**
+ * Uncaught exceptions and console errors of a page. Chromium also logs every 4xx answer of a fetch
+ * as "Failed to load resource"; the pages meet those on purpose (a full slot, a quota logout), so
+ * those lines are left out and everything else counts.
+ */
+export function pageProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(message.text())) return;
+    problems.push(`console: ${message.text()}`);
+  });
+  return problems;
+}
+
+// The tests type-check without the DOM library (tsconfig's lib is ES2023), so what runs inside the
+// page is written as page-side source text.
+
+/** The id of the element that has the keyboard focus (or of its closest ancestor matching `closest`). */
+export function focusedId(page: Page, closest?: string): Promise<string | null> {
+  const element = closest ? `document.activeElement?.closest(${JSON.stringify(closest)})` : 'document.activeElement';
+  return page.evaluate(`${element}?.id || null`);
+}
+
+/** The text of the focused element. */
+export function focusedText(page: Page): Promise<string | null> {
+  return page.evaluate('document.activeElement?.textContent ?? null');
+}
+
+/** A value of the page's sessionStorage. */
+export function sessionValue(page: Page, key: string): Promise<string | null> {
+  return page.evaluate(`sessionStorage.getItem(${JSON.stringify(key)})`);
+}
+
+/** Put values into the sessionStorage of every page of the context before its scripts run (once per tab). */
+export async function seedSessionStorage(context: BrowserContext, values: Record<string, string>): Promise<void> {
+  await context.addInitScript(
+    `if (!sessionStorage.getItem('teeka.test.seeded')) {
+      for (const [key, value] of Object.entries(${JSON.stringify(values)})) sessionStorage.setItem(key, value);
+      sessionStorage.setItem('teeka.test.seeded', '1');
+    }`,
+  );
+}
