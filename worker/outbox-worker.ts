@@ -248,6 +248,7 @@ export class OutboxWorker {
       await job.discard();
       throw err;
     }
+    // the commit is durable (synchronous_commit stays on) before the entries leave the outbox
     const report = await writeBatch(this.pool, events);
     await acknowledgeOutboxEntries(this.redis, ids);
     this.totals.batches += 1;

@@ -87,10 +87,14 @@ const UPSERT_BENEFICIARIES = `
     version = EXCLUDED.version
   WHERE beneficiaries.version < EXCLUDED.version`;
 
+// The documents travel as one JSON array beside the other columns, zipped by position (ROWS FROM):
+// as a text[] parameter every quote in them would be escaped and parsed again, which costs more
+// than the rest of the batch.
 const INSERT_APPOINTMENT_EVENTS = `
   INSERT INTO appointment_events (event_id, stream_id, appointment_id, action, version, at, data)
-  SELECT e.event_id, e.stream_id, e.appointment_id, e.action, e.version, ${EPOCH_MS('e.at_ms')}, e.data::jsonb
-  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[])
+  SELECT e.event_id, e.stream_id, e.appointment_id, e.action, e.version, ${EPOCH_MS('e.at_ms')}, e.data
+  FROM ROWS FROM (UNNEST($1::text[]), UNNEST($2::text[]), UNNEST($3::text[]), UNNEST($4::text[]), UNNEST($5::int[]),
+                  UNNEST($6::bigint[]), jsonb_array_elements($7::jsonb))
     AS e(event_id, stream_id, appointment_id, action, version, at_ms, data)
   ON CONFLICT (event_id) DO NOTHING`;
 
@@ -226,7 +230,8 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
       appointments.map((a) => a.action),
       appointments.map((a) => a.version),
       appointments.map((a) => a.at),
-      appointments.map((a) => a.raw),
+      // each raw document was checked as JSON when the entry was parsed
+      `[${appointments.map((a) => a.raw).join(',')}]`,
     ]);
     report.appointmentEvents = logged.rowCount ?? 0;
     if (expiries.length) {
