@@ -173,10 +173,10 @@ export class OutboxWorker {
   }
 
   /** Enqueue a batch; entries read are pending on this consumer until their job writes them. */
-  private async enqueue(ids: string[]): Promise<void> {
+  private async enqueue(ids: string[], jobId = batchJobId(ids)): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.queue.add({ ids }, { jobId: batchJobId(ids) });
+        await this.queue.add({ ids }, { jobId });
         return;
       } catch (err) {
         // keep trying: giving up would leave the entries pending until the orphan sweep
@@ -207,7 +207,7 @@ export class OutboxWorker {
         if (!claimed.length) break;
         this.totals.claimed += claimed.length;
         this.log(`worker: claimed ${claimed.length} entries of dead consumer ${name}`);
-        await this.enqueue(claimed);
+        await this.enqueueClaimed(claimed);
       }
       // a dead consumer with nothing pending is only clutter in XINFO
       const left = (await this.redis.xpending(outbox, OUTBOX_GROUP, '-', '+', 1, name)) as unknown[];
@@ -225,9 +225,23 @@ export class OutboxWorker {
       if (claimed.length) {
         this.totals.claimed += claimed.length;
         this.log(`worker: ${claimed.length} entries pending longer than ${orphanIdleMs} ms; enqueued again`);
-        await this.enqueue(claimed);
+        await this.enqueueClaimed(claimed);
       }
     } while (cursor !== '0-0' && !this.stopping);
+  }
+
+  /**
+   * Enqueue claimed entries. Bull ignores a job id it still holds: while the batch's own job is on
+   * its way (waiting, delayed, running) that is what we want; but a job kept as failed (or
+   * completed, if its acknowledgement was lost) would swallow the retry, so those entries get a
+   * job of their own and the failed one stays for inspection.
+   */
+  private async enqueueClaimed(ids: string[]): Promise<void> {
+    const jobId = batchJobId(ids);
+    const existing = await this.queue.getJob(jobId);
+    const state = existing ? await existing.getState() : null;
+    if (state === 'failed' || state === 'completed') await this.enqueue(ids, `${jobId}:again:${Date.now()}`);
+    else await this.enqueue(ids, jobId);
   }
 
   // ------------------------------------------------------------------ writing

@@ -5,7 +5,7 @@ import { Status } from '../../engine/status.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
 import { saveMasterData } from '../../worker/masterdata.js';
 import { migrate } from '../../worker/migrate.js';
-import { parseOutboxEntry, type OutboxEvent, type StreamEntry } from '../../worker/outbox.js';
+import { parseOutboxEntry, readOutboxBacklog, type OutboxEvent, type StreamEntry } from '../../worker/outbox.js';
 import { writeBatch } from '../../worker/persist.js';
 import { readQueueDepth } from '../../worker/queue-depth.js';
 import { reconcile } from '../../worker/reconcile.js';
@@ -209,6 +209,45 @@ describe('exactly once: replays and out-of-order batches', () => {
     expect(report.events).toBe(expected);
     expect(report.batches).toBe(Math.ceil(expected / 2));
     expect(await redis.xlen(keys.outbox())).toBe(0);
+    expect(await reconcile(redis, pool)).toMatchObject({ ok: true });
+  });
+});
+
+describe('failed batches', () => {
+  test('a batch that gave up is kept as failed for inspection, and its entries are written once the cause is gone', async ({
+    engine,
+    redis,
+    pool,
+    prefix,
+    schema,
+  }) => {
+    const sessionId = await publishSession(engine);
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 2);
+    const booked = await engine.book({ accountId, sessionId, slot: slotsOf(engine, demoCenterId(engine))[0]!, dose: 1, beneficiaryIds });
+    expect(booked.ok).toBe(true);
+    // a cause no retry can fix by itself, with a single attempt allowed
+    await pool.query('ALTER TABLE appointment_events RENAME TO appointment_events_away');
+    const lines: string[] = [];
+    const worker = await startInProcessWorker(redis, prefix, pool, schema, {
+      settings: { TEEKA_WORKER_ATTEMPTS: '1', TEEKA_WORKER_ORPHAN_IDLE_MS: '3500' },
+      log: (line) => lines.push(line),
+    });
+    try {
+      await waitFor('the batch to fail', async () => (await worker.queue.getJobCounts()).failed === 1);
+      expect(lines.join('\n')).toMatch(/FAILED for good after 1 attempts, kept for inspection: .*appointment_events/);
+      const [failed] = await worker.queue.getFailed();
+      expect(failed!.failedReason).toMatch(/relation "appointment_events" does not exist/);
+      // nothing was acknowledged: the changes are still in the outbox
+      expect((await readOutboxBacklog(redis)).pending).toBe(5);
+
+      await pool.query('ALTER TABLE appointment_events_away RENAME TO appointment_events');
+      await waitFor('the outbox to drain', async () => (await redis.xlen(keys.outbox())) === 0, 15_000);
+      expect(lines.join('\n')).toMatch(/5 entries pending longer than 3500 ms; enqueued again/);
+      // the failed job is still there to be looked at
+      expect((await worker.queue.getJobCounts()).failed).toBe(1);
+    } finally {
+      await worker.stop();
+    }
     expect(await reconcile(redis, pool)).toMatchObject({ ok: true });
   });
 });

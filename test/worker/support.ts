@@ -158,14 +158,20 @@ export async function startWorkerProcess(env: WorkerEnv): Promise<ChildProcessHa
 }
 
 /** An in-process worker on the test's prefix and schema (for tests that do not need to kill it). */
-export async function startInProcessWorker(redis: Redis, prefix: string, pool: pg.Pool, schema: string, redisUrl?: string): Promise<OutboxWorker> {
+export async function startInProcessWorker(
+  redis: Redis,
+  prefix: string,
+  pool: pg.Pool,
+  schema: string,
+  { settings = {}, log = () => {} }: { settings?: Record<string, string>; log?: (line: string) => void } = {},
+): Promise<OutboxWorker> {
   const worker = new OutboxWorker({
     redis,
-    redisUrl: redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisKeyPrefix: prefix,
     pool,
-    settings: fastWorkerSettings(schema),
-    log: () => {},
+    settings: fastWorkerSettings(schema, settings),
+    log,
   });
   await worker.start();
   return worker;
