@@ -6,7 +6,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +13,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { projectRoot } from '../../engine/config.js';
+import { freePort } from '../../loadtest/bench-processes.js';
 import type { BookingEngine } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
 import { openPool } from '../../worker/database.js';
@@ -178,17 +178,6 @@ export async function startInProcessWorker(
 }
 
 // ---------------------------------------------------------------- private servers
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A redis-server of the test's own, on its own port and directory, that the test may SIGKILL. */
 export class PrivateRedis {
