@@ -593,12 +593,22 @@ function setupSearch() {
   });
 
   $('vaccine-filters').append(
-    ...config.vaccines.flatMap((name, i) => [
-      el('input', { type: 'checkbox', id: `f-vaccine-${i}`, dataset: { filter: 'vaccine' }, value: name }),
-      el('label', { for: `f-vaccine-${i}`, text: name }),
-    ]),
+    ...config.vaccines.map((name, i) =>
+      el(
+        'span',
+        { className: 'chip' },
+        el('input', { type: 'checkbox', id: `f-vaccine-${i}`, dataset: { filter: 'vaccine' }, value: name }),
+        el('label', { for: `f-vaccine-${i}`, text: name }),
+      ),
+    ),
   );
-  $('filters').addEventListener('change', () => renderResults());
+  $('filters').addEventListener('change', () => {
+    const chosen = $('filters').querySelectorAll('input:checked').length;
+    $('filter-count').textContent = chosen ? `(${chosen} chosen)` : '(none chosen)';
+    renderResults();
+  });
+  // a phone keeps the calendar close to the search button; a wide screen has room to show them
+  $('filters-box').open = window.matchMedia('(min-width: 720px)').matches;
 
   $('search-form').addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -696,7 +706,7 @@ function renderResults() {
         'li',
         { className: 'centre', dataset: { centerId: center.center_id } },
         el('h3', { text: center.name }),
-        el('p', { className: 'address', text: `${center.address}, ${center.district_name}, ${center.state_name} ${center.pincode}` }),
+        el('p', { className: 'address', text: centreAddress(center) }),
         el('p', { className: 'fee' }, el('span', { className: `badge ${center.fee_type === 'Paid' ? 'paid' : 'free'}`, text: center.fee_type }), ` ${center.from.slice(0, 5)}–${center.to.slice(0, 5)}`),
         el(
           'ul',
@@ -723,6 +733,14 @@ function renderResults() {
       ? `No vaccination sessions in ${search.label} from ${range}. Try another date or place.`
       : `${total} centre${total === 1 ? '' : 's'} in ${search.label} with sessions from ${range}${shown === total ? '' : `; ${shown} shown with the filters`}.`,
   );
+}
+
+/** The address line; master-data addresses often end with the district already. */
+function centreAddress(center) {
+  const parts = [center.address];
+  if (!center.address.includes(center.district_name)) parts.push(center.district_name);
+  parts.push(`${center.state_name} ${center.pincode}`);
+  return parts.join(', ');
 }
 
 function capacityOf(session, dose) {

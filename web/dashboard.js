@@ -18,6 +18,7 @@ const CHARTS = [
     id: 'queue',
     title: 'Queue depth',
     unit: '',
+    counts: true,
     series: [
       { label: 'Not in PostgreSQL', stroke: '#0b5f7a', value: (s) => s.queue?.outboxLength },
       { label: 'Unread (lag)', stroke: '#c26a00', value: (s) => s.queue?.undelivered },
@@ -85,6 +86,7 @@ const duration = (ms) => {
 // ------------------------------------------------------------------ charts
 
 const plots = new Map();
+const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
 
 function plotWidth(container) {
   return Math.max(260, container.clientWidth);
@@ -116,7 +118,8 @@ function buildCharts() {
         width: plotWidth(plotBox),
         height: 200,
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] } },
-        axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => number(t)) }],
+        // counts get whole-number ticks; rates and times may use fractions
+        axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => number(t)), ...(chart.counts ? { incrs: WHOLE_STEPS } : {}) }],
         series: [
           { label: 'Time', value: (_u, t) => (t === null ? '–' : new Date(t * 1000).toLocaleTimeString()) },
           ...chart.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, dash: s.dash, value: (_u, v) => number(v, chart.unit) })),
@@ -139,7 +142,12 @@ function drawCharts(samples) {
     const ys = chart.series.map((s) => samples.map((sample) => s.value(sample) ?? null));
     plot.setData([xs, ...ys]);
     const last = samples[samples.length - 1];
-    now.textContent = last ? `Now: ${chart.series.map((s) => `${s.label} ${number(s.value(last), chart.unit)}`).join(', ')}` : '';
+    // the caption is the chart's text alternative: the latest value and the highest of the window
+    const peaks = ys.map((values) => values.reduce((max, v) => (v !== null && (max === null || v > max) ? v : max), null));
+    now.textContent = last
+      ? `Now: ${chart.series.map((s) => `${s.label} ${number(s.value(last), chart.unit)}`).join(', ')}. ` +
+        `Highest in 5 min: ${chart.series.map((s, i) => `${s.label} ${number(peaks[i], chart.unit)}`).join(', ')}.`
+      : '';
   }
 }
 

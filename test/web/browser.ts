@@ -3,9 +3,9 @@
  * works here), screenshots as test artifacts (and, on request, for the README), and a watch on each
  * page's console so a script error or a Content-Security-Policy refusal fails the test that caused it.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { projectRoot } from '../../engine/config.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -44,16 +44,19 @@ const ARTIFACTS = join(projectRoot(), 'test-artifacts', 'web');
 const DOCS_SCREENSHOTS = join(projectRoot(), 'docs', 'screenshots');
 
 /**
- * Save a screenshot of the page as a test artifact. With TEEKA_UPDATE_SCREENSHOTS=1 the ones named
- * `forReadme` are also copied to docs/screenshots/ (they are committed, so ordinary runs leave them be).
+ * Save a full-page screenshot as a test artifact. With TEEKA_UPDATE_SCREENSHOTS=1, `readme` also
+ * writes docs/screenshots/<as>.png: what a visitor sees in the window (phone or desktop), scrolled
+ * to `show` when given. Those are committed, so ordinary runs leave them alone.
  */
-export async function screenshot(page: Page, name: string, forReadme?: string): Promise<string> {
+export async function screenshot(page: Page, name: string, readme?: { as: string; show?: Locator }): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true, animations: 'disabled', caret: 'hide' });
-  if (forReadme && process.env.TEEKA_UPDATE_SCREENSHOTS === '1') {
+  if (readme && process.env.TEEKA_UPDATE_SCREENSHOTS === '1') {
     mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
-    copyFileSync(path, join(DOCS_SCREENSHOTS, `${forReadme}.png`));
+    const box = readme.show ? await readme.show.boundingBox() : null;
+    if (box) await page.evaluate(`window.scrollBy(0, ${Math.round(box.y) - 8})`);
+    await page.screenshot({ path: join(DOCS_SCREENSHOTS, `${readme.as}.png`), animations: 'disabled', caret: 'hide' });
   }
   return path;
 }

@@ -83,7 +83,7 @@ describe('citizen booking page', () => {
     const page = await context.newPage();
     const problems = pageProblems(page);
     await page.goto(`${gateway.url}/`);
-    await screenshot(page, 'citizen-login', 'citizen-login');
+    await screenshot(page, 'citizen-login', { as: 'citizen-login' });
 
     // the login form by keyboard alone: Tab reaches the field, Enter submits
     await page.keyboard.press('Tab'); // skip link
@@ -116,7 +116,7 @@ describe('citizen booking page', () => {
     await searchDistrict(page, 'Delhi', 'New Delhi');
     await page.locator('#live-status[data-state="live"]').waitFor();
     expect(await dose1Shown(page, first)).toBe('5');
-    await screenshot(page, 'citizen-calendar', 'citizen-calendar');
+    await screenshot(page, 'citizen-calendar', { as: 'citizen-calendar', show: page.locator('.results-head') });
 
     // a second browser (another citizen on a desktop) watches the same district
     const watcherMobile = testMobile();
@@ -136,7 +136,7 @@ describe('citizen booking page', () => {
     await dialog.waitFor();
     expect(await dialog.getByLabel('Asha Kumari (dose 1)').isChecked(), 'the only bookable beneficiary is preselected').toBe(true);
     expect(await dialog.getByRole('radio').first().isChecked()).toBe(true);
-    await screenshot(page, 'citizen-book-dialog', 'citizen-book-dialog');
+    await screenshot(page, 'citizen-book-dialog', { as: 'citizen-book-dialog' });
     await dialog.getByRole('button', { name: 'Confirm booking' }).click();
     await expect.poll(() => page.locator('#beneficiaries-status').textContent()).toMatch(/^Booked: Asha Kumari at .+ Appointment ID /);
     const appointment = card.locator('section.appointment');
@@ -149,7 +149,7 @@ describe('citizen booking page', () => {
     await expect.poll(() => dose1Shown(page, first), { timeout: 3000 }).toBe('4');
     expect(watcherSearches, 'no polling, no reload').toBe(0);
     await expect.poll(() => watcher.locator('#live-announcer').textContent(), { timeout: 5000 }).toContain('4 dose 1');
-    await screenshot(watcher, 'citizen-watcher-live');
+    await screenshot(watcher, 'citizen-watcher-live', { as: 'citizen-desktop-live', show: watcher.locator('#search-title') });
 
     // the slip: a real download of a PDF
     const downloading = page.waitForEvent('download');
@@ -159,7 +159,7 @@ describe('citizen booking page', () => {
     const pdf = readFileSync((await download.path())!);
     expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(pdf.length).toBeGreaterThan(500);
-    await screenshot(page, 'citizen-appointment', 'citizen-appointment');
+    await screenshot(page, 'citizen-appointment', { as: 'citizen-appointment', show: card });
 
     // reschedule to the second session: the seat moves, both pages see it
     await appointment.getByRole('button', { name: 'Reschedule' }).click();
@@ -189,6 +189,93 @@ describe('citizen booking page', () => {
     expect(watcherProblems).toEqual([]);
   });
 
+  it('the filters (age group, vaccine, fee type, dose) change what the calendar shows without searching again', async () => {
+    const eastDelhi = gateway.engine.country.centersByDistrict.get(145)!;
+    const free = eastDelhi.find((c) => c.fee_type === 'Free')!;
+    const paid = eastDelhi.find((c) => c.fee_type === 'Paid')!;
+    const day = gateway.engine.today() + 1;
+    const young = await gateway.engine.publishSession({ center_id: free.center_id, date: day, vaccine: 'COVAXIN', min_age_limit: 18, capacity_dose1: 7, capacity_dose2: 3 });
+    const older = await gateway.engine.publishSession({ center_id: paid.center_id, date: day + 1, vaccine: 'COVISHIELD', min_age_limit: 45, capacity_dose1: 6, capacity_dose2: 2 });
+    if (!young.ok || !older.ok) throw new Error('publishSession failed');
+    const mobile = testMobile();
+    const { page, problems } = await pageLoggedInAs(await new CowinClient(gateway.url).login(mobile), mobile);
+    await searchDistrict(page, 'Delhi', 'East Delhi');
+    let searches = 0;
+    page.on('request', (request) => {
+      if (request.url().includes('/appointment/sessions/')) searches += 1;
+    });
+    const shown = async () => {
+      const ids = await Promise.all((await page.locator('button.session').all()).map((button) => button.getAttribute('data-session-id')));
+      return { young: ids.includes(young.sessionId), older: ids.includes(older.sessionId) };
+    };
+    expect(await shown()).toEqual({ young: true, older: true });
+
+    // on a phone the filters fold away under the search button
+    expect(await page.getByLabel('Paid').isVisible()).toBe(false);
+    await page.locator('summary', { hasText: 'Filters' }).click();
+    const choose = async (label: string, expected: { young: boolean; older: boolean }) => {
+      await page.getByLabel(label, { exact: true }).check();
+      expect(await shown(), label).toEqual(expected);
+      await page.getByLabel(label, { exact: true }).uncheck();
+    };
+    await choose('Paid', { young: false, older: true });
+    await choose('Free', { young: true, older: false });
+    await choose('Age 18+', { young: true, older: false });
+    await choose('Age 45+', { young: false, older: true });
+    await choose('COVISHIELD', { young: false, older: true });
+    await choose('COVAXIN', { young: true, older: false });
+
+    // two filters of different kinds narrow together; the status says how many centres are left
+    await page.getByLabel('Paid', { exact: true }).check();
+    await page.getByLabel('Age 18+', { exact: true }).check();
+    expect(await shown()).toEqual({ young: false, older: false });
+    expect(await page.locator('#filter-count').textContent()).toBe('(2 chosen)');
+    expect(await page.locator('#search-status').textContent()).toMatch(/^\d+ centres in East Delhi .*; 0 shown with the filters\.$/);
+    await page.getByLabel('Paid', { exact: true }).uncheck();
+    await page.getByLabel('Age 18+', { exact: true }).uncheck();
+
+    // a dose filter shows that dose's capacity only
+    await page.getByLabel('Dose 2', { exact: true }).check();
+    const cell = page.locator(`button.session[data-session-id="${young.sessionId}"]`);
+    expect(await cell.locator('.cap').count()).toBe(1);
+    expect(await cell.locator('.cap[data-dose="2"] .cap-value').textContent()).toBe('3');
+    expect(await cell.getAttribute('aria-disabled')).toBeNull();
+
+    expect(searches, 'filters never search again').toBe(0);
+    await screenshot(page, 'citizen-filters');
+    expect(problems).toEqual([]);
+  });
+
+  it('a PIN code search finds its centres and follows their capacity live', async () => {
+    const mysore = gateway.engine.country.centersByDistrict.get(266)![0]!;
+    const published = await gateway.engine.publishSession({ center_id: mysore.center_id, date: gateway.engine.today() + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 9, capacity_dose2: 1 });
+    if (!published.ok) throw new Error('publishSession failed');
+    const mobile = testMobile();
+    const { page, problems } = await pageLoggedInAs(await new CowinClient(gateway.url).login(mobile), mobile);
+
+    await page.getByLabel('By PIN code').check();
+    expect(await page.getByLabel('District', { exact: true }).isVisible()).toBe(false);
+    await page.getByLabel('PIN code', { exact: true }).fill('12');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.locator('#search-status').textContent()).toBe('Please enter a valid PIN code.');
+    expect(await page.getByLabel('PIN code', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+
+    await page.getByLabel('PIN code', { exact: true }).fill(String(mysore.pincode));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.locator('#search-status').textContent()).toMatch(new RegExp(`centres? in PIN code ${mysore.pincode}`));
+    expect(await page.locator('li.centre h3').allTextContents()).toContain(mysore.name);
+    // the results name the district, not its id: the page looks the id up to subscribe to it
+    await page.locator('#live-status[data-state="live"]').waitFor();
+    expect(await dose1Shown(page, published.sessionId)).toBe('9');
+
+    const other = await new CowinClient(gateway.url).login(testMobile());
+    const id = await other.addBeneficiary('Mysore Resident', 1975, testPhotoId());
+    const booked = await other.post('/api/v2/appointment/schedule', { dose: 1, session_id: published.sessionId, slot: gateway.engine.country.slotsOf(mysore)[0], beneficiaries: [id] });
+    expect(booked.status).toBe(200);
+    await expect.poll(() => dose1Shown(page, published.sessionId), { timeout: 3000 }).toBe('8');
+    expect(problems).toEqual([]);
+  });
+
   it('the 21st search in 15 minutes logs the citizen out and the login form says why', async () => {
     const mobile = testMobile();
     const client = await new CowinClient(gateway.url).login(mobile);
@@ -206,7 +293,7 @@ describe('citizen booking page', () => {
     expect(await page.getByLabel('Mobile number').isVisible()).toBe(true);
     expect(await focusedId(page), 'focus returns to the login form').toBe('mobile');
     expect(await sessionValue(page, 'teeka.citizen.token'), 'the dead token is forgotten').toBeNull();
-    await screenshot(page, 'citizen-quota-logout', 'citizen-quota-logout');
+    await screenshot(page, 'citizen-quota-logout', { as: 'citizen-quota-logout' });
     expect(problems).toEqual([]);
   });
 
@@ -236,7 +323,7 @@ describe('citizen booking page', () => {
     const refusal = dialog.getByRole('alert');
     await expect.poll(() => refusal.textContent()).toBe('This slot is fully booked. Please choose another slot, date or centre.');
     expect(await dialog.isVisible(), 'the dialog stays open to pick another slot').toBe(true);
-    await screenshot(page, 'citizen-slot-full', 'citizen-slot-full');
+    await screenshot(page, 'citizen-slot-full', { as: 'citizen-slot-full' });
 
     // another slot of the same session still books
     await dialog.getByRole('radio').nth(1).check();

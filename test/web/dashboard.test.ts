@@ -1,0 +1,168 @@
+/**
+ * The operator's dashboard in a real Chromium, against the real gateway and the real persistence
+ * worker (a child process on the gateway's Redis prefix and a PostgreSQL schema of this test's own):
+ * queue depth rises while the worker is down during a burst of bookings and falls to zero once it
+ * is back, as the page shows it, second by second.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../engine/config.js';
+import { keys } from '../../engine/keys.js';
+import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
+import { DESKTOP, focusedId, launchBrowser, newContext, pageProblems, screenshot } from './browser.js';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** The worker's timings shortened so a restarted worker takes over within a second or two. */
+const QUICK_WORKER_ENV = {
+  TEEKA_WORKER_LOCK_MS: '2000',
+  TEEKA_WORKER_STALLED_CHECK_MS: '500',
+  TEEKA_WORKER_HEARTBEAT_MS: '1500',
+  TEEKA_WORKER_CLAIM_INTERVAL_MS: '500',
+  TEEKA_WORKER_RETRY_BASE_MS: '200',
+  TEEKA_WORKER_RETRY_CAP_MS: '1000',
+  TEEKA_WORKER_ORPHAN_IDLE_MS: '10000',
+  TEEKA_WORKER_LOG_MS: '1000',
+  TEEKA_QUOTA_SNAPSHOT_MS: '0',
+};
+
+/** `node dist/worker/main.js` on the gateway's prefix; resolves once it reads the outbox. */
+async function startWorker(prefix: string, schema: string): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'worker', 'main.js')], {
+    cwd: projectRoot(),
+    env: { ...process.env, ...QUICK_WORKER_ENV, TEEKA_REDIS_PREFIX: prefix, TEEKA_PG_SCHEMA: schema, DATABASE_URL },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
+  const deadline = Date.now() + 30_000;
+  while (!/reading .*outbox/.test(output)) {
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`worker did not start reading the outbox:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, output: () => output };
+}
+
+async function stopWorker(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
+}
+
+let gateway: RunningGateway;
+let browser: Browser;
+let context: BrowserContext;
+const schema = `web_${randomUUID().slice(0, 8)}`;
+const workers: ChildProcess[] = [];
+
+beforeAll(async () => {
+  [gateway, browser] = await Promise.all([startGateway(), launchBrowser()]);
+  context = await newContext(browser, DESKTOP);
+});
+afterAll(async () => {
+  await Promise.all(workers.map((w) => stopWorker(w, 'SIGKILL')));
+  await context?.close().catch(() => {});
+  await browser?.close();
+  await gateway?.stop();
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await client.end();
+});
+
+/** The text of one of the dashboard's "now" tiles, as a number of changes (or seconds). */
+async function tileNumber(page: Page, id: string): Promise<number> {
+  const text = (await page.locator(`#${id}`).textContent()) ?? '';
+  return Number(text.replace(/[^\d.]/g, ''));
+}
+
+describe('operator dashboard', () => {
+  it('refuses a wrong admin key, then shows queue depth rising while the worker is down during a burst of bookings and falling to zero after it restarts', async () => {
+    let worker = await startWorker(gateway.prefix, schema);
+    workers.push(worker.child);
+
+    // citizens with four beneficiaries each, and a session with room for all of them
+    const center = gateway.engine.country.centersByDistrict.get(149)![0]!; // South Delhi
+    const published = await gateway.engine.publishSession({ center_id: center.center_id, date: gateway.engine.today() + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 200, capacity_dose2: 0 });
+    if (!published.ok) throw new Error('publishSession failed');
+    const slots = gateway.engine.country.slotsOf(center);
+    const citizens = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const client = await new CowinClient(gateway.url).login(testMobile());
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) ids.push(await client.addBeneficiary(`Burst Citizen ${String.fromCharCode(65 + i)}`, 1980 + i, testPhotoId()));
+        return { client, ids };
+      }),
+    );
+    const book = (client: CowinClient, id: string, n: number) =>
+      client.post('/api/v2/appointment/schedule', { dose: 1, session_id: published.sessionId, slot: slots[n % slots.length], beneficiaries: [id] });
+
+    const page = await context.newPage();
+    const problems = pageProblems(page);
+    await page.goto(`${gateway.url}/dashboard`);
+    await page.getByLabel('Admin key').fill('not-the-key');
+    await page.getByRole('button', { name: 'Open dashboard' }).click();
+    await expect.poll(() => page.locator('#admin-key-error').textContent()).toBe('That key was not accepted. Check it and try again.');
+    expect(await page.getByLabel('Admin key').getAttribute('aria-invalid')).toBe('true');
+
+    await page.getByLabel('Admin key').fill('demo-admin-key');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Live operations' }).waitFor();
+    expect(await focusedId(page)).toBe('board-title');
+    await expect.poll(() => page.locator('#updated').textContent()).toMatch(/^Updated /);
+    // seven charts, each a uPlot canvas with a text alternative
+    expect(await page.locator('figure.chart canvas').count()).toBe(7);
+    expect(await page.locator('figure.chart [role="img"][aria-label^="Line chart of "]').count()).toBe(7);
+
+    // with the worker running, bookings drain at once (Redis says when; the page may lag a second)
+    await Promise.all(citizens.slice(0, 2).flatMap(({ client, ids }) => ids.map((id, i) => book(client, id, i))));
+    await expect.poll(() => gateway.redis.xlen(keys.outbox()), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => tileNumber(page, 'now-outbox'), { timeout: 5000 }).toBe(0);
+
+    // the worker dies; a burst of 40 bookings piles up in the outbox, unread
+    await stopWorker(worker.child, 'SIGKILL');
+    const burst = await Promise.all(citizens.slice(2).flatMap(({ client, ids }) => ids.map((id, i) => book(client, id, i))));
+    expect(burst.map((b) => b.status)).toEqual(Array(40).fill(200));
+    await expect.poll(() => tileNumber(page, 'now-outbox'), { timeout: 5000 }).toBe(40);
+    await expect.poll(() => tileNumber(page, 'now-undelivered'), { timeout: 5000 }).toBe(40);
+    await expect.poll(() => page.locator('#chart-queue-now').textContent()).toContain('Not in PostgreSQL 40, Unread (lag) 40');
+    await expect.poll(() => tileNumber(page, 'now-oldest'), { timeout: 5000 }).toBeGreaterThan(1);
+    expect(await page.locator('#tile-outbox').getAttribute('class')).toContain('alert');
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe('Persistence queue growing: 40 changes not yet in PostgreSQL.');
+    // the burst's booking rate is in the bookings chart's window (its caption is the text alternative)
+    const bookingsCaption = (await page.locator('#chart-bookings-now').textContent()) ?? '';
+    expect(Number(/Highest in 5 min: Booked ([\d.]+)\/s/.exec(bookingsCaption)?.[1])).toBeGreaterThanOrEqual(10);
+    await screenshot(page, 'dashboard-queue-rising');
+
+    // the worker comes back: the queue drains to zero and PostgreSQL holds every booking
+    worker = await startWorker(gateway.prefix, schema);
+    workers.push(worker.child);
+    await expect.poll(() => tileNumber(page, 'now-outbox'), { timeout: 15_000 }).toBe(0);
+    expect(await tileNumber(page, 'now-undelivered')).toBe(0);
+    expect(await page.locator('#now-oldest').textContent()).toBe('0.0 s');
+    expect(await page.locator('#tile-outbox').getAttribute('class')).toContain('calm');
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe('Persistence queue drained: everything is in PostgreSQL.');
+    await expect.poll(() => page.locator('#chart-queue-now').textContent()).toContain('Not in PostgreSQL 0, Unread (lag) 0, Pending 0');
+    // let a few zero samples land so the chart shows the fall, then keep it for the README
+    await page.waitForTimeout(2500);
+    await screenshot(page, 'dashboard-queue-drained', { as: 'dashboard' });
+
+    const db = new pg.Client({ connectionString: DATABASE_URL });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ n: string }>(`SELECT count(DISTINCT appointment_id) AS n FROM ${schema}.appointments`);
+      expect(Number(rows[0]!.n)).toBe(48);
+    } finally {
+      await db.end();
+    }
+    await stopWorker(worker.child, 'SIGTERM');
+    expect(problems).toEqual([]);
+  });
+});
