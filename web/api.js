@@ -88,10 +88,10 @@ export function messageFor(code, text = '', retryAfterSeconds = null) {
 }
 
 /**
- * Call the API. Resolves with the parsed JSON body (or null for 204, a Blob with `binary`),
- * rejects with an ApiError carrying the code and message.
+ * Call the API. Resolves with `{ json, headers }` (json is null for 204) or, with `binary`,
+ * `{ blob, headers }`; rejects with an ApiError carrying the code and message.
  */
-export async function callApi(method, path, { token, body, headers = {}, binary = false, signal } = {}) {
+export async function callApi(method, path, { token, body, headers = {}, binary = false, signal, cacheable = false } = {}) {
   let response;
   try {
     response = await fetch(path, {
@@ -103,7 +103,8 @@ export async function callApi(method, path, { token, body, headers = {}, binary 
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
-      cache: 'no-store',
+      // master data says how long it may be kept (public, max-age); everything else is live
+      cache: cacheable ? 'default' : 'no-store',
     });
   } catch (err) {
     if (err?.name === 'AbortError') throw err;

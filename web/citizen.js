@@ -173,7 +173,7 @@ function setupLogin() {
     $('mobile-form').hidden = false;
     $('mobile').focus();
   });
-  $('logout').addEventListener('click', () => logout('You have logged out.'));
+  $('logout').addEventListener('click', () => logout('You have logged out.', 'info'));
 }
 
 async function requestOtp(mobile) {
@@ -243,7 +243,7 @@ function tokenExpiry(token) {
   }
 }
 
-function logout(reason) {
+function logout(reason, kind = 'error') {
   state.token = null;
   state.txnId = null;
   state.reschedule = null;
@@ -262,7 +262,7 @@ function logout(reason) {
   state.sessions.clear();
   state.search = null;
   show($('search-status'), '');
-  show($('login-reason'), reason, 'error');
+  show($('login-reason'), reason, kind);
   $('mobile').focus();
 }
 
@@ -540,7 +540,7 @@ function confirmAction({ title, text, confirmLabel, keepLabel, run }) {
 async function loadStates() {
   if (state.statesList) return;
   try {
-    const { json } = await callApi('GET', '/api/v2/admin/location/states');
+    const { json } = await callApi('GET', '/api/v2/admin/location/states', { cacheable: true });
     state.statesList = json.states;
     $('state').replaceChildren(el('option', { value: '', text: 'Choose a state' }), ...json.states.map((s) => el('option', { value: s.state_id, text: s.state_name })));
   } catch (error) {
@@ -551,7 +551,7 @@ async function loadStates() {
 
 async function districtsOf(stateId) {
   if (!state.districtsByState.has(stateId)) {
-    const { json } = await callApi('GET', `/api/v2/admin/location/districts/${stateId}`);
+    const { json } = await callApi('GET', `/api/v2/admin/location/districts/${stateId}`, { cacheable: true });
     state.districtsByState.set(stateId, json.districts);
   }
   return state.districtsByState.get(stateId);

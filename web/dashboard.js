@@ -242,7 +242,7 @@ function showBoard({ focus }) {
   start();
 }
 
-function logout(reason) {
+function logout(reason, kind = 'error') {
   running = false;
   clearTimeout(refreshTimer);
   token = null;
@@ -250,7 +250,7 @@ function logout(reason) {
   $('board').hidden = true;
   $('signed-in').hidden = true;
   $('login').hidden = false;
-  show($('login-reason'), reason, 'error');
+  show($('login-reason'), reason, kind);
   $('admin-key').focus();
 }
 
@@ -283,7 +283,7 @@ $('login-form').addEventListener('submit', async (event) => {
     button.disabled = false;
   }
 });
-$('logout').addEventListener('click', () => logout('You have logged out.'));
+$('logout').addEventListener('click', () => logout('You have logged out.', 'info'));
 
 if (!uPlot) {
   show($('login-reason'), 'The chart library did not load. Reload the page.', 'error');

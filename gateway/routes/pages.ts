@@ -46,7 +46,7 @@ const PAGE_SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 } as const;
 
-/** One file as served: its bytes in each encoding, and its validator. */
+/** One file as served: its bytes in each encoding, and the validator of its uncompressed bytes. */
 interface ServedFile {
   contentType: string;
   identity: Buffer;
@@ -87,9 +87,11 @@ function matchesEtag(ifNoneMatch: string, etag: string): boolean {
 }
 
 function respond(request: HttpRequest, file: ServedFile, cacheControl: string, extra: Record<string, string> = {}): HttpResponse {
-  const headers: Record<string, string> = { etag: file.etag, 'cache-control': cacheControl, vary: 'accept-encoding', ...extra };
-  if (matchesEtag(request.headers['if-none-match'], file.etag)) return { status: 304, headers };
   const encoding = pickEncoding(request.headers['accept-encoding']);
+  // each encoding is its own representation, so each gets its own strong validator
+  const etag = encoding === 'identity' ? file.etag : `${file.etag.slice(0, -1)}-${encoding}"`;
+  const headers: Record<string, string> = { etag, 'cache-control': cacheControl, vary: 'accept-encoding', ...extra };
+  if (matchesEtag(request.headers['if-none-match'], etag)) return { status: 304, headers };
   headers['content-type'] = file.contentType;
   if (encoding !== 'identity') headers['content-encoding'] = encoding;
   return { status: 200, headers, body: encoding === 'br' ? file.br : encoding === 'gzip' ? file.gzip : file.identity };

@@ -273,6 +273,7 @@ describe('citizen booking page', () => {
     const booked = await other.post('/api/v2/appointment/schedule', { dose: 1, session_id: published.sessionId, slot: gateway.engine.country.slotsOf(mysore)[0], beneficiaries: [id] });
     expect(booked.status).toBe(200);
     await expect.poll(() => dose1Shown(page, published.sessionId), { timeout: 3000 }).toBe('8');
+    await screenshot(page, 'citizen-pin-search');
     expect(problems).toEqual([]);
   });
 
@@ -372,15 +373,23 @@ describe('citizen booking page', () => {
   });
 
   it('serves the pages with caching headers: revalidated HTML, immutable compressed assets', async () => {
-    const html = await fetch(`${gateway.url}/`);
+    const html = await fetch(`${gateway.url}/`, { headers: { 'accept-encoding': 'gzip' } });
     expect(html.status).toBe(200);
     expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html.headers.get('content-encoding')).toBe('gzip');
     expect(html.headers.get('cache-control')).toBe('no-cache');
     expect(html.headers.get('content-security-policy')).toContain("script-src 'self'");
     const etag = html.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]+-gzip"$/);
     const body = await html.text();
-    const again = await fetch(`${gateway.url}/`, { headers: { 'if-none-match': etag } });
+    const again = await fetch(`${gateway.url}/`, { headers: { 'accept-encoding': 'gzip', 'if-none-match': etag } });
     expect(again.status).toBe(304);
+    // the uncompressed page is another representation: the gzip validator does not match it
+    const plain = await fetch(`${gateway.url}/`, { headers: { 'accept-encoding': 'identity', 'if-none-match': etag } });
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.text()).toBe(body);
+    expect((await fetch(`${gateway.url}/dashboard`)).status).toBe(200);
 
     const script = /src="(\/assets\/[0-9a-f]{12}\/citizen\.js)"/.exec(body)![1]!;
     const asset = await fetch(`${gateway.url}${script}`, { headers: { 'accept-encoding': 'br, gzip' } });
@@ -402,5 +411,6 @@ describe('citizen booking page', () => {
     // a string, so vitest's transform leaves the browser's own import() alone
     const digests = await page.evaluate(`import('${sha256Url}').then(async (m) => ({ subtle: await m.sha256Hex('123456'), fallback: m.sha256HexFallback('123456') }))`);
     expect(digests).toEqual({ subtle: sha256Hex('123456'), fallback: sha256Hex('123456') });
+    await screenshot(page, 'citizen-desktop-login');
   });
 });

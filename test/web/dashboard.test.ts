@@ -111,6 +111,7 @@ describe('operator dashboard', () => {
     await page.getByRole('button', { name: 'Open dashboard' }).click();
     await expect.poll(() => page.locator('#admin-key-error').textContent()).toBe('That key was not accepted. Check it and try again.');
     expect(await page.getByLabel('Admin key').getAttribute('aria-invalid')).toBe('true');
+    await screenshot(page, 'dashboard-key-refused');
 
     await page.getByLabel('Admin key').fill('demo-admin-key');
     await page.keyboard.press('Enter');
