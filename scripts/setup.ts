@@ -12,13 +12,15 @@ import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 import { migrate } from '../worker/migrate.js';
+import { loadWorkerSettings } from '../worker/settings.js';
 
 export async function setup(config: TeekaConfig, log: (line: string) => void = console.log): Promise<void> {
   const country = loadCountry(config.countryFile);
   log(`teeka: ${config.env} deployment, country file ${config.countryFile} (${country.data.country.name})`);
 
-  log('teeka: migrating PostgreSQL…');
-  const applied = await migrate(config.databaseUrl, 'public', { log: (line) => log(`  ${line}`) });
+  const { schema } = loadWorkerSettings();
+  log(`teeka: migrating PostgreSQL (schema ${schema})…`);
+  const applied = await migrate(config.databaseUrl, schema, { log: (line) => log(`  ${line}`) });
   log(`teeka: schema up to date${applied.length ? ` (applied ${applied.join(', ')})` : ''}`);
 
   if (process.env.TEEKA_SEED_SESSIONS === 'off') return;
