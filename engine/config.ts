@@ -67,7 +67,8 @@ export function projectRoot(): string {
 
 const DEMO_SECRET = 'teeka-demo-secret-do-not-use-in-production';
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+/** A whole-number environment variable in [min, max], or `fallback` when unset. */
+export function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);

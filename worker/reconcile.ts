@@ -92,17 +92,7 @@ async function readHashes(redis: Redis, keyHead: string): Promise<Map<string, Re
   return hashes;
 }
 
-interface StoredBeneficiaryFields {
-  id: string;
-  version: number;
-  vaccine: string;
-  dose1: number;
-  dose2: number;
-  dose3: number;
-  appt1: string;
-  appt2: string;
-  appt3: string;
-}
+type StoredBeneficiaryFields = Pick<StoredBeneficiary, 'id' | 'version' | 'vaccine' | 'dose1' | 'dose2' | 'dose3' | 'appt1' | 'appt2' | 'appt3'>;
 
 interface AppointmentRow {
   appointment_id: string;

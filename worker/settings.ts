@@ -4,7 +4,7 @@
  * engine/config.ts; these are the worker's knobs, each documented with its default. Defaults are
  * applied first, then everything is validated, and an error names the variable and why.
  */
-import { ConfigError } from '../engine/config.js';
+import { ConfigError, integer } from '../engine/config.js';
 
 export interface WorkerSettings {
   /** TEEKA_PG_SCHEMA: the PostgreSQL schema of the system of record (tests use one each). Default `public` */
@@ -53,16 +53,6 @@ export interface WorkerSettings {
   logEveryMs: number;
   /** TEEKA_PG_STATEMENT_TIMEOUT_MS: a batch that takes longer fails and is retried. Default 30000 */
   statementTimeoutMs: number;
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
