@@ -23,6 +23,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { loadConfig } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
+import type { StoredBeneficiary } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
 import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
