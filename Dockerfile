@@ -26,6 +26,7 @@ COPY --from=build /app/dist dist
 COPY lua lua
 COPY migrations migrations
 COPY masterdata masterdata
+COPY web web
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

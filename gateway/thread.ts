@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { loadConfig } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
-import { connectRedis } from '../engine/redis.js';
+import { connectRedis, whenReady } from '../engine/redis.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
 import { createGateway } from './app.js';
 import { apiError } from './http.js';
@@ -24,6 +24,9 @@ const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPre
 const streamRedis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
 const pgPool = new pg.Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 2000 });
 pgPool.on('error', () => {}); // an idle client's error must not crash the thread; health reports it
+
+// the request connection has no offline queue (fail fast): wait for it before loading sessions
+await Promise.all([whenReady(redis, 30_000), whenReady(streamRedis, 30_000)]);
 
 let metricsText = '# metrics are aggregated once a second; none yet\n';
 let queueDepth: unknown = null;

@@ -195,11 +195,16 @@ function announce(text) {
 
 // ------------------------------------------------------------------ refresh loop
 
+// the samples drawn so far (the last five minutes); each poll asks only for newer ones
+let samples = [];
+const KEEP_SAMPLES = 300;
+
 async function refresh() {
   const started = performance.now();
   try {
-    const { json } = await callApi('GET', '/teeka/ops/stats', { token });
-    const samples = json.samples ?? [];
+    const since = samples.length ? `?since=${samples[samples.length - 1].t}` : '';
+    const { json } = await callApi('GET', `/teeka/ops/stats${since}`, { token });
+    samples = samples.concat(json.samples ?? []).slice(-KEEP_SAMPLES);
     if (samples.length) {
       drawCharts(samples);
       showLatest(samples[samples.length - 1]);
@@ -246,6 +251,7 @@ function logout(reason, kind = 'error') {
   running = false;
   clearTimeout(refreshTimer);
   token = null;
+  samples = [];
   sessionStorage.removeItem(TOKEN_KEY);
   $('board').hidden = true;
   $('signed-in').hidden = true;

@@ -19,9 +19,14 @@ export function opsRoutes(router: Router, ctx: GatewayContext): void {
     body: ctx.metricsText(),
   }));
 
+  // `since=<ms>` returns only newer samples: a dashboard polling every second fetches one, not 300
   router.get(
     '/teeka/ops/stats',
-    operatorOnly(ctx, 'admin', () => json(200, { samples: ctx.stats() }, { 'cache-control': 'no-store' })),
+    operatorOnly(ctx, 'admin', (request) => {
+      const since = Number(request.query.get('since') ?? 0);
+      const samples = ctx.stats();
+      return json(200, { samples: Number.isFinite(since) && since > 0 ? samples.filter((s) => s.t > since) : samples }, { 'cache-control': 'no-store' });
+    }),
   );
 
   router.get(

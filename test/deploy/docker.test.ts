@@ -30,7 +30,7 @@ describe('Dockerfile', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'teeka-image-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('replays into a runtime layout that loads native uWS and finds lua/, migrations/ and the country file', () => {
+  it('replays into a runtime layout that loads native uWS and finds lua/, migrations/, the country file and the web pages', () => {
     const lines = readFileSync(join(root, 'Dockerfile'), 'utf8')
       .split('\n')
       .map((l) => l.trim())
@@ -66,7 +66,7 @@ describe('Dockerfile', () => {
       const fs = await import('node:fs');
       loadUws(false);
       const config = loadConfig({});
-      console.log(JSON.stringify({ native: isNativeUws(), scripts: readScripts().length, centers: loadCountry(config.countryFile).data.centers.length, migrations: fs.readdirSync('migrations').length }));
+      console.log(JSON.stringify({ native: isNativeUws(), scripts: readScripts().length, centers: loadCountry(config.countryFile).data.centers.length, migrations: fs.readdirSync('migrations').length, pages: fs.existsSync('web/index.html') && fs.existsSync('web/dashboard.html') && fs.existsSync('node_modules/uplot/dist/uPlot.iife.min.js') }));
     `;
     const output = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: runtime, encoding: 'utf8' });
     const facts = JSON.parse(output.trim().split('\n').pop()!);
@@ -74,5 +74,6 @@ describe('Dockerfile', () => {
     expect(facts.scripts).toBeGreaterThanOrEqual(13);
     expect(facts.centers).toBeGreaterThanOrEqual(50);
     expect(facts.migrations).toBeGreaterThanOrEqual(1);
+    expect(facts.pages, 'the web pages and the charting library are in the image').toBe(true);
   }, 240_000);
 });
