@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { loadConfig } from '../engine/config.js';
+import { integer, loadConfig } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis } from '../engine/redis.js';
 import { openPersistQueue } from '../worker/queue.js';
@@ -22,12 +22,20 @@ const config = loadConfig();
 const country = loadCountry(config.countryFile);
 loadUws(config.allowUwsFallback); // refuse the JS fallback before starting any thread
 
+/** GATEWAY_YOUNG_GENERATION_MB: V8 young-generation size per request thread. Default 64 */
+const YOUNG_GENERATION_MB = integer(process.env, 'GATEWAY_YOUNG_GENERATION_MB', 64, 8, 1024);
+
 const threads: Worker[] = [];
 const latestMetrics = new Map<Worker, object[]>();
 let stopping = false;
 
 function startThread(index: number, port: number): Promise<{ worker: Worker; port: number }> {
-  const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: { index, port } });
+  const worker = new Worker(new URL('./thread.js', import.meta.url), {
+    workerData: { index, port },
+    // a request allocates many short-lived objects (ioredis commands, promises, headers): a larger
+    // young generation makes the frequent scavenges rarer and cheaper
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+  });
   threads.push(worker);
   return new Promise((resolve, reject) => {
     worker.on('message', (message: ThreadToMain) => {
