@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { localEpochDay } from './dates.js';
+import { localEpochDay, localInstant } from './dates.js';
 import {
   accountIdOf,
   accountOfTxnId,
@@ -157,8 +157,17 @@ export class BookingEngine {
 
   /** today's local epoch day in the country's time zone */
   today(): number {
-    return localEpochDay(this.clock(), this.country.timeZone);
+    // every booking asks; the time-zone lookup behind it is costly, and the answer only changes
+    // at local midnight, so it is kept with the instants where it stops being true
+    const now = this.clock();
+    const cached = this.todayCache;
+    if (cached && now >= cached.from && now < cached.until) return cached.day;
+    const day = localEpochDay(now, this.country.timeZone);
+    this.todayCache = { day, from: localInstant(day, 0, this.country.timeZone), until: localInstant(day + 1, 0, this.country.timeZone) };
+    return day;
   }
+
+  private todayCache: { day: number; from: number; until: number } | undefined;
 
   // ---------------------------------------------------------------- sessions
 

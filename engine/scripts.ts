@@ -72,7 +72,6 @@ let cached: ScriptSource[] | undefined;
 /** Read and assemble every script in `lua/`. */
 export function readScripts(dir = luaDirectory()): ScriptSource[] {
   if (cached && dir === luaDirectory()) return cached;
-  const prelude = luaStatusPrelude();
   const scripts = readdirSync(dir)
     .filter((f) => f.endsWith('.lua'))
     .sort()
@@ -80,7 +79,7 @@ export function readScripts(dir = luaDirectory()): ScriptSource[] {
       const match = FILE_NAME.exec(file);
       if (!match) throw new Error(`lua/${file}: script names must look like verbNoun-N.lua (N = number of keys)`);
       const body = inlineIncludes(readFileSync(join(dir, file), 'utf8'), dir, file, new Set());
-      const lua = prelude + body;
+      const lua = luaStatusPrelude(body) + body;
       const version = createHash('sha1').update(lua).digest('hex').slice(0, 10);
       return {
         name: match[1] as ScriptName,

@@ -212,10 +212,17 @@ export const REQUEST_ERRORS = {
   unavailable: (): ApiError => ({ httpStatus: 503, errorCode: 'GENSRV0503', error: 'Service temporarily unavailable' }),
 } as const;
 
-/** The Lua prelude the loader prepends to every script: `local Status = { OK = 1, FULL = -1, ... }`. */
-export function luaStatusPrelude(): string {
-  const entries = Object.entries(Status)
-    .filter(([name]) => Number.isNaN(Number(name)))
-    .map(([name, code]) => `${name} = ${code}`);
+/**
+ * The Lua prelude the loader prepends to a script: `local Status = { OK = 1, FULL = -1, ... }`,
+ * with the codes the script names (`Status.FULL`), since the table is rebuilt on every call.
+ * An unknown name is an error at load time rather than a nil at run time.
+ */
+export function luaStatusPrelude(scriptText: string): string {
+  const names = [...new Set([...scriptText.matchAll(/\bStatus\.([A-Z_]+)/g)].map((m) => m[1]!))].sort();
+  const entries = names.map((name) => {
+    const code = (Status as unknown as Record<string, number | undefined>)[name];
+    if (typeof code !== 'number') throw new Error(`Lua names Status.${name}, which engine/status.ts does not define`);
+    return `${name} = ${code}`;
+  });
   return `local Status = { ${entries.join(', ')} }\n`;
 }

@@ -49,7 +49,7 @@ export interface Gateway {
   onError: (error: unknown, request: HttpRequest) => HttpResponse;
   websocket: WebSocketRoute;
   /** called with the server's publish once it listens */
-  attachPublisher: (publish: (topic: string, text: string) => void) => void;
+  attachPublisher: (publish: (topic: string, text: string) => void, subscribers: (topic: string) => number) => void;
   stop: () => Promise<void>;
 }
 
@@ -176,6 +176,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   };
 
   let publish: ((topic: string, text: string) => void) | undefined;
+  let subscribers: (topic: string) => number = () => 0;
   book.onChange((changes: SessionAvailability[]) => {
     if (!publish) return;
     const byDistrict = new Map<number, SessionAvailability[]>();
@@ -185,6 +186,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       else byDistrict.set(change.district_id, [change]);
     }
     for (const [districtId, list] of byDistrict) {
+      // in a rush every booking changes a session: build a message only for districts someone follows
+      if (subscribers(districtTopic(districtId)) === 0) continue;
       publish(
         districtTopic(districtId),
         JSON.stringify({
@@ -209,8 +212,9 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     handle,
     onError,
     websocket,
-    attachPublisher: (fn) => {
+    attachPublisher: (fn, count) => {
       publish = fn;
+      subscribers = count;
     },
     stop: () => book.stop(),
   };

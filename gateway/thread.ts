@@ -55,7 +55,7 @@ const server = await startServer({
   onResponse: (request, response, ms) => gateway.context.metrics.request(request.route || 'unmatched', request.method, response.status, ms / 1000),
   websocket: gateway.websocket,
 });
-gateway.attachPublisher(server.publish);
+gateway.attachPublisher(server.publish, server.subscribers);
 
 const metricsTimer = setInterval(() => {
   void gateway.context.metrics.snapshot().then((metrics) => send({ type: 'metrics', metrics }));

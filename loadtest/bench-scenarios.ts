@@ -56,6 +56,8 @@ export interface WrkOptions {
   paths: string[];
   /** bearer tokens to rotate through (one per request), none for public endpoints */
   tokens?: string[];
+  /** send Accept-Encoding: gzip, as browsers and HTTP libraries do */
+  gzip?: boolean;
 }
 
 export async function wrkGet(options: WrkOptions): Promise<ScenarioResult> {
@@ -69,6 +71,7 @@ local i = 0
 request = function()
   i = i + 1
   local headers = {}
+  ${options.gzip ? 'headers["Accept-Encoding"] = "gzip"' : ''}
   if #tokens > 0 then headers["Authorization"] = "Bearer " .. tokens[(i % #tokens) + 1] end
   return wrk.format("GET", paths[(i % #paths) + 1], headers)
 end
@@ -93,6 +96,83 @@ ${WRK_DONE}`,
     maxMs: r.max / 1000,
     errors: r.non2xx + r.socket_errors,
     notes: r.non2xx ? [`${r.non2xx} non-2xx`] : [],
+  };
+}
+
+export interface WrkPostOptions {
+  scenario: string;
+  target: string;
+  url: string;
+  path: string;
+  seconds: number;
+  connections: number;
+  scratchDir: string;
+  /** the requests to send, in order (wrapping around if the run outlasts them) */
+  requests: { token?: string; body: string }[];
+  /** status counted as success (200) and status expected as a refusal (409 full or already booked) */
+  okStatus: number;
+  expectedRefusal: number;
+}
+
+/**
+ * A POST rush driven by wrk: the bodies (and bearer tokens) are read from a file by wrk's LuaJIT, so
+ * the generator costs a fraction of what autocannon does per request and the server, not the
+ * generator, sets the pace. Status codes are counted per thread and summed in `done`.
+ */
+export async function wrkPost(options: WrkPostOptions): Promise<ScenarioResult> {
+  const dataFile = join(options.scratchDir, `${options.scenario}.requests`);
+  writeFileSync(dataFile, options.requests.map((r) => `${r.token ?? ''}\t${r.body}`).join('\n') + '\n');
+  const script = join(options.scratchDir, `${options.scenario}.lua`);
+  writeFileSync(
+    script,
+    `local tokens, bodies = {}, {}
+for line in io.lines(${JSON.stringify(dataFile)}) do
+  local tab = line:find('\\t', 1, true)
+  tokens[#tokens + 1] = line:sub(1, tab - 1)
+  bodies[#bodies + 1] = line:sub(tab + 1)
+end
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok, refused, other, i = 0, 0, 0, 0 end
+function request()
+  i = i + 1
+  local k = ((i - 1) % #bodies) + 1
+  local headers = { ["Content-Type"] = "application/json" }
+  if tokens[k] ~= '' then headers["Authorization"] = "Bearer " .. tokens[k] end
+  return wrk.format("POST", ${JSON.stringify(options.path)}, headers, bodies[k])
+end
+function response(status, headers, body)
+  if status == ${options.okStatus} then ok = ok + 1 elseif status == ${options.expectedRefusal} then refused = refused + 1 else other = other + 1 end
+end
+done = function(summary, latency, requests)
+  local o, r, x = 0, 0, 0
+  for _, t in ipairs(threads) do o = o + t:get("ok"); r = r + t:get("refused"); x = x + t:get("other") end
+  local e = summary.errors
+  io.write(string.format('WRK_RESULT {"requests":%d,"duration_us":%d,"socket_errors":%d,"ok":%d,"refused":%d,"other":%d,"p50":%d,"p99":%d,"max":%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, o, r, x,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+`,
+  );
+  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, options.url], { maxBuffer: 1 << 24 });
+  const line = stdout.split('\n').find((l) => l.startsWith('WRK_RESULT '));
+  if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
+  const r = JSON.parse(line.slice('WRK_RESULT '.length)) as {
+    requests: number; duration_us: number; socket_errors: number; ok: number; refused: number; other: number; p50: number; p99: number; max: number;
+  };
+  const seconds = r.duration_us / 1e6;
+  return {
+    scenario: options.scenario,
+    target: options.target,
+    requests: r.requests,
+    seconds,
+    rps: r.requests / seconds,
+    okPerSecond: r.ok / seconds,
+    p50Ms: r.p50 / 1000,
+    p99Ms: r.p99 / 1000,
+    maxMs: r.max / 1000,
+    errors: r.other + r.socket_errors,
+    notes: [`${r.ok} × ${options.okStatus}, ${r.refused} × ${options.expectedRefusal}, ${r.other} other`],
   };
 }
 

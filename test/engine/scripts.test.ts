@@ -46,9 +46,11 @@ describe('lua/ loader', () => {
     }
   });
 
-  it('gives Lua the status codes of the TypeScript enum', () => {
-    const prelude = luaStatusPrelude();
-    expect(prelude).toContain(`FULL = ${Status.FULL}`);
-    expect(prelude).toContain(`REPLAYED = ${Status.REPLAYED}`);
+  it('gives Lua the status codes of the TypeScript enum that the script names', () => {
+    const book = readScripts().find((s) => s.name === 'bookAppointment')!;
+    expect(book.lua).toContain(`FULL = ${Status.FULL}`);
+    expect(book.lua).toContain(`REPLAYED = ${Status.REPLAYED}`);
+    expect(book.lua).not.toContain('QUOTA_LOGOUT');
+    expect(() => luaStatusPrelude('return { Status.NO_SUCH_CODE }')).toThrow(/Status.NO_SUCH_CODE/);
   });
 });
