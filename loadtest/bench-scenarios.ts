@@ -45,6 +45,19 @@ done = function(summary, latency, requests)
 end
 `;
 
+/** What every wrk script's `done` prints, plus the script's own counters. */
+type WrkSummary<Extra> = Extra & { requests: number; duration_us: number; socket_errors: number; p50: number; p99: number; max: number };
+
+/** Run wrk with one thread and a script whose `done` prints a `WRK_RESULT {json}` line. */
+async function runWrk<Extra>(script: string, url: string, connections: number, seconds: number, timeoutSeconds: number): Promise<WrkSummary<Extra>> {
+  const { stdout, stderr } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', `${timeoutSeconds}s`, '-s', script, url], {
+    maxBuffer: 1 << 24,
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('WRK_RESULT '));
+  if (!line) throw new Error(`wrk printed no result:\n${stdout}\n${stderr}`);
+  return JSON.parse(line.slice('WRK_RESULT '.length)) as WrkSummary<Extra>;
+}
+
 export interface WrkOptions {
   scenario: string;
   target: string;
@@ -77,12 +90,7 @@ request = function()
 end
 ${WRK_DONE}`,
   );
-  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '5s', '-s', script, options.url], {
-    maxBuffer: 1 << 24,
-  });
-  const line = stdout.split('\n').find((l) => l.startsWith('WRK_RESULT '));
-  if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
-  const r = JSON.parse(line.slice('WRK_RESULT '.length)) as { requests: number; duration_us: number; socket_errors: number; non2xx: number; p50: number; p99: number; max: number };
+  const r = await runWrk<{ non2xx: number }>(script, options.url, options.connections, options.seconds, 5);
   const seconds = r.duration_us / 1e6;
   return {
     scenario: options.scenario,
@@ -154,12 +162,7 @@ done = function(summary, latency, requests)
 end
 `,
   );
-  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, options.url], { maxBuffer: 1 << 24 });
-  const line = stdout.split('\n').find((l) => l.startsWith('WRK_RESULT '));
-  if (!line) throw new Error(`wrk printed no result:\n${stdout}`);
-  const r = JSON.parse(line.slice('WRK_RESULT '.length)) as {
-    requests: number; duration_us: number; socket_errors: number; ok: number; refused: number; other: number; p50: number; p99: number; max: number;
-  };
+  const r = await runWrk<{ ok: number; refused: number; other: number }>(script, options.url, options.connections, options.seconds, 10);
   const seconds = r.duration_us / 1e6;
   return {
     scenario: options.scenario,

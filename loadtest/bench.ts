@@ -20,6 +20,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
@@ -281,20 +282,27 @@ async function main(): Promise<void> {
       const baselineBooked = Number((await pool.query(`select count(*)::int as n from ${schema}_baseline.bookings where session_id = $1`, [baselineSession])).rows[0].n);
 
       progress(`run ${r}: redis-benchmark running the booking script by EVALSHA`);
-      const rawAccount = `bench-raw-${r}`;
+      // redis-benchmark draws ids at random, so its bookings share appointment ids and repeat
+      // beneficiaries across runs: they go under a prefix of their own, which no worker drains
+      // and no reconcile reads
+      const rawPrefix = `${prefix}raw${r}:`;
+      const rawRedis = new Redis(config.redisUrl, { keyPrefix: rawPrefix });
+      const rawEngine = new BookingEngine(rawRedis, { country, secret: config.secret });
+      const rawAccount = 'bench-raw';
       const rawRequests = SMOKE ? 2000 : 30_000;
-      await createBeneficiaryPool(redis, rawAccount, rawRequests * 20);
-      const rawSession = await engine.publishSession({ center_id: center.center_id, date: today + 2, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 1_000_000, capacity_dose2: 0, slot_capacity: slots.map(() => 1_000_000) });
+      await createBeneficiaryPool(rawRedis, rawAccount, rawRequests * 20);
+      const rawSession = await rawEngine.publishSession({ center_id: center.center_id, date: today + 2, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 1_000_000, capacity_dose2: 0, slot_capacity: slots.map(() => 1_000_000) });
       if (!rawSession.ok) throw new Error('publishSession failed');
       const book = engine.scripts.source('bookAppointment');
       await redis.script('LOAD', book.lua);
       const rawRps = await redisBenchmark(redisHost, redisPort, rawRequests, CONNECTIONS, rawRequests * 20, [
         'EVALSHA', book.sha, '6',
-        prefix + keys.session(rawSession.sessionId), prefix + keys.account(rawAccount), prefix + keys.appointment('__rand_int__'),
-        prefix + keys.idempotency(rawAccount, '-'), prefix + keys.outbox(), prefix + keys.availability(),
-        `raw-${r}`, rawSession.sessionId, rawAccount, slots[0]!, '1', String(engine.now()), String(today), '', '86400000', '100000', '__rand_int__',
+        rawPrefix + keys.session(rawSession.sessionId), rawPrefix + keys.account(rawAccount), rawPrefix + keys.appointment('__rand_int__'),
+        rawPrefix + keys.idempotency(rawAccount, '-'), rawPrefix + keys.outbox(), rawPrefix + keys.availability(),
+        'raw-__rand_int__', rawSession.sessionId, rawAccount, slots[0]!, '1', String(engine.now()), String(today), '', '86400000', '100000', '__rand_int__',
       ]);
-      await redis.del(keys.account(rawAccount));
+      rawRedis.disconnect();
+      await deleteKeysWithPrefix(config.redisUrl, rawPrefix);
 
       progress(`run ${r}: ${WATCHERS} WebSocket watchers`);
       const watchingCitizens = await citizens(engine, 50 + r, WATCHED_BOOKINGS, 1);
@@ -374,15 +382,28 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    await stopAll();
     await queue.close().catch(() => {});
-    await pool.query(`drop schema if exists ${schema} cascade; drop schema if exists ${schema}_baseline cascade`).catch(() => {});
-    await pool.end();
+    await pool.end().catch(() => {});
     redis.disconnect();
+    await cleanUp();
+  }
+}
+
+let cleanedUp: Promise<void> | undefined;
+/** Stop every process the bench started, drop its schemas and delete its keys (once). */
+function cleanUp(): Promise<void> {
+  cleanedUp ??= (async () => {
+    await stopAll();
+    const admin = new pg.Client({ connectionString: config.databaseUrl });
+    await admin.connect().then(
+      () => admin.query(`drop schema if exists ${schema} cascade; drop schema if exists ${schema}_baseline cascade`),
+      () => undefined,
+    );
+    await admin.end().catch(() => {});
     await deleteKeysWithPrefix(config.redisUrl, prefix);
     await deleteKeysWithPrefix(config.redisUrl, botsPrefix);
-    await deleteKeysWithPrefix(config.redisUrl, `${prefix}{persist}`);
-  }
+  })();
+  return cleanedUp;
 }
 
 /**
@@ -443,8 +464,16 @@ async function botsScenario(base: string, run: number): Promise<BotsResult> {
   return { ...counts, bots: 20, honest: 10 };
 }
 
+// Ctrl-C or SIGTERM: stop what the bench started and remove what it wrote, then exit
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`bench: ${signal}, cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
 main().catch(async (err) => {
   console.error('bench failed:', err);
-  await stopAll();
+  await cleanUp();
   process.exit(1);
 });

@@ -70,26 +70,18 @@ local windowProblem = bookingWindowProblem(session, now)
 if windowProblem then return { windowProblem } end
 if not session.slotCap then return { Status.INVALID_SLOT } end
 
-local ids, fields, seen = {}, {}, {}
+local ids, seen = {}, {}
 for i = FIRST_BENEFICIARY_ARG, #ARGV do
   local id = ARGV[i]
   if seen[id] then return { Status.DUPLICATE_BENEFICIARY, id } end
   seen[id] = true
   ids[#ids + 1] = id
-  fields[#fields + 1] = 'ben:' .. id
 end
 local count = #ids
 if count == 0 then return { Status.BENEFICIARY_NOT_FOUND, '' } end
 
-local raw = rcall('HMGET', accountKey, unpack(fields))
-local bens = {}
-for i, id in ipairs(ids) do
-  if not raw[i] then return { Status.BENEFICIARY_NOT_FOUND, id } end
-  local ben = cjson.decode(raw[i])
-  local problem = eligibilityProblem(ben, dose, session, today, nil)
-  if problem then return { problem, id } end
-  bens[i] = ben
-end
+local bens, refusal, refusedId = eligibleBeneficiaries(accountKey, ids, dose, session, today, nil)
+if not bens then return { refusal, refusedId } end
 
 local bucket = capacityBucket(dose)
 local available = session['cap' .. bucket] - session['booked' .. bucket]

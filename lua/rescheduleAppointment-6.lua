@@ -68,17 +68,8 @@ if old.center_id == new.center_id and old.date == new.date and oldSlot == newSlo
 end
 
 local dose = appointment.dose
-local fields = {}
-for i, id in ipairs(live) do fields[i] = 'ben:' .. id end
-local raw = rcall('HMGET', accountKey, unpack(fields))
-local bens = {}
-for i, id in ipairs(live) do
-  if not raw[i] then return { Status.BENEFICIARY_NOT_FOUND, id } end
-  local ben = cjson.decode(raw[i])
-  local problem = eligibilityProblem(ben, dose, new, today, appointmentId)
-  if problem then return { problem, id } end
-  bens[i] = ben
-end
+local bens, refusal, refusedId = eligibleBeneficiaries(accountKey, live, dose, new, today, appointmentId)
+if not bens then return { refusal, refusedId } end
 
 local count = #live
 local bucket = capacityBucket(dose)

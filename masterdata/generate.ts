@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadCountry } from '../engine/masterdata.js';
 import { join } from 'node:path';
 import { projectRoot } from '../engine/config.js';
+import { runAsCommand } from '../engine/command.js';
 
 interface GeneratorOptions {
   states: number;
@@ -87,7 +88,7 @@ export function generateCountry({ states, districts, centersPerDistrict, seed }:
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+runAsCommand(import.meta.url, 'generate-country', async () => {
   const { values } = parseArgs({
     options: {
       states: { type: 'string', default: '36' },
@@ -106,15 +107,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const [name, value] of Object.entries(options)) {
     if (!Number.isInteger(value) || value < 1) {
       console.error(`--${name === 'centersPerDistrict' ? 'centers' : name}: expected a whole number above 0`);
-      process.exit(2);
+      return 2;
     }
   }
   if (!values.out) {
     console.error('--out <file> is required');
-    process.exit(2);
+    return 2;
   }
   const country = generateCountry(options);
   writeFileSync(values.out, JSON.stringify(country));
   const checked = loadCountry(values.out);
   console.log(`wrote ${values.out}: ${checked.data.states.length} states, ${checked.data.districts.length} districts, ${checked.data.centers.length} centres`);
-}
+});

@@ -5,7 +5,7 @@
  *
  *   node dist/scripts/setup.js      (TEEKA_SEED_SESSIONS=off skips the sessions)
  */
-import { fileURLToPath } from 'node:url';
+import { runAsCommand } from '../engine/command.js';
 import { loadConfig, type TeekaConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { loadCountry } from '../engine/masterdata.js';
@@ -43,6 +43,4 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await setup(loadConfig());
-}
+runAsCommand(import.meta.url, 'setup', () => setup(loadConfig()));

@@ -21,9 +21,9 @@
  *   npm run rebuild              refuses when Redis still holds booking keys
  *   npm run rebuild -- --force   replaces them with PostgreSQL's state
  */
-import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
 import { bookingPartitionPattern, keys } from '../engine/keys.js';
 import { connectRedis } from '../engine/redis.js';
@@ -336,12 +336,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(
-    (code) => process.exit(code),
-    (err: Error) => {
-      console.error(`rebuild: ${err.message}`);
-      process.exit(3);
-    },
-  );
-}
+runAsCommand(import.meta.url, 'rebuild', main);

@@ -17,10 +17,10 @@
  * Run it when bookings are quiet: a change between the two reads shows as a mismatch (the outbox is
  * checked again at the end, and a change during the comparison is reported as such).
  */
-import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import type { StoredBeneficiary } from '../engine/engine.js';
@@ -416,12 +416,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(
-    (code) => process.exit(code),
-    (err: Error) => {
-      console.error(`reconcile: ${err.message}`);
-      process.exit(3);
-    },
-  );
-}
+runAsCommand(import.meta.url, 'reconcile', main);

@@ -1,5 +1,6 @@
 --[[
-  Why beneficiary `ben` (decoded JSON) cannot take `dose` at `session` (from readSession), or nil.
+  Why beneficiary `ben` (decoded JSON) cannot take `dose` at `session` (from readSession), or nil;
+  and the check of several beneficiaries read from their account hash.
   `today` is the local epoch day: an appointment whose day has passed without a vaccination no
   longer counts as live. `ownAppointmentId` is the appointment being moved by a reschedule, which
   must not block itself.
@@ -23,4 +24,23 @@ local function eligibilityProblem(ben, dose, session, today, ownAppointmentId)
   if dose == 3 then interval = session.precaution_after end
   if session.date - previous < interval then return Status.DOSE_NOT_DUE end
   return nil
+end
+
+--[[
+  Read beneficiaries `ids` from the account hash and check each for `dose` at `session`.
+  Returns the decoded beneficiaries in order, or nil, the refusal status and the id it concerns.
+]]
+local function eligibleBeneficiaries(accountKey, ids, dose, session, today, ownAppointmentId)
+  local fields = {}
+  for i, id in ipairs(ids) do fields[i] = 'ben:' .. id end
+  local raw = rcall('HMGET', accountKey, unpack(fields))
+  local bens = {}
+  for i, id in ipairs(ids) do
+    if not raw[i] then return nil, Status.BENEFICIARY_NOT_FOUND, id end
+    local ben = cjson.decode(raw[i])
+    local problem = eligibilityProblem(ben, dose, session, today, ownAppointmentId)
+    if problem then return nil, problem, id end
+    bens[i] = ben
+  end
+  return bens
 end
