@@ -48,6 +48,24 @@ end
 /** What every wrk script's `done` prints, plus the script's own counters. */
 type WrkSummary<Extra> = Extra & { requests: number; duration_us: number; socket_errors: number; p50: number; p99: number; max: number };
 
+/** A scenario result from wrk's summary: `ok` answers were the success, `errors` neither success nor expected. */
+function resultOfWrk(scenario: string, target: string, r: WrkSummary<object>, ok: number, errors: number, notes: string[]): ScenarioResult {
+  const seconds = r.duration_us / 1e6;
+  return {
+    scenario,
+    target,
+    requests: r.requests,
+    seconds,
+    rps: r.requests / seconds,
+    okPerSecond: ok / seconds,
+    p50Ms: r.p50 / 1000,
+    p99Ms: r.p99 / 1000,
+    maxMs: r.max / 1000,
+    errors,
+    notes,
+  };
+}
+
 /** Run wrk with one thread and a script whose `done` prints a `WRK_RESULT {json}` line. */
 async function runWrk<Extra>(script: string, url: string, connections: number, seconds: number, timeoutSeconds: number): Promise<WrkSummary<Extra>> {
   const { stdout, stderr } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', `${timeoutSeconds}s`, '-s', script, url], {
@@ -91,20 +109,7 @@ end
 ${WRK_DONE}`,
   );
   const r = await runWrk<{ non2xx: number }>(script, options.url, options.connections, options.seconds, 5);
-  const seconds = r.duration_us / 1e6;
-  return {
-    scenario: options.scenario,
-    target: options.target,
-    requests: r.requests,
-    seconds,
-    rps: r.requests / seconds,
-    okPerSecond: (r.requests - r.non2xx) / seconds,
-    p50Ms: r.p50 / 1000,
-    p99Ms: r.p99 / 1000,
-    maxMs: r.max / 1000,
-    errors: r.non2xx + r.socket_errors,
-    notes: r.non2xx ? [`${r.non2xx} non-2xx`] : [],
-  };
+  return resultOfWrk(options.scenario, options.target, r, r.requests - r.non2xx, r.non2xx + r.socket_errors, r.non2xx ? [`${r.non2xx} non-2xx`] : []);
 }
 
 export interface WrkPostOptions {
@@ -163,20 +168,9 @@ end
 `,
   );
   const r = await runWrk<{ ok: number; refused: number; other: number }>(script, options.url, options.connections, options.seconds, 10);
-  const seconds = r.duration_us / 1e6;
-  return {
-    scenario: options.scenario,
-    target: options.target,
-    requests: r.requests,
-    seconds,
-    rps: r.requests / seconds,
-    okPerSecond: r.ok / seconds,
-    p50Ms: r.p50 / 1000,
-    p99Ms: r.p99 / 1000,
-    maxMs: r.max / 1000,
-    errors: r.other + r.socket_errors,
-    notes: [`${r.ok} × ${options.okStatus}, ${r.refused} × ${options.expectedRefusal}, ${r.other} other`],
-  };
+  return resultOfWrk(options.scenario, options.target, r, r.ok, r.other + r.socket_errors, [
+    `${r.ok} × ${options.okStatus}, ${r.refused} × ${options.expectedRefusal}, ${r.other} other`,
+  ]);
 }
 
 export interface PostRushOptions {

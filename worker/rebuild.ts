@@ -32,7 +32,7 @@ import { forEachChunk, openPool } from './database.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { restoreDailyQuotas } from './quotas.js';
-import { formatReconcileReport, reconcile } from './reconcile.js';
+import { formatReconcileReport, reconcile, type AppointmentRow } from './reconcile.js';
 import { allKeys, scanKeys } from './scan.js';
 import { loadWorkerSettings } from './settings.js';
 
@@ -254,17 +254,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
     await writer.add((p) => p.hset(keys.appointment(id), ...fields, 'bens', bens.join(',')));
     report.appointments += 1;
   };
-  await forEachChunk<{
-    appointment_id: string;
-    beneficiary_id: string;
-    account_id: string;
-    session_id: string;
-    slot: string;
-    dose: number;
-    status: string;
-    version: number;
-    created_ms: string;
-  }>(
+  await forEachChunk<AppointmentRow>(
     pool,
     `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
             (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms

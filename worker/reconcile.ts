@@ -95,7 +95,8 @@ async function readHashes(redis: Redis, keyHead: string): Promise<Map<string, Re
 
 type StoredBeneficiaryFields = Pick<StoredBeneficiary, 'id' | 'version' | 'vaccine' | 'dose1' | 'dose2' | 'dose3' | 'appt1' | 'appt2' | 'appt3'>;
 
-interface AppointmentRow {
+/** An appointment row as reconcile and rebuild read it (one per appointment and beneficiary). */
+export interface AppointmentRow {
   appointment_id: string;
   beneficiary_id: string;
   account_id: string;

@@ -4,70 +4,27 @@
  * queue depth rises while the worker is down during a burst of bookings and falls to zero once it
  * is back, as the page shows it, second by second.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../engine/config.js';
 import { keys } from '../../engine/keys.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
+import { DATABASE_URL, startWorkerProcess, type ChildProcessHandle } from '../worker/support.js';
 import { DESKTOP, focusedId, launchBrowser, newContext, pageProblems, screenshot } from './browser.js';
-
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-/** The worker's timings shortened so a restarted worker takes over within a second or two. */
-const QUICK_WORKER_ENV = {
-  TEEKA_WORKER_LOCK_MS: '2000',
-  TEEKA_WORKER_STALLED_CHECK_MS: '500',
-  TEEKA_WORKER_HEARTBEAT_MS: '1500',
-  TEEKA_WORKER_CLAIM_INTERVAL_MS: '500',
-  TEEKA_WORKER_RETRY_BASE_MS: '200',
-  TEEKA_WORKER_RETRY_CAP_MS: '1000',
-  TEEKA_WORKER_ORPHAN_IDLE_MS: '10000',
-  TEEKA_WORKER_LOG_MS: '1000',
-  TEEKA_QUOTA_SNAPSHOT_MS: '0',
-};
-
-/** `node dist/worker/main.js` on the gateway's prefix; resolves once it reads the outbox. */
-async function startWorker(prefix: string, schema: string): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'worker', 'main.js')], {
-    cwd: projectRoot(),
-    env: { ...process.env, ...QUICK_WORKER_ENV, TEEKA_REDIS_PREFIX: prefix, TEEKA_PG_SCHEMA: schema, DATABASE_URL },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
-  const deadline = Date.now() + 30_000;
-  while (!/reading .*outbox/.test(output)) {
-    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`worker did not start reading the outbox:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, output: () => output };
-}
-
-async function stopWorker(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill(signal);
-  await exited;
-}
 
 let gateway: RunningGateway;
 let browser: Browser;
 let context: BrowserContext;
 const schema = `web_${randomUUID().slice(0, 8)}`;
-const workers: ChildProcess[] = [];
+const workers: ChildProcessHandle[] = [];
 
 beforeAll(async () => {
   [gateway, browser] = await Promise.all([startGateway(), launchBrowser()]);
   context = await newContext(browser, DESKTOP);
 });
 afterAll(async () => {
-  await Promise.all(workers.map((w) => stopWorker(w, 'SIGKILL')));
+  await Promise.all(workers.map((w) => w.kill('SIGKILL')));
   await context?.close().catch(() => {});
   await browser?.close();
   await gateway?.stop();
@@ -85,8 +42,10 @@ async function tileNumber(page: Page, id: string): Promise<number> {
 
 describe('operator dashboard', () => {
   it('refuses a wrong admin key, then shows queue depth rising while the worker is down during a burst of bookings and falling to zero after it restarts', async () => {
-    let worker = await startWorker(gateway.prefix, schema);
-    workers.push(worker.child);
+    // the worker as a child process on the gateway's prefix and this test's schema (quota snapshots off)
+    const startWorker = () => startWorkerProcess({ prefix: gateway.prefix, schema, extra: { TEEKA_QUOTA_SNAPSHOT_MS: '0' } });
+    let worker = await startWorker();
+    workers.push(worker);
 
     // citizens with four beneficiaries each, and a session with room for all of them
     const center = gateway.engine.country.centersByDistrict.get(149)![0]!; // South Delhi
@@ -128,7 +87,7 @@ describe('operator dashboard', () => {
     await expect.poll(() => tileNumber(page, 'now-outbox'), { timeout: 5000 }).toBe(0);
 
     // the worker dies; a burst of 40 bookings piles up in the outbox, unread
-    await stopWorker(worker.child, 'SIGKILL');
+    await worker.kill('SIGKILL');
     const burst = await Promise.all(citizens.slice(2).flatMap(({ client, ids }) => ids.map((id, i) => book(client, id, i))));
     expect(burst.map((b) => b.status)).toEqual(Array(40).fill(200));
     await expect.poll(() => tileNumber(page, 'now-outbox'), { timeout: 5000 }).toBe(40);
@@ -144,8 +103,8 @@ describe('operator dashboard', () => {
     await screenshot(page, 'dashboard-queue-rising');
 
     // the worker comes back: the queue drains to zero and PostgreSQL holds every booking
-    worker = await startWorker(gateway.prefix, schema);
-    workers.push(worker.child);
+    worker = await startWorker();
+    workers.push(worker);
     await expect.poll(() => tileNumber(page, 'now-outbox'), { timeout: 15_000 }).toBe(0);
     expect(await tileNumber(page, 'now-undelivered')).toBe(0);
     expect(await page.locator('#now-oldest').textContent()).toBe('0.0 s');
@@ -164,7 +123,7 @@ describe('operator dashboard', () => {
     } finally {
       await db.end();
     }
-    await stopWorker(worker.child, 'SIGTERM');
+    await worker.kill('SIGTERM');
     expect(problems).toEqual([]);
   });
 });
