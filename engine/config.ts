@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { offsetClock, type Clock } from './clock.js';
 
 export type Deployment = 'demo' | 'production';
 
@@ -46,12 +47,31 @@ export interface TeekaConfig {
   vaccinatorKey: string;
   /** TEEKA_SMS_WEBHOOK: URL that receives `{mobile, otp}` to send by SMS. Required in production. */
   smsWebhook: string | null;
+  /**
+   * TEEKA_CLOCK_OFFSET_MS: shifts the engine's clock by this many ms (see clock.ts), so a demo or a
+   * test can run at a chosen hour of a chosen day. Default 0; refused in production.
+   */
+  clockOffsetMs: number;
+  /** the engine's clock: the system clock shifted by `clockOffsetMs` */
+  clock: Clock;
 }
 
+/** A wrong setting: names the variable and says why. */
 export class ConfigError extends Error {
-  constructor(variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    readonly reason: string,
+  ) {
     super(`${variable}: ${reason}`);
     this.name = 'ConfigError';
+  }
+}
+
+/** Every wrong setting at once, so an operator fixes them in one go rather than one per start. */
+export class ConfigErrors extends Error {
+  constructor(readonly problems: ConfigError[]) {
+    super(`${problems.length} configuration problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`);
+    this.name = 'ConfigErrors';
   }
 }
 
@@ -71,7 +91,8 @@ const DEMO_SECRET = 'teeka-demo-secret-do-not-use-in-production';
 export function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
+  // decimal digits only: Number() would also take "0x50", "1e3" and " 80 "
+  const value = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
   }
@@ -86,49 +107,107 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new ConfigError(name, `expected on/off, got "${raw}"`);
 }
 
+const DEMO_ADMIN_KEY = 'demo-admin-key';
+const DEMO_VACCINATOR_KEY = 'demo-vaccinator-key';
+
+/**
+ * Why a production secret or key is too weak to trust, or null. Length alone let 40 spaces through:
+ * count distinct characters too, and refuse surrounding white space (a copy-paste accident).
+ */
+function weakSecretReason(value: string, minLength: number): string | null {
+  if (value.length < minLength) return `production needs at least ${minLength} characters`;
+  if (value.trim() !== value) return 'must not start or end with white space';
+  if (new Set(value).size < 8) return 'too little variety (fewer than 8 distinct characters): generate one, e.g. `openssl rand -base64 32`';
+  return null;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
-  const deployment = env.TEEKA_ENV ?? 'demo';
+  const problems: ConfigError[] = [];
+  const problem = (variable: string, reason: string) => problems.push(new ConfigError(variable, reason));
+  /** read one setting; a wrong one is recorded and its fallback used, so every problem is found */
+  const read = <T>(fallback: T, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err);
+      return fallback;
+    }
+  };
+
+  let deployment = env.TEEKA_ENV ?? 'demo';
   if (deployment !== 'demo' && deployment !== 'production') {
-    throw new ConfigError('TEEKA_ENV', `expected demo or production, got "${deployment}"`);
+    problem('TEEKA_ENV', `expected demo or production, got "${deployment}"`);
+    deployment = 'production'; // judge the rest by the stricter rules
   }
   const production = deployment === 'production';
   const root = projectRoot();
   const countryFile = env.TEEKA_COUNTRY ?? join(root, 'masterdata', 'demo-country.json');
+  const clockOffsetMs = read(0, () => integer(env, 'TEEKA_CLOCK_OFFSET_MS', 0, -(2 ** 50), 2 ** 50));
 
   const config: TeekaConfig = {
-    env: deployment,
+    env: deployment as Deployment,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisKeyPrefix: env.TEEKA_REDIS_PREFIX ?? 'teeka:',
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     host: env.HOST ?? '0.0.0.0',
-    port: integer(env, 'PORT', 8080, 1, 65535),
+    port: read(8080, () => integer(env, 'PORT', 8080, 1, 65535)),
     countryFile: isAbsolute(countryFile) ? countryFile : resolve(countryFile),
     secret: env.TEEKA_SECRET ?? (production ? '' : DEMO_SECRET),
     testMobilePrefix: env.TEEKA_TEST_MOBILE_PREFIX ?? (production ? null : '9999'),
     testOtp: env.TEEKA_TEST_OTP ?? '123456',
-    captchaRequired: flag(env, 'TEEKA_CAPTCHA', false),
-    gatewayThreads: integer(env, 'GATEWAY_THREADS', availableParallelism(), 1, 256),
-    allowUwsFallback: flag(env, 'TEEKA_ALLOW_UWS_FALLBACK', false),
-    adminKey: env.TEEKA_ADMIN_KEY ?? (production ? '' : 'demo-admin-key'),
-    vaccinatorKey: env.TEEKA_VACCINATOR_KEY ?? (production ? '' : 'demo-vaccinator-key'),
+    captchaRequired: read(false, () => flag(env, 'TEEKA_CAPTCHA', false)),
+    gatewayThreads: read(1, () => integer(env, 'GATEWAY_THREADS', availableParallelism(), 1, 256)),
+    allowUwsFallback: read(false, () => flag(env, 'TEEKA_ALLOW_UWS_FALLBACK', false)),
+    adminKey: env.TEEKA_ADMIN_KEY ?? (production ? '' : DEMO_ADMIN_KEY),
+    vaccinatorKey: env.TEEKA_VACCINATOR_KEY ?? (production ? '' : DEMO_VACCINATOR_KEY),
     smsWebhook: env.TEEKA_SMS_WEBHOOK || null,
+    clockOffsetMs,
+    clock: offsetClock(clockOffsetMs),
   };
 
   if (config.redisKeyPrefix.includes('{') || config.redisKeyPrefix.includes('}')) {
-    throw new ConfigError('TEEKA_REDIS_PREFIX', 'must not contain braces: they would change the Redis Cluster slot of every key');
+    problem('TEEKA_REDIS_PREFIX', 'must not contain braces: they would change the Redis Cluster slot of every key');
   }
-  if (!/^\d+$/.test(config.testOtp)) throw new ConfigError('TEEKA_TEST_OTP', 'must be digits');
+  if (!/^\d+$/.test(config.testOtp)) problem('TEEKA_TEST_OTP', 'must be digits');
   if (config.testMobilePrefix !== null && !/^\d{1,10}$/.test(config.testMobilePrefix)) {
-    throw new ConfigError('TEEKA_TEST_MOBILE_PREFIX', 'must be 1 to 10 digits');
+    problem('TEEKA_TEST_MOBILE_PREFIX', 'must be 1 to 10 digits');
+  }
+  // an admin key equal to the vaccinators' would make every vaccinator an admin
+  if (config.adminKey !== '' && config.adminKey === config.vaccinatorKey) {
+    problem('TEEKA_ADMIN_KEY', 'must differ from TEEKA_VACCINATOR_KEY (vaccinators would become admins)');
   }
   if (production) {
-    if (config.secret.length < 32) throw new ConfigError('TEEKA_SECRET', 'production needs a secret of at least 32 characters');
-    if (config.secret === DEMO_SECRET) throw new ConfigError('TEEKA_SECRET', 'the demo secret is not allowed in production');
-    if (config.testMobilePrefix !== null) throw new ConfigError('TEEKA_TEST_MOBILE_PREFIX', 'test numbers are not allowed in production');
-    if (config.adminKey.length < 16) throw new ConfigError('TEEKA_ADMIN_KEY', 'production needs an admin key of at least 16 characters');
-    if (config.vaccinatorKey.length < 16) throw new ConfigError('TEEKA_VACCINATOR_KEY', 'production needs a vaccinator key of at least 16 characters');
-    if (!config.smsWebhook) throw new ConfigError('TEEKA_SMS_WEBHOOK', 'production needs somewhere to send OTPs');
-    if (config.allowUwsFallback) throw new ConfigError('TEEKA_ALLOW_UWS_FALLBACK', 'the slow fallback is not allowed in production');
+    const weakSecret = weakSecretReason(config.secret, 32);
+    if (config.secret === DEMO_SECRET) problem('TEEKA_SECRET', 'the demo secret is not allowed in production');
+    else if (weakSecret) problem('TEEKA_SECRET', weakSecret);
+    for (const [variable, value, demo] of [
+      ['TEEKA_ADMIN_KEY', config.adminKey, DEMO_ADMIN_KEY],
+      ['TEEKA_VACCINATOR_KEY', config.vaccinatorKey, DEMO_VACCINATOR_KEY],
+    ] as const) {
+      const weak = weakSecretReason(value, 16);
+      if (value === demo) problem(variable, 'the demo key is not allowed in production');
+      else if (weak) problem(variable, weak);
+    }
+    if (config.testMobilePrefix !== null) problem('TEEKA_TEST_MOBILE_PREFIX', 'test numbers are not allowed in production');
+    if (!config.smsWebhook) problem('TEEKA_SMS_WEBHOOK', 'production needs somewhere to send OTPs');
+    if (config.allowUwsFallback) problem('TEEKA_ALLOW_UWS_FALLBACK', 'the slow fallback is not allowed in production');
+    if (config.clockOffsetMs !== 0) problem('TEEKA_CLOCK_OFFSET_MS', 'a shifted clock is for demos and tests, not production');
   }
+  if (problems.length) throw new ConfigErrors(problems);
   return config;
+}
+
+/**
+ * Settings for a process's entry point: a wrong setting prints every problem plainly (no stack
+ * trace: nothing is wrong with the code) and exits 2.
+ */
+export function settingsOrExit<T>(processName: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigErrors) && !(err instanceof ConfigError)) throw err;
+    console.error(`${processName}: ${err.message}`);
+    process.exit(2);
+  }
 }

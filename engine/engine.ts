@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { systemClock, type Clock } from './clock.js';
 import { localEpochDay, localInstant } from './dates.js';
 import {
   accountIdOf,
@@ -34,8 +35,8 @@ export interface EngineOptions {
   idempotencyTtlMs?: number;
   /** the first beneficiary reference number handed out. Default 10000000000000 (14 digits, like CoWIN's) */
   firstBeneficiaryReference?: number;
-  /** the clock (ms since epoch). Default Date.now; tests move it */
-  clock?: () => number;
+  /** the clock (clock.ts). Default the system clock; tests set and move it */
+  clock?: Clock;
 }
 
 /** A success with its values, or a Status saying why not. */
@@ -135,7 +136,7 @@ export class BookingEngine {
   private readonly availabilityCap: number;
   private readonly idempotencyTtlMs: number;
   private readonly firstReference: number;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
 
   constructor(
     readonly redis: Redis,
@@ -147,7 +148,7 @@ export class BookingEngine {
     this.availabilityCap = options.availabilityStreamCap ?? 100_000;
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
     this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.scripts = new LuaScripts(redis);
   }
 

@@ -68,6 +68,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   const engine = new BookingEngine(deps.redis, {
     country,
     secret: config.secret,
+    clock: config.clock,
     testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp } : null,
   });
   const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
@@ -96,7 +97,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     search: new SessionSearch(country, book),
     metrics,
     auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds),
-    schemas: bodySchemas(country),
+    schemas: bodySchemas(country, config.clock),
     sendOtp: otpSenderFor(config),
     health,
     metricsText: deps.metricsText,

@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { integer, loadConfig } from '../engine/config.js';
+import { integer, loadConfig, settingsOrExit } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis } from '../engine/redis.js';
 import { openPersistQueue } from '../worker/queue.js';
@@ -18,12 +18,12 @@ import { QueueGauges } from './queue-gauges.js';
 import { StatsHistory } from './stats.js';
 import { isNativeUws, loadUws } from './uws-adapter.js';
 
-const config = loadConfig();
+const config = settingsOrExit('gateway', () => loadConfig());
 const country = loadCountry(config.countryFile);
 loadUws(config.allowUwsFallback); // refuse the JS fallback before starting any thread
 
 /** GATEWAY_YOUNG_GENERATION_MB: V8 young-generation size per request thread. Default 64 */
-const YOUNG_GENERATION_MB = integer(process.env, 'GATEWAY_YOUNG_GENERATION_MB', 64, 8, 1024);
+const YOUNG_GENERATION_MB = settingsOrExit('gateway', () => integer(process.env, 'GATEWAY_YOUNG_GENERATION_MB', 64, 8, 1024));
 
 const threads: Worker[] = [];
 const latestMetrics = new Map<Worker, object[]>();

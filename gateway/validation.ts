@@ -4,7 +4,8 @@
  * Where CoWIN clients send a number as a string (dose "1", birth_year "1980") both are accepted.
  */
 import { z } from 'zod';
-import { parseCowinDate } from '../engine/dates.js';
+import type { Clock } from '../engine/clock.js';
+import { localEpochDay, parseCowinDate, yearOf } from '../engine/dates.js';
 import type { Country } from '../engine/masterdata.js';
 import { REQUEST_ERRORS, type ApiError } from '../engine/status.js';
 import type { HttpRequest } from './http.js';
@@ -20,8 +21,9 @@ const wholeNumber = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
-export function bodySchemas(country: Country) {
-  const thisYear = new Date().getUTCFullYear();
+export function bodySchemas(country: Country, clock: Clock) {
+  // read per request: a gateway running over New Year's Eve must accept babies born in the new year
+  const thisYear = () => yearOf(localEpochDay(clock(), country.timeZone));
   const mobile = z.string().regex(new RegExp(`^\\d{${country.rules.mobile_digits}}$`), `expected ${country.rules.mobile_digits} digits`);
   const genderIds = new Set(country.data.genders.map((g) => g.id));
   const photoIdTypes = new Set(country.data.photo_id_types.map((t) => t.id));
@@ -33,7 +35,7 @@ export function bodySchemas(country: Country) {
     }),
     newBeneficiary: z.strictObject({
       name: z.string().trim().min(1).max(100).regex(/^[\p{L}\p{M} .'-]+$/u, 'expected letters, spaces and . \' -'),
-      birth_year: wholeNumber(thisYear - 120, thisYear),
+      birth_year: wholeNumber(0, 9999).refine((year) => year >= thisYear() - 120 && year <= thisYear(), 'expected a year of birth within the last 120 years'),
       gender_id: wholeNumber(1, 1000).refine((id) => genderIds.has(id), 'not a gender id from /registration/beneficiary/genders'),
       photo_id_type: wholeNumber(1, 1000).refine((id) => photoIdTypes.has(id), 'not an id type from /registration/beneficiary/idTypes'),
       photo_id_number: z.string().trim().regex(/^[A-Za-z0-9 -]{4,30}$/, 'expected 4 to 30 letters or digits'),

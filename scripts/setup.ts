@@ -27,7 +27,7 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
   const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
   try {
     await whenReady(redis, 30_000);
-    const engine = new BookingEngine(redis, { country, secret: config.secret });
+    const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock });
     const days = country.rules.calendar_days + 1;
     let shownAt = 0;
     const report = await publishPlannedSessions(engine, engine.today(), days, (done, total) => {

@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../engine/config.js';
+import { loadConfig, settingsOrExit } from '../engine/config.js';
 import { setup } from './setup.js';
 
-const config = loadConfig();
+const config = settingsOrExit('teeka', () => loadConfig());
 await setup(config);
 
 const children = new Map<string, ChildProcess>();

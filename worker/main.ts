@@ -5,7 +5,7 @@
  * worker/settings.ts (TEEKA_PG_SCHEMA, TEEKA_WORKER_*).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../engine/config.js';
+import { loadConfig, settingsOrExit } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis } from '../engine/redis.js';
 import { openPool } from './database.js';
@@ -17,8 +17,8 @@ import { loadWorkerSettings } from './settings.js';
 const log = (line: string) => console.log(line);
 
 async function main(): Promise<void> {
-  const config = loadConfig();
-  const settings = loadWorkerSettings();
+  const config = settingsOrExit('worker', () => loadConfig());
+  const settings = settingsOrExit('worker', () => loadWorkerSettings());
   const country = loadCountry(config.countryFile);
   let stopRequested = false;
   let shutdown: () => Promise<void> = async () => {};

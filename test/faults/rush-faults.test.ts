@@ -20,6 +20,7 @@ import { runWithConcurrency } from '../../loadtest/bench-support.js';
 import { openPool } from '../../worker/database.js';
 import { readQueueDepth } from '../../worker/queue-depth.js';
 import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
+import { processClock } from '../support/clock.js';
 import { demoCountry, REDIS_URL } from '../support/fixtures.js';
 import { freePort } from '../support/gateway.js';
 import { PrivatePostgres, spawnNode, startWorkerProcess, waitFor, type ChildProcessHandle } from '../worker/support.js';
@@ -72,7 +73,7 @@ afterAll(async () => {
 it(
   `${BOOKINGS} bookings through the gateway while the worker is killed twice, the gateway once and PostgreSQL is down for 10 s`,
   async () => {
-    const engine = new BookingEngine(redis, { country: demoCountry(), secret: DEMO_SECRET, testMobiles: { prefix: '9999', otp: '123456' } });
+    const engine = new BookingEngine(redis, { country: demoCountry(), secret: DEMO_SECRET, testMobiles: { prefix: '9999', otp: '123456' }, clock: processClock });
     const centers = demoCountry().data.centers.filter((c) => demoCountry().slotsOf(c).length === 4).slice(0, 3);
     const sessions: { id: string; slots: string[] }[] = [];
     for (const center of centers) {
@@ -96,7 +97,7 @@ it(
       if (!issued.ok) throw new Error('issueOtp failed');
       const login = await engine.verifyOtp(issued.txnId, sha256Hex('123456'));
       if (!login.ok) throw new Error('verifyOtp failed');
-      const token = signToken(DEMO_SECRET, { sub: login.accountId, sid: login.sid, role: 'citizen' }, 3600, Date.now());
+      const token = signToken(DEMO_SECRET, { sub: login.accountId, sid: login.sid, role: 'citizen' }, 3600, processClock());
       for (let b = 0; b < 4; b++) {
         const added = await engine.addBeneficiary(login.accountId, {
           name: 'Rush Citizen',

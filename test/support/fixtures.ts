@@ -11,6 +11,9 @@ import { loadCountry, type Country } from '../../engine/masterdata.js';
 import { projectRoot } from '../../engine/config.js';
 import { deleteKeysWithPrefix } from '../../engine/redis.js';
 import { join } from 'node:path';
+import { MORNING, TestClock } from './clock.js';
+
+export { MORNING, TestClock };
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -20,14 +23,6 @@ export function demoCountry(): Country {
   return demo;
 }
 
-/** A clock a test sets and moves. */
-export class TestClock {
-  constructor(public ms: number) {}
-  readonly now = (): number => this.ms;
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 export interface EngineFixtures {
   prefix: string;
@@ -37,8 +32,6 @@ export interface EngineFixtures {
   makeEngine: (options?: Partial<EngineOptions>) => BookingEngine;
 }
 
-/** 2026-05-01 04:30 UTC = 10:00 in Asia/Kolkata: a working morning for the demo country. */
-export const MORNING = Date.UTC(2026, 4, 1, 4, 30);
 
 export const test = base.extend<EngineFixtures>({
   prefix: async ({}, use) => {

@@ -11,6 +11,7 @@ import { projectRoot } from '../../engine/config.js';
 import { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { freePort } from '../../loadtest/bench-processes.js';
+import { PROCESS_CLOCK_ENV, processClock } from './clock.js';
 import { deleteKeysWithPrefix, demoCountry, REDIS_URL } from './fixtures.js';
 
 export { freePort };
@@ -31,7 +32,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
   const port = await freePort();
   const prefix = env.TEEKA_REDIS_PREFIX ?? `gwtest:${randomUUID().slice(0, 8)}:`;
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TEEKA_REDIS_PREFIX: prefix, GATEWAY_THREADS: '2', TEEKA_ENV: 'demo', ...env },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TEEKA_REDIS_PREFIX: prefix, GATEWAY_THREADS: '2', TEEKA_ENV: 'demo', ...PROCESS_CLOCK_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -56,7 +57,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
   }
 
   const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
-  const engine = new BookingEngine(redis, { country: demoCountry(), secret: 'teeka-demo-secret-do-not-use-in-production' });
+  const engine = new BookingEngine(redis, { country: demoCountry(), secret: 'teeka-demo-secret-do-not-use-in-production', clock: processClock });
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { projectRoot } from '../../engine/config.js';
+import { processClock, realTimeEnv } from '../support/clock.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -27,7 +28,9 @@ const CHROMIUM_ARGS = [
 ];
 
 export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
+  // the browser keeps the real clock (libfaketime, when a run uses it, is for Node); each context
+  // gets the tested processes' clock instead (newContext)
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000, env: realTimeEnv() as Record<string, string> });
 }
 
 /** A phone-sized context (the citizen page's first audience) and a desktop one. */
@@ -37,6 +40,8 @@ export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height:
 export async function newContext(browser: Browser, options: BrowserContextOptions): Promise<BrowserContext> {
   const context = await browser.newContext({ locale: 'en-IN', timezoneId: 'Asia/Kolkata', acceptDownloads: true, ...options });
   context.setDefaultTimeout(10_000);
+  // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour
+  await context.clock.install({ time: processClock() });
   return context;
 }
 

@@ -21,6 +21,7 @@ import { migrate } from '../../worker/migrate.js';
 import { OutboxWorker } from '../../worker/outbox-worker.js';
 import { loadWorkerSettings, type WorkerSettings } from '../../worker/settings.js';
 import { accountWithBeneficiaries, nextMobile } from '../support/booking.js';
+import { PROCESS_CLOCK_ENV, realTimeEnv } from '../support/clock.js';
 import { test as engineTest } from '../support/fixtures.js';
 
 const run = promisify(execFile);
@@ -143,6 +144,7 @@ export function spawnNode(script: string, { prefix, schema, databaseUrl = DATABA
       TEEKA_REDIS_PREFIX: prefix,
       TEEKA_PG_SCHEMA: schema,
       ...FAST_WORKER_ENV,
+      ...PROCESS_CLOCK_ENV,
       ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -202,6 +204,7 @@ export class PrivateRedis {
   async start(): Promise<void> {
     this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...this.args], {
       stdio: 'ignore',
+      env: realTimeEnv(),
     });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {}); // refused until the server listens: expected while waiting
@@ -251,7 +254,7 @@ export class PrivatePostgres {
   /** PostgreSQL refuses to run as root: as root, its tools run as the postgres user. */
   private static async asPostgres(command: string, args: string[]): Promise<void> {
     const root = process.getuid?.() === 0;
-    await run(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, { timeout: 60_000 });
+    await run(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, { timeout: 60_000, env: realTimeEnv() });
   }
 
   static async create(): Promise<PrivatePostgres> {

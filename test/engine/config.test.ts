@@ -1,0 +1,79 @@
+/**
+ * Deployment settings: every problem is reported at once, plainly, and production refuses what would
+ * let a vaccinator act as an admin or a guessable secret sign tokens.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigErrors, loadConfig, projectRoot } from '../../engine/config.js';
+
+const PRODUCTION_OK = {
+  TEEKA_ENV: 'production',
+  TEEKA_SECRET: 'q8Zr2LxW9vNc4TpHs6YbKd3MfGj7Ae1U',
+  TEEKA_ADMIN_KEY: 'adm-7Hq2Lp9Xz4Rw8Kc',
+  TEEKA_VACCINATOR_KEY: 'vac-3Nd6Tb1Ym5Gs0Jf',
+  TEEKA_SMS_WEBHOOK: 'https://sms.example.invalid/send',
+  TEEKA_TEST_MOBILE_PREFIX: undefined,
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env as NodeJS.ProcessEnv);
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigErrors)) throw err;
+    return err.problems.map((p) => p.message);
+  }
+}
+
+describe('configuration', () => {
+  it('a sound production configuration loads', () => {
+    expect(problemsOf(PRODUCTION_OK)).toEqual([]);
+    expect(loadConfig(PRODUCTION_OK as NodeJS.ProcessEnv).clockOffsetMs).toBe(0);
+  });
+
+  it('production refuses the demo keys, an admin key equal to the vaccinators\', a secret of spaces, a shifted clock — all in one report', () => {
+    const problems = problemsOf({
+      ...PRODUCTION_OK,
+      TEEKA_SECRET: ' '.repeat(40),
+      TEEKA_ADMIN_KEY: 'demo-vaccinator-key',
+      TEEKA_VACCINATOR_KEY: 'demo-vaccinator-key',
+      TEEKA_CLOCK_OFFSET_MS: '3600000',
+      PORT: 'eighty',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PORT: expected a whole number/),
+        expect.stringMatching(/^TEEKA_ADMIN_KEY: must differ from TEEKA_VACCINATOR_KEY/),
+        expect.stringMatching(/^TEEKA_SECRET: must not start or end with white space/),
+        'TEEKA_VACCINATOR_KEY: the demo key is not allowed in production',
+        expect.stringMatching(/^TEEKA_CLOCK_OFFSET_MS: /),
+      ]),
+    );
+    expect(problems.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a long secret with little variety is refused in production', () => {
+    expect(problemsOf({ ...PRODUCTION_OK, TEEKA_SECRET: 'ab'.repeat(20) })).toEqual([expect.stringMatching(/^TEEKA_SECRET: too little variety/)]);
+    expect(problemsOf({ ...PRODUCTION_OK, TEEKA_ADMIN_KEY: 'demo-admin-key' })).toEqual([
+      expect.stringMatching(/^TEEKA_ADMIN_KEY: the demo key is not allowed/),
+    ]);
+  });
+
+  it('the demo runs on a shifted clock when asked, and the shift moves "now"', () => {
+    const config = loadConfig({ TEEKA_CLOCK_OFFSET_MS: String(-86_400_000) } as NodeJS.ProcessEnv);
+    const drift = Date.now() - 86_400_000 - config.clock();
+    expect(Math.abs(drift)).toBeLessThan(1000);
+  });
+
+  it('the gateway process prints every problem plainly and exits 2, without a stack trace', () => {
+    const result = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
+      env: { ...process.env, ...PRODUCTION_OK, TEEKA_SECRET: ' '.repeat(40), TEEKA_VACCINATOR_KEY: 'demo-vaccinator-key', PORT: '0x50' } as NodeJS.ProcessEnv,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^gateway: 3 configuration problems:\n {2}- PORT: .*\n {2}- TEEKA_SECRET: .*\n {2}- TEEKA_VACCINATOR_KEY: the demo key/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
