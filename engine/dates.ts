@@ -6,13 +6,18 @@
 
 const MS_PER_DAY = 86_400_000;
 
-/** `DD-MM-YYYY` → epoch day, or null when it is not a real calendar date. */
+/**
+ * A day-month-year date as CoWIN accepted it → epoch day, or null when it is not a real calendar
+ * date. `DD-MM-YYYY` is the API's form; 2021 clients also sent `D-M-YYYY`, `DD-MM-YY` (it bypassed
+ * CoWIN's cache) and `DD/MM/YYYY` or `DD.MM.YYYY`, all unambiguous as day, month, year. A two-digit
+ * year is 20YY: vaccination calendars start in 2021. One separator throughout.
+ */
 export function parseCowinDate(text: string): number | null {
-  const match = /^(\d{2})-(\d{2})-(\d{4})$/.exec(text);
+  const match = /^(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})$/.exec(text);
   if (!match) return null;
   const day = Number(match[1]);
-  const month = Number(match[2]);
-  const year = Number(match[3]);
+  const month = Number(match[3]);
+  const year = match[4]!.length === 2 ? 2000 + Number(match[4]) : Number(match[4]);
   const ms = Date.UTC(year, month - 1, day);
   const check = new Date(ms);
   if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return null;

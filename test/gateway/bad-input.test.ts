@@ -103,7 +103,7 @@ describe('bodies', () => {
 describe('queries and paths', () => {
   it('bad dates, ids and pincodes → 400; unknown parameters → 400', async () => {
     const client = new CowinClient(gateway.url);
-    for (const date of ['32-01-2026', '2026-05-01', '1-5-2026', '']) {
+    for (const date of ['32-01-2026', '2026-05-01', '31-04-2026', '']) {
       await expectError(await client.get(`/api/v2/appointment/sessions/public/findByDistrict?district_id=140&date=${date}`), 400, /Invalid date/, 'APPOIN0019');
     }
     await expectError(await client.get('/api/v2/appointment/sessions/public/findByPin?pincode=11A001&date=01-05-2026'), 400, 'Invalid Pincode', 'APPOIN0018');
