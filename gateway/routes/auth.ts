@@ -2,7 +2,7 @@
 import { Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import { publicLimited } from '../guards.js';
+import { addressForLimits, publicLimited } from '../guards.js';
 import { apiError, json, type Handler, type Router } from '../http.js';
 import type { QuotaEvent } from '../metrics.js';
 import { parseBody } from '../validation.js';
@@ -20,7 +20,7 @@ export function authRoutes(router: Router, ctx: GatewayContext): void {
   const generate: Handler = async (request) => {
     const body = parseBody(request, schemas.generateOtp);
     if (!body.ok) return apiError(body.error);
-    const outcome = await engine.issueOtp(body.value.mobile, request.remoteAddress);
+    const outcome = await engine.issueOtp(body.value.mobile, addressForLimits(request.remoteAddress));
     if (!outcome.ok) {
       const event = OTP_LIMIT_EVENTS.get(outcome.status);
       if (event) metrics.quotaEvent(event);

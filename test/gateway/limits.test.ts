@@ -13,6 +13,7 @@ import { keys } from '../../engine/keys.js';
 import type { Rules } from '../../engine/masterdata.js';
 import { nextMobile } from '../support/booking.js';
 import { demoCountry } from '../support/fixtures.js';
+import { addressForLimits } from '../../gateway/guards.js';
 import { CowinClient, postFrom, startGateway, startSmsProvider, testMobile, type RunningGateway } from '../support/gateway.js';
 
 let gateway: RunningGateway;
@@ -78,6 +79,14 @@ it('the 21st protected search in 15 minutes logs the user out, and logging in ag
   const reopened = await search();
   expect(reopened.status).toBe(200);
   expect(reopened.headers.get('x-ratelimit-remaining')).toBe('19');
+});
+
+it('per-address limits count IPv4 as it is and IPv6 by its /64 (one client holds a whole /64)', () => {
+  expect(addressForLimits('203.0.113.7')).toBe('203.0.113.7');
+  // how uWS writes addresses on a dual-stack listener: IPv4-mapped, and IPv6 in full
+  expect(addressForLimits('0000:0000:0000:0000:0000:ffff:7f00:0001')).toBe('127.0.0.1');
+  expect(addressForLimits('2001:0db8:0001:0002:0000:0000:0000:0001')).toBe('2001:0db8:0001:0002::/64');
+  expect(addressForLimits('2001:0DB8:0001:0002:ffff:0000:abcd:0009')).toBe('2001:0db8:0001:0002::/64');
 });
 
 /** The demo country with other OTP rules, as a country file of its own. */
