@@ -14,8 +14,8 @@
  *   a cluster.
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
  * - `{otp}` — the OTP issuing gate: per-address OTP windows and the country-wide OTP counter. The
- *   counter is one key every OTP request in the country increments, so this slot carries all OTP
- *   issuing (login rate, a few thousand a second at the most, far below one primary's capacity).
+ *   counter is a hot key (every OTP issued in the country increments it), so this slot carries all
+ *   OTP issuing: the login rate, a few thousand a second at the most, far below one primary's capacity.
  *   issueOtp is the one script that spans two slots (`{u:<account>}` and `{otp}`): the limits and
  *   the issue are one round trip and one decision on a single Redis. On Redis Cluster it becomes two
  *   steps, the gate on `{otp}` and then the issue on the account's slot (a gate passed by a request
