@@ -3,7 +3,7 @@
  * the limits on OTP requests (per address, per country, per mobile from one address), each tried the
  * way an abuser would, from several loopback addresses.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,10 +89,14 @@ it('per-address limits count IPv4 as it is and IPv6 by its /64 (one client holds
   expect(addressForLimits('2001:0DB8:0001:0002:ffff:0000:abcd:0009')).toBe('2001:0db8:0001:0002::/64');
 });
 
+const countryDirs: string[] = [];
+afterAll(() => countryDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 /** The demo country with other OTP rules, as a country file of its own. */
 function countryFileWithOtp(otp: Partial<Rules['otp']>): string {
   const demo = demoCountry().data;
   const dir = mkdtempSync(join(tmpdir(), 'teeka-country-'));
+  countryDirs.push(dir);
   const file = join(dir, 'country.json');
   writeFileSync(file, JSON.stringify({ ...demo, rules: { ...demo.rules, otp: { ...demo.rules.otp, ...otp } } }));
   return file;
