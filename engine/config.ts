@@ -30,7 +30,8 @@ export interface TeekaConfig {
   secret: string;
   /**
    * TEEKA_TEST_MOBILE_PREFIX: mobiles starting with it are test numbers that accept TEEKA_TEST_OTP,
-   * skip the OTP cooldown and daily count, for load tests. Demo default `9999`; refused in production.
+   * skip every OTP limit but an account block (cooldown, per mobile and address, per address, per
+   * country: they send no SMS), for load tests. Demo default `9999`; refused in production.
    */
   testMobilePrefix: string | null;
   /** TEEKA_TEST_OTP: the fixed OTP of test numbers. Default 123456 */

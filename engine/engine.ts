@@ -27,7 +27,7 @@ export interface EngineOptions {
   country: Country;
   /** keys the mobile and photo-ID hashes */
   secret: string;
-  /** non-production only: mobiles with this prefix accept `otp` and skip the cooldown and daily count */
+  /** non-production only: mobiles with this prefix accept `otp` and skip every OTP limit but the block (they send no SMS) */
   testMobiles?: { prefix: string; otp: string } | null;
   /** entries kept in the availability stream. Default 100000 */
   availabilityStreamCap?: number;
@@ -111,6 +111,7 @@ export interface BookingRequest {
   idempotencyKey?: string | undefined;
 }
 
+const MINUTE_MS = 60_000;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,100}$/;
 const STALE_RETRIES = 5;
 
@@ -218,27 +219,41 @@ export class BookingEngine {
   }
 
   /**
-   * Issue an OTP for a mobile. The OTP itself is returned so the caller can send it by SMS
-   * (a test number's fixed OTP is not: there is nothing to send).
+   * Issue an OTP for a mobile, asked for from a client address. The OTP itself is returned so the
+   * caller can send it by SMS (a test number's fixed OTP is not: there is nothing to send).
+   * Refusals: the account is blocked, the requester (mobile × address) is in its cooldown or at its
+   * day limit, the address is at its limit, or the country is at its per-minute limit; each carries
+   * the time to wait. Test numbers skip every limit but the block.
    */
-  async issueOtp(mobile: string): Promise<Outcome<{ txnId: string; otp: string | null; remainingToday: number }>> {
-    const rules = this.country.rules;
+  async issueOtp(mobile: string, address: string): Promise<Outcome<{ txnId: string; otp: string | null; remainingToday: number }>> {
+    const otpRules = this.country.rules.otp;
     const accountId = this.accountIdOf(mobile);
     const testNumber = this.isTestMobile(mobile);
-    const otp = testNumber ? this.testMobiles!.otp : newOtp(rules.otp.length);
+    const otp = testNumber ? this.testMobiles!.otp : newOtp(otpRules.length);
     const txnId = newTxnId(accountId);
+    const now = this.now();
+    const minute = Math.floor(now / MINUTE_MS);
     const reply = await this.scripts.run(
       'issueOtp',
-      [keys.otp(accountId), keys.otpDay(accountId), keys.blocked(accountId)],
       [
-        txnId,
+        keys.pendingOtp(accountId, txnId),
+        keys.otpRequester(accountId, address),
+        keys.blocked(accountId),
+        keys.otpAddressWindow(address),
+        keys.otpCountryMinute(minute),
+      ],
+      [
         sha256Hex(otp),
-        this.now(),
-        rules.otp.validity_seconds * 1000,
-        rules.otp.resend_after_seconds * 1000,
-        rules.otp.max_per_day,
-        rules.search_quota.day_seconds * 1000,
-        rules.search_quota.block_seconds * 1000,
+        now,
+        otpRules.validity_seconds * 1000,
+        otpRules.resend_after_seconds * 1000,
+        otpRules.max_per_day,
+        // the same day as the search quota's
+        this.country.rules.search_quota.day_seconds * 1000,
+        otpRules.per_address_max,
+        otpRules.per_address_window_seconds * 1000,
+        otpRules.country_max_per_minute,
+        (minute + 1) * MINUTE_MS,
         testNumber ? '1' : '0',
       ],
     );
@@ -254,8 +269,8 @@ export class BookingEngine {
     const sid = newLoginSessionId();
     const reply = await this.scripts.run(
       'verifyOtp',
-      [keys.otp(accountId), keys.authSession(accountId), keys.blocked(accountId)],
-      [txnId, otpSha256.toLowerCase(), this.now(), sid, rules.otp.max_attempts, rules.token_ttl_seconds * 1000],
+      [keys.pendingOtp(accountId, txnId), keys.authSession(accountId), keys.blocked(accountId)],
+      [otpSha256.toLowerCase(), this.now(), sid, rules.otp.max_attempts, rules.token_ttl_seconds * 1000],
     );
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
     return { ok: true, status: Status.OK, accountId, sid };
@@ -268,12 +283,8 @@ export class BookingEngine {
 
   /** Count one protected search; also tells whether the login is still live. */
   async consumeSearchQuota(accountId: string, sid: string): Promise<Outcome<QuotaAnswer>> {
-    const q = this.country.rules.search_quota;
-    const reply = await this.scripts.run(
-      'consumeSearchQuota',
-      [keys.authSession(accountId), keys.searchWindow(accountId), keys.searchDay(accountId), keys.blocked(accountId)],
-      [sid, q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000],
-    );
+    const call = this.searchQuotaCall(accountId, sid);
+    const reply = await this.scripts.run('consumeSearchQuota', call.keys, call.args);
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
     return {
       ok: true,
@@ -281,6 +292,15 @@ export class BookingEngine {
       remaining: reply[1] as number,
       resetMs: reply[2] as number,
       remainingToday: reply[3] as number,
+    };
+  }
+
+  /** The keys and arguments of one search-quota script call (also what the engine benchmark replays). */
+  searchQuotaCall(accountId: string, sid: string): { keys: string[]; args: (string | number)[] } {
+    const q = this.country.rules.search_quota;
+    return {
+      keys: [keys.authSession(accountId), keys.searchWindow(accountId), keys.searchDay(accountId), keys.blocked(accountId)],
+      args: [sid, this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000],
     };
   }
 

@@ -13,6 +13,13 @@
  *   Searches are the bulk of traffic and each touches only its caller's slot, so they spread over
  *   a cluster.
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
+ * - `{otp}` — the OTP issuing gate: per-address OTP windows and the country-wide OTP counter. The
+ *   counter is a hot key (every OTP issued in the country increments it), so this slot carries all
+ *   OTP issuing: the login rate, a few thousand a second at the most, far below one primary's capacity.
+ *   issueOtp is the one script that spans two slots (`{u:<account>}` and `{otp}`): the limits and
+ *   the issue are one round trip and one decision on a single Redis. On Redis Cluster it becomes two
+ *   steps, the gate on `{otp}` and then the issue on the account's slot (a gate passed by a request
+ *   the account then refuses counts one OTP that was not sent: harmless for a limit).
  * - `{persist}` — the persistence worker's queue (Bull) and its consumer heartbeats.
  *
  * Isolation between deployments or tests is a key prefix given to ioredis (`keyPrefix`), which
@@ -21,6 +28,7 @@
 
 const BOOKING = '{bk}';
 const PERSIST = '{persist}';
+const OTP_GATE = '{otp}';
 
 const user = (accountId: string) => `{u:${accountId}}`;
 
@@ -46,13 +54,16 @@ export const keys = {
   availability: () => `${BOOKING}:availability`,
 
   // per-account partition
-  /** hash: the pending OTP of a mobile (txnId, hash, expiry, attempts) */
-  otp: (accountId: string) => `${user(accountId)}:otp`,
-  /** counter: OTPs issued in the current 24 h window */
-  otpDay: (accountId: string) => `${user(accountId)}:otp:day`,
+  /** hash: one pending OTP (hash, expiry, wrong answers), under its own txnId so a newer one never replaces it */
+  pendingOtp: (accountId: string, txnId: string) => `${user(accountId)}:otp:${txnId}`,
+  /**
+   * hash: the OTPs one address asked for this mobile (the requester): when the last was issued (resend
+   * cooldown) and how many in the day window. A stranger's requests fill the stranger's record only.
+   */
+  otpRequester: (accountId: string, address: string) => `${user(accountId)}:otp-from:${address}`,
   /** hash: the live login session (sid); deleting it revokes the account's token */
   authSession: (accountId: string) => `${user(accountId)}:auth`,
-  /** counter: searches in the current short window (15 min) */
+  /** hash: searches in the current short window (15 min) that opened with the first of them; a logout leaves it */
   searchWindow: (accountId: string) => `${user(accountId)}:search:window`,
   /** counter: searches in the current 24 h window */
   searchDay: (accountId: string) => `${user(accountId)}:search:day`,
@@ -64,6 +75,15 @@ export const keys = {
   // per-address partition
   /** counter: public API calls from one address in the current window */
   publicCalls: (address: string) => `{ip:${address}}:public`,
+
+  // OTP issuing gate (see the `{otp}` partition above)
+  /** hash: OTPs issued to one client address (any mobile) in the window that opened with the first */
+  otpAddressWindow: (address: string) => `${OTP_GATE}:address:${address}`,
+  /**
+   * counter: OTPs issued in the whole country in one clock minute (minutes since epoch). A hot key:
+   * every OTP request in the country touches it, so it stays a single INCR per issued OTP.
+   */
+  otpCountryMinute: (minute: number) => `${OTP_GATE}:minute:${minute}`,
 
   // persistence partition: the worker's own coordination, never touched by a booking script
   /** string with TTL: refreshed by a live outbox consumer; once it is gone, other workers claim its pending entries */
@@ -82,11 +102,12 @@ export function persistQueuePrefix(redisKeyPrefix: string): string {
 
 /**
  * Glob patterns (relative to the key prefix) that select the per-account keys whose daily values
- * survive a Redis loss through PostgreSQL snapshots: searches and OTPs of the day, and blocks.
+ * survive a Redis loss through PostgreSQL snapshots: searches of the day, and blocks. OTP counts are
+ * kept per requester (mobile × address), not per account: they limit who asks, not the citizen, and
+ * after a Redis loss the per-address and country limits still hold while they start again.
  */
 export const dailyQuotaKeyPatterns = {
   searchDay: '{u:*}:search:day',
-  otpDay: '{u:*}:otp:day',
   blocked: '{u:*}:blocked',
 } as const;
 

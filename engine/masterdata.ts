@@ -20,12 +20,24 @@ const rulesSchema = z.strictObject({
     length: z.number().int().min(4).max(10),
     /** how long an OTP can be confirmed */
     validity_seconds: positiveInt,
-    /** a new OTP for the same mobile only after this long */
+    /** a new OTP for the same mobile from the same address only after this long */
     resend_after_seconds: nonNegativeInt,
-    /** OTPs per mobile per 24 h; the next request blocks the account for `search_quota.block_seconds` */
+    /**
+     * OTPs per mobile from one address in a 24 h window (CoWIN: 50 per mobile). Counted per address,
+     * so a stranger's requests never use up the owner's; an OTP request never blocks an account.
+     */
     max_per_day: positiveInt,
     /** wrong answers before the pending OTP is discarded */
     max_attempts: positiveInt,
+    /**
+     * OTPs one client address may ask for (any mobiles) in `per_address_window_seconds`: stops one
+     * address sending SMS to a list of numbers. Several citizens can share an address (a household,
+     * an office, a carrier's NAT), so leave room for them. Test numbers (no SMS) are not counted.
+     */
+    per_address_max: positiveInt.default(10),
+    per_address_window_seconds: positiveInt.default(600),
+    /** OTPs issued in the whole country per clock minute: what the SMS provider is contracted for */
+    country_max_per_minute: positiveInt.default(60_000),
   }),
   /** digits in a mobile number (India: 10) */
   mobile_digits: z.number().int().min(6).max(15).default(10),

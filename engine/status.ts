@@ -44,6 +44,12 @@ export enum Status {
   INVALID_OTP = -34,
   RATE_LIMITED = -35,
   INVALID_CAPTCHA = -36,
+  /** this address asked for this mobile's OTP too often today (the requester's day window) */
+  OTP_REQUESTER_LIMIT = -37,
+  /** this address asked for too many OTPs (any mobile) in its window */
+  OTP_ADDRESS_LIMIT = -38,
+  /** the country's OTP issuing is at its per-minute limit */
+  OTP_COUNTRY_LIMIT = -39,
 
   // beneficiaries and sessions
   BENEFICIARY_LIMIT = -40,
@@ -138,12 +144,12 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
   [Status.QUOTA_LOGOUT]: {
     httpStatus: 401,
     errorCode: 'USRAUT0030',
-    error: 'Too many searches in a short time: you have been logged out. Please log in again.',
+    error: 'Too many searches in a short time: you have been logged out. Searching works again when the search window ends (Retry-After).',
   },
   [Status.ACCOUNT_BLOCKED]: {
     httpStatus: 403,
     errorCode: 'USRAUT0031',
-    error: 'This account is blocked for 24 hours because of too many requests',
+    error: 'This account is blocked for 24 hours because of too many searches',
   },
   [Status.UNAUTHENTICATED]: { httpStatus: 401, errorCode: 'USRAUT0001', error: 'Unauthenticated access!' },
   [Status.OTP_COOLDOWN]: {
@@ -153,6 +159,21 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
   },
   [Status.INVALID_OTP]: { httpStatus: 401, errorCode: 'USRAUT0014', error: 'Invalid OTP' },
   [Status.RATE_LIMITED]: { httpStatus: 429, errorCode: 'USRRES0429', error: 'Too many requests, please retry later' },
+  [Status.OTP_REQUESTER_LIMIT]: {
+    httpStatus: 429,
+    errorCode: 'USRAUT0016',
+    error: 'Too many OTPs were requested for this mobile from your network today, please retry later',
+  },
+  [Status.OTP_ADDRESS_LIMIT]: {
+    httpStatus: 429,
+    errorCode: 'USRAUT0017',
+    error: 'Too many OTPs were requested from your network, please retry later',
+  },
+  [Status.OTP_COUNTRY_LIMIT]: {
+    httpStatus: 429,
+    errorCode: 'USRAUT0018',
+    error: 'OTP service is busy, please retry in a minute',
+  },
   [Status.INVALID_CAPTCHA]: { httpStatus: 400, errorCode: 'APPOIN0044', error: 'Please enter valid security code' },
   [Status.BENEFICIARY_LIMIT]: {
     httpStatus: 409,

@@ -4,10 +4,27 @@ import { isResponse, outcomeResponse, type Citizen } from './auth.js';
 import type { GatewayContext } from './context.js';
 import type { Handler, HttpRequest, HttpResponse } from './http.js';
 
+/**
+ * The address a per-address limit counts against. IPv4 as it is (also when a dual-stack listener
+ * shows it IPv4-mapped); IPv6 by its /64, because one client holds a whole /64 and could otherwise
+ * take a fresh address, and a fresh allowance, for every request. uWS writes IPv6 in full
+ * (`2001:0db8:0000:0000:…`), which is what this reads.
+ */
+export function addressForLimits(remoteAddress: string): string {
+  const groups = remoteAddress.split(':');
+  if (groups.length !== 8) return remoteAddress;
+  if (groups.slice(0, 5).every((g) => /^0+$/.test(g)) && groups[5]!.toLowerCase() === 'ffff') {
+    const high = parseInt(groups[6]!, 16);
+    const low = parseInt(groups[7]!, 16);
+    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
+  return `${groups.slice(0, 4).join(':').toLowerCase()}::/64`;
+}
+
 /** The public API's limit: `public_rate_limit` calls per window per client address. */
 export function publicLimited(ctx: GatewayContext, handler: Handler): Handler {
   return async (request) => {
-    const outcome = await ctx.engine.consumePublicQuota(request.remoteAddress);
+    const outcome = await ctx.engine.consumePublicQuota(addressForLimits(request.remoteAddress));
     if (!outcome.ok) {
       ctx.metrics.quotaEvent('public_rate_limited');
       return outcomeResponse(outcome);

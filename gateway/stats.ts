@@ -57,7 +57,7 @@ function totalsOf(metrics: MetricJson[]): Totals {
           break;
         case 'teeka_quota_events_total':
           if (v.labels.event === 'logout') totals.logouts += v.value;
-          if (v.labels.event === 'block' || v.labels.event === 'otp_blocked') totals.blocks += v.value;
+          if (v.labels.event === 'block') totals.blocks += v.value;
           break;
         case 'teeka_http_request_duration_seconds':
           if (v.metricName?.endsWith('_bucket')) {

@@ -111,7 +111,7 @@ async function citizens(engine: BookingEngine, run: number, accounts: number, pe
   const list: Citizen[] = new Array(accounts);
   await runWithConcurrency(accounts, 200, async (i) => {
     const mobile = `9999${String(run).padStart(2, '0')}${String(i).padStart(4, '0')}`;
-    const issued = await engine.issueOtp(mobile);
+    const issued = await engine.issueOtp(mobile, '127.0.0.1');
     if (!issued.ok) throw new Error(`issueOtp ${mobile}: ${issued.status}`);
     const login = await engine.verifyOtp(issued.txnId, sha256Hex(config.testOtp));
     if (!login.ok) throw new Error(`verifyOtp ${mobile}: ${login.status}`);

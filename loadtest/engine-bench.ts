@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     ]);
 
     process.stdout.write('quota (engine)… ');
-    const issued = await engine.issueOtp(`99990${String(r).padStart(5, '0')}`);
+    const issued = await engine.issueOtp(`99990${String(r).padStart(5, '0')}`, '127.0.0.1');
     if (!issued.ok) throw new Error('issueOtp failed');
     const login = await engine.verifyOtp(issued.txnId, sha256Hex('123456'));
     if (!login.ok) throw new Error('verifyOtp failed');
@@ -115,13 +115,9 @@ async function main(): Promise<void> {
     const quotaEngine = REQUESTS / ((performance.now() - quotaStarted) / 1000);
 
     process.stdout.write('quota (redis-benchmark)…\n');
-    const q = country.rules.search_quota;
-    const a = login.accountId;
+    const call = engine.searchQuotaCall(login.accountId, login.sid);
     const quotaRaw = await redisBenchmark(host.replace(/^\[|\]$/g, ''), port, REQUESTS, CONNECTIONS, 1, [
-      'EVALSHA', quota.sha, '4',
-      prefix + keys.authSession(a), prefix + keys.searchWindow(a), prefix + keys.searchDay(a), prefix + keys.blocked(a),
-      login.sid, String(q.window_seconds * 1000), String(q.max_per_window), String(q.day_seconds * 1000), String(q.max_per_day),
-      String(q.block_seconds * 1000),
+      'EVALSHA', quota.sha, String(call.keys.length), ...call.keys.map((key) => prefix + key), ...call.args.map(String),
     ]);
     rows.push({ run: r, bookEngine, bookRaw, quotaEngine, quotaRaw });
     await redis.del(keys.account(engineAccount), keys.account(rawAccount), keys.outbox());

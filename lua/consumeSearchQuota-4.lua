@@ -1,34 +1,40 @@
 --[[
-  Count one protected search against the caller's quota, and check the caller's login is still live.
-  More than `windowMax` searches in the short window logs the user out (the login session is
+  Count one protected search against the caller's account, and check the caller's login is still
+  live. More than `windowMax` searches in the short window logs the user out (the login session is
   deleted, so the token stops working); more than `dayMax` in the day window blocks the account.
-  A refused search does not count. The short window restarts after a logout.
+  A refused search does not count.
+
+  The short window belongs to the account, not to a login: it opens with the first search and lasts
+  `windowMs` whatever happens in between. A logout leaves it as it is, so a new login's searches are
+  refused (and logged out again) until the window that was used up has ended.
 
   Input:
     KEYS[1] login session hash
-    KEYS[2] short-window counter
+    KEYS[2] short-window hash (when it opened, searches in it)
     KEYS[3] day-window counter
     KEYS[4] block marker
 
     ARGV[1] login session id from the token
-    ARGV[2] short window, ms
-    ARGV[3] searches allowed in the short window
-    ARGV[4] day window, ms
-    ARGV[5] searches allowed in the day window
-    ARGV[6] block duration, ms
+    ARGV[2] now, ms since epoch
+    ARGV[3] short window, ms
+    ARGV[4] searches allowed in the short window
+    ARGV[5] day window, ms
+    ARGV[6] searches allowed in the day window
+    ARGV[7] block duration, ms
 
   Output:
-    {Status.OK, searches left in the short window, ms until it resets, searches left today}
-    {Status.QUOTA_LOGOUT}                 this search was one too many: logged out
+    {Status.OK, searches left in the short window, ms until it ends, searches left today}
+    {Status.QUOTA_LOGOUT, ms until the short window ends}   one too many: logged out
     {Status.ACCOUNT_BLOCKED, ms until the block lifts}
     {Status.UNAUTHENTICATED}              the token's login session was revoked or replaced
 ]]
 local rcall = redis.call
+--- @include "includes/fixedWindow"
 
 local authKey, windowKey, dayKey, blockedKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local sid = ARGV[1]
-local windowMs, windowMax = tonumber(ARGV[2]), tonumber(ARGV[3])
-local dayMs, dayMax, blockFor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local sid, now = ARGV[1], tonumber(ARGV[2])
+local windowMs, windowMax = tonumber(ARGV[3]), tonumber(ARGV[4])
+local dayMs, dayMax, blockFor = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local blockedFor = rcall('PTTL', blockedKey)
 if blockedFor > 0 then return { Status.ACCOUNT_BLOCKED, blockedFor } end
@@ -37,16 +43,16 @@ if rcall('HGET', authKey, 'sid') ~= sid then return { Status.UNAUTHENTICATED } e
 local today = tonumber(rcall('GET', dayKey) or '0')
 if today >= dayMax then
   rcall('SET', blockedKey, 'search', 'PX', blockFor)
-  rcall('DEL', authKey, windowKey)
+  rcall('DEL', authKey)
   return { Status.ACCOUNT_BLOCKED, blockFor }
 end
-local inWindow = tonumber(rcall('GET', windowKey) or '0')
+local inWindow, windowLeftMs = windowCount(windowKey, now, windowMs)
 if inWindow >= windowMax then
-  rcall('DEL', authKey, windowKey)
-  return { Status.QUOTA_LOGOUT }
+  rcall('DEL', authKey)
+  return { Status.QUOTA_LOGOUT, windowLeftMs }
 end
 
 -- every check passed: write
 if rcall('INCR', dayKey) == 1 then rcall('PEXPIRE', dayKey, dayMs) end
-if rcall('INCR', windowKey) == 1 then rcall('PEXPIRE', windowKey, windowMs) end
-return { Status.OK, windowMax - inWindow - 1, rcall('PTTL', windowKey), dayMax - today - 1 }
+inWindow = windowAdd(windowKey, now, windowMs, inWindow)
+return { Status.OK, windowMax - inWindow, windowLeftMs, dayMax - today - 1 }

@@ -2,18 +2,19 @@
   Confirm a login OTP and open the account's login session. The pending OTP is single-use; wrong
   answers count, and after `maxAttempts` the OTP is discarded. A successful login replaces any
   earlier login session, which revokes the token issued with it (one live login per mobile).
+  Other OTPs pending for the same mobile (asked for from other addresses) are left alone: each is
+  confirmed or discarded under its own txnId.
 
   Input:
-    KEYS[1] pending OTP hash
+    KEYS[1] pending OTP hash of the txnId
     KEYS[2] login session hash
     KEYS[3] block marker
 
-    ARGV[1] txnId from issueOtp
-    ARGV[2] sha256 hex of the OTP as the client computed it
-    ARGV[3] now, ms since epoch
-    ARGV[4] new login session id (goes into the token)
-    ARGV[5] wrong answers allowed
-    ARGV[6] login session lifetime, ms (the token's lifetime)
+    ARGV[1] sha256 hex of the OTP as the client computed it
+    ARGV[2] now, ms since epoch
+    ARGV[3] new login session id (goes into the token)
+    ARGV[4] wrong answers allowed
+    ARGV[5] login session lifetime, ms (the token's lifetime)
 
   Output:
     {Status.OK}
@@ -22,27 +23,26 @@
 ]]
 local rcall = redis.call
 
-local otpKey, authKey, blockedKey = KEYS[1], KEYS[2], KEYS[3]
-local txnId, otpHash, now, sid = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local maxAttempts, sessionTtl = tonumber(ARGV[5]), ARGV[6]
+local pendingKey, authKey, blockedKey = KEYS[1], KEYS[2], KEYS[3]
+local otpHash, now, sid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local maxAttempts, sessionTtl = tonumber(ARGV[4]), ARGV[5]
 
 local blockedFor = rcall('PTTL', blockedKey)
 if blockedFor > 0 then return { Status.ACCOUNT_BLOCKED, blockedFor } end
 
-local otp = rcall('HMGET', otpKey, 'txn', 'hash', 'expires_at', 'attempts')
-if not otp[1] or otp[1] ~= txnId or now >= tonumber(otp[3]) then return { Status.INVALID_OTP } end
-if otp[2] ~= otpHash then
-  if tonumber(otp[4]) + 1 >= maxAttempts then
-    -- keep issued_at so the resend cooldown still holds: only the answer is discarded
-    rcall('HDEL', otpKey, 'txn', 'hash')
+local otp = rcall('HMGET', pendingKey, 'hash', 'expires_at', 'attempts')
+if not otp[1] or now >= tonumber(otp[2]) then return { Status.INVALID_OTP } end
+if otp[1] ~= otpHash then
+  if tonumber(otp[3]) + 1 >= maxAttempts then
+    rcall('DEL', pendingKey)
   else
-    rcall('HINCRBY', otpKey, 'attempts', 1)
+    rcall('HINCRBY', pendingKey, 'attempts', 1)
   end
   return { Status.INVALID_OTP }
 end
 
 -- every check passed: write
-rcall('HDEL', otpKey, 'txn', 'hash')
+rcall('DEL', pendingKey)
 rcall('DEL', authKey)
 rcall('HSET', authKey, 'sid', sid, 'since', now)
 rcall('PEXPIRE', authKey, sessionTtl)

@@ -32,8 +32,11 @@ const MESSAGES = {
   USRAUT0013: 'The OTP request was lost. Please ask for a new OTP.',
   USRAUT0014: 'That OTP is not correct, or it has expired. Check the SMS and try again, or ask for a new OTP.',
   USRAUT0015: (_text, retry) => `An OTP was sent to this number recently. You can ask for a new one when it expires.${inSeconds(retry)}`,
-  USRAUT0030: 'You searched too many times in a short while, so you were logged out to keep the service fair for everyone. Please log in again.',
-  USRAUT0031: 'This account is blocked for a day because of too many searches or OTP requests. Searching works again after the block ends.',
+  USRAUT0016: (_text, retry) => `Too many OTPs were asked for this number from your network today.${inSeconds(retry)}`,
+  USRAUT0017: (_text, retry) => `Too many OTPs were asked for from your network.${inSeconds(retry)}`,
+  USRAUT0018: (_text, retry) => `Many people are logging in right now.${inSeconds(retry)}`,
+  USRAUT0030: 'You searched too many times in a short while, so you were logged out to keep the service fair for everyone. Searching works again when the search window that began with the first of those searches ends.',
+  USRAUT0031: 'This account is blocked for a day because of too many searches. Searching works again after the block ends.',
   USRRES0429: (_text, retry) => `Too many requests from your network.${inSeconds(retry)}`,
   // booking
   APPOIN0011: 'This session no longer exists. Please search again.',

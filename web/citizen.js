@@ -88,14 +88,14 @@ const LOGIN_ENDING = {
   USRAUT0001: () => messageFor('USRAUT0001'),
   USRAUT0030: () => {
     const q = config.searchQuota;
-    return `You searched more than ${q.perWindow} times in ${q.windowMinutes} minutes, so you were logged out to keep the service fair for everyone. Please log in again; each search counts, so change the filters rather than searching again.`;
+    return `You searched more than ${q.perWindow} times in ${q.windowMinutes} minutes, so you were logged out to keep the service fair for everyone. Searching works again ${q.windowMinutes} minutes after the first of those searches, also after logging in again; each search counts, so change the filters rather than searching again.`;
   },
   USRAUT0031: () => blockedMessage(),
 };
 
 function blockedMessage() {
   const q = config.searchQuota;
-  return `This account is blocked for ${q.blockHours} hours because of too many searches (more than ${q.perDay} in a day) or OTP requests. Please come back after the block ends.`;
+  return `This account is blocked for ${q.blockHours} hours because of too many searches (more than ${q.perDay} in a day). Please come back after the block ends.`;
 }
 
 /** A call with the citizen's token; a refusal that ends the login takes the page back to the login form. */

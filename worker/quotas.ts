@@ -1,5 +1,5 @@
 /**
- * Daily quotas (searches and OTPs of the day, account blocks) live only in Redis, with a TTL. The
+ * Daily quotas (searches of the day, account blocks) live only in Redis, with a TTL. The
  * worker copies them into PostgreSQL every few seconds so that a rebuild after Redis lost its data
  * gives citizens back the quotas they had used, not a fresh day. It is a periodic snapshot: what was
  * counted after the last one is not in it (at most TEEKA_QUOTA_SNAPSHOT_MS of it).
@@ -13,7 +13,6 @@ import { scanKeys } from './scan.js';
 /** How each daily quota is named in PostgreSQL, and which key holds it. */
 const QUOTAS = {
   searchDay: { name: 'search_day', key: keys.searchDay },
-  otpDay: { name: 'otp_day', key: keys.otpDay },
   blocked: { name: 'blocked', key: keys.blocked },
 } as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (accountId: string) => string }>;
 
@@ -82,8 +81,9 @@ export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<n
   const { rows } = await pool.query<{ account_id: string; quota: string; value: string; expires_ms: string }>(
     `SELECT account_id, quota, value, (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms
      FROM daily_quota_snapshots
-     WHERE expires_at > timestamptz 'epoch' + $1::bigint * interval '1 millisecond'`,
-    [now],
+     WHERE expires_at > timestamptz 'epoch' + $1::bigint * interval '1 millisecond' AND quota = ANY($2::text[])`,
+    // rows of a quota this version no longer keeps (otp_day, before OTPs were counted per requester) stay out
+    [now, Object.values(QUOTAS).map((q) => q.name)],
   );
   const keyOf = new Map<string, (accountId: string) => string>(Object.values(QUOTAS).map((q) => [q.name, q.key]));
   let restored = 0;

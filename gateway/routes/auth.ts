@@ -2,9 +2,17 @@
 import { Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import { publicLimited } from '../guards.js';
+import { addressForLimits, publicLimited } from '../guards.js';
 import { apiError, json, type Handler, type Router } from '../http.js';
+import type { QuotaEvent } from '../metrics.js';
 import { parseBody } from '../validation.js';
+
+/** Refusals of an OTP request that operators watch: abuse (per requester, per address) and SMS capacity */
+const OTP_LIMIT_EVENTS = new Map<Status, QuotaEvent>([
+  [Status.OTP_REQUESTER_LIMIT, 'otp_requester_limited'],
+  [Status.OTP_ADDRESS_LIMIT, 'otp_address_limited'],
+  [Status.OTP_COUNTRY_LIMIT, 'otp_country_limited'],
+]);
 
 export function authRoutes(router: Router, ctx: GatewayContext): void {
   const { engine, schemas, metrics } = ctx;
@@ -12,9 +20,10 @@ export function authRoutes(router: Router, ctx: GatewayContext): void {
   const generate: Handler = async (request) => {
     const body = parseBody(request, schemas.generateOtp);
     if (!body.ok) return apiError(body.error);
-    const outcome = await engine.issueOtp(body.value.mobile);
+    const outcome = await engine.issueOtp(body.value.mobile, addressForLimits(request.remoteAddress));
     if (!outcome.ok) {
-      if (outcome.status === Status.ACCOUNT_BLOCKED) metrics.quotaEvent('otp_blocked');
+      const event = OTP_LIMIT_EVENTS.get(outcome.status);
+      if (event) metrics.quotaEvent(event);
       return outcomeResponse(outcome);
     }
     if (outcome.otp) await ctx.sendOtp(body.value.mobile, outcome.otp);
@@ -29,7 +38,8 @@ export function authRoutes(router: Router, ctx: GatewayContext): void {
     return json(200, { token: ctx.auth.citizenToken(outcome.accountId, outcome.sid), isNewAccount: 'N' });
   };
 
-  // the public variants count against the per-address limit; the app variants are limited per mobile
+  // the public variants also count against the public API's per-address limit; every variant that
+  // issues an OTP is limited per requester, per address and per country (issueOtp)
   router.post('/api/v2/auth/public/generateOTP', publicLimited(ctx, generate));
   router.post('/api/v2/auth/public/confirmOTP', publicLimited(ctx, confirm));
   router.post('/api/v2/auth/generateMobileOTP', generate);

@@ -93,7 +93,7 @@ it(
     // citizens: test numbers logged in through the engine, 4 beneficiaries each (the demo's limit)
     const seats: { token: string; beneficiaryId: string }[] = [];
     await runWithConcurrency(BOOKINGS / 4, 100, async (i) => {
-      const issued = await engine.issueOtp(`9999${String(i).padStart(6, '0')}`);
+      const issued = await engine.issueOtp(`9999${String(i).padStart(6, '0')}`, '127.0.0.1');
       if (!issued.ok) throw new Error('issueOtp failed');
       const login = await engine.verifyOtp(issued.txnId, sha256Hex('123456'));
       if (!login.ok) throw new Error('verifyOtp failed');

@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { projectRoot } from '../../engine/config.js';
@@ -134,6 +136,50 @@ export class CowinClient {
     if (response.status !== 200) throw new Error(`beneficiary/new: ${response.status} ${response.text}`);
     return response.json.beneficiary_reference_id;
   }
+}
+
+/**
+ * POST JSON from a chosen loopback address (127.0.0.2, …: Linux answers for all of 127/8), so a
+ * test can be several clients to the gateway's per-address limits. fetch cannot pick its source
+ * address; node:http can.
+ */
+export function postFrom(
+  localAddress: string,
+  url: string,
+  body: unknown,
+): Promise<{ status: number; json: any; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const request = http.request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, json: text ? JSON.parse(text) : null, headers: response.headers }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
+/**
+ * A stand-in for the operator's SMS provider (TEEKA_SMS_WEBHOOK): a real HTTP server on loopback
+ * that keeps every `{mobile, otp}` the gateway posts, as a phone would receive them.
+ */
+export async function startSmsProvider(): Promise<{ url: string; sent: { mobile: string; otp: string }[]; stop: () => Promise<void> }> {
+  const sent: { mobile: string; otp: string }[] = [];
+  const server = http.createServer((request, response) => {
+    let text = '';
+    request.setEncoding('utf8');
+    request.on('data', (chunk: string) => (text += chunk));
+    request.on('end', () => {
+      sent.push(JSON.parse(text) as { mobile: string; otp: string });
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/sms`, sent, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 let mobileSeq = 0;
