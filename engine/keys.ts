@@ -44,6 +44,12 @@ export const keys = {
   outbox: () => `${BOOKING}:outbox`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
+  /**
+   * string: the id of the deployment (PostgreSQL's `deployment` row) this booking partition was laid
+   * out for, or `rebuilding:<id>` while a rebuild runs. Kept in the booking partition so that it is
+   * lost with the bookings: a Redis without it was emptied (see worker/deployment.ts).
+   */
+  deployment: () => `${BOOKING}:deployment`,
 
   // per-account partition
   /** hash: the pending OTP of a mobile (txnId, hash, expiry, attempts) */
