@@ -209,6 +209,9 @@ export class RedisDisagrees extends Error {
   }
 }
 
+/** How often a running gateway or worker reads the marker. */
+export const MARKER_WATCH_MS = 1000;
+
 /** The exit status of a process that refused to start, or stopped, because Redis disagrees. */
 export const DISAGREEMENT_EXIT_CODE = 2;
 
@@ -253,7 +256,7 @@ export function watchDeploymentMarker(
   deploymentId: string,
   place: DeploymentPlace,
   onLost: (message: string) => void,
-  everyMs = 1000,
+  everyMs = MARKER_WATCH_MS,
 ): () => void {
   let lost = false;
   let asking = false; // a connection with an offline queue holds a GET until Redis is back: ask one at a time

@@ -26,10 +26,13 @@
  * sessions; stop or restart them around a rebuild). Quotas of the day are as of the last snapshot.
  *
  * Stop the gateways before rebuilding: a booking made between the wipe and the end would be lost.
+ * (Running gateways and workers stop by themselves once they see the marker of step 0; the command
+ * waits for that before it drains the outbox.)
  *
  *   npm run rebuild              refuses when Redis still holds booking keys, or another deployment's marker
  *   npm run rebuild -- --force   replaces this deployment's booking keys with PostgreSQL's state
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
@@ -38,7 +41,7 @@ import { bookingPartitionPattern, keys } from '../engine/keys.js';
 import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
-import { explainStanding, foreignMarker, markDeployment, markRebuilding, readDeploymentRecord } from './deployment.js';
+import { explainStanding, foreignMarker, markDeployment, MARKER_WATCH_MS, markRebuilding, readDeploymentRecord } from './deployment.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { restoreDailyQuotas } from './quotas.js';
@@ -66,6 +69,11 @@ export interface RebuildOptions {
   log?: (line: string) => void;
   /** outbox entries per batch while draining. Default 500 */
   batchSize?: number;
+  /**
+   * how long to wait between marking Redis as being rebuilt and draining the outbox, so that the
+   * gateways and workers watching the marker have stopped. Default 0 (the command: two watch periods)
+   */
+  settleMs?: number;
 }
 
 const CHUNK = 1000;
@@ -108,6 +116,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
 
   // 0. from here until the end, Redis is not fit to serve on
   await markRebuilding(redis, record.deploymentId);
+  if (options.settleMs) await sleep(options.settleMs);
 
   // 1. the outbox may hold the newest changes: PostgreSQL gets them before Redis is laid out from it
   report.drained = (await drainOutboxDirectly(redis, pool, options.batchSize ?? 500)).events;
@@ -343,7 +352,7 @@ async function main(): Promise<number> {
       );
       return 2;
     }
-    const report = await rebuildRedis(redis, pool, { log: (line) => console.log(line), batchSize: settings.batchSize });
+    const report = await rebuildRedis(redis, pool, { log: (line) => console.log(line), batchSize: settings.batchSize, settleMs: 2 * MARKER_WATCH_MS });
     console.log(
       `rebuild: done: ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
         `${report.appointments} appointments, ${report.quotas} daily quota keys`,
