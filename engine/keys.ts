@@ -52,6 +52,12 @@ export const keys = {
   outbox: () => `${BOOKING}:outbox`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
+  /**
+   * string: the id of the deployment (PostgreSQL's `deployment` row) this booking partition was laid
+   * out for, or `rebuilding:<id>` while a rebuild runs. Kept in the booking partition so that it is
+   * lost with the bookings: a Redis without it was emptied (see worker/deployment.ts).
+   */
+  deployment: () => `${BOOKING}:deployment`,
 
   // per-account partition
   /** hash: one pending OTP (hash, expiry, wrong answers), under its own txnId so a newer one never replaces it */

@@ -1,6 +1,7 @@
 /**
- * The gateway process: checks its configuration, country file and uWS build, then runs one request
- * thread per core on one port. The main thread serves no requests: it aggregates the threads'
+ * The gateway process: checks its configuration, country file and uWS build, and that Redis agrees
+ * with PostgreSQL (worker/deployment.ts: an emptied or foreign Redis is refused, exit 2), then runs
+ * one request thread per core on one port. The main thread serves no requests: it aggregates the threads'
  * metrics once a second, reads the queue depth, and coordinates shutdown.
  *
  *   node dist/gateway/main.js      (PORT, GATEWAY_THREADS and the rest: see engine/config.ts)
@@ -9,7 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { integer, loadConfig, settingsOrExit } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
-import { connectRedis } from '../engine/redis.js';
+import { connectRedis, whenReady } from '../engine/redis.js';
+import { openPool } from '../worker/database.js';
+import { admitRedis, DISAGREEMENT_EXIT_CODE, RedisDisagrees, watchDeploymentMarker } from '../worker/deployment.js';
 import { openPersistQueue } from '../worker/queue.js';
 import { readQueueDepth, type QueueDepth } from '../worker/queue-depth.js';
 import { loadWorkerSettings } from '../worker/settings.js';
@@ -24,6 +27,32 @@ loadUws(config.allowUwsFallback); // refuse the JS fallback before starting any 
 
 /** GATEWAY_YOUNG_GENERATION_MB: V8 young-generation size per request thread. Default 64 */
 const YOUNG_GENERATION_MB = settingsOrExit('gateway', () => integer(process.env, 'GATEWAY_YOUNG_GENERATION_MB', 64, 8, 1024));
+
+const settings = loadWorkerSettings();
+// the main thread's own connections: queue depth is read once here, not by every request thread
+const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway', overrides: { enableAutoPipelining: false } });
+const place = { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
+
+/** The deployment marker to watch while serving (null: PostgreSQL has no record yet), or why not to serve. */
+async function checkRedisAgainstRecord(): Promise<string | null | RedisDisagrees> {
+  await whenReady(redis, 30_000);
+  // PostgreSQL may be down: the check then trusts the marker, and must not hold the start for long
+  const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, max: 1, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
+  try {
+    return await admitRedis(redis, pool, place, (line) => console.log(`gateway: ${line}`));
+  } catch (err) {
+    if (err instanceof RedisDisagrees) return err;
+    throw err;
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
+const deploymentId = await checkRedisAgainstRecord();
+if (deploymentId instanceof RedisDisagrees) {
+  console.error(`gateway: not starting: ${deploymentId.message}`);
+  process.exit(DISAGREEMENT_EXIT_CODE);
+}
 
 const threads: Worker[] = [];
 const latestMetrics = new Map<Worker, object[]>();
@@ -60,9 +89,7 @@ const broadcast = (message: MainToThread) => threads.forEach((t) => t.postMessag
 
 const stats = new StatsHistory();
 const queueGauges = new QueueGauges();
-// the main thread's own connections: queue depth is read once here, not by every request thread
-const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway', overrides: { enableAutoPipelining: false } });
-const persistQueue = openPersistQueue({ redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, settings: loadWorkerSettings() });
+const persistQueue = openPersistQueue({ redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, settings });
 let queueDepth: QueueDepth | null = null;
 
 async function aggregateMetrics(): Promise<void> {
@@ -83,16 +110,23 @@ async function aggregateMetrics(): Promise<void> {
 const first = await startThread(0, config.port);
 await Promise.all(Array.from({ length: config.gatewayThreads - 1 }, (_, i) => startThread(i + 1, first.port)));
 const metricsTimer = setInterval(() => void aggregateMetrics().catch((err) => console.error('metrics:', err)), 1000);
+// Redis emptied under a running gateway (a restart without its data): stop serving on it
+if (deploymentId) {
+  watchDeploymentMarker(redis, deploymentId, place, (message) => {
+    console.error(`gateway: ${message}`);
+    void shutdown('Redis lost its deployment marker', DISAGREEMENT_EXIT_CODE);
+  });
+}
 
 console.log(
   `teeka gateway: ${country.data.country.name}, ${country.data.centers.length} centres; ` +
     `listening on http://${config.host}:${first.port} with ${threads.length} thread(s), uWS ${isNativeUws() ? 'native' : 'JS fallback'}`,
 );
 
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(reason: string, exitCode = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`gateway: ${signal}, closing`);
+  console.log(`gateway: ${reason}, closing`);
   clearInterval(metricsTimer);
   const stopped = threads.map((t) => new Promise<void>((resolve) => t.on('message', (m: ThreadToMain) => m.type === 'stopped' && resolve())));
   broadcast({ type: 'shutdown' });
@@ -100,7 +134,7 @@ async function shutdown(signal: string): Promise<void> {
   await Promise.all(threads.map((t) => t.terminate()));
   await persistQueue.close().catch(() => {});
   redis.disconnect();
-  process.exit(0);
+  process.exit(exitCode);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));

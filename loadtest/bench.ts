@@ -163,7 +163,8 @@ async function main(): Promise<void> {
     await startProcess({
       name: 'gateway-bots',
       script: 'gateway/main.js',
-      env: { TEEKA_REDIS_PREFIX: botsPrefix, TEEKA_ENV: 'demo', PORT: String(botsPort), HOST: '127.0.0.1', GATEWAY_THREADS: '1' },
+      // no worker and no system of record behind it: a schema no one migrates
+      env: { TEEKA_REDIS_PREFIX: botsPrefix, TEEKA_PG_SCHEMA: `${schema}_bots`, TEEKA_ENV: 'demo', PORT: String(botsPort), HOST: '127.0.0.1', GATEWAY_THREADS: '1' },
       port: botsPort,
       logDir: runDir,
       ready: answers(`http://127.0.0.1:${botsPort}/healthz`),

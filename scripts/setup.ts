@@ -1,32 +1,48 @@
 /**
- * Prepares a deployment: migrates PostgreSQL and publishes the country file's sessions for the
- * coming days (idempotent). `npm start` runs it before the gateway and worker; docker compose runs
- * it as a one-shot service.
+ * Prepares a deployment: migrates PostgreSQL, makes sure Redis agrees with it (rebuilding an emptied
+ * Redis from PostgreSQL), and publishes the country file's sessions for the coming days
+ * (idempotent). `npm start` runs it before the gateway and worker; docker compose runs it as a
+ * one-shot service.
  *
  *   node dist/scripts/setup.js      (TEEKA_SEED_SESSIONS=off skips the sessions)
  */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
 import { loadConfig, type TeekaConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
 import { publishPlannedSessions } from '../engine/seed.js';
+import { openPool } from '../worker/database.js';
+import {
+  DISAGREEMENT_EXIT_CODE,
+  examineRedis,
+  explainStanding,
+  markRebuilding,
+  RedisDisagrees,
+  type DeploymentPlace,
+} from '../worker/deployment.js';
 import { migrate } from '../worker/migrate.js';
+import { rebuildRedis } from '../worker/rebuild.js';
+import { formatReconcileReport, reconcile } from '../worker/reconcile.js';
 import { loadWorkerSettings } from '../worker/settings.js';
 
 export async function setup(config: TeekaConfig, log: (line: string) => void = console.log): Promise<void> {
   const country = loadCountry(config.countryFile);
   log(`teeka: ${config.env} deployment, country file ${config.countryFile} (${country.data.country.name})`);
 
-  const { schema } = loadWorkerSettings();
-  log(`teeka: migrating PostgreSQL (schema ${schema})…`);
-  const applied = await migrate(config.databaseUrl, schema, { log: (line) => log(`  ${line}`) });
+  const settings = loadWorkerSettings();
+  log(`teeka: migrating PostgreSQL (schema ${settings.schema})…`);
+  const applied = await migrate(config.databaseUrl, settings.schema, { log: (line) => log(`  ${line}`) });
   log(`teeka: schema up to date${applied.length ? ` (applied ${applied.join(', ')})` : ''}`);
 
-  if (process.env.TEEKA_SEED_SESSIONS === 'off') return;
   const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
+  const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, max: 2, statementTimeoutMs: 600_000 });
   try {
     await whenReady(redis, 30_000);
+    await bringRedisInLine(redis, pool, { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema }, log);
+    if (process.env.TEEKA_SEED_SESSIONS === 'off') return;
     const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock });
     const days = country.rules.calendar_days + 1;
     let shownAt = 0;
@@ -40,7 +56,44 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
     for (const { input, status } of report.refused.slice(0, 5)) log(`  refused (status ${status}): ${JSON.stringify(input)}`);
   } finally {
     redis.disconnect();
+    await pool.end();
   }
 }
 
-runAsCommand(import.meta.url, 'setup', () => setup(loadConfig()));
+/**
+ * Redis must agree with PostgreSQL before anything is published or served. An emptied Redis is laid
+ * out again from PostgreSQL here, without asking: it holds nothing a rebuild could lose. Anything
+ * else that disagrees (another deployment's Redis, an older copy, bookings nobody claimed, a
+ * rebuild under way) is for the operator to decide: RedisDisagrees says what to run.
+ */
+async function bringRedisInLine(redis: Redis, pool: pg.Pool, place: DeploymentPlace, log: (line: string) => void): Promise<void> {
+  const standing = await examineRedis(redis, pool);
+  if (standing.kind === 'agrees') return;
+  if (standing.kind === 'claimed') {
+    log(`teeka: Redis marked for deployment ${standing.deploymentId}`);
+    return;
+  }
+  if (standing.kind !== 'emptied') throw new RedisDisagrees(standing, explainStanding(standing, place));
+
+  // SET NX: if another setup saw the same empty Redis, only one of them rebuilds it
+  if (!(await markRebuilding(redis, standing.deploymentId, { onlyIfUnmarked: true }))) {
+    throw new RedisDisagrees(standing, 'another process began rebuilding Redis meanwhile; start again once it has finished');
+  }
+  log(`teeka: Redis holds no bookings but PostgreSQL does (deployment ${standing.deploymentId}): Redis lost its data; rebuilding it from PostgreSQL`);
+  const report = await rebuildRedis(redis, pool, { log: (line) => log(`  ${line}`) });
+  log(
+    `teeka: rebuilt ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
+      `${report.appointments} appointments, ${report.quotas} daily quota keys`,
+  );
+  const check = await reconcile(redis, pool);
+  log(`teeka: ${formatReconcileReport(check)}`);
+  if (!check.ok) throw new Error('Redis does not reconcile with PostgreSQL after the rebuild (see above); not starting');
+}
+
+runAsCommand(import.meta.url, 'setup', () =>
+  setup(loadConfig()).catch((err: Error) => {
+    if (!(err instanceof RedisDisagrees)) throw err;
+    console.error(`setup: refused: ${err.message}`);
+    return DISAGREEMENT_EXIT_CODE;
+  }),
+);

@@ -1,14 +1,22 @@
 /**
- * `npm start`: set up (migrate PostgreSQL, publish the planned sessions), then run the gateway and
- * the worker side by side. Stops both when either stops, or on Ctrl-C / SIGTERM.
+ * `npm start`: set up (migrate PostgreSQL, rebuild an emptied Redis from it, publish the planned
+ * sessions), then run the gateway and the worker side by side. Stops both when either stops, or on
+ * Ctrl-C / SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, settingsOrExit } from '../engine/config.js';
+import { DISAGREEMENT_EXIT_CODE, RedisDisagrees } from '../worker/deployment.js';
 import { setup } from './setup.js';
 
 const config = settingsOrExit('teeka', () => loadConfig());
-await setup(config);
+try {
+  await setup(config);
+} catch (err) {
+  if (!(err instanceof RedisDisagrees)) throw err;
+  console.error(`teeka: not starting: ${err.message}`);
+  process.exit(DISAGREEMENT_EXIT_CODE);
+}
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;

@@ -1,6 +1,8 @@
 /**
  * The worker process (`npm run worker`; `npm start` runs it beside the gateway): migrates the
- * schema, loads the master data, then drains the outbox into PostgreSQL until SIGTERM or SIGINT.
+ * schema, loads the master data, checks that Redis agrees with PostgreSQL (worker/deployment.ts:
+ * it refuses an emptied or foreign Redis, exit 2), then drains the outbox into PostgreSQL until
+ * SIGTERM or SIGINT, or until Redis is emptied under it (exit 2).
  * Settings: engine/config.ts (REDIS_URL, TEEKA_REDIS_PREFIX, DATABASE_URL, TEEKA_COUNTRY) and
  * worker/settings.ts (TEEKA_PG_SCHEMA, TEEKA_WORKER_*).
  */
@@ -9,6 +11,7 @@ import { loadConfig, settingsOrExit } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis } from '../engine/redis.js';
 import { openPool } from './database.js';
+import { admitRedis, DISAGREEMENT_EXIT_CODE, RedisDisagrees, watchDeploymentMarker } from './deployment.js';
 import { saveMasterData } from './masterdata.js';
 import { migrate } from './migrate.js';
 import { OutboxWorker } from './outbox-worker.js';
@@ -22,16 +25,20 @@ async function main(): Promise<void> {
   const country = loadCountry(config.countryFile);
   let stopRequested = false;
   let shutdown: () => Promise<void> = async () => {};
+  const stop = (exitCode: number) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    shutdown()
+      .then(() => process.exit(exitCode))
+      .catch((err: Error) => {
+        console.error(`worker: shutdown failed: ${err.message}`);
+        process.exit(1);
+      });
+  };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       log(`worker: ${signal}: finishing the batch in progress, then stopping`);
-      stopRequested = true;
-      shutdown()
-        .then(() => process.exit(0))
-        .catch((err: Error) => {
-          console.error(`worker: shutdown failed: ${err.message}`);
-          process.exit(1);
-        });
+      stop(0);
     });
   }
 
@@ -60,6 +67,18 @@ async function main(): Promise<void> {
 
   const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
   redis.on('error', (err) => log(`worker: Redis: ${err.message}`));
+  // never drain an emptied or foreign Redis into this PostgreSQL
+  const place = { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
+  let deploymentId: string | null;
+  try {
+    deploymentId = await admitRedis(redis, pool, place, (line) => log(`worker: ${line}`));
+  } catch (err) {
+    if (!(err instanceof RedisDisagrees)) throw err;
+    console.error(`worker: not starting: ${err.message}`);
+    redis.disconnect();
+    await pool.end();
+    process.exit(DISAGREEMENT_EXIT_CODE);
+  }
   const worker = new OutboxWorker({ redis, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, pool, settings, log });
   shutdown = async () => {
     await worker.stop();
@@ -68,6 +87,12 @@ async function main(): Promise<void> {
   };
   if (stopRequested) return shutdown();
   await worker.start();
+  if (deploymentId) {
+    watchDeploymentMarker(redis, deploymentId, place, (message) => {
+      console.error(`worker: ${message}`);
+      stop(DISAGREEMENT_EXIT_CODE);
+    });
+  }
 }
 
 main().catch((err: Error) => {

@@ -3,6 +3,8 @@
  * PostgreSQL, exactly as the booking scripts lay it out, so booking resumes without oversell or
  * double booking.
  *
+ * 0. Redis is marked `rebuilding:<deployment id>` (worker/deployment.ts): a gateway or worker
+ *    watching it stops, one starting refuses, until the rebuild has finished.
  * 1. Whatever is still in the outbox is written to PostgreSQL first (it may hold the last bookings).
  * 2. Every key of the booking partition is deleted.
  * 3. From PostgreSQL: session hashes (the definition text byte for byte, capacities, per-slot
@@ -10,6 +12,13 @@
  *    hashes with their beneficiaries (with pointers to their live appointments), the photo-ID
  *    index, the beneficiary sequence, appointment hashes; then the daily quotas from their last
  *    snapshot, with their remaining lifetime.
+ * 4. Redis is marked with PostgreSQL's deployment id: gateways and workers may serve on it again.
+ *
+ * Counters come back from PostgreSQL, so no id is ever handed out twice: the beneficiary sequence
+ * is the highest reference id PostgreSQL holds (deleted beneficiaries included; the next one is that
+ * + 1), and sessions, appointments and beneficiaries keep their versions (the outbox event ids
+ * `<kind>:<id>:<version>` continue from them). Appointment ids are random UUIDs and session ids
+ * derive from what the session is, so neither comes from a counter.
  *
  * Not rebuilt: idempotency records (a client retrying a booking under an old key is told the
  * beneficiary is already booked instead of getting the first answer again), pending OTPs, login
@@ -17,10 +26,13 @@
  * sessions; stop or restart them around a rebuild). Quotas of the day are as of the last snapshot.
  *
  * Stop the gateways before rebuilding: a booking made between the wipe and the end would be lost.
+ * (Running gateways and workers stop by themselves once they see the marker of step 0; the command
+ * waits for that before it drains the outbox.)
  *
- *   npm run rebuild              refuses when Redis still holds booking keys
- *   npm run rebuild -- --force   replaces them with PostgreSQL's state
+ *   npm run rebuild              refuses when Redis still holds booking keys, or another deployment's marker
+ *   npm run rebuild -- --force   replaces this deployment's booking keys with PostgreSQL's state
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
@@ -29,6 +41,7 @@ import { bookingPartitionPattern, keys } from '../engine/keys.js';
 import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
+import { explainStanding, foreignMarker, markDeployment, MARKER_WATCH_MS, markRebuilding, readDeploymentRecord } from './deployment.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { restoreDailyQuotas } from './quotas.js';
@@ -37,6 +50,8 @@ import { allKeys, scanKeys } from './scan.js';
 import { loadWorkerSettings } from './settings.js';
 
 export interface RebuildReport {
+  /** the deployment Redis is marked for afterwards (PostgreSQL's) */
+  deploymentId: string;
   /** outbox changes written to PostgreSQL before the wipe */
   drained: number;
   /** booking-partition keys deleted */
@@ -54,6 +69,11 @@ export interface RebuildOptions {
   log?: (line: string) => void;
   /** outbox entries per batch while draining. Default 500 */
   batchSize?: number;
+  /**
+   * how long to wait between marking Redis as being rebuilt and draining the outbox, so that the
+   * gateways and workers watching the marker have stopped. Default 0 (the command: two watch periods)
+   */
+  settleMs?: number;
 }
 
 const CHUNK = 1000;
@@ -90,15 +110,22 @@ class Writer {
 
 export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: RebuildOptions = {}): Promise<RebuildReport> {
   const log = options.log ?? (() => {});
-  const report: RebuildReport = { drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0 };
+  const record = await readDeploymentRecord(pool);
+  if (!record) throw new Error('PostgreSQL has no deployment record: migrate the schema first');
+  const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0 };
+
+  // 0. from here until the end, Redis is not fit to serve on
+  await markRebuilding(redis, record.deploymentId);
+  if (options.settleMs) await sleep(options.settleMs);
 
   // 1. the outbox may hold the newest changes: PostgreSQL gets them before Redis is laid out from it
   report.drained = (await drainOutboxDirectly(redis, pool, options.batchSize ?? 500)).events;
   log(`rebuild: wrote ${report.drained} outbox changes to PostgreSQL`);
 
-  // 2. wipe the booking partition
+  // 2. wipe the booking partition, all but the marker set in 0
   for await (const chunk of scanKeys(redis, bookingPartitionPattern)) {
-    report.wiped += await redis.unlink(...chunk);
+    const wipe = chunk.filter((key) => key !== keys.deployment());
+    if (wipe.length) report.wiped += await redis.unlink(...wipe);
   }
   log(`rebuild: deleted ${report.wiped} booking keys`);
 
@@ -286,6 +313,10 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   // 3d. quotas of the day, from the last snapshot
   report.quotas = await restoreDailyQuotas(redis, pool);
   log(`rebuild: ${report.quotas} daily quota keys`);
+
+  // 4. Redis agrees with PostgreSQL again
+  await markDeployment(redis, record.deploymentId);
+  log(`rebuild: Redis marked for deployment ${record.deploymentId}`);
   return report;
 }
 
@@ -301,9 +332,18 @@ async function main(): Promise<number> {
   const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, statementTimeoutMs: 600_000 });
   try {
-    // the outbox and the stream of availability changes may survive; any other booking key means
-    // Redis still holds state that the rebuild would replace
-    const survivors = (await allKeys(redis, bookingPartitionPattern)).filter((k) => k !== keys.outbox() && k !== keys.availability());
+    // another deployment's Redis: its outbox must not be written into this PostgreSQL, nor its data replaced
+    const record = await readDeploymentRecord(pool);
+    const foreign = record && (await foreignMarker(redis, record.deploymentId));
+    if (record && foreign) {
+      const place = { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
+      console.log(`rebuild: refused. ${explainStanding({ kind: 'foreign', deploymentId: record.deploymentId, redisDeploymentId: foreign, recordHoldsBookings: record.holdsBookings }, place)}`);
+      return 2;
+    }
+    // the outbox, the stream of availability changes and the marker may survive; any other booking
+    // key means Redis still holds state that the rebuild would replace
+    const kept = new Set([keys.outbox(), keys.availability(), keys.deployment()]);
+    const survivors = (await allKeys(redis, bookingPartitionPattern)).filter((k) => !kept.has(k));
     if (survivors.length && !force) {
       console.log(
         `rebuild: Redis still holds ${survivors.length} booking keys under "${config.redisKeyPrefix}". ` +
@@ -312,7 +352,7 @@ async function main(): Promise<number> {
       );
       return 2;
     }
-    const report = await rebuildRedis(redis, pool, { log: (line) => console.log(line), batchSize: settings.batchSize });
+    const report = await rebuildRedis(redis, pool, { log: (line) => console.log(line), batchSize: settings.batchSize, settleMs: 2 * MARKER_WATCH_MS });
     console.log(
       `rebuild: done: ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
         `${report.appointments} appointments, ${report.quotas} daily quota keys`,

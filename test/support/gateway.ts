@@ -34,7 +34,19 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
   const port = await freePort();
   const prefix = env.TEEKA_REDIS_PREFIX ?? `gwtest:${randomUUID().slice(0, 8)}:`;
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TEEKA_REDIS_PREFIX: prefix, GATEWAY_THREADS: '2', TEEKA_ENV: 'demo', ...PROCESS_CLOCK_ENV, ...env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TEEKA_REDIS_PREFIX: prefix,
+      GATEWAY_THREADS: '2',
+      TEEKA_ENV: 'demo',
+      // a schema no one migrates: these gateways have no system of record to compare their fresh
+      // prefix with (whatever the machine's own deployment keeps in `public`); test/worker covers that
+      TEEKA_PG_SCHEMA: 'gateway_tests_no_record',
+      ...PROCESS_CLOCK_ENV,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

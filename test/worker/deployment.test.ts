@@ -1,0 +1,134 @@
+/**
+ * How a Redis stands against PostgreSQL (worker/deployment.ts), on the shared servers with a prefix
+ * and schema per test: each standing is reached the way it arises in operation, and the processes
+ * refuse a Redis of another deployment. The emptied-Redis story end to end, with a redis-server of
+ * its own, is test/worker/redis-loss.test.ts.
+ */
+import { join } from 'node:path';
+import { projectRoot } from '../../engine/config.js';
+import { keys } from '../../engine/keys.js';
+import { openPool } from '../../worker/database.js';
+import {
+  examineRedis,
+  explainStanding,
+  markRebuilding,
+  mayServe,
+  readDeploymentRecord,
+  type DeploymentPlace,
+} from '../../worker/deployment.js';
+import { drainOutboxDirectly } from '../../worker/drain.js';
+import { rebuildRedis } from '../../worker/rebuild.js';
+import { accountWithBeneficiaries, publishSession } from '../support/booking.js';
+import { deleteKeysWithPrefix } from '../support/fixtures.js';
+import { freePort } from '../support/gateway.js';
+import { builtScript, describe, expect, REDIS_URL, spawnNode, test } from './support.js';
+
+const OTHER_DEPLOYMENT = '00000000-0000-4000-8000-000000000042';
+
+describe('how Redis stands against PostgreSQL', () => {
+  test('a fresh Redis in front of a record without bookings is claimed, and then agrees', async ({ redis, pool }) => {
+    const record = (await readDeploymentRecord(pool))!;
+    expect(record).toEqual({ deploymentId: expect.stringMatching(/^[0-9a-f-]{36}$/), lastBeneficiaryId: null, holdsBookings: false });
+    expect(await examineRedis(redis, pool)).toEqual({ kind: 'claimed', deploymentId: record.deploymentId });
+    expect(await redis.get(keys.deployment())).toBe(record.deploymentId);
+    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId: record.deploymentId });
+  });
+
+  test('a schema never migrated has no record: nothing to compare, nothing written', async ({ redis }) => {
+    const unmigrated = openPool({ databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', schema: 'no_teeka_here' });
+    try {
+      const standing = await examineRedis(redis, unmigrated);
+      expect(standing).toEqual({ kind: 'unrecorded' });
+      expect(mayServe(standing)).toEqual({ watch: null });
+      expect(await redis.exists(keys.deployment())).toBe(0);
+    } finally {
+      await unmigrated.end();
+    }
+  });
+
+  test('PostgreSQL down: a marked Redis is served (and watched), an unmarked one is refused', async ({ redis }) => {
+    const down = openPool({ databaseUrl: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`, connectTimeoutMs: 1000, onIdleError: () => {} });
+    try {
+      const unmarked = await examineRedis(redis, down);
+      expect(unmarked).toMatchObject({ kind: 'unverified', redisDeploymentId: null });
+      expect(mayServe(unmarked)).toBeNull();
+      await redis.set(keys.deployment(), OTHER_DEPLOYMENT);
+      const marked = await examineRedis(redis, down);
+      expect(mayServe(marked)).toEqual({ watch: OTHER_DEPLOYMENT });
+      await markRebuilding(redis, OTHER_DEPLOYMENT);
+      expect(mayServe(await examineRedis(redis, down))).toBeNull();
+    } finally {
+      await down.end();
+    }
+  });
+
+  test('PostgreSQL holds bookings: an unmarked Redis with bookings is unclaimed, an empty one was emptied', async ({ engine, redis, pool, prefix }) => {
+    await publishSession(engine);
+    await accountWithBeneficiaries(engine, 2);
+    await drainOutboxDirectly(redis, pool);
+    const { deploymentId } = (await readDeploymentRecord(pool))!;
+
+    expect(await examineRedis(redis, pool)).toEqual({ kind: 'unclaimed', deploymentId });
+    await deleteKeysWithPrefix(REDIS_URL, prefix);
+    const emptied = await examineRedis(redis, pool);
+    expect(emptied).toEqual({ kind: 'emptied', deploymentId });
+    expect(mayServe(emptied)).toBeNull();
+    expect(await redis.exists(keys.deployment())).toBe(0); // refusing writes nothing
+  });
+
+  test('an older copy of this deployment\'s Redis (a sequence behind PostgreSQL\'s ids) is behind; a rebuild brings it back', async ({ engine, redis, pool, schema, prefix }) => {
+    expect((await examineRedis(redis, pool)).kind).toBe('claimed');
+    await publishSession(engine);
+    const { beneficiaryIds } = await accountWithBeneficiaries(engine, 3);
+    await drainOutboxDirectly(redis, pool);
+    const { deploymentId } = (await readDeploymentRecord(pool))!;
+    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId });
+
+    // Redis restarts from a copy taken before the registrations (an RDB snapshot): the marker is
+    // there, the beneficiary sequence is not
+    await redis.del(keys.beneficiarySequence());
+    const behind = await examineRedis(redis, pool);
+    expect(behind).toEqual({ kind: 'behind', deploymentId, redisSequence: null, lastBeneficiaryId: beneficiaryIds[2] });
+    const place: DeploymentPlace = { redisUrl: REDIS_URL, redisKeyPrefix: prefix, schema };
+    expect(explainStanding(behind, place)).toMatch(/behind the highest reference id in PostgreSQL \(schema \w+\) \(\d+\).*npm run rebuild -- --force/);
+
+    await rebuildRedis(redis, pool);
+    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId });
+    expect(await redis.get(keys.beneficiarySequence())).toBe(beneficiaryIds[2]);
+  });
+
+  test('a rebuild that has not finished is refused; the finished one agrees', async ({ redis, pool }) => {
+    const { deploymentId } = (await readDeploymentRecord(pool))!;
+    await markRebuilding(redis, deploymentId);
+    const rebuilding = await examineRedis(redis, pool);
+    expect(rebuilding).toEqual({ kind: 'rebuilding', deploymentId });
+    expect(mayServe(rebuilding)).toBeNull();
+    expect(await rebuildRedis(redis, pool)).toMatchObject({ deploymentId });
+    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId });
+  });
+
+  test('a Redis of another deployment is refused by the gateway, the worker and setup; npm run rebuild will not touch it, even forced', async ({ engine, redis, pool, prefix, schema }) => {
+    await publishSession(engine);
+    await redis.set(keys.deployment(), OTHER_DEPLOYMENT);
+    const { deploymentId } = (await readDeploymentRecord(pool))!;
+    expect(await examineRedis(redis, pool)).toEqual({ kind: 'foreign', deploymentId, redisDeploymentId: OTHER_DEPLOYMENT, recordHoldsBookings: false });
+    const outboxBefore = await redis.xlen(keys.outbox());
+
+    const env = { prefix, schema, extra: { PORT: String(await freePort()), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ENV: 'demo' } };
+    const gateway = spawnNode(join(projectRoot(), 'dist', 'gateway', 'main.js'), env);
+    const worker = spawnNode(builtScript('main.js'), env);
+    const setup = spawnNode(join(projectRoot(), 'dist', 'scripts', 'setup.js'), env);
+    for (const [name, child] of [['gateway', gateway], ['worker', worker], ['setup', setup]] as const) {
+      expect((await child.exited).code, child.output).toBe(2);
+      expect(child.output, name).toContain(`belongs to deployment ${OTHER_DEPLOYMENT}, but PostgreSQL (schema ${schema}) is deployment ${deploymentId}`);
+    }
+    const rebuild = spawnNode(builtScript('rebuild.js'), { prefix, schema }, ['--force']);
+    expect((await rebuild.exited).code, rebuild.output).toBe(2);
+    expect(rebuild.output).toMatch(/rebuild: refused\. .*belongs to deployment/);
+
+    // untouched: the other deployment's marker, its session, its outbox (never written into this PostgreSQL)
+    expect(await redis.get(keys.deployment())).toBe(OTHER_DEPLOYMENT);
+    expect(await redis.xlen(keys.outbox())).toBe(outboxBefore);
+    expect((await pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n).toBe(0);
+  });
+});

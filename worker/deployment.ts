@@ -1,0 +1,285 @@
+/**
+ * Which deployment a Redis belongs to, and whether teeka may serve on it in front of this PostgreSQL.
+ *
+ * PostgreSQL is the system of record; Redis can come back empty under it (a lost volume, a new node,
+ * a FLUSHALL, a restart without persistence). Serving on such a Redis publishes the sessions again
+ * with no seats taken (oversell) and hands out beneficiary reference ids PostgreSQL already holds,
+ * whose rows then collide: the worker retries them forever and no booking acknowledged from then on
+ * reaches PostgreSQL. So the two carry one deployment id:
+ *
+ * - PostgreSQL: the `deployment` table (one row, made by a migration);
+ * - Redis: `keys.deployment()`, in the booking partition so that it is lost with the bookings;
+ *   written when a deployment first uses a Redis while PostgreSQL holds no bookings (claimed), and
+ *   at the end of every rebuild (`rebuilding:<id>` while the rebuild runs).
+ *
+ * Every start (setup, gateway, worker) reads PostgreSQL's row (one query) and then the marker
+ * (one MGET, with the beneficiary sequence) and gets a RedisStanding; while the gateway and the
+ * worker run they read the marker once a second (watchDeploymentMarker) and stop when it is gone.
+ */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { keys } from '../engine/keys.js';
+
+const REBUILDING = 'rebuilding:';
+
+export interface DeploymentRecord {
+  deploymentId: string;
+  /** the highest beneficiary reference id PostgreSQL holds (deleted ones too), or null when none */
+  lastBeneficiaryId: string | null;
+  /** PostgreSQL holds sessions, accounts, beneficiaries or appointments */
+  holdsBookings: boolean;
+}
+
+/** PostgreSQL's deployment row and what it holds; null when the schema was never migrated. */
+export async function readDeploymentRecord(pool: pg.Pool): Promise<DeploymentRecord | null> {
+  try {
+    const { rows } = await pool.query<{ deployment_id: string; last_beneficiary_id: string | null; holds_bookings: boolean }>(
+      `SELECT deployment_id::text,
+              (SELECT max(beneficiary_id) FROM beneficiaries)::text AS last_beneficiary_id,
+              EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM beneficiaries)
+                OR EXISTS (SELECT 1 FROM appointments) AS holds_bookings
+       FROM deployment`,
+    );
+    const row = rows[0];
+    if (!row) throw new Error('the deployment table of PostgreSQL is empty: it must hold one row (see migrations/)');
+    return { deploymentId: row.deployment_id, lastBeneficiaryId: row.last_beneficiary_id, holdsBookings: row.holds_bookings };
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return null; // undefined_table: not migrated yet
+    throw err;
+  }
+}
+
+export type RedisStanding =
+  /** Redis carries this deployment's marker and has handed out every reference id PostgreSQL holds */
+  | { kind: 'agrees'; deploymentId: string }
+  /** Redis carried no marker and PostgreSQL holds no bookings: nothing to disagree with; marked now */
+  | { kind: 'claimed'; deploymentId: string }
+  /** the schema was never migrated (setup or the worker migrates it): nothing to compare Redis with */
+  | { kind: 'unrecorded' }
+  /** PostgreSQL did not answer: only the marker (if any) says which deployment Redis belongs to */
+  | { kind: 'unverified'; redisDeploymentId: string | null; rebuilding: boolean; reason: string }
+  /** no marker and no bookings in Redis, bookings in PostgreSQL: Redis lost its data */
+  | { kind: 'emptied'; deploymentId: string }
+  /** a rebuild started and has not finished (or was interrupted) */
+  | { kind: 'rebuilding'; deploymentId: string }
+  /** bookings but no marker in Redis, bookings in PostgreSQL: nothing shows they belong together */
+  | { kind: 'unclaimed'; deploymentId: string }
+  /** this deployment's marker, but fewer reference ids handed out than PostgreSQL holds: an older copy */
+  | { kind: 'behind'; deploymentId: string; redisSequence: string | null; lastBeneficiaryId: string }
+  /** another deployment's marker */
+  | { kind: 'foreign'; deploymentId: string; redisDeploymentId: string; recordHoldsBookings: boolean };
+
+/** The marker's value: a deployment id, or `rebuilding:<id>`. */
+function parseMarker(value: string | null): { deploymentId: string; rebuilding: boolean } | null {
+  if (value === null) return null;
+  return value.startsWith(REBUILDING) ? { deploymentId: value.slice(REBUILDING.length), rebuilding: true } : { deploymentId: value, rebuilding: false };
+}
+
+/**
+ * Compare Redis with PostgreSQL's deployment record, claiming an unmarked Redis when PostgreSQL holds
+ * no bookings. PostgreSQL is read first: every reference id it holds was handed out by Redis before,
+ * so a sequence read afterwards can only be ahead of it, never falsely behind.
+ */
+export async function examineRedis(redis: Redis, pool: pg.Pool): Promise<RedisStanding> {
+  let record: DeploymentRecord | null;
+  try {
+    record = await readDeploymentRecord(pool);
+  } catch (err) {
+    const marker = parseMarker(await redis.get(keys.deployment()));
+    return { kind: 'unverified', redisDeploymentId: marker?.deploymentId ?? null, rebuilding: marker?.rebuilding ?? false, reason: (err as Error).message };
+  }
+  if (!record) return { kind: 'unrecorded' };
+  const { deploymentId } = record;
+  const [markerValue, sequence] = await redis.mget(keys.deployment(), keys.beneficiarySequence());
+  const marker = parseMarker(markerValue ?? null);
+
+  if (marker && marker.deploymentId !== deploymentId) {
+    return { kind: 'foreign', deploymentId, redisDeploymentId: marker.deploymentId, recordHoldsBookings: record.holdsBookings };
+  }
+  if (marker?.rebuilding) return { kind: 'rebuilding', deploymentId };
+  if (marker) {
+    const last = record.lastBeneficiaryId;
+    if (last !== null && (sequence == null || BigInt(sequence) < BigInt(last))) {
+      return { kind: 'behind', deploymentId, redisSequence: sequence ?? null, lastBeneficiaryId: last };
+    }
+    return { kind: 'agrees', deploymentId };
+  }
+  if (!record.holdsBookings) {
+    if (await redis.set(keys.deployment(), deploymentId, 'NX')) return { kind: 'claimed', deploymentId };
+    return examineRedis(redis, pool); // another process marked it meanwhile: compare with what it wrote
+  }
+  // every booking key hangs off the sessions index (sessions, appointments) or the sequence (accounts,
+  // beneficiaries, photo IDs): without both, Redis holds no bookings
+  const holdsBookings = sequence != null || (await redis.exists(keys.sessionsByDate())) === 1;
+  return holdsBookings ? { kind: 'unclaimed', deploymentId } : { kind: 'emptied', deploymentId };
+}
+
+/**
+ * Whether a gateway or worker may serve on Redis, and which marker it then watches (none when
+ * PostgreSQL has no record yet); null when it must refuse.
+ */
+export function mayServe(standing: RedisStanding): { watch: string | null } | null {
+  switch (standing.kind) {
+    case 'agrees':
+    case 'claimed':
+      return { watch: standing.deploymentId };
+    case 'unrecorded':
+      return { watch: null };
+    case 'unverified':
+      // the marker shows that no one emptied this Redis since a deployment laid it out; PostgreSQL
+      // being down is ridden out (bookings wait in the outbox)
+      return standing.redisDeploymentId && !standing.rebuilding ? { watch: standing.redisDeploymentId } : null;
+    default:
+      return null;
+  }
+}
+
+/** Where Redis and PostgreSQL are, for messages. */
+export interface DeploymentPlace {
+  redisUrl: string;
+  redisKeyPrefix: string;
+  schema: string;
+}
+
+const redisAt = (place: DeploymentPlace) => `Redis at ${place.redisUrl.replace(/\/\/[^@/]*@/, '//')} (key prefix "${place.redisKeyPrefix}")`;
+const postgresAt = (place: DeploymentPlace) => `PostgreSQL (schema ${place.schema})`;
+
+/** What the standing means and exactly what the operator should do; empty for a standing that serves. */
+export function explainStanding(standing: RedisStanding, place: DeploymentPlace): string {
+  const redis = redisAt(place);
+  const postgres = postgresAt(place);
+  switch (standing.kind) {
+    case 'agrees':
+    case 'claimed':
+    case 'unrecorded':
+      return '';
+    case 'unverified':
+      if (standing.rebuilding) return `${redis} is being rebuilt (or a rebuild was interrupted), and ${postgres} did not answer (${standing.reason}). Start again once the rebuild has finished.`;
+      if (standing.redisDeploymentId) return '';
+      return (
+        `${postgres} did not answer (${standing.reason}), and ${redis} carries no deployment marker: ` +
+        'teeka cannot tell whether Redis lost its data. Start again once PostgreSQL answers.'
+      );
+    case 'emptied':
+      return (
+        `${redis} holds no bookings, but ${postgres} holds those of deployment ${standing.deploymentId}: Redis lost its data ` +
+        '(a lost volume, a new node, a flush, a restart without persistence). Serving on it would sell seats already taken ' +
+        'and hand out reference ids PostgreSQL already holds. Run `npm run rebuild` (or `npm start`, whose setup rebuilds ' +
+        'by itself) to lay Redis out again from PostgreSQL, then start again.'
+      );
+    case 'rebuilding':
+      return (
+        `${redis} is being rebuilt from ${postgres}, or a rebuild was interrupted. Wait for it to finish; ` +
+        'if none is running any more, run `npm run rebuild -- --force`, then start again.'
+      );
+    case 'unclaimed':
+      return (
+        `${redis} holds bookings but no deployment marker, and ${postgres} holds those of deployment ${standing.deploymentId}: ` +
+        'nothing shows that they belong together (a Redis written by a teeka from before deployment markers, or by another ' +
+        'deployment under the same prefix). If it is this deployment\'s Redis, run `npm run rebuild -- --force`: it writes ' +
+        'what its outbox holds to PostgreSQL, then lays Redis out again from PostgreSQL. Otherwise point REDIS_URL and ' +
+        'TEEKA_REDIS_PREFIX at this deployment\'s Redis.'
+      );
+    case 'behind':
+      return (
+        `${redis} carries deployment ${standing.deploymentId}'s marker, but its beneficiary sequence (${standing.redisSequence ?? 'none'}) ` +
+        `is behind the highest reference id in ${postgres} (${standing.lastBeneficiaryId}): it is an older copy (an RDB ` +
+        'snapshot, a replica that lagged). Run `npm run rebuild -- --force`: it writes what its outbox holds to PostgreSQL, ' +
+        'then lays Redis out again from PostgreSQL.'
+      );
+    case 'foreign':
+      return (
+        `${redis} belongs to deployment ${standing.redisDeploymentId}, but ${postgres} is deployment ${standing.deploymentId}. ` +
+        'Point REDIS_URL and TEEKA_REDIS_PREFIX (or DATABASE_URL and TEEKA_PG_SCHEMA) at one deployment\'s pair. ' +
+        (standing.recordHoldsBookings
+          ? 'To discard that Redis\'s data, delete its keys under the prefix, then run `npm run rebuild`.'
+          : 'PostgreSQL holds no bookings: if it lost its data, restore it from a backup before starting (that Redis may hold the only copy).')
+      );
+  }
+}
+
+/** A start refused because Redis disagrees with PostgreSQL; the message says what to do. */
+export class RedisDisagrees extends Error {
+  constructor(
+    readonly standing: RedisStanding,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RedisDisagrees';
+  }
+}
+
+/** How often a running gateway or worker reads the marker. */
+export const MARKER_WATCH_MS = 1000;
+
+/** The exit status of a process that refused to start, or stopped, because Redis disagrees. */
+export const DISAGREEMENT_EXIT_CODE = 2;
+
+/**
+ * The check a gateway or worker makes before serving: the marker to watch while it serves (null:
+ * PostgreSQL has no record yet), or RedisDisagrees saying what to do.
+ */
+export async function admitRedis(redis: Redis, pool: pg.Pool, place: DeploymentPlace, log: (line: string) => void): Promise<string | null> {
+  const standing = await examineRedis(redis, pool);
+  const allowed = mayServe(standing);
+  if (!allowed) throw new RedisDisagrees(standing, explainStanding(standing, place));
+  if (standing.kind === 'claimed') log(`${redisAt(place)} held no deployment marker and ${postgresAt(place)} no bookings: marked for deployment ${standing.deploymentId}`);
+  if (standing.kind === 'unrecorded') log(`${postgresAt(place)} is not migrated yet: nothing to compare Redis with (setup or the worker migrates it)`);
+  if (standing.kind === 'unverified') log(`${postgresAt(place)} did not answer (${standing.reason}); ${redisAt(place)} carries deployment ${allowed.watch}'s marker: serving`);
+  return allowed.watch;
+}
+
+/** Mark Redis as being rebuilt for `deploymentId`; with `onlyIfUnmarked`, only when no marker is there (false if one was). */
+export async function markRebuilding(redis: Redis, deploymentId: string, { onlyIfUnmarked = false } = {}): Promise<boolean> {
+  const value = `${REBUILDING}${deploymentId}`;
+  return (onlyIfUnmarked ? await redis.set(keys.deployment(), value, 'NX') : await redis.set(keys.deployment(), value)) === 'OK';
+}
+
+/** Mark Redis as laid out for `deploymentId` (the last step of a rebuild). */
+export async function markDeployment(redis: Redis, deploymentId: string): Promise<void> {
+  await redis.set(keys.deployment(), deploymentId);
+}
+
+/** The deployment id a Redis marker names, if it is another deployment's (for the rebuild's refusal). */
+export async function foreignMarker(redis: Redis, deploymentId: string): Promise<string | null> {
+  const marker = parseMarker(await redis.get(keys.deployment()));
+  return marker && marker.deploymentId !== deploymentId ? marker.deploymentId : null;
+}
+
+/**
+ * While a process serves, Redis may be emptied or replaced under it (it restarts without its data,
+ * and the connection simply reconnects): read the marker every `everyMs` and call `onLost` once
+ * when it is no longer `deploymentId`. A Redis that does not answer is not a loss. Returns a stop.
+ */
+export function watchDeploymentMarker(
+  redis: Redis,
+  deploymentId: string,
+  place: DeploymentPlace,
+  onLost: (message: string) => void,
+  everyMs = MARKER_WATCH_MS,
+): () => void {
+  let lost = false;
+  let asking = false; // a connection with an offline queue holds a GET until Redis is back: ask one at a time
+  const timer = setInterval(() => {
+    if (asking || lost) return;
+    asking = true;
+    redis
+      .get(keys.deployment())
+      .then(
+        (value) => {
+          if (lost || value === deploymentId) return;
+          lost = true;
+          clearInterval(timer);
+          onLost(
+            `${redisAt(place)} no longer carries deployment ${deploymentId}'s marker (it holds ${value === null ? 'none' : `"${value}"`}): ` +
+              'it was emptied, replaced or is being rebuilt while teeka ran. Stopping rather than serve on it. ' +
+              'Run `npm run rebuild` (or `npm start`, whose setup rebuilds by itself) if no rebuild is running, then start again.',
+          );
+        },
+        () => {}, // unreachable or loading: the connection retries; only an answer can show a loss
+      )
+      .finally(() => (asking = false));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
