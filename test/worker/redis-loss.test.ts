@@ -24,6 +24,7 @@ import { migrate } from '../../worker/migrate.js';
 import { allKeys } from '../../worker/scan.js';
 import { demoCountry } from '../support/fixtures.js';
 import { CowinClient, freePort, testMobile, testPhotoId } from '../support/gateway.js';
+import { processClock } from '../support/clock.js';
 import { builtScript, DATABASE_URL, PrivateRedis, spawnNode, waitFor, type ChildProcessHandle } from './support.js';
 
 const schema = `loss_${randomUUID().slice(0, 8)}`;
@@ -59,8 +60,8 @@ async function npmStart(): Promise<ChildProcessHandle> {
 async function plannedSession(): Promise<{ sessionId: string; slot: string }> {
   const redis = new Redis(server.url, { keyPrefix: prefix });
   try {
-    // the real clock, as the gateway's: three days ahead is far from any cutoff at any hour
-    const engine = new BookingEngine(redis, { country: demoCountry(), secret: 'unused' });
+    // the clock of the processes npm start runs (spawnNode pins them to a working morning)
+    const engine = new BookingEngine(redis, { country: demoCountry(), secret: 'unused', clock: processClock });
     const day = engine.today() + 3;
     // born in 1980: fits an 18+ or 45+ session without an upper limit; both runs book 6 seats into its first slot
     const session = (await engine.loadSessions(day, day)).find((s) => s.min_age <= 45 && s.max_age < 0 && s.slot_caps[0]! >= 20);
