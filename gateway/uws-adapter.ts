@@ -6,7 +6,10 @@
  *   an abort, `res` is never touched again;
  * - writes after an await happen inside `res.cork(...)`;
  * - the body is capped while it is read (413 past the cap, or at once from Content-Length);
- * - no exception crosses a uWS callback: a throwing route becomes a 500 (or what `onError` says).
+ * - no exception crosses a uWS callback: a throwing route becomes a 500 (or what `onError` says);
+ * - every status keeps the connection alive, and a close is announced (see `writeResponse`). uWS
+ *   itself closes a connection that pipelines a request behind one still being answered
+ *   asynchronously; browsers and the common clients do not pipeline.
  *
  * It also refuses to run on the package's silent JavaScript fallback unless explicitly allowed.
  */
@@ -108,12 +111,56 @@ const STATUS_TEXT: Record<number, string> = {
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-function writeResponse(res: Uws.HttpResponse, response: HttpResponse, head: boolean, closeConnection: boolean): void {
+/**
+ * Whether the connection ends after a response. uWS itself closes after the response when the
+ * request's header is exactly `Connection: close` (any case), but does not say so in the response;
+ * a close in a list (`keep-alive, close`) it does not see, and neither does it see ours unless we
+ * pass `closeConnection`.
+ */
+type Closing =
+  /** keep the connection for the client's next request */
+  | 'keep-alive'
+  /** the request said `Connection: close`: uWS closes by itself, we only announce it */
+  | 'requested'
+  /** we ask uWS to close (and it announces it) */
+  | 'close';
+
+/** What a request's Connection header asks for (RFC 9112 §9.6: `close` may be one option of a list). */
+function requestedClosing(connection: string): Closing {
+  const value = connection.toLowerCase();
+  if (value === 'close') return 'requested';
+  return value.split(',').some((option) => option.trim() === 'close') ? 'close' : 'keep-alive';
+}
+
+/**
+ * Frames a response the way uWS 20.30 actually behaves (measured; test/gateway/keep-alive.test.ts
+ * holds it to that):
+ * - `endWithoutBody()` with no argument writes no Content-Length and keeps the connection. Any first
+ *   argument, even `undefined`, is a reported length (`undefined` becomes 9223372036854775808), and
+ *   with a reported length uWS waits for body bytes that never come and closes the connection. So
+ *   204 and 304, which carry neither a body nor a length (RFC 9110 §8.6), and HEAD, whose length we
+ *   write ourselves, call it with no argument.
+ * - a response always says `Connection: close` when the connection ends after it, so a keep-alive
+ *   client never sends its next request into a closing socket.
+ */
+function writeResponse(res: Uws.HttpResponse, response: HttpResponse, head: boolean, closing: Closing): void {
   res.writeStatus(STATUS_TEXT[response.status] ?? String(response.status));
   if (response.headers) for (const name in response.headers) res.writeHeader(name, response.headers[name]!);
-  if (response.status === 204 || response.status === 304) res.endWithoutBody(undefined, closeConnection);
-  else if (head) res.endWithoutBody(response.body ? Buffer.byteLength(response.body) : 0, closeConnection);
-  else res.end(response.body ?? '', closeConnection);
+  const noBody = response.status === 204 || response.status === 304;
+  if (head && !noBody) res.writeHeader('content-length', String(response.body ? byteLength(response.body) : 0));
+  if (noBody || head) {
+    // without a length uWS cannot be asked to close; the announced close makes the client close
+    // (a close we decide is only ever for a refused request body, which is answered with a body)
+    if (closing !== 'keep-alive') res.writeHeader('connection', 'close');
+    res.endWithoutBody();
+    return;
+  }
+  if (closing === 'requested') res.writeHeader('connection', 'close');
+  res.end(response.body ?? '', closing === 'close');
+}
+
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
 }
 
 export function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -128,6 +175,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     const rawQuery = req.getQuery() ?? '';
     const headers = {} as Record<HeaderName, string>;
     for (const name of READ_HEADERS) headers[name] = req.getHeader(name);
+    const requested = requestedClosing(req.getHeader('connection'));
 
     // most routes never look at the signal: create the AbortController only when one does
     let controller: AbortController | undefined;
@@ -165,10 +213,12 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       route: '',
     };
 
+    /** `closeConnection`: end the connection after this response even if the client would keep it */
     const finish = (response: HttpResponse, closeConnection = false) => {
       if (done) return;
       done = true;
-      res.cork(() => writeResponse(res, response, method === 'HEAD', closeConnection));
+      const closing = closeConnection && requested === 'keep-alive' ? 'close' : requested;
+      res.cork(() => writeResponse(res, response, method === 'HEAD', closing));
       options.onResponse?.(request, response, performance.now() - started);
     };
 
