@@ -1,6 +1,7 @@
 /**
  * One gateway thread: its own Redis connections, availability book and uWS app, listening on the
- * shared port (uWS sets SO_REUSEPORT, so the kernel spreads connections over the threads).
+ * shared port (uWS sets SO_REUSEPORT, so the kernel spreads connections over the threads; main.ts
+ * first makes sure no other process serves that port).
  * It talks to the main thread for metrics aggregation, queue depth and shutdown.
  */
 import { parentPort, workerData } from 'node:worker_threads';
