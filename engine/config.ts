@@ -46,6 +46,18 @@ export interface TeekaConfig {
   vaccinatorKey: string;
   /** TEEKA_SMS_WEBHOOK: URL that receives `{mobile, otp}` to send by SMS. Required in production. */
   smsWebhook: string | null;
+  /**
+   * TEEKA_WS_MAX_PER_ADDRESS: open availability WebSockets one client address may hold on one
+   * gateway process (all its threads); more are refused with 429. Default 50: carrier-grade NAT
+   * puts many citizens behind one address, and one attacker's address still holds only a bounded
+   * share.
+   */
+  wsMaxPerAddress: number;
+  /**
+   * TEEKA_WS_MAX_BUFFERED_BYTES: a WebSocket whose unsent messages pass this many bytes is closed
+   * (its client reads too slowly or not at all) instead of being buffered for. Default 262144 (256 KiB).
+   */
+  wsMaxBufferedBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     adminKey: env.TEEKA_ADMIN_KEY ?? (production ? '' : 'demo-admin-key'),
     vaccinatorKey: env.TEEKA_VACCINATOR_KEY ?? (production ? '' : 'demo-vaccinator-key'),
     smsWebhook: env.TEEKA_SMS_WEBHOOK || null,
+    wsMaxPerAddress: integer(env, 'TEEKA_WS_MAX_PER_ADDRESS', 50, 1, 1_000_000),
+    wsMaxBufferedBytes: integer(env, 'TEEKA_WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
   };
 
   if (config.redisKeyPrefix.includes('{') || config.redisKeyPrefix.includes('}')) {

@@ -126,7 +126,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   const onError = (error: unknown, request: HttpRequest): HttpResponse => {
     if (isUnavailable(error)) return apiError(REQUEST_ERRORS.unavailable(), { 'retry-after': '1' });
     console.error(`${request.method} ${request.path} failed:`, error);
-    return apiError({ httpStatus: 500, errorCode: 'GENSRV0500', error: 'Internal error' });
+    return apiError(REQUEST_ERRORS.internal());
   };
 
   // WebSocket: availability pushes per district
@@ -144,7 +144,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       const districts = query.get('district_id');
       if (districts === null) return null;
       const parsed = parseDistricts(districts);
-      return typeof parsed === 'string' ? parsed : null;
+      return typeof parsed === 'string' ? apiError(REQUEST_ERRORS.badRequest(parsed)) : null;
     },
     onOpen: (socket: SocketConnection, query) => {
       metrics.socketOpened();

@@ -14,7 +14,8 @@ import { connectRedis } from '../engine/redis.js';
 import { openPersistQueue } from '../worker/queue.js';
 import { readQueueDepth, type QueueDepth } from '../worker/queue-depth.js';
 import { loadWorkerSettings } from '../worker/settings.js';
-import type { MainToThread, ThreadToMain } from './messages.js';
+import { ConnectionsPerAddress } from './connections-per-address.js';
+import type { MainToThread, ThreadData, ThreadToMain } from './messages.js';
 import { QueueGauges } from './queue-gauges.js';
 import { StatsHistory } from './stats.js';
 import { isNativeUws, loadUws } from './uws-adapter.js';
@@ -28,12 +29,14 @@ await refuseIfPortServed(config.host, config.port);
 const YOUNG_GENERATION_MB = integer(process.env, 'GATEWAY_YOUNG_GENERATION_MB', 64, 8, 1024);
 
 const threads: Worker[] = [];
+// one count of open WebSockets per client address for every thread (see connections-per-address.ts)
+const socketsPerAddress = ConnectionsPerAddress.allocate();
 const latestMetrics = new Map<Worker, object[]>();
 let stopping = false;
 
 function startThread(index: number, port: number): Promise<{ worker: Worker; port: number }> {
   const worker = new Worker(new URL('./thread.js', import.meta.url), {
-    workerData: { index, port },
+    workerData: { index, port, socketsPerAddress } satisfies ThreadData,
     // a request allocates many short-lived objects (ioredis commands, promises, headers): a larger
     // young generation makes the frequent scavenges rarer and cheaper
     resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },

@@ -8,7 +8,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Status } from '../engine/status.js';
 
-export type QuotaEvent = 'logout' | 'block' | 'public_rate_limited' | 'otp_blocked';
+export type QuotaEvent = 'logout' | 'block' | 'public_rate_limited' | 'otp_blocked' | 'websocket_address_limit';
 
 /** One thread's counters. */
 export class GatewayMetrics {
@@ -34,7 +34,7 @@ export class GatewayMetrics {
   });
   private readonly quota = new Counter({
     name: 'teeka_quota_events_total',
-    help: 'Quota decisions: logouts (21st search in 15 min), blocks (24 h), per-address rate limits',
+    help: 'Quota decisions: logouts (21st search in 15 min), blocks (24 h), per-address rate limits and WebSocket limits',
     labelNames: ['event'] as const,
     registers: [this.registry],
   });

@@ -15,6 +15,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import type { ConnectionsPerAddress } from './connections-per-address.js';
 import { READ_HEADERS, type HeaderName, type HttpRequest, type HttpResponse } from './http.js';
 
 const require = createRequire(import.meta.url);
@@ -68,8 +69,8 @@ export interface SocketConnection {
 
 export interface WebSocketRoute {
   path: string;
-  /** called at the upgrade with the query; a string return refuses the upgrade with that reason (400) */
-  accept?: (query: URLSearchParams) => string | null;
+  /** called at the upgrade with the query; a response refuses the upgrade with it */
+  accept?: (query: URLSearchParams) => HttpResponse | null;
   onOpen(socket: SocketConnection, query: URLSearchParams): void;
   onMessage(socket: SocketConnection, text: string): void;
   onClose?(socket: SocketConnection): void;
@@ -86,11 +87,23 @@ export interface ServerOptions {
   handle: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
   /** the response for a route that threw (e.g. 503 when Redis is unreachable, else 500) */
   onError: (error: unknown, request: HttpRequest) => HttpResponse;
-  /** the response for a request refused before routing (413, 414) */
-  refuse: (status: 413 | 414) => HttpResponse;
+  /**
+   * the response for a request refused before routing: 413, 414, 429 (a WebSocket upgrade from an
+   * address at its connection limit), 500 (a WebSocket route's `accept` threw)
+   */
+  refuse: (status: 413 | 414 | 429 | 500) => HttpResponse;
   /** after each response: for metrics and logs */
   onResponse?: (request: HttpRequest, response: HttpResponse, durationMs: number) => void;
-  websocket?: WebSocketRoute;
+  websocket?: {
+    route: WebSocketRoute;
+    /** open connections per client address, counted over every thread; past the limit, 429 */
+    perAddress: ConnectionsPerAddress;
+    /**
+     * a socket whose unsent messages pass this many bytes is closed: a subscriber that reads too
+     * slowly, or not at all, must not make the gateway hold its pushes without bound
+     */
+    maxBufferedBytes: number;
+  };
 }
 
 export interface RunningServer {
@@ -271,36 +284,54 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
   });
 
   if (options.websocket) {
-    const route = options.websocket;
+    const { route, perAddress, maxBufferedBytes } = options.websocket;
     interface SocketData {
       query: URLSearchParams;
+      address: string;
+      /** whether this socket holds one of its address's connections (released at close) */
+      counted: boolean;
       connection?: SocketConnection;
+      markClosed?: () => void;
     }
     app.ws<SocketData>(route.path, {
       maxPayloadLength: 4 * 1024,
       idleTimeout: 120,
       sendPingsAutomatically: true,
-      maxBackpressure: 256 * 1024,
+      // past the limit uWS drops a message for that socket (publish and send alike); closing it
+      // instead frees its buffer and tells the client to reconnect rather than miss pushes silently
+      maxBackpressure: maxBufferedBytes,
+      closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => {
         const query = new URLSearchParams(req.getQuery() ?? '');
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
-        let refusal: string | null = null;
+        const closing = requestedClosing(req.getHeader('connection'));
+        const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+        let refusal: HttpResponse | null = null;
         try {
           refusal = route.accept?.(query) ?? null;
         } catch (err) {
-          refusal = (err as Error).message;
+          console.error('websocket upgrade failed:', err);
+          refusal = options.refuse(500);
         }
+        // the count is taken when the socket opens (a refused or abandoned handshake holds nothing);
+        // checking here answers most refusals with a proper 429
+        if (refusal === null && !perAddress.hasRoom(address)) refusal = options.refuse(429);
         if (refusal !== null) {
-          res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ errorCode: 'GENVAL0001', error: refusal }));
+          writeResponse(res, refusal, false, closing);
           return;
         }
-        res.upgrade<SocketData>({ query }, key, protocol, extensions, context);
+        res.upgrade<SocketData>({ query, address, counted: false }, key, protocol, extensions, context);
       },
       open: (ws) => {
         const data = ws.getUserData();
+        // upgrades from one address that raced past the check on several threads: only the limit stays
+        if (!perAddress.tryAdd(data.address)) {
+          ws.end(1013, 'too many connections from this address');
+          return;
+        }
+        data.counted = true;
         let open = true;
         const connection: SocketConnection = {
           subscribe: (topic) => open && ws.subscribe(topic),
@@ -314,7 +345,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         };
         data.connection = connection;
         // after close the socket must not be used: this flag makes every later call a no-op
-        (data as { markClosed?: () => void }).markClosed = () => {
+        data.markClosed = () => {
           open = false;
         };
         guard(() => route.onOpen(connection, data.query));
@@ -325,7 +356,8 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         if (connection) guard(() => route.onMessage(connection, text));
       },
       close: (ws) => {
-        const data = ws.getUserData() as SocketData & { markClosed?: () => void };
+        const data = ws.getUserData();
+        if (data.counted) perAddress.remove(data.address);
         data.markClosed?.();
         if (data.connection) guard(() => route.onClose?.(data.connection!));
       },
