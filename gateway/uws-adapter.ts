@@ -140,8 +140,10 @@ type Closing =
 
 /** What a request's Connection header asks for (RFC 9112 §9.6: `close` may be one option of a list). */
 function requestedClosing(connection: string): Closing {
+  if (connection === '') return 'keep-alive'; // the common case, on every request: no work
   const value = connection.toLowerCase();
   if (value === 'close') return 'requested';
+  if (!value.includes('close')) return 'keep-alive';
   return value.split(',').some((option) => option.trim() === 'close') ? 'close' : 'keep-alive';
 }
 
