@@ -55,6 +55,18 @@ export interface TeekaConfig {
   clockOffsetMs: number;
   /** the engine's clock: the system clock shifted by `clockOffsetMs` */
   clock: Clock;
+  /**
+   * TEEKA_WS_MAX_PER_ADDRESS: open availability WebSockets one client address may hold on one
+   * gateway process (all its threads); more are refused with 429. Default 50: carrier-grade NAT
+   * puts many citizens behind one address, and one attacker's address still holds only a bounded
+   * share.
+   */
+  wsMaxPerAddress: number;
+  /**
+   * TEEKA_WS_MAX_BUFFERED_BYTES: a WebSocket whose unsent messages pass this many bytes is closed
+   * (its client reads too slowly or not at all) instead of being buffered for. Default 262144 (256 KiB).
+   */
+  wsMaxBufferedBytes: number;
 }
 
 /** A wrong setting: names the variable and says why. */
@@ -163,6 +175,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     adminKey: env.TEEKA_ADMIN_KEY ?? (production ? '' : DEMO_ADMIN_KEY),
     vaccinatorKey: env.TEEKA_VACCINATOR_KEY ?? (production ? '' : DEMO_VACCINATOR_KEY),
     smsWebhook: env.TEEKA_SMS_WEBHOOK || null,
+    wsMaxPerAddress: read(50, () => integer(env, 'TEEKA_WS_MAX_PER_ADDRESS', 50, 1, 1_000_000)),
+    wsMaxBufferedBytes: read(256 * 1024, () => integer(env, 'TEEKA_WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024)),
     clockOffsetMs,
     clock: offsetClock(clockOffsetMs),
   };

@@ -231,6 +231,12 @@ export const REQUEST_ERRORS = {
   }),
   uriTooLong: (): ApiError => ({ httpStatus: 414, errorCode: 'GENVAL0414', error: 'Request URL is too long' }),
   unavailable: (): ApiError => ({ httpStatus: 503, errorCode: 'GENSRV0503', error: 'Service temporarily unavailable' }),
+  internal: (): ApiError => ({ httpStatus: 500, errorCode: 'GENSRV0500', error: 'Internal error' }),
+  tooManyConnections: (limit: number): ApiError => ({
+    httpStatus: 429,
+    errorCode: 'USRRES0429',
+    error: `Too many live connections from this address (at most ${limit})`,
+  }),
 } as const;
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { isBackendUnavailable } from '../engine/backend-errors.js';
 import type { TeekaConfig } from '../engine/config.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
@@ -51,14 +52,6 @@ export interface Gateway {
   /** called with the server's publish once it listens */
   attachPublisher: (publish: (topic: string, text: string) => void, subscribers: (topic: string) => number) => void;
   stop: () => Promise<void>;
-}
-
-/** Errors that mean a backing service is unreachable (→ 503), not a bug (→ 500). */
-function isUnavailable(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|MaxRetriesPerRequest|connect|terminat|timeout/i.test(
-    message,
-  );
 }
 
 export const districtTopic = (districtId: number) => `district:${districtId}`;
@@ -125,9 +118,9 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   };
 
   const onError = (error: unknown, request: HttpRequest): HttpResponse => {
-    if (isUnavailable(error)) return apiError(REQUEST_ERRORS.unavailable(), { 'retry-after': '1' });
+    if (isBackendUnavailable(error)) return apiError(REQUEST_ERRORS.unavailable(), { 'retry-after': '1' });
     console.error(`${request.method} ${request.path} failed:`, error);
-    return apiError({ httpStatus: 500, errorCode: 'GENSRV0500', error: 'Internal error' });
+    return apiError(REQUEST_ERRORS.internal());
   };
 
   // WebSocket: availability pushes per district
@@ -145,7 +138,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       const districts = query.get('district_id');
       if (districts === null) return null;
       const parsed = parseDistricts(districts);
-      return typeof parsed === 'string' ? parsed : null;
+      return typeof parsed === 'string' ? apiError(REQUEST_ERRORS.badRequest(parsed)) : null;
     },
     onOpen: (socket: SocketConnection, query) => {
       metrics.socketOpened();

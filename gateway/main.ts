@@ -6,6 +6,7 @@
  *
  *   node dist/gateway/main.js      (PORT, GATEWAY_THREADS and the rest: see engine/config.ts)
  */
+import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { integer, loadConfig, settingsOrExit } from '../engine/config.js';
@@ -16,7 +17,8 @@ import { admitRedis, DISAGREEMENT_EXIT_CODE, RedisDisagrees, watchDeploymentMark
 import { openPersistQueue } from '../worker/queue.js';
 import { readQueueDepth, type QueueDepth } from '../worker/queue-depth.js';
 import { loadWorkerSettings } from '../worker/settings.js';
-import type { MainToThread, ThreadToMain } from './messages.js';
+import { ConnectionsPerAddress } from './connections-per-address.js';
+import type { MainToThread, ThreadData, ThreadToMain } from './messages.js';
 import { QueueGauges } from './queue-gauges.js';
 import { StatsHistory } from './stats.js';
 import { isNativeUws, loadUws } from './uws-adapter.js';
@@ -24,6 +26,7 @@ import { isNativeUws, loadUws } from './uws-adapter.js';
 const config = settingsOrExit('gateway', () => loadConfig());
 const country = loadCountry(config.countryFile);
 loadUws(config.allowUwsFallback); // refuse the JS fallback before starting any thread
+await refuseIfPortServed(config.host, config.port);
 
 /** GATEWAY_YOUNG_GENERATION_MB: V8 young-generation size per request thread. Default 64 */
 const YOUNG_GENERATION_MB = settingsOrExit('gateway', () => integer(process.env, 'GATEWAY_YOUNG_GENERATION_MB', 64, 8, 1024));
@@ -55,12 +58,14 @@ if (deploymentId instanceof RedisDisagrees) {
 }
 
 const threads: Worker[] = [];
+// one count of open WebSockets per client address for every thread (see connections-per-address.ts)
+const socketsPerAddress = ConnectionsPerAddress.allocate();
 const latestMetrics = new Map<Worker, object[]>();
 let stopping = false;
 
 function startThread(index: number, port: number): Promise<{ worker: Worker; port: number }> {
   const worker = new Worker(new URL('./thread.js', import.meta.url), {
-    workerData: { index, port },
+    workerData: { index, port, socketsPerAddress } satisfies ThreadData,
     // a request allocates many short-lived objects (ioredis commands, promises, headers): a larger
     // young generation makes the frequent scavenges rarer and cheaper
     resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
@@ -104,6 +109,31 @@ async function aggregateMetrics(): Promise<void> {
   const registry: Registry = queueDepth ? Registry.merge([threadsRegistry, queueGauges.registry]) : threadsRegistry;
   broadcast({ type: 'metrics-text', text: await registry.metrics() });
   if (stats.record(await threadsRegistry.getMetricsAsJSON(), queueDepth)) broadcast({ type: 'stats', samples: stats.samples });
+}
+
+/**
+ * Refuses to start on a port that something already serves. uWS sets SO_REUSEPORT on every listening
+ * socket (that is how this process's threads share one port), so a second teeka on the same port
+ * would bind as well and silently take a share of the connections. A plain Node listen sets no
+ * SO_REUSEPORT, so the kernel refuses it while anything listens on the port; the probe is closed
+ * again before the threads listen. uWS's LIBUS_LISTEN_EXCLUSIVE_PORT is not the tool: it makes the
+ * first thread's socket exclusive, and then the other threads cannot join the port. Two gateways
+ * started within the same instant could both pass the probe; a supervisor starts one at a time.
+ */
+async function refuseIfPortServed(host: string, port: number): Promise<void> {
+  if (port === 0) return; // the kernel picks a free port
+  const refusal = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+    const probe = createServer();
+    probe.once('error', resolve);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(null)));
+  });
+  if (!refusal) return;
+  const why =
+    refusal.code === 'EADDRINUSE'
+      ? 'is already in use (another teeka gateway, or another server, listens there)'
+      : `cannot be listened on (${refusal.code ?? refusal.message})`;
+  console.error(`teeka gateway: ${host}:${port} ${why}. Refusing to start; stop the other process or choose another PORT.`);
+  process.exit(1);
 }
 
 // the first thread may be given port 0 (tests): the others then join the port it got

@@ -1,5 +1,13 @@
 import type { StatsSample } from './stats.js';
 
+/** What the main thread gives each request thread when it starts it. */
+export interface ThreadData {
+  index: number;
+  port: number;
+  /** the shared counters of ConnectionsPerAddress */
+  socketsPerAddress: SharedArrayBuffer;
+}
+
 /** Messages between the gateway's main thread and its request threads. */
 export type ThreadToMain =
   | { type: 'listening'; port: number }

@@ -14,7 +14,8 @@ export type QuotaEvent =
   | 'public_rate_limited'
   | 'otp_requester_limited'
   | 'otp_address_limited'
-  | 'otp_country_limited';
+  | 'otp_country_limited'
+  | 'websocket_address_limit';
 
 /** One thread's counters. */
 export class GatewayMetrics {
@@ -40,7 +41,7 @@ export class GatewayMetrics {
   });
   private readonly quota = new Counter({
     name: 'teeka_quota_events_total',
-    help: 'Quota decisions: logouts (21st search in 15 min), blocks (24 h), per-address rate limits, OTP limits (per requester, per address, per country)',
+    help: 'Quota decisions: logouts (21st search in 15 min), blocks (24 h), per-address rate limits, OTP limits (per requester, per address, per country), WebSocket limits per address',
     labelNames: ['event'] as const,
     registers: [this.registry],
   });

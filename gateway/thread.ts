@@ -1,6 +1,7 @@
 /**
  * One gateway thread: its own Redis connections, availability book and uWS app, listening on the
- * shared port (uWS sets SO_REUSEPORT, so the kernel spreads connections over the threads).
+ * shared port (uWS sets SO_REUSEPORT, so the kernel spreads connections over the threads; main.ts
+ * first makes sure no other process serves that port).
  * It talks to the main thread for metrics aggregation, queue depth and shutdown.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -11,11 +12,12 @@ import { connectRedis, whenReady } from '../engine/redis.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
 import { createGateway } from './app.js';
 import { apiError } from './http.js';
-import type { MainToThread, ThreadToMain } from './messages.js';
+import { ConnectionsPerAddress } from './connections-per-address.js';
+import type { MainToThread, ThreadData, ThreadToMain } from './messages.js';
 import type { StatsSample } from './stats.js';
 import { startServer } from './uws-adapter.js';
 
-const { port } = workerData as { port: number; index: number };
+const { port, socketsPerAddress } = workerData as ThreadData;
 const send = (message: ThreadToMain) => parentPort!.postMessage(message);
 
 const config = loadConfig();
@@ -43,6 +45,17 @@ const gateway = await createGateway({
   stats: () => stats,
 });
 
+/** The answers to requests the adapter refuses before routing (see ServerOptions.refuse). */
+const REFUSALS = {
+  413: () => REQUEST_ERRORS.payloadTooLarge(16 * 1024),
+  414: () => REQUEST_ERRORS.uriTooLong(),
+  429: () => {
+    gateway.context.metrics.quotaEvent('websocket_address_limit');
+    return REQUEST_ERRORS.tooManyConnections(config.wsMaxPerAddress);
+  },
+  500: () => REQUEST_ERRORS.internal(),
+};
+
 const server = await startServer({
   host: config.host,
   port,
@@ -51,9 +64,13 @@ const server = await startServer({
   allowFallback: config.allowUwsFallback,
   handle: gateway.handle,
   onError: gateway.onError,
-  refuse: (status) => apiError(status === 413 ? REQUEST_ERRORS.payloadTooLarge(16 * 1024) : REQUEST_ERRORS.uriTooLong()),
+  refuse: (status) => apiError(REFUSALS[status]()),
   onResponse: (request, response, ms) => gateway.context.metrics.request(request.route || 'unmatched', request.method, response.status, ms / 1000),
-  websocket: gateway.websocket,
+  websocket: {
+    route: gateway.websocket,
+    perAddress: new ConnectionsPerAddress(socketsPerAddress, config.wsMaxPerAddress),
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+  },
 });
 gateway.attachPublisher(server.publish, server.subscribers);
 

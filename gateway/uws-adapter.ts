@@ -6,12 +6,16 @@
  *   an abort, `res` is never touched again;
  * - writes after an await happen inside `res.cork(...)`;
  * - the body is capped while it is read (413 past the cap, or at once from Content-Length);
- * - no exception crosses a uWS callback: a throwing route becomes a 500 (or what `onError` says).
+ * - no exception crosses a uWS callback: a throwing route becomes a 500 (or what `onError` says);
+ * - every status keeps the connection alive, and a close is announced (see `writeResponse`). uWS
+ *   itself closes a connection that pipelines a request behind one still being answered
+ *   asynchronously; browsers and the common clients do not pipeline.
  *
  * It also refuses to run on the package's silent JavaScript fallback unless explicitly allowed.
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import type { ConnectionsPerAddress } from './connections-per-address.js';
 import { READ_HEADERS, type HeaderName, type HttpRequest, type HttpResponse } from './http.js';
 
 const require = createRequire(import.meta.url);
@@ -65,8 +69,8 @@ export interface SocketConnection {
 
 export interface WebSocketRoute {
   path: string;
-  /** called at the upgrade with the query; a string return refuses the upgrade with that reason (400) */
-  accept?: (query: URLSearchParams) => string | null;
+  /** called at the upgrade with the query; a response refuses the upgrade with it */
+  accept?: (query: URLSearchParams) => HttpResponse | null;
   onOpen(socket: SocketConnection, query: URLSearchParams): void;
   onMessage(socket: SocketConnection, text: string): void;
   onClose?(socket: SocketConnection): void;
@@ -83,11 +87,23 @@ export interface ServerOptions {
   handle: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
   /** the response for a route that threw (e.g. 503 when Redis is unreachable, else 500) */
   onError: (error: unknown, request: HttpRequest) => HttpResponse;
-  /** the response for a request refused before routing (413, 414) */
-  refuse: (status: 413 | 414) => HttpResponse;
+  /**
+   * the response for a request refused before routing: 413, 414, 429 (a WebSocket upgrade from an
+   * address at its connection limit), 500 (a WebSocket route's `accept` threw)
+   */
+  refuse: (status: 413 | 414 | 429 | 500) => HttpResponse;
   /** after each response: for metrics and logs */
   onResponse?: (request: HttpRequest, response: HttpResponse, durationMs: number) => void;
-  websocket?: WebSocketRoute;
+  websocket?: {
+    route: WebSocketRoute;
+    /** open connections per client address, counted over every thread; past the limit, 429 */
+    perAddress: ConnectionsPerAddress;
+    /**
+     * a socket whose unsent messages pass this many bytes is closed: a subscriber that reads too
+     * slowly, or not at all, must not make the gateway hold its pushes without bound
+     */
+    maxBufferedBytes: number;
+  };
 }
 
 export interface RunningServer {
@@ -108,12 +124,58 @@ const STATUS_TEXT: Record<number, string> = {
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-function writeResponse(res: Uws.HttpResponse, response: HttpResponse, head: boolean, closeConnection: boolean): void {
+/**
+ * Whether the connection ends after a response. uWS itself closes after the response when the
+ * request's header is exactly `Connection: close` (any case), but does not say so in the response;
+ * a close in a list (`keep-alive, close`) it does not see, and neither does it see ours unless we
+ * pass `closeConnection`.
+ */
+type Closing =
+  /** keep the connection for the client's next request */
+  | 'keep-alive'
+  /** the request said `Connection: close`: uWS closes by itself, we only announce it */
+  | 'requested'
+  /** we ask uWS to close (and it announces it) */
+  | 'close';
+
+/** What a request's Connection header asks for (RFC 9112 §9.6: `close` may be one option of a list). */
+function requestedClosing(connection: string): Closing {
+  if (connection === '') return 'keep-alive'; // the common case, on every request: no work
+  const value = connection.toLowerCase();
+  if (value === 'close') return 'requested';
+  if (!value.includes('close')) return 'keep-alive';
+  return value.split(',').some((option) => option.trim() === 'close') ? 'close' : 'keep-alive';
+}
+
+/**
+ * Frames a response the way uWS 20.30 actually behaves (measured; test/gateway/keep-alive.test.ts
+ * holds it to that):
+ * - `endWithoutBody()` with no argument writes no Content-Length and keeps the connection. Any first
+ *   argument, even `undefined`, is a reported length (`undefined` becomes 9223372036854775808), and
+ *   with a reported length uWS waits for body bytes that never come and closes the connection. So
+ *   204 and 304, which carry neither a body nor a length (RFC 9110 §8.6), and HEAD, whose length we
+ *   write ourselves, call it with no argument.
+ * - a response always says `Connection: close` when the connection ends after it, so a keep-alive
+ *   client never sends its next request into a closing socket.
+ */
+function writeResponse(res: Uws.HttpResponse, response: HttpResponse, head: boolean, closing: Closing): void {
   res.writeStatus(STATUS_TEXT[response.status] ?? String(response.status));
   if (response.headers) for (const name in response.headers) res.writeHeader(name, response.headers[name]!);
-  if (response.status === 204 || response.status === 304) res.endWithoutBody(undefined, closeConnection);
-  else if (head) res.endWithoutBody(response.body ? Buffer.byteLength(response.body) : 0, closeConnection);
-  else res.end(response.body ?? '', closeConnection);
+  const noBody = response.status === 204 || response.status === 304;
+  if (head && !noBody) res.writeHeader('content-length', String(response.body ? byteLength(response.body) : 0));
+  if (noBody || head) {
+    // without a length uWS cannot be asked to close; the announced close makes the client close
+    // (a close we decide is only ever for a refused request body, which is answered with a body)
+    if (closing !== 'keep-alive') res.writeHeader('connection', 'close');
+    res.endWithoutBody();
+    return;
+  }
+  if (closing === 'requested') res.writeHeader('connection', 'close');
+  res.end(response.body ?? '', closing === 'close');
+}
+
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
 }
 
 export function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -128,6 +190,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     const rawQuery = req.getQuery() ?? '';
     const headers = {} as Record<HeaderName, string>;
     for (const name of READ_HEADERS) headers[name] = req.getHeader(name);
+    const requested = requestedClosing(req.getHeader('connection'));
 
     // most routes never look at the signal: create the AbortController only when one does
     let controller: AbortController | undefined;
@@ -165,10 +228,12 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       route: '',
     };
 
+    /** `closeConnection`: end the connection after this response even if the client would keep it */
     const finish = (response: HttpResponse, closeConnection = false) => {
       if (done) return;
       done = true;
-      res.cork(() => writeResponse(res, response, method === 'HEAD', closeConnection));
+      const closing = closeConnection && requested === 'keep-alive' ? 'close' : requested;
+      res.cork(() => writeResponse(res, response, method === 'HEAD', closing));
       options.onResponse?.(request, response, performance.now() - started);
     };
 
@@ -221,36 +286,54 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
   });
 
   if (options.websocket) {
-    const route = options.websocket;
+    const { route, perAddress, maxBufferedBytes } = options.websocket;
     interface SocketData {
       query: URLSearchParams;
+      address: string;
+      /** whether this socket holds one of its address's connections (released at close) */
+      counted: boolean;
       connection?: SocketConnection;
+      markClosed?: () => void;
     }
     app.ws<SocketData>(route.path, {
       maxPayloadLength: 4 * 1024,
       idleTimeout: 120,
       sendPingsAutomatically: true,
-      maxBackpressure: 256 * 1024,
+      // past the limit uWS drops a message for that socket (publish and send alike); closing it
+      // instead frees its buffer and tells the client to reconnect rather than miss pushes silently
+      maxBackpressure: maxBufferedBytes,
+      closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => {
         const query = new URLSearchParams(req.getQuery() ?? '');
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
-        let refusal: string | null = null;
+        const closing = requestedClosing(req.getHeader('connection'));
+        const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+        let refusal: HttpResponse | null = null;
         try {
           refusal = route.accept?.(query) ?? null;
         } catch (err) {
-          refusal = (err as Error).message;
+          console.error('websocket upgrade failed:', err);
+          refusal = options.refuse(500);
         }
+        // the count is taken when the socket opens (a refused or abandoned handshake holds nothing);
+        // checking here answers most refusals with a proper 429
+        if (refusal === null && !perAddress.hasRoom(address)) refusal = options.refuse(429);
         if (refusal !== null) {
-          res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ errorCode: 'GENVAL0001', error: refusal }));
+          writeResponse(res, refusal, false, closing);
           return;
         }
-        res.upgrade<SocketData>({ query }, key, protocol, extensions, context);
+        res.upgrade<SocketData>({ query, address, counted: false }, key, protocol, extensions, context);
       },
       open: (ws) => {
         const data = ws.getUserData();
+        // upgrades from one address that raced past the check on several threads: only the limit stays
+        if (!perAddress.tryAdd(data.address)) {
+          ws.end(1013, 'too many connections from this address');
+          return;
+        }
+        data.counted = true;
         let open = true;
         const connection: SocketConnection = {
           subscribe: (topic) => open && ws.subscribe(topic),
@@ -264,7 +347,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         };
         data.connection = connection;
         // after close the socket must not be used: this flag makes every later call a no-op
-        (data as { markClosed?: () => void }).markClosed = () => {
+        data.markClosed = () => {
           open = false;
         };
         guard(() => route.onOpen(connection, data.query));
@@ -275,7 +358,8 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         if (connection) guard(() => route.onMessage(connection, text));
       },
       close: (ws) => {
-        const data = ws.getUserData() as SocketData & { markClosed?: () => void };
+        const data = ws.getUserData();
+        if (data.counted) perAddress.remove(data.address);
         data.markClosed?.();
         if (data.connection) guard(() => route.onClose?.(data.connection!));
       },

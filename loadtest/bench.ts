@@ -150,7 +150,8 @@ async function main(): Promise<void> {
     progress(`starting on loopback: worker, gateway (${THREADS} threads), uWS hello-world, PostgreSQL baseline, a second gateway with real quotas for the bots`);
     const [gatewayPort, helloPort, pgPort, botsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     await startProcess({ name: 'worker', script: 'worker/main.js', env, port: 0, logDir: runDir, ready: async () => (await pool.query("select to_regclass('appointments') as t")).rows[0].t !== null });
-    await startProcess({ name: 'gateway', script: 'gateway/main.js', env: { ...env, PORT: String(gatewayPort), HOST: '127.0.0.1', GATEWAY_THREADS: String(THREADS) }, port: gatewayPort, logDir: runDir, ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`) });
+    // every watcher connects from this one address: lift the per-address WebSocket limit above them
+    await startProcess({ name: 'gateway', script: 'gateway/main.js', env: { ...env, PORT: String(gatewayPort), HOST: '127.0.0.1', GATEWAY_THREADS: String(THREADS), TEEKA_WS_MAX_PER_ADDRESS: String(WATCHERS + 10) }, port: gatewayPort, logDir: runDir, ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`) });
     await startProcess({ name: 'hello-uws', script: 'loadtest/baseline/hello-uws.js', args: [String(helloPort), String(THREADS)], port: helloPort, logDir: runDir, ready: answers(`http://127.0.0.1:${helloPort}/`) });
     await startProcess({
       name: 'pg-baseline',

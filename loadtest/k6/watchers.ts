@@ -4,6 +4,9 @@
  * clock); run k6 on the same machine as teeka (or with synchronised clocks) to read push latency.
  *
  *   k6 run -e BASE_URL=http://127.0.0.1:8080 -e WATCHERS=2000 -e DURATION=60s loadtest/k6/watchers.ts
+ *
+ * Every watcher connects from k6's one address: start the gateway with TEEKA_WS_MAX_PER_ADDRESS
+ * above WATCHERS (default 50), or the rest are refused with 429.
  */
 import { check, sleep } from 'k6';
 import http from 'k6/http';

@@ -1,5 +1,10 @@
-/** A WebSocket subscriber sees a booking's new capacity within 100 ms, whichever thread it is on. */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+/**
+ * A WebSocket subscriber sees a booking's new capacity within 100 ms, whichever thread it is on;
+ * bad upgrades are refused with a CoWIN-style error; one address cannot hold more than its share of
+ * connections, and a subscriber that never reads is dropped instead of buffered for.
+ */
+import type { IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 
@@ -50,18 +55,106 @@ it('pushes the new capacity of a booked session to every subscriber of its distr
   for (const s of [...subscribers, other]) s.socket.close();
 });
 
+/** How an upgrade ended: open (the socket), refused (the HTTP answer), or opened and closed at once. */
+type Attempt = { open: WebSocket } | { refused: { status: number; body: any } } | { closed: number };
+
+function attempt(url: string): Promise<Attempt> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.once('unexpected-response', (_request, response: IncomingMessage) => {
+      let body = '';
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolve({ refused: { status: response.statusCode!, body: JSON.parse(body) } }));
+    });
+    socket.once('open', () => {
+      // the gateway may still close a socket that raced past its address's limit on another thread
+      const settled = setTimeout(() => resolve({ open: socket }), 300);
+      socket.once('close', (code) => {
+        clearTimeout(settled);
+        resolve({ closed: code });
+      });
+    });
+    socket.once('error', (err) => {
+      if (!err.message.startsWith('Unexpected server response')) reject(err);
+    });
+  });
+}
+
 it('refuses unknown districts and malformed messages with a clear error', async () => {
-  const refused = await fetch(`${gateway.url}/teeka/ws/availability?district_id=99999`, {
-    headers: { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
-  }).catch((err: Error) => err);
-  if (!(refused instanceof Error)) {
-    expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error: string }).error).toContain('unknown district id');
-  }
+  // a real upgrade request, answered before any WebSocket exists
+  const refused = await attempt(`ws://127.0.0.1:${gateway.port}/teeka/ws/availability?district_id=99999`);
+  expect(refused).toEqual({ refused: { status: 400, body: { errorCode: 'GENVAL0001', error: 'unknown district id: 99999' } } });
+
   const { socket, messages } = await open(`ws://127.0.0.1:${gateway.port}/teeka/ws/availability`);
   socket.send('not json');
   socket.send(JSON.stringify({ subscribe: ['abc'] }));
   await new Promise((r) => setTimeout(r, 200));
   expect(messages.map((m) => m.data.type)).toEqual(['subscribed', 'error', 'error']);
   socket.close();
+});
+
+describe('limits', () => {
+  let limited: RunningGateway;
+  beforeAll(async () => {
+    limited = await startGateway({ TEEKA_WS_MAX_PER_ADDRESS: '3', TEEKA_WS_MAX_BUFFERED_BYTES: '16384' });
+  });
+  afterAll(() => limited?.stop());
+  const url = () => `ws://127.0.0.1:${limited.port}/teeka/ws/availability?district_id=140`;
+
+  it('one address holds at most TEEKA_WS_MAX_PER_ADDRESS sockets over all threads; a closed one frees its place', async () => {
+    // eight at once: the kernel spreads them over both threads, which count together
+    const attempts = await Promise.all(Array.from({ length: 8 }, () => attempt(url())));
+    const opened = attempts.flatMap((a) => ('open' in a ? [a.open] : []));
+    try {
+      expect(opened).toHaveLength(3);
+      for (const a of attempts) {
+        if ('refused' in a) expect(a.refused).toEqual({ status: 429, body: { errorCode: 'USRRES0429', error: 'Too many live connections from this address (at most 3)' } });
+        else if ('closed' in a) expect(a.closed).toBe(1013);
+      }
+      expect(attempts.filter((a) => 'refused' in a).length, 'most are refused at the handshake').toBeGreaterThan(0);
+
+      // a fourth now is refused; after one closes, one more gets in
+      expect(await attempt(url())).toMatchObject({ refused: { status: 429 } });
+      await new Promise<void>((resolve) => {
+        opened[0]!.once('close', () => resolve());
+        opened[0]!.close();
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const replacement = await attempt(url());
+      expect('open' in replacement).toBe(true);
+      if ('open' in replacement) opened.push(replacement.open);
+    } finally {
+      for (const socket of opened) socket.close();
+    }
+  });
+
+  it('a subscriber that never reads is dropped once its unsent messages pass TEEKA_WS_MAX_BUFFERED_BYTES', async () => {
+    // the gateway's own count of open sockets (aggregated over its threads once a second)
+    const openSockets = async () => Number(/^teeka_websocket_connections (\d+)$/m.exec(await (await fetch(`${limited.url}/metrics`)).text())?.[1]);
+    const reader = await open(url());
+    const { socket: neverReads } = await open(url());
+    await expect.poll(openSockets, { timeout: 5_000 }).toBe(2);
+    neverReads.pause(); // stops reading its socket: every answer stays with the gateway or the kernel
+    let closed = false;
+    neverReads.once('close', () => (closed = true));
+    neverReads.on('error', () => {});
+    // each one-byte message earns a ~70-byte error answer; the kernel's socket buffers hold a few
+    // MB, the gateway may hold 16 KB more
+    let sent = 0;
+    let stillOpen = 2;
+    while (stillOpen === 2 && sent < 400_000) {
+      for (let i = 0; i < 20_000; i++) neverReads.send('x');
+      sent += 20_000;
+      await new Promise((r) => setTimeout(r, 100));
+      stillOpen = await openSockets();
+    }
+    await expect.poll(openSockets, { timeout: 3_000 }).toBe(1);
+    neverReads.resume(); // reads what reached it, then the end
+    await expect.poll(() => closed, { timeout: 5_000 }).toBe(true);
+
+    // a subscriber that reads is untouched
+    reader.socket.send(JSON.stringify({ subscribe: [266] }));
+    await expect.poll(() => reader.messages.map((m) => m.data.type)).toEqual(['subscribed', 'subscribed']);
+    reader.socket.close();
+  });
 });
