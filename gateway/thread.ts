@@ -86,6 +86,8 @@ parentPort!.on('message', (message: MainToThread) => {
     clearInterval(metricsTimer);
     server.close();
     void gateway.stop().finally(() => {
+      // requests in flight have had their answers by now; idle keep-alive sockets would hold the thread
+      server.closeConnections();
       redis.disconnect();
       void pgPool.end();
       send({ type: 'stopped' });

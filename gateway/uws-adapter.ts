@@ -111,7 +111,14 @@ export interface RunningServer {
   /** send to every WebSocket of this thread subscribed to `topic` */
   publish(topic: string, text: string): void;
   subscribers(topic: string): number;
+  /** stop accepting connections; the open ones are served on */
   close(): void;
+  /**
+   * end every connection still open (idle keep-alive ones, WebSockets). A thread must do this
+   * before it exits: Node aborts the process (uv_loop_close with open handles) when a worker thread
+   * ends while uWS still holds sockets.
+   */
+  closeConnections(): void;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -379,6 +386,10 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         },
         subscribers: (topic) => app.numSubscribers(topic),
         close: () => uws.us_listen_socket_close(socket),
+        closeConnections: () => {
+          // App.close() is in this uWS build (20.30) but not yet in its type declarations
+          (app as unknown as { close(): void }).close();
+        },
       });
     });
   });
