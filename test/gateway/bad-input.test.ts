@@ -4,6 +4,13 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../engine/config.js';
+import { sha256Hex } from '../../engine/ids.js';
+import { ROUTE_MODULES } from '../../gateway/app.js';
+import type { GatewayContext } from '../../gateway/context.js';
+import { Router } from '../../gateway/http.js';
+import { bodySchemas, type BodySchemas } from '../../gateway/validation.js';
+import { demoCountry } from '../support/fixtures.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 
 let gateway: RunningGateway;
@@ -74,7 +81,7 @@ describe('bodies', () => {
     await expectError(await schedule({ dose: 9, session_id: sessionId, slot: '09:00AM-11:00AM', beneficiaries: [beneficiaryId] }), 400, /^dose: /);
     await expectError(await schedule({ dose: 1, session_id: sessionId, slot: 'midnight', beneficiaries: [beneficiaryId] }), 400, 'Invalid Slot Id', 'APPOIN0015');
     await expectError(await schedule({ dose: 1, session_id: sessionId, slot: '09:00AM-11:00AM', beneficiaries: [] }), 400, /^beneficiaries: /);
-    const register = (body: object) => citizen.post('/api/v2/registration/beneficiary/new', { name: 'X Y', birth_year: '1980', gender_id: 1, photo_id_type: 1, photo_id_number: 'ABCD1234', comorbidity_ind: 'N', consent_version: 'V1', ...body });
+    const register = (body: object) => citizen.post('/api/v2/registration/beneficiary/new', { name: 'X Y', birth_year: '1980', gender_id: 1, photo_id_type: 1, photo_id_number: '2345 6789 0123', comorbidity_ind: 'N', consent_version: 'V1', ...body });
     await expectError(await register({ birth_year: '1850' }), 400, /^birth_year: /);
     await expectError(await register({ gender_id: 77 }), 400, /^gender_id: not a gender id/);
     await expectError(await register({ comorbidity_ind: 'maybe' }), 400, /^comorbidity_ind: /);
@@ -130,6 +137,113 @@ describe('queries and paths', () => {
     const reply = await raw(`GET /api/v2/admin/location/states?x=${'a'.repeat(200_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(reply).not.toMatch(/^HTTP\/1\.1 5/);
     expect((await client.get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('control characters and unpaired surrogates, in every field of every route', () => {
+  // PostgreSQL refuses NUL in text and Lua's JSON decoder refuses lone surrogates: a string that
+  // reached them used to halt persistence for everyone or answer 500. One check refuses them all.
+  const BAD_STRINGS = { NUL: 'V\u0000', 'a lone surrogate': '\ud800', DEL: 'a\u007f', 'a C1 control': 'a\u0085' };
+
+  /** Every route the gateway serves, from the same route modules it is assembled from. */
+  function allRoutes(): { method: string; name: string }[] {
+    const router = new Router();
+    const country = demoCountry();
+    const context = { country, config: loadConfig({ TEEKA_ENV: 'demo' }), schemas: bodySchemas(country) } as unknown as GatewayContext;
+    for (const addRoutes of ROUTE_MODULES) addRoutes(router, context);
+    return router.routes();
+  }
+
+  type Caller = 'public' | 'citizen' | 'admin' | 'vaccinator';
+  /** Each POST route's body schema, a body with every field of it, and who may call it. */
+  const BODIES: Record<string, { schema: keyof BodySchemas; caller: Caller; body: () => Record<string, unknown> }> = {};
+  const otpRequest = () => ({ mobile: testMobile(), secret: 'U2FsdGVkX1+z' });
+  const otpAnswer = () => ({ otp: sha256Hex('123456'), txnId: 'some-transaction' });
+  for (const path of ['/api/v2/auth/public/generateOTP', '/api/v2/auth/generateMobileOTP']) BODIES[path] = { schema: 'generateOtp', caller: 'public', body: otpRequest };
+  for (const path of ['/api/v2/auth/public/confirmOTP', '/api/v2/auth/validateMobileOtp']) BODIES[path] = { schema: 'confirmOtp', caller: 'public', body: otpAnswer };
+  Object.assign(BODIES, {
+    '/api/v2/registration/beneficiary/new': {
+      schema: 'newBeneficiary',
+      caller: 'citizen',
+      body: () => ({ name: 'X Y', birth_year: '1980', gender_id: 1, photo_id_type: 1, photo_id_number: '2345 6789 0123', comorbidity_ind: 'N', consent_version: 'V1' }),
+    },
+    '/api/v2/registration/beneficiary/delete': { schema: 'deleteBeneficiary', caller: 'citizen', body: () => ({ beneficiary_reference_id: beneficiaryId }) },
+    '/api/v2/appointment/schedule': {
+      schema: 'schedule',
+      caller: 'citizen',
+      body: () => ({ dose: 1, session_id: sessionId, slot: '09:00AM-11:00AM', beneficiaries: [beneficiaryId], center_id: 1, captcha: 'abcde' }),
+    },
+    '/api/v2/appointment/reschedule': { schema: 'reschedule', caller: 'citizen', body: () => ({ appointment_id: sessionId, session_id: sessionId, slot: '09:00AM-11:00AM' }) },
+    '/api/v2/appointment/cancel': { schema: 'cancel', caller: 'citizen', body: () => ({ appointment_id: sessionId, beneficiariesToCancel: [beneficiaryId] }) },
+    '/teeka/auth/operator': { schema: 'operatorLogin', caller: 'public', body: () => ({ role: 'admin', key: 'demo-admin-key', operator_id: 'adm-1' }) },
+    '/teeka/admin/sessions': {
+      schema: 'publishSession',
+      caller: 'admin',
+      body: () => ({
+        center_id: 1, date: '01-05-2026', vaccine: 'COVISHIELD', min_age_limit: 18, max_age_limit: 44, allow_all_age: false, capacity_dose1: 10,
+        capacity_dose2: 10, slot_capacity: [5, 5], opens_at: '2026-05-01T04:30:00Z', status: 'open',
+      }), // prettier-ignore
+    },
+    '/teeka/vaccinator/vaccinate': { schema: 'vaccinate', caller: 'vaccinator', body: () => ({ appointment_id: sessionId, beneficiary_reference_id: beneficiaryId }) },
+  });
+  /** POST routes that read no body. */
+  const BODILESS = new Set(['/api/v2/auth/getRecaptcha']);
+
+  async function clientFor(caller: Caller): Promise<CowinClient> {
+    if (caller === 'citizen') return citizen;
+    const client = new CowinClient(gateway.url);
+    if (caller === 'public') return client;
+    const login = await client.post('/teeka/auth/operator', { role: caller, key: `demo-${caller}-key` });
+    client.token = login.json.token;
+    return client;
+  }
+
+  it('every POST route is in the table, and each table body has every field of its schema', () => {
+    const posts = allRoutes().filter((r) => r.method === 'POST').map((r) => r.name);
+    expect(posts.filter((name) => !BODIES[name] && !BODILESS.has(name)), 'POST routes with no entry in BODIES').toEqual([]);
+    const schemas = bodySchemas(demoCountry());
+    for (const [route, { schema, body }] of Object.entries(BODIES)) {
+      expect(Object.keys(body()).sort(), `${route}: the fields of schemas.${schema}`).toEqual(Object.keys(schemas[schema].shape).sort());
+    }
+  });
+
+  it('in any body field (and in nested lists and field names) → 400 naming the field', async () => {
+    for (const [route, { caller, body }] of Object.entries(BODIES)) {
+      const client = await clientFor(caller);
+      for (const field of Object.keys(body())) {
+        for (const [what, bad] of Object.entries(BAD_STRINGS)) {
+          const sample = body();
+          // a list field gets the bad string as its element: the check walks into lists too
+          const value = Array.isArray(sample[field]) ? [bad] : bad;
+          const named = Array.isArray(sample[field]) ? `${field}.0` : field;
+          const response = await client.post(route, { ...sample, [field]: value });
+          statuses.push(response.status);
+          expect(response.status, `${route} ${field} with ${what}: ${response.text}`).toBe(400);
+          expect(response.json, `${route} ${field} with ${what}`).toEqual({ errorCode: 'GENVAL0001', error: expect.stringMatching(new RegExp(`^${named}: contains `)) });
+        }
+      }
+    }
+    await expectError(await citizen.post('/api/v2/appointment/cancel', { 'appointment\u0000id': sessionId }), 400, /^a field name: contains a control character/);
+    await expectError(await citizen.post('/api/v2/registration/beneficiary/new', { ...BODIES['/api/v2/registration/beneficiary/new']!.body(), consent_version: 'x'.repeat(5000) }), 400, /^consent_version: longer than/);
+  });
+
+  it('in any query or path parameter of any route → 400 naming it', async () => {
+    const client = await clientFor('admin');
+    for (const { method, name } of allRoutes()) {
+      const params = name.split('/').filter((part) => part.startsWith(':'));
+      for (const [what, bad] of Object.entries({ NUL: '%00', DEL: '%7F', 'a C1 control': '%C2%85' })) {
+        const valid = name.replace(/:[a-z_]+/g, '1');
+        const attempts: [string, string][] = [[`${valid}?date=01-05-2026&probe=x${bad}`, 'probe']];
+        for (const param of params) attempts.push([name.replace(/:[a-z_]+/g, (p) => (p === param ? `x${bad}` : '1')), param.slice(1)]);
+        for (const [path, named] of attempts) {
+          const response = await client.call(method, path, method === 'POST' ? {} : undefined);
+          statuses.push(response.status);
+          expect(response.status, `${method} ${path} (${what}): ${response.text}`).toBe(400);
+          expect(response.json.error, `${method} ${path}`).toMatch(new RegExp(`^${named}: contains a control character`));
+        }
+      }
+    }
+    await expectError(await client.get(`/api/v2/appointment/sessions/public/findByPin?pincode=110001&date=${'1'.repeat(300)}`), 400, /^date: longer than 200/);
   });
 });
 
