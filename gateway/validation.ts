@@ -113,9 +113,15 @@ export function bodySchemas(country: Country) {
       birth_year: wholeNumber(thisYear - 120, thisYear),
       gender_id: wholeNumber(1, 1000).refine((id) => genderIds.has(id), 'not a gender id from /registration/beneficiary/genders'),
       photo_id_type: wholeNumber(1, 1000).refine((id) => photoIdTypes.has(id), 'not an id type from /registration/beneficiary/idTypes'),
-      photo_id_number: z.string().trim().regex(/^[A-Za-z0-9 -]{4,30}$/, 'expected 4 to 30 letters or digits'),
+      // its format depends on photo_id_type: checked below, by the country file's rule for that type
+      photo_id_number: z.string().max(40),
       comorbidity_ind: z.enum(['Y', 'N']),
       consent_version: z.string().min(1).max(20),
+    }).superRefine((ben, ctx) => {
+      // a refinement also runs when a field failed: only a known type's rule can say what is expected
+      if (typeof ben.photo_id_number !== 'string' || !photoIdTypes.has(ben.photo_id_type)) return;
+      const number = country.photoIdNumber(ben.photo_id_type, ben.photo_id_number);
+      if (!number.ok) ctx.addIssue({ code: 'custom', path: ['photo_id_number'], message: `expected ${number.expected}` });
     }),
     deleteBeneficiary: z.strictObject({ beneficiary_reference_id: referenceId }),
     schedule: z.strictObject({
