@@ -29,6 +29,7 @@ import { bookingPartitionPattern, keys } from '../engine/keys.js';
 import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
+import { describeSetAside } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { restoreDailyQuotas } from './quotas.js';
@@ -93,12 +94,15 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   const report: RebuildReport = { drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0 };
 
   // 1. the outbox may hold the newest changes: PostgreSQL gets them before Redis is laid out from it
-  report.drained = (await drainOutboxDirectly(redis, pool, options.batchSize ?? 500)).events;
+  const drained = await drainOutboxDirectly(redis, pool, options.batchSize ?? 500);
+  report.drained = drained.events;
   log(`rebuild: wrote ${report.drained} outbox changes to PostgreSQL`);
+  for (const entry of drained.setAside) log(`rebuild: PostgreSQL refused it for good, set aside: ${describeSetAside(entry)}`);
 
-  // 2. wipe the booking partition
+  // 2. wipe the booking partition, but for the dead letters: changes PostgreSQL never got, kept for an operator
   for await (const chunk of scanKeys(redis, bookingPartitionPattern)) {
-    report.wiped += await redis.unlink(...chunk);
+    const doomed = chunk.filter((key) => key !== keys.outboxDeadLetters());
+    if (doomed.length) report.wiped += await redis.unlink(...doomed);
   }
   log(`rebuild: deleted ${report.wiped} booking keys`);
 
@@ -303,7 +307,9 @@ async function main(): Promise<number> {
   try {
     // the outbox and the stream of availability changes may survive; any other booking key means
     // Redis still holds state that the rebuild would replace
-    const survivors = (await allKeys(redis, bookingPartitionPattern)).filter((k) => k !== keys.outbox() && k !== keys.availability());
+    const survivors = (await allKeys(redis, bookingPartitionPattern)).filter(
+      (k) => k !== keys.outbox() && k !== keys.availability() && k !== keys.outboxDeadLetters(),
+    );
     if (survivors.length && !force) {
       console.log(
         `rebuild: Redis still holds ${survivors.length} booking keys under "${config.redisKeyPrefix}". ` +
