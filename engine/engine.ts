@@ -327,14 +327,16 @@ export class BookingEngine {
   // ---------------------------------------------------------------- beneficiaries
 
   async addBeneficiary(accountId: string, input: NewBeneficiary): Promise<Outcome<{ beneficiaryId: string }>> {
-    const photoIdHash = photoIdHashOf(input.photo_id_type, input.photo_id_number, this.secret);
-    const digits = input.photo_id_number.replace(/\s+/g, '');
+    // one document, one account: the country file's rule gives every way of writing a number one form
+    const photoId = this.country.photoIdNumber(input.photo_id_type, input.photo_id_number);
+    if (!photoId.ok) return { ok: false, status: Status.INVALID_PHOTO_ID };
+    const photoIdHash = photoIdHashOf(input.photo_id_type, photoId.normal, this.secret);
     const stored = {
       name: input.name,
       birth_year: input.birth_year,
       gender_id: input.gender_id,
       photo_id_type: input.photo_id_type,
-      photo_id_last4: digits.slice(-4),
+      photo_id_last4: photoId.normal.slice(-4),
       photo_id_hash: photoIdHash,
       comorbidity: input.comorbidity_ind,
       consent_version: input.consent_version,

@@ -1,7 +1,8 @@
 /**
  * Identifiers and keyed hashes. Personal data is stored as little as possible: a mobile number
  * becomes an account id (a keyed hash, useless without the deployment secret), a photo ID number
- * becomes a keyed hash for the duplicate check plus its last 4 digits for the citizen's slip.
+ * becomes a keyed hash of its normal form for the duplicate check plus its last 4 characters for the
+ * citizen's slip.
  */
 import { createHash, createHmac, randomInt, randomUUID } from 'node:crypto';
 
@@ -18,9 +19,12 @@ export function accountIdOf(mobile: string, secret: string): string {
   return keyedHash(secret, 'mobile', mobile);
 }
 
-/** The keyed hash of a photo ID (type + number, spaces and case ignored). */
-export function photoIdHashOf(photoIdType: number, photoIdNumber: string, secret: string): string {
-  return keyedHash(secret, 'photo-id', `${photoIdType}:${photoIdNumber.replace(/\s+/g, '').toUpperCase()}`);
+/**
+ * The keyed hash of a photo ID: its type and its number in the type's normal form
+ * (`Country.photoIdNumber`), so every way of writing one document gives one hash.
+ */
+export function photoIdHashOf(photoIdType: number, normalNumber: string, secret: string): string {
+  return keyedHash(secret, 'photo-id', `${photoIdType}:${normalNumber}`);
 }
 
 /**

@@ -50,6 +50,11 @@ export const keys = {
   idempotency: (accountId: string, idempotencyKey: string) => `${BOOKING}:idem:${accountId}:${idempotencyKey}`,
   /** stream: every booking-domain change, drained by the worker into PostgreSQL */
   outbox: () => `${BOOKING}:outbox`,
+  /**
+   * stream: outbox entries PostgreSQL refused for good (a data error), set aside with the database's
+   * error for an operator; beside the outbox, so an entry moves from one to the other atomically
+   */
+  outboxDeadLetters: () => `${BOOKING}:outbox:dead-letters`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
   /**

@@ -103,6 +103,37 @@ const centerSchema = z.strictObject({
   sessions: z.array(sessionPlanSchema),
 });
 
+/** A regular expression's source that compiles. */
+const regexSource = z.string().min(1).refine((source) => {
+  try {
+    new RegExp(source, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+/**
+ * A kind of photo ID and how its numbers are written. The normal form of a number is what is left
+ * after dropping `separators` (and whitespace at either end) and upper-casing letters; it must
+ * match `pattern` whole. Two numbers with the same normal form are the same document: the
+ * one-document-one-account rule is kept on the normal form.
+ */
+const photoIdTypeSchema = z.strictObject({
+  id: positiveInt,
+  type: z.string().min(1),
+  number: z.strictObject({
+    /** the normal form matches this whole (it is anchored for you), e.g. `[0-9]{12}` */
+    pattern: regexSource,
+    /** characters people write between groups of the number, e.g. " -" for `1234-5678 9012` */
+    separators: z.string(),
+    /** what a citizen is told is expected, e.g. `12 digits` */
+    format: z.string().min(1),
+    /** a number as people write it; checked against the rule when the file is loaded */
+    example: z.string().min(1),
+  }),
+});
+
 const countrySchema = z.strictObject({
   country: z.strictObject({
     code: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO 3166 alpha-2 code'),
@@ -111,7 +142,7 @@ const countrySchema = z.strictObject({
   }),
   rules: rulesSchema,
   genders: z.array(z.strictObject({ id: positiveInt, name: z.string().min(1) })).min(1),
-  photo_id_types: z.array(z.strictObject({ id: positiveInt, type: z.string().min(1) })).min(1),
+  photo_id_types: z.array(photoIdTypeSchema).min(1),
   vaccines: z.array(vaccineSchema).min(1),
   states: z.array(z.strictObject({ state_id: positiveInt, state_name: z.string().min(1) })).min(1),
   districts: z.array(z.strictObject({ district_id: positiveInt, district_name: z.string().min(1), state_id: positiveInt })).min(1),
@@ -125,6 +156,33 @@ export type Center = CountryFile['centers'][number];
 export type District = CountryFile['districts'][number];
 export type State = CountryFile['states'][number];
 export type SessionPlan = Center['sessions'][number];
+export type PhotoIdType = CountryFile['photo_id_types'][number];
+
+/** A photo ID number in its normal form, or what its type expects instead. */
+export type PhotoIdNumber = { ok: true; normal: string } | { ok: false; expected: string };
+
+/** A photo ID type's rule, ready to apply. */
+class PhotoIdRule {
+  private readonly pattern: RegExp;
+  private readonly separators: Set<string>;
+
+  constructor(readonly type: PhotoIdType) {
+    this.pattern = new RegExp(`^(?:${type.number.pattern})$`, 'u');
+    this.separators = new Set(type.number.separators);
+  }
+
+  /** what a citizen is told, e.g. `12 digits for Aadhaar Card, like 1234 5678 9012` */
+  get expected(): string {
+    return `${this.type.number.format} for ${this.type.type}, like ${this.type.number.example}`;
+  }
+
+  apply(written: string): PhotoIdNumber {
+    let normal = '';
+    for (const character of written.trim()) if (!this.separators.has(character)) normal += character;
+    normal = normal.toUpperCase();
+    return this.pattern.test(normal) ? { ok: true, normal } : { ok: false, expected: this.expected };
+  }
+}
 
 export class MasterDataError extends Error {
   constructor(
@@ -159,6 +217,11 @@ function referenceProblems(data: CountryFile): string[] {
   const vaccines = unique(data.vaccines, (v) => v.name, 'vaccines');
   unique(data.genders, (g) => g.id, 'genders');
   unique(data.photo_id_types, (t) => t.id, 'photo_id_types');
+  data.photo_id_types.forEach((t, i) => {
+    if (!new PhotoIdRule(t).apply(t.number.example).ok) {
+      problems.push(`photo_id_types[${i}].number.example: "${t.number.example}" does not match its own pattern after dropping separators`);
+    }
+  });
   if (new Set(data.rules.slots).size !== data.rules.slots.length) problems.push('rules.slots: a slot label repeats');
 
   data.districts.forEach((d, i) => {
@@ -222,6 +285,7 @@ export class Country {
   readonly centersByDistrict = new Map<number, Center[]>();
   readonly centersByPincode = new Map<number, Center[]>();
   readonly vaccinesByName = new Map<string, Vaccine>();
+  private readonly photoIdRules = new Map<number, PhotoIdRule>();
 
   constructor(readonly data: CountryFile) {
     for (const s of data.states) this.statesById.set(s.state_id, s);
@@ -235,6 +299,17 @@ export class Country {
       push(this.centersByPincode, c.pincode, c);
     }
     for (const v of data.vaccines) this.vaccinesByName.set(v.name, v);
+    for (const t of data.photo_id_types) this.photoIdRules.set(t.id, new PhotoIdRule(t));
+  }
+
+  /**
+   * A photo ID number as written (`1234-5678 9012`) in its type's normal form (`123456789012`), or
+   * what the type expects when it does not fit. The normal form is the document's identity.
+   */
+  photoIdNumber(photoIdType: number, written: string): PhotoIdNumber {
+    const rule = this.photoIdRules.get(photoIdType);
+    if (!rule) return { ok: false, expected: 'a photo ID type from /registration/beneficiary/idTypes' };
+    return rule.apply(written);
   }
 
   get rules(): Rules {

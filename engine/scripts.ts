@@ -28,7 +28,8 @@ export type ScriptName =
   | 'rescheduleAppointment'
   | 'markVaccinated'
   | 'issueCaptcha'
-  | 'verifyCaptcha';
+  | 'verifyCaptcha'
+  | 'setAsideOutboxEntries';
 
 export interface ScriptSource {
   name: ScriptName;

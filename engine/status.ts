@@ -57,6 +57,8 @@ export enum Status {
   BENEFICIARY_LOCKED = -42,
   CAPACITY_BELOW_BOOKED = -43,
   SESSION_CONFLICT = -44,
+  /** The photo ID number does not fit its type's rule in the country file (checked before any script). */
+  INVALID_PHOTO_ID = -45,
 }
 
 /** What an API client receives for a non-success outcome. */
@@ -189,6 +191,11 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     httpStatus: 409,
     errorCode: 'BENREG0012',
     error: 'A beneficiary with an appointment or a recorded dose cannot be deleted',
+  },
+  [Status.INVALID_PHOTO_ID]: {
+    httpStatus: 400,
+    errorCode: 'BENREG0013',
+    error: 'The photo ID number does not match the format of its ID type',
   },
   [Status.CAPACITY_BELOW_BOOKED]: {
     httpStatus: 409,

@@ -27,7 +27,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { SessionSearch } from './search.js';
 import type { StatsSample } from './stats.js';
 import type { SocketConnection, WebSocketRoute } from './uws-adapter.js';
-import { bodySchemas } from './validation.js';
+import { bodySchemas, urlTextProblem } from './validation.js';
 
 export interface GatewayDependencies {
   config: TeekaConfig;
@@ -53,6 +53,18 @@ export interface Gateway {
   attachPublisher: (publish: (topic: string, text: string) => void, subscribers: (topic: string) => number) => void;
   stop: () => Promise<void>;
 }
+
+/** Every route module, in the order their routes are added (tests walk them all). */
+export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => void)[] = [
+  authRoutes,
+  metadataRoutes,
+  sessionRoutes,
+  beneficiaryRoutes,
+  appointmentRoutes,
+  operatorRoutes,
+  opsRoutes,
+  pageRoutes,
+];
 
 export const districtTopic = (districtId: number) => `district:${districtId}`;
 
@@ -99,14 +111,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   };
 
   const router = new Router();
-  authRoutes(router, context);
-  metadataRoutes(router, context);
-  sessionRoutes(router, context);
-  beneficiaryRoutes(router, context);
-  appointmentRoutes(router, context);
-  operatorRoutes(router, context);
-  opsRoutes(router, context);
-  pageRoutes(router, context);
+  for (const addRoutes of ROUTE_MODULES) addRoutes(router, context);
 
   const handle = (request: HttpRequest): HttpResponse | Promise<HttpResponse> => {
     const match = router.match(request.method, request.path);
@@ -114,6 +119,9 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     if (match === 'method') return apiError(REQUEST_ERRORS.methodNotAllowed());
     request.params = match.params;
     request.route = match.name;
+    // every route's query and path parameters pass the one text check (bodies pass it in parseBody)
+    const badText = urlTextProblem(request);
+    if (badText) return apiError(badText);
     return match.handler(request);
   };
 

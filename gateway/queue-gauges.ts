@@ -16,6 +16,11 @@ export class QueueGauges {
     help: 'Age of the oldest booking change not yet in PostgreSQL (0 when drained)',
     registers: [this.registry],
   });
+  private readonly deadLetters = new Gauge({
+    name: 'teeka_outbox_dead_letters',
+    help: 'Booking changes PostgreSQL refused for good, set aside for an operator (not in PostgreSQL)',
+    registers: [this.registry],
+  });
 
   set(depth: QueueDepth): void {
     this.outbox.set(depth.outboxLength);
@@ -23,5 +28,6 @@ export class QueueGauges {
     this.pending.set(depth.pending);
     for (const [state, count] of Object.entries(depth.bull)) this.jobs.set({ state }, count);
     this.oldest.set(depth.oldestUndrainedAgeMs / 1000);
+    this.deadLetters.set(depth.deadLetters);
   }
 }

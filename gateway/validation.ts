@@ -2,6 +2,12 @@
  * Request validation: JSON bodies and query strings become typed values or one clear 400 that
  * names the field. Unknown fields are refused rather than ignored, so a client's typo is caught.
  * Where CoWIN clients send a number as a string (dose "1", birth_year "1980") both are accepted.
+ *
+ * Before any schema, every string a client sends (body values and field names, query parameters,
+ * path parameters) passes one check, `textProblem`: no control characters (C0 including NUL, DEL,
+ * C1), no unpaired UTF-16 surrogates (`JSON.parse` turns "\ud800" into one), and a bounded length.
+ * Nothing downstream can store them faithfully: PostgreSQL refuses NUL in text, Lua's JSON decoder
+ * refuses lone surrogates, and no name, id or code of this API has a use for either.
  */
 import { z } from 'zod';
 import type { Clock } from '../engine/clock.js';
@@ -11,6 +17,77 @@ import { REQUEST_ERRORS, type ApiError } from '../engine/status.js';
 import type { HttpRequest } from './http.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+
+/** The longest string any body field may hold (the schemas bound most fields far tighter). */
+export const MAX_BODY_STRING = 4096;
+/** The longest query or path parameter, name or value (ids, dates, pincodes are all far shorter). */
+export const MAX_URL_PARAMETER = 200;
+
+// C0 controls (NUL, TAB, CR, LF, ...), DEL, C1 controls, and a surrogate not paired with its other half
+// (with the `u` flag a well-formed pair is one code point, so only a lone half matches \p{Cs})
+const FORBIDDEN_CHARACTER = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+
+/** Why a client's string cannot be accepted, or null when it can. */
+function stringProblem(text: string, maxLength: number): string | null {
+  const bad = FORBIDDEN_CHARACTER.exec(text);
+  if (bad) {
+    const unit = bad[0].charCodeAt(0);
+    return unit >= 0xd800 && unit <= 0xdfff
+      ? 'contains an unpaired surrogate (not valid Unicode text)'
+      : `contains a control character (U+${unit.toString(16).toUpperCase().padStart(4, '0')})`;
+  }
+  if (text.length > maxLength) return `longer than ${maxLength} characters`;
+  return null;
+}
+
+/** A field path as the errors name it: `beneficiaries.0`, `name`. */
+const pathText = (path: (string | number)[]) => path.map(String).join('.');
+
+/**
+ * The first string in a parsed JSON value (values and field names, at any depth) that a client may
+ * not send, as a 400 naming its field; null when every string is acceptable.
+ */
+export function textProblem(value: unknown, path: (string | number)[] = []): ApiError | null {
+  if (typeof value === 'string') {
+    const problem = stringProblem(value, MAX_BODY_STRING);
+    return problem ? REQUEST_ERRORS.badRequest(`${pathText(path) || '(body)'}: ${problem}`) : null;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = textProblem(value[i], [...path, i]);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [name, item] of Object.entries(value)) {
+      // a field name is echoed in errors ("unknown field: …"): it gets the same check, named by its place
+      const nameProblem = stringProblem(name, MAX_URL_PARAMETER);
+      if (nameProblem) return REQUEST_ERRORS.badRequest(`a field name${path.length ? ` in ${pathText(path)}` : ''}: ${nameProblem}`);
+      const found = textProblem(item, [...path, name]);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/**
+ * The query and path parameters of a request, checked like body strings (see `textProblem`).
+ * The gateway runs it on every routed request before the route, so no route can forget it.
+ */
+export function urlTextProblem(request: Pick<HttpRequest, 'query' | 'params'>): ApiError | null {
+  for (const [name, value] of Object.entries(request.params)) {
+    const problem = stringProblem(value, MAX_URL_PARAMETER);
+    if (problem) return REQUEST_ERRORS.badRequest(`${name}: ${problem}`);
+  }
+  for (const [name, value] of request.query) {
+    const nameProblem = stringProblem(name, MAX_URL_PARAMETER);
+    if (nameProblem) return REQUEST_ERRORS.badRequest(`a query parameter name: ${nameProblem}`);
+    const problem = stringProblem(value, MAX_URL_PARAMETER);
+    if (problem) return REQUEST_ERRORS.badRequest(`${name}: ${problem}`);
+  }
+  return null;
+}
 
 const referenceId = z.union([z.string().regex(/^\d{1,20}$/, 'expected a beneficiary reference id'), z.number().int().nonnegative()]).transform(String);
 const uuidLike = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'expected an id');
@@ -38,9 +115,15 @@ export function bodySchemas(country: Country, clock: Clock) {
       birth_year: wholeNumber(0, 9999).refine((year) => year >= thisYear() - 120 && year <= thisYear(), 'expected a year of birth within the last 120 years'),
       gender_id: wholeNumber(1, 1000).refine((id) => genderIds.has(id), 'not a gender id from /registration/beneficiary/genders'),
       photo_id_type: wholeNumber(1, 1000).refine((id) => photoIdTypes.has(id), 'not an id type from /registration/beneficiary/idTypes'),
-      photo_id_number: z.string().trim().regex(/^[A-Za-z0-9 -]{4,30}$/, 'expected 4 to 30 letters or digits'),
+      // its format depends on photo_id_type: checked below, by the country file's rule for that type
+      photo_id_number: z.string().max(40),
       comorbidity_ind: z.enum(['Y', 'N']),
       consent_version: z.string().min(1).max(20),
+    }).superRefine((ben, ctx) => {
+      // a refinement also runs when a field failed: only a known type's rule can say what is expected
+      if (typeof ben.photo_id_number !== 'string' || !photoIdTypes.has(ben.photo_id_type)) return;
+      const number = country.photoIdNumber(ben.photo_id_type, ben.photo_id_number);
+      if (!number.ok) ctx.addIssue({ code: 'custom', path: ['photo_id_number'], message: `expected ${number.expected}` });
     }),
     deleteBeneficiary: z.strictObject({ beneficiary_reference_id: referenceId }),
     schedule: z.strictObject({
@@ -64,7 +147,7 @@ export function bodySchemas(country: Country, clock: Clock) {
     vaccinate: z.strictObject({ appointment_id: uuidLike, beneficiary_reference_id: referenceId }),
     publishSession: z.strictObject({
       center_id: wholeNumber(1, 1e12),
-      date: z.string(),
+      date: z.string().max(20),
       vaccine: z.string().min(1).max(40),
       min_age_limit: wholeNumber(0, 120),
       max_age_limit: wholeNumber(0, 120).optional(),
@@ -99,6 +182,8 @@ export function parseBody<S extends z.ZodType>(request: HttpRequest, schema: S):
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, error: REQUEST_ERRORS.badRequest('The JSON body must be an object') };
   }
+  const text = textProblem(raw);
+  if (text) return { ok: false, error: text };
   const result = schema.safeParse(raw);
   if (!result.success) return { ok: false, error: REQUEST_ERRORS.badRequest(describeIssue(result.error.issues[0]!)) };
   return { ok: true, value: result.data };

@@ -122,7 +122,8 @@ async function citizens(engine: BookingEngine, run: number, accounts: number, pe
         birth_year: 1960 + (b % 40),
         gender_id: 1 + (b % 3),
         photo_id_type: 1,
-        photo_id_number: `B${run}R${i}N${b}X${id}`,
+        // Aadhaar-shaped (12 digits), unique within the run's own key prefix
+        photo_id_number: `1${String(run).padStart(2, '0')}${String(i).padStart(7, '0')}${String(b).padStart(2, '0')}`,
         comorbidity_ind: 'N',
         consent_version: 'V1',
       });
@@ -454,7 +455,7 @@ async function botsScenario(base: string, run: number): Promise<BotsResult> {
   const honest = async (n: number) => {
     const token = await login(`99997${String(run).padStart(2, '0')}${String(n).padStart(3, '0')}`);
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
-    const added = (await (await fetch(`${base}/api/v2/registration/beneficiary/new`, { method: 'POST', headers, body: JSON.stringify({ name: 'Honest Citizen', birth_year: '1975', gender_id: 2, photo_id_type: 1, photo_id_number: `H${run}N${n}${id}`, comorbidity_ind: 'N', consent_version: 'V1' }) })).json()) as { beneficiary_reference_id?: string };
+    const added = (await (await fetch(`${base}/api/v2/registration/beneficiary/new`, { method: 'POST', headers, body: JSON.stringify({ name: 'Honest Citizen', birth_year: '1975', gender_id: 2, photo_id_type: 1, photo_id_number: `2${String(run).padStart(2, '0')}${String(n).padStart(9, '0')}`, comorbidity_ind: 'N', consent_version: 'V1' }) })).json()) as { beneficiary_reference_id?: string };
     for (let i = 0; i < 3; i++) await (await fetch(base + path, { headers })).arrayBuffer();
     const booked = await fetch(`${base}/api/v2/appointment/schedule`, { method: 'POST', headers, body: JSON.stringify({ dose: 1, session_id: session.sessionId, slot: engine.country.slotsOf(center)[n % 4], beneficiaries: [added.beneficiary_reference_id] }) });
     await booked.arrayBuffer();

@@ -66,6 +66,7 @@ const MESSAGES = {
   BENREG0010: 'This account already has the maximum number of beneficiaries.',
   BENREG0011: 'A beneficiary with this photo ID is already registered.',
   BENREG0012: 'A beneficiary with an appointment or a recorded dose cannot be deleted.',
+  BENREG0013: 'The photo ID number does not match the format of the chosen ID type.',
   // anything
   GENVAL0001: (text) => `The request was refused: ${text}`,
   GENVAL0413: 'The request was too large.',

@@ -384,7 +384,8 @@ function setupBeneficiaryForm() {
       [!name, $('ben-name'), 'Please enter the name as on the photo ID.'],
       [!/^\d{4}$/.test($('ben-birth-year').value.trim()) || birthYear > thisYear || birthYear < thisYear - 120, $('ben-birth-year'), 'Please enter the year of birth, for example 1980.'],
       [!$('ben-gender').value, $('ben-gender'), 'Please choose a gender.'],
-      [!/^[A-Za-z0-9 -]{4,30}$/.test($('ben-id-number').value.trim()), $('ben-id-number'), 'Please enter the photo ID number (4 to 30 letters or digits).'],
+      // each ID type's format is the country file's: the server checks it and says what it expects
+      [!$('ben-id-number').value.trim(), $('ben-id-number'), 'Please enter the photo ID number.'],
       [!$('ben-consent').checked, $('ben-consent'), 'Please confirm the information and give your consent.'],
     ];
     for (const [, input] of problems) input.removeAttribute('aria-invalid');

@@ -26,6 +26,7 @@ const CHARTS = [
       { label: 'Bull waiting', stroke: '#2b8a3e', dash: [6, 4], value: (s) => s.queue?.bull?.waiting },
       { label: 'Bull active', stroke: '#1c7ed6', dash: [2, 3], value: (s) => s.queue?.bull?.active },
       { label: 'Bull failed', stroke: '#c92a2a', value: (s) => s.queue?.bull?.failed },
+      { label: 'Set aside', stroke: '#862e9c', dash: [8, 3, 2, 3], value: (s) => s.queue?.deadLetters },
     ],
   },
   {
@@ -153,7 +154,25 @@ function drawCharts(samples) {
 
 // ------------------------------------------------------------------ the latest numbers as text
 
-let previousQueue = { outbox: null, failed: 0 };
+let previousQueue = { outbox: null, failed: 0, deadLetters: 0 };
+
+/** The newest dead letters: which change, and what PostgreSQL said. Text only: an error may hold anything. */
+function showDeadLetters(q) {
+  const count = q?.deadLetters ?? 0;
+  $('dead-letters').hidden = count === 0;
+  if (count === 0) return;
+  const items = (q.latestDeadLetters ?? []).map((d) => {
+    const item = document.createElement('li');
+    item.textContent = `${d.eventId || d.kind || 'unknown change'} (outbox entry ${d.outboxId}): ${d.code} ${d.error}`;
+    return item;
+  });
+  if (count > items.length) {
+    const more = document.createElement('li');
+    more.textContent = `… and ${number(count - items.length)} older`;
+    items.push(more);
+  }
+  $('dead-letter-list').replaceChildren(...items);
+}
 
 function showLatest(sample) {
   const q = sample.queue;
@@ -162,6 +181,8 @@ function showLatest(sample) {
   $('now-pending').textContent = q ? number(q.pending) : 'unknown';
   $('now-bull').textContent = q ? `${number(q.bull.waiting)} / ${number(q.bull.active)}` : 'unknown';
   $('now-failed').textContent = q ? number(q.bull.failed) : 'unknown';
+  $('now-dead').textContent = q ? number(q.deadLetters) : 'unknown';
+  showDeadLetters(q);
   $('now-oldest').textContent = q ? duration(q.oldestUndrainedAgeMs) : 'unknown';
   $('now-bookings').textContent = number(sample.bookings_per_s);
   $('now-searches').textContent = number(sample.searches_per_s);
@@ -175,6 +196,7 @@ function showLatest(sample) {
     ['tile-outbox', outbox > 0],
     ['tile-undelivered', q?.undelivered > 0],
     ['tile-failed', q?.bull.failed > 0],
+    ['tile-dead', q?.deadLetters > 0],
     ['tile-oldest', q?.oldestUndrainedAgeMs > 5000],
   ]) {
     $(tile).classList.toggle('alert', Boolean(bad));
@@ -185,8 +207,9 @@ function showLatest(sample) {
     if (previousQueue.outbox === 0 && outbox > 0) announce(`Persistence queue growing: ${outbox} changes not yet in PostgreSQL.`);
     if (previousQueue.outbox > 0 && outbox === 0) announce('Persistence queue drained: everything is in PostgreSQL.');
     if (q.bull.failed > previousQueue.failed) announce(`${q.bull.failed} persistence jobs have failed.`);
+    if (q.deadLetters > previousQueue.deadLetters) announce(`${q.deadLetters} changes were refused by PostgreSQL and set aside.`);
   }
-  previousQueue = { outbox, failed: q?.bull.failed ?? previousQueue.failed };
+  previousQueue = { outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
 }
 
 function announce(text) {

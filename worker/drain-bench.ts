@@ -104,7 +104,7 @@ async function runOnce(run: number): Promise<RunResult> {
           birth_year: 1960 + ((i + b) % 40),
           gender_id: 1 + (b % 3),
           photo_id_type: 1,
-          photo_id_number: `${String(i).padStart(8, '0')}${b}`,
+          photo_id_number: `${String(i).padStart(10, '0')}${String(b).padStart(2, '0')}`,
           comorbidity_ind: 'N',
           consent_version: 'V1',
         });

@@ -1,34 +1,34 @@
 /**
  * Draining the outbox without the queue: the tools (rebuild, `reconcile --drain`) write whatever is
  * still in the stream themselves, oldest first, with the same batch writer and acknowledgement as
- * the worker. Safe beside a running worker: whichever writes an entry second changes nothing.
+ * the worker, and the same dead letters for what PostgreSQL refuses for good. Safe beside a running
+ * worker: whichever writes an entry second changes nothing.
  */
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../engine/keys.js';
-import { acknowledgeOutboxEntries, ensureOutboxGroup, parseOutboxEntry, type StreamEntry } from './outbox.js';
-import { writeBatch } from './persist.js';
+import { persistOutboxEntries, type SetAsideEntry } from './dead-letter.js';
+import { ensureOutboxGroup, type StreamEntry } from './outbox.js';
 
 export interface DrainReport {
   events: number;
   rows: number;
   batches: number;
+  /** entries PostgreSQL refused for good, moved to the dead-letter stream (dead-letter.ts) */
+  setAside: SetAsideEntry[];
 }
 
 export async function drainOutboxDirectly(redis: Redis, pool: pg.Pool, batchSize = 500): Promise<DrainReport> {
   // XACK needs the group; a stream without one (never drained) gets it here
   await ensureOutboxGroup(redis);
-  const report: DrainReport = { events: 0, rows: 0, batches: 0 };
+  const report: DrainReport = { events: 0, rows: 0, batches: 0, setAside: [] };
   for (;;) {
     const entries = (await redis.xrange(keys.outbox(), '-', '+', 'COUNT', batchSize)) as StreamEntry[];
     if (!entries.length) return report;
-    const written = await writeBatch(pool, entries.map(parseOutboxEntry));
-    await acknowledgeOutboxEntries(
-      redis,
-      entries.map(([id]) => id),
-    );
+    const { written, setAside } = await persistOutboxEntries(redis, pool, entries);
     report.events += written.events;
     report.rows += written.rows;
     report.batches += 1;
+    report.setAside.push(...setAside);
   }
 }

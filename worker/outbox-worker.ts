@@ -13,6 +13,9 @@
  *   worker had read but not enqueued are claimed by a live one once the dead one's heartbeat key
  *   expires; anything pending for very long (TEEKA_WORKER_ORPHAN_IDLE_MS) is enqueued again.
  *
+ * An entry PostgreSQL refuses for good (a data error) never holds back the others: the batch is
+ * split until it stands alone, and it is moved to the dead-letter stream (dead-letter.ts).
+ *
  * Several workers may run at once: each is a consumer of the group and a Bull worker of the queue.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,17 +25,9 @@ import type Bull from 'bull';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../engine/keys.js';
-import {
-  acknowledgeOutboxEntries,
-  ensureOutboxGroup,
-  MalformedOutboxEntry,
-  OUTBOX_GROUP,
-  outboxKeyWithPrefix,
-  parseOutboxEntry,
-  readOutboxEntries,
-  type StreamEntry,
-} from './outbox.js';
-import { writeBatch, type BatchWriteReport } from './persist.js';
+import { describeSetAside, persistOutboxEntries } from './dead-letter.js';
+import { ensureOutboxGroup, OUTBOX_GROUP, outboxKeyWithPrefix, readOutboxEntries, type StreamEntry } from './outbox.js';
+import type { BatchWriteReport } from './persist.js';
 import { batchJobId, openPersistQueue, type BatchJob, type PersistQueue } from './queue.js';
 import { readQueueDepth } from './queue-depth.js';
 import { snapshotDailyQuotas } from './quotas.js';
@@ -61,11 +56,13 @@ export interface WorkerTotals {
   failedAttempts: number;
   /** entries taken over from dead consumers or found orphaned, and enqueued again */
   claimed: number;
+  /** entries PostgreSQL refused for good, moved to the dead-letter stream */
+  setAside: number;
 }
 
 export class OutboxWorker {
   readonly consumer: string;
-  readonly totals: WorkerTotals = { batches: 0, events: 0, rows: 0, failedAttempts: 0, claimed: 0 };
+  readonly totals: WorkerTotals = { batches: 0, events: 0, rows: 0, failedAttempts: 0, claimed: 0, setAside: 0 };
   private readonly redis: Redis;
   private readonly pool: pg.Pool;
   private readonly settings: WorkerSettings;
@@ -103,7 +100,7 @@ export class OutboxWorker {
     queue.on('failed', (job, err) => {
       this.totals.failedAttempts += 1;
       this.lastError = err.message;
-      if (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof MalformedOutboxEntry) {
+      if (job.attemptsMade >= (job.opts.attempts ?? 1)) {
         this.log(`worker: batch ${job.id} FAILED for good after ${job.attemptsMade} attempts, kept for inspection: ${err.message}`);
       }
     });
@@ -254,21 +251,14 @@ export class OutboxWorker {
     await this.redis.xclaim(keys.outbox(), OUTBOX_GROUP, this.consumer, 0, ...ids, 'JUSTID');
     // entries no longer in the stream were written and acknowledged by an earlier run of this batch
     const entries = await readOutboxEntries(this.redis, ids);
-    let events;
-    try {
-      events = entries.map(parseOutboxEntry);
-    } catch (err) {
-      // no retry can fix an entry no script could have written: fail now, keep it for inspection
-      await job.discard();
-      throw err;
-    }
     // the commit is durable (synchronous_commit stays on) before the entries leave the outbox
-    const report = await writeBatch(this.pool, events);
-    await acknowledgeOutboxEntries(this.redis, ids);
+    const { written, setAside } = await persistOutboxEntries(this.redis, this.pool, entries);
+    for (const entry of setAside) this.log(`worker: set aside ${describeSetAside(entry)}`);
     this.totals.batches += 1;
-    this.totals.events += report.events;
-    this.totals.rows += report.rows;
-    return report;
+    this.totals.events += written.events;
+    this.totals.rows += written.rows;
+    this.totals.setAside += setAside.length;
+    return written;
   }
 
   // ------------------------------------------------------------------ housekeeping
@@ -304,7 +294,8 @@ export class OutboxWorker {
           `worker: ${batches} batches, ${events} events, ${rows} rows in ${seconds.toFixed(1)} s (${Math.round(rows / seconds)} rows/s)` +
             (failed ? `; ${failed} attempts failed, retrying (last: ${this.lastError})` : '') +
             `; outbox ${depth.undelivered} undelivered, ${depth.pending} pending; jobs ${depth.bull.waiting} waiting,` +
-            ` ${depth.bull.delayed} delayed, ${depth.bull.failed} failed`,
+            ` ${depth.bull.delayed} delayed, ${depth.bull.failed} failed` +
+            (depth.deadLetters ? `; ${depth.deadLetters} set aside as dead letters` : ''),
         );
       })
       .catch(() => {});

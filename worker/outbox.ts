@@ -82,7 +82,7 @@ export type OutboxEvent =
   | (EventBase & { kind: 'session'; change: SessionChange })
   | (EventBase & { kind: 'appointment'; change: AppointmentChange });
 
-/** An entry no booking script could have written: retrying cannot help, so its batch fails for inspection. */
+/** An entry no booking script could have written: retrying cannot help, so it is set aside (dead-letter.ts). */
 export class MalformedOutboxEntry extends Error {
   constructor(
     readonly streamId: string,

@@ -6,6 +6,7 @@
  */
 import type Bull from 'bull';
 import type { Redis } from 'ioredis';
+import { deadLetterBacklog, type DeadLetterSummary } from './dead-letter.js';
 import { readOutboxBacklog, streamIdTime } from './outbox.js';
 import { redisNow } from './quotas.js';
 
@@ -20,6 +21,13 @@ export interface QueueDepth {
   bull: { waiting: number; active: number; delayed: number; failed: number; completed: number };
   /** age of the oldest change not yet in PostgreSQL, by the Redis clock; 0 when the outbox is drained */
   oldestUndrainedAgeMs: number;
+  /**
+   * changes PostgreSQL refused for good, set aside in the dead-letter stream (worker/dead-letter.ts):
+   * not in the outbox any more, not in PostgreSQL either, until an operator deals with them
+   */
+  deadLetters: number;
+  /** the newest few dead letters: which change, and the database's error */
+  latestDeadLetters: DeadLetterSummary[];
 }
 
 /**
@@ -27,10 +35,11 @@ export interface QueueDepth {
  * (worker/queue.ts `openPersistQueue`), or null to leave Bull's counts out.
  */
 export async function readQueueDepth(redis: Redis, queue: Bull.Queue | null): Promise<QueueDepth> {
-  const [backlog, counts, now] = await Promise.all([
+  const [backlog, counts, now, deadLetters] = await Promise.all([
     readOutboxBacklog(redis),
     queue ? queue.getJobCounts() : null,
     redisNow(redis),
+    deadLetterBacklog(redis),
   ]);
   return {
     outboxLength: backlog.length,
@@ -44,5 +53,7 @@ export async function readQueueDepth(redis: Redis, queue: Bull.Queue | null): Pr
       completed: counts?.completed ?? 0,
     },
     oldestUndrainedAgeMs: backlog.oldestId ? Math.max(0, now - streamIdTime(backlog.oldestId)) : 0,
+    deadLetters: deadLetters.count,
+    latestDeadLetters: deadLetters.latest,
   };
 }

@@ -42,6 +42,7 @@ import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
 import { explainStanding, foreignMarker, markDeployment, MARKER_WATCH_MS, markRebuilding, readDeploymentRecord } from './deployment.js';
+import { describeSetAside } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { restoreDailyQuotas } from './quotas.js';
@@ -119,12 +120,15 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   if (options.settleMs) await sleep(options.settleMs);
 
   // 1. the outbox may hold the newest changes: PostgreSQL gets them before Redis is laid out from it
-  report.drained = (await drainOutboxDirectly(redis, pool, options.batchSize ?? 500)).events;
+  const drained = await drainOutboxDirectly(redis, pool, options.batchSize ?? 500);
+  report.drained = drained.events;
   log(`rebuild: wrote ${report.drained} outbox changes to PostgreSQL`);
+  for (const entry of drained.setAside) log(`rebuild: PostgreSQL refused it for good, set aside: ${describeSetAside(entry)}`);
 
-  // 2. wipe the booking partition, all but the marker set in 0
+  // 2. wipe the booking partition, all but the marker set in 0 and the dead letters (changes
+  //    PostgreSQL never got, kept for an operator)
   for await (const chunk of scanKeys(redis, bookingPartitionPattern)) {
-    const wipe = chunk.filter((key) => key !== keys.deployment());
+    const wipe = chunk.filter((key) => key !== keys.deployment() && key !== keys.outboxDeadLetters());
     if (wipe.length) report.wiped += await redis.unlink(...wipe);
   }
   log(`rebuild: deleted ${report.wiped} booking keys`);
@@ -340,9 +344,9 @@ async function main(): Promise<number> {
       console.log(`rebuild: refused. ${explainStanding({ kind: 'foreign', deploymentId: record.deploymentId, redisDeploymentId: foreign, recordHoldsBookings: record.holdsBookings }, place)}`);
       return 2;
     }
-    // the outbox, the stream of availability changes and the marker may survive; any other booking
-    // key means Redis still holds state that the rebuild would replace
-    const kept = new Set([keys.outbox(), keys.availability(), keys.deployment()]);
+    // the outbox, the stream of availability changes, the dead letters and the marker may survive;
+    // any other booking key means Redis still holds state that the rebuild would replace
+    const kept = new Set([keys.outbox(), keys.availability(), keys.outboxDeadLetters(), keys.deployment()]);
     const survivors = (await allKeys(redis, bookingPartitionPattern)).filter((k) => !kept.has(k));
     if (survivors.length && !force) {
       console.log(

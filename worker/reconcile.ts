@@ -13,7 +13,11 @@
  *   npm run reconcile -- --wait[=120]  waits (up to N seconds) for the worker to drain it first
  *   npm run reconcile -- --drain       writes what is left in the outbox itself first
  *
- * Exit status: 0 all match (one summary line), 1 mismatches (a readable diff), 2 not drained.
+ * Changes PostgreSQL refused for good were set aside as dead letters (dead-letter.ts): they are
+ * listed with the database's error, and each mismatch one of them explains is named with it.
+ *
+ * Exit status: 0 all match (one summary line), 1 mismatches or dead letters (a readable diff),
+ * 2 not drained.
  * Run it when bookings are quiet: a change between the two reads shows as a mismatch (the outbox is
  * checked again at the end, and a change during the comparison is reported as such).
  */
@@ -28,6 +32,7 @@ import { keys } from '../engine/keys.js';
 import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
+import { describeSetAside, readDeadLetters, type DeadLetter } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { readOutboxBacklog, type OutboxBacklog } from './outbox.js';
@@ -48,7 +53,14 @@ export interface ReconcileReport {
   outboxAfter: OutboxBacklog;
   counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number };
   problems: ReconcileProblem[];
+  /** changes PostgreSQL refused for good, set aside (the oldest DEAD_LETTERS_READ of them) */
+  deadLetters: DeadLetter[];
+  /** how many dead letters there are in all */
+  deadLetterCount: number;
 }
+
+/** Dead letters reconcile reads and names; more are counted, not listed. */
+const DEAD_LETTERS_READ = 1000;
 
 /** Statuses whose seat stays counted in Redis; PostgreSQL adds `expired` (which Redis keeps as booked). */
 const SEATED_IN_REDIS = new Set(['booked', 'vaccinated']);
@@ -121,6 +133,7 @@ interface BeneficiaryRow {
 
 export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileReport> {
   const outboxBefore = await readOutboxBacklog(redis);
+  const [deadLetters, deadLetterCount] = await Promise.all([readDeadLetters(redis, DEAD_LETTERS_READ), redis.xlen(keys.outboxDeadLetters())]);
   const problems: ReconcileProblem[] = [];
   const problem = (scope: string, detail: string) => problems.push({ scope, detail });
 
@@ -316,7 +329,7 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
     problem('outbox', `${outboxAfter.length} changes were made during the comparison; run it again when bookings are quiet`);
   }
   return {
-    ok: problems.length === 0 && drained,
+    ok: problems.length === 0 && drained && deadLetterCount === 0,
     drained,
     outboxBefore,
     outboxAfter,
@@ -328,10 +341,33 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
       accounts: redisAccounts.size,
     },
     problems,
+    deadLetters,
+    deadLetterCount,
   };
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
+
+/** A dead letter as one line: which outbox entry and change, and what PostgreSQL said. */
+const deadLetterLine = (d: DeadLetter) =>
+  describeSetAside({ outboxId: d.outboxId, eventId: d.eventId, kind: d.kind, refusal: { code: d.code, error: d.error, detail: d.detail } });
+
+/**
+ * The dead letters about one thing a mismatch names (`beneficiary 10000000000042`): an event id is
+ * `<kind>:<entity id>:<version>`, a scope `<kind> <entity id> …`.
+ */
+function deadLettersByEntity(deadLetters: DeadLetter[]): Map<string, DeadLetter[]> {
+  const byEntity = new Map<string, DeadLetter[]>();
+  for (const d of deadLetters) {
+    const [kind, entity] = d.eventId.split(':');
+    if (!kind || !entity) continue;
+    const key = `${kind} ${entity}`;
+    const list = byEntity.get(key);
+    if (list) list.push(d);
+    else byEntity.set(key, [d]);
+  }
+  return byEntity;
+}
 
 /** One summary line when everything matches; otherwise the mismatches grouped by what they concern. */
 export function formatReconcileReport(report: ReconcileReport, limit = 200): string {
@@ -340,7 +376,22 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
     `${number(counts.sessions)} sessions, ${number(counts.appointments)} appointments (${number(counts.seats)} seats), ` +
     `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts`;
   if (report.ok) return `reconcile: OK: ${what} match in Redis and PostgreSQL; outbox drained`;
-  const lines = [`reconcile: ${number(report.problems.length)} mismatches (${what} compared)`];
+  const lines = [
+    report.problems.length || !report.deadLetterCount
+      ? `reconcile: ${number(report.problems.length)} mismatches (${what} compared)`
+      : `reconcile: ${what} match in Redis and PostgreSQL, but for the changes set aside below`,
+  ];
+  if (report.deadLetterCount) {
+    lines.push(
+      `${number(report.deadLetterCount)} changes were set aside as dead letters: PostgreSQL refused them for good, so it does ` +
+        'not have them (they are kept in Redis with the error; worker/README.md says what to do):',
+    );
+    for (const d of report.deadLetters.slice(0, limit)) lines.push(`    ${deadLetterLine(d)}`);
+    if (report.deadLetterCount > Math.min(limit, report.deadLetters.length)) {
+      lines.push(`    … and ${number(report.deadLetterCount - Math.min(limit, report.deadLetters.length))} more`);
+    }
+  }
+  const explaining = deadLettersByEntity(report.deadLetters);
   if (!report.drained && report.outboxBefore.length > 0) {
     lines.push(`  the outbox held ${number(report.outboxBefore.length)} changes not yet in PostgreSQL: some differences may only be those`);
   }
@@ -358,6 +409,8 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
       lines.push(`    ${detail}`);
       shown += 1;
     }
+    const [kind, entity] = scope.split(' ');
+    for (const d of explaining.get(`${kind} ${entity}`) ?? []) lines.push(`    explained by a dead letter: ${deadLetterLine(d)}`);
   }
   if (report.problems.length > shown) lines.push(`… and ${number(report.problems.length - shown)} more`);
   return lines.join('\n');
@@ -394,6 +447,7 @@ async function main(): Promise<number> {
     if (backlog.length > 0 && drain) {
       const drained = await drainOutboxDirectly(redis, pool, settings.batchSize);
       console.log(`reconcile: wrote the ${number(drained.events)} changes left in the outbox to PostgreSQL`);
+      for (const entry of drained.setAside) console.log(`reconcile: PostgreSQL refused it for good, set aside as a dead letter: ${describeSetAside(entry)}`);
       backlog = await readOutboxBacklog(redis);
     } else if (backlog.length > 0 && waitSeconds !== null) {
       console.log(`reconcile: waiting up to ${waitSeconds} s for the worker to drain ${number(backlog.length)} outbox entries`);

@@ -59,7 +59,8 @@ export function beneficiaryOf(headers: Record<string, string>, vu: number): stri
       birth_year: String(1960 + (vu % 40)),
       gender_id: 1 + (vu % 3),
       photo_id_type: 1,
-      photo_id_number: `K6${vu}${Date.now() % 1e9}`,
+      // Aadhaar-shaped: 12 digits
+      photo_id_number: `${String(vu % 1000).padStart(3, '0')}${String(Date.now() % 1e9).padStart(9, '0')}`,
       comorbidity_ind: 'N',
       consent_version: 'V1',
     }),

@@ -66,6 +66,35 @@ describe('the country file', () => {
     expect(problemsOf(slot).join('\n')).toMatch(/^rules\.slots\[0\]: expected a slot label/m);
   });
 
+  test('each photo ID type says how its numbers are written: one normal form per document', () => {
+    const country = demoCountry();
+    const idOf = (type: string) => country.data.photo_id_types.find((t) => t.type === type)!.id;
+    const aadhaar = idOf('Aadhaar Card');
+    for (const written of ['1234 5678 9012', '1234-5678-9012', '123456789012', ' 1234 5678-9012 ']) {
+      expect(country.photoIdNumber(aadhaar, written), written).toEqual({ ok: true, normal: '123456789012' });
+    }
+    for (const written of ['----', '1234 5678 901', '1234 5678 90123', '1234.5678.9012', 'ABCD 5678 9012']) {
+      expect(country.photoIdNumber(aadhaar, written), written).toEqual({ ok: false, expected: '12 digits for Aadhaar Card, like 1234 5678 9012' });
+    }
+    expect(country.photoIdNumber(idOf('PAN Card'), 'abcde 1234f')).toEqual({ ok: true, normal: 'ABCDE1234F' });
+    expect(country.photoIdNumber(idOf('PAN Card'), 'ABCD-1234F').ok).toBe(false);
+    expect(country.photoIdNumber(idOf('Passport'), 'k1234567')).toEqual({ ok: true, normal: 'K1234567' });
+    expect(country.photoIdNumber(idOf('Voter ID'), 'ABC/1234567')).toEqual({ ok: true, normal: 'ABC1234567' });
+    expect(country.photoIdNumber(999, '123456789012').ok).toBe(false);
+    // every type in the file has a rule, and the file's own example of it passes
+    for (const type of country.data.photo_id_types) expect(country.photoIdNumber(type.id, type.number.example).ok, type.type).toBe(true);
+
+    const badExample = clone();
+    badExample.photo_id_types[0]!.number.example = '1234 5678';
+    expect(problemsOf(badExample)).toContain('photo_id_types[0].number.example: "1234 5678" does not match its own pattern after dropping separators');
+    const badPattern = clone();
+    badPattern.photo_id_types[1]!.number.pattern = '[0-9';
+    expect(problemsOf(badPattern)).toContain('photo_id_types[1].number.pattern: not a valid regular expression');
+    const missing = clone() as unknown as { photo_id_types: Record<string, unknown>[] };
+    delete missing.photo_id_types[2]!.number;
+    expect(problemsOf(missing).join('\n')).toMatch(/^photo_id_types\[2\]\.number: /m);
+  });
+
   test('a file that is missing or not JSON gets a readable error', () => {
     const dir = mkdtempSync(join(tmpdir(), 'teeka-country-'));
     expect(() => loadCountry(join(dir, 'missing.json'))).toThrow(/missing\.json is not a valid country file:\n {2}- cannot read the file/);
@@ -138,7 +167,7 @@ describe('seeding and adopting', () => {
       birth_year: 2000,
       gender_id: 1,
       photo_id_type: 1,
-      photo_id_number: 'DE-3',
+      photo_id_number: '3000 0000 0003',
       comorbidity_ind: 'N',
       consent_version: 'V1',
     });

@@ -104,7 +104,7 @@ it(
           birth_year: 1970 + b,
           gender_id: 1,
           photo_id_type: 1,
-          photo_id_number: `RUSH${i}X${b}`,
+          photo_id_number: String(i * 4 + b + 1).padStart(12, '0'),
           comorbidity_ind: 'N',
           consent_version: 'V1',
         });

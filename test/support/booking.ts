@@ -11,9 +11,10 @@ export function nextMobile(): string {
 }
 
 let photoCounter = 0;
+/** A fresh Aadhaar-shaped photo ID number (12 digits, type 1 of the demo country) per call. */
 export function nextPhotoId(): string {
   photoCounter += 1;
-  return `${String(process.pid).padStart(6, '0')}${String(photoCounter).padStart(6, '0')}`;
+  return `${String(process.pid % 1_000_000).padStart(6, '0')}${String(photoCounter).padStart(6, '0')}`;
 }
 
 /** A new account (by mobile) with `count` beneficiaries born in `birthYear`. */

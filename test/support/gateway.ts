@@ -202,7 +202,8 @@ export function testMobile(): string {
 }
 
 let photoSeq = 0;
+/** A fresh Aadhaar-shaped photo ID number (12 digits, type 1 of the demo country) per call. */
 export function testPhotoId(): string {
   photoSeq += 1;
-  return `GW${process.pid}${String(photoSeq).padStart(5, '0')}`;
+  return `${String(process.pid % 10_000_000).padStart(7, '0')}${String(photoSeq).padStart(5, '0')}`;
 }

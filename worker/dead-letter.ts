@@ -1,0 +1,229 @@
+/**
+ * Outbox entries PostgreSQL refuses for good: one of them must never hold back the others
+ * (design.md, invariant 8).
+ *
+ * A batch that fails with a data error, one that retrying cannot fix, is split in halves and each
+ * half written on its own, down to the single entries PostgreSQL refuses. Every other entry is
+ * written; the refused ones move, with the database's error, from the outbox to the dead-letter
+ * stream (`keys.outboxDeadLetters()`), where /metrics, /teeka/ops/queue, the dashboard and
+ * `npm run reconcile` show them. Any other failure (PostgreSQL down, a timeout, a deadlock, the
+ * documented out-of-order rebooking) fails the batch as before, and Bull retries it.
+ *
+ * An entry no booking script could have written (`MalformedOutboxEntry`) is set aside the same
+ * way, without asking PostgreSQL. worker/README.md says why the dead letters live in Redis and what
+ * an operator does with them.
+ */
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+import { keys } from '../engine/keys.js';
+import { LuaScripts } from '../engine/scripts.js';
+import {
+  acknowledgeOutboxEntries,
+  MalformedOutboxEntry,
+  OUTBOX_GROUP,
+  parseOutboxEntry,
+  type OutboxEvent,
+  type StreamEntry,
+} from './outbox.js';
+import { writeBatch, type BatchWriteReport } from './persist.js';
+
+/** Why an entry cannot be written, as the database (or the entry's shape) said it. */
+export interface Refusal {
+  /** the SQLSTATE, e.g. `22021`, or `malformed` for an entry no script could have written */
+  code: string;
+  error: string;
+  /** the database's detail line, when it gave one (may quote the row: it stays in Redis, beside the entry) */
+  detail: string;
+}
+
+/**
+ * SQLSTATE classes that the rows themselves cause, so the same entry fails the same way however
+ * often it is retried: 22 data exception (a NUL byte in text, a number out of range, a malformed
+ * value) and 23 integrity constraint violation. Class 42 (syntax, undefined table, permissions)
+ * is left to retries on purpose: it comes from the statements or the schema, fails every entry
+ * alike, and setting everything aside would empty the outbox into the dead letters.
+ */
+const DATA_ERROR_CLASSES = new Set(['22', '23']);
+
+/**
+ * Constraint violations that retrying does fix: a rebooking whose batch overtook the batch with the
+ * cancellation before it succeeds once that batch has landed (worker/README.md).
+ */
+const RETRIED_CONSTRAINTS = new Set(['appointments_one_live_per_dose']);
+
+/** The refusal in a PostgreSQL error that retrying cannot fix, or null for one that retrying may. */
+export function permanentRefusal(err: unknown): Refusal | null {
+  if (!(err instanceof pg.DatabaseError) || !err.code) return null;
+  if (!DATA_ERROR_CLASSES.has(err.code.slice(0, 2))) return null;
+  if (RETRIED_CONSTRAINTS.has(err.constraint ?? '')) return null;
+  return { code: err.code, error: err.message, detail: err.detail ?? '' };
+}
+
+/** An outbox entry set aside. */
+export interface SetAsideEntry {
+  outboxId: string;
+  eventId: string;
+  kind: string;
+  refusal: Refusal;
+}
+
+export interface OutboxWriteResult {
+  /** what the entries PostgreSQL took changed */
+  written: BatchWriteReport;
+  /** the entries it refused for good, now in the dead-letter stream */
+  setAside: SetAsideEntry[];
+}
+
+function emptyReport(): BatchWriteReport {
+  return { events: 0, rows: 0, accounts: 0, sessions: 0, beneficiaries: 0, appointmentEvents: 0, appointmentRows: 0, expired: 0 };
+}
+
+function addReport(total: BatchWriteReport, more: BatchWriteReport): void {
+  for (const name of Object.keys(total) as (keyof BatchWriteReport)[]) total[name] += more[name];
+}
+
+/**
+ * Write `events` (in stream order); when PostgreSQL refuses them for good, write each half on its
+ * own, in order (so a cancellation still lands before the rebooking after it), until the refused
+ * entries stand alone. Each written part is its own transaction; a retry of the whole batch after
+ * a crash rewrites them harmlessly (persist.ts).
+ */
+async function writeIsolatingRefusals(
+  pool: pg.Pool,
+  events: OutboxEvent[],
+  written: BatchWriteReport,
+  refused: (event: OutboxEvent, refusal: Refusal) => void,
+): Promise<void> {
+  if (!events.length) return;
+  try {
+    addReport(written, await writeBatch(pool, events));
+  } catch (err) {
+    const refusal = permanentRefusal(err);
+    if (!refusal) throw err;
+    if (events.length === 1) {
+      refused(events[0]!, refusal);
+      return;
+    }
+    const half = Math.ceil(events.length / 2);
+    await writeIsolatingRefusals(pool, events.slice(0, half), written, refused);
+    await writeIsolatingRefusals(pool, events.slice(half), written, refused);
+  }
+}
+
+/** Stream ids (`<ms>-<seq>`) in the order Redis gave them. */
+function compareStreamIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bMs, bSeq] = b.split('-').map(BigInt) as [bigint, bigint];
+  return aMs === bMs ? Number(aSeq - bSeq) : aMs < bMs ? -1 : 1;
+}
+
+const fieldValue = (fields: string[], name: string) => {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
+  return '';
+};
+
+/**
+ * Write outbox entries to PostgreSQL and take every one of them out of the outbox: those written
+ * are acknowledged, those refused for good are moved to the dead-letter stream with the error.
+ * The commit comes first, so a crash at any point leaves each entry written or still in the outbox.
+ */
+export async function persistOutboxEntries(redis: Redis, pool: pg.Pool, entries: StreamEntry[]): Promise<OutboxWriteResult> {
+  const byId = new Map(entries.map((entry) => [entry[0], entry]));
+  const refused: { entry: StreamEntry; refusal: Refusal }[] = [];
+  const events: OutboxEvent[] = [];
+  for (const entry of entries) {
+    try {
+      events.push(parseOutboxEntry(entry));
+    } catch (err) {
+      if (!(err instanceof MalformedOutboxEntry)) throw err;
+      refused.push({ entry, refusal: { code: 'malformed', error: err.message, detail: '' } });
+    }
+  }
+  const written = emptyReport();
+  await writeIsolatingRefusals(pool, events, written, (event, refusal) => refused.push({ entry: byId.get(event.streamId)!, refusal }));
+
+  // in stream order, however they were found: the dead letters read in the order the changes were made
+  refused.sort((a, b) => compareStreamIds(a.entry[0], b.entry[0]));
+  const setAside = refused.map(({ entry: [outboxId, fields], refusal }) => ({
+    outboxId,
+    eventId: fieldValue(fields, 'id'),
+    kind: fieldValue(fields, 'kind'),
+    refusal,
+  }));
+  if (refused.length) {
+    const args: string[] = [OUTBOX_GROUP];
+    refused.forEach(({ entry: [, fields] }, i) => {
+      const { outboxId, eventId, kind, refusal } = setAside[i]!;
+      // the fields as JSON: escaped, a NUL or a lone surrogate in them survives the trip intact
+      args.push(outboxId, eventId, kind, refusal.code, refusal.error, refusal.detail, JSON.stringify(fields));
+    });
+    await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], args);
+  }
+  const refusedIds = new Set(setAside.map((s) => s.outboxId));
+  await acknowledgeOutboxEntries(
+    redis,
+    entries.map(([id]) => id).filter((id) => !refusedIds.has(id)),
+  );
+  return { written, setAside };
+}
+
+/** A one-line account of a set-aside entry, for logs and tools. */
+export function describeSetAside({ outboxId, eventId, kind, refusal }: SetAsideEntry): string {
+  return `outbox entry ${outboxId} (${eventId || kind || 'no id'}): ${refusal.code} ${refusal.error}`;
+}
+
+// ------------------------------------------------------------------ reading the dead letters
+
+/** An entry in the dead-letter stream. */
+export interface DeadLetter {
+  /** its id in the dead-letter stream: when it was set aside, by the Redis clock */
+  id: string;
+  outboxId: string;
+  /** `<kind>:<entity id>:<version>`, as the booking script wrote it */
+  eventId: string;
+  kind: string;
+  code: string;
+  error: string;
+  detail: string;
+  /** the outbox entry's fields as read: name, value, name, value, … */
+  entry: string[];
+}
+
+/** What operators' views show of a dead letter: which change, and why (the entry itself stays in Redis). */
+export type DeadLetterSummary = Pick<DeadLetter, 'id' | 'outboxId' | 'eventId' | 'kind' | 'code' | 'error'>;
+
+function deadLetterOf([id, fields]: StreamEntry): DeadLetter {
+  let entry: string[] = [];
+  try {
+    entry = JSON.parse(fieldValue(fields, 'entry')) as string[];
+  } catch {
+    // an operator edited it by hand: the other fields still say what it was
+  }
+  return {
+    id,
+    outboxId: fieldValue(fields, 'outbox_id'),
+    eventId: fieldValue(fields, 'event_id'),
+    kind: fieldValue(fields, 'kind'),
+    code: fieldValue(fields, 'code'),
+    error: fieldValue(fields, 'error'),
+    detail: fieldValue(fields, 'detail'),
+    entry,
+  };
+}
+
+/** The dead letters, oldest first, at most `limit` of them. */
+export async function readDeadLetters(redis: Redis, limit = 1000): Promise<DeadLetter[]> {
+  const entries = (await redis.xrange(keys.outboxDeadLetters(), '-', '+', 'COUNT', limit)) as StreamEntry[];
+  return entries.map(deadLetterOf);
+}
+
+/** How many dead letters there are, and the newest `latest` of them. */
+export async function deadLetterBacklog(redis: Redis, latest = 5): Promise<{ count: number; latest: DeadLetterSummary[] }> {
+  const count = await redis.xlen(keys.outboxDeadLetters());
+  if (count === 0) return { count, latest: [] };
+  const entries = (await redis.xrevrange(keys.outboxDeadLetters(), '+', '-', 'COUNT', latest)) as StreamEntry[];
+  return {
+    count,
+    latest: entries.map(deadLetterOf).map(({ id, outboxId, eventId, kind, code, error }) => ({ id, outboxId, eventId, kind, code, error })),
+  };
+}
