@@ -76,7 +76,9 @@ describe('operator dashboard', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Live operations' }).waitFor();
     expect(await focusedId(page)).toBe('board-title');
-    await expect.poll(() => page.locator('#updated').textContent()).toMatch(/^Updated /);
+    // the gateway's main thread samples once a second and a sample is the difference of two
+    // snapshots: the first numbers may take a couple of seconds on a busy machine
+    await expect.poll(() => page.locator('#updated').textContent(), { timeout: 5000 }).toMatch(/^Updated /);
     // seven charts, each a uPlot canvas with a text alternative
     expect(await page.locator('figure.chart canvas').count()).toBe(7);
     expect(await page.locator('figure.chart [role="img"][aria-label^="Line chart of "]').count()).toBe(7);
