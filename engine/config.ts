@@ -56,6 +56,12 @@ export interface TeekaConfig {
   /** the engine's clock: the system clock shifted by `clockOffsetMs` */
   clock: Clock;
   /**
+   * TEEKA_CORS_ORIGINS: comma-separated origins (`https://app.example.org`) whose pages may call the
+   * protected API (logins, a citizen's data, bookings) from a browser. Default none. The public
+   * reads (locations, public session search) answer every origin whatever this says.
+   */
+  corsOrigins: string[];
+  /**
    * TEEKA_WS_MAX_PER_ADDRESS: open availability WebSockets one client address may hold on one
    * gateway process (all its threads); more are refused with 429. Default 50: carrier-grade NAT
    * puts many citizens behind one address, and one attacker's address still holds only a bounded
@@ -179,12 +185,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     wsMaxBufferedBytes: read(256 * 1024, () => integer(env, 'TEEKA_WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024)),
     clockOffsetMs,
     clock: offsetClock(clockOffsetMs),
+    corsOrigins: (env.TEEKA_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
   };
 
   if (config.redisKeyPrefix.includes('{') || config.redisKeyPrefix.includes('}')) {
     problem('TEEKA_REDIS_PREFIX', 'must not contain braces: they would change the Redis Cluster slot of every key');
   }
   if (!/^\d+$/.test(config.testOtp)) problem('TEEKA_TEST_OTP', 'must be digits');
+  for (const origin of config.corsOrigins) {
+    // an origin is scheme://host[:port], exactly as browsers send it: no path, no wildcard
+    if (!/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i.test(origin)) problem('TEEKA_CORS_ORIGINS', `"${origin}" is not an origin like https://app.example.org`);
+  }
   if (config.testMobilePrefix !== null && !/^\d{1,10}$/.test(config.testMobilePrefix)) {
     problem('TEEKA_TEST_MOBILE_PREFIX', 'must be 1 to 10 digits');
   }

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import { localEpochDay, localInstant } from './dates.js';
 import {
   accountIdOf,
-  accountOfTxnId,
+  isTxnId,
   newAppointmentId,
   newLoginSessionId,
   newOtp,
@@ -230,7 +230,7 @@ export class BookingEngine {
     const accountId = this.accountIdOf(mobile);
     const testNumber = this.isTestMobile(mobile);
     const otp = testNumber ? this.testMobiles!.otp : newOtp(otpRules.length);
-    const txnId = newTxnId(accountId);
+    const txnId = newTxnId();
     const now = this.now();
     const minute = Math.floor(now / MINUTE_MS);
     const reply = await this.scripts.run(
@@ -241,6 +241,7 @@ export class BookingEngine {
         keys.blocked(accountId),
         keys.otpAddressWindow(address),
         keys.otpCountryMinute(minute),
+        keys.otpTransaction(txnId),
       ],
       [
         sha256Hex(otp),
@@ -255,6 +256,8 @@ export class BookingEngine {
         otpRules.country_max_per_minute,
         (minute + 1) * MINUTE_MS,
         testNumber ? '1' : '0',
+        // the txnId's record: the account, and the mobile's last 4 digits for the token (CoWIN's masked claim)
+        `${accountId}|${mobile.slice(-4)}`,
       ],
     );
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
@@ -262,18 +265,22 @@ export class BookingEngine {
   }
 
   /** Confirm an OTP (sent as its sha256 hex, as CoWIN clients do) and open a login session. */
-  async verifyOtp(txnId: string, otpSha256: string): Promise<Outcome<{ accountId: string; sid: string }>> {
-    const accountId = accountOfTxnId(txnId);
-    if (!accountId || !/^[0-9a-f]{64}$/i.test(otpSha256)) return { ok: false, status: Status.INVALID_OTP };
+  async verifyOtp(txnId: string, otpSha256: string): Promise<Outcome<{ accountId: string; sid: string; mobileLast4: string }>> {
+    if (!isTxnId(txnId) || !/^[0-9a-f]{64}$/i.test(otpSha256)) return { ok: false, status: Status.INVALID_OTP };
+    // a second round trip, on logins only: the txnId is a plain UUID, as CoWIN clients expect
+    const txn = txnId.toLowerCase();
+    const record = await this.redis.get(keys.otpTransaction(txn));
+    if (!record) return { ok: false, status: Status.INVALID_OTP };
+    const [accountId = '', mobileLast4 = ''] = record.split('|');
     const rules = this.country.rules;
     const sid = newLoginSessionId();
     const reply = await this.scripts.run(
       'verifyOtp',
-      [keys.pendingOtp(accountId, txnId), keys.authSession(accountId), keys.blocked(accountId)],
+      [keys.pendingOtp(accountId, txn), keys.authSession(accountId), keys.blocked(accountId)],
       [otpSha256.toLowerCase(), this.now(), sid, rules.otp.max_attempts, rules.token_ttl_seconds * 1000],
     );
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
-    return { ok: true, status: Status.OK, accountId, sid };
+    return { ok: true, status: Status.OK, accountId, sid, mobileLast4 };
   }
 
   /** True while the login session a token carries has not been revoked or replaced. */

@@ -42,15 +42,10 @@ export const newAppointmentId = (): string => randomUUID();
  * A login transaction id carries the account id, so confirming the OTP runs one script on the
  * account's own keys (one cluster slot) without a lookup table. Clients treat it as opaque.
  */
-export function newTxnId(accountId: string): string {
-  return `${randomUUID()}.${accountId}`;
-}
+export const newTxnId = (): string => randomUUID();
 
-/** The account id inside a txnId, or null when it is not one of ours. */
-export function accountOfTxnId(txnId: string): string | null {
-  const match = /^[0-9a-f-]{36}\.([0-9a-f]{32})$/.exec(txnId);
-  return match ? match[1]! : null;
-}
+/** True when `text` has the shape of a txnId (a UUID), so anything else is refused before Redis. */
+export const isTxnId = (text: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text);
 
 export function newOtp(length: number): string {
   return String(randomInt(0, 10 ** length)).padStart(length, '0');

@@ -95,6 +95,8 @@ export const keys = {
    * every OTP request in the country touches it, so it stays a single INCR per issued OTP.
    */
   otpCountryMinute: (minute: number) => `${OTP_GATE}:minute:${minute}`,
+  /** the account an OTP's txnId (a plain UUID, as CoWIN's) belongs to, while the OTP is valid */
+  otpTransaction: (txnId: string) => `${OTP_GATE}:txn:${txnId}`,
 
   // persistence partition: the worker's own coordination, never touched by a booking script
   /** string with TTL: refreshed by a live outbox consumer; once it is gone, other workers claim its pending entries */

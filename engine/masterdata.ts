@@ -84,6 +84,22 @@ const sessionPlanSchema = z.strictObject({
   weekdays: z.array(z.number().int().min(0).max(6)).min(1).optional(),
 });
 
+const languageCode = z.string().regex(/^[a-z]{2,3}$/, 'expected a language code like hi (ISO 639)');
+
+/**
+ * Names in the country's other languages, by language: `{ "hi": { "state_name": "दिल्ली" } }`.
+ * The API answers them as CoWIN's `*_l` fields (`state_name_l`) in the language the client's
+ * Accept-Language asks for; which fields each kind may localise is checked below.
+ */
+const localizedNames = z.record(languageCode, z.record(z.string(), z.string().min(1))).optional();
+
+/** The fields each kind of place may give in other languages (CoWIN's `*_l` fields). */
+export const LOCALIZED_FIELDS = {
+  states: ['state_name'],
+  districts: ['district_name'],
+  centers: ['name', 'address', 'block_name'],
+} as const;
+
 const centerSchema = z.strictObject({
   center_id: positiveInt,
   name: z.string().min(1),
@@ -101,6 +117,7 @@ const centerSchema = z.strictObject({
   slots: z.array(slotLabel).min(1).max(12).optional(),
   /** the sessions this centre runs; the seeder publishes them for the coming days */
   sessions: z.array(sessionPlanSchema),
+  localized: localizedNames,
 });
 
 /** A regular expression's source that compiles. */
@@ -139,13 +156,17 @@ const countrySchema = z.strictObject({
     code: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO 3166 alpha-2 code'),
     name: z.string().min(1),
     timezone: z.string().refine(isKnownTimeZone, 'not a known IANA time zone'),
+    /** the languages of the API's `*_l` names and the pages; the first is the language of the plain names */
+    languages: z.array(languageCode).min(1).default(['en']),
   }),
   rules: rulesSchema,
   genders: z.array(z.strictObject({ id: positiveInt, name: z.string().min(1) })).min(1),
   photo_id_types: z.array(photoIdTypeSchema).min(1),
   vaccines: z.array(vaccineSchema).min(1),
-  states: z.array(z.strictObject({ state_id: positiveInt, state_name: z.string().min(1) })).min(1),
-  districts: z.array(z.strictObject({ district_id: positiveInt, district_name: z.string().min(1), state_id: positiveInt })).min(1),
+  states: z.array(z.strictObject({ state_id: positiveInt, state_name: z.string().min(1), localized: localizedNames })).min(1),
+  districts: z
+    .array(z.strictObject({ district_id: positiveInt, district_name: z.string().min(1), state_id: positiveInt, localized: localizedNames }))
+    .min(1),
   centers: z.array(centerSchema),
 });
 
@@ -223,6 +244,19 @@ function referenceProblems(data: CountryFile): string[] {
     }
   });
   if (new Set(data.rules.slots).size !== data.rules.slots.length) problems.push('rules.slots: a slot label repeats');
+  const languages = new Set(data.country.languages);
+  if (languages.size !== data.country.languages.length) problems.push('country.languages: a language repeats');
+  for (const kind of ['states', 'districts', 'centers'] as const) {
+    const fields: readonly string[] = LOCALIZED_FIELDS[kind];
+    data[kind].forEach((place, i) => {
+      for (const [language, names] of Object.entries(place.localized ?? {})) {
+        if (!languages.has(language)) problems.push(`${kind}[${i}].localized.${language}: not one of country.languages (${data.country.languages.join(', ')})`);
+        for (const field of Object.keys(names)) {
+          if (!fields.includes(field)) problems.push(`${kind}[${i}].localized.${language}.${field}: only ${fields.join(', ')} can be localised`);
+        }
+      }
+    });
+  }
 
   data.districts.forEach((d, i) => {
     if (!states.has(d.state_id)) problems.push(`districts[${i}].state_id: ${d.state_id} is not a state`);
@@ -314,6 +348,41 @@ export class Country {
 
   get rules(): Rules {
     return this.data.rules;
+  }
+
+  /** the country's languages; the first is the language of the plain names */
+  get languages(): readonly string[] {
+    return this.data.country.languages;
+  }
+
+  private readonly negotiated = new Map<string, string>();
+
+  /**
+   * The country's language an Accept-Language header asks for (`hi-IN,hi;q=0.9,en;q=0.8`, or CoWIN's
+   * `hi_IN`), by quality then order; the first language when none fits. Answers are cached: a
+   * country's clients send few distinct headers, and this runs on the search path.
+   */
+  language(acceptLanguage: string | undefined): string {
+    if (!acceptLanguage) return this.languages[0]!;
+    let chosen = this.negotiated.get(acceptLanguage);
+    if (chosen) return chosen;
+    const offered = acceptLanguage
+      .split(',')
+      .map((part, order) => {
+        const [tag = '', ...params] = part.trim().split(';');
+        const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find(Boolean);
+        return { primary: tag.split(/[-_]/)[0]!.toLowerCase(), q: q === undefined ? 1 : Number(q), order };
+      })
+      .filter((o) => o.q > 0 && this.languages.includes(o.primary))
+      .sort((a, b) => b.q - a.q || a.order - b.order);
+    chosen = offered[0]?.primary ?? this.languages[0]!;
+    if (this.negotiated.size < 1000) this.negotiated.set(acceptLanguage, chosen);
+    return chosen;
+  }
+
+  /** A place's `field` in `language` (CoWIN's `*_l` field); the plain name when the file has none. */
+  localName(place: { localized?: Record<string, Record<string, string>> | undefined }, field: string, plain: string, language: string): string {
+    return place.localized?.[language]?.[field] ?? plain;
   }
 
   get timeZone(): string {

@@ -17,13 +17,32 @@ export interface TokenClaims {
   exp: number;
 }
 
+/**
+ * The claims CoWIN's citizen tokens carried, which 2021 clients decode (teeka decides nothing by
+ * them): the account as `user_name`/`user_id`, `user_type`, the mobile masked but for its last 4
+ * digits, the login request's User-Agent and the login time.
+ */
+export interface CowinClaims {
+  user_name: string;
+  user_id: string;
+  user_type: 'BENEFICIARY';
+  mobile_number: string;
+  ua: string;
+  date_modified: string;
+}
+
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
 function sign(secret: string, data: string): Buffer {
   return createHmac('sha256', secret).update(data).digest();
 }
 
-export function signToken(secret: string, claims: Omit<TokenClaims, 'iat' | 'exp'>, ttlSeconds: number, nowMs: number): string {
+export function signToken(
+  secret: string,
+  claims: Omit<TokenClaims, 'iat' | 'exp'> & Partial<CowinClaims>,
+  ttlSeconds: number,
+  nowMs: number,
+): string {
   const iat = Math.floor(nowMs / 1000);
   const payload = Buffer.from(JSON.stringify({ ...claims, iat, exp: iat + ttlSeconds })).toString('base64url');
   const data = `${HEADER}.${payload}`;

@@ -11,6 +11,7 @@ import { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
 import { Authenticator } from './auth.js';
+import { CorsPolicy } from './cors.js';
 import { AvailabilityBook, DEFAULT_AVAILABILITY_OPTIONS, type AvailabilityOptions, type SessionAvailability } from './availability.js';
 import type { GatewayContext, HealthReport } from './context.js';
 import { apiError, Router, type HttpRequest, type HttpResponse } from './http.js';
@@ -19,6 +20,7 @@ import { otpSenderFor } from './otp-sender.js';
 import { appointmentRoutes } from './routes/appointments.js';
 import { authRoutes } from './routes/auth.js';
 import { beneficiaryRoutes } from './routes/beneficiaries.js';
+import { centerRoutes } from './routes/centers.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { operatorRoutes } from './routes/operators.js';
 import { opsRoutes } from './routes/ops.js';
@@ -59,6 +61,7 @@ export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => v
   authRoutes,
   metadataRoutes,
   sessionRoutes,
+  centerRoutes,
   beneficiaryRoutes,
   appointmentRoutes,
   operatorRoutes,
@@ -113,7 +116,15 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   const router = new Router();
   for (const addRoutes of ROUTE_MODULES) addRoutes(router, context);
 
+  const cors = new CorsPolicy(config.corsOrigins);
+
   const handle = (request: HttpRequest): HttpResponse | Promise<HttpResponse> => {
+    if (request.method === 'OPTIONS') {
+      const served = router.methodsOf(request.path);
+      if (!served) return apiError(REQUEST_ERRORS.notFound());
+      request.route = served.name;
+      return cors.preflight(request, served.name, served.methods);
+    }
     const match = router.match(request.method, request.path);
     if (match === null) return apiError(REQUEST_ERRORS.notFound());
     if (match === 'method') return apiError(REQUEST_ERRORS.methodNotAllowed());
@@ -122,7 +133,9 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     // every route's query and path parameters pass the one text check (bodies pass it in parseBody)
     const badText = urlTextProblem(request);
     if (badText) return apiError(badText);
-    return match.handler(request);
+    const response = match.handler(request);
+    // most requests come from apps and bots, not browsers: no Origin, nothing to add
+    return request.headers.origin ? cors.apply(request, match.name, response) : response;
   };
 
   const onError = (error: unknown, request: HttpRequest): HttpResponse => {

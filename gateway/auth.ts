@@ -11,6 +11,14 @@ import { apiError, type HttpRequest, type HttpResponse } from './http.js';
 export interface Citizen {
   accountId: string;
   sid: string;
+  /** the last 4 digits of the account's mobile, from the token (teeka stores only a keyed hash) */
+  mobileLast4: string;
+}
+
+/** What a login knows besides the account: for CoWIN's token claims. */
+export interface LoginFacts {
+  mobileLast4: string;
+  userAgent: string;
 }
 
 const OPERATOR_TOKEN_SECONDS = 8 * 3600;
@@ -40,7 +48,8 @@ export class Authenticator {
     const claims = this.claims(request);
     if (!claims || claims.role !== 'citizen') return apiError(apiErrorFor(Status.UNAUTHENTICATED));
     if (checkLogin && !(await this.engine.isLoginLive(claims.sub, claims.sid))) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
-    return { accountId: claims.sub, sid: claims.sid };
+    const masked = (claims as TokenClaims & { mobile_number?: unknown }).mobile_number;
+    return { accountId: claims.sub, sid: claims.sid, mobileLast4: typeof masked === 'string' ? masked.slice(-4) : '' };
   }
 
   /** The calling operator of `role`, or the 401/403 to answer. */
@@ -51,8 +60,25 @@ export class Authenticator {
     return claims;
   }
 
-  citizenToken(accountId: string, sid: string): string {
-    return signToken(this.secret, { sub: accountId, sid, role: 'citizen' }, this.citizenTokenSeconds, this.engine.now());
+  citizenToken(accountId: string, sid: string, login: LoginFacts): string {
+    const now = this.engine.now();
+    return signToken(
+      this.secret,
+      {
+        sub: accountId,
+        sid,
+        role: 'citizen',
+        user_name: accountId,
+        user_id: accountId,
+        user_type: 'BENEFICIARY',
+        mobile_number: login.mobileLast4 ? `XXXXXX${login.mobileLast4}` : '',
+        // bounded: the token travels with every request
+        ua: login.userAgent.slice(0, 200),
+        date_modified: new Date(now).toISOString(),
+      },
+      this.citizenTokenSeconds,
+      now,
+    );
   }
 
   operatorToken(role: Exclude<Role, 'citizen'>, operatorId: string): string {

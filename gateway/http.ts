@@ -17,6 +17,12 @@ export const READ_HEADERS = [
   'accept',
   // the web pages' assets are served brotli- or gzip-compressed when the browser accepts it
   'accept-encoding',
+  // the language of the *_l names (CoWIN's Accept-Language)
+  'accept-language',
+  // cross-origin requests and their preflights (cors.ts)
+  'origin',
+  'access-control-request-method',
+  'access-control-request-headers',
 ] as const;
 export type HeaderName = (typeof READ_HEADERS)[number];
 
@@ -124,6 +130,18 @@ export class Router {
       pathExists = true;
     }
     return pathExists ? 'method' : null;
+  }
+
+  /** The methods a path is served with, and the route's name (for a preflight), or null when none. */
+  methodsOf(path: string): { methods: string[]; name: string } | null {
+    let name = '';
+    const methods = ['GET', 'POST'].filter((method) => {
+      const match = this.match(method, path);
+      if (match === null || match === 'method') return false;
+      name = match.name;
+      return true;
+    });
+    return methods.length ? { methods, name } : null;
   }
 
   /** Every route's metrics label and method (for pre-registering metrics). */

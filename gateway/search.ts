@@ -27,6 +27,8 @@ export interface SearchQuery {
   date: number;
   /** only this vaccine (protected search's `vaccine=`) */
   vaccine?: string | undefined;
+  /** the language of the `*_l` names (Country.language of the request's Accept-Language) */
+  language: string;
 }
 
 interface CachedBody {
@@ -57,7 +59,7 @@ export class SessionSearch {
   answer(query: SearchQuery, acceptsGzip = false): SearchAnswer {
     const centers = this.centersOf(query);
     const version = this.versionOf(centers);
-    const key = `${query.kind}:${query.id}:${query.date}:${query.vaccine ?? ''}`;
+    const key = `${query.kind}:${query.id}:${query.date}:${query.vaccine ?? ''}:${query.language}`;
     const now = Date.now();
     let entry = this.cache.get(key);
     if (!entry || (entry.version !== version && now - entry.renderedAt >= this.maxStaleMs)) {
@@ -107,7 +109,7 @@ export class SessionSearch {
       for (const center of centers) {
         for (const s of this.book.sessionsOfCenter(center.center_id)) {
           if (s.date !== query.date || s.status !== 'open' || (query.vaccine && s.vaccine !== query.vaccine)) continue;
-          sessions.push({ ...this.centerFields(center, false), ...this.sessionFields(s), fee: feeOf(center, s.vaccine) });
+          sessions.push({ ...this.centerFields(center, false, query.language), ...this.sessionFields(s), fee: feeOf(center, s.vaccine) });
         }
       }
       return JSON.stringify({ sessions });
@@ -119,22 +121,15 @@ export class SessionSearch {
         if (s.date < query.date || s.date > lastDay || s.status !== 'open' || (query.vaccine && s.vaccine !== query.vaccine)) continue;
         sessions.push(this.sessionFields(s));
       }
-      if (sessions.length) list.push({ ...this.centerFields(center, true), sessions });
+      if (sessions.length) list.push({ ...this.centerFields(center, true, query.language), sessions });
     }
     if (query.kind === 'calendarByCenter') return JSON.stringify({ centers: list[0] ?? {} });
     return JSON.stringify({ centers: list });
   }
 
-  private centerFields(center: Center, withFees: boolean) {
-    const district = this.country.districtsById.get(center.district_id)!;
-    const state = this.country.statesById.get(district.state_id)!;
+  private centerFields(center: Center, withFees: boolean, language: string) {
     return {
-      center_id: center.center_id,
-      name: center.name,
-      address: center.address,
-      state_name: state.state_name,
-      district_name: district.district_name,
-      block_name: center.block_name,
+      ...centerPlaceFields(this.country, center, language),
       pincode: center.pincode,
       lat: center.lat,
       long: center.long,
@@ -154,6 +149,8 @@ export class SessionSearch {
       available_capacity: dose1 + dose2,
       available_capacity_dose1: dose1,
       available_capacity_dose2: dose2,
+      // the precaution dose books from dose 2's seats (lua/includes/capacityBucket.lua)
+      available_capacity_dose3: dose2,
       min_age_limit: s.min_age,
       ...(s.max_age >= 0 ? { max_age_limit: s.max_age } : {}),
       allow_all_age: s.allow_all_age === 1,
@@ -165,4 +162,27 @@ export class SessionSearch {
 
 function feeOf(center: Center, vaccine: string): string {
   return center.vaccine_fees?.find((f) => f.vaccine === vaccine)?.fee ?? '0';
+}
+
+/**
+ * A centre's names as CoWIN answered them: each beside its `*_l` form in `language` (the plain name
+ * when the country file has none in that language). Shared by search, beneficiaries and
+ * findByLatLong, so every answer names places the same way.
+ */
+export function centerPlaceFields(country: Country, center: Center, language: string) {
+  const district = country.districtsById.get(center.district_id)!;
+  const state = country.statesById.get(district.state_id)!;
+  return {
+    center_id: center.center_id,
+    name: center.name,
+    name_l: country.localName(center, 'name', center.name, language),
+    address: center.address,
+    address_l: country.localName(center, 'address', center.address, language),
+    state_name: state.state_name,
+    state_name_l: country.localName(state, 'state_name', state.state_name, language),
+    district_name: district.district_name,
+    district_name_l: country.localName(district, 'district_name', district.district_name, language),
+    block_name: center.block_name,
+    block_name_l: country.localName(center, 'block_name', center.block_name, language),
+  };
 }

@@ -208,11 +208,3 @@ export function queryId(query: URLSearchParams, name: string, error: () => ApiEr
   if (text === null || !pattern.test(text)) return { ok: false, error: error() };
   return { ok: true, value: Number(text) };
 }
-
-/** Query parameters other than the allowed ones are refused. */
-export function unknownQueryParameter(query: URLSearchParams, allowed: readonly string[]): ApiError | null {
-  for (const name of query.keys()) {
-    if (!allowed.includes(name)) return REQUEST_ERRORS.badRequest(`unknown query parameter: ${name.slice(0, 40)}`);
-  }
-  return null;
-}

@@ -570,8 +570,10 @@ function setupSearch() {
   for (const radio of document.querySelectorAll('input[name="search-by"]')) {
     radio.addEventListener('change', () => {
       const byPin = $('by-pin').checked;
+      const byLocation = $('by-location').checked;
       $('pin-fields').hidden = !byPin;
-      $('district-fields').hidden = byPin;
+      $('location-fields').hidden = !byLocation;
+      $('district-fields').hidden = byPin || byLocation;
     });
   }
   $('state').addEventListener('change', async () => {
@@ -622,7 +624,27 @@ function setupSearch() {
     const fromDay = isoToDay(fromIso);
     let path;
     let label;
-    if ($('by-pin').checked) {
+    /** centre id → km from the citizen, for a search near them */
+    let distances = null;
+    if ($('by-location').checked) {
+      show($('search-status'), 'Finding the centres near you…');
+      let near;
+      try {
+        near = await centresNearMe();
+      } catch (error) {
+        show($('search-status'), error.message, 'error');
+        $('by-location').focus();
+        return;
+      }
+      if (!near.length) {
+        show($('search-status'), 'No vaccination centres were found near you. Please search by district.', 'error');
+        return;
+      }
+      distances = new Map(near.map((c) => [c.center_id, c.km]));
+      // one search (one unit of the quota): the sessions of the nearest centre's district
+      path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${near[0].district_id}&date=${dayToCowin(fromDay)}`;
+      label = `the centres near you (${near[0].district_name})`;
+    } else if ($('by-pin').checked) {
       const pincode = $('pincode').value.trim();
       if (!/^\d{4,9}$/.test(pincode)) {
         $('pincode').setAttribute('aria-invalid', 'true');
@@ -650,7 +672,8 @@ function setupSearch() {
       const { json, headers } = await authed('GET', path);
       const remaining = headers.get('x-ratelimit-remaining');
       showQuotaHint(remaining === null ? null : Number(remaining));
-      state.search = { centers: json.centers, fromDay, label };
+      const centers = distances ? [...json.centers].sort((a, b) => (distances.get(a.center_id) ?? Infinity) - (distances.get(b.center_id) ?? Infinity)) : json.centers;
+      state.search = { centers, fromDay, label, distances };
       state.sessions.clear();
       for (const center of json.centers) for (const session of center.sessions) state.sessions.set(session.session_id, { session, center });
       renderResults();
@@ -708,6 +731,7 @@ function renderResults() {
         { className: 'centre', dataset: { centerId: center.center_id } },
         el('h3', { text: center.name }),
         el('p', { className: 'address', text: centreAddress(center) }),
+        search.distances?.has(center.center_id) ? el('p', { className: 'distance', text: `${formatKm(search.distances.get(center.center_id))} away` }) : null,
         el('p', { className: 'fee' }, el('span', { className: `badge ${center.fee_type === 'Paid' ? 'paid' : 'free'}`, text: center.fee_type }), ` ${center.from.slice(0, 5)}–${center.to.slice(0, 5)}`),
         el(
           'ul',
@@ -734,6 +758,37 @@ function renderResults() {
       ? `No vaccination sessions in ${search.label} from ${range}. Try another date or place.`
       : `${total} centre${total === 1 ? '' : 's'} in ${search.label} with sessions from ${range}${shown === total ? '' : `; ${shown} shown with the filters`}.`,
   );
+}
+
+const formatKm = (km) => `${new Intl.NumberFormat('en-IN', { maximumFractionDigits: km < 10 ? 1 : 0 }).format(km)} km`;
+
+/** The device's position, once (the browser asks the citizen), or an error that says what to do. */
+function currentPosition() {
+  return new Promise((resolve, reject) => {
+    if (!navigator.geolocation) {
+      reject(new Error('This browser cannot tell your location. Please search by district or PIN code.'));
+      return;
+    }
+    navigator.geolocation.getCurrentPosition(resolve, (error) =>
+      reject(new Error(error.code === 1 ? 'Location was not allowed. Please allow it, or search by district or PIN code.' : 'Your location could not be found. Please try again, or search by district.')),
+      { timeout: 15_000, maximumAge: 300_000 },
+    );
+  });
+}
+
+/** The centres nearest to the device, nearest first, each with its distance in km. */
+async function centresNearMe() {
+  const { coords } = await currentPosition();
+  const lat = coords.latitude.toFixed(4);
+  const long = coords.longitude.toFixed(4);
+  const { json } = await callApi('GET', `/api/v2/appointment/centers/public/findByLatLong?lat=${lat}&long=${long}`, { cacheable: true });
+  return json.centers.map((c) => ({ ...c, km: haversineKm(coords.latitude, coords.longitude, c.lat, c.long) }));
+}
+
+function haversineKm(lat1, long1, lat2, long2) {
+  const rad = (d) => (d * Math.PI) / 180;
+  const a = Math.sin(rad(lat2 - lat1) / 2) ** 2 + Math.cos(rad(lat1)) * Math.cos(rad(lat2)) * Math.sin(rad(long2 - long1) / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
 }
 
 /** The address line; master-data addresses often end with the district already. */

@@ -35,7 +35,8 @@ export function authRoutes(router: Router, ctx: GatewayContext): void {
     if (!body.ok) return apiError(body.error);
     const outcome = await engine.verifyOtp(body.value.txnId, body.value.otp);
     if (!outcome.ok) return outcomeResponse(outcome);
-    return json(200, { token: ctx.auth.citizenToken(outcome.accountId, outcome.sid), isNewAccount: 'N' });
+    const token = ctx.auth.citizenToken(outcome.accountId, outcome.sid, { mobileLast4: outcome.mobileLast4, userAgent: request.headers['user-agent'] });
+    return json(200, { token, isNewAccount: 'N' });
   };
 
   // the public variants also count against the public API's per-address limit; every variant that

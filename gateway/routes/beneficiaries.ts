@@ -6,6 +6,7 @@ import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
 import { apiError, json, noContent, type Router } from '../http.js';
+import { centerPlaceFields } from '../search.js';
 import { parseBody } from '../validation.js';
 
 const dateOrEmpty = (day: number) => (day > 0 ? formatCowinDate(day) : '');
@@ -21,20 +22,16 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
   const genders = new Map(country.data.genders.map((g) => [g.id, g.name]));
   const idTypes = new Map(country.data.photo_id_types.map((t) => [t.id, t.type]));
 
-  /** An appointment as CoWIN listed it under a beneficiary. */
-  const appointmentView = async (appointment: Appointment) => {
+  /** An appointment as CoWIN listed it under a beneficiary: the centre's fields, then the booking's. */
+  const appointmentView = async (appointment: Appointment, language: string) => {
     const session = ctx.book.sessions.get(appointment.session_id) ?? (await engine.getSession(appointment.session_id));
+    // a session always names a centre of the country file; a centre dropped from a later file leaves its id only
     const center = session ? country.centersById.get(session.center_id) : undefined;
-    const district = center ? country.districtsById.get(center.district_id) : undefined;
     return {
+      ...(center
+        ? { ...centerPlaceFields(country, center, language), pincode: center.pincode, lat: center.lat, long: center.long, from: center.from, to: center.to, fee_type: center.fee_type }
+        : { center_id: session?.center_id ?? 0 }),
       appointment_id: appointment.appointment_id,
-      center_id: center?.center_id ?? 0,
-      name: center?.name ?? '',
-      state_name: district ? country.statesById.get(district.state_id)?.state_name ?? '' : '',
-      district_name: district?.district_name ?? '',
-      block_name: center?.block_name ?? '',
-      from: center?.from ?? '',
-      to: center?.to ?? '',
       dose: appointment.dose,
       session_id: appointment.session_id,
       date: session ? formatCowinDate(session.date) : '',
@@ -44,8 +41,9 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
 
   router.get(
     '/api/v2/appointment/beneficiaries',
-    citizenOnly(ctx, async (_request, citizen) => {
+    citizenOnly(ctx, async (request, citizen) => {
       const today = engine.today();
+      const language = country.language(request.headers['accept-language']);
       const beneficiaries = await engine.listBeneficiaries(citizen.accountId);
       const views = await Promise.all(
         beneficiaries.map(async (ben) => {
@@ -58,6 +56,8 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
             name: ben.name,
             birth_year: String(ben.birth_year),
             gender: genders.get(ben.gender_id) ?? '',
+            // as CoWIN answered it: the last 4 digits only (teeka keeps no more of the number)
+            mobile_number: citizen.mobileLast4,
             photo_id_type: idTypes.get(ben.photo_id_type) ?? '',
             photo_id_number: `XXXXXXXX${ben.photo_id_last4}`,
             comorbidity_ind: ben.comorbidity,
@@ -66,11 +66,11 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
             dose1_date: dateOrEmpty(ben.dose1),
             dose2_date: dateOrEmpty(ben.dose2),
             precaution_dose_date: dateOrEmpty(ben.dose3),
-            appointments: await Promise.all(appointments.map(appointmentView)),
+            appointments: await Promise.all(appointments.map((a) => appointmentView(a, language))),
           };
         }),
       );
-      return json(200, { beneficiaries: views }, { 'cache-control': 'private, no-store' });
+      return json(200, { beneficiaries: views }, { 'cache-control': 'private, no-store', 'content-language': language, vary: 'Accept-Language' });
     }),
   );
 

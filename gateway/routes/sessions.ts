@@ -8,7 +8,7 @@ import type { GatewayContext } from '../context.js';
 import { publicLimited } from '../guards.js';
 import { apiError, type HttpRequest, type HttpResponse, type Router } from '../http.js';
 import type { SearchKind, SearchQuery } from '../search.js';
-import { queryDate, queryId, unknownQueryParameter, type Parsed } from '../validation.js';
+import { queryDate, queryId, type Parsed } from '../validation.js';
 
 const KINDS: { kind: SearchKind; param: string; error: () => ApiError; digits: [number, number] }[] = [
   { kind: 'findByPin', param: 'pincode', error: REQUEST_ERRORS.invalidPincode, digits: [4, 9] },
@@ -22,20 +22,25 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
   const vaccines = new Set(ctx.country.data.vaccines.map((v) => v.name));
 
   const parse = (request: HttpRequest, spec: (typeof KINDS)[number], allowVaccine: boolean): Parsed<SearchQuery> => {
-    const unknown = unknownQueryParameter(request.query, allowVaccine ? [spec.param, 'date', 'vaccine'] : [spec.param, 'date']);
-    if (unknown) return { ok: false, error: unknown };
+    // other query parameters are ignored, as CoWIN did: clients add cache-busters (`_=<time>`), and
+    // send `vaccine=` to the public variants, which never filtered by it
     const id = queryId(request.query, spec.param, spec.error, spec.digits);
     if (!id.ok) return id;
     const date = queryDate(request.query);
     if (!date.ok) return date;
     const vaccine = allowVaccine ? request.query.get('vaccine') ?? undefined : undefined;
     if (vaccine !== undefined && !vaccines.has(vaccine)) return { ok: false, error: REQUEST_ERRORS.badRequest(`vaccine: expected one of ${[...vaccines].join(', ')}`) };
-    return { ok: true, value: { kind: spec.kind, id: id.value, date: date.value, vaccine } };
+    return { ok: true, value: { kind: spec.kind, id: id.value, date: date.value, vaccine, language: ctx.country.language(request.headers['accept-language']) } };
   };
 
   const answer = (request: HttpRequest, query: SearchQuery, cacheControl: string): HttpResponse => {
     const { body, encoding } = ctx.search.answer(query, /\bgzip\b/.test(request.headers['accept-encoding']));
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': cacheControl, vary: 'Accept-Encoding' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'cache-control': cacheControl,
+      'content-language': query.language,
+      vary: 'Accept-Encoding, Accept-Language',
+    };
     if (encoding) headers['content-encoding'] = encoding;
     return { status: 200, headers, body };
   };

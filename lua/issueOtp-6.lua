@@ -12,6 +12,7 @@
   Test numbers (non-production only) send no SMS: they skip all of these, never the block.
 
   Each OTP is pending under its own txnId, so a newer OTP (a stranger's) never replaces the owner's.
+  The txnId is a plain UUID, as CoWIN's was; KEYS[6] tells confirmOTP which account it belongs to.
 
   Input:
     KEYS[1] pending OTP hash of this txnId (new)
@@ -19,6 +20,7 @@
     KEYS[3] block marker of the account
     KEYS[4] OTP window hash of this address
     KEYS[5] country-wide OTP counter of the current minute (a hot key: one INCR per issued OTP)
+    KEYS[6] txnId record (new): the account the txnId belongs to (and its mobile's last 4 digits)
 
     ARGV[1] sha256 hex of the OTP (the client sends the same hash with the txnId)
     ARGV[2] now, ms since epoch
@@ -31,6 +33,7 @@
     ARGV[9] OTPs allowed per minute in the whole country
     ARGV[10] ms since epoch when the current minute ends
     ARGV[11] '1' for a configured test number, else '0'
+    ARGV[12] the txnId record's value: `<account id>|<the mobile's last 4 digits>`
 
   Output:
     {Status.OK, OTPs this requester has left in its day window}
@@ -43,11 +46,11 @@
 local rcall = redis.call
 --- @include "includes/fixedWindow"
 
-local pendingKey, requesterKey, blockedKey, addressKey, countryKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local pendingKey, requesterKey, blockedKey, addressKey, countryKey, txnKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local otpHash, now, validity, cooldown = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local requesterMax, requesterWindow = tonumber(ARGV[5]), tonumber(ARGV[6])
 local addressMax, addressWindow = tonumber(ARGV[7]), tonumber(ARGV[8])
-local countryMax, minuteEndsAt, isTestNumber = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11] == '1'
+local countryMax, minuteEndsAt, isTestNumber, txnRecord = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11] == '1', ARGV[12]
 
 local blockedFor = rcall('PTTL', blockedKey)
 if blockedFor > 0 then return { Status.ACCOUNT_BLOCKED, blockedFor } end
@@ -75,4 +78,5 @@ if not isTestNumber then
 end
 rcall('HSET', pendingKey, 'hash', otpHash, 'expires_at', now + validity, 'attempts', 0)
 rcall('PEXPIRE', pendingKey, validity)
+rcall('SET', txnKey, txnRecord, 'PX', validity)
 return { Status.OK, requesterMax - requested }
