@@ -69,7 +69,7 @@ export class CenterGrid {
 
 /** A coordinate query parameter: a decimal number in [min, max]. */
 function coordinate(text: string | null, min: number, max: number): number | null {
-  if (text === null || !/^-?\d{1,3}(\.\d{1,12})?$/.test(text)) return null;
+  if (text === null || !/^-?\d{1,3}(\.\d{1,17})?$/.test(text)) return null;
   const value = Number(text);
   return value >= min && value <= max ? value : null;
 }
