@@ -643,7 +643,7 @@ function setupSearch() {
       distances = new Map(near.map((c) => [c.center_id, c.km]));
       // one search (one unit of the quota): the sessions of the nearest centre's district
       path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${near[0].district_id}&date=${dayToCowin(fromDay)}`;
-      label = `the centres near you (${near[0].district_name})`;
+      label = `your area (${near[0].district_name}, nearest first)`;
     } else if ($('by-pin').checked) {
       const pincode = $('pincode').value.trim();
       if (!/^\d{4,9}$/.test(pincode)) {

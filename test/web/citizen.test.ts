@@ -278,6 +278,39 @@ describe('citizen booking page', () => {
     expect(problems).toEqual([]);
   });
 
+  it('"Near me" finds the centres nearest to the device and lists them nearest first, with their distance', async () => {
+    const mysore = gateway.engine.country.centersByDistrict.get(266)!;
+    const [nearest, second] = [mysore[1]!, mysore[0]!];
+    for (const center of [nearest, second]) {
+      const published = await gateway.engine.publishSession({ center_id: center.center_id, date: gateway.engine.today() + 2, vaccine: 'COVAXIN', min_age_limit: 18, capacity_dose1: 5, capacity_dose2: 0 });
+      if (!published.ok) throw new Error('publishSession failed');
+    }
+    const mobile = testMobile();
+    // standing a few hundred metres from the nearest centre
+    const where = { latitude: nearest.lat + 0.002, longitude: nearest.long - 0.002 };
+    const { page, problems } = await pageLoggedInAs(await new CowinClient(gateway.url).login(mobile), mobile, { ...PHONE, geolocation: where, permissions: ['geolocation'] });
+    await page.getByLabel('Near me').check();
+    expect(await page.getByLabel('District', { exact: true }).isVisible()).toBe(false);
+    expect(await page.locator('#location-fields').isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.locator('#search-status').textContent()).toMatch(/centres? in your area \(Mysore, nearest first\)/);
+    const names = await page.locator('li.centre h3').allTextContents();
+    expect(names[0]).toBe(nearest.name);
+    expect(names).toContain(second.name);
+    expect(await page.locator('li.centre').first().locator('.distance').textContent()).toMatch(/^0\.\d km away$/);
+    await screenshot(page, 'citizen-near-me');
+    expect(problems).toEqual([]);
+  });
+
+  it('"Near me" without the location permission says what to do instead', async () => {
+    const mobile = testMobile();
+    const { page, problems } = await pageLoggedInAs(await new CowinClient(gateway.url).login(mobile), mobile, { ...PHONE, permissions: [] });
+    await page.getByLabel('Near me').check();
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.locator('#search-status').textContent()).toMatch(/Location was not allowed|could not be found/);
+    expect(problems).toEqual([]);
+  });
+
   it('the 21st search in 15 minutes logs the citizen out and the login form says why', async () => {
     const mobile = testMobile();
     const client = await new CowinClient(gateway.url).login(mobile);
