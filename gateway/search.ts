@@ -129,13 +129,7 @@ export class SessionSearch {
 
   private centerFields(center: Center, withFees: boolean, language: string) {
     return {
-      ...centerPlaceFields(this.country, center, language),
-      pincode: center.pincode,
-      lat: center.lat,
-      long: center.long,
-      from: center.from,
-      to: center.to,
-      fee_type: center.fee_type,
+      ...centerFields(this.country, center, language),
       ...(withFees && center.vaccine_fees ? { vaccine_fees: center.vaccine_fees } : {}),
     };
   }
@@ -184,5 +178,18 @@ export function centerPlaceFields(country: Country, center: Center, language: st
     district_name_l: country.localName(district, 'district_name', district.district_name, language),
     block_name: center.block_name,
     block_name_l: country.localName(center, 'block_name', center.block_name, language),
+  };
+}
+
+/** A centre as CoWIN's answers carry it: its names, PIN code, coordinates, hours and fee type. */
+export function centerFields(country: Country, center: Center, language: string) {
+  return {
+    ...centerPlaceFields(country, center, language),
+    pincode: center.pincode,
+    lat: center.lat,
+    long: center.long,
+    from: center.from,
+    to: center.to,
+    fee_type: center.fee_type,
   };
 }

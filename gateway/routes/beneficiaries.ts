@@ -6,7 +6,7 @@ import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
 import { apiError, json, noContent, type Router } from '../http.js';
-import { centerPlaceFields } from '../search.js';
+import { centerFields } from '../search.js';
 import { parseBody } from '../validation.js';
 
 const dateOrEmpty = (day: number) => (day > 0 ? formatCowinDate(day) : '');
@@ -28,9 +28,7 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
     // a session always names a centre of the country file; a centre dropped from a later file leaves its id only
     const center = session ? country.centersById.get(session.center_id) : undefined;
     return {
-      ...(center
-        ? { ...centerPlaceFields(country, center, language), pincode: center.pincode, lat: center.lat, long: center.long, from: center.from, to: center.to, fee_type: center.fee_type }
-        : { center_id: session?.center_id ?? 0 }),
+      ...(center ? centerFields(country, center, language) : { center_id: session?.center_id ?? 0 }),
       appointment_id: appointment.appointment_id,
       dose: appointment.dose,
       session_id: appointment.session_id,
