@@ -130,7 +130,7 @@ export class SessionSearch {
   private centerFields(center: Center, withFees: boolean, language: string) {
     return {
       ...centerPlaceFields(this.country, center, language),
-      pincode: center.pincode,
+      pincode: this.country.pincodeOf(center),
       lat: center.lat,
       long: center.long,
       from: center.from,
