@@ -727,7 +727,7 @@ function shownDoses(filters) {
 const ageLabel = (s) => (s.max_age_limit !== undefined ? `${s.min_age_limit}–${s.max_age_limit}` : `${s.min_age_limit}+`);
 // fees are whole units of the country's currency (country.currency in the country file)
 const feeFormat = config.currency
-  ? new Intl.NumberFormat(config.locale, { style: 'currency', currency: config.currency, currencyDisplay: 'narrowSymbol', maximumFractionDigits: 0 })
+  ? new Intl.NumberFormat(config.locale, { style: 'currency', currency: config.currency, currencyDisplay: 'symbol', maximumFractionDigits: 0 })
   : null;
 const feeText = (center, vaccine) => {
   if (center.fee_type !== 'Paid') return 'Free';

@@ -37,9 +37,14 @@ export class TestClock {
 /** When this test file loaded: every process clock of the file shifts from the same moment. */
 const LOADED_AT = Date.now();
 
+/** The shift that makes the moment this test file loaded read as the instant `at`; time then runs on. */
+export function processClockOffsetAt(at: number): number {
+  return at - LOADED_AT;
+}
+
 /** The shift that makes the moment this test file loaded read as the morning in `timeZone`; time then runs on. */
 export function processClockOffset(timeZone: string): number {
-  return morningIn(timeZone) - LOADED_AT;
+  return processClockOffsetAt(morningIn(timeZone));
 }
 
 /** The shift that makes the moment this test file loaded read as MORNING; time then runs on. */
