@@ -56,6 +56,6 @@ console.log(
     `  curl http://127.0.0.1:${config.port}/api/v2/admin/location/states\n` +
     `  the citizen's page: http://127.0.0.1:${config.port}/ (${country.data.country.name})\n` +
     (testMobiles
-      ? `  log in with any ${country.mobile.format} mobile number starting ${testMobiles.prefix} (+${country.rules.mobile.country_code}); its OTP is ${testMobiles.otp}\n`
+      ? `  log in with any mobile number starting ${testMobiles.prefix} (+${country.rules.mobile.country_code}, ${country.mobile.format}); its OTP is ${testMobiles.otp}\n`
       : ''),
 );
