@@ -10,6 +10,9 @@ import { runAsCommand } from '../engine/command.js';
 import { countryFileProblems, loadCountry, type Country } from '../engine/masterdata.js';
 import { plannedSessions } from '../engine/sessions.js';
 
+/** `1 centre`, `21 centres` */
+const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** One line about a valid country: what a reader checks it against. */
 export function describeCountry(country: Country): string {
   const { data } = country;
@@ -17,8 +20,8 @@ export function describeCountry(country: Country): string {
   const singleDose = data.vaccines.filter((v) => v.doses === 1).map((v) => v.name);
   return [
     `${data.country.name} (${data.country.code}, ${data.country.timezone})`,
-    `${data.states.length} ${levels.state.toLowerCase()}s, ${data.districts.length} ${levels.district.toLowerCase()}s, ${data.centers.length} centres`,
-    `${data.vaccines.length} vaccines${singleDose.length ? ` (single-dose: ${singleDose.join(', ')})` : ''}`,
+    `${count(data.states.length, levels.state.toLowerCase())}, ${count(data.districts.length, levels.district.toLowerCase())}, ${count(data.centers.length, 'centre')}`,
+    `${count(data.vaccines.length, 'vaccine')}${singleDose.length ? ` (single-dose: ${singleDose.join(', ')})` : ''}`,
     `${plannedSessions(country, 0, 7).length} planned sessions a week`,
     `mobiles +${data.rules.mobile.country_code} ${country.mobile.format}`,
     `PIN search ${data.rules.search_by_pincode ? 'on' : 'off'}`,

@@ -20,13 +20,14 @@ function validate(...files: string[]) {
 }
 
 describe('validate-country', () => {
-  it('passes every country file of masterdata/, with a line that says what each holds', () => {
-    const run = validate(...countryFiles());
+  it('passes every country file of masterdata/ and the template of docs/adopting.md, with a line that says what each holds', () => {
+    const run = validate(...countryFiles(), join(projectRoot(), 'docs', 'country-template.json'));
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('guyana.json: valid. Guyana (demo) (GY, America/Guyana); 10 regions, 18 areas, 21 centres; 5 vaccines (single-dose: JANSSEN)');
     expect(run.stdout).toContain('mobiles +592 7 digits starting with 6; PIN search off; languages en');
     expect(run.stdout).toMatch(/demo-country\.json: valid\. India .*; 2 states, 6 districts, 60 centres;.*PIN search on; languages en, hi, kn/);
+    expect(run.stdout).toContain('country-template.json: valid. Your country (ZZ, UTC); 1 state, 1 district, 1 centre; 1 vaccine;');
   });
 
   it('lists every problem of a broken file at once, naming each field, and exits 1', () => {
