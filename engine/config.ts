@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { offsetClock, type Clock } from './clock.js';
+import type { Country } from './masterdata.js';
 
 export type Deployment = 'demo' | 'production';
 
@@ -31,7 +32,9 @@ export interface TeekaConfig {
   /**
    * TEEKA_TEST_MOBILE_PREFIX: mobiles starting with it are test numbers that accept TEEKA_TEST_OTP,
    * skip every OTP limit but an account block (cooldown, per mobile and address, per address, per
-   * country: they send no SMS), for load tests. Demo default `9999`; refused in production.
+   * country: they send no SMS), for load tests. Refused in production. null when unset: a demo then
+   * takes the country file's `demo.test_mobile_prefix` (India's demo `9999`, Guyana's `699`); see
+   * `testMobilesOf`, which every process asks.
    */
   testMobilePrefix: string | null;
   /** TEEKA_TEST_OTP: the fixed OTP of test numbers. Default 123456 */
@@ -173,7 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     port: read(8080, () => integer(env, 'PORT', 8080, 1, 65535)),
     countryFile: isAbsolute(countryFile) ? countryFile : resolve(countryFile),
     secret: env.TEEKA_SECRET ?? (production ? '' : DEMO_SECRET),
-    testMobilePrefix: env.TEEKA_TEST_MOBILE_PREFIX ?? (production ? null : '9999'),
+    testMobilePrefix: env.TEEKA_TEST_MOBILE_PREFIX || null,
     testOtp: env.TEEKA_TEST_OTP ?? '123456',
     captchaRequired: read(false, () => flag(env, 'TEEKA_CAPTCHA', false)),
     gatewayThreads: read(1, () => integer(env, 'GATEWAY_THREADS', availableParallelism(), 1, 256)),
@@ -222,6 +225,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
   }
   if (problems.length) throw new ConfigErrors(problems);
   return config;
+}
+
+/**
+ * The test numbers of a deployment: TEEKA_TEST_MOBILE_PREFIX, else in a demo the country file's
+ * `demo.test_mobile_prefix`; none in production (loadConfig refuses the variable there). A prefix no
+ * mobile number of the country starts with (India's 9999 for Guyana's 7-digit numbers starting
+ * with 6) is a ConfigError: the demo's login hint would name numbers the login refuses.
+ */
+export function testMobilesOf(config: TeekaConfig, country: Country): { prefix: string; otp: string } | null {
+  if (config.env === 'production') return null;
+  const prefix = config.testMobilePrefix ?? country.data.demo?.test_mobile_prefix ?? null;
+  if (prefix === null) return null;
+  if (!country.mobile.acceptsPrefix(prefix)) {
+    throw new ConfigError(
+      config.testMobilePrefix !== null ? 'TEEKA_TEST_MOBILE_PREFIX' : 'demo.test_mobile_prefix',
+      `no mobile number of ${country.data.country.name} (${country.mobile.format}) starts with ${prefix}`,
+    );
+  }
+  return { prefix, otp: config.testOtp };
 }
 
 /**

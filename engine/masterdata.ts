@@ -1,7 +1,10 @@
 /**
- * The country file: everything a country edits to adopt teeka (states, districts, centres, vaccines,
- * dose rules, slot layout, OTP and quota limits). It is validated when loaded; an error names the
- * bad field (`centers[12].district_id: 999 is not a district`), and nothing starts on a bad file.
+ * The country file: everything a country edits to adopt teeka (its administrative levels and their
+ * names, states/regions, districts, centres, vaccines and dose schedules, ID types, mobile numbers,
+ * currency, search modes, slot layout, OTP and quota limits). This module owns its schema: every
+ * field is documented where it is declared, with its default. It is validated when loaded; every
+ * problem is listed at once, each naming its field (`centers[12].district_id: 999 is not a
+ * district`), and nothing starts on a bad file (`npm run validate-country -- FILE` checks one).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -13,6 +16,16 @@ const nonNegativeInt = z.number().int().nonnegative();
 /** CoWIN's slot labels, e.g. `09:00AM-11:00AM`; clients send the label back when booking. */
 const slotLabel = z.string().regex(/^(0\d|1[0-2]):[0-5]\d(AM|PM)-(0\d|1[0-2]):[0-5]\d(AM|PM)$/, 'expected a slot label like 09:00AM-11:00AM');
 const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/, 'expected HH:MM:SS');
+
+/** A regular expression's source that compiles. */
+const regexSource = z.string().min(1).refine((source) => {
+  try {
+    new RegExp(source, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
 
 const rulesSchema = z.strictObject({
   otp: z.strictObject({
@@ -39,8 +52,30 @@ const rulesSchema = z.strictObject({
     /** OTPs issued in the whole country per clock minute: what the SMS provider is contracted for */
     country_max_per_minute: positiveInt.default(60_000),
   }),
-  /** digits in a mobile number (India: 10) */
-  mobile_digits: z.number().int().min(6).max(15).default(10),
+  /** citizens' mobile numbers, as they type them (without the country code) */
+  mobile: z.strictObject({
+    /** the international calling code, digits only: `91` for India, `592` for Guyana (shown as +592) */
+    country_code: z.string().regex(/^[1-9]\d{0,2}$/, 'expected 1 to 3 digits, like 91'),
+    /** digits in a national mobile number (India 10, Guyana 7) */
+    digits: z.number().int().min(5).max(15),
+    /**
+     * what a mobile number matches whole (it is anchored for you), e.g. `[6-9][0-9]{9}`: a number
+     * of the right length that no mobile network hands out is refused before an SMS is paid for.
+     * Default: any `digits` digits.
+     */
+    pattern: regexSource.optional(),
+    /** what a citizen is told is expected, e.g. `10 digits starting with 6, 7, 8 or 9`. Default `<digits> digits` */
+    format: z.string().min(1).optional(),
+    /** a mobile number as people write it (checked against the rule when the file is loaded) */
+    example: z.string().regex(/^\d+$/, 'expected digits').optional(),
+  }),
+  /**
+   * Whether citizens may search by PIN code (CoWIN's word for a postal code: findByPin and
+   * calendarByPin, public and protected). Default true. A country without postal codes, or whose
+   * centres are not known by them, sets false: those endpoints then answer APPOIN0018 saying so,
+   * the citizen page hides the search, and centres may leave out `pincode`.
+   */
+  search_by_pincode: z.boolean().default(true),
   /** lifetime of a citizen's login token */
   token_ttl_seconds: positiveInt,
   /** beneficiaries one mobile can register (CoWIN: 4, then 6 from January 2022) */
@@ -65,12 +100,28 @@ const rulesSchema = z.strictObject({
   slots: z.array(slotLabel).min(1).max(12),
 });
 
+/**
+ * A vaccine and its schedule: the primary doses (one or two) and the precaution (booster) dose,
+ * each with the minimum days since the dose before it. The API's dose numbers are CoWIN's: 1, 2,
+ * and 3 for the precaution dose, which follows the last primary dose (dose 1 of a single-dose
+ * vaccine). The precaution dose is of the same vaccine as the primary doses.
+ */
 const vaccineSchema = z.strictObject({
   name: z.string().min(1).regex(/^[A-Z0-9 -]+$/, 'expected an upper-case vaccine name like COVISHIELD'),
-  /** minimum days from dose 1 to dose 2 (Covishield 84, Covaxin 28, Sputnik V 21) */
-  dose2_after_days: positiveInt,
-  /** minimum days from dose 2 to the precaution dose (39 weeks = 273 days) */
-  precaution_after_days: positiveInt,
+  /** primary doses: 2 (most vaccines) or 1 (a single-dose vaccine such as Janssen: no dose 2). Default 2 */
+  doses: z.union([z.literal(1), z.literal(2)]).default(2),
+  /** minimum days from dose 1 to dose 2 (Covishield 84, Covaxin 28, Sputnik V 21); only, and then required, when `doses` is 2 */
+  dose2_after_days: positiveInt.optional(),
+  /**
+   * minimum days from the last primary dose to the precaution dose (India: 39 weeks = 273 days).
+   * Absent: this vaccine has no precaution dose, and booking one is refused.
+   */
+  precaution_after_days: positiveInt.optional(),
+  /**
+   * the youngest age the vaccine is given at (Pfizer-BioNTech 12). Default 0: only the sessions'
+   * age limits apply. Every session of it, planned or published, must have `min_age_limit` at least this.
+   */
+  min_age: z.number().int().min(0).max(120).default(0),
 });
 
 const sessionPlanSchema = z.strictObject({
@@ -106,12 +157,17 @@ const centerSchema = z.strictObject({
   address: z.string(),
   district_id: positiveInt,
   block_name: z.string(),
-  pincode: z.number().int().min(1000).max(999999999),
+  /**
+   * the centre's postal code (CoWIN: pincode). Required while `rules.search_by_pincode` is on;
+   * otherwise optional, and answered as 0 where CoWIN's shapes have it (see README).
+   */
+  pincode: z.number().int().min(1000).max(999999999).optional(),
   lat: z.number().min(-90).max(90),
   long: z.number().min(-180).max(180),
   from: clockTime,
   to: clockTime,
   fee_type: z.enum(['Free', 'Paid']),
+  /** the fee of each vaccine at a Paid centre, in whole units of `country.currency` (CoWIN: a string of digits) */
   vaccine_fees: z.array(z.strictObject({ vaccine: z.string(), fee: z.string().regex(/^\d+$/) })).optional(),
   /** overrides `rules.slots` for this centre */
   slots: z.array(slotLabel).min(1).max(12).optional(),
@@ -119,16 +175,6 @@ const centerSchema = z.strictObject({
   sessions: z.array(sessionPlanSchema),
   localized: localizedNames,
 });
-
-/** A regular expression's source that compiles. */
-const regexSource = z.string().min(1).refine((source) => {
-  try {
-    new RegExp(source, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not a valid regular expression');
 
 /**
  * A kind of photo ID and how its numbers are written. The normal form of a number is what is left
@@ -158,7 +204,39 @@ const countrySchema = z.strictObject({
     timezone: z.string().refine(isKnownTimeZone, 'not a known IANA time zone'),
     /** the languages of the API's `*_l` names and the pages; the first is the language of the plain names */
     languages: z.array(languageCode).min(1).default(['en']),
+    /**
+     * The words citizens and operators know the two administrative levels by, as shown on a label
+     * ("State", "Region"; "District", "Area"). Default State and District. The API keeps CoWIN's
+     * field names (`state_id`, `district_name`) whatever the words: clients are written against them.
+     */
+    admin_levels: z
+      .strictObject({
+        /** the first level: `states` in this file, `/admin/location/states` in the API */
+        state: z.string().min(1).max(40),
+        /** the second level: `districts` in this file, `/admin/location/districts/{state_id}` in the API */
+        district: z.string().min(1).max(40),
+      })
+      .default({ state: 'State', district: 'District' }),
+    /**
+     * The ISO 4217 code of the currency fees are in (`INR`, `GYD`): the pages format fees with it.
+     * Required when a centre is Paid; absent, every centre must be Free.
+     */
+    currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 currency code like INR').optional(),
   }),
+  /**
+   * Settings that apply only when teeka runs as a demo (TEEKA_ENV=demo); production ignores them.
+   * Absent: the demo has no test numbers unless TEEKA_TEST_MOBILE_PREFIX gives some.
+   */
+  demo: z
+    .strictObject({
+      /**
+       * mobiles starting with it are test numbers that accept the fixed OTP (engine/config.ts,
+       * TEEKA_TEST_MOBILE_PREFIX, which overrides it). Leave room for load tests' many numbers:
+       * India's `9999` leaves a million 10-digit numbers, Guyana's `699` ten thousand.
+       */
+      test_mobile_prefix: z.string().regex(/^\d{1,10}$/, 'expected 1 to 10 digits'),
+    })
+    .optional(),
   rules: rulesSchema,
   genders: z.array(z.strictObject({ id: positiveInt, name: z.string().min(1) })).min(1),
   photo_id_types: z.array(photoIdTypeSchema).min(1),
@@ -205,6 +283,29 @@ class PhotoIdRule {
   }
 }
 
+/** The country's rule for mobile numbers (`rules.mobile`), ready to apply. */
+export class MobileRule {
+  private readonly pattern: RegExp;
+  /** what a citizen is told is expected, e.g. `7 digits starting with 6` */
+  readonly format: string;
+
+  constructor(readonly rule: Rules['mobile']) {
+    this.pattern = new RegExp(`^(?=[0-9]{${rule.digits}}$)(?:${rule.pattern ?? '[0-9]+'})$`, 'u');
+    this.format = rule.format ?? `${rule.digits} digits`;
+  }
+
+  /** True when `mobile` (digits, no country code) is a mobile number of the country. */
+  accepts(mobile: string): boolean {
+    return this.pattern.test(mobile);
+  }
+
+  /** True when some mobile number of the country starts with `prefix` (tried with each digit filling the rest). */
+  acceptsPrefix(prefix: string): boolean {
+    if (prefix.length >= this.rule.digits) return false;
+    return [...'0123456789'].some((digit) => this.accepts(prefix.padEnd(this.rule.digits, digit)));
+  }
+}
+
 export class MasterDataError extends Error {
   constructor(
     readonly source: string,
@@ -219,95 +320,165 @@ function pathText(path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
 }
 
-/** Cross-references a schema cannot express: ids unique, every reference resolves. */
-function referenceProblems(data: CountryFile): string[] {
-  const problems: string[] = [];
-  const unique = <T>(items: T[], id: (item: T) => number | string, label: string) => {
-    const seen = new Map<number | string, number>();
-    items.forEach((item, i) => {
-      const value = id(item);
-      const first = seen.get(value);
-      if (first !== undefined) problems.push(`${label}[${i}]: id ${value} repeats ${label}[${first}]`);
-      else seen.set(value, i);
-    });
-    return seen;
-  };
-  const states = unique(data.states, (s) => s.state_id, 'states');
-  const districts = unique(data.districts, (d) => d.district_id, 'districts');
-  unique(data.centers, (c) => c.center_id, 'centers');
-  const vaccines = unique(data.vaccines, (v) => v.name, 'vaccines');
-  unique(data.genders, (g) => g.id, 'genders');
-  unique(data.photo_id_types, (t) => t.id, 'photo_id_types');
-  data.photo_id_types.forEach((t, i) => {
-    if (!new PhotoIdRule(t).apply(t.number.example).ok) {
-      problems.push(`photo_id_types[${i}].number.example: "${t.number.example}" does not match its own pattern after dropping separators`);
+/**
+ * Cross-references a schema cannot express: ids unique, every reference resolves, the rules agree
+ * with each other. Each check runs on its own, so when the shape is wrong somewhere (and `data` is
+ * not quite a CountryFile) the checks that can still run do, and every problem is listed at once.
+ */
+const referenceChecks: ((data: CountryFile, problem: (text: string) => void) => void)[] = [
+  function idsAreUnique(data, problem) {
+    for (const [kind, id] of [
+      ['states', (s: State) => s.state_id],
+      ['districts', (d: District) => d.district_id],
+      ['centers', (c: Center) => c.center_id],
+      ['vaccines', (v: Vaccine) => v.name],
+      ['genders', (g: CountryFile['genders'][number]) => g.id],
+      ['photo_id_types', (t: PhotoIdType) => t.id],
+    ] as const) {
+      const seen = new Map<unknown, number>();
+      (data[kind] as unknown[]).forEach((item, i) => {
+        const value = (id as (item: unknown) => unknown)(item);
+        const first = seen.get(value);
+        if (first !== undefined) problem(`${kind}[${i}]: id ${String(value)} repeats ${kind}[${first}]`);
+        else seen.set(value, i);
+      });
     }
-  });
-  if (new Set(data.rules.slots).size !== data.rules.slots.length) problems.push('rules.slots: a slot label repeats');
-  const languages = new Set(data.country.languages);
-  if (languages.size !== data.country.languages.length) problems.push('country.languages: a language repeats');
-  for (const kind of ['states', 'districts', 'centers'] as const) {
-    const fields: readonly string[] = LOCALIZED_FIELDS[kind];
-    data[kind].forEach((place, i) => {
-      for (const [language, names] of Object.entries(place.localized ?? {})) {
-        if (!languages.has(language)) problems.push(`${kind}[${i}].localized.${language}: not one of country.languages (${data.country.languages.join(', ')})`);
-        for (const field of Object.keys(names)) {
-          if (!fields.includes(field)) problems.push(`${kind}[${i}].localized.${language}.${field}: only ${fields.join(', ')} can be localised`);
-        }
+  },
+  function photoIdExamplesFit(data, problem) {
+    data.photo_id_types.forEach((t, i) => {
+      if (!new PhotoIdRule(t).apply(t.number.example).ok) {
+        problem(`photo_id_types[${i}].number.example: "${t.number.example}" does not match its own pattern after dropping separators`);
       }
     });
-  }
+  },
+  function slotsAreDistinct(data, problem) {
+    if (new Set(data.rules.slots).size !== data.rules.slots.length) problem('rules.slots: a slot label repeats');
+  },
+  function mobileRuleHolds(data, problem) {
+    const mobile = data.rules.mobile;
+    const rule = new MobileRule(mobile);
+    if (mobile.example !== undefined && !rule.accepts(mobile.example)) {
+      problem(`rules.mobile.example: "${mobile.example}" is not ${rule.format}`);
+    }
+    const prefix = data.demo?.test_mobile_prefix;
+    if (prefix !== undefined && !rule.acceptsPrefix(prefix)) {
+      problem(`demo.test_mobile_prefix: no mobile number starting ${prefix} is ${rule.format} (rules.mobile)`);
+    }
+  },
+  function localizedNamesAreKnown(data, problem) {
+    const languages = new Set(data.country.languages);
+    if (languages.size !== data.country.languages.length) problem('country.languages: a language repeats');
+    for (const kind of ['states', 'districts', 'centers'] as const) {
+      const fields: readonly string[] = LOCALIZED_FIELDS[kind];
+      data[kind].forEach((place, i) => {
+        for (const [language, names] of Object.entries(place.localized ?? {})) {
+          if (!languages.has(language)) problem(`${kind}[${i}].localized.${language}: not one of country.languages (${data.country.languages.join(', ')})`);
+          for (const field of Object.keys(names)) {
+            if (!fields.includes(field)) problem(`${kind}[${i}].localized.${language}.${field}: only ${fields.join(', ')} can be localised`);
+          }
+        }
+      });
+    }
+  },
+  function vaccineSchedulesAreWhole(data, problem) {
+    data.vaccines.forEach((v, i) => {
+      if (v.doses === 2 && v.dose2_after_days === undefined) problem(`vaccines[${i}].dose2_after_days: required for a two-dose vaccine`);
+      if (v.doses === 1 && v.dose2_after_days !== undefined) problem(`vaccines[${i}].dose2_after_days: a single-dose vaccine (doses 1) has no dose 2`);
+    });
+  },
+  function districtsHaveStates(data, problem) {
+    const states = new Set(data.states.map((s) => s.state_id));
+    data.districts.forEach((d, i) => {
+      if (!states.has(d.state_id)) problem(`districts[${i}].state_id: ${d.state_id} is not a state`);
+    });
+  },
+  function centersAreConsistent(data, problem) {
+    const districts = new Set(data.districts.map((d) => d.district_id));
+    const vaccines = new Map(data.vaccines.map((v) => [v.name, v]));
+    const byPin = data.rules.search_by_pincode;
+    const paid = data.centers.flatMap((c, i) => (c.fee_type === 'Paid' ? [`centers[${i}]`] : []));
+    if (paid.length && data.country.currency === undefined) {
+      problem(`country.currency: required, since ${paid.length === 1 ? `${paid[0]} is` : `${paid.length} centres (${paid.slice(0, 3).join(', ')}${paid.length > 3 ? ', …' : ''}) are`} Paid`);
+    }
+    data.centers.forEach((c, i) => {
+      if (!districts.has(c.district_id)) problem(`centers[${i}].district_id: ${c.district_id} is not a district`);
+      if (byPin && c.pincode === undefined) problem(`centers[${i}].pincode: required while rules.search_by_pincode is on`);
+      if (c.from >= c.to) problem(`centers[${i}].to: ${c.to} is not after from ${c.from}`);
+      if (c.slots && new Set(c.slots).size !== c.slots.length) problem(`centers[${i}].slots: a slot label repeats`);
+      if (c.fee_type === 'Paid' && !c.vaccine_fees?.length) problem(`centers[${i}].vaccine_fees: a Paid centre needs its fees`);
+      c.vaccine_fees?.forEach((f, j) => {
+        if (!vaccines.has(f.vaccine)) problem(`centers[${i}].vaccine_fees[${j}].vaccine: ${f.vaccine} is not a vaccine`);
+      });
+      c.sessions.forEach((s, j) => {
+        const at = `centers[${i}].sessions[${j}]`;
+        const vaccine = vaccines.get(s.vaccine);
+        if (!vaccine) problem(`${at}.vaccine: ${s.vaccine} is not a vaccine`);
+        else if (s.min_age_limit < vaccine.min_age) problem(`${at}.min_age_limit: ${s.min_age_limit} is below ${s.vaccine}'s min_age ${vaccine.min_age}`);
+        if (s.max_age_limit !== undefined && s.max_age_limit < s.min_age_limit)
+          problem(`${at}.max_age_limit: ${s.max_age_limit} is below min_age_limit ${s.min_age_limit}`);
+      });
+    });
+  },
+];
 
-  data.districts.forEach((d, i) => {
-    if (!states.has(d.state_id)) problems.push(`districts[${i}].state_id: ${d.state_id} is not a state`);
-  });
-  data.centers.forEach((c, i) => {
-    if (!districts.has(c.district_id)) problems.push(`centers[${i}].district_id: ${c.district_id} is not a district`);
-    if (c.from >= c.to) problems.push(`centers[${i}].to: ${c.to} is not after from ${c.from}`);
-    if (c.slots && new Set(c.slots).size !== c.slots.length) problems.push(`centers[${i}].slots: a slot label repeats`);
-    if (c.fee_type === 'Paid' && !c.vaccine_fees?.length) problems.push(`centers[${i}].vaccine_fees: a Paid centre needs its fees`);
-    c.vaccine_fees?.forEach((f, j) => {
-      if (!vaccines.has(f.vaccine)) problems.push(`centers[${i}].vaccine_fees[${j}].vaccine: ${f.vaccine} is not a vaccine`);
-    });
-    c.sessions.forEach((s, j) => {
-      const at = `centers[${i}].sessions[${j}]`;
-      if (!vaccines.has(s.vaccine)) problems.push(`${at}.vaccine: ${s.vaccine} is not a vaccine`);
-      if (s.max_age_limit !== undefined && s.max_age_limit < s.min_age_limit)
-        problems.push(`${at}.max_age_limit: ${s.max_age_limit} is below min_age_limit ${s.min_age_limit}`);
-    });
-  });
-  return problems;
+/** The field a problem names: `centers[3].district_id` of `centers[3].district_id: 999 is not …`. */
+const problemField = (text: string) => text.slice(0, text.indexOf(':'));
+
+/**
+ * Every problem of a parsed JSON value as a country file, each naming its field; empty when it is
+ * one. The shape is checked first; the cross-references are checked too, as far as they can run
+ * on what is there, leaving out what only repeats a field the shape check already named.
+ */
+export function countryProblems(raw: unknown): string[] {
+  const parsed = countrySchema.safeParse(raw);
+  const shape = parsed.success ? [] : parsed.error.issues.map((issue) => `${pathText(issue.path) || '(root)'}: ${issue.message}`);
+  const data = (parsed.success ? parsed.data : raw) as CountryFile;
+  const references: string[] = [];
+  for (const check of referenceChecks) {
+    try {
+      check(data, (text) => references.push(text));
+    } catch {
+      // a part of the file this check reads has the wrong shape: the shape problems say where
+    }
+  }
+  const named = shape.map(problemField);
+  const overlaps = (field: string) => named.some((n) => n === '(root)' || field.startsWith(n) || n.startsWith(field));
+  return [...shape, ...(parsed.success ? references : references.filter((text) => !overlaps(problemField(text))))];
 }
 
 /** Validate parsed JSON as a country file. `source` names it in errors. */
 export function parseCountry(raw: unknown, source = 'country file'): Country {
-  const parsed = countrySchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new MasterDataError(
-      source,
-      parsed.error.issues.map((issue) => `${pathText(issue.path) || '(root)'}: ${issue.message}`),
-    );
-  }
-  const problems = referenceProblems(parsed.data);
+  const problems = countryProblems(raw);
   if (problems.length) throw new MasterDataError(source, problems);
-  return new Country(parsed.data);
+  return new Country(countrySchema.parse(raw));
 }
 
-/** Read and validate a country file from disk. */
-export function loadCountry(path: string): Country {
+/** A country file's JSON, or the one problem that stops it being read. */
+function readCountryJson(path: string): { ok: true; raw: unknown } | { ok: false; problem: string } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new MasterDataError(path, [`cannot read the file: ${(err as Error).message}`]);
+    return { ok: false, problem: `cannot read the file: ${(err as Error).message}` };
   }
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    return { ok: true, raw: JSON.parse(text) };
   } catch (err) {
-    throw new MasterDataError(path, [`not valid JSON: ${(err as Error).message}`]);
+    return { ok: false, problem: `not valid JSON: ${(err as Error).message}` };
   }
-  return parseCountry(raw, path);
+}
+
+/** Every problem of the country file at `path` (see countryProblems); empty when it is valid. */
+export function countryFileProblems(path: string): string[] {
+  const read = readCountryJson(path);
+  return read.ok ? countryProblems(read.raw) : [read.problem];
+}
+
+/** Read and validate a country file from disk. */
+export function loadCountry(path: string): Country {
+  const read = readCountryJson(path);
+  if (!read.ok) throw new MasterDataError(path, [read.problem]);
+  return parseCountry(read.raw, path);
 }
 
 /** A validated country with the lookups the engine and gateway need. */
@@ -330,10 +501,28 @@ export class Country {
     for (const c of data.centers) {
       this.centersById.set(c.center_id, c);
       push(this.centersByDistrict, c.district_id, c);
-      push(this.centersByPincode, c.pincode, c);
+      if (c.pincode !== undefined) push(this.centersByPincode, c.pincode, c);
     }
     for (const v of data.vaccines) this.vaccinesByName.set(v.name, v);
     for (const t of data.photo_id_types) this.photoIdRules.set(t.id, new PhotoIdRule(t));
+    this.mobile = new MobileRule(data.rules.mobile);
+  }
+
+  /** the rule citizens' mobile numbers follow */
+  readonly mobile: MobileRule;
+
+  /**
+   * A centre's pincode as CoWIN's shapes answer it: 0 for a centre without one (a country without
+   * postal codes). CoWIN's published schema makes `pincode` a required integer, and clients parse
+   * it as one: leaving it out or answering null would break them, and no postal code is 0.
+   */
+  pincodeOf(center: Center): number {
+    return center.pincode ?? 0;
+  }
+
+  /** Primary doses of a vaccine (1 or 2); 2 for a name the file does not know (a dropped vaccine). */
+  primaryDoses(vaccine: string): 1 | 2 {
+    return this.vaccinesByName.get(vaccine)?.doses ?? 2;
   }
 
   /**

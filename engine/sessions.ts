@@ -43,7 +43,9 @@ export interface SessionDefinition {
   cutoff_at: number;
   day_start: number;
   day_end: number;
+  /** minimum days from dose 1 to dose 2; -1 for a single-dose vaccine (it has no dose 2) */
   dose2_after: number;
+  /** minimum days from the last primary dose to the precaution dose; -1 when the vaccine has none */
   precaution_after: number;
   status: 'open' | 'closed';
 }
@@ -85,6 +87,9 @@ export function defineSession(country: Country, input: SessionInput): { sessionI
       throw new SessionInputError(field, 'expected a whole number from 0 to 1000000');
     }
   }
+  if (input.min_age_limit < vaccine.min_age) {
+    throw new SessionInputError('min_age_limit', `${vaccine.name} is given from age ${vaccine.min_age}, so the limit cannot be below it`);
+  }
   const maxAge = input.max_age_limit ?? -1;
   if (!Number.isInteger(maxAge) || (maxAge >= 0 && maxAge < input.min_age_limit)) {
     throw new SessionInputError('max_age_limit', 'must be a whole number not below min_age_limit');
@@ -113,8 +118,9 @@ export function defineSession(country: Country, input: SessionInput): { sessionI
     cutoff_at: localInstant(input.date, country.rules.booking_cutoff_hour * 60, tz),
     day_start: localInstant(input.date, 0, tz),
     day_end: localInstant(input.date + 1, 0, tz),
-    dose2_after: vaccine.dose2_after_days,
-    precaution_after: vaccine.precaution_after_days,
+    // -1, like max_age's "none": lua/includes/eligibility.lua refuses the dose a schedule lacks
+    dose2_after: vaccine.doses === 1 ? -1 : vaccine.dose2_after_days ?? -1,
+    precaution_after: vaccine.precaution_after_days ?? -1,
     status: input.status ?? 'open',
   };
   return { sessionId: sessionIdFor(center.center_id, input.date, vaccine.name, input.min_age_limit), definition };

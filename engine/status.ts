@@ -35,6 +35,8 @@ export enum Status {
   /** The appointment moved between the caller's read and the script; the engine retries. */
   STALE_APPOINTMENT = -20,
   NOT_VACCINATION_DAY = -21,
+  /** The vaccine's schedule has no such dose: dose 2 of a single-dose vaccine, or a precaution dose it does not offer. */
+  DOSE_NOT_IN_SCHEDULE = -22,
 
   // auth and quotas
   QUOTA_LOGOUT = -30,
@@ -143,6 +145,11 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     errorCode: 'APPOIN0035',
     error: 'A vaccination can only be recorded on the appointment day',
   },
+  [Status.DOSE_NOT_IN_SCHEDULE]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0036',
+    error: "This vaccine's schedule has no such dose (a single-dose vaccine has no dose 2)",
+  },
   [Status.QUOTA_LOGOUT]: {
     httpStatus: 401,
     errorCode: 'USRAUT0030',
@@ -225,6 +232,12 @@ export function apiErrorFor(status: Status): ApiError {
 export const REQUEST_ERRORS = {
   badRequest: (detail: string): ApiError => ({ httpStatus: 400, errorCode: 'GENVAL0001', error: detail }),
   invalidPincode: (): ApiError => ({ httpStatus: 400, errorCode: 'APPOIN0018', error: 'Invalid Pincode' }),
+  /** CoWIN's invalid-pincode code, for a country whose file turns PIN search off: no pincode is valid there */
+  pincodeSearchOff: (countryName: string): ApiError => ({
+    httpStatus: 400,
+    errorCode: 'APPOIN0018',
+    error: `Search by PIN code is not offered in ${countryName}. Search by district_id (findByDistrict, calendarByDistrict) or center_id (calendarByCenter)`,
+  }),
   invalidDate: (): ApiError => ({ httpStatus: 400, errorCode: 'APPOIN0019', error: 'Invalid date, expected DD-MM-YYYY' }),
   otpRequired: (): ApiError => ({ httpStatus: 400, errorCode: 'USRAUT0012', error: 'OTP is Required' }),
   txnIdRequired: (): ApiError => ({ httpStatus: 400, errorCode: 'USRAUT0013', error: 'txnId is Required' }),

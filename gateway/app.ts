@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { isBackendUnavailable } from '../engine/backend-errors.js';
-import type { TeekaConfig } from '../engine/config.js';
+import { testMobilesOf, type TeekaConfig } from '../engine/config.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
@@ -77,7 +77,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     country,
     secret: config.secret,
     clock: config.clock,
-    testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp } : null,
+    testMobiles: testMobilesOf(config, country),
   });
   const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
   await book.start();

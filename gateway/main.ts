@@ -9,7 +9,7 @@
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { integer, loadConfig, settingsOrExit } from '../engine/config.js';
+import { integer, loadConfig, settingsOrExit, testMobilesOf } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
@@ -25,6 +25,8 @@ import { isNativeUws, loadUws } from './uws-adapter.js';
 
 const config = settingsOrExit('gateway', () => loadConfig());
 const country = loadCountry(config.countryFile);
+// a test-number prefix that fits no mobile of the country is refused here, before any thread starts
+settingsOrExit('gateway', () => testMobilesOf(config, country));
 loadUws(config.allowUwsFallback); // refuse the JS fallback before starting any thread
 await refuseIfPortServed(config.host, config.port);
 

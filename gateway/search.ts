@@ -185,7 +185,7 @@ export function centerPlaceFields(country: Country, center: Center, language: st
 export function centerFields(country: Country, center: Center, language: string) {
   return {
     ...centerPlaceFields(country, center, language),
-    pincode: center.pincode,
+    pincode: country.pincodeOf(center),
     lat: center.lat,
     long: center.long,
     from: center.from,

@@ -8,6 +8,7 @@ export interface SlipContent {
   centerAddress: string;
   districtName: string;
   stateName: string;
+  /** 0 when the centre has none (a country without postal codes) */
   pincode: number;
   date: string;
   slot: string;
@@ -45,7 +46,7 @@ export async function renderSlip(slip: SlipContent): Promise<Uint8Array> {
   line('Vaccination centre', 12, bold);
   line(slip.centerName);
   line(slip.centerAddress);
-  line(`${slip.districtName}, ${slip.stateName} - ${slip.pincode}`);
+  line(`${slip.districtName}, ${slip.stateName}${slip.pincode ? ` - ${slip.pincode}` : ''}`);
   y -= 6;
   line('Beneficiaries', 12, bold);
   for (const b of slip.beneficiaries) {

@@ -101,7 +101,8 @@ const wholeNumber = (min: number, max: number) =>
 export function bodySchemas(country: Country, clock: Clock) {
   // read per request: a gateway running over New Year's Eve must accept babies born in the new year
   const thisYear = () => yearOf(localEpochDay(clock(), country.timeZone));
-  const mobile = z.string().regex(new RegExp(`^\\d{${country.rules.mobile_digits}}$`), `expected ${country.rules.mobile_digits} digits`);
+  // the national number, as CoWIN took it: no country code, no spaces
+  const mobile = z.string().max(20).refine((m) => country.mobile.accepts(m), `expected a mobile number of ${country.mobile.format}, without the country code`);
   const genderIds = new Set(country.data.genders.map((g) => g.id));
   const photoIdTypes = new Set(country.data.photo_id_types.map((t) => t.id));
   return {

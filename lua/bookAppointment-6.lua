@@ -34,7 +34,7 @@
     {Status.INVALID_DOSE} {Status.SESSION_NOT_FOUND} {Status.SESSION_NOT_OPEN} {Status.BOOKING_CLOSED}
     {Status.INVALID_SLOT} {Status.DUPLICATE_BENEFICIARY, id} {Status.BENEFICIARY_NOT_FOUND, id}
     {Status.AGE_NOT_ELIGIBLE, id} {Status.ALREADY_VACCINATED, id} {Status.ALREADY_BOOKED, id}
-    {Status.PREVIOUS_DOSE_MISSING, id} {Status.VACCINE_MISMATCH, id} {Status.DOSE_NOT_DUE, id}
+    {Status.PREVIOUS_DOSE_MISSING, id} {Status.VACCINE_MISMATCH, id} {Status.DOSE_NOT_DUE, id} {Status.DOSE_NOT_IN_SCHEDULE, id}
     {Status.FULL}
 ]]
 local rcall = redis.call

@@ -13,7 +13,8 @@
     ARGV[1] session id
     ARGV[2] definition, JSON: {center_id, district_id, date, year, vaccine, min_age, max_age (-1 none),
             allow_all_age (0/1), cap1, cap2, slots: [label...], slot_caps: [n...], opens_at, cutoff_at,
-            day_start, day_end, dose2_after, precaution_after, status ('open' or 'closed')}
+            day_start, day_end, dose2_after (-1: a single-dose vaccine), precaution_after (-1: none),
+            status ('open' or 'closed')}
     ARGV[3] now, ms since epoch
     ARGV[4] availability stream cap
 

@@ -77,7 +77,8 @@ export function generateCountry({ states, districts, centersPerDistrict, seed }:
     }
   }
   return {
-    country: { code: 'ZZ', name: `Synthetic (${districts} districts × ${centersPerDistrict} centres)`, timezone: demo.country.timezone },
+    country: { ...demo.country, code: 'ZZ', name: `Synthetic (${districts} districts × ${centersPerDistrict} centres)`, languages: [demo.country.languages[0]] },
+    demo: demo.demo,
     rules: demo.rules,
     genders: demo.genders,
     photo_id_types: demo.photo_id_types,

@@ -5,11 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, settingsOrExit } from '../engine/config.js';
+import { loadConfig, settingsOrExit, testMobilesOf } from '../engine/config.js';
+import { loadCountry } from '../engine/masterdata.js';
 import { DISAGREEMENT_EXIT_CODE, RedisDisagrees } from '../worker/deployment.js';
 import { setup } from './setup.js';
 
 const config = settingsOrExit('teeka', () => loadConfig());
+const country = loadCountry(config.countryFile);
+const testMobiles = settingsOrExit('teeka', () => testMobilesOf(config, country));
 try {
   await setup(config);
 } catch (err) {
@@ -51,5 +54,8 @@ run('gateway', '../gateway/main.js');
 console.log(
   `teeka: gateway on http://127.0.0.1:${config.port}, worker draining bookings into PostgreSQL. Try:\n` +
     `  curl http://127.0.0.1:${config.port}/api/v2/admin/location/states\n` +
-    (config.testMobilePrefix ? `  log in with any mobile number starting ${config.testMobilePrefix}; its OTP is ${config.testOtp}\n` : ''),
+    `  the citizen's page: http://127.0.0.1:${config.port}/ (${country.data.country.name})\n` +
+    (testMobiles
+      ? `  log in with any mobile number starting ${testMobiles.prefix} (+${country.rules.mobile.country_code}, ${country.mobile.format}); its OTP is ${testMobiles.otp}\n`
+      : ''),
 );

@@ -43,7 +43,7 @@ const dayToIso = (day) => new Date(day * DAY_MS).toISOString().slice(0, 10);
 const dayToCowin = (day) => dayToIso(day).split('-').reverse().join('-');
 const cowinToDay = (text) => isoToDay(text.split('-').reverse().join('-'));
 const dayLabel = (day, options = { weekday: 'short', day: 'numeric', month: 'short' }) =>
-  new Intl.DateTimeFormat('en-IN', { ...options, timeZone: 'UTC' }).format(new Date(day * DAY_MS));
+  new Intl.DateTimeFormat(config.locale, { ...options, timeZone: 'UTC' }).format(new Date(day * DAY_MS));
 const longDayLabel = (day) => dayLabel(day, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
 
 // ------------------------------------------------------------------ small DOM helpers
@@ -113,13 +113,15 @@ async function authed(method, path, options = {}) {
 
 // ------------------------------------------------------------------ login
 
-const mobilePattern = new RegExp(`^\\d{${config.mobileDigits}}$`);
+// the server's rule for the country's mobile numbers (rules.mobile in the country file)
+const mobilePattern = new RegExp(config.mobile.pattern, 'u');
 const otpPattern = new RegExp(`^\\d{${config.otpLength}}$`);
 let resendTimer = null;
 
 function setupLogin() {
-  $('mobile').maxLength = config.mobileDigits;
-  $('mobile-hint').textContent = `${config.mobileDigits} digits. We will send you a one-time password (OTP) by SMS.`;
+  $('mobile').maxLength = config.mobile.digits;
+  $('mobile-country-code').textContent = `+${config.mobile.countryCode}`;
+  $('mobile-hint').textContent = `${config.mobile.format}, without +${config.mobile.countryCode}. We will send you a one-time password (OTP) by SMS.`;
   if (config.demoLogin) {
     $('mobile-hint').textContent += ` Demo: numbers starting ${config.demoLogin.prefix} use the OTP ${config.demoLogin.otp}.`;
   }
@@ -131,7 +133,7 @@ function setupLogin() {
     event.preventDefault();
     const mobile = $('mobile').value.replace(/\s+/g, '');
     if (!mobilePattern.test(mobile)) {
-      fieldError($('mobile'), $('mobile-error'), `Please enter a ${config.mobileDigits}-digit mobile number.`);
+      fieldError($('mobile'), $('mobile-error'), `Please enter a mobile number of ${config.mobile.format}.`);
       $('mobile').focus();
       return;
     }
@@ -268,11 +270,17 @@ function logout(reason, kind = 'error') {
 
 // ------------------------------------------------------------------ beneficiaries
 
-/** The dose a beneficiary needs next, or null when they have them all. */
+const vaccineSchedules = new Map(config.vaccines.map((v) => [v.name, v]));
+
+/**
+ * The dose a beneficiary needs next, or null when they have them all: after the primary doses
+ * (one for a single-dose vaccine) the precaution dose, where their vaccine has one.
+ */
 function nextDose(ben) {
   if (ben.vaccination_status === 'Not Vaccinated') return 1;
   if (ben.vaccination_status === 'Partially Vaccinated') return 2;
-  return ben.precaution_dose_date ? null : 3;
+  const schedule = vaccineSchedules.get(ben.vaccine);
+  return ben.precaution_dose_date || (schedule && !schedule.precaution) ? null : 3;
 }
 const doseName = (dose) => (dose === 3 ? 'precaution dose' : `dose ${dose}`);
 
@@ -538,14 +546,20 @@ function confirmAction({ title, text, confirmLabel, keepLabel, run }) {
 
 // ------------------------------------------------------------------ search
 
+/** The country's words for its administrative levels, in lower case for sentences ("region", "area"). */
+const levels = { state: config.adminLevels.state.toLowerCase(), district: config.adminLevels.district.toLowerCase() };
+
+/** The searches other than "Near me" this country offers, for messages. */
+const otherSearches = config.searchByPincode ? `${levels.district} or PIN code` : levels.district;
+
 async function loadStates() {
   if (state.statesList) return;
   try {
     const { json } = await callApi('GET', '/api/v2/admin/location/states', { cacheable: true });
     state.statesList = json.states;
-    $('state').replaceChildren(el('option', { value: '', text: 'Choose a state' }), ...json.states.map((s) => el('option', { value: s.state_id, text: s.state_name })));
+    $('state').replaceChildren(el('option', { value: '', text: `Choose a ${levels.state}` }), ...json.states.map((s) => el('option', { value: s.state_id, text: s.state_name })));
   } catch (error) {
-    $('state').replaceChildren(el('option', { value: '', text: 'States could not be loaded' }));
+    $('state').replaceChildren(el('option', { value: '', text: `The list of ${levels.state}s could not be loaded` }));
     show($('search-status'), error.message, 'error');
   }
 }
@@ -567,6 +581,12 @@ function showQuotaHint(remaining) {
 }
 
 function setupSearch() {
+  // the country's words for its levels, and PIN search only where the country offers it
+  $('state-label').textContent = config.adminLevels.state;
+  $('district-label').textContent = config.adminLevels.district;
+  $('by-district-label').textContent = `By ${levels.district}`;
+  $('district').replaceChildren(el('option', { value: '', text: `Choose a ${levels.state} first` }));
+  $('by-pin-choice').hidden = !config.searchByPincode;
   for (const radio of document.querySelectorAll('input[name="search-by"]')) {
     radio.addEventListener('change', () => {
       const byPin = $('by-pin').checked;
@@ -581,22 +601,22 @@ function setupSearch() {
     const district = $('district');
     district.disabled = true;
     if (!stateId) {
-      district.replaceChildren(el('option', { value: '', text: 'Choose a state first' }));
+      district.replaceChildren(el('option', { value: '', text: `Choose a ${levels.state} first` }));
       return;
     }
     district.replaceChildren(el('option', { value: '', text: 'Loading…' }));
     try {
       const districts = await districtsOf(Number(stateId));
-      district.replaceChildren(el('option', { value: '', text: 'Choose a district' }), ...districts.map((d) => el('option', { value: d.district_id, text: d.district_name })));
+      district.replaceChildren(el('option', { value: '', text: `Choose a ${levels.district}` }), ...districts.map((d) => el('option', { value: d.district_id, text: d.district_name })));
       district.disabled = false;
     } catch (error) {
-      district.replaceChildren(el('option', { value: '', text: 'Districts could not be loaded' }));
+      district.replaceChildren(el('option', { value: '', text: `The list of ${levels.district}s could not be loaded` }));
       show($('search-status'), error.message, 'error');
     }
   });
 
   $('vaccine-filters').append(
-    ...config.vaccines.map((name, i) =>
+    ...config.vaccines.map(({ name }, i) =>
       el(
         'span',
         { className: 'chip' },
@@ -637,7 +657,7 @@ function setupSearch() {
         return;
       }
       if (!near.length) {
-        show($('search-status'), 'No vaccination centres were found near you. Please search by district.', 'error');
+        show($('search-status'), `No vaccination centres were found near you. Please search by ${levels.district}.`, 'error');
         return;
       }
       distances = new Map(near.map((c) => [c.center_id, c.km]));
@@ -658,7 +678,7 @@ function setupSearch() {
     } else {
       const districtId = $('district').value;
       if (!districtId) {
-        show($('search-status'), 'Please choose a state and a district.', 'error');
+        show($('search-status'), `Please choose a ${levels.state} and a ${levels.district}.`, 'error');
         ($('state').value ? $('district') : $('state')).focus();
         return;
       }
@@ -705,10 +725,14 @@ function shownDoses(filters) {
 }
 
 const ageLabel = (s) => (s.max_age_limit !== undefined ? `${s.min_age_limit}–${s.max_age_limit}` : `${s.min_age_limit}+`);
+// fees are whole units of the country's currency (country.currency in the country file)
+const feeFormat = config.currency
+  ? new Intl.NumberFormat(config.locale, { style: 'currency', currency: config.currency, currencyDisplay: 'symbol', maximumFractionDigits: 0 })
+  : null;
 const feeText = (center, vaccine) => {
   if (center.fee_type !== 'Paid') return 'Free';
   const fee = center.vaccine_fees?.find((f) => f.vaccine === vaccine)?.fee;
-  return fee ? `Paid, ₹${fee}` : 'Paid';
+  return fee && feeFormat ? `Paid, ${feeFormat.format(Number(fee))}` : 'Paid';
 };
 
 function renderResults() {
@@ -766,11 +790,11 @@ const formatKm = (km) => `${new Intl.NumberFormat('en-IN', { maximumFractionDigi
 function currentPosition() {
   return new Promise((resolve, reject) => {
     if (!navigator.geolocation) {
-      reject(new Error('This browser cannot tell your location. Please search by district or PIN code.'));
+      reject(new Error(`This browser cannot tell your location. Please search by ${otherSearches}.`));
       return;
     }
     navigator.geolocation.getCurrentPosition(resolve, (error) =>
-      reject(new Error(error.code === 1 ? 'Location was not allowed. Please allow it, or search by district or PIN code.' : 'Your location could not be found. Please try again, or search by district.')),
+      reject(new Error(error.code === 1 ? `Location was not allowed. Please allow it, or search by ${otherSearches}.` : `Your location could not be found. Please try again, or search by ${levels.district}.`)),
       { timeout: 15_000, maximumAge: 300_000 },
     );
   });
@@ -795,7 +819,8 @@ function haversineKm(lat1, long1, lat2, long2) {
 function centreAddress(center) {
   const parts = [center.address];
   if (!center.address.includes(center.district_name)) parts.push(center.district_name);
-  parts.push(`${center.state_name} ${center.pincode}`);
+  // a country without postal codes answers pincode 0 (CoWIN's shape needs the field)
+  parts.push(center.pincode ? `${center.state_name} ${center.pincode}` : center.state_name);
   return parts.join(', ');
 }
 

@@ -53,7 +53,7 @@ export async function saveMasterData(pool: pg.Pool, country: Country): Promise<M
         centers.map((c) => c.name),
         centers.map((c) => c.address),
         centers.map((c) => c.block_name),
-        centers.map((c) => c.pincode),
+        centers.map((c) => c.pincode ?? null),
         centers.map((c) => c.lat),
         centers.map((c) => c.long),
         centers.map((c) => c.from),

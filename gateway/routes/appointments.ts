@@ -96,7 +96,7 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         centerAddress: center.address,
         districtName: district.district_name,
         stateName: country.statesById.get(district.state_id)!.state_name,
-        pincode: center.pincode,
+        pincode: country.pincodeOf(center),
         date: formatCowinDate(session.date),
         slot: appointment.slot,
         dose: appointment.dose,

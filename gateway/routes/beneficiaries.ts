@@ -2,6 +2,7 @@
 import { formatCowinDate } from '../../engine/dates.js';
 import type { StoredBeneficiary } from '../../engine/engine.js';
 import type { Appointment } from '../../engine/engine.js';
+import type { Country } from '../../engine/masterdata.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
@@ -11,8 +12,12 @@ import { parseBody } from '../validation.js';
 
 const dateOrEmpty = (day: number) => (day > 0 ? formatCowinDate(day) : '');
 
-export function vaccinationStatus(ben: StoredBeneficiary): string {
-  if (ben.dose2 > 0) return 'Vaccinated';
+/**
+ * CoWIN's vaccination status: Vaccinated once the primary doses of the vaccine are given (dose 1
+ * of a single-dose vaccine, dose 2 of the others); the precaution dose does not change it.
+ */
+export function vaccinationStatus(ben: StoredBeneficiary, country: Country): string {
+  if (ben.dose2 > 0 || (ben.dose1 > 0 && country.primaryDoses(ben.vaccine) === 1)) return 'Vaccinated';
   if (ben.dose1 > 0) return 'Partially Vaccinated';
   return 'Not Vaccinated';
 }
@@ -59,7 +64,7 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
             photo_id_type: idTypes.get(ben.photo_id_type) ?? '',
             photo_id_number: `XXXXXXXX${ben.photo_id_last4}`,
             comorbidity_ind: ben.comorbidity,
-            vaccination_status: vaccinationStatus(ben),
+            vaccination_status: vaccinationStatus(ben, country),
             vaccine: ben.vaccine,
             dose1_date: dateOrEmpty(ben.dose1),
             dose2_date: dateOrEmpty(ben.dose2),

@@ -89,7 +89,7 @@ export function centerRoutes(router: Router, ctx: GatewayContext): void {
       const centers = grid.nearest(lat, long, NEAREST_CENTERS).map(({ center }) => {
         const { address, address_l, ...names } = centerPlaceFields(country, center, language);
         // district_id is teeka's addition: it lets a client search the sessions of the nearest district
-        return { ...names, district_id: center.district_id, location: address, location_l: address_l, pincode: center.pincode, lat: center.lat, long: center.long };
+        return { ...names, district_id: center.district_id, location: address, location_l: address_l, pincode: country.pincodeOf(center), lat: center.lat, long: center.long };
       });
       return json(200, { centers, ttl: 24 }, { 'cache-control': 'public, max-age=3600', 'content-language': language, vary: 'Accept-Language' });
     }),

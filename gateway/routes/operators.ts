@@ -105,7 +105,7 @@ export function operatorRoutes(router: Router, ctx: GatewayContext): void {
             birth_year: ben?.birth_year,
             photo_id_last4: ben?.photo_id_last4,
             appointment_status: status,
-            vaccination_status: ben ? vaccinationStatus(ben) : '',
+            vaccination_status: ben ? vaccinationStatus(ben, country) : '',
           };
         }),
       });

@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
-import { projectRoot } from '../../engine/config.js';
+import { projectRoot, testMobilesOf } from '../../engine/config.js';
 import { REQUEST_ERRORS } from '../../engine/status.js';
 import type { GatewayContext } from '../context.js';
 import { apiError, type HttpRequest, type HttpResponse, type Router } from '../http.js';
@@ -101,10 +101,23 @@ function respond(request: HttpRequest, file: ServedFile, cacheControl: string, e
 function citizenPageConfig(ctx: GatewayContext) {
   const { country, config } = ctx;
   const rules = country.rules;
+  const testMobiles = testMobilesOf(config, country);
   return {
     countryName: country.data.country.name,
     timeZone: country.timeZone,
-    mobileDigits: rules.mobile_digits,
+    // numbers, dates and fees are formatted for the country's first language and the country
+    locale: `${country.languages[0]}-${country.data.country.code}`,
+    mobile: {
+      countryCode: rules.mobile.country_code,
+      digits: rules.mobile.digits,
+      // the server's rule (validation.ts), so the page refuses exactly what the API would
+      pattern: `^(?=[0-9]{${rules.mobile.digits}}$)(?:${rules.mobile.pattern ?? '[0-9]+'})$`,
+      format: country.mobile.format,
+    },
+    // the words for the administrative levels, shown on labels and in messages
+    adminLevels: country.data.country.admin_levels,
+    searchByPincode: rules.search_by_pincode,
+    currency: country.data.country.currency ?? null,
     otpLength: rules.otp.length,
     otpResendSeconds: rules.otp.resend_after_seconds,
     searchQuota: {
@@ -115,10 +128,11 @@ function citizenPageConfig(ctx: GatewayContext) {
     },
     beneficiariesPerAccount: rules.beneficiaries_per_account,
     calendarDays: rules.calendar_days,
-    vaccines: country.data.vaccines.map((v) => v.name),
+    // each vaccine's schedule: which doses the page may offer after the ones a beneficiary has
+    vaccines: country.data.vaccines.map((v) => ({ name: v.name, doses: v.doses, precaution: v.precaution_after_days !== undefined })),
     captchaRequired: config.captchaRequired,
     // only a demo deployment has test numbers; telling visitors how to use them is the point of a demo
-    demoLogin: config.env === 'demo' && config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp } : null,
+    demoLogin: testMobiles,
   };
 }
 

@@ -46,6 +46,14 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
   };
 
   for (const spec of KINDS) {
+    if (spec.param === 'pincode' && !ctx.country.rules.search_by_pincode) {
+      // the country's file turns PIN search off (it has no postal codes): one clear answer, before
+      // any token or quota is looked at, so a client learns it without spending its allowance
+      const off = () => apiError(REQUEST_ERRORS.pincodeSearchOff(ctx.country.data.country.name));
+      router.get(`/api/v2/appointment/sessions/public/${spec.kind}`, off);
+      router.get(`/api/v2/appointment/sessions/${spec.kind}`, off);
+      continue;
+    }
     // validate before counting: a malformed call does not use up the caller's allowance
     router.get(`/api/v2/appointment/sessions/public/${spec.kind}`, (request) => {
       const query = parse(request, spec, false);

@@ -1,6 +1,7 @@
 --[[
   Why beneficiary `ben` (decoded JSON) cannot take `dose` at `session` (from readSession), or nil;
   and the check of several beneficiaries read from their account hash.
+  The dose intervals are the session's (its vaccine's schedule, see engine/sessions.ts).
   `today` is the local epoch day: an appointment whose day has passed without a vaccination no
   longer counts as live. `ownAppointmentId` is the appointment being moved by a reschedule, which
   must not block itself.
@@ -17,11 +18,19 @@ local function eligibilityProblem(ben, dose, session, today, ownAppointmentId)
     return Status.ALREADY_BOOKED
   end
   if dose == 1 then return nil end
-  local previous = ben['dose' .. (dose - 1)] or 0
-  if previous == 0 then return Status.PREVIOUS_DOSE_MISSING end
+  if (ben.dose1 or 0) == 0 then return Status.PREVIOUS_DOSE_MISSING end
   if ben.vaccine ~= session.vaccine then return Status.VACCINE_MISMATCH end
-  local interval = session.dose2_after
-  if dose == 3 then interval = session.precaution_after end
+  -- the schedule is the session's vaccine's (the same as dose 1's): -1 marks a dose it lacks, and
+  -- the precaution dose follows the last primary dose (dose 1 of a single-dose vaccine)
+  local singleDose = session.dose2_after < 0
+  local previous, interval = ben.dose1, session.dose2_after
+  if dose == 2 and singleDose then return Status.DOSE_NOT_IN_SCHEDULE end
+  if dose == 3 then
+    if session.precaution_after < 0 then return Status.DOSE_NOT_IN_SCHEDULE end
+    interval = session.precaution_after
+    if not singleDose then previous = ben.dose2 or 0 end
+    if previous == 0 then return Status.PREVIOUS_DOSE_MISSING end
+  end
   if session.date - previous < interval then return Status.DOSE_NOT_DUE end
   return nil
 end

@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigErrors, loadConfig, projectRoot } from '../../engine/config.js';
+import { ConfigError, ConfigErrors, loadConfig, projectRoot, testMobilesOf } from '../../engine/config.js';
+import { testCountry } from '../support/countries.js';
 
 const PRODUCTION_OK = {
   TEEKA_ENV: 'production',
@@ -75,5 +76,29 @@ describe('configuration', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^gateway: 3 configuration problems:\n {2}- PORT: .*\n {2}- TEEKA_SECRET: .*\n {2}- TEEKA_VACCINATOR_KEY: the demo key/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("the demo's test numbers come from the country file unless TEEKA_TEST_MOBILE_PREFIX names others; production has none", () => {
+    const india = testCountry('demo-country').country;
+    const guyana = testCountry('guyana').country;
+    const demo = loadConfig({} as NodeJS.ProcessEnv);
+    expect(testMobilesOf(demo, india)).toEqual({ prefix: '9999', otp: '123456' });
+    expect(testMobilesOf(demo, guyana)).toEqual({ prefix: '699', otp: '123456' });
+    expect(testMobilesOf(loadConfig({ TEEKA_TEST_MOBILE_PREFIX: '6123', TEEKA_TEST_OTP: '654321' } as NodeJS.ProcessEnv), guyana)).toEqual({ prefix: '6123', otp: '654321' });
+    expect(testMobilesOf(loadConfig(PRODUCTION_OK as NodeJS.ProcessEnv), guyana)).toBeNull();
+    // India's prefix fits no Guyanese mobile (7 digits starting with 6): refused, naming the variable
+    const wrong = () => testMobilesOf(loadConfig({ TEEKA_TEST_MOBILE_PREFIX: '9999' } as NodeJS.ProcessEnv), guyana);
+    expect(wrong).toThrow(ConfigError);
+    expect(wrong).toThrow('TEEKA_TEST_MOBILE_PREFIX: no mobile number of Guyana (demo) (7 digits starting with 6) starts with 9999');
+  });
+
+  it('a gateway for Guyana given India\'s test prefix says so and exits 2', () => {
+    const result = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
+      env: { ...process.env, TEEKA_ENV: 'demo', TEEKA_COUNTRY: testCountry('guyana').file, TEEKA_TEST_MOBILE_PREFIX: '9999' } as NodeJS.ProcessEnv,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('gateway: TEEKA_TEST_MOBILE_PREFIX: no mobile number of Guyana (demo) (7 digits starting with 6) starts with 9999\n');
   });
 });

@@ -9,6 +9,7 @@ import { plannedSessions } from '../../engine/sessions.js';
 import { Status } from '../../engine/status.js';
 import { generateCountry } from '../../masterdata/generate.js';
 import { accountWithBeneficiaries } from '../support/booking.js';
+import { testCountries, testCountry } from '../support/countries.js';
 import { demoCountry, describe, expect, test } from '../support/fixtures.js';
 
 const clone = (): CountryFile => structuredClone(demoCountry().data);
@@ -66,6 +67,54 @@ describe('the country file', () => {
     expect(problemsOf(slot).join('\n')).toMatch(/^rules\.slots\[0\]: expected a slot label/m);
   });
 
+  test("the rules a country sets are checked against each other: PIN search and pincodes, schedules, ages, currency, mobiles", () => {
+    const noPin = clone();
+    delete noPin.centers[4]!.pincode;
+    expect(problemsOf(noPin)).toEqual(['centers[4].pincode: required while rules.search_by_pincode is on']);
+    noPin.rules.search_by_pincode = false;
+    expect(problemsOf(noPin)).toEqual([]);
+
+    const schedules = clone();
+    schedules.vaccines[0] = { ...schedules.vaccines[0]!, doses: 1 };
+    delete schedules.vaccines[1]!.dose2_after_days;
+    expect(problemsOf(schedules)).toEqual([
+      'vaccines[0].dose2_after_days: a single-dose vaccine (doses 1) has no dose 2',
+      'vaccines[1].dose2_after_days: required for a two-dose vaccine',
+    ]);
+
+    const young = clone();
+    young.centers[0]!.sessions[0]!.min_age_limit = 12;
+    expect(problemsOf(young)).toEqual([`centers[0].sessions[0].min_age_limit: 12 is below ${young.centers[0]!.sessions[0]!.vaccine}'s min_age ${young.vaccines.find((v) => v.name === young.centers[0]!.sessions[0]!.vaccine)!.min_age}`]);
+
+    const noCurrency = clone();
+    delete noCurrency.country.currency;
+    expect(problemsOf(noCurrency)).toEqual([expect.stringMatching(/^country\.currency: required, since \d+ centres \(centers\[\d+\], .*\) are Paid$/)]);
+
+    const mobiles = clone();
+    mobiles.rules.mobile.example = '5123456789';
+    mobiles.demo = { test_mobile_prefix: '5555' };
+    expect(problemsOf(mobiles)).toEqual([
+      'rules.mobile.example: "5123456789" is not 10 digits starting with 6, 7, 8 or 9',
+      'demo.test_mobile_prefix: no mobile number starting 5555 is 10 digits starting with 6, 7, 8 or 9 (rules.mobile)',
+    ]);
+  });
+
+  test('every problem at once: wrong shapes and wrong references together, each named once', () => {
+    const broken = clone() as unknown as Record<string, any>;
+    broken.rules.mobile.digits = 'ten';
+    broken.centers[2].lat = 123;
+    broken.centers[3].district_id = 999;
+    broken.centers[5].sessions[0].vaccine = 'PLACEBO';
+    delete broken.centers[6].district_id;
+    expect(problemsOf(broken)).toEqual([
+      'rules.mobile.digits: Invalid input: expected number, received string',
+      'centers[2].lat: Too big: expected number to be <=90',
+      'centers[6].district_id: Invalid input: expected number, received undefined',
+      'centers[3].district_id: 999 is not a district',
+      'centers[5].sessions[0].vaccine: PLACEBO is not a vaccine',
+    ]);
+  });
+
   test('each photo ID type says how its numbers are written: one normal form per document', () => {
     const country = demoCountry();
     const idOf = (type: string) => country.data.photo_id_types.find((t) => t.type === type)!.id;
@@ -111,19 +160,67 @@ describe('the country file', () => {
   });
 });
 
-describe('seeding and adopting', () => {
-  test('publishing the demo plans for 7 days, then again: the second run changes nothing', async ({ engine, redis }) => {
+describe.each(testCountries())('the country file $name', ({ country }) => {
+  test.override({ country });
+
+  test('is valid and usable: every district has centres, and the plans give sessions on each of the coming 7 days', () => {
+    for (const d of country.data.districts) expect(country.centersByDistrict.get(d.district_id)?.length, d.district_name).toBeGreaterThan(0);
+    for (const s of country.data.states) expect(country.districtsByState.get(s.state_id)?.length, s.state_name).toBeGreaterThan(0);
+    const planned = plannedSessions(country, localEpochDay(Date.now(), country.timeZone), 7);
+    expect(new Set(planned.map((s) => s.date)).size).toBe(7);
+  });
+
+  test('its plans publish for 7 days, every one accepted; publishing again changes nothing', async ({ engine, redis }) => {
     const first = await publishPlannedSessions(engine, engine.today(), 7);
     expect(first.refused).toEqual([]);
-    expect(first.published).toBeGreaterThan(300);
+    expect(first.published).toBe(plannedSessions(country, engine.today(), 7).length);
     const outboxAfterFirst = await redis.xlen(keys.outbox());
     const second = await publishPlannedSessions(engine, engine.today(), 7);
     expect(second).toMatchObject({ published: 0, unchanged: first.published, refused: [] });
     expect(await redis.xlen(keys.outbox())).toBe(outboxAfterFirst);
-    const loaded = await engine.loadSessions(engine.today(), engine.today() + 6);
-    expect(loaded).toHaveLength(first.published);
+  });
+});
+
+describe('the Guyana demo is as different from India as the country is', () => {
+  const { country } = testCountry('guyana');
+  const data = country.data;
+
+  test('10 regions, called Regions, with areas; no postal codes and PIN search off', () => {
+    expect(data.states).toHaveLength(10);
+    expect(data.country.admin_levels).toEqual({ state: 'Region', district: 'Area' });
+    expect(data.rules.search_by_pincode).toBe(false);
+    expect(data.centers.every((c) => c.pincode === undefined)).toBe(true);
+    expect(country.pincodeOf(data.centers[0]!)).toBe(0);
   });
 
+  test('7-digit mobiles starting with 6 under +592; the demo test numbers start 699', () => {
+    expect(data.rules.mobile).toMatchObject({ country_code: '592', digits: 7 });
+    expect(['6091234', '6999999'].map((m) => country.mobile.accepts(m))).toEqual([true, true]);
+    expect(['609123', '60912345', '5091234', '9999000'].map((m) => country.mobile.accepts(m))).toEqual([false, false, false, false]);
+    expect(data.demo?.test_mobile_prefix).toBe('699');
+  });
+
+  test('America/Guyana time, English only, fees in Guyana dollars, its own ID types', () => {
+    expect([data.country.timezone, data.country.languages, data.country.currency]).toEqual(['America/Guyana', ['en'], 'GYD']);
+    expect(data.photo_id_types.map((t) => t.type)).toEqual(['National ID Card', 'Passport', "Driver's Licence"]);
+    const id = (type: string) => data.photo_id_types.find((t) => t.type === type)!.id;
+    expect(country.photoIdNumber(id('National ID Card'), '123-456-789')).toEqual({ ok: true, normal: '123456789' });
+    expect(country.photoIdNumber(id('Passport'), 'r0123456')).toEqual({ ok: true, normal: 'R0123456' });
+    expect(country.photoIdNumber(id('National ID Card'), '1234 5678 9012').ok).toBe(false);
+  });
+
+  test('a single-dose vaccine, a 21-day two-dose vaccine given from 12, boosters', () => {
+    const janssen = country.vaccinesByName.get('JANSSEN')!;
+    expect([janssen.doses, janssen.dose2_after_days, janssen.precaution_after_days]).toEqual([1, undefined, 60]);
+    expect(country.primaryDoses('JANSSEN')).toBe(1);
+    const pfizer = country.vaccinesByName.get('PFIZER')!;
+    expect([pfizer.doses, pfizer.dose2_after_days, pfizer.min_age]).toEqual([2, 21, 12]);
+    expect(data.vaccines.every((v) => v.precaution_after_days !== undefined)).toBe(true);
+    expect(data.centers.some((c) => c.sessions.some((s) => s.vaccine === 'PFIZER' && s.min_age_limit === 12))).toBe(true);
+  });
+});
+
+describe('seeding and adopting', () => {
   test('another country adopts teeka with its own file: its slots, time zone and rules apply', async ({ makeEngine, clock }) => {
     const demo = clone();
     const country = parseCountry({

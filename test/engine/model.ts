@@ -100,10 +100,19 @@ export class BookingModel {
     if (ben.dose[i]! > 0) return Status.ALREADY_VACCINATED;
     if (ben.appt[i] !== '' && ben.appt[i] !== own && ben.apptDay[i]! >= today) return Status.ALREADY_BOOKED;
     if (dose === 1) return null;
-    const previous = ben.dose[i - 1]!;
-    if (previous === 0) return Status.PREVIOUS_DOSE_MISSING;
+    if (ben.dose[0] === 0) return Status.PREVIOUS_DOSE_MISSING;
     if (ben.vaccine !== s.vaccine) return Status.VACCINE_MISMATCH;
-    const interval = dose === 2 ? s.dose2_after : s.precaution_after;
+    // -1 marks a dose the vaccine's schedule lacks; a single-dose vaccine's precaution dose follows dose 1
+    const singleDose = s.dose2_after < 0;
+    let previous = ben.dose[0]!;
+    let interval = s.dose2_after;
+    if (dose === 2 && singleDose) return Status.DOSE_NOT_IN_SCHEDULE;
+    if (dose === 3) {
+      if (s.precaution_after < 0) return Status.DOSE_NOT_IN_SCHEDULE;
+      interval = s.precaution_after;
+      if (!singleDose) previous = ben.dose[1]!;
+      if (previous === 0) return Status.PREVIOUS_DOSE_MISSING;
+    }
     if (s.date - previous < interval) return Status.DOSE_NOT_DUE;
     return null;
   }

@@ -98,7 +98,7 @@ describe('bodies', () => {
     await expectError(await register({ gender_id: 77 }), 400, /^gender_id: not a gender id/);
     await expectError(await register({ comorbidity_ind: 'maybe' }), 400, /^comorbidity_ind: /);
     await expectError(await register({ name: '<script>' }), 400, /^name: /);
-    await expectError(await citizen.post('/api/v2/auth/generateMobileOTP', { mobile: '12345' }), 400, /^mobile: expected 10 digits/);
+    await expectError(await citizen.post('/api/v2/auth/generateMobileOTP', { mobile: '12345' }), 400, /^mobile: expected a mobile number of 10 digits starting with 6, 7, 8 or 9, without the country code$/);
     await expectError(await citizen.post('/api/v2/auth/validateMobileOtp', { otp: '123456', txnId: 'x' }), 400, /^otp: expected the sha256 hex/);
   });
 

@@ -23,7 +23,7 @@ beforeAll(async () => {
   gateway = await startGateway({ TEEKA_CORS_ORIGINS: TRACKER_ORIGIN });
   const center = gateway.engine.country.centersByDistrict.get(DISTRICT)![0]!;
   centerId = center.center_id;
-  pincode = center.pincode;
+  pincode = center.pincode!;
   day = gateway.engine.today() + 1;
   const published = await gateway.engine.publishSession({ center_id: centerId, date: day, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 30, capacity_dose2: 10 });
   if (!published.ok) throw new Error('publish failed');

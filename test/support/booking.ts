@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 import type { BookingEngine } from '../../engine/engine.js';
 import type { SessionInput } from '../../engine/sessions.js';
+import { nextMobileOf, nextPhotoIdOf, twoDoseVaccine } from './countries.js';
 
 let mobileCounter = 0;
 /** A fresh mobile number (not a test number) for each call. */
@@ -17,22 +18,24 @@ export function nextPhotoId(): string {
   return `${String(process.pid % 1_000_000).padStart(6, '0')}${String(photoCounter).padStart(6, '0')}`;
 }
 
-/** A new account (by mobile) with `count` beneficiaries born in `birthYear`. */
+/** A new account (by mobile) with `count` beneficiaries born in `birthYear`, with the engine's country's mobiles and photo IDs. */
 export async function accountWithBeneficiaries(
   engine: BookingEngine,
   count: number,
   birthYear = 1990,
-  mobile = nextMobile(),
+  mobile = nextMobileOf(engine.country),
 ): Promise<{ accountId: string; beneficiaryIds: string[] }> {
   const accountId = engine.accountIdOf(mobile);
   const beneficiaryIds: string[] = [];
+  const genders = engine.country.data.genders;
   for (let i = 0; i < count; i++) {
+    const photoId = nextPhotoIdOf(engine.country);
     const outcome = await engine.addBeneficiary(accountId, {
       name: `Beneficiary ${i + 1}`,
       birth_year: birthYear,
-      gender_id: 1 + (i % 3),
-      photo_id_type: 1,
-      photo_id_number: nextPhotoId(),
+      gender_id: genders[i % genders.length]!.id,
+      photo_id_type: photoId.type,
+      photo_id_number: photoId.number,
       comorbidity_ind: 'N',
       consent_version: 'V1',
     });
@@ -42,17 +45,20 @@ export async function accountWithBeneficiaries(
   return { accountId, beneficiaryIds };
 }
 
-/** The first demo centre, or the n-th. */
+/** The country's first centre, or the n-th. */
 export function demoCenterId(engine: BookingEngine, n = 0): number {
   return engine.country.data.centers[n]!.center_id;
 }
 
-/** Publish a session (defaults: first demo centre, tomorrow, COVISHIELD 18+, 10 + 10 seats). */
+/**
+ * Publish a session (defaults: the country's first centre, tomorrow, its first two-dose vaccine
+ * for adults (India's COVISHIELD) 18+, 10 + 10 seats).
+ */
 export async function publishSession(engine: BookingEngine, overrides: Partial<SessionInput> = {}): Promise<string> {
   const outcome = await engine.publishSession({
     center_id: demoCenterId(engine),
     date: engine.today() + 1,
-    vaccine: 'COVISHIELD',
+    vaccine: twoDoseVaccine(engine.country).name,
     min_age_limit: 18,
     capacity_dose1: 10,
     capacity_dose2: 10,

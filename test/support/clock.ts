@@ -5,11 +5,25 @@
  * - Processes a test starts (gateway, worker, tools) run on the system clock shifted to `MORNING`
  *   by `TEEKA_CLOCK_OFFSET_MS` (engine/clock.ts); the test's own engines use `processClock`, the
  *   same shift, so a test and the processes it talks to agree on "now" and on "today".
+ * - "Morning" is the country's: a test of another country (test/support/countries.ts) starts at
+ *   10:00 in that country's time zone (`morningIn`, `processClockFor`).
  */
-import { offsetClock } from '../../engine/clock.js';
+import { offsetClock, type Clock } from '../../engine/clock.js';
+import { localInstant } from '../../engine/dates.js';
+
+/** 2026-05-01, a Friday: the working day every test's "now" starts on (an epoch day). */
+export const WORKING_DAY = Date.UTC(2026, 4, 1) / 86_400_000;
+
+/**
+ * 10:00 on WORKING_DAY in `timeZone`: a working morning wherever the country is, well before its
+ * booking cutoff. Asia/Kolkata's is 04:30 UTC; America/Guyana's 14:00 UTC.
+ */
+export function morningIn(timeZone: string): number {
+  return localInstant(WORKING_DAY, 10 * 60, timeZone);
+}
 
 /** 2026-05-01 04:30 UTC = 10:00 in Asia/Kolkata: a working morning for the demo country. */
-export const MORNING = Date.UTC(2026, 4, 1, 4, 30);
+export const MORNING = morningIn('Asia/Kolkata');
 
 /** A clock a test sets and moves. */
 export class TestClock {
@@ -20,14 +34,37 @@ export class TestClock {
   }
 }
 
-/** The shift that makes the moment this test file loaded read as MORNING; time then runs on. */
-export const PROCESS_CLOCK_OFFSET_MS = MORNING - Date.now();
+/** When this test file loaded: every process clock of the file shifts from the same moment. */
+const LOADED_AT = Date.now();
 
-/** The clock of the processes this test file starts. */
+/** The shift that makes the moment this test file loaded read as the instant `at`; time then runs on. */
+export function processClockOffsetAt(at: number): number {
+  return at - LOADED_AT;
+}
+
+/** The shift that makes the moment this test file loaded read as the morning in `timeZone`; time then runs on. */
+export function processClockOffset(timeZone: string): number {
+  return processClockOffsetAt(morningIn(timeZone));
+}
+
+/** The shift that makes the moment this test file loaded read as MORNING; time then runs on. */
+export const PROCESS_CLOCK_OFFSET_MS = MORNING - LOADED_AT;
+
+/** The clock of the processes this test file starts (for the demo country). */
 export const processClock = offsetClock(PROCESS_CLOCK_OFFSET_MS);
 
 /** The environment that puts a started process on `processClock`. */
 export const PROCESS_CLOCK_ENV = { TEEKA_CLOCK_OFFSET_MS: String(PROCESS_CLOCK_OFFSET_MS) };
+
+/** The clock of processes started for a country in `timeZone`: its working morning. */
+export function processClockFor(timeZone: string): Clock {
+  return offsetClock(processClockOffset(timeZone));
+}
+
+/** The environment that puts a started process on `processClockFor(timeZone)`. */
+export function processClockEnvFor(timeZone: string): { TEEKA_CLOCK_OFFSET_MS: string } {
+  return { TEEKA_CLOCK_OFFSET_MS: String(processClockOffset(timeZone)) };
+}
 
 /**
  * The environment without libfaketime, for the servers a test starts (redis-server, PostgreSQL):

@@ -1,7 +1,8 @@
 /**
  * vitest fixtures: each test gets its own Redis key prefix (so tests never see each other's keys
- * and run in parallel), a booking engine on the demo country with a clock the test can move, and
- * cleanup afterwards.
+ * and run in parallel), a booking engine on a country (the demo country unless a suite overrides
+ * `country`, e.g. `test.override({ country })` inside `describe.each(testCountries())`) with a clock
+ * the test can move, starting at that country's working morning, and cleanup afterwards.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -11,9 +12,9 @@ import { loadCountry, type Country } from '../../engine/masterdata.js';
 import { projectRoot } from '../../engine/config.js';
 import { deleteKeysWithPrefix } from '../../engine/redis.js';
 import { join } from 'node:path';
-import { MORNING, TestClock } from './clock.js';
+import { MORNING, morningIn, TestClock } from './clock.js';
 
-export { MORNING, TestClock };
+export { MORNING, morningIn, TestClock };
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -25,6 +26,8 @@ export function demoCountry(): Country {
 
 
 export interface EngineFixtures {
+  /** the country the engine runs on. Default the demo country */
+  country: Country;
   prefix: string;
   redis: Redis;
   clock: TestClock;
@@ -34,6 +37,9 @@ export interface EngineFixtures {
 
 
 export const test = base.extend<EngineFixtures>({
+  country: async ({}, use) => {
+    await use(demoCountry());
+  },
   prefix: async ({}, use) => {
     const prefix = `test:${randomUUID().slice(0, 8)}:`;
     await use(prefix);
@@ -44,16 +50,18 @@ export const test = base.extend<EngineFixtures>({
     await use(redis);
     redis.disconnect();
   },
-  clock: async ({}, use) => {
-    await use(new TestClock(MORNING));
+  // the country's working morning (10:00 in its time zone)
+  clock: async ({ country }, use) => {
+    await use(new TestClock(morningIn(country.timeZone)));
   },
-  makeEngine: async ({ redis, clock }, use) => {
+  makeEngine: async ({ redis, clock, country }, use) => {
     await use(
       (options = {}) =>
         new BookingEngine(redis, {
-          country: demoCountry(),
+          country,
           secret: 'test-secret',
-          testMobiles: { prefix: '9999', otp: '123456' },
+          // the demo's test numbers of the country (demo.test_mobile_prefix: India 9999, Guyana 699)
+          testMobiles: { prefix: country.data.demo?.test_mobile_prefix ?? '9999', otp: '123456' },
           clock: clock.now,
           ...options,
         }),

@@ -13,7 +13,10 @@ import { projectRoot } from '../../engine/config.js';
 import { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { freePort } from '../../loadtest/bench-processes.js';
-import { PROCESS_CLOCK_ENV, processClock } from './clock.js';
+import { offsetClock } from '../../engine/clock.js';
+import { PROCESS_CLOCK_OFFSET_MS, processClockOffset, processClockOffsetAt } from './clock.js';
+import type { Country } from '../../engine/masterdata.js';
+import { testMobileOf, type TestCountry } from './countries.js';
 import { deleteKeysWithPrefix, demoCountry, REDIS_URL } from './fixtures.js';
 
 export { freePort };
@@ -30,8 +33,22 @@ export interface RunningGateway {
   stop: () => Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
+export interface GatewayOptions {
+  /** run on this country's file, from its working morning (default: the demo country) */
+  country?: TestCountry;
+  /** the instant the gateway's clock reads now (default: the country's working morning); time then runs on */
+  at?: number;
+}
+
+/** The clock offset that makes "now" read as `at`, else the country's morning, for this test file's processes. */
+function clockOffsetFor(options: GatewayOptions): number {
+  if (options.at !== undefined) return processClockOffsetAt(options.at);
+  return options.country ? processClockOffset(options.country.country.timeZone) : PROCESS_CLOCK_OFFSET_MS;
+}
+
+export async function startGateway(env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<RunningGateway> {
   const port = await freePort();
+  const clockOffset = clockOffsetFor(options);
   const prefix = env.TEEKA_REDIS_PREFIX ?? `gwtest:${randomUUID().slice(0, 8)}:`;
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
     env: {
@@ -44,7 +61,8 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
       // a schema no one migrates: these gateways have no system of record to compare their fresh
       // prefix with (whatever the machine's own deployment keeps in `public`); test/worker covers that
       TEEKA_PG_SCHEMA: 'gateway_tests_no_record',
-      ...PROCESS_CLOCK_ENV,
+      TEEKA_CLOCK_OFFSET_MS: String(clockOffset),
+      ...(options.country ? { TEEKA_COUNTRY: options.country.file } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,7 +89,12 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
   }
 
   const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
-  const engine = new BookingEngine(redis, { country: demoCountry(), secret: 'teeka-demo-secret-do-not-use-in-production', clock: processClock });
+  // the test's own engine on the same prefix, country and clock as the gateway
+  const engine = new BookingEngine(redis, {
+    country: options.country?.country ?? demoCountry(),
+    secret: 'teeka-demo-secret-do-not-use-in-production',
+    clock: offsetClock(clockOffset),
+  });
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -135,12 +158,13 @@ export class CowinClient {
     return this;
   }
 
-  async addBeneficiary(name: string, birthYear: number, photoId: string): Promise<string> {
+  /** Register a beneficiary with a photo ID number of type `photoIdType` (default 1: the demo's Aadhaar, Guyana's national ID). */
+  async addBeneficiary(name: string, birthYear: number, photoId: string, photoIdType = 1): Promise<string> {
     const response = await this.post('/api/v2/registration/beneficiary/new', {
       name,
       birth_year: String(birthYear),
       gender_id: 1,
-      photo_id_type: 1,
+      photo_id_type: photoIdType,
       photo_id_number: photoId,
       comorbidity_ind: 'N',
       consent_version: 'V1',
@@ -195,9 +219,13 @@ export async function startSmsProvider(): Promise<{ url: string; sent: { mobile:
 }
 
 let mobileSeq = 0;
-/** A fresh test number (9999…) per call, distinct across test files by process id. */
-export function testMobile(): string {
+/**
+ * A fresh test number per call: the demo's (9999…, distinct across test files by process id), or
+ * `country`'s (its demo.test_mobile_prefix, e.g. Guyana's 699…; its gateway's prefix keeps it apart).
+ */
+export function testMobile(country?: Country): string {
   mobileSeq += 1;
+  if (country) return testMobileOf(country, mobileSeq);
   return `9999${String(process.pid % 100).padStart(2, '0')}${String(mobileSeq).padStart(4, '0')}`;
 }
 

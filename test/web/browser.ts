@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { projectRoot } from '../../engine/config.js';
+import type { Clock } from '../../engine/clock.js';
 import { processClock, realTimeEnv } from '../support/clock.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -37,11 +38,12 @@ export function launchBrowser(): Promise<Browser> {
 export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
 export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 };
 
-export async function newContext(browser: Browser, options: BrowserContextOptions): Promise<BrowserContext> {
+/** A browser context on the tested processes' clock: `clock` when they run on another country's (processClockFor). */
+export async function newContext(browser: Browser, options: BrowserContextOptions, clock: Clock = processClock): Promise<BrowserContext> {
   const context = await browser.newContext({ locale: 'en-IN', timezoneId: 'Asia/Kolkata', acceptDownloads: true, ...options });
   context.setDefaultTimeout(10_000);
   // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour
-  await context.clock.install({ time: processClock() });
+  await context.clock.install({ time: clock() });
   return context;
 }
 
