@@ -36,6 +36,17 @@ export interface TeekaConfig {
   testMobilePrefix: string | null;
   /** TEEKA_TEST_OTP: the fixed OTP of test numbers. Default 123456 */
   testOtp: string;
+  /**
+   * TEEKA_TEST_SECURITY_CODE: 4 digits every booking of a test number gets as its security code
+   * (a load test can then vaccinate without reading slips). Default unset (random codes, and no
+   * extra Redis read per booking); refused in production.
+   */
+  testSecurityCode: string | null;
+  /**
+   * TEEKA_SECURITY_CODE_MAX_WRONG: wrong security codes a vaccinator may enter for one appointment
+   * before it is locked. Default 5: one in 2,000 for someone guessing, and room for typos.
+   */
+  securityCodeMaxWrong: number;
   /** TEEKA_CAPTCHA: `on` requires the captcha from /auth/getRecaptcha on schedule. Default off. */
   captchaRequired: boolean;
   /** GATEWAY_THREADS: gateway threads sharing the port. Default: every core. */
@@ -169,6 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     secret: env.TEEKA_SECRET ?? (production ? '' : DEMO_SECRET),
     testMobilePrefix: env.TEEKA_TEST_MOBILE_PREFIX ?? (production ? null : '9999'),
     testOtp: env.TEEKA_TEST_OTP ?? '123456',
+    testSecurityCode: env.TEEKA_TEST_SECURITY_CODE || null,
+    securityCodeMaxWrong: read(5, () => integer(env, 'TEEKA_SECURITY_CODE_MAX_WRONG', 5, 1, 100)),
     captchaRequired: read(false, () => flag(env, 'TEEKA_CAPTCHA', false)),
     gatewayThreads: read(1, () => integer(env, 'GATEWAY_THREADS', availableParallelism(), 1, 256)),
     allowUwsFallback: read(false, () => flag(env, 'TEEKA_ALLOW_UWS_FALLBACK', false)),
@@ -185,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     problem('TEEKA_REDIS_PREFIX', 'must not contain braces: they would change the Redis Cluster slot of every key');
   }
   if (!/^\d+$/.test(config.testOtp)) problem('TEEKA_TEST_OTP', 'must be digits');
+  if (config.testSecurityCode !== null && !/^\d{4}$/.test(config.testSecurityCode)) problem('TEEKA_TEST_SECURITY_CODE', 'must be 4 digits');
   if (config.testMobilePrefix !== null && !/^\d{1,10}$/.test(config.testMobilePrefix)) {
     problem('TEEKA_TEST_MOBILE_PREFIX', 'must be 1 to 10 digits');
   }
@@ -205,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
       else if (weak) problem(variable, weak);
     }
     if (config.testMobilePrefix !== null) problem('TEEKA_TEST_MOBILE_PREFIX', 'test numbers are not allowed in production');
+    if (config.testSecurityCode !== null) problem('TEEKA_TEST_SECURITY_CODE', 'a fixed security code is for demos and load tests, not production');
     if (!config.smsWebhook) problem('TEEKA_SMS_WEBHOOK', 'production needs somewhere to send OTPs');
     if (config.allowUwsFallback) problem('TEEKA_ALLOW_UWS_FALLBACK', 'the slow fallback is not allowed in production');
     if (config.clockOffsetMs !== 0) problem('TEEKA_CLOCK_OFFSET_MS', 'a shifted clock is for demos and tests, not production');

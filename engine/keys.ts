@@ -82,6 +82,11 @@ export const keys = {
   captcha: (accountId: string) => `${user(accountId)}:captcha`,
   /** string with TTL: present while the account is blocked */
   blocked: (accountId: string) => `${user(accountId)}:blocked`,
+  /**
+   * string with TTL: the account is a test number's (demo only, written at its OTP when test numbers
+   * have a fixed security code; the account id, a keyed hash, does not tell)
+   */
+  testNumberAccount: (accountId: string) => `${user(accountId)}:test-number`,
 
   // per-address partition
   /** counter: public API calls from one address in the current window */

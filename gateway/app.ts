@@ -74,7 +74,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     country,
     secret: config.secret,
     clock: config.clock,
-    testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp } : null,
+    testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp, securityCode: config.testSecurityCode } : null,
+    securityCodeMaxWrong: config.securityCodeMaxWrong,
   });
   const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
   await book.start();

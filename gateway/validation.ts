@@ -144,7 +144,11 @@ export function bodySchemas(country: Country, clock: Clock) {
       key: z.string().min(1).max(200),
       operator_id: z.string().regex(/^[\w.@-]{1,64}$/).optional(),
     }),
-    vaccinate: z.strictObject({ appointment_id: uuidLike, beneficiary_reference_id: referenceId }),
+    vaccinate: z.strictObject({
+      appointment_id: uuidLike,
+      beneficiary_reference_id: referenceId,
+      security_code: z.string().regex(/^\d{4}$/, 'expected the 4 digits on the appointment slip'),
+    }),
     publishSession: z.strictObject({
       center_id: wholeNumber(1, 1e12),
       date: z.string().max(20),

@@ -1,7 +1,9 @@
 --[[
   A vaccinator records that one beneficiary of an appointment received the dose: the appointment
   completes for them, and their dose date and vaccine are recorded so the next dose's eligibility
-  follows. The seat stays consumed. Allowed only on the appointment day.
+  follows. The seat stays consumed. Allowed only on the appointment day, and only with the
+  beneficiary's security code (printed on the slip; the citizen says it at the centre). Wrong codes
+  are counted per appointment (`code_tries`); after `maxWrong` of them the appointment is locked.
 
   Input:
     KEYS[1] session hash of the appointment
@@ -14,12 +16,16 @@
     ARGV[3] session id as the caller read it from the appointment
     ARGV[4] now, ms since epoch
     ARGV[5] vaccinator id (for the audit log)
+    ARGV[6] the security code the citizen gave
+    ARGV[7] wrong security codes allowed per appointment
 
   Output:
     {Status.OK, dose, vaccine, session date (epoch day)}
     {Status.APPOINTMENT_NOT_FOUND} {Status.STALE_APPOINTMENT} {Status.BENEFICIARY_NOT_FOUND, id}
     {Status.APPOINTMENT_NOT_ACTIVE}   this beneficiary's appointment is cancelled or already recorded
     {Status.NOT_VACCINATION_DAY}
+    {Status.SECURITY_CODE_LOCKED}     too many wrong codes for this appointment
+    {Status.WRONG_SECURITY_CODE, wrong codes left before the lock}   (counts one wrong code)
 ]]
 local rcall = redis.call
 --- @include "includes/appointmentState"
@@ -28,6 +34,7 @@ local rcall = redis.call
 local sessionKey, accountKey, appointmentKey, outboxKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local appointmentId, beneficiaryId, expectedSessionId = ARGV[1], ARGV[2], ARGV[3]
 local now, vaccinatorId = tonumber(ARGV[4]), ARGV[5]
+local givenCode, maxWrong = ARGV[6], tonumber(ARGV[7])
 
 local appointment = readAppointment(appointmentKey)
 if not appointment then return { Status.APPOINTMENT_NOT_FOUND } end
@@ -40,8 +47,18 @@ local s = rcall('HMGET', sessionKey, 'date', 'vaccine', 'day_start', 'day_end')
 local date, vaccine, dayStart, dayEnd = tonumber(s[1]), s[2], tonumber(s[3]), tonumber(s[4])
 if now < dayStart or now >= dayEnd then return { Status.NOT_VACCINATION_DAY } end
 
+local wrongSoFar = tonumber(rcall('HGET', appointmentKey, 'code_tries') or '0')
+if wrongSoFar >= maxWrong then return { Status.SECURITY_CODE_LOCKED } end
+
 local raw = rcall('HGET', accountKey, 'ben:' .. beneficiaryId)
 if not raw then return { Status.BENEFICIARY_NOT_FOUND, beneficiaryId } end
+
+-- the last check: a wrong code is counted (the only write of a refusal)
+local code = appointment.code[beneficiaryId]
+if code and code ~= givenCode then
+  local wrong = rcall('HINCRBY', appointmentKey, 'code_tries', 1)
+  return { Status.WRONG_SECURITY_CODE, maxWrong - wrong }
+end
 
 -- every check passed: write
 local dose = appointment.dose

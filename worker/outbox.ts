@@ -57,7 +57,14 @@ const appointmentChange = z.object({
   at: ms,
   created_at: ms,
   beneficiaries: z
-    .array(z.object({ id: z.string().regex(/^\d{1,18}$/), status: z.enum(['booked', 'cancelled', 'vaccinated']) }))
+    .array(
+      z.object({
+        id: z.string().regex(/^\d{1,18}$/),
+        status: z.enum(['booked', 'cancelled', 'vaccinated']),
+        // absent in entries written before security codes existed
+        security_code: z.string().regex(/^\d{4}$/).optional(),
+      }),
+    )
     .min(1),
   expired: z.array(z.object({ appointment_id: z.string().min(1), beneficiary_id: z.string().regex(/^\d{1,18}$/) })).optional(),
 });

@@ -111,7 +111,7 @@ const MARK_EXPIRED = `
 
 /**
  * Appointment rows, run twice per batch: first every row whose latest state in the batch is not
- * `booked` ($12 = false), then the booked ones ($12 = true). The partial unique index (one booked
+ * `booked` ($13 = false), then the booked ones ($13 = true). The partial unique index (one booked
  * appointment per beneficiary and dose) is checked row by row, so a cancellation must be in place
  * before the booking that followed it.
  */
@@ -119,8 +119,9 @@ const UPSERT_APPOINTMENTS = `
   WITH latest AS (
     SELECT DISTINCT ON (r.appointment_id, r.beneficiary_id) r.*
     FROM UNNEST($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::smallint[],
-                $8::text[], $9::int[], $10::bigint[], $11::bigint[])
-      AS r(appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status, version, created_ms, at_ms)
+                $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::text[])
+      AS r(appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status, version, created_ms, at_ms,
+           security_code)
     ORDER BY r.appointment_id, r.beneficiary_id, r.version DESC
   ), effective AS (
     SELECT l.*,
@@ -130,14 +131,15 @@ const UPSERT_APPOINTMENTS = `
     FROM latest l
   )
   INSERT INTO appointments (appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status,
-                            version, created_at, updated_at)
+                            version, created_at, updated_at, security_code)
   SELECT e.appointment_id, e.beneficiary_id, e.position, e.account_id, e.session_id, e.slot, e.dose, e.effective_status,
-         e.version, ${EPOCH_MS('e.created_ms')}, ${EPOCH_MS('e.at_ms')}
+         e.version, ${EPOCH_MS('e.created_ms')}, ${EPOCH_MS('e.at_ms')}, e.security_code
   FROM effective e
-  WHERE (e.effective_status = 'booked') = $12::boolean
+  WHERE (e.effective_status = 'booked') = $13::boolean
   ON CONFLICT (appointment_id, beneficiary_id) DO UPDATE SET
     position = EXCLUDED.position, session_id = EXCLUDED.session_id, slot = EXCLUDED.slot, status = EXCLUDED.status,
-    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
+    security_code = coalesce(EXCLUDED.security_code, appointments.security_code)
   WHERE appointments.version < EXCLUDED.version`;
 
 function accountsParams(changes: AccountChange[]): unknown[] {
@@ -173,10 +175,13 @@ function beneficiariesParams(changes: BeneficiaryChange[]): unknown[] {
 
 /** One row per appointment × beneficiary, for every appointment change in the batch. */
 function appointmentRowsParams(changes: AppointmentChange[]): unknown[] {
-  const columns: unknown[][] = Array.from({ length: 11 }, () => []);
+  const columns: unknown[][] = Array.from({ length: 12 }, () => []);
   for (const c of changes) {
     c.beneficiaries.forEach((ben, i) => {
-      const row = [c.appointment_id, ben.id, i + 1, c.account_id, c.session_id, c.slot, c.dose, ben.status, c.version, c.created_at, c.at];
+      const row = [
+        c.appointment_id, ben.id, i + 1, c.account_id, c.session_id, c.slot, c.dose, ben.status, c.version, c.created_at, c.at,
+        ben.security_code ?? null,
+      ]; // prettier-ignore
       row.forEach((value, j) => columns[j]!.push(value));
     });
   }

@@ -288,7 +288,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   await forEachChunk<AppointmentRow>(
     pool,
     `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
-            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms
+            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms, security_code
      FROM appointments ORDER BY appointment_id, position`,
     [],
     CHUNK * 5,
@@ -307,6 +307,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
         }
         current.bens.push(row.beneficiary_id);
         current.fields.push(`status:${row.beneficiary_id}`, row.status === 'expired' ? 'booked' : row.status);
+        if (row.security_code !== null) current.fields.push(`code:${row.beneficiary_id}`, row.security_code);
       }
     },
   );

@@ -118,6 +118,8 @@ export interface AppointmentRow {
   status: string;
   version: number;
   created_ms: string;
+  /** null for an appointment booked before security codes existed */
+  security_code: string | null;
 }
 
 interface BeneficiaryRow {
@@ -150,7 +152,7 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
   await forEachChunk<AppointmentRow>(
     pool,
     `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
-            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms
+            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms, security_code
      FROM appointments ORDER BY appointment_id, position`,
     [],
     10_000,
@@ -272,6 +274,10 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
       // Redis keeps a superseded appointment as booked; PostgreSQL calls it expired
       const same = inRedis === row.status || (inRedis === 'booked' && row.status === 'expired');
       if (!same) problem(scope, `beneficiary ${row.beneficiary_id}: Redis ${inRedis}, PostgreSQL ${row.status}`);
+      // the code itself is a secret of the citizen's: a mismatch is named, never printed
+      if ((hash[`code:${row.beneficiary_id}`] ?? null) !== row.security_code) {
+        problem(scope, `beneficiary ${row.beneficiary_id}: the security codes differ between Redis and PostgreSQL`);
+      }
     }
   }
 

@@ -5,7 +5,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { formatCowinDate, parseCowinDate } from '../../engine/dates.js';
 import { SessionInputError } from '../../engine/sessions.js';
-import { REQUEST_ERRORS } from '../../engine/status.js';
+import { apiErrorFor, REQUEST_ERRORS } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { operatorOnly, publicLimited } from '../guards.js';
@@ -117,8 +117,17 @@ export function operatorRoutes(router: Router, ctx: GatewayContext): void {
     operatorOnly(ctx, 'vaccinator', async (request, operator) => {
       const body = parseBody(request, schemas.vaccinate);
       if (!body.ok) return apiError(body.error);
-      const outcome = await engine.markVaccinated(body.value.appointment_id, body.value.beneficiary_reference_id, operator.sub);
-      if (!outcome.ok) return outcomeResponse(outcome);
+      const outcome = await engine.markVaccinated({
+        appointmentId: body.value.appointment_id,
+        beneficiaryId: body.value.beneficiary_reference_id,
+        securityCode: body.value.security_code,
+        vaccinatorId: operator.sub,
+      });
+      if (!outcome.ok) {
+        if (outcome.triesLeft === undefined) return outcomeResponse(outcome);
+        const error = apiErrorFor(outcome.status);
+        return apiError({ ...error, error: `${error.error} (${outcome.triesLeft} wrong ${outcome.triesLeft === 1 ? 'code' : 'codes'} left before the appointment is locked)` });
+      }
       return json(200, { dose: outcome.dose, vaccine: outcome.vaccine, date: formatCowinDate(outcome.date) });
     }),
   );

@@ -203,7 +203,12 @@ describe('booking rules', () => {
       status: Status.PREVIOUS_DOSE_MISSING,
     });
 
-    const vaccinated = await engine.markVaccinated(booked.appointmentId, beneficiaryIds[0]!, 'vaccinator-1');
+    const vaccinated = await engine.markVaccinated({
+      appointmentId: booked.appointmentId,
+      beneficiaryId: beneficiaryIds[0]!,
+      securityCode: booked.securityCodes[0]!.code,
+      vaccinatorId: 'vaccinator-1',
+    });
     expect(vaccinated).toMatchObject({ ok: true, dose: 1, vaccine: 'COVISHIELD', date: dose1Day });
     expect(await engine.book({ accountId, sessionId: first, slot, dose: 1, beneficiaryIds })).toMatchObject({ ok: false });
 

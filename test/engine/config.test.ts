@@ -60,6 +60,15 @@ describe('configuration', () => {
     ]);
   });
 
+  it("test numbers' fixed security code is a demo setting: refused in production, 4 digits in a demo", () => {
+    expect(problemsOf({ ...PRODUCTION_OK, TEEKA_TEST_SECURITY_CODE: '1234' })).toEqual([
+      'TEEKA_TEST_SECURITY_CODE: a fixed security code is for demos and load tests, not production',
+    ]);
+    expect(problemsOf({ TEEKA_TEST_SECURITY_CODE: '12a4' })).toEqual(['TEEKA_TEST_SECURITY_CODE: must be 4 digits']);
+    expect(loadConfig({ TEEKA_TEST_SECURITY_CODE: '1234' } as NodeJS.ProcessEnv).testSecurityCode).toBe('1234');
+    expect(loadConfig({} as NodeJS.ProcessEnv)).toMatchObject({ testSecurityCode: null, securityCodeMaxWrong: 5 });
+  });
+
   it('the demo runs on a shifted clock when asked, and the shift moves "now"', () => {
     const config = loadConfig({ TEEKA_CLOCK_OFFSET_MS: String(-86_400_000) } as NodeJS.ProcessEnv);
     const drift = Date.now() - 86_400_000 - config.clock();

@@ -224,7 +224,7 @@ describe('control characters and unpaired surrogates, in every field of every ro
         capacity_dose2: 10, slot_capacity: [5, 5], opens_at: '2026-05-01T04:30:00Z', status: 'open',
       }), // prettier-ignore
     },
-    '/teeka/vaccinator/vaccinate': { schema: 'vaccinate', caller: 'vaccinator', body: () => ({ appointment_id: sessionId, beneficiary_reference_id: beneficiaryId }) },
+    '/teeka/vaccinator/vaccinate': { schema: 'vaccinate', caller: 'vaccinator', body: () => ({ appointment_id: sessionId, beneficiary_reference_id: beneficiaryId, security_code: '1234' }) },
   });
   /** POST routes that read no body. */
   const BODILESS = new Set(['/api/v2/auth/getRecaptcha']);
@@ -338,7 +338,7 @@ describe('aborted requests', () => {
       if (!ben.appt1) continue;
       const appointment = (await gateway.engine.getAppointment(ben.appt1))!;
       expect(appointment.session_id).toBe(published.sessionId);
-      expect(appointment.beneficiaries).toEqual([{ id, status: 'booked' }]);
+      expect(appointment.beneficiaries).toEqual([{ id, status: 'booked', security_code: expect.stringMatching(/^\d{4}$/) }]);
       seated += 1;
     }
     expect(booked, 'the abandoned bookings were made').toBeGreaterThan(0);

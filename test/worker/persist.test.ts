@@ -99,6 +99,41 @@ describe('exactly once: replays and out-of-order batches', () => {
     expect((await reconcile(redis, pool)).problems).toEqual([]);
   });
 
+  test('security codes reach PostgreSQL with the appointment, whichever of its versions lands first; reconcile compares them', async ({
+    engine,
+    redis,
+    pool,
+  }) => {
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const sessionId = await publishSession(engine, { capacity_dose1: 10 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 2);
+    const earlier = await outboxEvents(redis);
+    const booked = await engine.book({ accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
+    const bookedBatch = (await outboxEvents(redis)).slice(earlier.length);
+    expect(await engine.cancel(accountId, booked.appointmentId, [beneficiaryIds[1]!])).toMatchObject({ ok: true });
+    const cancelledBatch = (await outboxEvents(redis)).slice(earlier.length + bookedBatch.length);
+
+    await writeBatch(pool, earlier);
+    await writeBatch(pool, cancelledBatch); // version 2 first: it carries the codes too
+    await writeBatch(pool, bookedBatch);
+    const { rows } = await pool.query<{ security_code: string }>(
+      'SELECT security_code FROM appointments WHERE appointment_id = $1 ORDER BY position',
+      [booked.appointmentId],
+    );
+    expect(rows.map((r) => r.security_code)).toEqual(booked.securityCodes.map((c) => c.code));
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+
+    const another = String((Number(booked.securityCodes[0]!.code) + 1) % 10_000).padStart(4, '0');
+    await pool.query('UPDATE appointments SET security_code = $2 WHERE appointment_id = $1 AND position = 1', [booked.appointmentId, another]);
+    const check = await reconcile(redis, pool);
+    expect(check.problems).toEqual([
+      { scope: `appointment ${booked.appointmentId}`, detail: `beneficiary ${beneficiaryIds[0]}: the security codes differ between Redis and PostgreSQL` },
+    ]);
+    // the code itself is never printed
+    expect(JSON.stringify(check.problems)).not.toContain(booked.securityCodes[0]!.code);
+  });
+
   test('an appointment superseded by a later booking stays expired even when its own rows arrive last', async ({
     engine,
     redis,

@@ -14,7 +14,7 @@ import { snapshotDailyQuotas } from '../../worker/quotas.js';
 import { rebuildRedis } from '../../worker/rebuild.js';
 import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
 import { allKeys } from '../../worker/scan.js';
-import { accountWithBeneficiaries, demoCenterId, everySlot, nextMobile, nextPhotoId, publishSession, slotsOf } from '../support/booking.js';
+import { accountWithBeneficiaries, demoCenterId, everySlot, nextMobile, nextPhotoId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
 import { deleteKeysWithPrefix, type TestClock } from '../support/fixtures.js';
 import { describe, expect, REDIS_URL, spawnNode, builtScript, test } from './support.js';
 
@@ -105,7 +105,11 @@ async function bookingDay(engine: BookingEngine, clock: TestClock) {
 
   clock.advance(2 * DAY);
   const superseding = await book(singles[3]!.accountId, open, otherSlots[2]!, singles[3]!.beneficiaryIds);
-  expect(await engine.markVaccinated(vaccinatedAppointment, singles[4]!.beneficiaryIds[0]!, 'vaccinator-7')).toMatchObject({ ok: true });
+  const vaccinatedBeneficiary = singles[4]!.beneficiaryIds[0]!;
+  const securityCode = await securityCodeOf(engine, vaccinatedAppointment, vaccinatedBeneficiary);
+  expect(
+    await engine.markVaccinated({ appointmentId: vaccinatedAppointment, beneficiaryId: vaccinatedBeneficiary, securityCode, vaccinatorId: 'vaccinator-7' }),
+  ).toMatchObject({ ok: true });
 
   // quotas of the day: searches, and an account blocked after too many searches (a short window's
   // worth at a time: the window outlives a logout, so the clock moves past each one)
