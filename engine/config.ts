@@ -12,7 +12,7 @@ import { offsetClock, type Clock } from './clock.js';
 export type Deployment = 'demo' | 'production';
 
 export interface TeekaConfig {
-  /** TEEKA_ENV: `demo` (test numbers, demo operator keys, OTPs printed to the log) or `production`. Default demo. */
+  /** TEEKA_ENV: `demo` (test numbers, the demo admin key, OTPs printed to the log) or `production`. Default demo. */
   env: Deployment;
   /** REDIS_URL. Default redis://127.0.0.1:6379 */
   redisUrl: string;
@@ -53,10 +53,12 @@ export interface TeekaConfig {
   gatewayThreads: number;
   /** TEEKA_ALLOW_UWS_FALLBACK: `1` lets the gateway run on uWS's slow JavaScript fallback. Default refused. */
   allowUwsFallback: boolean;
-  /** TEEKA_ADMIN_KEY: the admin's key for /teeka/auth/operator. Demo default `demo-admin-key`; required in production. */
+  /**
+   * TEEKA_ADMIN_KEY: the deployment's admin key for /teeka/auth/operator, the way in for the first
+   * admin (who then issues every other operator their own credentials). Demo default
+   * `demo-admin-key`; required in production. Vaccinators have no shared key.
+   */
   adminKey: string;
-  /** TEEKA_VACCINATOR_KEY: the vaccinators' key. Demo default `demo-vaccinator-key`; required in production. */
-  vaccinatorKey: string;
   /** TEEKA_SMS_WEBHOOK: URL that receives `{mobile, otp}` to send by SMS. Required in production. */
   smsWebhook: string | null;
   /**
@@ -132,7 +134,6 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
 }
 
 const DEMO_ADMIN_KEY = 'demo-admin-key';
-const DEMO_VACCINATOR_KEY = 'demo-vaccinator-key';
 
 /**
  * Why a production secret or key is too weak to trust, or null. Length alone let 40 spaces through:
@@ -186,7 +187,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     gatewayThreads: read(1, () => integer(env, 'GATEWAY_THREADS', availableParallelism(), 1, 256)),
     allowUwsFallback: read(false, () => flag(env, 'TEEKA_ALLOW_UWS_FALLBACK', false)),
     adminKey: env.TEEKA_ADMIN_KEY ?? (production ? '' : DEMO_ADMIN_KEY),
-    vaccinatorKey: env.TEEKA_VACCINATOR_KEY ?? (production ? '' : DEMO_VACCINATOR_KEY),
     smsWebhook: env.TEEKA_SMS_WEBHOOK || null,
     wsMaxPerAddress: read(50, () => integer(env, 'TEEKA_WS_MAX_PER_ADDRESS', 50, 1, 1_000_000)),
     wsMaxBufferedBytes: read(256 * 1024, () => integer(env, 'TEEKA_WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024)),
@@ -202,22 +202,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
   if (config.testMobilePrefix !== null && !/^\d{1,10}$/.test(config.testMobilePrefix)) {
     problem('TEEKA_TEST_MOBILE_PREFIX', 'must be 1 to 10 digits');
   }
-  // an admin key equal to the vaccinators' would make every vaccinator an admin
-  if (config.adminKey !== '' && config.adminKey === config.vaccinatorKey) {
-    problem('TEEKA_ADMIN_KEY', 'must differ from TEEKA_VACCINATOR_KEY (vaccinators would become admins)');
+  if (env.TEEKA_VACCINATOR_KEY !== undefined) {
+    problem('TEEKA_VACCINATOR_KEY', 'vaccinators no longer share a key: an admin issues each their own credentials (POST /teeka/admin/operators)');
   }
   if (production) {
     const weakSecret = weakSecretReason(config.secret, 32);
     if (config.secret === DEMO_SECRET) problem('TEEKA_SECRET', 'the demo secret is not allowed in production');
     else if (weakSecret) problem('TEEKA_SECRET', weakSecret);
-    for (const [variable, value, demo] of [
-      ['TEEKA_ADMIN_KEY', config.adminKey, DEMO_ADMIN_KEY],
-      ['TEEKA_VACCINATOR_KEY', config.vaccinatorKey, DEMO_VACCINATOR_KEY],
-    ] as const) {
-      const weak = weakSecretReason(value, 16);
-      if (value === demo) problem(variable, 'the demo key is not allowed in production');
-      else if (weak) problem(variable, weak);
-    }
+    const weakAdminKey = weakSecretReason(config.adminKey, 16);
+    if (config.adminKey === DEMO_ADMIN_KEY) problem('TEEKA_ADMIN_KEY', 'the demo key is not allowed in production');
+    else if (weakAdminKey) problem('TEEKA_ADMIN_KEY', weakAdminKey);
     if (config.testMobilePrefix !== null) problem('TEEKA_TEST_MOBILE_PREFIX', 'test numbers are not allowed in production');
     if (config.testSecurityCode !== null) problem('TEEKA_TEST_SECURITY_CODE', 'a fixed security code is for demos and load tests, not production');
     if (!config.smsWebhook) problem('TEEKA_SMS_WEBHOOK', 'production needs somewhere to send OTPs');

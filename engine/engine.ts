@@ -116,6 +116,8 @@ export interface Vaccination {
   securityCode: string;
   /** who records it (the audit log) */
   vaccinatorId: string;
+  /** the centres the vaccinator works at: another centre's appointment is answered as a missing one */
+  centerIds: readonly number[];
 }
 
 export interface BookingRequest {
@@ -533,12 +535,12 @@ export class BookingEngine {
    * the citizen gives. Wrong codes are counted per appointment (`triesLeft`); past the limit it is locked.
    */
   async markVaccinated(vaccination: Vaccination): Promise<Outcome<{ dose: number; vaccine: string; date: number }>> {
-    const { appointmentId, beneficiaryId, securityCode, vaccinatorId } = vaccination;
+    const { appointmentId, beneficiaryId, securityCode, vaccinatorId, centerIds } = vaccination;
     return this.withFreshSession(appointmentId, async (sessionId, accountId) => {
       const reply = await this.scripts.run(
         'markVaccinated',
         [keys.session(sessionId), keys.account(accountId), keys.appointment(appointmentId), keys.outbox()],
-        [appointmentId, beneficiaryId, sessionId, this.now(), vaccinatorId, securityCode, this.securityCodeMaxWrong],
+        [appointmentId, beneficiaryId, sessionId, this.now(), vaccinatorId, securityCode, this.securityCodeMaxWrong, centerIds.join(',')],
       );
       if (code(reply) !== Status.OK) return failure(reply, 'beneficiary');
       return { ok: true, status: Status.OK, dose: reply[1] as number, vaccine: reply[2] as string, date: reply[3] as number };

@@ -55,6 +55,13 @@ export const keys = {
    * error for an operator; beside the outbox, so an entry moves from one to the other atomically
    */
   outboxDeadLetters: () => `${BOOKING}:outbox:dead-letters`,
+  /**
+   * hash: an operator (vaccinator or admin) issued by an admin: role, centre ids, the secret's scrypt
+   * hash, active or revoked. In the booking partition because its changes go through the outbox.
+   */
+  operator: (operatorId: string) => `${BOOKING}:operator:${operatorId}`,
+  /** hash with TTL: an operator's live login session (sid, role, centres); deleting it revokes the token */
+  operatorSession: (operatorId: string) => `${BOOKING}:operator-session:${operatorId}`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
   /**

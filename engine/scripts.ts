@@ -29,7 +29,10 @@ export type ScriptName =
   | 'markVaccinated'
   | 'issueCaptcha'
   | 'verifyCaptcha'
-  | 'setAsideOutboxEntries';
+  | 'setAsideOutboxEntries'
+  | 'issueOperator'
+  | 'revokeOperator'
+  | 'openOperatorSession';
 
 export interface ScriptSource {
   name: ScriptName;

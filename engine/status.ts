@@ -65,6 +65,10 @@ export enum Status {
   WRONG_SECURITY_CODE = -50,
   /** Too many wrong security codes for this appointment: it can no longer be marked vaccinated. */
   SECURITY_CODE_LOCKED = -51,
+  /** No operator has this id. */
+  OPERATOR_NOT_FOUND = -52,
+  /** Operator credentials that are wrong, revoked or replaced. */
+  OPERATOR_REFUSED = -53,
 }
 
 /** What an API client receives for a non-success outcome. */
@@ -213,6 +217,8 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     errorCode: 'APPOIN0037',
     error: 'Too many wrong security codes: this appointment is locked. The citizen can cancel it and book again',
   },
+  [Status.OPERATOR_NOT_FOUND]: { httpStatus: 404, errorCode: 'OPRADM0001', error: 'No operator has this id' },
+  [Status.OPERATOR_REFUSED]: { httpStatus: 401, errorCode: 'USRAUT0002', error: 'Invalid operator credentials' },
   [Status.CAPACITY_BELOW_BOOKED]: {
     httpStatus: 409,
     errorCode: 'SESADM0001',

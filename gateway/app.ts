@@ -9,6 +9,7 @@ import type { TeekaConfig } from '../engine/config.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
+import { Operators } from '../engine/operators.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
 import { Authenticator } from './auth.js';
 import { AvailabilityBook, DEFAULT_AVAILABILITY_OPTIONS, type AvailabilityOptions, type SessionAvailability } from './availability.js';
@@ -21,6 +22,7 @@ import { authRoutes } from './routes/auth.js';
 import { beneficiaryRoutes } from './routes/beneficiaries.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { operatorRoutes } from './routes/operators.js';
+import { vaccinatorRoutes } from './routes/vaccinator.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -62,6 +64,7 @@ export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => v
   beneficiaryRoutes,
   appointmentRoutes,
   operatorRoutes,
+  vaccinatorRoutes,
   opsRoutes,
   pageRoutes,
 ];
@@ -77,6 +80,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp, securityCode: config.testSecurityCode } : null,
     securityCodeMaxWrong: config.securityCodeMaxWrong,
   });
+  const operators = new Operators(deps.redis, engine.scripts, config.clock);
   const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
   await book.start();
   const metrics = new GatewayMetrics();
@@ -99,10 +103,12 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     config,
     country,
     engine,
+    operators,
+    database: deps.pgPool,
     book,
     search: new SessionSearch(country, book),
     metrics,
-    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds),
+    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators),
     schemas: bodySchemas(country, config.clock),
     sendOtp: otpSenderFor(config),
     health,

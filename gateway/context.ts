@@ -2,6 +2,8 @@
 import type { TeekaConfig } from '../engine/config.js';
 import type { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
+import type { Operators } from '../engine/operators.js';
+import type pg from 'pg';
 import type { Authenticator } from './auth.js';
 import type { AvailabilityBook } from './availability.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -19,6 +21,10 @@ export interface GatewayContext {
   config: TeekaConfig;
   country: Country;
   engine: BookingEngine;
+  /** vaccinators and admins: credentials, login sessions */
+  operators: Operators;
+  /** PostgreSQL, the system of record, for the few reads Redis has no index for (a centre's day) */
+  database: pg.Pool;
   book: AvailabilityBook;
   search: SessionSearch;
   metrics: GatewayMetrics;

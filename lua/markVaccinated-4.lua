@@ -4,6 +4,8 @@
   follows. The seat stays consumed. Allowed only on the appointment day, and only with the
   beneficiary's security code (printed on the slip; the citizen says it at the centre). Wrong codes
   are counted per appointment (`code_tries`); after `maxWrong` of them the appointment is locked.
+  A vaccinator acts only at their own centres: another centre's appointment is answered exactly
+  like a missing one.
 
   Input:
     KEYS[1] session hash of the appointment
@@ -18,10 +20,12 @@
     ARGV[5] vaccinator id (for the audit log)
     ARGV[6] the security code the citizen gave
     ARGV[7] wrong security codes allowed per appointment
+    ARGV[8] the centre ids the vaccinator works at, comma-separated
 
   Output:
     {Status.OK, dose, vaccine, session date (epoch day)}
-    {Status.APPOINTMENT_NOT_FOUND} {Status.STALE_APPOINTMENT} {Status.BENEFICIARY_NOT_FOUND, id}
+    {Status.APPOINTMENT_NOT_FOUND}    missing, or at a centre the vaccinator does not work at
+    {Status.STALE_APPOINTMENT} {Status.BENEFICIARY_NOT_FOUND, id}
     {Status.APPOINTMENT_NOT_ACTIVE}   this beneficiary's appointment is cancelled or already recorded
     {Status.NOT_VACCINATION_DAY}
     {Status.SECURITY_CODE_LOCKED}     too many wrong codes for this appointment
@@ -35,10 +39,15 @@ local sessionKey, accountKey, appointmentKey, outboxKey = KEYS[1], KEYS[2], KEYS
 local appointmentId, beneficiaryId, expectedSessionId = ARGV[1], ARGV[2], ARGV[3]
 local now, vaccinatorId = tonumber(ARGV[4]), ARGV[5]
 local givenCode, maxWrong = ARGV[6], tonumber(ARGV[7])
+local vaccinatorCenters = ARGV[8]
 
 local appointment = readAppointment(appointmentKey)
 if not appointment then return { Status.APPOINTMENT_NOT_FOUND } end
 if appointment.session_id ~= expectedSessionId then return { Status.STALE_APPOINTMENT } end
+local centerId = rcall('HGET', sessionKey, 'center_id')
+if not centerId or not string.find(',' .. vaccinatorCenters .. ',', ',' .. centerId .. ',', 1, true) then
+  return { Status.APPOINTMENT_NOT_FOUND }
+end
 local status = appointment.status[beneficiaryId]
 if not status then return { Status.BENEFICIARY_NOT_FOUND, beneficiaryId } end
 if status ~= 'booked' then return { Status.APPOINTMENT_NOT_ACTIVE } end

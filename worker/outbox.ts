@@ -69,10 +69,26 @@ const appointmentChange = z.object({
   expired: z.array(z.object({ appointment_id: z.string().min(1), beneficiary_id: z.string().regex(/^\d{1,18}$/) })).optional(),
 });
 
+const operatorChange = z.object({
+  operator_id: z.string().min(1),
+  role: z.enum(['vaccinator', 'admin']),
+  // comma-separated centre ids, '' for an admin (as the operator hash keeps them)
+  centers: z.string().regex(/^(\d+(,\d+)*)?$/),
+  secret_hash: z.string().min(1),
+  status: z.enum(['active', 'revoked']),
+  issued_at: ms,
+  issued_by: z.string(),
+  revoked_at: ms.optional(),
+  revoked_by: z.string().optional(),
+  version: z.number().int().positive(),
+  at: ms,
+});
+
 export type AccountChange = z.infer<typeof accountChange>;
 export type BeneficiaryChange = z.infer<typeof beneficiaryChange>;
 export type SessionChange = z.infer<typeof sessionChange>;
 export type AppointmentChange = z.infer<typeof appointmentChange>;
+export type OperatorChange = z.infer<typeof operatorChange>;
 
 interface EventBase {
   /** the stream entry id, e.g. `1764230400000-0` */
@@ -87,7 +103,8 @@ export type OutboxEvent =
   | (EventBase & { kind: 'account'; change: AccountChange })
   | (EventBase & { kind: 'beneficiary'; change: BeneficiaryChange })
   | (EventBase & { kind: 'session'; change: SessionChange })
-  | (EventBase & { kind: 'appointment'; change: AppointmentChange });
+  | (EventBase & { kind: 'appointment'; change: AppointmentChange })
+  | (EventBase & { kind: 'operator'; change: OperatorChange });
 
 /** An entry no booking script could have written: retrying cannot help, so it is set aside (dead-letter.ts). */
 export class MalformedOutboxEntry extends Error {
@@ -100,7 +117,13 @@ export class MalformedOutboxEntry extends Error {
   }
 }
 
-const SCHEMAS = { account: accountChange, beneficiary: beneficiaryChange, session: sessionChange, appointment: appointmentChange };
+const SCHEMAS = {
+  account: accountChange,
+  beneficiary: beneficiaryChange,
+  session: sessionChange,
+  appointment: appointmentChange,
+  operator: operatorChange,
+};
 
 export type StreamEntry = [id: string, fields: string[]];
 

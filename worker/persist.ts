@@ -8,11 +8,12 @@
  *   `ON CONFLICT DO UPDATE ... WHERE table.version < EXCLUDED.version`, taking the latest version
  *   of each key within the batch (DISTINCT ON), so a replayed or late batch never goes backwards;
  * - superseded ("expired") appointments are recorded as facts of their own, so an appointment's
- *   rows arriving after the booking that superseded it still land as expired.
+ *   rows arriving after the booking that superseded it still land as expired;
+ * - operators (issued, revoked) are upserted with the same version guard.
  */
 import type pg from 'pg';
 import { inTransaction } from './database.js';
-import type { AccountChange, AppointmentChange, BeneficiaryChange, OutboxEvent, SessionChange } from './outbox.js';
+import type { AccountChange, AppointmentChange, BeneficiaryChange, OperatorChange, OutboxEvent, SessionChange } from './outbox.js';
 
 export interface BatchWriteReport {
   /** outbox changes in the batch */
@@ -28,6 +29,8 @@ export interface BatchWriteReport {
   appointmentRows: number;
   /** booked rows marked expired because a later booking superseded them */
   expired: number;
+  /** operator rows inserted or moved to a newer version */
+  operators: number;
 }
 
 const EPOCH_MS = (column: string) => `(timestamptz 'epoch' + ${column} * interval '1 millisecond')`;
@@ -142,6 +145,37 @@ const UPSERT_APPOINTMENTS = `
     security_code = coalesce(EXCLUDED.security_code, appointments.security_code)
   WHERE appointments.version < EXCLUDED.version`;
 
+const UPSERT_OPERATORS = `
+  INSERT INTO operators (operator_id, role, center_ids, secret_hash, status, issued_at, issued_by, revoked_at, revoked_by, version)
+  SELECT DISTINCT ON (o.operator_id)
+    o.operator_id, o.role, CASE WHEN o.centers = '' THEN '{}'::int[] ELSE string_to_array(o.centers, ',')::int[] END,
+    o.secret_hash, o.status, ${EPOCH_MS('o.issued_ms')}, o.issued_by,
+    CASE WHEN o.revoked_ms IS NOT NULL THEN ${EPOCH_MS('o.revoked_ms')} END, o.revoked_by, o.version
+  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::int[])
+    AS o(operator_id, role, centers, secret_hash, status, issued_ms, issued_by, revoked_ms, revoked_by, version)
+  ORDER BY o.operator_id, o.version DESC
+  ON CONFLICT (operator_id) DO UPDATE SET
+    role = EXCLUDED.role, center_ids = EXCLUDED.center_ids, secret_hash = EXCLUDED.secret_hash, status = EXCLUDED.status,
+    issued_at = EXCLUDED.issued_at, issued_by = EXCLUDED.issued_by, revoked_at = EXCLUDED.revoked_at,
+    revoked_by = EXCLUDED.revoked_by, version = EXCLUDED.version
+  WHERE operators.version < EXCLUDED.version`;
+
+function operatorsParams(changes: OperatorChange[]): unknown[] {
+  const column = <T>(pick: (c: OperatorChange) => T) => changes.map(pick);
+  return [
+    column((c) => c.operator_id),
+    column((c) => c.role),
+    column((c) => c.centers),
+    column((c) => c.secret_hash),
+    column((c) => c.status),
+    column((c) => c.issued_at),
+    column((c) => c.issued_by),
+    column((c) => c.revoked_at ?? null),
+    column((c) => c.revoked_by ?? null),
+    column((c) => c.version),
+  ];
+}
+
 function accountsParams(changes: AccountChange[]): unknown[] {
   return [changes.map((c) => c.account_id), changes.map((c) => c.created_at)];
 }
@@ -199,8 +233,10 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
   const sessions: SessionChange[] = [];
   const beneficiaries: BeneficiaryChange[] = [];
   const appointments: (AppointmentChange & { eventId: string; streamId: string; raw: string })[] = [];
+  const operators: OperatorChange[] = [];
   for (const event of events) {
-    if (event.kind === 'account') accounts.push(event.change);
+    if (event.kind === 'operator') operators.push(event.change);
+    else if (event.kind === 'account') accounts.push(event.change);
     else if (event.kind === 'session') sessions.push(event.change);
     else if (event.kind === 'beneficiary') beneficiaries.push(event.change);
     else appointments.push({ ...event.change, eventId: event.eventId, streamId: event.streamId, raw: event.raw });
@@ -218,6 +254,7 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     appointmentEvents: 0,
     appointmentRows: 0,
     expired: 0,
+    operators: 0,
   };
   if (!events.length) return report;
 
@@ -227,6 +264,7 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     if (beneficiaries.length) {
       report.beneficiaries = (await run(client, 'teeka_upsert_beneficiaries', UPSERT_BENEFICIARIES, beneficiariesParams(beneficiaries))).rowCount ?? 0;
     }
+    if (operators.length) report.operators = (await run(client, 'teeka_upsert_operators', UPSERT_OPERATORS, operatorsParams(operators))).rowCount ?? 0;
     if (!appointments.length) return;
     const logged = await run(client, 'teeka_insert_appointment_events', INSERT_APPOINTMENT_EVENTS, [
       appointments.map((a) => a.eventId),
@@ -259,6 +297,7 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     report.appointmentRows = (released.rowCount ?? 0) + (booked.rowCount ?? 0);
   });
   report.rows =
-    report.accounts + report.sessions + report.beneficiaries + report.appointmentEvents + report.appointmentRows + report.expired;
+    report.accounts + report.sessions + report.beneficiaries + report.appointmentEvents + report.appointmentRows + report.expired +
+    report.operators;
   return report;
 }

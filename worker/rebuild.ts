@@ -63,6 +63,7 @@ export interface RebuildReport {
   appointments: number;
   /** daily quota keys restored from the snapshot */
   quotas: number;
+  operators: number;
 }
 
 export interface RebuildOptions {
@@ -113,7 +114,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   const log = options.log ?? (() => {});
   const record = await readDeploymentRecord(pool);
   if (!record) throw new Error('PostgreSQL has no deployment record: migrate the schema first');
-  const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0 };
+  const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0, operators: 0 };
 
   // 0. from here until the end, Redis is not fit to serve on
   await markRebuilding(redis, record.deploymentId);
@@ -314,6 +315,42 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   await flushAppointment();
   await writer.flush();
   log(`rebuild: ${report.appointments} appointments`);
+
+  // 3d. operators and their credentials (their login sessions are not kept: they log in again)
+  await forEachChunk<{
+    operator_id: string;
+    role: string;
+    centers: string;
+    secret_hash: string;
+    status: string;
+    issued_ms: string;
+    issued_by: string;
+    revoked_ms: string | null;
+    revoked_by: string | null;
+    version: number;
+  }>(
+    pool,
+    `SELECT operator_id, role, array_to_string(center_ids, ',') AS centers, secret_hash, status,
+            (extract(epoch FROM issued_at) * 1000)::bigint::text AS issued_ms, issued_by,
+            (extract(epoch FROM revoked_at) * 1000)::bigint::text AS revoked_ms, revoked_by, version
+     FROM operators`,
+    [],
+    CHUNK,
+    async (rows) => {
+      for (const o of rows) {
+        // field for field as issueOperator-3.lua and revokeOperator-3.lua write them
+        const fields = [
+          'role', o.role, 'centers', o.centers, 'secret_hash', o.secret_hash, 'status', o.status,
+          'issued_at', o.issued_ms, 'issued_by', o.issued_by, 'version', text(o.version),
+        ]; // prettier-ignore
+        if (o.revoked_ms !== null) fields.push('revoked_at', o.revoked_ms, 'revoked_by', o.revoked_by ?? '');
+        await writer.add((p) => p.hset(keys.operator(o.operator_id), ...fields));
+        report.operators += 1;
+      }
+    },
+  );
+  await writer.flush();
+  log(`rebuild: ${report.operators} operators`);
 
   // 3d. quotas of the day, from the last snapshot
   report.quotas = await restoreDailyQuotas(redis, pool);

@@ -6,8 +6,9 @@
  * beneficiaries whose appointment is booked or vaccinated, and those expired (booked, never
  * vaccinated, superseded by a later booking of the same dose: their seat stays counted);
  * dose 1 is bucket 1, doses 2 and 3 share bucket 2. Then every appointment (session, slot, dose,
- * version, beneficiaries in order and their statuses) and every beneficiary (version, doses, live
- * appointment per dose) must be the same on both sides.
+ * version, beneficiaries in order, their statuses and security codes), every beneficiary (version,
+ * doses, live appointment per dose) and every operator (role, centres, secret hash, status, version)
+ * must be the same on both sides.
  *
  *   npm run reconcile                  exits 2 when the outbox still holds changes
  *   npm run reconcile -- --wait[=120]  waits (up to N seconds) for the worker to drain it first
@@ -51,7 +52,7 @@ export interface ReconcileReport {
   drained: boolean;
   outboxBefore: OutboxBacklog;
   outboxAfter: OutboxBacklog;
-  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number };
+  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number; operators: number };
   problems: ReconcileProblem[];
   /** changes PostgreSQL refused for good, set aside (the oldest DEAD_LETTERS_READ of them) */
   deadLetters: DeadLetter[];
@@ -120,6 +121,16 @@ export interface AppointmentRow {
   created_ms: string;
   /** null for an appointment booked before security codes existed */
   security_code: string | null;
+}
+
+interface OperatorRow {
+  operator_id: string;
+  role: string;
+  /** comma-separated, as the operator hash keeps them */
+  centers: string;
+  secret_hash: string;
+  status: string;
+  version: number;
 }
 
 interface BeneficiaryRow {
@@ -329,6 +340,35 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
     }
   }
 
+  // ---------------------------------------------------------------- operators
+  const redisOperators = await readHashes(redis, keys.operator(''));
+  const pgOperators = new Map<string, OperatorRow>();
+  for (const row of (
+    await pool.query<OperatorRow>(`SELECT operator_id, role, array_to_string(center_ids, ',') AS centers, secret_hash, status, version FROM operators`)
+  ).rows) {
+    pgOperators.set(row.operator_id, row);
+  }
+  for (const id of new Set([...redisOperators.keys(), ...pgOperators.keys()])) {
+    const hash = redisOperators.get(id);
+    const row = pgOperators.get(id);
+    const scope = `operator ${id}`;
+    if (!hash || !row) {
+      problem(scope, hash ? 'in Redis, missing in PostgreSQL' : 'in PostgreSQL, missing in Redis');
+      continue;
+    }
+    const fields: [string, string, string][] = [
+      ['role', hash.role!, row.role],
+      ['centres', hash.centers!, row.centers],
+      ['status', hash.status!, row.status],
+      ['version', hash.version!, String(row.version)],
+    ];
+    for (const [name, inRedis, inPostgres] of fields) {
+      if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
+    }
+    // a hash of a secret is still not for printing
+    if (hash.secret_hash !== row.secret_hash) problem(scope, 'the secret hashes differ between Redis and PostgreSQL');
+  }
+
   const outboxAfter = await readOutboxBacklog(redis);
   const drained = outboxBefore.length === 0 && outboxAfter.length === 0;
   if (outboxBefore.length === 0 && outboxAfter.length > 0) {
@@ -345,6 +385,7 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
       seats,
       beneficiaries: Math.max(redisBeneficiaries.size, liveInPostgres),
       accounts: redisAccounts.size,
+      operators: redisOperators.size,
     },
     problems,
     deadLetters,
@@ -380,7 +421,8 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
   const { counts } = report;
   const what =
     `${number(counts.sessions)} sessions, ${number(counts.appointments)} appointments (${number(counts.seats)} seats), ` +
-    `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts`;
+    `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts` +
+    (counts.operators ? `, ${number(counts.operators)} operators` : '');
   if (report.ok) return `reconcile: OK: ${what} match in Redis and PostgreSQL; outbox drained`;
   const lines = [
     report.problems.length || !report.deadLetterCount

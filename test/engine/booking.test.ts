@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { BookingEngine } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
-import { accountWithBeneficiaries, demoCenterId, everySlot, publishSession, slotsOf } from '../support/booking.js';
+import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, publishSession, slotsOf } from '../support/booking.js';
 import { describe, demoCountry, expect, REDIS_URL, test } from '../support/fixtures.js';
 
 interface OutboxEntry {
@@ -208,6 +208,7 @@ describe('booking rules', () => {
       beneficiaryId: beneficiaryIds[0]!,
       securityCode: booked.securityCodes[0]!.code,
       vaccinatorId: 'vaccinator-1',
+      centerIds: everyCenter(engine),
     });
     expect(vaccinated).toMatchObject({ ok: true, dose: 1, vaccine: 'COVISHIELD', date: dose1Day });
     expect(await engine.book({ accountId, sessionId: first, slot, dose: 1, beneficiaryIds })).toMatchObject({ ok: false });

@@ -1,6 +1,6 @@
 /**
- * Deployment settings: every problem is reported at once, plainly, and production refuses what would
- * let a vaccinator act as an admin or a guessable secret sign tokens.
+ * Deployment settings: every problem is reported at once, plainly, and production refuses demo keys,
+ * shared vaccinator keys and guessable secrets.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,7 +11,6 @@ const PRODUCTION_OK = {
   TEEKA_ENV: 'production',
   TEEKA_SECRET: 'q8Zr2LxW9vNc4TpHs6YbKd3MfGj7Ae1U',
   TEEKA_ADMIN_KEY: 'adm-7Hq2Lp9Xz4Rw8Kc',
-  TEEKA_VACCINATOR_KEY: 'vac-3Nd6Tb1Ym5Gs0Jf',
   TEEKA_SMS_WEBHOOK: 'https://sms.example.invalid/send',
   TEEKA_TEST_MOBILE_PREFIX: undefined,
 };
@@ -32,21 +31,21 @@ describe('configuration', () => {
     expect(loadConfig(PRODUCTION_OK as NodeJS.ProcessEnv).clockOffsetMs).toBe(0);
   });
 
-  it('production refuses the demo keys, an admin key equal to the vaccinators\', a secret of spaces, a shifted clock — all in one report', () => {
+  it('production refuses the demo admin key, a shared vaccinator key, a secret of spaces, a shifted clock — all in one report', () => {
     const problems = problemsOf({
       ...PRODUCTION_OK,
       TEEKA_SECRET: ' '.repeat(40),
-      TEEKA_ADMIN_KEY: 'demo-vaccinator-key',
-      TEEKA_VACCINATOR_KEY: 'demo-vaccinator-key',
+      TEEKA_ADMIN_KEY: 'demo-admin-key',
+      TEEKA_VACCINATOR_KEY: 'vac-3Nd6Tb1Ym5Gs0Jf',
       TEEKA_CLOCK_OFFSET_MS: '3600000',
       PORT: 'eighty',
     });
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^PORT: expected a whole number/),
-        expect.stringMatching(/^TEEKA_ADMIN_KEY: must differ from TEEKA_VACCINATOR_KEY/),
+        expect.stringMatching(/^TEEKA_VACCINATOR_KEY: vaccinators no longer share a key/),
         expect.stringMatching(/^TEEKA_SECRET: must not start or end with white space/),
-        'TEEKA_VACCINATOR_KEY: the demo key is not allowed in production',
+        'TEEKA_ADMIN_KEY: the demo key is not allowed in production',
         expect.stringMatching(/^TEEKA_CLOCK_OFFSET_MS: /),
       ]),
     );
@@ -77,12 +76,12 @@ describe('configuration', () => {
 
   it('the gateway process prints every problem plainly and exits 2, without a stack trace', () => {
     const result = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
-      env: { ...process.env, ...PRODUCTION_OK, TEEKA_SECRET: ' '.repeat(40), TEEKA_VACCINATOR_KEY: 'demo-vaccinator-key', PORT: '0x50' } as NodeJS.ProcessEnv,
+      env: { ...process.env, ...PRODUCTION_OK, TEEKA_SECRET: ' '.repeat(40), TEEKA_ADMIN_KEY: 'demo-admin-key', PORT: '0x50' } as NodeJS.ProcessEnv,
       encoding: 'utf8',
       timeout: 20_000,
     });
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/^gateway: 3 configuration problems:\n {2}- PORT: .*\n {2}- TEEKA_SECRET: .*\n {2}- TEEKA_VACCINATOR_KEY: the demo key/);
+    expect(result.stderr).toMatch(/^gateway: 3 configuration problems:\n {2}- PORT: .*\n {2}- TEEKA_SECRET: .*\n {2}- TEEKA_ADMIN_KEY: the demo key/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });

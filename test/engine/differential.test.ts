@@ -6,6 +6,7 @@
 import { defineSession, type SessionInput } from '../../engine/sessions.js';
 import { Status } from '../../engine/status.js';
 import { BookingModel, seededRandom, type ModelAnswer } from './model.js';
+import { everyCenter } from '../support/booking.js';
 import { describe, expect, test } from '../support/fixtures.js';
 
 const SEEDS = process.env.DIFF_SEED ? [Number(process.env.DIFF_SEED)] : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
@@ -123,7 +124,7 @@ describe('the Lua engine agrees with the model of the rules', () => {
         // every fourth attempt gives a wrong code (chosen by the step, not drawn: the seeds' sequences stay)
         const right = model.appointments.get(appointmentId)!.codes.get(ben) ?? '0000';
         const code = step % 4 === 0 ? String((Number(right) + 1) % 10_000).padStart(4, '0') : right;
-        const actual = await engine.markVaccinated({ appointmentId, beneficiaryId: ben, securityCode: code, vaccinatorId: 'vaccinator-model' });
+        const actual = await engine.markVaccinated({ appointmentId, beneficiaryId: ben, securityCode: code, vaccinatorId: 'vaccinator-model', centerIds: everyCenter(engine) });
         compare(
           step,
           `vaccinate ${ben} on ${appointmentId.slice(0, 8)} with the ${code === right ? 'right' : 'wrong'} code`,

@@ -4,7 +4,7 @@
  */
 import { keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
-import { accountWithBeneficiaries, demoCenterId, everySlot, publishSession, slotsOf } from '../support/booking.js';
+import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, publishSession, slotsOf } from '../support/booking.js';
 import { describe, expect, test } from '../support/fixtures.js';
 
 /** A session today (the vaccination day) and an account of `count` booked into it. */
@@ -51,7 +51,7 @@ describe('security codes', () => {
     const { booked, beneficiaryIds } = await bookedToday(engine, 2);
     const [first, second] = booked.securityCodes;
     const vaccinate = (beneficiaryId: string, securityCode: string) =>
-      engine.markVaccinated({ appointmentId: booked.appointmentId, beneficiaryId, securityCode, vaccinatorId: 'vax-1' });
+      engine.markVaccinated({ appointmentId: booked.appointmentId, beneficiaryId, securityCode, vaccinatorId: 'vax-1', centerIds: everyCenter(engine) });
 
     // the first beneficiary's code does not vaccinate the second
     expect(await vaccinate(second!.beneficiaryId, first!.code === second!.code ? wrong(first!.code) : first!.code)).toEqual({
@@ -78,7 +78,7 @@ describe('security codes', () => {
     if (!booked.ok) throw new Error('booking refused');
     const code = booked.securityCodes[0]!.code;
     const vaccinate = (securityCode: string) =>
-      engine.markVaccinated({ appointmentId: booked.appointmentId, beneficiaryId: beneficiaryIds[0]!, securityCode, vaccinatorId: 'vax-1' });
+      engine.markVaccinated({ appointmentId: booked.appointmentId, beneficiaryId: beneficiaryIds[0]!, securityCode, vaccinatorId: 'vax-1', centerIds: everyCenter(engine) });
     expect(await vaccinate(wrong(code))).toEqual({ ok: false, status: Status.NOT_VACCINATION_DAY });
     clock.advance(86_400_000);
     expect(await vaccinate(code)).toMatchObject({ ok: true });
@@ -91,7 +91,7 @@ describe('security codes', () => {
     const { booked, beneficiaryIds } = await bookedToday(engine, 1);
     const code = booked.securityCodes[0]!.code;
     const vaccinate = (securityCode: string) =>
-      engine.markVaccinated({ appointmentId: booked.appointmentId, beneficiaryId: beneficiaryIds[0]!, securityCode, vaccinatorId: 'vax-1' });
+      engine.markVaccinated({ appointmentId: booked.appointmentId, beneficiaryId: beneficiaryIds[0]!, securityCode, vaccinatorId: 'vax-1', centerIds: everyCenter(engine) });
     expect(await vaccinate(wrong(code))).toMatchObject({ status: Status.WRONG_SECURITY_CODE, triesLeft: 1 });
     expect(await vaccinate(wrong(code))).toMatchObject({ status: Status.WRONG_SECURITY_CODE, triesLeft: 0 });
     expect(await vaccinate(code)).toMatchObject({ status: Status.SECURITY_CODE_LOCKED });
@@ -112,6 +112,20 @@ describe('security codes', () => {
     expect(await redis.exists(keys.testNumberAccount(citizen.accountId))).toBe(0);
     const other = await engine.book({ accountId: citizen.accountId, sessionId, slot, dose: 1, beneficiaryIds: citizen.beneficiaryIds });
     expect(other.ok).toBe(true);
+  });
+
+  test("a vaccinator of other centres gets the missing appointment's answer, even with the right code, and changes nothing", async ({ engine }) => {
+    const { booked, beneficiaryIds } = await bookedToday(engine, 1);
+    const code = booked.securityCodes[0]!.code;
+    const attempt = (centerIds: number[]) =>
+      engine.markVaccinated({ appointmentId: booked.appointmentId, beneficiaryId: beneficiaryIds[0]!, securityCode: code, vaccinatorId: 'vax-b', centerIds });
+    const elsewhere = everyCenter(engine).filter((id) => id !== demoCenterId(engine));
+    expect(await attempt(elsewhere)).toEqual({ ok: false, status: Status.APPOINTMENT_NOT_FOUND });
+    expect(await attempt([])).toEqual({ ok: false, status: Status.APPOINTMENT_NOT_FOUND });
+    // a centre id that only starts like ours is not ours
+    expect(await attempt([Number(`${demoCenterId(engine)}1`)])).toEqual({ ok: false, status: Status.APPOINTMENT_NOT_FOUND });
+    expect((await engine.getAppointment(booked.appointmentId))!.beneficiaries[0]!.status).toBe('booked');
+    expect(await attempt([...elsewhere.slice(0, 2), demoCenterId(engine)])).toMatchObject({ ok: true });
   });
 
   test('an idempotent replay answers the codes of the first booking', async ({ engine }) => {

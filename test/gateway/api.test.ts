@@ -265,8 +265,11 @@ describe("teeka's own endpoints", () => {
     const booked = await citizen.post('/api/v2/appointment/schedule', { dose: 1, session_id: published.json.session_id, slot, beneficiaries: [id] });
     expect(booked.status, booked.text).toBe(200);
 
+    // the admin issues the centre's vaccinator their own credentials
+    const issued = await admin.post('/teeka/admin/operators', { operator_id: 'vax-7', role: 'vaccinator', center_ids: [center.center_id] });
+    expect(issued.status, issued.text).toBe(200);
     const vaccinator = new CowinClient(gateway.url);
-    vaccinator.token = (await vaccinator.post('/teeka/auth/operator', { role: 'vaccinator', key: 'demo-vaccinator-key', operator_id: 'vax-7' })).json.token;
+    vaccinator.token = (await vaccinator.post('/teeka/auth/operator', { operator_id: 'vax-7', secret: issued.json.secret })).json.token;
     expect((await vaccinator.post('/teeka/admin/sessions', {})).status).toBe(403);
     const appointment = await vaccinator.get(`/teeka/vaccinator/appointments/${booked.json.appointment_confirmation_no}`);
     expect(appointment.json).toMatchObject({ dose: 1, vaccine: 'COVAXIN', beneficiaries: [{ beneficiary_reference_id: id, name: 'Ravi Kumar', appointment_status: 'booked' }] });

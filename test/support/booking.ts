@@ -79,3 +79,8 @@ export async function securityCodeOf(engine: BookingEngine, appointmentId: strin
   if (!code) throw new Error(`no security code for beneficiary ${beneficiaryId} of appointment ${appointmentId}`);
   return code;
 }
+
+/** Every demo centre's id: a vaccinator of them all (engine tests that are not about centres). */
+export function everyCenter(engine: BookingEngine): number[] {
+  return engine.country.data.centers.map((c) => c.center_id);
+}

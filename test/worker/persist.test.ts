@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../../engine/keys.js';
+import { Operators } from '../../engine/operators.js';
 import { Status } from '../../engine/status.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
 import { saveMasterData } from '../../worker/masterdata.js';
@@ -132,6 +133,41 @@ describe('exactly once: replays and out-of-order batches', () => {
     ]);
     // the code itself is never printed
     expect(JSON.stringify(check.problems)).not.toContain(booked.securityCodes[0]!.code);
+  });
+
+  test('operators reach PostgreSQL as issued and revoked, the latest version winning in any order; reconcile compares them', async ({
+    engine,
+    redis,
+    pool,
+    clock,
+  }) => {
+    const operators = new Operators(engine.redis, engine.scripts, clock.now);
+    const before = await outboxEvents(redis);
+    const issued = await operators.issue('vax-9', 'vaccinator', [demoCenterId(engine, 1), demoCenterId(engine)], 'admin');
+    if (!issued.ok) throw new Error('issue refused');
+    const issuedBatch = (await outboxEvents(redis)).slice(before.length);
+    expect(await operators.revoke('vax-9', 'admin-2')).toEqual({ ok: true, version: 2 });
+    const revokedBatch = (await outboxEvents(redis)).slice(before.length + issuedBatch.length);
+    await writeBatch(pool, before);
+    expect((await writeBatch(pool, revokedBatch)).operators).toBe(1);
+    expect((await writeBatch(pool, issuedBatch)).operators).toBe(0); // late, older: changes nothing
+    const { rows } = await pool.query('SELECT operator_id, role, center_ids, status, issued_by, revoked_by, version, secret_hash FROM operators');
+    expect(rows).toEqual([
+      {
+        operator_id: 'vax-9',
+        role: 'vaccinator',
+        center_ids: [demoCenterId(engine), demoCenterId(engine, 1)].sort((a, b) => a - b),
+        status: 'revoked',
+        issued_by: 'admin',
+        revoked_by: 'admin-2',
+        version: 2,
+        secret_hash: expect.stringMatching(/^scrypt\$/),
+      },
+    ]);
+    expect(rows[0].secret_hash).not.toContain(issued.secret);
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+    await pool.query(`UPDATE operators SET status = 'active'`);
+    expect((await reconcile(redis, pool)).problems).toEqual([{ scope: 'operator vax-9', detail: 'status: Redis revoked, PostgreSQL active' }]);
   });
 
   test('an appointment superseded by a later booking stays expired even when its own rows arrive last', async ({
