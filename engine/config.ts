@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { KeyRing, KeyRingError } from './certificate-keys.js';
 import { offsetClock, type Clock } from './clock.js';
 
 export type Deployment = 'demo' | 'production';
@@ -47,6 +48,17 @@ export interface TeekaConfig {
    * before it is locked. Default 5: one in 2,000 for someone guessing, and room for typos.
    */
   securityCodeMaxWrong: number;
+  /**
+   * TEEKA_CERT_KEYS: path of the certificate issuer's key ring (engine/certificate-keys.ts; written by
+   * `npm run certificate-keys`). Required in production; a demo without it derives one from TEEKA_SECRET.
+   */
+  certKeysFile: string | null;
+  /**
+   * TEEKA_CERT_ISSUER: the issuer URL certificates name (`iss`): where /.well-known/jwks.json and the
+   * revocation lists are served. Production: an https URL without a trailing slash (SMART Health
+   * Cards). Demo default: http://<HOST, or localhost for 0.0.0.0>:<PORT>.
+   */
+  certIssuer: string;
   /** TEEKA_CAPTCHA: `on` requires the captcha from /auth/getRecaptcha on schedule. Default off. */
   captchaRequired: boolean;
   /** GATEWAY_THREADS: gateway threads sharing the port. Default: every core. */
@@ -188,12 +200,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     allowUwsFallback: read(false, () => flag(env, 'TEEKA_ALLOW_UWS_FALLBACK', false)),
     adminKey: env.TEEKA_ADMIN_KEY ?? (production ? '' : DEMO_ADMIN_KEY),
     smsWebhook: env.TEEKA_SMS_WEBHOOK || null,
+    certKeysFile: env.TEEKA_CERT_KEYS ? resolve(env.TEEKA_CERT_KEYS) : null,
+    certIssuer: '',
     wsMaxPerAddress: read(50, () => integer(env, 'TEEKA_WS_MAX_PER_ADDRESS', 50, 1, 1_000_000)),
     wsMaxBufferedBytes: read(256 * 1024, () => integer(env, 'TEEKA_WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024)),
     clockOffsetMs,
     clock: offsetClock(clockOffsetMs),
   };
 
+  config.certIssuer = env.TEEKA_CERT_ISSUER ?? `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${config.port}`;
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*[^\s?#/])?$/.test(config.certIssuer)) {
+    problem('TEEKA_CERT_ISSUER', 'expected an http(s) URL without a trailing slash, query or fragment');
+  }
+  if (config.certKeysFile !== null) {
+    try {
+      KeyRing.fromFile(config.certKeysFile); // read again by each process that signs; refused here at once
+    } catch (err) {
+      if (!(err instanceof KeyRingError)) throw err;
+      problem('TEEKA_CERT_KEYS', err.message);
+    }
+  }
   if (config.redisKeyPrefix.includes('{') || config.redisKeyPrefix.includes('}')) {
     problem('TEEKA_REDIS_PREFIX', 'must not contain braces: they would change the Redis Cluster slot of every key');
   }
@@ -217,6 +243,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     if (!config.smsWebhook) problem('TEEKA_SMS_WEBHOOK', 'production needs somewhere to send OTPs');
     if (config.allowUwsFallback) problem('TEEKA_ALLOW_UWS_FALLBACK', 'the slow fallback is not allowed in production');
     if (config.clockOffsetMs !== 0) problem('TEEKA_CLOCK_OFFSET_MS', 'a shifted clock is for demos and tests, not production');
+    if (config.certKeysFile === null) problem('TEEKA_CERT_KEYS', 'production signs certificates with its own keys: create them with `npm run certificate-keys -- init FILE`');
+    if (!config.certIssuer.startsWith('https://')) problem('TEEKA_CERT_ISSUER', 'production certificates name an https issuer URL (SMART Health Cards)');
   }
   if (problems.length) throw new ConfigErrors(problems);
   return config;
@@ -234,4 +262,9 @@ export function settingsOrExit<T>(processName: string, load: () => T): T {
     console.error(`${processName}: ${err.message}`);
     process.exit(2);
   }
+}
+
+/** The certificate issuer of a deployment: its key ring (the file, or the demo ring) and issuer URL. */
+export function certificateIssuerOf(config: TeekaConfig): { ring: KeyRing; issuer: string } {
+  return { ring: config.certKeysFile ? KeyRing.fromFile(config.certKeysFile) : KeyRing.demo(config.secret), issuer: config.certIssuer };
 }

@@ -6,17 +6,20 @@
 import { createHash, randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from './clock.js';
-import { localEpochDay, localInstant } from './dates.js';
+import { formatIsoDate, localEpochDay, localInstant } from './dates.js';
 import {
   accountIdOf,
   accountOfTxnId,
   newAppointmentId,
+  newCertificateId,
   newLoginSessionId,
   newOtp,
   newTxnId,
   photoIdHashOf,
   sha256Hex,
 } from './ids.js';
+import { KeyRing } from './certificate-keys.js';
+import { signHealthCard, type SignedCertificate } from './health-card.js';
 import { keys } from './keys.js';
 import type { Country } from './masterdata.js';
 import { LuaScripts } from './scripts.js';
@@ -34,6 +37,12 @@ export interface EngineOptions {
   testMobiles?: { prefix: string; otp: string; securityCode?: string | null } | null;
   /** wrong security codes allowed per appointment before it is locked. Default 5 */
   securityCodeMaxWrong?: number;
+  /**
+   * who issues vaccination certificates: the key ring and the issuer URL (`iss`, where
+   * /.well-known/jwks.json is served). Default: the demo ring derived from `secret`, issuer
+   * http://localhost:8080 (engine tests; the gateway always passes its configuration's)
+   */
+  certificates?: { ring: KeyRing; issuer: string };
   /** entries kept in the availability stream. Default 100000 */
   availabilityStreamCap?: number;
   /** how long a booking's idempotency record answers retries. Default 24 h */
@@ -158,6 +167,7 @@ export class BookingEngine {
   private readonly secret: string;
   private readonly testMobiles: { prefix: string; otp: string; securityCode?: string | null } | null;
   private readonly securityCodeMaxWrong: number;
+  readonly certificates: { ring: KeyRing; issuer: string };
   private readonly availabilityCap: number;
   private readonly idempotencyTtlMs: number;
   private readonly firstReference: number;
@@ -171,6 +181,7 @@ export class BookingEngine {
     this.secret = options.secret;
     this.testMobiles = options.testMobiles ?? null;
     this.securityCodeMaxWrong = options.securityCodeMaxWrong ?? 5;
+    this.certificates = options.certificates ?? { ring: KeyRing.demo(options.secret), issuer: 'http://localhost:8080' };
     this.availabilityCap = options.availabilityStreamCap ?? 100_000;
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
     this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
@@ -534,17 +545,100 @@ export class BookingEngine {
    * A vaccinator records a dose given to one beneficiary of an appointment, with the security code
    * the citizen gives. Wrong codes are counted per appointment (`triesLeft`); past the limit it is locked.
    */
-  async markVaccinated(vaccination: Vaccination): Promise<Outcome<{ dose: number; vaccine: string; date: number }>> {
+  async markVaccinated(vaccination: Vaccination): Promise<Outcome<{ dose: number; vaccine: string; date: number; certificateId: string }>> {
     const { appointmentId, beneficiaryId, securityCode, vaccinatorId, centerIds } = vaccination;
     return this.withFreshSession(appointmentId, async (sessionId, accountId) => {
+      const certificateId = newCertificateId();
+      const prepared = await this.prepareCertificate(certificateId, vaccination, sessionId, accountId);
       const reply = await this.scripts.run(
         'markVaccinated',
-        [keys.session(sessionId), keys.account(accountId), keys.appointment(appointmentId), keys.outbox()],
-        [appointmentId, beneficiaryId, sessionId, this.now(), vaccinatorId, securityCode, this.securityCodeMaxWrong, centerIds.join(',')],
+        [
+          keys.session(sessionId),
+          keys.account(accountId),
+          keys.appointment(appointmentId),
+          keys.outbox(),
+          keys.certificate(certificateId),
+          keys.beneficiaryCertificates(beneficiaryId),
+        ],
+        [
+          appointmentId,
+          beneficiaryId,
+          sessionId,
+          this.now(),
+          vaccinatorId,
+          securityCode,
+          this.securityCodeMaxWrong,
+          centerIds.join(','),
+          prepared?.beneficiaryVersion ?? -1,
+          prepared?.signed.certificateId ?? '',
+          prepared?.signed.jws ?? '',
+          prepared?.signed.kid ?? '',
+          prepared?.signed.rid ?? '',
+        ],
       );
       if (code(reply) !== Status.OK) return failure(reply, 'beneficiary');
-      return { ok: true, status: Status.OK, dose: reply[1] as number, vaccine: reply[2] as string, date: reply[3] as number };
+      return {
+        ok: true,
+        status: Status.OK,
+        dose: reply[1] as number,
+        vaccine: reply[2] as string,
+        date: reply[3] as number,
+        certificateId: reply[4] as string,
+      };
     });
+  }
+
+  /**
+   * Sign the certificate a vaccination would issue, from the records as they stand (the script then
+   * checks the beneficiary has not changed). Nothing is signed, and null returned, when the records
+   * already show the script will refuse (another centre, not booked, a wrong code): signing costs a
+   * little, and a refused vaccination drops the certificate anyway.
+   */
+  private async prepareCertificate(
+    certificateId: string,
+    vaccination: Vaccination,
+    sessionId: string,
+    accountId: string,
+  ): Promise<{ beneficiaryVersion: number; signed: SignedCertificate } | null> {
+    const { appointmentId, beneficiaryId, securityCode, centerIds } = vaccination;
+    const [rawBen, [centerText, dateText, vaccine], [doseText, status, storedCode]] = (await this.redis
+      .pipeline()
+      .hget(keys.account(accountId), `ben:${beneficiaryId}`)
+      .hmget(keys.session(sessionId), 'center_id', 'date', 'vaccine')
+      .hmget(keys.appointment(appointmentId), 'dose', `status:${beneficiaryId}`, `code:${beneficiaryId}`)
+      .exec()
+      .then((replies) =>
+        (replies ?? []).map(([err, value]) => {
+          if (err) throw err;
+          return value;
+        }),
+      )) as [string | null, (string | null)[], (string | null)[]];
+    const centerId = Number(centerText);
+    if (!rawBen || !vaccine || !centerIds.includes(centerId) || status !== 'booked' || (storedCode && storedCode !== securityCode)) return null;
+    const ben = JSON.parse(rawBen) as StoredBeneficiary;
+    const center = this.country.centersById.get(centerId);
+    const district = center && this.country.districtsById.get(center.district_id);
+    const state = district && this.country.statesById.get(district.state_id);
+    const dose = Number(doseText);
+    const signed = await signHealthCard(this.certificates.ring, {
+      certificateId,
+      issuer: this.certificates.issuer,
+      issuedAt: this.now(),
+      name: ben.name,
+      birthYear: ben.birth_year,
+      photoIdType: this.country.data.photo_id_types.find((t) => t.id === ben.photo_id_type)?.type ?? String(ben.photo_id_type),
+      photoIdLast4: ben.photo_id_last4,
+      vaccine,
+      dose,
+      // every vaccine of the country files is a two-dose series; a precaution dose goes past it
+      seriesDoses: Math.max(2, dose),
+      date: formatIsoDate(Number(dateText)),
+      centerName: center?.name ?? `centre ${centerId}`,
+      place: [district?.district_name, state?.state_name].filter(Boolean).join(', '),
+      countryName: this.country.data.country.name,
+      countryCode: this.country.data.country.code,
+    });
+    return { beneficiaryVersion: ben.version ?? 0, signed };
   }
 
   /**

@@ -62,6 +62,15 @@ export const keys = {
   operator: (operatorId: string) => `${BOOKING}:operator:${operatorId}`,
   /** hash with TTL: an operator's live login session (sid, role, centres); deleting it revokes the token */
   operatorSession: (operatorId: string) => `${BOOKING}:operator-session:${operatorId}`,
+  /** hash: one vaccination certificate (the signed card, whom and what it certifies, issued or revoked) */
+  certificate: (certificateId: string) => `${BOOKING}:certificate:${certificateId}`,
+  /** hash: a beneficiary's certificates, dose → certificate id */
+  beneficiaryCertificates: (beneficiaryId: string) => `${BOOKING}:beneficiary-certificates:${beneficiaryId}`,
+  /**
+   * sorted set: the revocation ids (rid) of revoked certificates signed with one issuer key, scored by
+   * when they were revoked: the key's card revocation list (`/.well-known/crl/<kid>.json`)
+   */
+  certificateRevocations: (kid: string) => `${BOOKING}:crl:${kid}`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
   /**

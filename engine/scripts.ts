@@ -32,7 +32,8 @@ export type ScriptName =
   | 'setAsideOutboxEntries'
   | 'issueOperator'
   | 'revokeOperator'
-  | 'openOperatorSession';
+  | 'openOperatorSession'
+  | 'revokeCertificate';
 
 export interface ScriptSource {
   name: ScriptName;

@@ -69,6 +69,10 @@ export enum Status {
   OPERATOR_NOT_FOUND = -52,
   /** Operator credentials that are wrong, revoked or replaced. */
   OPERATOR_REFUSED = -53,
+  /** No certificate has this id. */
+  CERTIFICATE_NOT_FOUND = -54,
+  /** The certificate was revoked (issued in error). */
+  CERTIFICATE_REVOKED = -55,
 }
 
 /** What an API client receives for a non-success outcome. */
@@ -219,6 +223,12 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
   },
   [Status.OPERATOR_NOT_FOUND]: { httpStatus: 404, errorCode: 'OPRADM0001', error: 'No operator has this id' },
   [Status.OPERATOR_REFUSED]: { httpStatus: 401, errorCode: 'USRAUT0002', error: 'Invalid operator credentials' },
+  [Status.CERTIFICATE_NOT_FOUND]: { httpStatus: 404, errorCode: 'CERTIF0001', error: 'Certificate not found' },
+  [Status.CERTIFICATE_REVOKED]: {
+    httpStatus: 410,
+    errorCode: 'CERTIF0002',
+    error: 'This certificate was revoked because it was issued in error; please contact the vaccination centre',
+  },
   [Status.CAPACITY_BELOW_BOOKED]: {
     httpStatus: 409,
     errorCode: 'SESADM0001',

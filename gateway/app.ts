@@ -5,7 +5,8 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { isBackendUnavailable } from '../engine/backend-errors.js';
-import type { TeekaConfig } from '../engine/config.js';
+import { certificateIssuerOf, type TeekaConfig } from '../engine/config.js';
+import { Certificates } from '../engine/certificates.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
@@ -23,6 +24,7 @@ import { beneficiaryRoutes } from './routes/beneficiaries.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { operatorRoutes } from './routes/operators.js';
 import { vaccinatorRoutes } from './routes/vaccinator.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -65,6 +67,7 @@ export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => v
   appointmentRoutes,
   operatorRoutes,
   vaccinatorRoutes,
+  certificateRoutes,
   opsRoutes,
   pageRoutes,
 ];
@@ -79,8 +82,10 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     clock: config.clock,
     testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp, securityCode: config.testSecurityCode } : null,
     securityCodeMaxWrong: config.securityCodeMaxWrong,
+    certificates: certificateIssuerOf(config),
   });
   const operators = new Operators(deps.redis, engine.scripts, config.clock);
+  const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);
   const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
   await book.start();
   const metrics = new GatewayMetrics();
@@ -104,6 +109,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     country,
     engine,
     operators,
+    certificates,
     database: deps.pgPool,
     book,
     search: new SessionSearch(country, book),

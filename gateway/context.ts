@@ -3,6 +3,7 @@ import type { TeekaConfig } from '../engine/config.js';
 import type { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
 import type { Operators } from '../engine/operators.js';
+import type { Certificates } from '../engine/certificates.js';
 import type pg from 'pg';
 import type { Authenticator } from './auth.js';
 import type { AvailabilityBook } from './availability.js';
@@ -23,6 +24,8 @@ export interface GatewayContext {
   engine: BookingEngine;
   /** vaccinators and admins: credentials, login sessions */
   operators: Operators;
+  /** vaccination certificates issued, revoked, and what verifiers download */
+  certificates: Certificates;
   /** PostgreSQL, the system of record, for the few reads Redis has no index for (a centre's day) */
   database: pg.Pool;
   book: AvailabilityBook;

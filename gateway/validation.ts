@@ -154,6 +154,7 @@ export function bodySchemas(country: Country, clock: Clock) {
       center_ids: z.array(wholeNumber(1, 1e12)).max(50).optional(),
     }),
     revokeOperator: z.strictObject({ operator_id: operatorId }),
+    revokeCertificate: z.strictObject({ certificate_id: uuidLike, reason: z.string().trim().min(1).max(200) }),
     vaccinate: z.strictObject({
       appointment_id: uuidLike,
       beneficiary_reference_id: referenceId,

@@ -9,11 +9,20 @@
  *   of each key within the batch (DISTINCT ON), so a replayed or late batch never goes backwards;
  * - superseded ("expired") appointments are recorded as facts of their own, so an appointment's
  *   rows arriving after the booking that superseded it still land as expired;
- * - operators (issued, revoked) are upserted with the same version guard.
+ * - operators (issued, revoked) and certificates (issued with their vaccination, revoked) are
+ *   upserted with the same version guard.
  */
 import type pg from 'pg';
 import { inTransaction } from './database.js';
-import type { AccountChange, AppointmentChange, BeneficiaryChange, OperatorChange, OutboxEvent, SessionChange } from './outbox.js';
+import type {
+  AccountChange,
+  AppointmentChange,
+  BeneficiaryChange,
+  CertificateChange,
+  OperatorChange,
+  OutboxEvent,
+  SessionChange,
+} from './outbox.js';
 
 export interface BatchWriteReport {
   /** outbox changes in the batch */
@@ -31,6 +40,8 @@ export interface BatchWriteReport {
   expired: number;
   /** operator rows inserted or moved to a newer version */
   operators: number;
+  /** certificate rows inserted or moved to a newer version (revoked) */
+  certificates: number;
 }
 
 const EPOCH_MS = (column: string) => `(timestamptz 'epoch' + ${column} * interval '1 millisecond')`;
@@ -160,6 +171,47 @@ const UPSERT_OPERATORS = `
     revoked_by = EXCLUDED.revoked_by, version = EXCLUDED.version
   WHERE operators.version < EXCLUDED.version`;
 
+const UPSERT_CERTIFICATES = `
+  INSERT INTO certificates (certificate_id, beneficiary_id, account_id, appointment_id, dose, vaccine, vaccinated_on, center_id,
+                            kid, rid, jws, issued_at, issued_by, status, revoked_at, revoked_by, revocation_reason, version)
+  SELECT DISTINCT ON (c.certificate_id)
+    c.certificate_id, c.beneficiary_id, c.account_id, c.appointment_id, c.dose, c.vaccine, date '1970-01-01' + c.day, c.center_id,
+    c.kid, c.rid, c.jws, ${EPOCH_MS('c.issued_ms')}, c.issued_by, c.status,
+    CASE WHEN c.revoked_ms IS NOT NULL THEN ${EPOCH_MS('c.revoked_ms')} END, c.revoked_by, c.reason, c.version
+  FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::smallint[], $6::text[], $7::int[], $8::int[], $9::text[],
+              $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::text[], $17::text[], $18::int[])
+    AS c(certificate_id, beneficiary_id, account_id, appointment_id, dose, vaccine, day, center_id, kid, rid, jws, issued_ms,
+         issued_by, status, revoked_ms, revoked_by, reason, version)
+  ORDER BY c.certificate_id, c.version DESC
+  ON CONFLICT (certificate_id) DO UPDATE SET
+    status = EXCLUDED.status, revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by,
+    revocation_reason = EXCLUDED.revocation_reason, version = EXCLUDED.version
+  WHERE certificates.version < EXCLUDED.version`;
+
+function certificatesParams(changes: CertificateChange[]): unknown[] {
+  const column = <T>(pick: (c: CertificateChange) => T) => changes.map(pick);
+  return [
+    column((c) => c.certificate_id),
+    column((c) => c.beneficiary_id),
+    column((c) => c.account_id),
+    column((c) => c.appointment_id),
+    column((c) => c.dose),
+    column((c) => c.vaccine),
+    column((c) => c.date),
+    column((c) => c.center_id),
+    column((c) => c.kid),
+    column((c) => c.rid),
+    column((c) => c.jws),
+    column((c) => c.issued_at),
+    column((c) => c.issued_by),
+    column((c) => c.status),
+    column((c) => c.revoked_at ?? null),
+    column((c) => c.revoked_by ?? null),
+    column((c) => c.revocation_reason ?? null),
+    column((c) => c.version),
+  ];
+}
+
 function operatorsParams(changes: OperatorChange[]): unknown[] {
   const column = <T>(pick: (c: OperatorChange) => T) => changes.map(pick);
   return [
@@ -234,8 +286,10 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
   const beneficiaries: BeneficiaryChange[] = [];
   const appointments: (AppointmentChange & { eventId: string; streamId: string; raw: string })[] = [];
   const operators: OperatorChange[] = [];
+  const certificates: CertificateChange[] = [];
   for (const event of events) {
     if (event.kind === 'operator') operators.push(event.change);
+    else if (event.kind === 'certificate') certificates.push(event.change);
     else if (event.kind === 'account') accounts.push(event.change);
     else if (event.kind === 'session') sessions.push(event.change);
     else if (event.kind === 'beneficiary') beneficiaries.push(event.change);
@@ -255,6 +309,7 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     appointmentRows: 0,
     expired: 0,
     operators: 0,
+    certificates: 0,
   };
   if (!events.length) return report;
 
@@ -265,6 +320,9 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
       report.beneficiaries = (await run(client, 'teeka_upsert_beneficiaries', UPSERT_BENEFICIARIES, beneficiariesParams(beneficiaries))).rowCount ?? 0;
     }
     if (operators.length) report.operators = (await run(client, 'teeka_upsert_operators', UPSERT_OPERATORS, operatorsParams(operators))).rowCount ?? 0;
+    if (certificates.length) {
+      report.certificates = (await run(client, 'teeka_upsert_certificates', UPSERT_CERTIFICATES, certificatesParams(certificates))).rowCount ?? 0;
+    }
     if (!appointments.length) return;
     const logged = await run(client, 'teeka_insert_appointment_events', INSERT_APPOINTMENT_EVENTS, [
       appointments.map((a) => a.eventId),
@@ -298,6 +356,6 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
   });
   report.rows =
     report.accounts + report.sessions + report.beneficiaries + report.appointmentEvents + report.appointmentRows + report.expired +
-    report.operators;
+    report.operators + report.certificates;
   return report;
 }

@@ -7,8 +7,9 @@
  * vaccinated, superseded by a later booking of the same dose: their seat stays counted);
  * dose 1 is bucket 1, doses 2 and 3 share bucket 2. Then every appointment (session, slot, dose,
  * version, beneficiaries in order, their statuses and security codes), every beneficiary (version,
- * doses, live appointment per dose) and every operator (role, centres, secret hash, status, version)
- * must be the same on both sides.
+ * doses, live appointment per dose), every operator (role, centres, secret hash, status, version),
+ * every certificate (whom, which dose, key, revocation id, status, version, the signed text itself)
+ * and each key's revocation list must be the same on both sides.
  *
  *   npm run reconcile                  exits 2 when the outbox still holds changes
  *   npm run reconcile -- --wait[=120]  waits (up to N seconds) for the worker to drain it first
@@ -22,6 +23,7 @@
  * Run it when bookings are quiet: a change between the two reads shows as a mismatch (the outbox is
  * checked again at the end, and a change during the comparison is reported as such).
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -52,7 +54,7 @@ export interface ReconcileReport {
   drained: boolean;
   outboxBefore: OutboxBacklog;
   outboxAfter: OutboxBacklog;
-  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number; operators: number };
+  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number; operators: number; certificates: number };
   problems: ReconcileProblem[];
   /** changes PostgreSQL refused for good, set aside (the oldest DEAD_LETTERS_READ of them) */
   deadLetters: DeadLetter[];
@@ -121,6 +123,18 @@ export interface AppointmentRow {
   created_ms: string;
   /** null for an appointment booked before security codes existed */
   security_code: string | null;
+}
+
+interface CertificateRow {
+  certificate_id: string;
+  beneficiary_id: string;
+  dose: number;
+  kid: string;
+  rid: string;
+  status: string;
+  version: number;
+  jws_md5: string;
+  revoked_ms: string | null;
 }
 
 interface OperatorRow {
@@ -369,6 +383,60 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
     if (hash.secret_hash !== row.secret_hash) problem(scope, 'the secret hashes differ between Redis and PostgreSQL');
   }
 
+  // ---------------------------------------------------------------- certificates and revocation lists
+  const redisCertificates = await readHashes(redis, keys.certificate(''));
+  const redisCertificateIndex = await readHashes(redis, keys.beneficiaryCertificates(''));
+  const pgCertificates = new Map<string, CertificateRow>();
+  await forEachChunk<CertificateRow>(
+    pool,
+    `SELECT certificate_id, beneficiary_id::text, dose, kid, rid, status, version, md5(jws) AS jws_md5,
+            (extract(epoch FROM revoked_at) * 1000)::bigint::text AS revoked_ms
+     FROM certificates`,
+    [],
+    10_000,
+    (rows) => rows.forEach((row) => pgCertificates.set(row.certificate_id, row)),
+  );
+  const pgRevoked = new Map<string, Set<string>>(); // kid → rids
+  for (const row of pgCertificates.values()) {
+    if (row.status !== 'revoked') continue;
+    const rids = pgRevoked.get(row.kid) ?? new Set<string>();
+    rids.add(row.rid);
+    pgRevoked.set(row.kid, rids);
+  }
+  for (const id of new Set([...redisCertificates.keys(), ...pgCertificates.keys()])) {
+    const hash = redisCertificates.get(id);
+    const row = pgCertificates.get(id);
+    const scope = `certificate ${id}`;
+    if (!hash || !row) {
+      problem(scope, hash ? `in Redis (beneficiary ${hash.beneficiary_id}, dose ${hash.dose}), missing in PostgreSQL` : `in PostgreSQL (beneficiary ${row!.beneficiary_id}, dose ${row!.dose}), missing in Redis`);
+      continue;
+    }
+    const fields: [string, string, string][] = [
+      ['beneficiary', hash.beneficiary_id!, row.beneficiary_id],
+      ['dose', hash.dose!, String(row.dose)],
+      ['kid', hash.kid!, row.kid],
+      ['rid', hash.rid!, row.rid],
+      ['status', hash.status!, row.status],
+      ['version', hash.version!, String(row.version)],
+    ];
+    for (const [name, inRedis, inPostgres] of fields) {
+      if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
+    }
+    if (createHash('md5').update(hash.jws ?? '').digest('hex') !== row.jws_md5) problem(scope, 'the signed certificates (JWS) differ between Redis and PostgreSQL');
+    if (redisCertificateIndex.get(hash.beneficiary_id!)?.[hash.dose!] !== id) {
+      problem(scope, `beneficiary ${hash.beneficiary_id}'s dose ${hash.dose} does not point at it in Redis`);
+    }
+  }
+  const redisRevoked = new Map<string, Set<string>>();
+  for await (const chunk of scanKeys(redis, `${keys.certificateRevocations('')}*`)) {
+    for (const key of chunk) redisRevoked.set(key.slice(keys.certificateRevocations('').length), new Set(await redis.zrange(key, 0, -1)));
+  }
+  for (const kid of new Set([...redisRevoked.keys(), ...pgRevoked.keys()])) {
+    const inRedis = [...(redisRevoked.get(kid) ?? [])].sort().join(', ');
+    const inPostgres = [...(pgRevoked.get(kid) ?? [])].sort().join(', ');
+    if (inRedis !== inPostgres) problem(`revocation list ${kid}`, `Redis [${inRedis}], PostgreSQL [${inPostgres}]`);
+  }
+
   const outboxAfter = await readOutboxBacklog(redis);
   const drained = outboxBefore.length === 0 && outboxAfter.length === 0;
   if (outboxBefore.length === 0 && outboxAfter.length > 0) {
@@ -386,6 +454,7 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
       beneficiaries: Math.max(redisBeneficiaries.size, liveInPostgres),
       accounts: redisAccounts.size,
       operators: redisOperators.size,
+      certificates: redisCertificates.size,
     },
     problems,
     deadLetters,
@@ -422,7 +491,8 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
   const what =
     `${number(counts.sessions)} sessions, ${number(counts.appointments)} appointments (${number(counts.seats)} seats), ` +
     `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts` +
-    (counts.operators ? `, ${number(counts.operators)} operators` : '');
+    (counts.operators ? `, ${number(counts.operators)} operators` : '') +
+    (counts.certificates ? `, ${number(counts.certificates)} certificates` : '');
   if (report.ok) return `reconcile: OK: ${what} match in Redis and PostgreSQL; outbox drained`;
   const lines = [
     report.problems.length || !report.deadLetterCount

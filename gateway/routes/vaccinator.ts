@@ -151,7 +151,7 @@ export function vaccinatorRoutes(router: Router, ctx: GatewayContext): void {
         const error = apiErrorFor(outcome.status);
         return apiError({ ...error, error: `${error.error} (${outcome.triesLeft} wrong ${outcome.triesLeft === 1 ? 'code' : 'codes'} left before the appointment is locked)` });
       }
-      return json(200, { dose: outcome.dose, vaccine: outcome.vaccine, date: formatCowinDate(outcome.date) });
+      return json(200, { dose: outcome.dose, vaccine: outcome.vaccine, date: formatCowinDate(outcome.date), certificate_id: outcome.certificateId });
     }),
   );
 }

@@ -3,9 +3,18 @@
  * shared vaccinator keys and guessable secrets.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { newKeyRingFile } from '../../engine/certificate-keys.js';
 import { ConfigErrors, loadConfig, projectRoot } from '../../engine/config.js';
+
+// production signs certificates with keys of its own: a key ring file that exists and loads
+const scratch = mkdtempSync(join(tmpdir(), 'teeka-config-'));
+const keyRingFile = join(scratch, 'certificate-keys.json');
+writeFileSync(keyRingFile, JSON.stringify(newKeyRingFile()));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const PRODUCTION_OK = {
   TEEKA_ENV: 'production',
@@ -13,6 +22,8 @@ const PRODUCTION_OK = {
   TEEKA_ADMIN_KEY: 'adm-7Hq2Lp9Xz4Rw8Kc',
   TEEKA_SMS_WEBHOOK: 'https://sms.example.invalid/send',
   TEEKA_TEST_MOBILE_PREFIX: undefined,
+  TEEKA_CERT_KEYS: keyRingFile,
+  TEEKA_CERT_ISSUER: 'https://certificates.example.invalid',
 };
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -66,6 +77,18 @@ describe('configuration', () => {
     expect(problemsOf({ TEEKA_TEST_SECURITY_CODE: '12a4' })).toEqual(['TEEKA_TEST_SECURITY_CODE: must be 4 digits']);
     expect(loadConfig({ TEEKA_TEST_SECURITY_CODE: '1234' } as NodeJS.ProcessEnv).testSecurityCode).toBe('1234');
     expect(loadConfig({} as NodeJS.ProcessEnv)).toMatchObject({ testSecurityCode: null, securityCodeMaxWrong: 5 });
+  });
+
+  it('certificates: production needs its own key ring and an https issuer; a ring that does not load is named', () => {
+    expect(problemsOf({ ...PRODUCTION_OK, TEEKA_CERT_KEYS: undefined, TEEKA_CERT_ISSUER: 'http://teeka.example.invalid' })).toEqual([
+      expect.stringMatching(/^TEEKA_CERT_KEYS: production signs certificates with its own keys/),
+      'TEEKA_CERT_ISSUER: production certificates name an https issuer URL (SMART Health Cards)',
+    ]);
+    expect(problemsOf({ TEEKA_CERT_ISSUER: 'https://teeka.example/' })).toEqual([expect.stringMatching(/^TEEKA_CERT_ISSUER: expected an http\(s\) URL without a trailing slash/)]);
+    const broken = join(scratch, 'broken-keys.json');
+    writeFileSync(broken, JSON.stringify({ revocation_secret: 'short', keys: [] }));
+    expect(problemsOf({ TEEKA_CERT_KEYS: broken })).toEqual([expect.stringMatching(/^TEEKA_CERT_KEYS: .*revocation_secret/)]);
+    expect(loadConfig({ HOST: '127.0.0.1', PORT: '8123' } as NodeJS.ProcessEnv).certIssuer).toBe('http://127.0.0.1:8123');
   });
 
   it('the demo runs on a shifted clock when asked, and the shift moves "now"', () => {

@@ -283,7 +283,7 @@ describe("teeka's own endpoints", () => {
     const done = await vaccinator.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id, security_code: code });
     if (Date.now() < (await gateway.engine.getSession(published.json.session_id))!.day_end) {
       expect(done.status, done.text).toBe(200);
-      expect(done.json).toEqual({ dose: 1, vaccine: 'COVAXIN', date: today });
+      expect(done.json).toEqual({ dose: 1, vaccine: 'COVAXIN', date: today, certificate_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
       const after = await citizen.get('/api/v2/appointment/beneficiaries');
       expect(after.json.beneficiaries[0]).toMatchObject({ vaccination_status: 'Partially Vaccinated', vaccine: 'COVAXIN', dose1_date: today });
     }

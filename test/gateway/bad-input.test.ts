@@ -218,6 +218,7 @@ describe('control characters and unpaired surrogates, in every field of every ro
     '/teeka/auth/operator': { schema: 'operatorLogin', caller: 'public', body: () => ({ role: 'admin', key: 'demo-admin-key', operator_id: 'adm-1', secret: 'x' }) },
     '/teeka/admin/operators': { schema: 'issueOperator', caller: 'admin', body: () => ({ operator_id: 'vax-1', role: 'vaccinator', center_ids: [1] }) },
     '/teeka/admin/operators/revoke': { schema: 'revokeOperator', caller: 'admin', body: () => ({ operator_id: 'vax-1' }) },
+    '/teeka/admin/certificates/revoke': { schema: 'revokeCertificate', caller: 'admin', body: () => ({ certificate_id: sessionId, reason: 'issued in error' }) },
     '/teeka/admin/sessions': {
       schema: 'publishSession',
       caller: 'admin',

@@ -172,7 +172,7 @@ describe('a vaccinator and their centre', () => {
 
     const done = await vaccinator.post('/teeka/vaccinator/vaccinate', { appointment_id: ours.appointmentId, beneficiary_reference_id: ours.beneficiaryId, security_code: ours.code });
     expect(done.status, done.text).toBe(200);
-    expect(done.json).toEqual({ dose: 1, vaccine: 'COVISHIELD', date: formatCowinDate(gateway.engine.today()) });
+    expect(done.json).toEqual({ dose: 1, vaccine: 'COVISHIELD', date: formatCowinDate(gateway.engine.today()), certificate_id: expect.any(String) });
     const outbox = await gateway.redis.xrange(keys.outbox(), '-', '+');
     const vaccinated = outbox.map(([, f]) => JSON.parse(f[f.indexOf('data') + 1]!)).find((d) => d.appointment_id === ours.appointmentId && d.action === 'vaccinated');
     expect(vaccinated.vaccinator_id).toBe('vax-centre-a');

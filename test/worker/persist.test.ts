@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../../engine/keys.js';
+import { Certificates } from '../../engine/certificates.js';
 import { Operators } from '../../engine/operators.js';
 import { Status } from '../../engine/status.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
@@ -168,6 +169,54 @@ describe('exactly once: replays and out-of-order batches', () => {
     expect((await reconcile(redis, pool)).problems).toEqual([]);
     await pool.query(`UPDATE operators SET status = 'active'`);
     expect((await reconcile(redis, pool)).problems).toEqual([{ scope: 'operator vax-9', detail: 'status: Redis revoked, PostgreSQL active' }]);
+  });
+
+  test('a certificate lands once with its vaccination, and its revocation wins whichever batch comes first', async ({ engine, redis, pool, clock }) => {
+    const center = demoCenterId(engine);
+    const sessionId = await publishSession(engine, { date: engine.today(), capacity_dose1: 10 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 1);
+    const booked = await engine.book({ accountId, sessionId, slot: slotsOf(engine, center)[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
+    const before = await outboxEvents(redis);
+    const vaccinated = await engine.markVaccinated({
+      appointmentId: booked.appointmentId,
+      beneficiaryId: beneficiaryIds[0]!,
+      securityCode: booked.securityCodes[0]!.code,
+      vaccinatorId: 'vax-1',
+      centerIds: [center],
+    });
+    if (!vaccinated.ok) throw new Error(`vaccination refused: ${vaccinated.status}`);
+    const vaccinationBatch = (await outboxEvents(redis)).slice(before.length);
+    // the vaccination, the beneficiary's dose and the certificate are one script's changes
+    expect(vaccinationBatch.map((e) => e.kind)).toEqual(['appointment', 'beneficiary', 'certificate']);
+    const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
+    expect(await certificates.revoke(vaccinated.certificateId, 'admin', 'wrong person')).toEqual({ ok: true, version: 2 });
+    expect(await certificates.revoke(vaccinated.certificateId, 'admin', 'again')).toEqual({ ok: true, version: 2 }); // nothing changes
+    const revocationBatch = (await outboxEvents(redis)).slice(before.length + vaccinationBatch.length);
+    expect(revocationBatch).toHaveLength(1);
+
+    await writeBatch(pool, before);
+    expect((await writeBatch(pool, revocationBatch)).certificates).toBe(1);
+    expect((await writeBatch(pool, vaccinationBatch)).certificates).toBe(0); // late, older
+    expect((await writeBatch(pool, vaccinationBatch)).certificates).toBe(0); // replayed
+    const { rows } = await pool.query('SELECT certificate_id, beneficiary_id::text, dose, status, version, revoked_by, revocation_reason, jws FROM certificates');
+    expect(rows).toEqual([
+      {
+        certificate_id: vaccinated.certificateId,
+        beneficiary_id: beneficiaryIds[0],
+        dose: 1,
+        status: 'revoked',
+        version: 2,
+        revoked_by: 'admin',
+        revocation_reason: 'wrong person',
+        jws: (await certificates.get(vaccinated.certificateId))!.jws,
+      },
+    ]);
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+    // reconcile notices a revocation list that PostgreSQL does not back
+    await pool.query(`UPDATE certificates SET status = 'issued'`);
+    const problems = (await reconcile(redis, pool)).problems.map((p) => p.scope);
+    expect(problems).toEqual([`certificate ${vaccinated.certificateId}`, expect.stringMatching(/^revocation list /)]);
   });
 
   test('an appointment superseded by a later booking stays expired even when its own rows arrive last', async ({

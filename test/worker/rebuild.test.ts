@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import type { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
+import { Certificates } from '../../engine/certificates.js';
 import { Operators } from '../../engine/operators.js';
 import { bookingPartitionPattern, keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
@@ -112,6 +113,22 @@ async function bookingDay(engine: BookingEngine, clock: TestClock) {
     await engine.markVaccinated({ appointmentId: vaccinatedAppointment, beneficiaryId: vaccinatedBeneficiary, securityCode, vaccinatorId: 'vaccinator-7', centerIds: everyCenter(engine) }),
   ).toMatchObject({ ok: true });
 
+  // the vaccination issued a certificate; another beneficiary's, issued in error, is revoked
+  const dose1Today = await publishSession(engine, { date: engine.today(), center_id: demoCenterId(engine, 2), slot_capacity: everySlot(engine, demoCenterId(engine, 2), 5) });
+  const mistaken = await accountWithBeneficiaries(engine, 1);
+  const mistakenBooking = await engine.book({ accountId: mistaken.accountId, sessionId: dose1Today, slot: slotsOf(engine, demoCenterId(engine, 2))[0]!, dose: 1, beneficiaryIds: mistaken.beneficiaryIds });
+  if (!mistakenBooking.ok) throw new Error('booking refused');
+  const mistakenVaccination = await engine.markVaccinated({
+    appointmentId: mistakenBooking.appointmentId,
+    beneficiaryId: mistaken.beneficiaryIds[0]!,
+    securityCode: mistakenBooking.securityCodes[0]!.code,
+    vaccinatorId: 'vaccinator-7',
+    centerIds: everyCenter(engine),
+  });
+  if (!mistakenVaccination.ok) throw new Error('vaccination refused');
+  const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
+  expect(await certificates.revoke(mistakenVaccination.certificateId, 'admin', 'recorded for the wrong person')).toEqual({ ok: true, version: 2 });
+
   // operators an admin issued: one still active, one revoked (their credentials survive; logins do not)
   const operators = new Operators(engine.redis, engine.scripts, clock.now);
   expect(await operators.issue('vax-7', 'vaccinator', [demoCenterId(engine), demoCenterId(engine, 1)], 'admin')).toMatchObject({ ok: true });
@@ -163,7 +180,7 @@ describe('rebuilding Redis from PostgreSQL', () => {
     expect(await allKeys(redis, '*')).toEqual([]);
 
     const report = await rebuildRedis(redis, pool);
-    expect(report).toMatchObject({ drained: 0, sessions: 4, quotas: 3, operators: 2 });
+    expect(report).toMatchObject({ drained: 0, sessions: 5, quotas: 3, operators: 2, certificates: 2 });
     expect(await bookingState(redis)).toEqual(before);
     const quotasAfter = await quotaState(redis, day.quotaAccounts);
     expect([...quotasAfter.keys()].sort()).toEqual([...quotasBefore.keys()].sort());

@@ -7,11 +7,20 @@
   A vaccinator acts only at their own centres: another centre's appointment is answered exactly
   like a missing one.
 
+  The dose's certificate is issued in the same step: the engine signed it beforehand from what it
+  read (the beneficiary at `expectedVersion`, the session, the dose), and the script keeps it and
+  appends it to the outbox with the vaccination, so there is never a vaccination without its
+  certificate, nor a certificate without its vaccination. If the beneficiary changed since the
+  engine read it, the certificate may state something else: STALE_APPOINTMENT, and the engine reads
+  and signs again. A refused vaccination drops the signed certificate unseen.
+
   Input:
     KEYS[1] session hash of the appointment
     KEYS[2] account hash owning the appointment
     KEYS[3] appointment hash
     KEYS[4] outbox stream
+    KEYS[5] certificate hash (new)
+    KEYS[6] the beneficiary's certificates hash (dose → certificate id)
 
     ARGV[1] appointment id
     ARGV[2] beneficiary id
@@ -21,11 +30,18 @@
     ARGV[6] the security code the citizen gave
     ARGV[7] wrong security codes allowed per appointment
     ARGV[8] the centre ids the vaccinator works at, comma-separated
+    ARGV[9] the beneficiary's version the certificate was made from
+    ARGV[10] certificate id ('' when the engine foresaw a refusal and signed nothing)
+    ARGV[11] the signed certificate (compact JWS)
+    ARGV[12] id of the key that signed it (kid)
+    ARGV[13] its revocation id (rid)
 
   Output:
-    {Status.OK, dose, vaccine, session date (epoch day)}
+    {Status.OK, dose, vaccine, session date (epoch day), certificate id}
     {Status.APPOINTMENT_NOT_FOUND}    missing, or at a centre the vaccinator does not work at
-    {Status.STALE_APPOINTMENT} {Status.BENEFICIARY_NOT_FOUND, id}
+    {Status.STALE_APPOINTMENT}        moved since read, the beneficiary changed since the certificate
+                                      was made, or no certificate came: read again and retry
+    {Status.BENEFICIARY_NOT_FOUND, id}
     {Status.APPOINTMENT_NOT_ACTIVE}   this beneficiary's appointment is cancelled or already recorded
     {Status.NOT_VACCINATION_DAY}
     {Status.SECURITY_CODE_LOCKED}     too many wrong codes for this appointment
@@ -36,10 +52,12 @@ local rcall = redis.call
 --- @include "includes/appendOutbox"
 
 local sessionKey, accountKey, appointmentKey, outboxKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local certificateKey, certificatesKey = KEYS[5], KEYS[6]
 local appointmentId, beneficiaryId, expectedSessionId = ARGV[1], ARGV[2], ARGV[3]
 local now, vaccinatorId = tonumber(ARGV[4]), ARGV[5]
 local givenCode, maxWrong = ARGV[6], tonumber(ARGV[7])
 local vaccinatorCenters = ARGV[8]
+local expectedVersion, certificateId, certificateJws, kid, rid = tonumber(ARGV[9]), ARGV[10], ARGV[11], ARGV[12], ARGV[13]
 
 local appointment = readAppointment(appointmentKey)
 if not appointment then return { Status.APPOINTMENT_NOT_FOUND } end
@@ -69,9 +87,11 @@ if code and code ~= givenCode then
   return { Status.WRONG_SECURITY_CODE, maxWrong - wrong }
 end
 
+local ben = cjson.decode(raw)
+if (ben.version or 0) ~= expectedVersion or certificateId == '' then return { Status.STALE_APPOINTMENT } end
+
 -- every check passed: write
 local dose = appointment.dose
-local ben = cjson.decode(raw)
 ben['dose' .. dose] = date
 ben.vaccine = vaccine
 ben['appt' .. dose] = ''
@@ -89,4 +109,16 @@ appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':' .. appointment.ve
 ben.account_id = appointment.account_id
 appendOutbox(outboxKey, 'beneficiary:' .. beneficiaryId .. ':' .. ben.version, 'beneficiary', ben)
 
-return { Status.OK, dose, vaccine, date }
+local certificate = {
+  certificate_id = certificateId, beneficiary_id = beneficiaryId, account_id = appointment.account_id,
+  appointment_id = appointmentId, dose = dose, vaccine = vaccine, date = date, center_id = tonumber(centerId),
+  kid = kid, rid = rid, jws = certificateJws, issued_at = now, issued_by = vaccinatorId, status = 'issued', version = 1,
+}
+rcall('HSET', certificateKey, 'certificate_id', certificateId, 'beneficiary_id', beneficiaryId,
+  'account_id', appointment.account_id, 'appointment_id', appointmentId, 'dose', dose, 'vaccine', vaccine,
+  'date', date, 'center_id', centerId, 'kid', kid, 'rid', rid, 'jws', certificateJws, 'issued_at', now,
+  'issued_by', vaccinatorId, 'status', 'issued', 'version', 1)
+rcall('HSET', certificatesKey, dose, certificateId)
+appendOutbox(outboxKey, 'certificate:' .. certificateId .. ':1', 'certificate', certificate)
+
+return { Status.OK, dose, vaccine, date, certificateId }
