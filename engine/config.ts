@@ -7,13 +7,14 @@ import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { KeyRing, KeyRingError } from './certificate-keys.js';
 import { offsetClock, type Clock } from './clock.js';
 import type { Country } from './masterdata.js';
 
 export type Deployment = 'demo' | 'production';
 
 export interface TeekaConfig {
-  /** TEEKA_ENV: `demo` (test numbers, demo operator keys, OTPs printed to the log) or `production`. Default demo. */
+  /** TEEKA_ENV: `demo` (test numbers, the demo admin key, OTPs printed to the log) or `production`. Default demo. */
   env: Deployment;
   /** REDIS_URL. Default redis://127.0.0.1:6379 */
   redisUrl: string;
@@ -39,16 +40,40 @@ export interface TeekaConfig {
   testMobilePrefix: string | null;
   /** TEEKA_TEST_OTP: the fixed OTP of test numbers. Default 123456 */
   testOtp: string;
+  /**
+   * TEEKA_TEST_SECURITY_CODE: 4 digits every booking of a test number gets as its security code
+   * (a load test can then vaccinate without reading slips). Default unset (random codes, and no
+   * extra Redis read per booking); refused in production.
+   */
+  testSecurityCode: string | null;
+  /**
+   * TEEKA_SECURITY_CODE_MAX_WRONG: wrong security codes a vaccinator may enter for one appointment
+   * before it is locked. Default 5: one in 2,000 for someone guessing, and room for typos.
+   */
+  securityCodeMaxWrong: number;
+  /**
+   * TEEKA_CERT_KEYS: path of the certificate issuer's key ring (engine/certificate-keys.ts; written by
+   * `npm run certificate-keys`). Required in production; a demo without it derives one from TEEKA_SECRET.
+   */
+  certKeysFile: string | null;
+  /**
+   * TEEKA_CERT_ISSUER: the issuer URL certificates name (`iss`): where /.well-known/jwks.json and the
+   * revocation lists are served. Production: an https URL without a trailing slash (SMART Health
+   * Cards). Demo default: http://<HOST, or localhost for 0.0.0.0>:<PORT>.
+   */
+  certIssuer: string;
   /** TEEKA_CAPTCHA: `on` requires the captcha from /auth/getRecaptcha on schedule. Default off. */
   captchaRequired: boolean;
   /** GATEWAY_THREADS: gateway threads sharing the port. Default: every core. */
   gatewayThreads: number;
   /** TEEKA_ALLOW_UWS_FALLBACK: `1` lets the gateway run on uWS's slow JavaScript fallback. Default refused. */
   allowUwsFallback: boolean;
-  /** TEEKA_ADMIN_KEY: the admin's key for /teeka/auth/operator. Demo default `demo-admin-key`; required in production. */
+  /**
+   * TEEKA_ADMIN_KEY: the deployment's admin key for /teeka/auth/operator, the way in for the first
+   * admin (who then issues every other operator their own credentials). Demo default
+   * `demo-admin-key`; required in production. Vaccinators have no shared key.
+   */
   adminKey: string;
-  /** TEEKA_VACCINATOR_KEY: the vaccinators' key. Demo default `demo-vaccinator-key`; required in production. */
-  vaccinatorKey: string;
   /** TEEKA_SMS_WEBHOOK: URL that receives `{mobile, otp}` to send by SMS. Required in production. */
   smsWebhook: string | null;
   /**
@@ -130,7 +155,6 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
 }
 
 const DEMO_ADMIN_KEY = 'demo-admin-key';
-const DEMO_VACCINATOR_KEY = 'demo-vaccinator-key';
 
 /**
  * Why a production secret or key is too weak to trust, or null. Length alone let 40 spaces through:
@@ -178,12 +202,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     secret: env.TEEKA_SECRET ?? (production ? '' : DEMO_SECRET),
     testMobilePrefix: env.TEEKA_TEST_MOBILE_PREFIX || null,
     testOtp: env.TEEKA_TEST_OTP ?? '123456',
+    testSecurityCode: env.TEEKA_TEST_SECURITY_CODE || null,
+    securityCodeMaxWrong: read(5, () => integer(env, 'TEEKA_SECURITY_CODE_MAX_WRONG', 5, 1, 100)),
     captchaRequired: read(false, () => flag(env, 'TEEKA_CAPTCHA', false)),
     gatewayThreads: read(1, () => integer(env, 'GATEWAY_THREADS', availableParallelism(), 1, 256)),
     allowUwsFallback: read(false, () => flag(env, 'TEEKA_ALLOW_UWS_FALLBACK', false)),
     adminKey: env.TEEKA_ADMIN_KEY ?? (production ? '' : DEMO_ADMIN_KEY),
-    vaccinatorKey: env.TEEKA_VACCINATOR_KEY ?? (production ? '' : DEMO_VACCINATOR_KEY),
     smsWebhook: env.TEEKA_SMS_WEBHOOK || null,
+    certKeysFile: env.TEEKA_CERT_KEYS ? resolve(env.TEEKA_CERT_KEYS) : null,
+    certIssuer: '',
     wsMaxPerAddress: read(50, () => integer(env, 'TEEKA_WS_MAX_PER_ADDRESS', 50, 1, 1_000_000)),
     wsMaxBufferedBytes: read(256 * 1024, () => integer(env, 'TEEKA_WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024)),
     clockOffsetMs,
@@ -191,6 +218,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     corsOrigins: (env.TEEKA_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
   };
 
+  config.certIssuer = env.TEEKA_CERT_ISSUER ?? `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${config.port}`;
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*[^\s?#/])?$/.test(config.certIssuer)) {
+    problem('TEEKA_CERT_ISSUER', 'expected an http(s) URL without a trailing slash, query or fragment');
+  }
+  if (config.certKeysFile !== null) {
+    try {
+      KeyRing.fromFile(config.certKeysFile); // read again by each process that signs; refused here at once
+    } catch (err) {
+      if (!(err instanceof KeyRingError)) throw err;
+      problem('TEEKA_CERT_KEYS', err.message);
+    }
+  }
   if (config.redisKeyPrefix.includes('{') || config.redisKeyPrefix.includes('}')) {
     problem('TEEKA_REDIS_PREFIX', 'must not contain braces: they would change the Redis Cluster slot of every key');
   }
@@ -199,29 +238,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     // an origin is scheme://host[:port], exactly as browsers send it: no path, no wildcard
     if (!/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i.test(origin)) problem('TEEKA_CORS_ORIGINS', `"${origin}" is not an origin like https://app.example.org`);
   }
+  if (config.testSecurityCode !== null && !/^\d{4}$/.test(config.testSecurityCode)) problem('TEEKA_TEST_SECURITY_CODE', 'must be 4 digits');
   if (config.testMobilePrefix !== null && !/^\d{1,10}$/.test(config.testMobilePrefix)) {
     problem('TEEKA_TEST_MOBILE_PREFIX', 'must be 1 to 10 digits');
   }
-  // an admin key equal to the vaccinators' would make every vaccinator an admin
-  if (config.adminKey !== '' && config.adminKey === config.vaccinatorKey) {
-    problem('TEEKA_ADMIN_KEY', 'must differ from TEEKA_VACCINATOR_KEY (vaccinators would become admins)');
+  if (env.TEEKA_VACCINATOR_KEY !== undefined) {
+    problem('TEEKA_VACCINATOR_KEY', 'vaccinators no longer share a key: an admin issues each their own credentials (POST /teeka/admin/operators)');
   }
   if (production) {
     const weakSecret = weakSecretReason(config.secret, 32);
     if (config.secret === DEMO_SECRET) problem('TEEKA_SECRET', 'the demo secret is not allowed in production');
     else if (weakSecret) problem('TEEKA_SECRET', weakSecret);
-    for (const [variable, value, demo] of [
-      ['TEEKA_ADMIN_KEY', config.adminKey, DEMO_ADMIN_KEY],
-      ['TEEKA_VACCINATOR_KEY', config.vaccinatorKey, DEMO_VACCINATOR_KEY],
-    ] as const) {
-      const weak = weakSecretReason(value, 16);
-      if (value === demo) problem(variable, 'the demo key is not allowed in production');
-      else if (weak) problem(variable, weak);
-    }
+    const weakAdminKey = weakSecretReason(config.adminKey, 16);
+    if (config.adminKey === DEMO_ADMIN_KEY) problem('TEEKA_ADMIN_KEY', 'the demo key is not allowed in production');
+    else if (weakAdminKey) problem('TEEKA_ADMIN_KEY', weakAdminKey);
     if (config.testMobilePrefix !== null) problem('TEEKA_TEST_MOBILE_PREFIX', 'test numbers are not allowed in production');
+    if (config.testSecurityCode !== null) problem('TEEKA_TEST_SECURITY_CODE', 'a fixed security code is for demos and load tests, not production');
     if (!config.smsWebhook) problem('TEEKA_SMS_WEBHOOK', 'production needs somewhere to send OTPs');
     if (config.allowUwsFallback) problem('TEEKA_ALLOW_UWS_FALLBACK', 'the slow fallback is not allowed in production');
     if (config.clockOffsetMs !== 0) problem('TEEKA_CLOCK_OFFSET_MS', 'a shifted clock is for demos and tests, not production');
+    if (config.certKeysFile === null) problem('TEEKA_CERT_KEYS', 'production signs certificates with its own keys: create them with `npm run certificate-keys -- init FILE`');
+    if (!config.certIssuer.startsWith('https://')) problem('TEEKA_CERT_ISSUER', 'production certificates name an https issuer URL (SMART Health Cards)');
   }
   if (problems.length) throw new ConfigErrors(problems);
   return config;
@@ -233,7 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
  * mobile number of the country starts with (India's 9999 for Guyana's 7-digit numbers starting
  * with 6) is a ConfigError: the demo's login hint would name numbers the login refuses.
  */
-export function testMobilesOf(config: TeekaConfig, country: Country): { prefix: string; otp: string } | null {
+export function testMobilesOf(config: TeekaConfig, country: Country): { prefix: string; otp: string; securityCode: string | null } | null {
   if (config.env === 'production') return null;
   const prefix = config.testMobilePrefix ?? country.data.demo?.test_mobile_prefix ?? null;
   if (prefix === null) return null;
@@ -243,7 +280,7 @@ export function testMobilesOf(config: TeekaConfig, country: Country): { prefix: 
       `no mobile number of ${country.data.country.name} (${country.mobile.format}) starts with ${prefix}`,
     );
   }
-  return { prefix, otp: config.testOtp };
+  return { prefix, otp: config.testOtp, securityCode: config.testSecurityCode };
 }
 
 /**
@@ -258,4 +295,9 @@ export function settingsOrExit<T>(processName: string, load: () => T): T {
     console.error(`${processName}: ${err.message}`);
     process.exit(2);
   }
+}
+
+/** The certificate issuer of a deployment: its key ring (the file, or the demo ring) and issuer URL. */
+export function certificateIssuerOf(config: TeekaConfig): { ring: KeyRing; issuer: string } {
+  return { ring: config.certKeysFile ? KeyRing.fromFile(config.certKeysFile) : KeyRing.demo(config.secret), issuer: config.certIssuer };
 }

@@ -3,20 +3,23 @@
  * every answer is an Outcome (success, or a Status such as FULL), never an exception. Only
  * infrastructure failures (Redis unreachable) throw. Never imports the HTTP layer.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from './clock.js';
-import { localEpochDay, localInstant } from './dates.js';
+import { formatIsoDate, localEpochDay, localInstant } from './dates.js';
 import {
   accountIdOf,
   isTxnId,
   newAppointmentId,
+  newCertificateId,
   newLoginSessionId,
   newOtp,
   newTxnId,
   photoIdHashOf,
   sha256Hex,
 } from './ids.js';
+import { KeyRing } from './certificate-keys.js';
+import { signHealthCard, type SignedCertificate } from './health-card.js';
 import { keys } from './keys.js';
 import type { Country } from './masterdata.js';
 import { LuaScripts } from './scripts.js';
@@ -27,8 +30,19 @@ export interface EngineOptions {
   country: Country;
   /** keys the mobile and photo-ID hashes */
   secret: string;
-  /** non-production only: mobiles with this prefix accept `otp` and skip every OTP limit but the block (they send no SMS) */
-  testMobiles?: { prefix: string; otp: string } | null;
+  /**
+   * non-production only: mobiles with this prefix accept `otp` and skip every OTP limit but the block
+   * (they send no SMS); with `securityCode`, their bookings get that code instead of a random one
+   */
+  testMobiles?: { prefix: string; otp: string; securityCode?: string | null } | null;
+  /** wrong security codes allowed per appointment before it is locked. Default 5 */
+  securityCodeMaxWrong?: number;
+  /**
+   * who issues vaccination certificates: the key ring and the issuer URL (`iss`, where
+   * /.well-known/jwks.json is served). Default: the demo ring derived from `secret`, issuer
+   * http://localhost:8080 (engine tests; the gateway always passes its configuration's)
+   */
+  certificates?: { ring: KeyRing; issuer: string };
   /** entries kept in the availability stream. Default 100000 */
   availabilityStreamCap?: number;
   /** how long a booking's idempotency record answers retries. Default 24 h */
@@ -42,7 +56,7 @@ export interface EngineOptions {
 /** A success with its values, or a Status saying why not. */
 export type Outcome<T extends object = object> =
   | ({ ok: true; status: Status.OK | Status.REPLAYED } & T)
-  | { ok: false; status: Status; beneficiaryId?: string; retryAfterMs?: number };
+  | { ok: false; status: Status; beneficiaryId?: string; retryAfterMs?: number; triesLeft?: number };
 
 export interface QuotaAnswer {
   /** calls or searches left in the current window */
@@ -98,7 +112,21 @@ export interface Appointment {
   dose: number;
   version: number;
   created_at: number;
-  beneficiaries: { id: string; status: BeneficiaryStatus }[];
+  /** `security_code`: the code on the citizen's slip; never shown to a vaccinator */
+  beneficiaries: { id: string; status: BeneficiaryStatus; security_code?: string }[];
+  /** wrong security codes given so far (locked at the engine's limit) */
+  wrong_codes: number;
+}
+
+export interface Vaccination {
+  appointmentId: string;
+  beneficiaryId: string;
+  /** the code the citizen gave the vaccinator */
+  securityCode: string;
+  /** who records it (the audit log) */
+  vaccinatorId: string;
+  /** the centres the vaccinator works at: another centre's appointment is answered as a missing one */
+  centerIds: readonly number[];
 }
 
 export interface BookingRequest {
@@ -112,6 +140,9 @@ export interface BookingRequest {
 }
 
 const MINUTE_MS = 60_000;
+/** how long an account stays known as a test number's after its last OTP */
+const TEST_NUMBER_MARK_MS = 86_400_000;
+const SECURITY_CODE_DIGITS = 4;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,100}$/;
 const STALE_RETRIES = 5;
 
@@ -122,6 +153,7 @@ function code(reply: unknown[]): Status {
 /** The failure Outcome for a script reply whose first element is not a success. */
 function failure(reply: unknown[], detail: 'beneficiary' | 'retryAfter' | 'none' = 'none'): Outcome<never> {
   const status = code(reply);
+  if (status === Status.WRONG_SECURITY_CODE) return { ok: false, status, triesLeft: reply[1] as number };
   if (detail === 'beneficiary' && typeof reply[1] === 'string' && reply[1] !== '') {
     return { ok: false, status, beneficiaryId: reply[1] };
   }
@@ -133,7 +165,9 @@ export class BookingEngine {
   readonly scripts: LuaScripts;
   readonly country: Country;
   private readonly secret: string;
-  private readonly testMobiles: { prefix: string; otp: string } | null;
+  private readonly testMobiles: { prefix: string; otp: string; securityCode?: string | null } | null;
+  private readonly securityCodeMaxWrong: number;
+  readonly certificates: { ring: KeyRing; issuer: string };
   private readonly availabilityCap: number;
   private readonly idempotencyTtlMs: number;
   private readonly firstReference: number;
@@ -146,6 +180,8 @@ export class BookingEngine {
     this.country = options.country;
     this.secret = options.secret;
     this.testMobiles = options.testMobiles ?? null;
+    this.securityCodeMaxWrong = options.securityCodeMaxWrong ?? 5;
+    this.certificates = options.certificates ?? { ring: KeyRing.demo(options.secret), issuer: 'http://localhost:8080' };
     this.availabilityCap = options.availabilityStreamCap ?? 100_000;
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
     this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
@@ -261,6 +297,10 @@ export class BookingEngine {
       ],
     );
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
+    if (testNumber && this.testMobiles?.securityCode) {
+      // only then: the booking must know the account is a test number's, which its id (a keyed hash) hides
+      await this.redis.set(keys.testNumberAccount(accountId), '1', 'PX', TEST_NUMBER_MARK_MS);
+    }
     return { ok: true, status: Status.OK, txnId, otp: testNumber ? null : otp, remainingToday: reply[1] as number };
   }
 
@@ -392,12 +432,32 @@ export class BookingEngine {
       dose: Number(hash.dose),
       version: Number(hash.version),
       created_at: Number(hash.created_at),
-      beneficiaries: hash.bens!.split(',').map((id) => ({ id, status: hash[`status:${id}`] as BeneficiaryStatus })),
+      beneficiaries: hash.bens!.split(',').map((id) => {
+        const securityCode = hash[`code:${id}`];
+        return securityCode === undefined
+          ? { id, status: hash[`status:${id}`] as BeneficiaryStatus }
+          : { id, status: hash[`status:${id}`] as BeneficiaryStatus, security_code: securityCode };
+      }),
+      wrong_codes: Number(hash.code_tries ?? 0),
     };
   }
 
+  /**
+   * Random digits for the security codes of a booking of `count` beneficiaries (4 each), or a test
+   * number's fixed code when the deployment sets one (demo only).
+   */
+  private async securityCodeDigits(accountId: string, count: number): Promise<string> {
+    const fixed = this.testMobiles?.securityCode;
+    if (fixed && (await this.redis.exists(keys.testNumberAccount(accountId)))) return fixed.repeat(count);
+    let digits = '';
+    for (let i = 0; i < count; i++) digits += String(randomInt(0, 10 ** SECURITY_CODE_DIGITS)).padStart(SECURITY_CODE_DIGITS, '0');
+    return digits;
+  }
+
   /** Book beneficiaries of one account into a session slot: all of them or none. */
-  async book(request: BookingRequest): Promise<Outcome<{ appointmentId: string; availableAfter?: number }>> {
+  async book(
+    request: BookingRequest,
+  ): Promise<Outcome<{ appointmentId: string; availableAfter?: number; securityCodes: { beneficiaryId: string; code: string }[] }>> {
     const { accountId, sessionId, slot, dose, beneficiaryIds, idempotencyKey } = request;
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       return { ok: false, status: Status.IDEMPOTENCY_MISMATCH };
@@ -409,6 +469,7 @@ export class BookingEngine {
           .digest('hex')
           .slice(0, 24)
       : '';
+    const codeDigits = await this.securityCodeDigits(accountId, beneficiaryIds.length);
     const reply = await this.scripts.run(
       'bookAppointment',
       [
@@ -430,12 +491,22 @@ export class BookingEngine {
         fingerprint,
         this.idempotencyTtlMs,
         this.availabilityCap,
+        codeDigits,
         ...beneficiaryIds,
       ],
     );
     const status = code(reply);
-    if (status === Status.OK) return { ok: true, status, appointmentId: reply[1] as string, availableAfter: reply[2] as number };
-    if (status === Status.REPLAYED) return { ok: true, status, appointmentId: reply[1] as string };
+    if (status === Status.OK) {
+      const securityCodes = beneficiaryIds.map((beneficiaryId, i) => ({ beneficiaryId, code: codeDigits.slice(i * 4, i * 4 + 4) }));
+      return { ok: true, status, appointmentId: reply[1] as string, availableAfter: reply[2] as number, securityCodes };
+    }
+    if (status === Status.REPLAYED) {
+      // the first answer's codes, as the appointment keeps them
+      const appointmentId = reply[1] as string;
+      const codes = beneficiaryIds.length ? await this.redis.hmget(keys.appointment(appointmentId), ...beneficiaryIds.map((id) => `code:${id}`)) : [];
+      const securityCodes = beneficiaryIds.map((beneficiaryId, i) => ({ beneficiaryId, code: codes[i] ?? '' }));
+      return { ok: true, status, appointmentId, securityCodes };
+    }
     return failure(reply, 'beneficiary');
   }
 
@@ -477,21 +548,104 @@ export class BookingEngine {
     });
   }
 
-  /** A vaccinator records a dose given to one beneficiary of an appointment. */
-  async markVaccinated(
-    appointmentId: string,
-    beneficiaryId: string,
-    vaccinatorId: string,
-  ): Promise<Outcome<{ dose: number; vaccine: string; date: number }>> {
+  /**
+   * A vaccinator records a dose given to one beneficiary of an appointment, with the security code
+   * the citizen gives. Wrong codes are counted per appointment (`triesLeft`); past the limit it is locked.
+   */
+  async markVaccinated(vaccination: Vaccination): Promise<Outcome<{ dose: number; vaccine: string; date: number; certificateId: string }>> {
+    const { appointmentId, beneficiaryId, securityCode, vaccinatorId, centerIds } = vaccination;
     return this.withFreshSession(appointmentId, async (sessionId, accountId) => {
+      const certificateId = newCertificateId();
+      const prepared = await this.prepareCertificate(certificateId, vaccination, sessionId, accountId);
       const reply = await this.scripts.run(
         'markVaccinated',
-        [keys.session(sessionId), keys.account(accountId), keys.appointment(appointmentId), keys.outbox()],
-        [appointmentId, beneficiaryId, sessionId, this.now(), vaccinatorId],
+        [
+          keys.session(sessionId),
+          keys.account(accountId),
+          keys.appointment(appointmentId),
+          keys.outbox(),
+          keys.certificate(certificateId),
+          keys.beneficiaryCertificates(beneficiaryId),
+        ],
+        [
+          appointmentId,
+          beneficiaryId,
+          sessionId,
+          this.now(),
+          vaccinatorId,
+          securityCode,
+          this.securityCodeMaxWrong,
+          centerIds.join(','),
+          prepared?.beneficiaryVersion ?? -1,
+          prepared?.signed.certificateId ?? '',
+          prepared?.signed.jws ?? '',
+          prepared?.signed.kid ?? '',
+          prepared?.signed.rid ?? '',
+        ],
       );
       if (code(reply) !== Status.OK) return failure(reply, 'beneficiary');
-      return { ok: true, status: Status.OK, dose: reply[1] as number, vaccine: reply[2] as string, date: reply[3] as number };
+      return {
+        ok: true,
+        status: Status.OK,
+        dose: reply[1] as number,
+        vaccine: reply[2] as string,
+        date: reply[3] as number,
+        certificateId: reply[4] as string,
+      };
     });
+  }
+
+  /**
+   * Sign the certificate a vaccination would issue, from the records as they stand (the script then
+   * checks the beneficiary has not changed). Nothing is signed, and null returned, when the records
+   * already show the script will refuse (another centre, not booked, a wrong code): signing costs a
+   * little, and a refused vaccination drops the certificate anyway.
+   */
+  private async prepareCertificate(
+    certificateId: string,
+    vaccination: Vaccination,
+    sessionId: string,
+    accountId: string,
+  ): Promise<{ beneficiaryVersion: number; signed: SignedCertificate } | null> {
+    const { appointmentId, beneficiaryId, securityCode, centerIds } = vaccination;
+    const [rawBen, [centerText, dateText, vaccine], [doseText, status, storedCode]] = (await this.redis
+      .pipeline()
+      .hget(keys.account(accountId), `ben:${beneficiaryId}`)
+      .hmget(keys.session(sessionId), 'center_id', 'date', 'vaccine')
+      .hmget(keys.appointment(appointmentId), 'dose', `status:${beneficiaryId}`, `code:${beneficiaryId}`)
+      .exec()
+      .then((replies) =>
+        (replies ?? []).map(([err, value]) => {
+          if (err) throw err;
+          return value;
+        }),
+      )) as [string | null, (string | null)[], (string | null)[]];
+    const centerId = Number(centerText);
+    if (!rawBen || !vaccine || !centerIds.includes(centerId) || status !== 'booked' || (storedCode && storedCode !== securityCode)) return null;
+    const ben = JSON.parse(rawBen) as StoredBeneficiary;
+    const center = this.country.centersById.get(centerId);
+    const district = center && this.country.districtsById.get(center.district_id);
+    const state = district && this.country.statesById.get(district.state_id);
+    const dose = Number(doseText);
+    const signed = await signHealthCard(this.certificates.ring, {
+      certificateId,
+      issuer: this.certificates.issuer,
+      issuedAt: this.now(),
+      name: ben.name,
+      birthYear: ben.birth_year,
+      photoIdType: this.country.data.photo_id_types.find((t) => t.id === ben.photo_id_type)?.type ?? String(ben.photo_id_type),
+      photoIdLast4: ben.photo_id_last4,
+      vaccine,
+      dose,
+      // every vaccine of the country files is a two-dose series; a precaution dose goes past it
+      seriesDoses: Math.max(2, dose),
+      date: formatIsoDate(Number(dateText)),
+      centerName: center?.name ?? `centre ${centerId}`,
+      place: [district?.district_name, state?.state_name].filter(Boolean).join(', '),
+      countryName: this.country.data.country.name,
+      countryCode: this.country.data.country.code,
+    });
+    return { beneficiaryVersion: ben.version ?? 0, signed };
   }
 
   /**

@@ -38,6 +38,9 @@ export function sessionIdFor(centerId: number, epochDay: number, vaccine: string
 
 export const newAppointmentId = (): string => randomUUID();
 
+/** A certificate's id, printed on it and named in revocations: random, so it tells nothing about whom. */
+export const newCertificateId = (): string => randomUUID();
+
 /**
  * A login transaction id carries the account id, so confirming the OTP runs one script on the
  * account's own keys (one cluster slot) without a lookup table. Clients treat it as opaque.

@@ -55,6 +55,22 @@ export const keys = {
    * error for an operator; beside the outbox, so an entry moves from one to the other atomically
    */
   outboxDeadLetters: () => `${BOOKING}:outbox:dead-letters`,
+  /**
+   * hash: an operator (vaccinator or admin) issued by an admin: role, centre ids, the secret's scrypt
+   * hash, active or revoked. In the booking partition because its changes go through the outbox.
+   */
+  operator: (operatorId: string) => `${BOOKING}:operator:${operatorId}`,
+  /** hash with TTL: an operator's live login session (sid, role, centres); deleting it revokes the token */
+  operatorSession: (operatorId: string) => `${BOOKING}:operator-session:${operatorId}`,
+  /** hash: one vaccination certificate (the signed card, whom and what it certifies, issued or revoked) */
+  certificate: (certificateId: string) => `${BOOKING}:certificate:${certificateId}`,
+  /** hash: a beneficiary's certificates, dose → certificate id */
+  beneficiaryCertificates: (beneficiaryId: string) => `${BOOKING}:beneficiary-certificates:${beneficiaryId}`,
+  /**
+   * sorted set: the revocation ids (rid) of revoked certificates signed with one issuer key, scored by
+   * when they were revoked: the key's card revocation list (`/.well-known/crl/<kid>.json`)
+   */
+  certificateRevocations: (kid: string) => `${BOOKING}:crl:${kid}`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
   /**
@@ -82,6 +98,11 @@ export const keys = {
   captcha: (accountId: string) => `${user(accountId)}:captcha`,
   /** string with TTL: present while the account is blocked */
   blocked: (accountId: string) => `${user(accountId)}:blocked`,
+  /**
+   * string with TTL: the account is a test number's (demo only, written at its OTP when test numbers
+   * have a fixed security code; the account id, a keyed hash, does not tell)
+   */
+  testNumberAccount: (accountId: string) => `${user(accountId)}:test-number`,
 
   // per-address partition
   /** counter: public API calls from one address in the current window */

@@ -29,7 +29,11 @@ export type ScriptName =
   | 'markVaccinated'
   | 'issueCaptcha'
   | 'verifyCaptcha'
-  | 'setAsideOutboxEntries';
+  | 'setAsideOutboxEntries'
+  | 'issueOperator'
+  | 'revokeOperator'
+  | 'openOperatorSession'
+  | 'revokeCertificate';
 
 export interface ScriptSource {
   name: ScriptName;

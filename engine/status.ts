@@ -61,6 +61,20 @@ export enum Status {
   SESSION_CONFLICT = -44,
   /** The photo ID number does not fit its type's rule in the country file (checked before any script). */
   INVALID_PHOTO_ID = -45,
+
+  // the centre: security codes, operators, certificates
+  /** The security code given for a beneficiary is not the one on their slip (the reply carries the tries left). */
+  WRONG_SECURITY_CODE = -50,
+  /** Too many wrong security codes for this appointment: it can no longer be marked vaccinated. */
+  SECURITY_CODE_LOCKED = -51,
+  /** No operator has this id. */
+  OPERATOR_NOT_FOUND = -52,
+  /** Operator credentials that are wrong, revoked or replaced. */
+  OPERATOR_REFUSED = -53,
+  /** No certificate has this id. */
+  CERTIFICATE_NOT_FOUND = -54,
+  /** The certificate was revoked (issued in error). */
+  CERTIFICATE_REVOKED = -55,
 }
 
 /** What an API client receives for a non-success outcome. */
@@ -203,6 +217,24 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     httpStatus: 400,
     errorCode: 'BENREG0013',
     error: 'The photo ID number does not match the format of its ID type',
+  },
+  [Status.WRONG_SECURITY_CODE]: {
+    httpStatus: 400,
+    errorCode: 'APPOIN0036',
+    error: 'The security code does not match the one on the appointment slip',
+  },
+  [Status.SECURITY_CODE_LOCKED]: {
+    httpStatus: 423,
+    errorCode: 'APPOIN0037',
+    error: 'Too many wrong security codes: this appointment is locked. The citizen can cancel it and book again',
+  },
+  [Status.OPERATOR_NOT_FOUND]: { httpStatus: 404, errorCode: 'OPRADM0001', error: 'No operator has this id' },
+  [Status.OPERATOR_REFUSED]: { httpStatus: 401, errorCode: 'USRAUT0002', error: 'Invalid operator credentials' },
+  [Status.CERTIFICATE_NOT_FOUND]: { httpStatus: 404, errorCode: 'CERTIF0001', error: 'Certificate not found' },
+  [Status.CERTIFICATE_REVOKED]: {
+    httpStatus: 410,
+    errorCode: 'CERTIF0002',
+    error: 'This certificate was revoked because it was issued in error; please contact the vaccination centre',
   },
   [Status.CAPACITY_BELOW_BOOKED]: {
     httpStatus: 409,

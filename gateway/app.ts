@@ -5,10 +5,12 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { isBackendUnavailable } from '../engine/backend-errors.js';
-import { testMobilesOf, type TeekaConfig } from '../engine/config.js';
+import { certificateIssuerOf, testMobilesOf, type TeekaConfig } from '../engine/config.js';
+import { Certificates } from '../engine/certificates.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
+import { Operators } from '../engine/operators.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
 import { Authenticator } from './auth.js';
 import { CorsPolicy } from './cors.js';
@@ -23,6 +25,8 @@ import { beneficiaryRoutes } from './routes/beneficiaries.js';
 import { centerRoutes } from './routes/centers.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { operatorRoutes } from './routes/operators.js';
+import { vaccinatorRoutes } from './routes/vaccinator.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -65,6 +69,8 @@ export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => v
   beneficiaryRoutes,
   appointmentRoutes,
   operatorRoutes,
+  vaccinatorRoutes,
+  certificateRoutes,
   opsRoutes,
   pageRoutes,
 ];
@@ -78,7 +84,11 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     secret: config.secret,
     clock: config.clock,
     testMobiles: testMobilesOf(config, country),
+    securityCodeMaxWrong: config.securityCodeMaxWrong,
+    certificates: certificateIssuerOf(config),
   });
+  const operators = new Operators(deps.redis, engine.scripts, config.clock);
+  const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);
   const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
   await book.start();
   const metrics = new GatewayMetrics();
@@ -101,10 +111,13 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     config,
     country,
     engine,
+    operators,
+    certificates,
+    database: deps.pgPool,
     book,
     search: new SessionSearch(country, book),
     metrics,
-    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds),
+    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators),
     schemas: bodySchemas(country, config.clock),
     sendOtp: otpSenderFor(config),
     health,

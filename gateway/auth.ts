@@ -1,9 +1,10 @@
 /**
  * Who is calling: citizens carry a JWT from the OTP login, operators (admin, vaccinator) one from
- * /teeka/auth/operator. A citizen token is only good while its login session lives in Redis
- * (a quota logout or a newer login ends it), so revocation takes effect at once.
+ * /teeka/auth/operator. A token is only good while its login session lives in Redis (a quota logout,
+ * a newer login, an operator's revocation or new credentials end it), so revocation takes effect at once.
  */
 import type { BookingEngine, Outcome } from '../engine/engine.js';
+import type { OperatorSession, Operators } from '../engine/operators.js';
 import { Status, apiErrorFor, REQUEST_ERRORS } from '../engine/status.js';
 import { signToken, TokenVerifier, type Role, type TokenClaims } from '../engine/tokens.js';
 import { apiError, type HttpRequest, type HttpResponse } from './http.js';
@@ -21,8 +22,6 @@ export interface LoginFacts {
   userAgent: string;
 }
 
-const OPERATOR_TOKEN_SECONDS = 8 * 3600;
-
 export class Authenticator {
   private readonly verifier: TokenVerifier;
 
@@ -30,6 +29,7 @@ export class Authenticator {
     private readonly engine: BookingEngine,
     private readonly secret: string,
     private readonly citizenTokenSeconds: number,
+    private readonly operators: Operators,
   ) {
     this.verifier = new TokenVerifier(secret);
   }
@@ -52,12 +52,18 @@ export class Authenticator {
     return { accountId: claims.sub, sid: claims.sid, mobileLast4: typeof masked === 'string' ? masked.slice(-4) : '' };
   }
 
-  /** The calling operator of `role`, or the 401/403 to answer. */
-  operator(request: HttpRequest, role: Exclude<Role, 'citizen'>): TokenClaims | HttpResponse {
+  /**
+   * The calling operator of `role` as their live login session says (role and centres as issued),
+   * or the 401/403 to answer: a revoked or re-issued operator's token is refused from the next request.
+   */
+  async operator(request: HttpRequest, role: Exclude<Role, 'citizen'>): Promise<OperatorSession | HttpResponse> {
     const claims = this.claims(request);
     if (!claims) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
     if (claims.role !== role) return apiError(REQUEST_ERRORS.forbidden());
-    return claims;
+    const session = await this.operators.session(claims.sub, claims.sid);
+    if (!session) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+    if (session.role !== role) return apiError(REQUEST_ERRORS.forbidden());
+    return session;
   }
 
   citizenToken(accountId: string, sid: string, login: LoginFacts): string {
@@ -81,8 +87,10 @@ export class Authenticator {
     );
   }
 
-  operatorToken(role: Exclude<Role, 'citizen'>, operatorId: string): string {
-    return signToken(this.secret, { sub: operatorId, sid: `${role}:${operatorId}`, role }, OPERATOR_TOKEN_SECONDS, this.engine.now());
+  /** The token of an operator login session (Operators.login), as long-lived as the session. */
+  operatorToken(session: OperatorSession & { sid: string }): string {
+    const seconds = Math.floor(this.operators.sessionTtlMs / 1000);
+    return signToken(this.secret, { sub: session.operatorId, sid: session.sid, role: session.role }, seconds, this.engine.now());
   }
 }
 

@@ -2,6 +2,9 @@
 import type { TeekaConfig } from '../engine/config.js';
 import type { BookingEngine } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
+import type { Operators } from '../engine/operators.js';
+import type { Certificates } from '../engine/certificates.js';
+import type pg from 'pg';
 import type { Authenticator } from './auth.js';
 import type { AvailabilityBook } from './availability.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -19,6 +22,12 @@ export interface GatewayContext {
   config: TeekaConfig;
   country: Country;
   engine: BookingEngine;
+  /** vaccinators and admins: credentials, login sessions */
+  operators: Operators;
+  /** vaccination certificates issued, revoked, and what verifiers download */
+  certificates: Certificates;
+  /** PostgreSQL, the system of record, for the few reads Redis has no index for (a centre's day) */
+  database: pg.Pool;
   book: AvailabilityBook;
   search: SessionSearch;
   metrics: GatewayMetrics;

@@ -1,5 +1,6 @@
 /** Wrappers that put a route behind the per-address limit, a citizen login, or an operator role. */
-import type { Role, TokenClaims } from '../engine/tokens.js';
+import type { OperatorSession } from '../engine/operators.js';
+import type { Role } from '../engine/tokens.js';
 import { isResponse, outcomeResponse, type Citizen } from './auth.js';
 import type { GatewayContext } from './context.js';
 import type { Handler, HttpRequest, HttpResponse } from './http.js';
@@ -47,10 +48,10 @@ export function citizenOnly(
 export function operatorOnly(
   ctx: GatewayContext,
   role: Exclude<Role, 'citizen'>,
-  handler: (request: HttpRequest, operator: TokenClaims) => HttpResponse | Promise<HttpResponse>,
+  handler: (request: HttpRequest, operator: OperatorSession) => HttpResponse | Promise<HttpResponse>,
 ): Handler {
-  return (request) => {
-    const operator = ctx.auth.operator(request, role);
+  return async (request) => {
+    const operator = await ctx.auth.operator(request, role);
     if (isResponse(operator)) return operator;
     return handler(request, operator);
   };

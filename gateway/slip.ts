@@ -14,7 +14,16 @@ export interface SlipContent {
   slot: string;
   dose: number;
   vaccine: string;
-  beneficiaries: { referenceId: string; name: string; birthYear: number; photoIdType: string; photoIdLast4: string; status: string }[];
+  beneficiaries: {
+    referenceId: string;
+    name: string;
+    birthYear: number;
+    photoIdType: string;
+    photoIdLast4: string;
+    status: string;
+    /** the 4 digits the citizen gives the vaccinator ('' for an appointment booked before codes) */
+    securityCode: string;
+  }[];
 }
 
 /** pdf-lib's standard fonts encode WinAnsi only: anything else is replaced, never thrown on. */
@@ -51,9 +60,11 @@ export async function renderSlip(slip: SlipContent): Promise<Uint8Array> {
   line('Beneficiaries', 12, bold);
   for (const b of slip.beneficiaries) {
     line(`${b.name} (born ${b.birthYear})  Ref. ID ${b.referenceId}`, 11, regular, 15);
-    line(`   Photo ID: ${b.photoIdType} ending ${b.photoIdLast4}    Status: ${b.status}`, 10, regular, 20);
+    line(`   Photo ID: ${b.photoIdType} ending ${b.photoIdLast4}    Status: ${b.status}`, 10, regular, b.securityCode ? 15 : 20);
+    if (b.securityCode) line(`   Security code: ${b.securityCode}`, 12, bold, 22);
   }
   y -= 10;
   line('Please carry this slip and the photo ID named above to the centre at your time slot.', 9);
+  line('Give the security code to the vaccinator only when you are vaccinated: it records your dose.', 9);
   return pdf.save();
 }

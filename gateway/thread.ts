@@ -5,7 +5,8 @@
  * It talks to the main thread for metrics aggregation, queue depth and shutdown.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import pg from 'pg';
+import { openPool } from '../worker/database.js';
+import { loadWorkerSettings } from '../worker/settings.js';
 import { loadConfig } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
@@ -24,8 +25,16 @@ const config = loadConfig();
 const country = loadCountry(config.countryFile);
 const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway' });
 const streamRedis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
-const pgPool = new pg.Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 2000 });
-pgPool.on('error', () => {}); // an idle client's error must not crash the thread; health reports it
+// in the deployment's schema (a vaccinator's day view reads it); an idle client's error must not
+// crash the thread, health reports it
+const pgPool = openPool({
+  databaseUrl: config.databaseUrl,
+  schema: loadWorkerSettings().schema,
+  max: 2,
+  connectTimeoutMs: 2000,
+  statementTimeoutMs: 5000,
+  onIdleError: () => {},
+});
 
 // the request connection has no offline queue (fail fast): wait for it before loading sessions
 await Promise.all([whenReady(redis, 30_000), whenReady(streamRedis, 30_000)]);

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { Clock } from '../engine/clock.js';
 import { localEpochDay, parseCowinDate, yearOf } from '../engine/dates.js';
 import type { Country } from '../engine/masterdata.js';
+import { OPERATOR_ID } from '../engine/operators.js';
 import { REQUEST_ERRORS, type ApiError } from '../engine/status.js';
 import type { HttpRequest } from './http.js';
 
@@ -92,6 +93,7 @@ export function urlTextProblem(request: Pick<HttpRequest, 'query' | 'params'>): 
 const referenceId = z.union([z.string().regex(/^\d{1,20}$/, 'expected a beneficiary reference id'), z.number().int().nonnegative()]).transform(String);
 const uuidLike = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'expected an id');
 const slotLabel = z.string().min(1).max(40);
+const operatorId = z.string().regex(OPERATOR_ID, 'expected 2 to 64 letters, digits, . _ or -, starting with a letter or digit');
 const wholeNumber = (min: number, max: number) =>
   z
     .union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number')])
@@ -140,12 +142,25 @@ export function bodySchemas(country: Country, clock: Clock) {
       appointment_id: uuidLike,
       beneficiariesToCancel: z.array(referenceId).max(country.rules.beneficiaries_per_account).optional(),
     }),
+    // {operator_id, secret} or {role: "admin", key}: the route tells which (see routes/operators.ts)
     operatorLogin: z.strictObject({
-      role: z.enum(['admin', 'vaccinator']),
-      key: z.string().min(1).max(200),
-      operator_id: z.string().regex(/^[\w.@-]{1,64}$/).optional(),
+      role: z.enum(['admin', 'vaccinator']).optional(),
+      key: z.string().min(1).max(200).optional(),
+      operator_id: operatorId.optional(),
+      secret: z.string().min(1).max(200).optional(),
     }),
-    vaccinate: z.strictObject({ appointment_id: uuidLike, beneficiary_reference_id: referenceId }),
+    issueOperator: z.strictObject({
+      operator_id: operatorId,
+      role: z.enum(['admin', 'vaccinator']),
+      center_ids: z.array(wholeNumber(1, 1e12)).max(50).optional(),
+    }),
+    revokeOperator: z.strictObject({ operator_id: operatorId }),
+    revokeCertificate: z.strictObject({ certificate_id: uuidLike, reason: z.string().trim().min(1).max(200) }),
+    vaccinate: z.strictObject({
+      appointment_id: uuidLike,
+      beneficiary_reference_id: referenceId,
+      security_code: z.string().regex(/^\d{4}$/, 'expected the 4 digits on the appointment slip'),
+    }),
     publishSession: z.strictObject({
       center_id: wholeNumber(1, 1e12),
       date: z.string().max(20),

@@ -99,6 +99,7 @@ async function main(): Promise<void> {
       prefix + keys.session(sessionId), prefix + keys.account(rawAccount), prefix + keys.appointment('__rand_int__'),
       prefix + keys.idempotency(rawAccount, '-'), prefix + keys.outbox(), prefix + keys.availability(),
       `appt-${r}`, sessionId, rawAccount, slot, '1', String(engine.now()), String(engine.today()), '', '86400000', '100000',
+      '4821', // the security code's random digits (the engine draws fresh ones per booking)
       '__rand_int__',
     ]);
 

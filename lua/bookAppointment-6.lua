@@ -25,7 +25,9 @@
     ARGV[8] request fingerprint under the idempotency key, '' when the client sent no key
     ARGV[9] idempotency record lifetime, ms
     ARGV[10] availability stream cap
-    ARGV[11..] beneficiary reference ids
+    ARGV[11] random decimal digits, 4 per beneficiary in order: each one's security code. The engine
+             draws them (node:crypto): Redis seeds Lua's math.random alike for every script run
+    ARGV[12..] beneficiary reference ids
 
   Output:
     {Status.OK, appointment id, available capacity of the dose after booking}
@@ -49,7 +51,8 @@ local sessionKey, accountKey, appointmentKey, idempotencyKey, outboxKey, availab
 local appointmentId, sessionId, accountId, slot = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local dose, now, today = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local fingerprint, idempotencyTtl, availabilityCap = ARGV[8], ARGV[9], ARGV[10]
-local FIRST_BENEFICIARY_ARG = 11
+local codeDigits = ARGV[11]
+local FIRST_BENEFICIARY_ARG = 12
 
 if fingerprint ~= '' then
   local previous = rcall('GET', idempotencyKey)
@@ -79,6 +82,9 @@ for i = FIRST_BENEFICIARY_ARG, #ARGV do
 end
 local count = #ids
 if count == 0 then return { Status.BENEFICIARY_NOT_FOUND, '' } end
+if #codeDigits < 4 * count or string.find(codeDigits, '%D') then
+  return redis.error_reply('bookAppointment: ARGV[11] must hold 4 random digits per beneficiary')
+end
 
 local bens, refusal, refusedId = eligibleBeneficiaries(accountKey, ids, dose, session, today, nil)
 if not bens then return { refusal, refusedId } end
@@ -110,9 +116,12 @@ for i, ben in ipairs(bens) do
   ben['appt' .. dose] = appointmentId
   ben['appt' .. dose .. '_day'] = session.date
   rcall('HSET', accountKey, 'ben:' .. id, cjson.encode(ben))
+  local code = string.sub(codeDigits, 4 * i - 3, 4 * i)
   appointmentFields[#appointmentFields + 1] = 'status:' .. id
   appointmentFields[#appointmentFields + 1] = 'booked'
-  event.beneficiaries[i] = { id = id, status = 'booked' }
+  appointmentFields[#appointmentFields + 1] = 'code:' .. id
+  appointmentFields[#appointmentFields + 1] = code
+  event.beneficiaries[i] = { id = id, status = 'booked', security_code = code }
 end
 rcall('HSET', appointmentKey, unpack(appointmentFields))
 if fingerprint ~= '' then

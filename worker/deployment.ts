@@ -37,7 +37,7 @@ export async function readDeploymentRecord(pool: pg.Pool): Promise<DeploymentRec
       `SELECT deployment_id::text,
               (SELECT max(beneficiary_id) FROM beneficiaries)::text AS last_beneficiary_id,
               EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM beneficiaries)
-                OR EXISTS (SELECT 1 FROM appointments) AS holds_bookings
+                OR EXISTS (SELECT 1 FROM appointments) OR EXISTS (SELECT 1 FROM operators) AS holds_bookings
        FROM deployment`,
     );
     const row = rows[0];

@@ -57,15 +57,60 @@ const appointmentChange = z.object({
   at: ms,
   created_at: ms,
   beneficiaries: z
-    .array(z.object({ id: z.string().regex(/^\d{1,18}$/), status: z.enum(['booked', 'cancelled', 'vaccinated']) }))
+    .array(
+      z.object({
+        id: z.string().regex(/^\d{1,18}$/),
+        status: z.enum(['booked', 'cancelled', 'vaccinated']),
+        // absent in entries written before security codes existed
+        security_code: z.string().regex(/^\d{4}$/).optional(),
+      }),
+    )
     .min(1),
   expired: z.array(z.object({ appointment_id: z.string().min(1), beneficiary_id: z.string().regex(/^\d{1,18}$/) })).optional(),
+});
+
+const operatorChange = z.object({
+  operator_id: z.string().min(1),
+  role: z.enum(['vaccinator', 'admin']),
+  // comma-separated centre ids, '' for an admin (as the operator hash keeps them)
+  centers: z.string().regex(/^(\d+(,\d+)*)?$/),
+  secret_hash: z.string().min(1),
+  status: z.enum(['active', 'revoked']),
+  issued_at: ms,
+  issued_by: z.string(),
+  revoked_at: ms.optional(),
+  revoked_by: z.string().optional(),
+  version: z.number().int().positive(),
+  at: ms,
+});
+
+const certificateChange = z.object({
+  certificate_id: z.string().min(1),
+  beneficiary_id: z.string().regex(/^\d{1,18}$/),
+  account_id: z.string().min(1),
+  appointment_id: z.string().min(1),
+  dose: z.number().int().min(1).max(3),
+  vaccine: z.string().min(1),
+  date: epochDay,
+  center_id: z.number().int().positive(),
+  kid: z.string().min(1),
+  rid: z.string().regex(/^[A-Za-z0-9_-]{1,24}$/),
+  jws: z.string().min(1),
+  issued_at: ms,
+  issued_by: z.string(),
+  status: z.enum(['issued', 'revoked']),
+  revoked_at: ms.optional(),
+  revoked_by: z.string().optional(),
+  revocation_reason: z.string().optional(),
+  version: z.number().int().positive(),
 });
 
 export type AccountChange = z.infer<typeof accountChange>;
 export type BeneficiaryChange = z.infer<typeof beneficiaryChange>;
 export type SessionChange = z.infer<typeof sessionChange>;
 export type AppointmentChange = z.infer<typeof appointmentChange>;
+export type OperatorChange = z.infer<typeof operatorChange>;
+export type CertificateChange = z.infer<typeof certificateChange>;
 
 interface EventBase {
   /** the stream entry id, e.g. `1764230400000-0` */
@@ -80,7 +125,9 @@ export type OutboxEvent =
   | (EventBase & { kind: 'account'; change: AccountChange })
   | (EventBase & { kind: 'beneficiary'; change: BeneficiaryChange })
   | (EventBase & { kind: 'session'; change: SessionChange })
-  | (EventBase & { kind: 'appointment'; change: AppointmentChange });
+  | (EventBase & { kind: 'appointment'; change: AppointmentChange })
+  | (EventBase & { kind: 'operator'; change: OperatorChange })
+  | (EventBase & { kind: 'certificate'; change: CertificateChange });
 
 /** An entry no booking script could have written: retrying cannot help, so it is set aside (dead-letter.ts). */
 export class MalformedOutboxEntry extends Error {
@@ -93,7 +140,14 @@ export class MalformedOutboxEntry extends Error {
   }
 }
 
-const SCHEMAS = { account: accountChange, beneficiary: beneficiaryChange, session: sessionChange, appointment: appointmentChange };
+const SCHEMAS = {
+  account: accountChange,
+  beneficiary: beneficiaryChange,
+  session: sessionChange,
+  appointment: appointmentChange,
+  operator: operatorChange,
+  certificate: certificateChange,
+};
 
 export type StreamEntry = [id: string, fields: string[]];
 

@@ -8,11 +8,21 @@
  *   `ON CONFLICT DO UPDATE ... WHERE table.version < EXCLUDED.version`, taking the latest version
  *   of each key within the batch (DISTINCT ON), so a replayed or late batch never goes backwards;
  * - superseded ("expired") appointments are recorded as facts of their own, so an appointment's
- *   rows arriving after the booking that superseded it still land as expired.
+ *   rows arriving after the booking that superseded it still land as expired;
+ * - operators (issued, revoked) and certificates (issued with their vaccination, revoked) are
+ *   upserted with the same version guard.
  */
 import type pg from 'pg';
 import { inTransaction } from './database.js';
-import type { AccountChange, AppointmentChange, BeneficiaryChange, OutboxEvent, SessionChange } from './outbox.js';
+import type {
+  AccountChange,
+  AppointmentChange,
+  BeneficiaryChange,
+  CertificateChange,
+  OperatorChange,
+  OutboxEvent,
+  SessionChange,
+} from './outbox.js';
 
 export interface BatchWriteReport {
   /** outbox changes in the batch */
@@ -28,6 +38,10 @@ export interface BatchWriteReport {
   appointmentRows: number;
   /** booked rows marked expired because a later booking superseded them */
   expired: number;
+  /** operator rows inserted or moved to a newer version */
+  operators: number;
+  /** certificate rows inserted or moved to a newer version (revoked) */
+  certificates: number;
 }
 
 const EPOCH_MS = (column: string) => `(timestamptz 'epoch' + ${column} * interval '1 millisecond')`;
@@ -111,7 +125,7 @@ const MARK_EXPIRED = `
 
 /**
  * Appointment rows, run twice per batch: first every row whose latest state in the batch is not
- * `booked` ($12 = false), then the booked ones ($12 = true). The partial unique index (one booked
+ * `booked` ($13 = false), then the booked ones ($13 = true). The partial unique index (one booked
  * appointment per beneficiary and dose) is checked row by row, so a cancellation must be in place
  * before the booking that followed it.
  */
@@ -119,8 +133,9 @@ const UPSERT_APPOINTMENTS = `
   WITH latest AS (
     SELECT DISTINCT ON (r.appointment_id, r.beneficiary_id) r.*
     FROM UNNEST($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::smallint[],
-                $8::text[], $9::int[], $10::bigint[], $11::bigint[])
-      AS r(appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status, version, created_ms, at_ms)
+                $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::text[])
+      AS r(appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status, version, created_ms, at_ms,
+           security_code)
     ORDER BY r.appointment_id, r.beneficiary_id, r.version DESC
   ), effective AS (
     SELECT l.*,
@@ -130,15 +145,88 @@ const UPSERT_APPOINTMENTS = `
     FROM latest l
   )
   INSERT INTO appointments (appointment_id, beneficiary_id, position, account_id, session_id, slot, dose, status,
-                            version, created_at, updated_at)
+                            version, created_at, updated_at, security_code)
   SELECT e.appointment_id, e.beneficiary_id, e.position, e.account_id, e.session_id, e.slot, e.dose, e.effective_status,
-         e.version, ${EPOCH_MS('e.created_ms')}, ${EPOCH_MS('e.at_ms')}
+         e.version, ${EPOCH_MS('e.created_ms')}, ${EPOCH_MS('e.at_ms')}, e.security_code
   FROM effective e
-  WHERE (e.effective_status = 'booked') = $12::boolean
+  WHERE (e.effective_status = 'booked') = $13::boolean
   ON CONFLICT (appointment_id, beneficiary_id) DO UPDATE SET
     position = EXCLUDED.position, session_id = EXCLUDED.session_id, slot = EXCLUDED.slot, status = EXCLUDED.status,
-    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
+    security_code = coalesce(EXCLUDED.security_code, appointments.security_code)
   WHERE appointments.version < EXCLUDED.version`;
+
+const UPSERT_OPERATORS = `
+  INSERT INTO operators (operator_id, role, center_ids, secret_hash, status, issued_at, issued_by, revoked_at, revoked_by, version)
+  SELECT DISTINCT ON (o.operator_id)
+    o.operator_id, o.role, CASE WHEN o.centers = '' THEN '{}'::int[] ELSE string_to_array(o.centers, ',')::int[] END,
+    o.secret_hash, o.status, ${EPOCH_MS('o.issued_ms')}, o.issued_by,
+    CASE WHEN o.revoked_ms IS NOT NULL THEN ${EPOCH_MS('o.revoked_ms')} END, o.revoked_by, o.version
+  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::int[])
+    AS o(operator_id, role, centers, secret_hash, status, issued_ms, issued_by, revoked_ms, revoked_by, version)
+  ORDER BY o.operator_id, o.version DESC
+  ON CONFLICT (operator_id) DO UPDATE SET
+    role = EXCLUDED.role, center_ids = EXCLUDED.center_ids, secret_hash = EXCLUDED.secret_hash, status = EXCLUDED.status,
+    issued_at = EXCLUDED.issued_at, issued_by = EXCLUDED.issued_by, revoked_at = EXCLUDED.revoked_at,
+    revoked_by = EXCLUDED.revoked_by, version = EXCLUDED.version
+  WHERE operators.version < EXCLUDED.version`;
+
+const UPSERT_CERTIFICATES = `
+  INSERT INTO certificates (certificate_id, beneficiary_id, account_id, appointment_id, dose, vaccine, vaccinated_on, center_id,
+                            kid, rid, jws, issued_at, issued_by, status, revoked_at, revoked_by, revocation_reason, version)
+  SELECT DISTINCT ON (c.certificate_id)
+    c.certificate_id, c.beneficiary_id, c.account_id, c.appointment_id, c.dose, c.vaccine, date '1970-01-01' + c.day, c.center_id,
+    c.kid, c.rid, c.jws, ${EPOCH_MS('c.issued_ms')}, c.issued_by, c.status,
+    CASE WHEN c.revoked_ms IS NOT NULL THEN ${EPOCH_MS('c.revoked_ms')} END, c.revoked_by, c.reason, c.version
+  FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::smallint[], $6::text[], $7::int[], $8::int[], $9::text[],
+              $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::text[], $17::text[], $18::int[])
+    AS c(certificate_id, beneficiary_id, account_id, appointment_id, dose, vaccine, day, center_id, kid, rid, jws, issued_ms,
+         issued_by, status, revoked_ms, revoked_by, reason, version)
+  ORDER BY c.certificate_id, c.version DESC
+  ON CONFLICT (certificate_id) DO UPDATE SET
+    status = EXCLUDED.status, revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by,
+    revocation_reason = EXCLUDED.revocation_reason, version = EXCLUDED.version
+  WHERE certificates.version < EXCLUDED.version`;
+
+function certificatesParams(changes: CertificateChange[]): unknown[] {
+  const column = <T>(pick: (c: CertificateChange) => T) => changes.map(pick);
+  return [
+    column((c) => c.certificate_id),
+    column((c) => c.beneficiary_id),
+    column((c) => c.account_id),
+    column((c) => c.appointment_id),
+    column((c) => c.dose),
+    column((c) => c.vaccine),
+    column((c) => c.date),
+    column((c) => c.center_id),
+    column((c) => c.kid),
+    column((c) => c.rid),
+    column((c) => c.jws),
+    column((c) => c.issued_at),
+    column((c) => c.issued_by),
+    column((c) => c.status),
+    column((c) => c.revoked_at ?? null),
+    column((c) => c.revoked_by ?? null),
+    column((c) => c.revocation_reason ?? null),
+    column((c) => c.version),
+  ];
+}
+
+function operatorsParams(changes: OperatorChange[]): unknown[] {
+  const column = <T>(pick: (c: OperatorChange) => T) => changes.map(pick);
+  return [
+    column((c) => c.operator_id),
+    column((c) => c.role),
+    column((c) => c.centers),
+    column((c) => c.secret_hash),
+    column((c) => c.status),
+    column((c) => c.issued_at),
+    column((c) => c.issued_by),
+    column((c) => c.revoked_at ?? null),
+    column((c) => c.revoked_by ?? null),
+    column((c) => c.version),
+  ];
+}
 
 function accountsParams(changes: AccountChange[]): unknown[] {
   return [changes.map((c) => c.account_id), changes.map((c) => c.created_at)];
@@ -173,10 +261,13 @@ function beneficiariesParams(changes: BeneficiaryChange[]): unknown[] {
 
 /** One row per appointment × beneficiary, for every appointment change in the batch. */
 function appointmentRowsParams(changes: AppointmentChange[]): unknown[] {
-  const columns: unknown[][] = Array.from({ length: 11 }, () => []);
+  const columns: unknown[][] = Array.from({ length: 12 }, () => []);
   for (const c of changes) {
     c.beneficiaries.forEach((ben, i) => {
-      const row = [c.appointment_id, ben.id, i + 1, c.account_id, c.session_id, c.slot, c.dose, ben.status, c.version, c.created_at, c.at];
+      const row = [
+        c.appointment_id, ben.id, i + 1, c.account_id, c.session_id, c.slot, c.dose, ben.status, c.version, c.created_at, c.at,
+        ben.security_code ?? null,
+      ]; // prettier-ignore
       row.forEach((value, j) => columns[j]!.push(value));
     });
   }
@@ -194,8 +285,12 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
   const sessions: SessionChange[] = [];
   const beneficiaries: BeneficiaryChange[] = [];
   const appointments: (AppointmentChange & { eventId: string; streamId: string; raw: string })[] = [];
+  const operators: OperatorChange[] = [];
+  const certificates: CertificateChange[] = [];
   for (const event of events) {
-    if (event.kind === 'account') accounts.push(event.change);
+    if (event.kind === 'operator') operators.push(event.change);
+    else if (event.kind === 'certificate') certificates.push(event.change);
+    else if (event.kind === 'account') accounts.push(event.change);
     else if (event.kind === 'session') sessions.push(event.change);
     else if (event.kind === 'beneficiary') beneficiaries.push(event.change);
     else appointments.push({ ...event.change, eventId: event.eventId, streamId: event.streamId, raw: event.raw });
@@ -213,6 +308,8 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     appointmentEvents: 0,
     appointmentRows: 0,
     expired: 0,
+    operators: 0,
+    certificates: 0,
   };
   if (!events.length) return report;
 
@@ -221,6 +318,10 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     if (sessions.length) report.sessions = (await run(client, 'teeka_upsert_sessions', UPSERT_SESSIONS, sessionsParams(sessions))).rowCount ?? 0;
     if (beneficiaries.length) {
       report.beneficiaries = (await run(client, 'teeka_upsert_beneficiaries', UPSERT_BENEFICIARIES, beneficiariesParams(beneficiaries))).rowCount ?? 0;
+    }
+    if (operators.length) report.operators = (await run(client, 'teeka_upsert_operators', UPSERT_OPERATORS, operatorsParams(operators))).rowCount ?? 0;
+    if (certificates.length) {
+      report.certificates = (await run(client, 'teeka_upsert_certificates', UPSERT_CERTIFICATES, certificatesParams(certificates))).rowCount ?? 0;
     }
     if (!appointments.length) return;
     const logged = await run(client, 'teeka_insert_appointment_events', INSERT_APPOINTMENT_EVENTS, [
@@ -254,6 +355,7 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     report.appointmentRows = (released.rowCount ?? 0) + (booked.rowCount ?? 0);
   });
   report.rows =
-    report.accounts + report.sessions + report.beneficiaries + report.appointmentEvents + report.appointmentRows + report.expired;
+    report.accounts + report.sessions + report.beneficiaries + report.appointmentEvents + report.appointmentRows + report.expired +
+    report.operators + report.certificates;
   return report;
 }

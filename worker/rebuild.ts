@@ -63,6 +63,8 @@ export interface RebuildReport {
   appointments: number;
   /** daily quota keys restored from the snapshot */
   quotas: number;
+  operators: number;
+  certificates: number;
 }
 
 export interface RebuildOptions {
@@ -113,7 +115,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   const log = options.log ?? (() => {});
   const record = await readDeploymentRecord(pool);
   if (!record) throw new Error('PostgreSQL has no deployment record: migrate the schema first');
-  const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0 };
+  const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0, operators: 0, certificates: 0 };
 
   // 0. from here until the end, Redis is not fit to serve on
   await markRebuilding(redis, record.deploymentId);
@@ -288,7 +290,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   await forEachChunk<AppointmentRow>(
     pool,
     `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
-            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms
+            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms, security_code
      FROM appointments ORDER BY appointment_id, position`,
     [],
     CHUNK * 5,
@@ -307,12 +309,101 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
         }
         current.bens.push(row.beneficiary_id);
         current.fields.push(`status:${row.beneficiary_id}`, row.status === 'expired' ? 'booked' : row.status);
+        if (row.security_code !== null) current.fields.push(`code:${row.beneficiary_id}`, row.security_code);
       }
     },
   );
   await flushAppointment();
   await writer.flush();
   log(`rebuild: ${report.appointments} appointments`);
+
+  // 3d. operators and their credentials (their login sessions are not kept: they log in again)
+  await forEachChunk<{
+    operator_id: string;
+    role: string;
+    centers: string;
+    secret_hash: string;
+    status: string;
+    issued_ms: string;
+    issued_by: string;
+    revoked_ms: string | null;
+    revoked_by: string | null;
+    version: number;
+  }>(
+    pool,
+    `SELECT operator_id, role, array_to_string(center_ids, ',') AS centers, secret_hash, status,
+            (extract(epoch FROM issued_at) * 1000)::bigint::text AS issued_ms, issued_by,
+            (extract(epoch FROM revoked_at) * 1000)::bigint::text AS revoked_ms, revoked_by, version
+     FROM operators`,
+    [],
+    CHUNK,
+    async (rows) => {
+      for (const o of rows) {
+        // field for field as issueOperator-3.lua and revokeOperator-3.lua write them
+        const fields = [
+          'role', o.role, 'centers', o.centers, 'secret_hash', o.secret_hash, 'status', o.status,
+          'issued_at', o.issued_ms, 'issued_by', o.issued_by, 'version', text(o.version),
+        ]; // prettier-ignore
+        if (o.revoked_ms !== null) fields.push('revoked_at', o.revoked_ms, 'revoked_by', o.revoked_by ?? '');
+        await writer.add((p) => p.hset(keys.operator(o.operator_id), ...fields));
+        report.operators += 1;
+      }
+    },
+  );
+  await writer.flush();
+  log(`rebuild: ${report.operators} operators`);
+
+  // 3e. certificates, each beneficiary's by dose, and each key's revocation list
+  await forEachChunk<{
+    certificate_id: string;
+    beneficiary_id: string;
+    account_id: string;
+    appointment_id: string;
+    dose: number;
+    vaccine: string;
+    day: number;
+    center_id: number;
+    kid: string;
+    rid: string;
+    jws: string;
+    issued_ms: string;
+    issued_by: string;
+    status: string;
+    revoked_ms: string | null;
+    revoked_by: string | null;
+    revocation_reason: string | null;
+    version: number;
+  }>(
+    pool,
+    `SELECT certificate_id, beneficiary_id::text, account_id, appointment_id, dose, vaccine, vaccinated_on - date '1970-01-01' AS day,
+            center_id, kid, rid, jws, (extract(epoch FROM issued_at) * 1000)::bigint::text AS issued_ms, issued_by, status,
+            (extract(epoch FROM revoked_at) * 1000)::bigint::text AS revoked_ms, revoked_by, revocation_reason, version
+     FROM certificates`,
+    [],
+    CHUNK,
+    async (rows) => {
+      for (const c of rows) {
+        // field for field as markVaccinated-6.lua and revokeCertificate-3.lua write them
+        const fields = [
+          'certificate_id', c.certificate_id, 'beneficiary_id', c.beneficiary_id, 'account_id', c.account_id,
+          'appointment_id', c.appointment_id, 'dose', text(c.dose), 'vaccine', c.vaccine, 'date', text(c.day),
+          'center_id', text(c.center_id), 'kid', c.kid, 'rid', c.rid, 'jws', c.jws, 'issued_at', c.issued_ms,
+          'issued_by', c.issued_by, 'status', c.status, 'version', text(c.version),
+        ]; // prettier-ignore
+        if (c.revoked_ms !== null) fields.push('revoked_at', c.revoked_ms, 'revoked_by', c.revoked_by ?? '', 'revocation_reason', c.revocation_reason ?? '');
+        await writer.add(
+          (p) => {
+            p.hset(keys.certificate(c.certificate_id), ...fields).hset(keys.beneficiaryCertificates(c.beneficiary_id), text(c.dose), c.certificate_id);
+            if (c.revoked_ms !== null) p.zadd(keys.certificateRevocations(c.kid), c.revoked_ms, c.rid);
+          },
+          c.revoked_ms !== null ? 3 : 2,
+        );
+        report.certificates += 1;
+      }
+    },
+  );
+  await writer.flush();
+  log(`rebuild: ${report.certificates} certificates`);
 
   // 3d. quotas of the day, from the last snapshot
   report.quotas = await restoreDailyQuotas(redis, pool);

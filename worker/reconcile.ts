@@ -6,8 +6,10 @@
  * beneficiaries whose appointment is booked or vaccinated, and those expired (booked, never
  * vaccinated, superseded by a later booking of the same dose: their seat stays counted);
  * dose 1 is bucket 1, doses 2 and 3 share bucket 2. Then every appointment (session, slot, dose,
- * version, beneficiaries in order and their statuses) and every beneficiary (version, doses, live
- * appointment per dose) must be the same on both sides.
+ * version, beneficiaries in order, their statuses and security codes), every beneficiary (version,
+ * doses, live appointment per dose), every operator (role, centres, secret hash, status, version),
+ * every certificate (whom, which dose, key, revocation id, status, version, the signed text itself)
+ * and each key's revocation list must be the same on both sides.
  *
  *   npm run reconcile                  exits 2 when the outbox still holds changes
  *   npm run reconcile -- --wait[=120]  waits (up to N seconds) for the worker to drain it first
@@ -21,6 +23,7 @@
  * Run it when bookings are quiet: a change between the two reads shows as a mismatch (the outbox is
  * checked again at the end, and a change during the comparison is reported as such).
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -51,7 +54,7 @@ export interface ReconcileReport {
   drained: boolean;
   outboxBefore: OutboxBacklog;
   outboxAfter: OutboxBacklog;
-  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number };
+  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number; operators: number; certificates: number };
   problems: ReconcileProblem[];
   /** changes PostgreSQL refused for good, set aside (the oldest DEAD_LETTERS_READ of them) */
   deadLetters: DeadLetter[];
@@ -118,6 +121,30 @@ export interface AppointmentRow {
   status: string;
   version: number;
   created_ms: string;
+  /** null for an appointment booked before security codes existed */
+  security_code: string | null;
+}
+
+interface CertificateRow {
+  certificate_id: string;
+  beneficiary_id: string;
+  dose: number;
+  kid: string;
+  rid: string;
+  status: string;
+  version: number;
+  jws_md5: string;
+  revoked_ms: string | null;
+}
+
+interface OperatorRow {
+  operator_id: string;
+  role: string;
+  /** comma-separated, as the operator hash keeps them */
+  centers: string;
+  secret_hash: string;
+  status: string;
+  version: number;
 }
 
 interface BeneficiaryRow {
@@ -150,7 +177,7 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
   await forEachChunk<AppointmentRow>(
     pool,
     `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
-            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms
+            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms, security_code
      FROM appointments ORDER BY appointment_id, position`,
     [],
     10_000,
@@ -272,6 +299,10 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
       // Redis keeps a superseded appointment as booked; PostgreSQL calls it expired
       const same = inRedis === row.status || (inRedis === 'booked' && row.status === 'expired');
       if (!same) problem(scope, `beneficiary ${row.beneficiary_id}: Redis ${inRedis}, PostgreSQL ${row.status}`);
+      // the code itself is a secret of the citizen's: a mismatch is named, never printed
+      if ((hash[`code:${row.beneficiary_id}`] ?? null) !== row.security_code) {
+        problem(scope, `beneficiary ${row.beneficiary_id}: the security codes differ between Redis and PostgreSQL`);
+      }
     }
   }
 
@@ -323,6 +354,89 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
     }
   }
 
+  // ---------------------------------------------------------------- operators
+  const redisOperators = await readHashes(redis, keys.operator(''));
+  const pgOperators = new Map<string, OperatorRow>();
+  for (const row of (
+    await pool.query<OperatorRow>(`SELECT operator_id, role, array_to_string(center_ids, ',') AS centers, secret_hash, status, version FROM operators`)
+  ).rows) {
+    pgOperators.set(row.operator_id, row);
+  }
+  for (const id of new Set([...redisOperators.keys(), ...pgOperators.keys()])) {
+    const hash = redisOperators.get(id);
+    const row = pgOperators.get(id);
+    const scope = `operator ${id}`;
+    if (!hash || !row) {
+      problem(scope, hash ? 'in Redis, missing in PostgreSQL' : 'in PostgreSQL, missing in Redis');
+      continue;
+    }
+    const fields: [string, string, string][] = [
+      ['role', hash.role!, row.role],
+      ['centres', hash.centers!, row.centers],
+      ['status', hash.status!, row.status],
+      ['version', hash.version!, String(row.version)],
+    ];
+    for (const [name, inRedis, inPostgres] of fields) {
+      if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
+    }
+    // a hash of a secret is still not for printing
+    if (hash.secret_hash !== row.secret_hash) problem(scope, 'the secret hashes differ between Redis and PostgreSQL');
+  }
+
+  // ---------------------------------------------------------------- certificates and revocation lists
+  const redisCertificates = await readHashes(redis, keys.certificate(''));
+  const redisCertificateIndex = await readHashes(redis, keys.beneficiaryCertificates(''));
+  const pgCertificates = new Map<string, CertificateRow>();
+  await forEachChunk<CertificateRow>(
+    pool,
+    `SELECT certificate_id, beneficiary_id::text, dose, kid, rid, status, version, md5(jws) AS jws_md5,
+            (extract(epoch FROM revoked_at) * 1000)::bigint::text AS revoked_ms
+     FROM certificates`,
+    [],
+    10_000,
+    (rows) => rows.forEach((row) => pgCertificates.set(row.certificate_id, row)),
+  );
+  const pgRevoked = new Map<string, Set<string>>(); // kid → rids
+  for (const row of pgCertificates.values()) {
+    if (row.status !== 'revoked') continue;
+    const rids = pgRevoked.get(row.kid) ?? new Set<string>();
+    rids.add(row.rid);
+    pgRevoked.set(row.kid, rids);
+  }
+  for (const id of new Set([...redisCertificates.keys(), ...pgCertificates.keys()])) {
+    const hash = redisCertificates.get(id);
+    const row = pgCertificates.get(id);
+    const scope = `certificate ${id}`;
+    if (!hash || !row) {
+      problem(scope, hash ? `in Redis (beneficiary ${hash.beneficiary_id}, dose ${hash.dose}), missing in PostgreSQL` : `in PostgreSQL (beneficiary ${row!.beneficiary_id}, dose ${row!.dose}), missing in Redis`);
+      continue;
+    }
+    const fields: [string, string, string][] = [
+      ['beneficiary', hash.beneficiary_id!, row.beneficiary_id],
+      ['dose', hash.dose!, String(row.dose)],
+      ['kid', hash.kid!, row.kid],
+      ['rid', hash.rid!, row.rid],
+      ['status', hash.status!, row.status],
+      ['version', hash.version!, String(row.version)],
+    ];
+    for (const [name, inRedis, inPostgres] of fields) {
+      if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
+    }
+    if (createHash('md5').update(hash.jws ?? '').digest('hex') !== row.jws_md5) problem(scope, 'the signed certificates (JWS) differ between Redis and PostgreSQL');
+    if (redisCertificateIndex.get(hash.beneficiary_id!)?.[hash.dose!] !== id) {
+      problem(scope, `beneficiary ${hash.beneficiary_id}'s dose ${hash.dose} does not point at it in Redis`);
+    }
+  }
+  const redisRevoked = new Map<string, Set<string>>();
+  for await (const chunk of scanKeys(redis, `${keys.certificateRevocations('')}*`)) {
+    for (const key of chunk) redisRevoked.set(key.slice(keys.certificateRevocations('').length), new Set(await redis.zrange(key, 0, -1)));
+  }
+  for (const kid of new Set([...redisRevoked.keys(), ...pgRevoked.keys()])) {
+    const inRedis = [...(redisRevoked.get(kid) ?? [])].sort().join(', ');
+    const inPostgres = [...(pgRevoked.get(kid) ?? [])].sort().join(', ');
+    if (inRedis !== inPostgres) problem(`revocation list ${kid}`, `Redis [${inRedis}], PostgreSQL [${inPostgres}]`);
+  }
+
   const outboxAfter = await readOutboxBacklog(redis);
   const drained = outboxBefore.length === 0 && outboxAfter.length === 0;
   if (outboxBefore.length === 0 && outboxAfter.length > 0) {
@@ -339,6 +453,8 @@ export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileR
       seats,
       beneficiaries: Math.max(redisBeneficiaries.size, liveInPostgres),
       accounts: redisAccounts.size,
+      operators: redisOperators.size,
+      certificates: redisCertificates.size,
     },
     problems,
     deadLetters,
@@ -374,7 +490,9 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
   const { counts } = report;
   const what =
     `${number(counts.sessions)} sessions, ${number(counts.appointments)} appointments (${number(counts.seats)} seats), ` +
-    `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts`;
+    `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts` +
+    (counts.operators ? `, ${number(counts.operators)} operators` : '') +
+    (counts.certificates ? `, ${number(counts.certificates)} certificates` : '');
   if (report.ok) return `reconcile: OK: ${what} match in Redis and PostgreSQL; outbox drained`;
   const lines = [
     report.problems.length || !report.deadLetterCount

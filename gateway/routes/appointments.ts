@@ -49,7 +49,11 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
       });
       metrics.booking(outcome.status);
       if (!outcome.ok) return outcomeResponse(outcome);
-      return json(200, { appointment_confirmation_no: outcome.appointmentId });
+      // CoWIN's answer, and the security codes the citizen will give at the centre (also on the slip)
+      return json(200, {
+        appointment_confirmation_no: outcome.appointmentId,
+        security_codes: outcome.securityCodes.map((c) => ({ beneficiary_reference_id: c.beneficiaryId, security_code: c.code })),
+      });
     }),
   );
 
@@ -101,7 +105,7 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         slot: appointment.slot,
         dose: appointment.dose,
         vaccine: session.vaccine,
-        beneficiaries: appointment.beneficiaries.map(({ id, status }) => {
+        beneficiaries: appointment.beneficiaries.map(({ id, status, security_code }) => {
           const ben = bens.get(id);
           return {
             referenceId: id,
@@ -110,6 +114,7 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
             photoIdType: ben ? idTypes.get(ben.photo_id_type) ?? '' : '',
             photoIdLast4: ben?.photo_id_last4 ?? '',
             status,
+            securityCode: security_code ?? '',
           };
         }),
       });

@@ -1,17 +1,17 @@
 /**
- * teeka's own endpoints for operators, outside /api/v2: operator login, admins publishing
- * sessions, vaccinators verifying appointments and recording doses.
+ * teeka's own endpoints for operators, outside /api/v2: operator login, admins issuing and revoking
+ * operators' credentials, admins publishing sessions. The vaccinators' own are in vaccinator.ts.
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { formatCowinDate, parseCowinDate } from '../../engine/dates.js';
+import { KEY_ADMIN_ID, type OperatorRecord } from '../../engine/operators.js';
 import { SessionInputError } from '../../engine/sessions.js';
-import { REQUEST_ERRORS } from '../../engine/status.js';
+import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { operatorOnly, publicLimited } from '../guards.js';
 import { apiError, json, type Router } from '../http.js';
 import { parseBody, queryDate, queryId } from '../validation.js';
-import { vaccinationStatus } from './beneficiaries.js';
 
 /** Compare secrets in constant time (hashing first makes the lengths equal). */
 function sameSecret(given: string, expected: string): boolean {
@@ -20,19 +20,88 @@ function sameSecret(given: string, expected: string): boolean {
   return expected.length > 0 && timingSafeEqual(a, b);
 }
 
-export function operatorRoutes(router: Router, ctx: GatewayContext): void {
-  const { engine, country, schemas, config } = ctx;
+const invalidCredentials = () => apiError(apiErrorFor(Status.OPERATOR_REFUSED));
 
+function describeOperator(record: OperatorRecord) {
+  return {
+    operator_id: record.operatorId,
+    role: record.role,
+    center_ids: record.centerIds,
+    status: record.status,
+    issued_at: new Date(record.issuedAt).toISOString(),
+    issued_by: record.issuedBy,
+    ...(record.revokedAt !== undefined ? { revoked_at: new Date(record.revokedAt).toISOString(), revoked_by: record.revokedBy } : {}),
+    version: record.version,
+  };
+}
+
+export function operatorRoutes(router: Router, ctx: GatewayContext): void {
+  const { engine, country, schemas, config, operators } = ctx;
+
+  /**
+   * `{operator_id, secret}`: an operator issued by an admin. `{role: "admin", key}`: the deployment's
+   * admin key, the way in for the first admin. Vaccinators have no shared key: each logs in as
+   * themselves, so what they record names them and a revocation stops exactly them.
+   */
   router.post(
     '/teeka/auth/operator',
-    publicLimited(ctx, (request) => {
+    publicLimited(ctx, async (request) => {
       const body = parseBody(request, schemas.operatorLogin);
       if (!body.ok) return apiError(body.error);
-      const expected = body.value.role === 'admin' ? config.adminKey : config.vaccinatorKey;
-      if (!sameSecret(body.value.key, expected)) return apiError({ httpStatus: 401, errorCode: 'USRAUT0002', error: 'Invalid operator key' });
-      const operatorId = body.value.operator_id ?? body.value.role;
-      return json(200, { token: ctx.auth.operatorToken(body.value.role, operatorId), role: body.value.role });
+      const { role, key, operator_id: operatorId, secret } = body.value;
+      let login;
+      if (operatorId !== undefined && secret !== undefined && key === undefined) {
+        login = await operators.login(operatorId, secret);
+        if (login.ok && role !== undefined && login.role !== role) return invalidCredentials();
+      } else if (key !== undefined && operatorId === undefined && secret === undefined && role === 'admin') {
+        if (!sameSecret(key, config.adminKey)) return invalidCredentials();
+        login = await operators.loginWithAdminKey();
+      } else if (key !== undefined && role === 'vaccinator') {
+        return apiError({ ...apiErrorFor(Status.OPERATOR_REFUSED), error: 'Vaccinators log in with their own operator_id and secret, issued by an admin' });
+      } else {
+        return apiError(REQUEST_ERRORS.badRequest('expected {operator_id, secret}, or {role: "admin", key}'));
+      }
+      if (!login.ok) return outcomeResponse(login);
+      return json(200, { token: ctx.auth.operatorToken(login), role: login.role, operator_id: login.operatorId, center_ids: login.centerIds });
     }),
+  );
+
+  /** Issue credentials (new operator, or new credentials for one): the secret is in this answer only. */
+  router.post(
+    '/teeka/admin/operators',
+    operatorOnly(ctx, 'admin', async (request, admin) => {
+      const body = parseBody(request, schemas.issueOperator);
+      if (!body.ok) return apiError(body.error);
+      const { operator_id: operatorId, role, center_ids: centerIds = [] } = body.value;
+      if (operatorId === KEY_ADMIN_ID) return apiError(REQUEST_ERRORS.badRequest(`operator_id: "${KEY_ADMIN_ID}" is the deployment's admin key`));
+      const unknown = centerIds.find((id) => !country.centersById.has(id));
+      if (unknown !== undefined) return apiError(REQUEST_ERRORS.badRequest(`center_ids: ${unknown} is not a centre`));
+      if (role === 'vaccinator' && centerIds.length === 0) return apiError(REQUEST_ERRORS.badRequest('center_ids: a vaccinator works at one centre at least'));
+      if (role === 'admin' && centerIds.length > 0) return apiError(REQUEST_ERRORS.badRequest('center_ids: admins are not bound to centres'));
+      const issued = await operators.issue(operatorId, role, centerIds, admin.operatorId);
+      if (!issued.ok) return outcomeResponse(issued);
+      return json(
+        200,
+        { operator_id: operatorId, role, center_ids: [...new Set(centerIds)].sort((a, b) => a - b), secret: issued.secret, version: issued.version },
+        { 'cache-control': 'no-store' },
+      );
+    }),
+  );
+
+  router.post(
+    '/teeka/admin/operators/revoke',
+    operatorOnly(ctx, 'admin', async (request, admin) => {
+      const body = parseBody(request, schemas.revokeOperator);
+      if (!body.ok) return apiError(body.error);
+      const revoked = await operators.revoke(body.value.operator_id, admin.operatorId);
+      if (!revoked.ok) return outcomeResponse(revoked);
+      return json(200, { operator_id: body.value.operator_id, status: 'revoked', version: revoked.version });
+    }),
+  );
+
+  router.get(
+    '/teeka/admin/operators',
+    operatorOnly(ctx, 'admin', async () => json(200, { operators: (await operators.list()).map(describeOperator) }, { 'cache-control': 'no-store' })),
   );
 
   router.post(
@@ -77,49 +146,6 @@ export function operatorRoutes(router: Router, ctx: GatewayContext): void {
           version: s.version,
         })),
       });
-    }),
-  );
-
-  router.get(
-    '/teeka/vaccinator/appointments/:appointment_id',
-    operatorOnly(ctx, 'vaccinator', async (request) => {
-      const appointment = await engine.getAppointment(request.params.appointment_id!);
-      if (!appointment) return apiError(REQUEST_ERRORS.notFound());
-      const session = await engine.getSession(appointment.session_id);
-      const bens = new Map((await engine.listBeneficiaries(appointment.account_id)).map((b) => [b.id, b]));
-      const center = session ? country.centersById.get(session.center_id) : undefined;
-      return json(200, {
-        appointment_id: appointment.appointment_id,
-        session_id: appointment.session_id,
-        center_id: center?.center_id,
-        center_name: center?.name,
-        date: session ? formatCowinDate(session.date) : '',
-        slot: appointment.slot,
-        dose: appointment.dose,
-        vaccine: session?.vaccine,
-        beneficiaries: appointment.beneficiaries.map(({ id, status }) => {
-          const ben = bens.get(id);
-          return {
-            beneficiary_reference_id: id,
-            name: ben?.name ?? '',
-            birth_year: ben?.birth_year,
-            photo_id_last4: ben?.photo_id_last4,
-            appointment_status: status,
-            vaccination_status: ben ? vaccinationStatus(ben, country) : '',
-          };
-        }),
-      });
-    }),
-  );
-
-  router.post(
-    '/teeka/vaccinator/vaccinate',
-    operatorOnly(ctx, 'vaccinator', async (request, operator) => {
-      const body = parseBody(request, schemas.vaccinate);
-      if (!body.ok) return apiError(body.error);
-      const outcome = await engine.markVaccinated(body.value.appointment_id, body.value.beneficiary_reference_id, operator.sub);
-      if (!outcome.ok) return outcomeResponse(outcome);
-      return json(200, { dose: outcome.dose, vaccine: outcome.vaccine, date: formatCowinDate(outcome.date) });
     }),
   );
 }

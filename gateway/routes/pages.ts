@@ -1,6 +1,7 @@
 /**
- * The web pages: the citizen's booking page (`/`) and the operator's dashboard (`/dashboard`), their
- * scripts and styles from web/, and uPlot from node_modules.
+ * The web pages: the citizen's booking page (`/`), the operator's dashboard (`/dashboard`) and the
+ * certificate verifier (`/verify`), their scripts and styles from web/, and uPlot and jsQR from
+ * node_modules.
  *
  * There is no build step: every file is read, compressed (brotli and gzip) and hashed once, when the
  * thread starts. Assets live under `/assets/<release>/<file>`, where the release is a hash of every
@@ -17,6 +18,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { projectRoot, testMobilesOf } from '../../engine/config.js';
+import { VACCINE_NAMES_BY_CVX } from '../../engine/health-card.js';
 import { REQUEST_ERRORS } from '../../engine/status.js';
 import type { GatewayContext } from '../context.js';
 import { apiError, type HttpRequest, type HttpResponse, type Router } from '../http.js';
@@ -31,7 +33,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** The files under web/ served as assets (the HTML pages are templates, served by their own routes). */
-const WEB_ASSETS = ['citizen.js', 'dashboard.js', 'api.js', 'sha256.js', 'teeka.css', 'icon.svg'];
+const WEB_ASSETS = ['citizen.js', 'dashboard.js', 'api.js', 'sha256.js', 'teeka.css', 'icon.svg', 'verify.js'];
 
 /**
  * Scripts, styles, fetches and images only from this origin, plus `data:` images (the booking
@@ -146,10 +148,13 @@ export function pageRoutes(router: Router, ctx: GatewayContext): void {
     ...WEB_ASSETS.map((name): [string, string] => [name, join(webDir, name)]),
     ['uPlot.iife.min.js', join(uplotDir, 'uPlot.iife.min.js')],
     ['uPlot.min.css', join(uplotDir, 'uPlot.min.css')],
+    // the /verify page reads QR codes in photos with it where the browser has no BarcodeDetector
+    ['jsQR.js', require.resolve('jsqr')],
   ];
   const pages = [
     { path: '/', template: join(webDir, 'index.html'), config: citizenPageConfig(ctx) },
     { path: '/dashboard', template: join(webDir, 'dashboard.html'), config: {} },
+    { path: '/verify', template: join(webDir, 'verify.html'), config: { issuer: ctx.config.certIssuer, vaccinesByCvx: VACCINE_NAMES_BY_CVX } },
   ];
 
   const missing = [...sources.map(([, path]) => path), ...pages.map((p) => p.template)].filter((path) => !existsSync(path));

@@ -4,7 +4,7 @@ import { keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
 import { localInstant, yearOf } from '../../engine/dates.js';
 import { defineSession, SessionInputError } from '../../engine/sessions.js';
-import { accountWithBeneficiaries, demoCenterId, everySlot, publishSession, slotsOf } from '../support/booking.js';
+import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, publishSession, slotsOf } from '../support/booking.js';
 import { otherTwoDoseVaccine, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { WORKING_DAY } from '../support/clock.js';
 import { describe, expect, REDIS_URL, test, type TestClock } from '../support/fixtures.js';
@@ -33,13 +33,20 @@ function defineSessionBelow(engine: BookingEngine, vaccine: string, minAge: numb
   });
 }
 
+/** Mark one beneficiary vaccinated now, with the security code from their slip, by a vaccinator of every centre. */
+async function vaccinate(engine: BookingEngine, appointmentId: string, beneficiaryId: string) {
+  const appointment = (await engine.getAppointment(appointmentId))!;
+  const securityCode = appointment.beneficiaries.find((b) => b.id === beneficiaryId)?.security_code ?? '';
+  return engine.markVaccinated({ appointmentId, beneficiaryId, securityCode, vaccinatorId: 'vaccinator-1', centerIds: everyCenter(engine) });
+}
+
 /** Mark every beneficiary of an appointment vaccinated, on its session day (the clock is moved there, then back). */
 async function vaccinateOnTheDay(engine: BookingEngine, clock: TestClock, appointmentId: string, beneficiaryIds: string[]): Promise<void> {
   const appointment = (await engine.getAppointment(appointmentId))!;
   const session = (await engine.getSession(appointment.session_id))!;
   const before = clock.ms;
   clock.ms = session.day_start + 10 * 3_600_000;
-  for (const id of beneficiaryIds) expect(await engine.markVaccinated(appointmentId, id, 'vaccinator-1')).toMatchObject({ ok: true });
+  for (const id of beneficiaryIds) expect(await vaccinate(engine, appointmentId, id)).toMatchObject({ ok: true });
   clock.ms = before;
 }
 
@@ -257,7 +264,7 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
         status: Status.PREVIOUS_DOSE_MISSING,
       });
 
-      const vaccinated = await engine.markVaccinated(booked.appointmentId, beneficiaryIds[0]!, 'vaccinator-1');
+      const vaccinated = await vaccinate(engine, booked.appointmentId, beneficiaryIds[0]!);
       expect(vaccinated).toMatchObject({ ok: true, dose: 1, vaccine: vaccine.name, date: dose1Day });
       expect(await engine.book({ accountId, sessionId: first, slot, dose: 1, beneficiaryIds })).toMatchObject({ ok: false });
 
@@ -517,9 +524,9 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
       });
       // the vaccination day runs to local midnight, past 00:00 UTC where the country is behind UTC
       clock.ms = localMidnight - 1;
-      expect(await engine.markVaccinated(booked.appointmentId, family.beneficiaryIds[0]!, 'vaccinator-1')).toMatchObject({ ok: true, date: day });
+      expect(await vaccinate(engine, booked.appointmentId, family.beneficiaryIds[0]!)).toMatchObject({ ok: true, date: day });
       clock.ms = localMidnight;
-      expect(await engine.markVaccinated(booked.appointmentId, family.beneficiaryIds[1]!, 'vaccinator-1')).toMatchObject({ status: Status.NOT_VACCINATION_DAY });
+      expect(await vaccinate(engine, booked.appointmentId, family.beneficiaryIds[1]!)).toMatchObject({ status: Status.NOT_VACCINATION_DAY });
     });
 
     test.runIf(country.timeZone === 'America/Guyana')('Guyana (UTC−4): from 00:00 to 03:59 UTC it is still the evening before; tomorrow\'s session is booked then, and moving it is allowed until 04:00 UTC', async ({ engine, clock }) => {

@@ -1,20 +1,30 @@
 /**
- * Deployment settings: every problem is reported at once, plainly, and production refuses what would
- * let a vaccinator act as an admin or a guessable secret sign tokens.
+ * Deployment settings: every problem is reported at once, plainly, and production refuses demo keys,
+ * shared vaccinator keys and guessable secrets.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { newKeyRingFile } from '../../engine/certificate-keys.js';
 import { ConfigError, ConfigErrors, loadConfig, projectRoot, testMobilesOf } from '../../engine/config.js';
 import { testCountry } from '../support/countries.js';
+
+// production signs certificates with keys of its own: a key ring file that exists and loads
+const scratch = mkdtempSync(join(tmpdir(), 'teeka-config-'));
+const keyRingFile = join(scratch, 'certificate-keys.json');
+writeFileSync(keyRingFile, JSON.stringify(newKeyRingFile()));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const PRODUCTION_OK = {
   TEEKA_ENV: 'production',
   TEEKA_SECRET: 'q8Zr2LxW9vNc4TpHs6YbKd3MfGj7Ae1U',
   TEEKA_ADMIN_KEY: 'adm-7Hq2Lp9Xz4Rw8Kc',
-  TEEKA_VACCINATOR_KEY: 'vac-3Nd6Tb1Ym5Gs0Jf',
   TEEKA_SMS_WEBHOOK: 'https://sms.example.invalid/send',
   TEEKA_TEST_MOBILE_PREFIX: undefined,
+  TEEKA_CERT_KEYS: keyRingFile,
+  TEEKA_CERT_ISSUER: 'https://certificates.example.invalid',
 };
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -33,21 +43,21 @@ describe('configuration', () => {
     expect(loadConfig(PRODUCTION_OK as NodeJS.ProcessEnv).clockOffsetMs).toBe(0);
   });
 
-  it('production refuses the demo keys, an admin key equal to the vaccinators\', a secret of spaces, a shifted clock — all in one report', () => {
+  it('production refuses the demo admin key, a shared vaccinator key, a secret of spaces, a shifted clock — all in one report', () => {
     const problems = problemsOf({
       ...PRODUCTION_OK,
       TEEKA_SECRET: ' '.repeat(40),
-      TEEKA_ADMIN_KEY: 'demo-vaccinator-key',
-      TEEKA_VACCINATOR_KEY: 'demo-vaccinator-key',
+      TEEKA_ADMIN_KEY: 'demo-admin-key',
+      TEEKA_VACCINATOR_KEY: 'vac-3Nd6Tb1Ym5Gs0Jf',
       TEEKA_CLOCK_OFFSET_MS: '3600000',
       PORT: 'eighty',
     });
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^PORT: expected a whole number/),
-        expect.stringMatching(/^TEEKA_ADMIN_KEY: must differ from TEEKA_VACCINATOR_KEY/),
+        expect.stringMatching(/^TEEKA_VACCINATOR_KEY: vaccinators no longer share a key/),
         expect.stringMatching(/^TEEKA_SECRET: must not start or end with white space/),
-        'TEEKA_VACCINATOR_KEY: the demo key is not allowed in production',
+        'TEEKA_ADMIN_KEY: the demo key is not allowed in production',
         expect.stringMatching(/^TEEKA_CLOCK_OFFSET_MS: /),
       ]),
     );
@@ -61,6 +71,27 @@ describe('configuration', () => {
     ]);
   });
 
+  it("test numbers' fixed security code is a demo setting: refused in production, 4 digits in a demo", () => {
+    expect(problemsOf({ ...PRODUCTION_OK, TEEKA_TEST_SECURITY_CODE: '1234' })).toEqual([
+      'TEEKA_TEST_SECURITY_CODE: a fixed security code is for demos and load tests, not production',
+    ]);
+    expect(problemsOf({ TEEKA_TEST_SECURITY_CODE: '12a4' })).toEqual(['TEEKA_TEST_SECURITY_CODE: must be 4 digits']);
+    expect(loadConfig({ TEEKA_TEST_SECURITY_CODE: '1234' } as NodeJS.ProcessEnv).testSecurityCode).toBe('1234');
+    expect(loadConfig({} as NodeJS.ProcessEnv)).toMatchObject({ testSecurityCode: null, securityCodeMaxWrong: 5 });
+  });
+
+  it('certificates: production needs its own key ring and an https issuer; a ring that does not load is named', () => {
+    expect(problemsOf({ ...PRODUCTION_OK, TEEKA_CERT_KEYS: undefined, TEEKA_CERT_ISSUER: 'http://teeka.example.invalid' })).toEqual([
+      expect.stringMatching(/^TEEKA_CERT_KEYS: production signs certificates with its own keys/),
+      'TEEKA_CERT_ISSUER: production certificates name an https issuer URL (SMART Health Cards)',
+    ]);
+    expect(problemsOf({ TEEKA_CERT_ISSUER: 'https://teeka.example/' })).toEqual([expect.stringMatching(/^TEEKA_CERT_ISSUER: expected an http\(s\) URL without a trailing slash/)]);
+    const broken = join(scratch, 'broken-keys.json');
+    writeFileSync(broken, JSON.stringify({ revocation_secret: 'short', keys: [] }));
+    expect(problemsOf({ TEEKA_CERT_KEYS: broken })).toEqual([expect.stringMatching(/^TEEKA_CERT_KEYS: .*revocation_secret/)]);
+    expect(loadConfig({ HOST: '127.0.0.1', PORT: '8123' } as NodeJS.ProcessEnv).certIssuer).toBe('http://127.0.0.1:8123');
+  });
+
   it('the demo runs on a shifted clock when asked, and the shift moves "now"', () => {
     const config = loadConfig({ TEEKA_CLOCK_OFFSET_MS: String(-86_400_000) } as NodeJS.ProcessEnv);
     const drift = Date.now() - 86_400_000 - config.clock();
@@ -69,12 +100,12 @@ describe('configuration', () => {
 
   it('the gateway process prints every problem plainly and exits 2, without a stack trace', () => {
     const result = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
-      env: { ...process.env, ...PRODUCTION_OK, TEEKA_SECRET: ' '.repeat(40), TEEKA_VACCINATOR_KEY: 'demo-vaccinator-key', PORT: '0x50' } as NodeJS.ProcessEnv,
+      env: { ...process.env, ...PRODUCTION_OK, TEEKA_SECRET: ' '.repeat(40), TEEKA_ADMIN_KEY: 'demo-admin-key', PORT: '0x50' } as NodeJS.ProcessEnv,
       encoding: 'utf8',
       timeout: 20_000,
     });
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/^gateway: 3 configuration problems:\n {2}- PORT: .*\n {2}- TEEKA_SECRET: .*\n {2}- TEEKA_VACCINATOR_KEY: the demo key/);
+    expect(result.stderr).toMatch(/^gateway: 3 configuration problems:\n {2}- PORT: .*\n {2}- TEEKA_SECRET: .*\n {2}- TEEKA_ADMIN_KEY: the demo key/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -6,6 +6,7 @@
 import { defineSession, type SessionInput } from '../../engine/sessions.js';
 import { Status } from '../../engine/status.js';
 import { BookingModel, seededRandom, type ModelAnswer } from './model.js';
+import { everyCenter } from '../support/booking.js';
 import { describe, expect, test } from '../support/fixtures.js';
 
 const SEEDS = process.env.DIFF_SEED ? [Number(process.env.DIFF_SEED)] : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
@@ -97,7 +98,10 @@ describe('the Lua engine agrees with the model of the rules', () => {
         const expected = model.book(account, sessionId, slot, dose, ids, clock.ms, () => lastEngineAppointment);
         const value = actual.ok ? actual.availableAfter : actual.beneficiaryId;
         compare(step, `book ${ids.join('+')} dose ${dose} into ${sessionId.slice(0, 8)} ${slot}`, { status: actual.status, value }, expected);
-        if (actual.ok) appointmentIds.push(actual.appointmentId);
+        if (actual.ok) {
+          appointmentIds.push(actual.appointmentId);
+          model.recordCodes(actual.appointmentId, actual.securityCodes);
+        }
       } else if (roll < 0.65 && appointmentIds.length) {
         const appointmentId = pick(appointmentIds);
         const owner = model.appointments.get(appointmentId)!.account;
@@ -117,8 +121,16 @@ describe('the Lua engine agrees with the model of the rules', () => {
       } else if (roll < 0.87 && appointmentIds.length) {
         const appointmentId = pick(appointmentIds);
         const ben = pick(model.appointments.get(appointmentId)!.bens);
-        const actual = await engine.markVaccinated(appointmentId, ben, 'vaccinator-model');
-        compare(step, `vaccinate ${ben} on ${appointmentId.slice(0, 8)}`, { status: actual.status, value: actual.ok ? actual.dose : actual.beneficiaryId }, model.vaccinate(appointmentId, ben, clock.ms));
+        // every fourth attempt gives a wrong code (chosen by the step, not drawn: the seeds' sequences stay)
+        const right = model.appointments.get(appointmentId)!.codes.get(ben) ?? '0000';
+        const code = step % 4 === 0 ? String((Number(right) + 1) % 10_000).padStart(4, '0') : right;
+        const actual = await engine.markVaccinated({ appointmentId, beneficiaryId: ben, securityCode: code, vaccinatorId: 'vaccinator-model', centerIds: everyCenter(engine) });
+        compare(
+          step,
+          `vaccinate ${ben} on ${appointmentId.slice(0, 8)} with the ${code === right ? 'right' : 'wrong'} code`,
+          { status: actual.status, value: actual.ok ? actual.dose : (actual.beneficiaryId ?? actual.triesLeft) },
+          model.vaccinate(appointmentId, ben, code, clock.ms),
+        );
       } else if (roll < 0.9) {
         const account = pick(accounts);
         const own = [...(model.accounts.get(account)?.keys() ?? ['1'])];

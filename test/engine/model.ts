@@ -31,6 +31,10 @@ interface ModelAppointment {
   dose: number;
   bens: string[];
   status: Map<string, 'booked' | 'cancelled' | 'vaccinated'>;
+  /** each beneficiary's security code, as the engine answered the booking (the engine draws them) */
+  codes: Map<string, string>;
+  /** wrong security codes given so far */
+  wrongCodes: number;
 }
 
 export type ModelAnswer = { status: Status; value?: string | number | undefined };
@@ -46,6 +50,7 @@ export class BookingModel {
     private readonly timeZone: string,
     private readonly maxBeneficiaries: number,
     firstReference: number,
+    private readonly maxWrongCodes = 5,
   ) {
     this.nextReference = firstReference;
   }
@@ -154,7 +159,16 @@ export class BookingModel {
       ben.appt[dose - 1] = id;
       ben.apptDay[dose - 1] = s.date;
     }
-    this.appointments.set(id, { account, session: sessionId, slot, dose, bens: [...ids], status: new Map(ids.map((b) => [b, 'booked'])) });
+    this.appointments.set(id, {
+      account,
+      session: sessionId,
+      slot,
+      dose,
+      bens: [...ids],
+      status: new Map(ids.map((b) => [b, 'booked'])),
+      codes: new Map(),
+      wrongCodes: 0,
+    });
     return { status: Status.OK, value: available - ids.length };
   }
 
@@ -231,7 +245,12 @@ export class BookingModel {
     return { status: Status.OK, value: available };
   }
 
-  vaccinate(appointmentId: string, beneficiaryId: string, now: number): ModelAnswer {
+  /** The engine drew the codes of a booking: the model keeps them to judge the codes given later. */
+  recordCodes(appointmentId: string, codes: { beneficiaryId: string; code: string }[]): void {
+    for (const { beneficiaryId, code } of codes) this.appointments.get(appointmentId)!.codes.set(beneficiaryId, code);
+  }
+
+  vaccinate(appointmentId: string, beneficiaryId: string, code: string, now: number): ModelAnswer {
     const a = this.appointments.get(appointmentId);
     if (!a) return { status: Status.APPOINTMENT_NOT_FOUND };
     const status = a.status.get(beneficiaryId);
@@ -239,8 +258,13 @@ export class BookingModel {
     if (status !== 'booked') return { status: Status.APPOINTMENT_NOT_ACTIVE };
     const s = this.sessions.get(a.session)!;
     if (now < s.day_start || now >= s.day_end) return { status: Status.NOT_VACCINATION_DAY };
+    if (a.wrongCodes >= this.maxWrongCodes) return { status: Status.SECURITY_CODE_LOCKED };
     const ben = this.accounts.get(a.account)?.get(beneficiaryId);
     if (!ben) return { status: Status.BENEFICIARY_NOT_FOUND, value: beneficiaryId };
+    if (a.codes.get(beneficiaryId) !== code) {
+      a.wrongCodes += 1;
+      return { status: Status.WRONG_SECURITY_CODE, value: this.maxWrongCodes - a.wrongCodes };
+    }
     ben.dose[a.dose - 1] = s.date;
     ben.vaccine = s.vaccine;
     ben.appt[a.dose - 1] = '';

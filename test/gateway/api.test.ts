@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCowinDate } from '../../engine/dates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
+import { pdfText } from '../support/pdf.js';
 
 let gateway: RunningGateway;
 let sessionId: string;
@@ -185,7 +186,8 @@ describe('a citizen', () => {
 
     const booked = await client.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessionId, slot: slots[0], beneficiaries: [id], center_id: centerId });
     expect(booked.status).toBe(200);
-    expect(Object.keys(booked.json)).toEqual(['appointment_confirmation_no']);
+    expect(Object.keys(booked.json)).toEqual(['appointment_confirmation_no', 'security_codes']);
+    expect(booked.json.security_codes).toEqual([{ beneficiary_reference_id: id, security_code: expect.stringMatching(/^\d{4}$/) }]);
     const appointmentId = booked.json.appointment_confirmation_no;
 
     const withAppointment = await client.get('/api/v2/appointment/beneficiaries');
@@ -217,6 +219,8 @@ describe('a citizen', () => {
     const pdf = Buffer.from(await slip.arrayBuffer());
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     expect(pdf.length).toBeGreaterThan(1000);
+    // the security code is printed on the slip (read back with poppler's pdftotext)
+    expect(await pdfText(pdf)).toContain(`Security code: ${booked.json.security_codes[0].security_code}`);
 
     const cancelled = await client.post('/api/v2/appointment/cancel', { appointment_id: appointmentId, beneficiariesToCancel: [id] });
     expect(cancelled.status).toBe(204);
@@ -267,18 +271,27 @@ describe("teeka's own endpoints", () => {
     const booked = await citizen.post('/api/v2/appointment/schedule', { dose: 1, session_id: published.json.session_id, slot, beneficiaries: [id] });
     expect(booked.status, booked.text).toBe(200);
 
+    // the admin issues the centre's vaccinator their own credentials
+    const issued = await admin.post('/teeka/admin/operators', { operator_id: 'vax-7', role: 'vaccinator', center_ids: [center.center_id] });
+    expect(issued.status, issued.text).toBe(200);
     const vaccinator = new CowinClient(gateway.url);
-    vaccinator.token = (await vaccinator.post('/teeka/auth/operator', { role: 'vaccinator', key: 'demo-vaccinator-key', operator_id: 'vax-7' })).json.token;
+    vaccinator.token = (await vaccinator.post('/teeka/auth/operator', { operator_id: 'vax-7', secret: issued.json.secret })).json.token;
     expect((await vaccinator.post('/teeka/admin/sessions', {})).status).toBe(403);
     const appointment = await vaccinator.get(`/teeka/vaccinator/appointments/${booked.json.appointment_confirmation_no}`);
     expect(appointment.json).toMatchObject({ dose: 1, vaccine: 'COVAXIN', beneficiaries: [{ beneficiary_reference_id: id, name: 'Ravi Kumar', appointment_status: 'booked' }] });
-    const done = await vaccinator.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id });
-    if (Date.now() < (await gateway.engine.getSession(published.json.session_id))!.day_end) {
-      expect(done.status, done.text).toBe(200);
-      expect(done.json).toEqual({ dose: 1, vaccine: 'COVAXIN', date: today });
-      const after = await citizen.get('/api/v2/appointment/beneficiaries');
-      expect(after.json.beneficiaries[0]).toMatchObject({ vaccination_status: 'Partially Vaccinated', vaccine: 'COVAXIN', dose1_date: today });
-    }
+    // the vaccinator sees no security code: the citizen gives it
+    expect(JSON.stringify(appointment.json)).not.toContain(booked.json.security_codes[0].security_code);
+    const code = booked.json.security_codes[0].security_code;
+    const wrongCode = String((Number(code) + 1) % 10_000).padStart(4, '0');
+    const refused = await vaccinator.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id, security_code: wrongCode });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.json).toEqual({ errorCode: 'APPOIN0036', error: expect.stringMatching(/does not match .* \(4 wrong codes left before the appointment is locked\)$/) });
+    const done = await vaccinator.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id, security_code: code });
+    // the gateway's clock reads 10:00 on the session day (test/support/clock.ts): it is the vaccination day
+    expect(done.status, done.text).toBe(200);
+    expect(done.json).toEqual({ dose: 1, vaccine: 'COVAXIN', date: today, certificate_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const after = await citizen.get('/api/v2/appointment/beneficiaries');
+    expect(after.json.beneficiaries[0]).toMatchObject({ vaccination_status: 'Partially Vaccinated', vaccine: 'COVAXIN', dose1_date: today });
     expect((await new CowinClient(gateway.url).post('/teeka/auth/operator', { role: 'admin', key: 'wrong' })).status).toBe(401);
   });
 

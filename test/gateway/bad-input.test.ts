@@ -214,7 +214,10 @@ describe('control characters and unpaired surrogates, in every field of every ro
     },
     '/api/v2/appointment/reschedule': { schema: 'reschedule', caller: 'citizen', body: () => ({ appointment_id: sessionId, session_id: sessionId, slot: '09:00AM-11:00AM' }) },
     '/api/v2/appointment/cancel': { schema: 'cancel', caller: 'citizen', body: () => ({ appointment_id: sessionId, beneficiariesToCancel: [beneficiaryId] }) },
-    '/teeka/auth/operator': { schema: 'operatorLogin', caller: 'public', body: () => ({ role: 'admin', key: 'demo-admin-key', operator_id: 'adm-1' }) },
+    '/teeka/auth/operator': { schema: 'operatorLogin', caller: 'public', body: () => ({ role: 'admin', key: 'demo-admin-key', operator_id: 'adm-1', secret: 'x' }) },
+    '/teeka/admin/operators': { schema: 'issueOperator', caller: 'admin', body: () => ({ operator_id: 'vax-1', role: 'vaccinator', center_ids: [1] }) },
+    '/teeka/admin/operators/revoke': { schema: 'revokeOperator', caller: 'admin', body: () => ({ operator_id: 'vax-1' }) },
+    '/teeka/admin/certificates/revoke': { schema: 'revokeCertificate', caller: 'admin', body: () => ({ certificate_id: sessionId, reason: 'issued in error' }) },
     '/teeka/admin/sessions': {
       schema: 'publishSession',
       caller: 'admin',
@@ -223,7 +226,7 @@ describe('control characters and unpaired surrogates, in every field of every ro
         capacity_dose2: 10, slot_capacity: [5, 5], opens_at: '2026-05-01T04:30:00Z', status: 'open',
       }), // prettier-ignore
     },
-    '/teeka/vaccinator/vaccinate': { schema: 'vaccinate', caller: 'vaccinator', body: () => ({ appointment_id: sessionId, beneficiary_reference_id: beneficiaryId }) },
+    '/teeka/vaccinator/vaccinate': { schema: 'vaccinate', caller: 'vaccinator', body: () => ({ appointment_id: sessionId, beneficiary_reference_id: beneficiaryId, security_code: '1234' }) },
   });
   /** POST routes that read no body. */
   const BODILESS = new Set(['/api/v2/auth/getRecaptcha']);
@@ -232,8 +235,16 @@ describe('control characters and unpaired surrogates, in every field of every ro
     if (caller === 'citizen') return citizen;
     const client = new CowinClient(gateway.url);
     if (caller === 'public') return client;
-    const login = await client.post('/teeka/auth/operator', { role: caller, key: `demo-${caller}-key` });
-    client.token = login.json.token;
+    const admin = (await client.post('/teeka/auth/operator', { role: 'admin', key: 'demo-admin-key' })).json.token as string;
+    if (caller === 'admin') {
+      client.token = admin;
+      return client;
+    }
+    // vaccinators have credentials of their own, issued by an admin
+    client.token = admin;
+    const centerId = demoCountry().data.centers[0]!.center_id;
+    const issued = await client.post('/teeka/admin/operators', { operator_id: 'vax-bad-input', role: 'vaccinator', center_ids: [centerId] });
+    client.token = (await client.post('/teeka/auth/operator', { operator_id: 'vax-bad-input', secret: issued.json.secret })).json.token;
     return client;
   }
 
@@ -337,7 +348,7 @@ describe('aborted requests', () => {
       if (!ben.appt1) continue;
       const appointment = (await gateway.engine.getAppointment(ben.appt1))!;
       expect(appointment.session_id).toBe(published.sessionId);
-      expect(appointment.beneficiaries).toEqual([{ id, status: 'booked' }]);
+      expect(appointment.beneficiaries).toEqual([{ id, status: 'booked', security_code: expect.stringMatching(/^\d{4}$/) }]);
       seated += 1;
     }
     expect(booked, 'the abandoned bookings were made').toBeGreaterThan(0);

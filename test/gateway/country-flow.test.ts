@@ -32,14 +32,25 @@ function schemaProblems(schema: keyof typeof COWIN_PUBLIC_API, body: unknown, co
   return countryCode === 'IN' ? problems : problems.filter((p) => !/\.(lat|long): -?[\d.]+ is (below|above) /.test(p));
 }
 
-/** A vaccinator's client, logged in with the demo key. */
+let vaccinatorSeq = 0;
+/** A vaccinator of every centre of the country, with credentials the demo admin issues. */
 async function vaccinator(gateway: RunningGateway): Promise<CowinClient> {
+  const admin = new CowinClient(gateway.url);
+  admin.token = (await admin.post('/teeka/auth/operator', { role: 'admin', key: 'demo-admin-key' })).json.token;
+  const operatorId = `vax-${process.pid}-${++vaccinatorSeq}`;
+  const centerIds = gateway.engine.country.data.centers.map((c) => c.center_id);
+  const issued = await admin.post('/teeka/admin/operators', { operator_id: operatorId, role: 'vaccinator', center_ids: centerIds });
+  expect(issued.status, issued.text).toBe(200);
   const client = new CowinClient(gateway.url);
-  const login = await client.post('/teeka/auth/operator', { role: 'vaccinator', key: 'demo-vaccinator-key', operator_id: 'vax-1' });
+  const login = await client.post('/teeka/auth/operator', { operator_id: operatorId, secret: issued.json.secret });
   expect(login.status, login.text).toBe(200);
   client.token = login.json.token;
   return client;
 }
+
+/** The security code a booking answer gave for a beneficiary (the citizen reads it from the slip). */
+const codeOf = (booked: { json: { security_codes: { beneficiary_reference_id: string; security_code: string }[] } }, id: string): string =>
+  booked.json.security_codes.find((c) => c.beneficiary_reference_id === id)!.security_code;
 
 describe.each(testCountries())('$name', (testing) => {
   const { country } = testing;
@@ -202,8 +213,8 @@ describe.each(testCountries())('$name', (testing) => {
     const first = await client.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessions.today, slot: slotsA[0], beneficiaries: [id] });
     expect(first.status, first.text).toBe(200);
     const vax = await vaccinator(gateway);
-    const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: first.json.appointment_confirmation_no, beneficiary_reference_id: id });
-    expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: vaccine.name, date: formatCowinDate(today) }]);
+    const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: first.json.appointment_confirmation_no, beneficiary_reference_id: id, security_code: codeOf(first, id) });
+    expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: vaccine.name, date: formatCowinDate(today), certificate_id: expect.any(String) }]);
     let ben = (await client.get('/api/v2/appointment/beneficiaries')).json.beneficiaries[0];
     expect(ben).toMatchObject({ vaccination_status: 'Partially Vaccinated', vaccine: vaccine.name, dose1_date: formatCowinDate(today), dose2_date: '' });
 
@@ -215,7 +226,9 @@ describe.each(testCountries())('$name', (testing) => {
     // the vaccinator records dose 2 on its day (the gateway's clock cannot move: an engine on that day does)
     const dose2Session = (await gateway.engine.getSession(sessions.dose2!))!;
     const onTheDay = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: () => dose2Session.day_start + 10 * 3_600_000 });
-    expect(await onTheDay.markVaccinated(second.json.appointment_confirmation_no, id, 'vax-1')).toMatchObject({ ok: true, dose: 2 });
+    expect(
+      await onTheDay.markVaccinated({ appointmentId: second.json.appointment_confirmation_no, beneficiaryId: id, securityCode: codeOf(second, id), vaccinatorId: 'vax-1', centerIds: [dose2Session.center_id] }),
+    ).toMatchObject({ ok: true, dose: 2 });
     ben = (await client.get('/api/v2/appointment/beneficiaries')).json.beneficiaries[0];
     expect(ben).toMatchObject({ vaccination_status: 'Vaccinated', dose2_date: formatCowinDate(dose2Session.date) });
 
@@ -230,8 +243,8 @@ describe.each(testCountries())('$name', (testing) => {
     const booked = await client.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessions.singleToday, slot: slotsA[1], beneficiaries: [id] });
     expect(booked.status, booked.text).toBe(200);
     const vax = await vaccinator(gateway);
-    const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id });
-    expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: single!.name, date: formatCowinDate(today) }]);
+    const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id, security_code: codeOf(booked, id) });
+    expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: single!.name, date: formatCowinDate(today), certificate_id: expect.any(String) }]);
     const seen = await vax.get(`/teeka/vaccinator/appointments/${booked.json.appointment_confirmation_no}`);
     expect(seen.json.beneficiaries[0]).toMatchObject({ appointment_status: 'vaccinated', vaccination_status: 'Vaccinated' });
     const ben = (await client.get('/api/v2/appointment/beneficiaries')).json.beneficiaries[0];
@@ -307,8 +320,8 @@ describe('Guyana after 00:00 UTC: the gateway keeps the local day (still the eve
 
     // in UTC it is 2 May; in Guyana still 1 May: the vaccination is recorded on 1 May
     const vax = await vaccinator(gateway);
-    const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.appointmentId, beneficiary_reference_id: id });
-    expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: 'PFIZER', date: '01-05-2026' }]);
+    const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.appointmentId, beneficiary_reference_id: id, security_code: booked.securityCodes[0]!.code });
+    expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: 'PFIZER', date: '01-05-2026', certificate_id: expect.any(String) }]);
 
     // 1 May's bookings closed at 13:00 local; 2 May's are open
     const closed = await client.post('/api/v2/appointment/schedule', { dose: 1, session_id: may1Session, slot, beneficiaries: [second] });

@@ -41,7 +41,7 @@ it("another citizen's appointment and beneficiaries can be neither seen nor chan
   // nothing changed for Alice
   const appointment = (await gateway.engine.getAppointment(appointmentId))!;
   expect(appointment.session_id).toBe(one.sessionId);
-  expect(appointment.beneficiaries).toEqual([{ id: aliceBen, status: 'booked' }]);
+  expect(appointment.beneficiaries).toEqual([{ id: aliceBen, status: 'booked', security_code: booked.json.security_codes[0].security_code }]);
   const aliceView = await alice.get('/api/v2/appointment/beneficiaries');
   expect(aliceView.json.beneficiaries[0].appointments[0].appointment_id).toBe(appointmentId);
 });

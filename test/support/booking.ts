@@ -77,3 +77,16 @@ export function everySlot(engine: BookingEngine, centerId: number, capacity: num
 export function slotsOf(engine: BookingEngine, centerId: number): string[] {
   return engine.country.slotsOf(engine.country.centersById.get(centerId)!);
 }
+
+/** The security code on the slip of one beneficiary of an appointment (what the citizen tells the vaccinator). */
+export async function securityCodeOf(engine: BookingEngine, appointmentId: string, beneficiaryId: string): Promise<string> {
+  const appointment = await engine.getAppointment(appointmentId);
+  const code = appointment?.beneficiaries.find((b) => b.id === beneficiaryId)?.security_code;
+  if (!code) throw new Error(`no security code for beneficiary ${beneficiaryId} of appointment ${appointmentId}`);
+  return code;
+}
+
+/** Every demo centre's id: a vaccinator of them all (engine tests that are not about centres). */
+export function everyCenter(engine: BookingEngine): number[] {
+  return engine.country.data.centers.map((c) => c.center_id);
+}

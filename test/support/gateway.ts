@@ -30,7 +30,8 @@ export interface RunningGateway {
   output: () => string;
   engine: BookingEngine;
   redis: Redis;
-  stop: () => Promise<void>;
+  /** stop the process; its Redis keys are deleted unless `keepData` (another gateway takes over) */
+  stop: (options?: { keepData?: boolean }) => Promise<void>;
 }
 
 export interface GatewayOptions {
@@ -47,7 +48,8 @@ function clockOffsetFor(options: GatewayOptions): number {
 }
 
 export async function startGateway(env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<RunningGateway> {
-  const port = await freePort();
+  // a gateway that takes over from a stopped one may ask for its port (env.PORT)
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const clockOffset = clockOffsetFor(options);
   const prefix = env.TEEKA_REDIS_PREFIX ?? `gwtest:${randomUUID().slice(0, 8)}:`;
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'gateway', 'main.js')], {
@@ -103,14 +105,14 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
     output: () => output,
     engine,
     redis,
-    stop: async () => {
+    stop: async ({ keepData = false } = {}) => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       redis.disconnect();
-      await deleteKeysWithPrefix(REDIS_URL, prefix);
+      if (!keepData) await deleteKeysWithPrefix(REDIS_URL, prefix);
     },
   };
 }

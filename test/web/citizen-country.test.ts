@@ -115,7 +115,8 @@ describe.each(testCountries())('$name', (testing) => {
     const booked = await client.post('/api/v2/appointment/schedule', { dose: 1, session_id: first, slot: country.slotsOf(center)[0], beneficiaries: [id] });
     expect(booked.status, booked.text).toBe(200);
     const engine = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: processClockFor(country.timeZone) });
-    expect(await engine.markVaccinated(booked.json.appointment_confirmation_no, id, 'vax-1')).toMatchObject({ ok: true });
+    const securityCode = booked.json.security_codes[0].security_code as string;
+    expect(await engine.markVaccinated({ appointmentId: booked.json.appointment_confirmation_no, beneficiaryId: id, securityCode, vaccinatorId: 'vax-1', centerIds: [center.center_id] })).toMatchObject({ ok: true });
 
     const { page, problems } = await openPage({ token: client.token, mobile });
     const card = page.locator('li.beneficiary', { hasText: 'Jordan Persaud' });

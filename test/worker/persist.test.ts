@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../../engine/keys.js';
+import { Certificates } from '../../engine/certificates.js';
+import { Operators } from '../../engine/operators.js';
 import { Status } from '../../engine/status.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
 import { saveMasterData } from '../../worker/masterdata.js';
@@ -97,6 +99,124 @@ describe('exactly once: replays and out-of-order batches', () => {
     const events = await pool.query<{ action: string }>('SELECT action FROM appointment_events ORDER BY version');
     expect(events.rows.map((r) => r.action)).toEqual(['booked', 'rescheduled']);
     expect((await reconcile(redis, pool)).problems).toEqual([]);
+  });
+
+  test('security codes reach PostgreSQL with the appointment, whichever of its versions lands first; reconcile compares them', async ({
+    engine,
+    redis,
+    pool,
+  }) => {
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const sessionId = await publishSession(engine, { capacity_dose1: 10 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 2);
+    const earlier = await outboxEvents(redis);
+    const booked = await engine.book({ accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
+    const bookedBatch = (await outboxEvents(redis)).slice(earlier.length);
+    expect(await engine.cancel(accountId, booked.appointmentId, [beneficiaryIds[1]!])).toMatchObject({ ok: true });
+    const cancelledBatch = (await outboxEvents(redis)).slice(earlier.length + bookedBatch.length);
+
+    await writeBatch(pool, earlier);
+    await writeBatch(pool, cancelledBatch); // version 2 first: it carries the codes too
+    await writeBatch(pool, bookedBatch);
+    const { rows } = await pool.query<{ security_code: string }>(
+      'SELECT security_code FROM appointments WHERE appointment_id = $1 ORDER BY position',
+      [booked.appointmentId],
+    );
+    expect(rows.map((r) => r.security_code)).toEqual(booked.securityCodes.map((c) => c.code));
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+
+    const another = String((Number(booked.securityCodes[0]!.code) + 1) % 10_000).padStart(4, '0');
+    await pool.query('UPDATE appointments SET security_code = $2 WHERE appointment_id = $1 AND position = 1', [booked.appointmentId, another]);
+    const check = await reconcile(redis, pool);
+    expect(check.problems).toEqual([
+      { scope: `appointment ${booked.appointmentId}`, detail: `beneficiary ${beneficiaryIds[0]}: the security codes differ between Redis and PostgreSQL` },
+    ]);
+    // the code itself is never printed
+    expect(JSON.stringify(check.problems)).not.toContain(booked.securityCodes[0]!.code);
+  });
+
+  test('operators reach PostgreSQL as issued and revoked, the latest version winning in any order; reconcile compares them', async ({
+    engine,
+    redis,
+    pool,
+    clock,
+  }) => {
+    const operators = new Operators(engine.redis, engine.scripts, clock.now);
+    const before = await outboxEvents(redis);
+    const issued = await operators.issue('vax-9', 'vaccinator', [demoCenterId(engine, 1), demoCenterId(engine)], 'admin');
+    if (!issued.ok) throw new Error('issue refused');
+    const issuedBatch = (await outboxEvents(redis)).slice(before.length);
+    expect(await operators.revoke('vax-9', 'admin-2')).toEqual({ ok: true, version: 2 });
+    const revokedBatch = (await outboxEvents(redis)).slice(before.length + issuedBatch.length);
+    await writeBatch(pool, before);
+    expect((await writeBatch(pool, revokedBatch)).operators).toBe(1);
+    expect((await writeBatch(pool, issuedBatch)).operators).toBe(0); // late, older: changes nothing
+    const { rows } = await pool.query('SELECT operator_id, role, center_ids, status, issued_by, revoked_by, version, secret_hash FROM operators');
+    expect(rows).toEqual([
+      {
+        operator_id: 'vax-9',
+        role: 'vaccinator',
+        center_ids: [demoCenterId(engine), demoCenterId(engine, 1)].sort((a, b) => a - b),
+        status: 'revoked',
+        issued_by: 'admin',
+        revoked_by: 'admin-2',
+        version: 2,
+        secret_hash: expect.stringMatching(/^scrypt\$/),
+      },
+    ]);
+    expect(rows[0].secret_hash).not.toContain(issued.secret);
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+    await pool.query(`UPDATE operators SET status = 'active'`);
+    expect((await reconcile(redis, pool)).problems).toEqual([{ scope: 'operator vax-9', detail: 'status: Redis revoked, PostgreSQL active' }]);
+  });
+
+  test('a certificate lands once with its vaccination, and its revocation wins whichever batch comes first', async ({ engine, redis, pool, clock }) => {
+    const center = demoCenterId(engine);
+    const sessionId = await publishSession(engine, { date: engine.today(), capacity_dose1: 10 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 1);
+    const booked = await engine.book({ accountId, sessionId, slot: slotsOf(engine, center)[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
+    const before = await outboxEvents(redis);
+    const vaccinated = await engine.markVaccinated({
+      appointmentId: booked.appointmentId,
+      beneficiaryId: beneficiaryIds[0]!,
+      securityCode: booked.securityCodes[0]!.code,
+      vaccinatorId: 'vax-1',
+      centerIds: [center],
+    });
+    if (!vaccinated.ok) throw new Error(`vaccination refused: ${vaccinated.status}`);
+    const vaccinationBatch = (await outboxEvents(redis)).slice(before.length);
+    // the vaccination, the beneficiary's dose and the certificate are one script's changes
+    expect(vaccinationBatch.map((e) => e.kind)).toEqual(['appointment', 'beneficiary', 'certificate']);
+    const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
+    expect(await certificates.revoke(vaccinated.certificateId, 'admin', 'wrong person')).toEqual({ ok: true, version: 2 });
+    expect(await certificates.revoke(vaccinated.certificateId, 'admin', 'again')).toEqual({ ok: true, version: 2 }); // nothing changes
+    const revocationBatch = (await outboxEvents(redis)).slice(before.length + vaccinationBatch.length);
+    expect(revocationBatch).toHaveLength(1);
+
+    await writeBatch(pool, before);
+    expect((await writeBatch(pool, revocationBatch)).certificates).toBe(1);
+    expect((await writeBatch(pool, vaccinationBatch)).certificates).toBe(0); // late, older
+    expect((await writeBatch(pool, vaccinationBatch)).certificates).toBe(0); // replayed
+    const { rows } = await pool.query('SELECT certificate_id, beneficiary_id::text, dose, status, version, revoked_by, revocation_reason, jws FROM certificates');
+    expect(rows).toEqual([
+      {
+        certificate_id: vaccinated.certificateId,
+        beneficiary_id: beneficiaryIds[0],
+        dose: 1,
+        status: 'revoked',
+        version: 2,
+        revoked_by: 'admin',
+        revocation_reason: 'wrong person',
+        jws: (await certificates.get(vaccinated.certificateId))!.jws,
+      },
+    ]);
+    expect((await reconcile(redis, pool)).problems).toEqual([]);
+    // reconcile notices a revocation list that PostgreSQL does not back
+    await pool.query(`UPDATE certificates SET status = 'issued'`);
+    const problems = (await reconcile(redis, pool)).problems.map((p) => p.scope);
+    expect(problems).toEqual([`certificate ${vaccinated.certificateId}`, expect.stringMatching(/^revocation list /)]);
   });
 
   test('an appointment superseded by a later booking stays expired even when its own rows arrive last', async ({

@@ -7,6 +7,8 @@
 import type { Redis } from 'ioredis';
 import type { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
+import { Certificates } from '../../engine/certificates.js';
+import { Operators } from '../../engine/operators.js';
 import { bookingPartitionPattern, keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
@@ -14,7 +16,7 @@ import { snapshotDailyQuotas } from '../../worker/quotas.js';
 import { rebuildRedis } from '../../worker/rebuild.js';
 import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
 import { allKeys } from '../../worker/scan.js';
-import { accountWithBeneficiaries, demoCenterId, everySlot, nextMobile, nextPhotoId, publishSession, slotsOf } from '../support/booking.js';
+import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, nextMobile, nextPhotoId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
 import { deleteKeysWithPrefix, type TestClock } from '../support/fixtures.js';
 import { describe, expect, REDIS_URL, spawnNode, builtScript, test } from './support.js';
 
@@ -105,7 +107,33 @@ async function bookingDay(engine: BookingEngine, clock: TestClock) {
 
   clock.advance(2 * DAY);
   const superseding = await book(singles[3]!.accountId, open, otherSlots[2]!, singles[3]!.beneficiaryIds);
-  expect(await engine.markVaccinated(vaccinatedAppointment, singles[4]!.beneficiaryIds[0]!, 'vaccinator-7')).toMatchObject({ ok: true });
+  const vaccinatedBeneficiary = singles[4]!.beneficiaryIds[0]!;
+  const securityCode = await securityCodeOf(engine, vaccinatedAppointment, vaccinatedBeneficiary);
+  expect(
+    await engine.markVaccinated({ appointmentId: vaccinatedAppointment, beneficiaryId: vaccinatedBeneficiary, securityCode, vaccinatorId: 'vaccinator-7', centerIds: everyCenter(engine) }),
+  ).toMatchObject({ ok: true });
+
+  // the vaccination issued a certificate; another beneficiary's, issued in error, is revoked
+  const dose1Today = await publishSession(engine, { date: engine.today(), center_id: demoCenterId(engine, 2), slot_capacity: everySlot(engine, demoCenterId(engine, 2), 5) });
+  const mistaken = await accountWithBeneficiaries(engine, 1);
+  const mistakenBooking = await engine.book({ accountId: mistaken.accountId, sessionId: dose1Today, slot: slotsOf(engine, demoCenterId(engine, 2))[0]!, dose: 1, beneficiaryIds: mistaken.beneficiaryIds });
+  if (!mistakenBooking.ok) throw new Error('booking refused');
+  const mistakenVaccination = await engine.markVaccinated({
+    appointmentId: mistakenBooking.appointmentId,
+    beneficiaryId: mistaken.beneficiaryIds[0]!,
+    securityCode: mistakenBooking.securityCodes[0]!.code,
+    vaccinatorId: 'vaccinator-7',
+    centerIds: everyCenter(engine),
+  });
+  if (!mistakenVaccination.ok) throw new Error('vaccination refused');
+  const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
+  expect(await certificates.revoke(mistakenVaccination.certificateId, 'admin', 'recorded for the wrong person')).toEqual({ ok: true, version: 2 });
+
+  // operators an admin issued: one still active, one revoked (their credentials survive; logins do not)
+  const operators = new Operators(engine.redis, engine.scripts, clock.now);
+  expect(await operators.issue('vax-7', 'vaccinator', [demoCenterId(engine), demoCenterId(engine, 1)], 'admin')).toMatchObject({ ok: true });
+  expect(await operators.issue('vax-8', 'vaccinator', [demoCenterId(engine)], 'admin')).toMatchObject({ ok: true });
+  expect(await operators.revoke('vax-8', 'admin')).toMatchObject({ ok: true, version: 2 });
 
   // quotas of the day: searches, and an account blocked after too many searches (a short window's
   // worth at a time: the window outlives a logout, so the clock moves past each one)
@@ -152,7 +180,7 @@ describe('rebuilding Redis from PostgreSQL', () => {
     expect(await allKeys(redis, '*')).toEqual([]);
 
     const report = await rebuildRedis(redis, pool);
-    expect(report).toMatchObject({ drained: 0, sessions: 4, quotas: 3 });
+    expect(report).toMatchObject({ drained: 0, sessions: 5, quotas: 3, operators: 2, certificates: 2 });
     expect(await bookingState(redis)).toEqual(before);
     const quotasAfter = await quotaState(redis, day.quotaAccounts);
     expect([...quotasAfter.keys()].sort()).toEqual([...quotasBefore.keys()].sort());
