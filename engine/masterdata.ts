@@ -424,12 +424,12 @@ const referenceChecks: ((data: CountryFile, problem: (text: string) => void) => 
 /** The field a problem names: `centers[3].district_id` of `centers[3].district_id: 999 is not …`. */
 const problemField = (text: string) => text.slice(0, text.indexOf(':'));
 
-/**
- * Every problem of a parsed JSON value as a country file, each naming its field; empty when it is
- * one. The shape is checked first; the cross-references are checked too, as far as they can run
- * on what is there, leaving out what only repeats a field the shape check already named.
- */
-export function countryProblems(raw: unknown): string[] {
+/** True when field `inner` is `outer` or lies inside it (`centers[1].lat` in `centers[1]`, not in `centers[10]`). */
+const within = (inner: string, outer: string) =>
+  outer === '(root)' || inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+
+/** The problems of parsed JSON as a country file, and the file itself when there are none. */
+function examineCountry(raw: unknown): { problems: string[]; data?: CountryFile } {
   const parsed = countrySchema.safeParse(raw);
   const shape = parsed.success ? [] : parsed.error.issues.map((issue) => `${pathText(issue.path) || '(root)'}: ${issue.message}`);
   const data = (parsed.success ? parsed.data : raw) as CountryFile;
@@ -441,16 +441,27 @@ export function countryProblems(raw: unknown): string[] {
       // a part of the file this check reads has the wrong shape: the shape problems say where
     }
   }
+  if (parsed.success) return references.length ? { problems: references } : { problems: [], data: parsed.data };
+  // a reference problem about a field the shape check already named only repeats it
   const named = shape.map(problemField);
-  const overlaps = (field: string) => named.some((n) => n === '(root)' || field.startsWith(n) || n.startsWith(field));
-  return [...shape, ...(parsed.success ? references : references.filter((text) => !overlaps(problemField(text))))];
+  const repeats = (field: string) => named.some((n) => within(field, n) || within(n, field));
+  return { problems: [...shape, ...references.filter((text) => !repeats(problemField(text)))] };
+}
+
+/**
+ * Every problem of a parsed JSON value as a country file, each naming its field; empty when it is
+ * one. The shape is checked first; the cross-references are checked too, as far as they can run
+ * on what is there, leaving out what only repeats a field the shape check already named.
+ */
+export function countryProblems(raw: unknown): string[] {
+  return examineCountry(raw).problems;
 }
 
 /** Validate parsed JSON as a country file. `source` names it in errors. */
 export function parseCountry(raw: unknown, source = 'country file'): Country {
-  const problems = countryProblems(raw);
-  if (problems.length) throw new MasterDataError(source, problems);
-  return new Country(countrySchema.parse(raw));
+  const { problems, data } = examineCountry(raw);
+  if (!data) throw new MasterDataError(source, problems);
+  return new Country(data);
 }
 
 /** A country file's JSON, or the one problem that stops it being read. */

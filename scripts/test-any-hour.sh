@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Time is an input (design.md, invariant 9): run the engine, gateway and web suites with the Node
-# processes' clock moved by libfaketime to the hours that used to break them:
-#   11:10 UTC  after the demo country's 15:00 booking cutoff in Asia/Kolkata
+# processes' clock moved by libfaketime to the hours that used to break them, for both countries:
+#   17:05 UTC  after the booking cutoff in both demo countries (15:00 in Asia/Kolkata, 13:00 in
+#              America/Guyana)
 #   18:35 UTC  just after midnight in Asia/Kolkata, here on 31 December (a new year there too)
+#   02:00 UTC  on 1 January: a new year in UTC, still 22:00 on 31 December in Guyana (UTC−4)
 # Only Node runs under faketime: the test support starts redis-server, PostgreSQL and Chromium with
 # the real clock (redis-server cannot run under libfaketime, and needs no fake time: Lua scripts
 # take `now` as an argument).
@@ -12,7 +14,7 @@ command -v faketime >/dev/null 2>&1 || { echo "test-any-hour: faketime is not in
 bash scripts/ensure-services.sh
 
 year=$(date -u +%Y)
-for instant in "$(date -u +%F) 11:10:00" "$year-12-31 18:35:00"; do
+for instant in "$(date -u +%F) 17:05:00" "$year-12-31 18:35:00" "$((year + 1))-01-01 02:00:00"; do
   echo "== engine, gateway and web suites with the clock at $instant UTC"
   faketime -f "@$instant" npx vitest run test/engine test/gateway test/web
 done

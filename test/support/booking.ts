@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import type { BookingEngine } from '../../engine/engine.js';
 import type { SessionInput } from '../../engine/sessions.js';
-import { nextMobileOf, nextPhotoIdOf, twoDoseVaccine } from './countries.js';
+import { nextMobileOf, nextPhotoIdOf, nextPhotoSerial, twoDoseVaccine } from './countries.js';
 
 let mobileCounter = 0;
 /** A fresh mobile number (not a test number) for each call. */
@@ -11,11 +11,9 @@ export function nextMobile(): string {
   return `8${String(process.pid % 1000).padStart(3, '0')}${String(mobileCounter).padStart(6, '0')}`;
 }
 
-let photoCounter = 0;
-/** A fresh Aadhaar-shaped photo ID number (12 digits, type 1 of the demo country) per call. */
+/** A fresh Aadhaar-shaped photo ID number (12 digits, type 1 of the demo country) per call; never one nextPhotoIdOf gave. */
 export function nextPhotoId(): string {
-  photoCounter += 1;
-  return `${String(process.pid % 1_000_000).padStart(6, '0')}${String(photoCounter).padStart(6, '0')}`;
+  return `${String(process.pid % 1_000_000).padStart(6, '0')}${String(nextPhotoSerial() % 1_000_000).padStart(6, '0')}`;
 }
 
 /** A new account (by mobile) with `count` beneficiaries born in `birthYear`, with the engine's country's mobiles and photo IDs. */

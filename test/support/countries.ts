@@ -125,11 +125,17 @@ export function testPhotoIdType(country: Country): { id: number; prefix: string;
 }
 
 let photoCounter = 0;
+/** The next serial number for photo IDs: one counter for every generator of them, so they never repeat each other. */
+export function nextPhotoSerial(): number {
+  photoCounter += 1;
+  return photoCounter;
+}
+
 /** A fresh photo ID number of the country per call, with its type, distinct across test files by process id. */
 export function nextPhotoIdOf(country: Country): { type: number; number: string } {
-  photoCounter += 1;
+  const serial = nextPhotoSerial();
   const { id, prefix, digits } = testPhotoIdType(country);
-  const number = `${prefix}${String(process.pid % 10 ** (digits - 6)).padStart(digits - 6, '0')}${String(photoCounter % 1_000_000).padStart(6, '0')}`;
+  const number = `${prefix}${String(process.pid % 10 ** (digits - 6)).padStart(digits - 6, '0')}${String(serial % 1_000_000).padStart(6, '0')}`;
   if (!country.photoIdNumber(id, number).ok) throw new Error(`made photo ID ${number}, which ${country.data.country.name}'s rule refuses`);
   return { type: id, number };
 }
