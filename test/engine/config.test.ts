@@ -113,9 +113,9 @@ describe('configuration', () => {
     const india = testCountry('demo-country').country;
     const guyana = testCountry('guyana').country;
     const demo = loadConfig({} as NodeJS.ProcessEnv);
-    expect(testMobilesOf(demo, india)).toEqual({ prefix: '9999', otp: '123456' });
-    expect(testMobilesOf(demo, guyana)).toEqual({ prefix: '699', otp: '123456' });
-    expect(testMobilesOf(loadConfig({ TEEKA_TEST_MOBILE_PREFIX: '6123', TEEKA_TEST_OTP: '654321' } as NodeJS.ProcessEnv), guyana)).toEqual({ prefix: '6123', otp: '654321' });
+    expect(testMobilesOf(demo, india)).toEqual({ prefix: '9999', otp: '123456', securityCode: null });
+    expect(testMobilesOf(demo, guyana)).toEqual({ prefix: '699', otp: '123456', securityCode: null });
+    expect(testMobilesOf(loadConfig({ TEEKA_TEST_MOBILE_PREFIX: '6123', TEEKA_TEST_OTP: '654321' } as NodeJS.ProcessEnv), guyana)).toEqual({ prefix: '6123', otp: '654321', securityCode: null });
     expect(testMobilesOf(loadConfig(PRODUCTION_OK as NodeJS.ProcessEnv), guyana)).toBeNull();
     // India's prefix fits no Guyanese mobile (7 digits starting with 6): refused, naming the variable
     const wrong = () => testMobilesOf(loadConfig({ TEEKA_TEST_MOBILE_PREFIX: '9999' } as NodeJS.ProcessEnv), guyana);
