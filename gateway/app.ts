@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { isBackendUnavailable } from '../engine/backend-errors.js';
 import type { TeekaConfig } from '../engine/config.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
-import { BookingEngine } from '../engine/engine.js';
+import { BookingEngine, DEFAULT_REVOCATION_STREAM_CAP } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
 import { Authenticator } from './auth.js';
@@ -16,6 +16,8 @@ import type { GatewayContext, HealthReport } from './context.js';
 import { apiError, Router, type HttpRequest, type HttpResponse } from './http.js';
 import { GatewayMetrics } from './metrics.js';
 import { otpSenderFor } from './otp-sender.js';
+import { QuotaGate } from './quota-gate.js';
+import { RevocationBook } from './revocations.js';
 import { appointmentRoutes } from './routes/appointments.js';
 import { authRoutes } from './routes/auth.js';
 import { beneficiaryRoutes } from './routes/beneficiaries.js';
@@ -36,6 +38,8 @@ export interface GatewayDependencies {
   redis: Redis;
   /** a connection of its own for the blocking availability stream read */
   streamRedis: Redis;
+  /** a connection of its own for the blocking revocation stream read */
+  revocationRedis: Redis;
   pgPool: pg.Pool;
   metricsText: () => string;
   queueDepth: () => unknown;
@@ -76,9 +80,16 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     clock: config.clock,
     testMobiles: config.testMobilePrefix ? { prefix: config.testMobilePrefix, otp: config.testOtp } : null,
   });
-  const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
-  await book.start();
   const metrics = new GatewayMetrics();
+  const availability = { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability };
+  const book = new AvailabilityBook(engine, deps.streamRedis, availability, metrics.lagObserver('availability'));
+  const revocations = new RevocationBook(
+    engine,
+    deps.revocationRedis,
+    { tokenTtlMs: country.rules.token_ttl_seconds * 1000, capacity: DEFAULT_REVOCATION_STREAM_CAP, blockMs: availability.blockMs },
+    metrics.lagObserver('revocations'),
+  );
+  await Promise.all([book.start(), revocations.start()]);
 
   const health = async (): Promise<HealthReport> => {
     const [redis, postgres] = await Promise.all([
@@ -99,9 +110,11 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     country,
     engine,
     book,
+    revocations,
+    quotas: new QuotaGate(engine, revocations, metrics),
     search: new SessionSearch(country, book),
     metrics,
-    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds),
+    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, revocations, metrics),
     schemas: bodySchemas(country, config.clock),
     sendOtp: otpSenderFor(config),
     health,
@@ -218,6 +231,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       publish = fn;
       subscribers = count;
     },
-    stop: () => book.stop(),
+    stop: async () => {
+      await Promise.all([book.stop(), revocations.stop()]);
+    },
   };
 }

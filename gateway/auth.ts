@@ -1,16 +1,23 @@
 /**
  * Who is calling: citizens carry a JWT from the OTP login, operators (admin, vaccinator) one from
  * /teeka/auth/operator. A citizen token is only good while its login session lives in Redis
- * (a quota logout or a newer login ends it), so revocation takes effect at once.
+ * (a quota logout, a block or a newer login ends it). Every gateway thread learns of each ended
+ * login from the revocation stream within milliseconds (revocations.ts) and checks tokens in
+ * memory; it asks Redis only when its memory cannot tell (the thread is starting or behind, or the
+ * token is older than what it has followed).
  */
 import type { BookingEngine, Outcome } from '../engine/engine.js';
 import { Status, apiErrorFor, REQUEST_ERRORS } from '../engine/status.js';
 import { signToken, TokenVerifier, type Role, type TokenClaims } from '../engine/tokens.js';
 import { apiError, type HttpRequest, type HttpResponse } from './http.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { RevocationBook } from './revocations.js';
 
 export interface Citizen {
   accountId: string;
   sid: string;
+  /** the token's `iat`, seconds since epoch */
+  issuedAt: number;
 }
 
 const OPERATOR_TOKEN_SECONDS = 8 * 3600;
@@ -22,6 +29,8 @@ export class Authenticator {
     private readonly engine: BookingEngine,
     private readonly secret: string,
     private readonly citizenTokenSeconds: number,
+    private readonly revocations: RevocationBook,
+    private readonly metrics: GatewayMetrics,
   ) {
     this.verifier = new TokenVerifier(secret);
   }
@@ -33,14 +42,21 @@ export class Authenticator {
   }
 
   /**
-   * The calling citizen, or the 401 to answer. `checkLogin: false` skips the Redis check for
-   * routes whose own script checks the login session (protected search does, in its quota script).
+   * The calling citizen, or the 401 to answer. `checkLogin: false` skips the login check for
+   * routes that check the login session their own way (protected search: quota-gate.ts and its script).
    */
   async citizen(request: HttpRequest, checkLogin = true): Promise<Citizen | HttpResponse> {
     const claims = this.claims(request);
     if (!claims || claims.role !== 'citizen') return apiError(apiErrorFor(Status.UNAUTHENTICATED));
-    if (checkLogin && !(await this.engine.isLoginLive(claims.sub, claims.sid))) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
-    return { accountId: claims.sub, sid: claims.sid };
+    if (checkLogin) {
+      const live = this.revocations.loginLive(claims.sid, claims.iat);
+      if (live === false) this.metrics.refusedFromMemory('login_revoked');
+      else this.metrics.loginChecked(live ? 'memory' : 'redis');
+      if (live === false || (live === undefined && !(await this.engine.isLoginLive(claims.sub, claims.sid)))) {
+        return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+      }
+    }
+    return { accountId: claims.sub, sid: claims.sid, issuedAt: claims.iat };
   }
 
   /** The calling operator of `role`, or the 401/403 to answer. */

@@ -6,6 +6,8 @@ import type { Authenticator } from './auth.js';
 import type { AvailabilityBook } from './availability.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { OtpSender } from './otp-sender.js';
+import type { QuotaGate } from './quota-gate.js';
+import type { RevocationBook } from './revocations.js';
 import type { SessionSearch } from './search.js';
 import type { StatsSample } from './stats.js';
 import type { BodySchemas } from './validation.js';
@@ -20,6 +22,10 @@ export interface GatewayContext {
   country: Country;
   engine: BookingEngine;
   book: AvailabilityBook;
+  /** the logins this thread knows have ended */
+  revocations: RevocationBook;
+  /** the search quota and the public limit, with the blocks they answered kept in memory */
+  quotas: QuotaGate;
   search: SessionSearch;
   metrics: GatewayMetrics;
   auth: Authenticator;

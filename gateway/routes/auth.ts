@@ -35,6 +35,8 @@ export function authRoutes(router: Router, ctx: GatewayContext): void {
     if (!body.ok) return apiError(body.error);
     const outcome = await engine.verifyOtp(body.value.txnId, body.value.otp);
     if (!outcome.ok) return outcomeResponse(outcome);
+    // the login this one replaced: refused here at once, by the other threads within the stream's delay
+    ctx.revocations.revokeHere(outcome.replacedSid);
     return json(200, { token: ctx.auth.citizenToken(outcome.accountId, outcome.sid), isNewAccount: 'N' });
   };
 
