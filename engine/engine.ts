@@ -318,7 +318,7 @@ export class BookingEngine {
     const q = this.country.rules.search_quota;
     return {
       keys: [keys.authSession(accountId), keys.searchWindow(accountId), keys.searchDay(accountId), keys.blocked(accountId), keys.loginRevocations()],
-      args: [sid, this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000, this.revocationCap],
+      args: [sid, this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000, this.revocationCap, accountId],
     };
   }
 

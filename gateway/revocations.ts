@@ -1,10 +1,12 @@
 /**
- * Which citizen logins have ended, known in memory by every gateway thread, so a booking or a
- * search needs no Redis read to check that its token's login session is still live.
+ * Which citizen logins have ended and which accounts are blocked, known in memory by every gateway
+ * thread, so a booking or a search needs no Redis read to check that its token's login session is
+ * still live, and a blocked account's searches cost no script.
  *
  * The scripts that end a login session (a newer login replacing it, a quota logout, a block)
- * append its id to the revocation stream in the same atomic step; every thread follows the stream
- * (stream-follower.ts) and keeps each revoked id until every token carrying it has expired.
+ * append its id to the revocation stream in the same atomic step (a block with the account and
+ * when it ends); every thread follows the stream (stream-follower.ts) and keeps each revoked id
+ * until every token carrying it has expired, each block until it ends.
  *
  * Memory answers for a token only when it is complete for that token:
  * - the thread is current (its last read a moment ago returned everything there was); and
@@ -24,6 +26,7 @@
 import type { Redis } from 'ioredis';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
+import { BlockedUntil } from './blocked-until.js';
 import { DEFAULT_FOLLOW_OPTIONS, entryFields, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
 
 export interface RevocationOptions {
@@ -36,10 +39,12 @@ export interface RevocationOptions {
 }
 
 /**
- * How much earlier than a token's `iat` its revocation may be stamped: `iat` is in whole seconds
- * (up to 1 s before the login), and clocks of different gateway machines may differ a little.
+ * How much earlier than a token's `iat` (whole seconds, rounded down: never after the token was
+ * signed) its revocation may be stamped: the token is signed a moment after its login, and the
+ * clocks of different gateway machines may differ a little. A token is answered from memory when
+ * `iat` is at least this much after the horizon.
  */
-export const ISSUE_MARGIN_MS = 2000;
+export const ISSUE_MARGIN_MS = 1000;
 
 /** How often revocations whose tokens have all expired are dropped. */
 const SWEEP_EVERY_MS = 10_000;
@@ -49,6 +54,8 @@ export class RevocationBook implements StreamOwner {
   private readonly revoked = new Map<string, number>();
   /** engine ms since which every revocation is in memory; Infinity until the stream was read */
   private horizon = Number.POSITIVE_INFINITY;
+  /** accounts blocked until an instant of the engine's clock */
+  private readonly blockedAccounts: BlockedUntil;
   private lastId = '0-0';
   private lastSweep = 0;
   private readonly follower: StreamFollower;
@@ -62,6 +69,7 @@ export class RevocationBook implements StreamOwner {
     observeLag?: (seconds: number) => void,
   ) {
     this.follower = new StreamFollower(stream, keys.loginRevocations(), this, { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag });
+    this.blockedAccounts = new BlockedUntil(options.capacity);
   }
 
   /** Start reading the stream from its start; until that read has caught up, memory does not answer. */
@@ -90,6 +98,16 @@ export class RevocationBook implements StreamOwner {
     if (sid) this.remember(sid, this.engine.now());
   }
 
+  /** ms left of the account's block as far as this thread knows, or 0 (not blocked, or not known here). */
+  accountBlockedMs(accountId: string): number {
+    return this.blockedAccounts.remainingMs(accountId, this.engine.now());
+  }
+
+  /** A block this thread saw in a script's answer (the stream tells the others). */
+  blockHere(accountId: string, until: number): void {
+    this.blockedAccounts.block(accountId, until);
+  }
+
   position(): string {
     return this.lastId;
   }
@@ -99,6 +117,7 @@ export class RevocationBook implements StreamOwner {
       this.lastId = id;
       const entry = entryFields(fields);
       if (entry.s) this.remember(entry.s, Number(entry.t) || this.engine.now());
+      if (entry.a && Number(entry.b) > this.engine.now()) this.blockedAccounts.block(entry.a, Number(entry.b));
     }
     this.sweep();
   }
