@@ -89,7 +89,8 @@ export class RevocationBook implements StreamOwner {
    */
   loginLive(sid: string, issuedAtSeconds: number): boolean | undefined {
     if (this.revoked.has(sid)) return false;
-    if (!this.follower.current() || issuedAtSeconds * 1000 < this.horizon + ISSUE_MARGIN_MS) return undefined;
+    // written so that a missing or odd `iat` (NaN) means "cannot tell"
+    if (!this.follower.current() || !(issuedAtSeconds * 1000 >= this.horizon + ISSUE_MARGIN_MS)) return undefined;
     return true;
   }
 
@@ -132,11 +133,6 @@ export class RevocationBook implements StreamOwner {
     return this.readFromStart();
   }
 
-  /** Revocations held (for metrics and tests). */
-  get size(): number {
-    return this.revoked.size;
-  }
-
   /**
    * Read the stream again from its start. What memory holds stays (it is still true); the horizon
    * becomes the oldest entry's time, or now when there is no stream. Never moves the horizon back.
@@ -150,14 +146,16 @@ export class RevocationBook implements StreamOwner {
   }
 
   private remember(sid: string, revokedAt: number): void {
-    if (this.revoked.has(sid)) return;
+    const until = revokedAt + this.options.tokenTtlMs + ISSUE_MARGIN_MS;
+    // every token of an old entry (read from the start of the stream) has expired already
+    if (this.revoked.has(sid) || until <= this.engine.now()) return;
     if (this.revoked.size >= this.options.capacity) {
       // the oldest revocation goes; tokens issued before it are checked in Redis from now on
       const [oldestSid, oldestUntil] = this.revoked.entries().next().value!;
       this.revoked.delete(oldestSid);
       this.horizon = Math.max(this.horizon, oldestUntil - this.options.tokenTtlMs - ISSUE_MARGIN_MS);
     }
-    this.revoked.set(sid, revokedAt + this.options.tokenTtlMs + ISSUE_MARGIN_MS);
+    this.revoked.set(sid, until);
   }
 
   /** Drop revocations whose tokens have all expired (they are refused as expired anyway). */

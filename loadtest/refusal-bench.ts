@@ -6,10 +6,10 @@
  * - refused attempts: POST /appointment/schedule into a full session, a rotating crowd of logged-in
  *   citizens (wrk), and the Redis commands each attempt costs (from `INFO commandstats`);
  * - protected search with the per-user quota (wrk, gzip), as in `npm run bench`;
- * - how stale a gateway thread's memory is under that load: while the crowd runs, a seat of
- *   another session is cancelled and booked again, and logins replace each other, every 20 ms; the
- *   gateway's own histograms (`teeka_stream_lag_seconds`) time each stream entry from its XADD to
- *   the moment a thread applied it.
+ * - how stale a gateway thread's memory is, alone and under that load: a seat of another session
+ *   is cancelled and booked again, and a login replaces the previous one, every 20 ms, for 2 s on
+ *   its own and then under the crowd; the gateway's own histograms (`teeka_stream_lag_seconds`)
+ *   time each stream entry from its XADD to the moment a thread applied it.
  *
  *   npm run bench:refusals -- --runs 3 --seconds 5
  *
@@ -30,7 +30,7 @@ import { loadCountry, parseCountry, type Country } from '../engine/masterdata.js
 import { publishPlannedSessions } from '../engine/seed.js';
 import { signToken } from '../engine/tokens.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
-import { wrkGet, wrkPost, type ScenarioResult } from './bench-scenarios.js';
+import { wrkGet, wrkPostRefusals, type ScenarioResult } from './bench-scenarios.js';
 import { deleteKeysWithPrefix, formatTable, median, runWithConcurrency } from './bench-support.js';
 
 const { values: args } = parseArgs({
@@ -40,11 +40,13 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     'gateway-threads': { type: 'string' },
     citizens: { type: 'string', default: '500' },
+    /** write V8 CPU profiles of the gateway's threads into the run's folder (--cpu-prof) */
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('npm run bench:refusals -- [--runs 3] [--seconds 5] [--connections 64] [--gateway-threads N] [--citizens 500]');
+  console.log('npm run bench:refusals -- [--runs 3] [--seconds 5] [--connections 64] [--gateway-threads N] [--citizens 500] [--profile]');
   process.exit(0);
 }
 
@@ -90,18 +92,28 @@ async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return calls;
 }
 
-/** Quantile `q` of a Prometheus histogram (upper bound of the bucket it falls in), from /metrics text. */
-function histogramQuantile(metricsText: string, name: string, labels: string, q: number): { value: number; count: number } {
-  const buckets: [number, number][] = [];
+/** The cumulative bucket counts (by upper bound) of one Prometheus histogram in /metrics text. */
+function histogramBuckets(metricsText: string, name: string, labels: string): Map<number, number> {
+  const buckets = new Map<number, number>();
   for (const match of metricsText.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\d+)`, 'gm'))) {
     if (!match[1]!.includes(labels)) continue;
     const le = /le="([^"]+)"/.exec(match[1]!)![1]!;
-    buckets.push([le === '+Inf' ? Infinity : Number(le), Number(match[2])]);
+    buckets.set(le === '+Inf' ? Infinity : Number(le), Number(match[2]));
   }
-  buckets.sort((a, b) => a[0] - b[0]);
+  return buckets;
+}
+
+/** Quantile `q` (the upper bound of the bucket it falls in) of what a histogram counted between two readings. */
+function quantileBetween(before: Map<number, number>, after: Map<number, number>, q: number): { value: number; count: number } {
+  const buckets = [...after.entries()].map(([le, n]) => [le, n - (before.get(le) ?? 0)] as const).sort((a, b) => a[0] - b[0]);
   const count = buckets[buckets.length - 1]?.[1] ?? 0;
-  const wanted = q * count;
-  return { value: buckets.find(([, n]) => n >= wanted)?.[0] ?? NaN, count };
+  return { value: buckets.find(([, n]) => n >= q * count)?.[0] ?? NaN, count };
+}
+
+/** The gateway's metrics, once the threads' latest counts are in them (aggregated once a second). */
+async function settledMetrics(base: string): Promise<string> {
+  await new Promise((r) => setTimeout(r, 2200));
+  return (await fetch(`${base}/metrics`)).text();
 }
 
 async function main(): Promise<void> {
@@ -116,7 +128,16 @@ async function main(): Promise<void> {
       name: 'gateway',
       script: 'gateway/main.js',
       // no worker and no system of record behind it: a schema no one migrates
-      env: { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: `bench_refusals_no_record`, TEEKA_ENV: 'demo', PORT: String(gatewayPort), HOST: '127.0.0.1', GATEWAY_THREADS: String(THREADS) },
+      env: {
+        TEEKA_REDIS_PREFIX: prefix,
+        TEEKA_COUNTRY: countryPath,
+        TEEKA_PG_SCHEMA: `bench_refusals_no_record`,
+        TEEKA_ENV: 'demo',
+        PORT: String(gatewayPort),
+        HOST: '127.0.0.1',
+        GATEWAY_THREADS: String(THREADS),
+      },
+      nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [],
       port: gatewayPort,
       logDir: runDir,
       ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`),
@@ -208,14 +229,32 @@ async function main(): Promise<void> {
       perAttempt: Record<string, number>;
     }
     const runs: Run[] = [];
+    /** the lag histograms read before and after each crowd: only what the crowd's churn counted */
+    const lagReadings: { when: 'quiet' | 'crowd'; stream: string; before: Map<number, number>; after: Map<number, number> }[] = [];
+    /** the lag histograms' counts between two readings of /metrics, kept for `when` */
+    const recordLag = (when: 'quiet' | 'crowd', metricsBefore: string, metricsAfter: string) => {
+      for (const stream of ['availability', 'revocations']) {
+        const name = 'teeka_stream_lag_seconds';
+        lagReadings.push({ when, stream, before: histogramBuckets(metricsBefore, name, `stream="${stream}"`), after: histogramBuckets(metricsAfter, name, `stream="${stream}"`) });
+      }
+    };
     for (let r = 1; r <= RUNS; r++) {
+      progress(`run ${r}/${RUNS}: the churn alone for 2 s (staleness without load)`);
+      const quietBefore = await settledMetrics(base);
+      churning = true;
+      const quietChurn = churn();
+      await new Promise((res) => setTimeout(res, 2000));
+      churning = false;
+      await quietChurn;
+      recordLag('quiet', quietBefore, await settledMetrics(base));
       progress(`run ${r}/${RUNS}: hello-world (wrk, ${SECONDS}s)`);
       const hello = await wrkGet({ scenario: 'hello-world', target: 'uWS hello-world (baseline)', url: `http://127.0.0.1:${helloPort}`, paths: ['/'], seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir });
       progress(`run ${r}/${RUNS}: refused attempts into the full session (wrk, ${SECONDS}s), churn underneath`);
+      const metricsBefore = await settledMetrics(base);
       churning = true;
       const churned = churn();
       const before = await commandCalls(plain);
-      const refused = await wrkPost({
+      const refused = await wrkPostRefusals({
         scenario: 'refused',
         target: 'POST /appointment/schedule into a full session, a crowd of logged-in citizens (wrk)',
         url: base,
@@ -224,12 +263,11 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         scratchDir: runDir,
         requests: attempts,
-        okStatus: 409,
-        expectedRefusal: 200,
       });
       const after = await commandCalls(plain);
       churning = false;
       await churned;
+      recordLag('crowd', metricsBefore, await settledMetrics(base));
       const perAttempt: Record<string, number> = {};
       for (const command of ['evalsha', 'eval', 'hget', 'xread']) perAttempt[command] = ((after.get(command) ?? 0) - (before.get(command) ?? 0)) / refused.requests;
       progress(`run ${r}/${RUNS}: protected search with the quota (wrk, ${SECONDS}s)`);
@@ -240,9 +278,7 @@ async function main(): Promise<void> {
     const booked = (await engine.getSession(full.sessionId))!;
     if (booked.booked1 !== 1) throw new Error(`OVERSOLD: the full session holds ${booked.booked1} bookings`);
 
-    // the gateway's metrics are aggregated once a second
-    await new Promise((r) => setTimeout(r, 1500));
-    const metricsText = await (await fetch(`${base}/metrics`)).text();
+    const metricsText = await settledMetrics(base);
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const ms = (n: number) => `${n.toFixed(2)} ms`;
     const rows = runs.map((x) => [
@@ -269,19 +305,29 @@ async function main(): Promise<void> {
       median(runs.map((x) => x.perAttempt.evalsha! + x.perAttempt.eval!)).toFixed(3),
       median(runs.map((x) => x.perAttempt.hget!)).toFixed(3),
     ]);
-    const lag = (stream: string) => {
-      const p50 = histogramQuantile(metricsText, 'teeka_stream_lag_seconds', `stream="${stream}"`, 0.5);
-      const p99 = histogramQuantile(metricsText, 'teeka_stream_lag_seconds', `stream="${stream}"`, 0.99);
-      const max = histogramQuantile(metricsText, 'teeka_stream_lag_seconds', `stream="${stream}"`, 1);
-      return p50.count ? `${stream}: ${p50.count} entries applied; p50 ≤ ${p50.value * 1000} ms, p99 ≤ ${p99.value * 1000} ms, max ≤ ${max.value * 1000} ms` : `${stream}: not measured by this gateway`;
+    const lag = (when: 'quiet' | 'crowd', stream: string) => {
+      // every run's crowd, pooled
+      const before = new Map<number, number>();
+      const after = new Map<number, number>();
+      for (const reading of lagReadings.filter((x) => x.when === when && x.stream === stream)) {
+        for (const [le, n] of reading.before) before.set(le, (before.get(le) ?? 0) + n);
+        for (const [le, n] of reading.after) after.set(le, (after.get(le) ?? 0) + n);
+      }
+      const [p50, p99, max] = [0.5, 0.99, 1].map((q) => quantileBetween(before, after, q)) as [{ value: number; count: number }, { value: number; count: number }, { value: number; count: number }];
+      const ms = (v: number) => `${v * 1000} ms`;
+      return p50.count ? `${stream}: ${p50.count} entries applied; p50 ≤ ${ms(p50.value)}, p99 ≤ ${ms(p99.value)}, max ≤ ${ms(max.value)}` : `${stream}: not measured by this gateway`;
     };
     const memory = [...metricsText.matchAll(/^teeka_refused_from_memory_total\{([^}]*)\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    // wrk only tells ≥ 400 from the rest: the gateway's own count says they were all "full"
+    const fullAnswers = Number(/^teeka_booking_outcomes_total\{outcome="full"\} (\d+)/m.exec(metricsText)?.[1] ?? 0);
+    const attempted = runs.reduce((sum, x) => sum + x.refused.requests, 0) + 1;
+    if (fullAnswers < attempted) throw new Error(`only ${fullAnswers} of ${attempted} attempts were answered "full"`);
     const report = [
       `Command: \`npm run bench:refusals -- --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --gateway-threads ${THREADS} --citizens ${CITIZENS}\``,
       '',
       formatTable(['run', 'hello-world req/s', 'refused attempts/s', '÷ hello', 'refused p99', 'protected search req/s', '÷ hello', 'search p99', 'scripts per attempt', 'HGET per attempt'], rows),
       '',
-      `Staleness under the crowd (XADD → applied by a gateway thread, ${churnEvents} churn events): ${lag('availability')}; ${lag('revocations')}.`,
+      `Staleness, XADD → applied by a gateway thread (${churnEvents} churn events in all): with the churn alone, ${lag('quiet', 'availability')}; ${lag('quiet', 'revocations')}. Under the crowd: ${lag('crowd', 'availability')}; ${lag('crowd', 'revocations')}.`,
       `Refusals answered from memory: ${memory.length ? memory.join(', ') : 'none counted'}.`,
       'Scripts and HGET per attempt count every client of the Redis during the crowd (the churn: about 2 scripts per 20 ms; other users of a shared Redis).',
     ].join('\n');

@@ -3,7 +3,8 @@
  * `INFO commandstats` counts this gateway's commands only): a full session's refusals, revoked
  * tokens and quota blocks cost no script and no login read; a cancel's seat, a new login and a quota
  * logout reach every thread (two threads, new connections) within a bounded time; a block is
- * answered until it ends, and then the script runs again.
+ * answered until it ends, and then the script runs again; a gateway that starts after the
+ * revocation stream was trimmed asks Redis about the tokens older than what it can see.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCowinDate } from '../../engine/dates.js';
 import { BookingEngine } from '../../engine/engine.js';
+import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
+import { signToken } from '../../engine/tokens.js';
 import { processClock } from '../support/clock.js';
 import { demoCountry } from '../support/fixtures.js';
 import { CowinClient, requestOnNewConnection, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
@@ -282,5 +285,47 @@ describe('blocks answered from memory until they end', () => {
     expect(hammered.result.map((a) => a.status)).toEqual(Array(30).fill(429));
     expect(hammered.result.every((a) => a.json.errorCode === 'USRRES0429')).toBe(true);
     expect(hammered.scripts, 'at most the first call on the other thread').toBeLessThanOrEqual(1);
+  });
+});
+
+describe('a gateway that starts after revocations were trimmed away', () => {
+  const SECRET = 'teeka-demo-secret-do-not-use-in-production';
+  let late: RunningGateway | undefined;
+  afterAll(() => late?.stop());
+
+  it('asks Redis about tokens issued before the oldest revocation it can read, and answers them right', async () => {
+    const prefix = `gwtest-late:${process.pid}:${Date.now()}:`;
+    const lateRedis = new Redis(privateRedis.url, { keyPrefix: prefix });
+    // an engine that keeps only a few revocations (MAXLEN ~ trims whole stream nodes of 100)
+    const trimming = new BookingEngine(lateRedis, { country: demoCountry(), secret: SECRET, clock: processClock, testMobiles: { prefix: '9999', otp: '123456' }, revocationStreamCap: 10 });
+    const login = async (mobile: string) => {
+      const issued = await trimming.issueOtp(mobile, '127.0.0.1');
+      if (!issued.ok) throw new Error(`issueOtp: ${issued.status}`);
+      const done = await trimming.verifyOtp(issued.txnId, sha256Hex('123456'));
+      if (!done.ok) throw new Error(`verifyOtp: ${done.status}`);
+      return { sid: done.sid, token: signToken(SECRET, { sub: done.accountId, sid: done.sid, role: 'citizen' }, 900, processClock()) };
+    };
+    try {
+      const mobile = testMobile();
+      const replaced = await login(mobile);
+      const current = await login(mobile); // revokes `replaced`: the stream's first entry
+      expect((await lateRedis.xrange(keys.loginRevocations(), '-', '+'))[0]![1]).toEqual(['s', replaced.sid, 't', expect.any(String)]);
+      // three hundred logins replacing each other push that entry out of the capped stream
+      const busy = testMobile();
+      for (let i = 0; i < 301; i++) await login(busy);
+      const left = await lateRedis.xrange(keys.loginRevocations(), '-', '+');
+      expect(left.length).toBeLessThan(302);
+      expect(left.some(([, fields]) => fields[1] === replaced.sid)).toBe(false);
+
+      late = await startGateway({ REDIS_URL: privateRedis.url, TEEKA_REDIS_PREFIX: prefix, GATEWAY_THREADS: '2' });
+      const pages = (token: string) => Promise.all(Array.from({ length: 10 }, () => requestOnNewConnection('GET', `${late!.url}/api/v2/appointment/beneficiaries`, { token })));
+      const older = await redisCallsDuring(async () => ({ replaced: await pages(replaced.token), current: await pages(current.token) }));
+      // memory cannot tell (their revocations may be among the trimmed): Redis answers, rightly
+      expect(older.result.replaced.map((a) => a.status)).toEqual(Array(10).fill(401));
+      expect(older.result.current.map((a) => a.status)).toEqual(Array(10).fill(200));
+      expect(older.hget).toBe(20);
+    } finally {
+      lateRedis.disconnect();
+    }
   });
 });
