@@ -105,11 +105,6 @@ export class AvailabilityBook implements StreamOwner {
     return seats > left || session.slot_booked[slotIndex]! + seats > session.slot_caps[slotIndex]!;
   }
 
-  /** True while the thread has read the whole stream a moment ago (see StreamFollower.current). */
-  current(): boolean {
-    return this.follower.current();
-  }
-
   position(): string {
     return this.lastId;
   }
