@@ -45,6 +45,12 @@ export interface EngineOptions {
   certificates?: { ring: KeyRing; issuer: string };
   /** entries kept in the availability stream. Default 100000 */
   availabilityStreamCap?: number;
+  /**
+   * entries kept in the login revocation stream (about 60 bytes each in Redis). Default 200000: the
+   * revocations of a token lifetime at over 200 a second. A gateway thread that starts while older
+   * revocations of live tokens were trimmed asks Redis about those tokens (gateway/revocations.ts)
+   */
+  revocationStreamCap?: number;
   /** how long a booking's idempotency record answers retries. Default 24 h */
   idempotencyTtlMs?: number;
   /** the first beneficiary reference number handed out. Default 10000000000000 (14 digits, like CoWIN's) */
@@ -143,6 +149,8 @@ const MINUTE_MS = 60_000;
 /** how long an account stays known as a test number's after its last OTP */
 const TEST_NUMBER_MARK_MS = 86_400_000;
 const SECURITY_CODE_DIGITS = 4;
+/** The login revocation stream's default cap (EngineOptions.revocationStreamCap). */
+export const DEFAULT_REVOCATION_STREAM_CAP = 200_000;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,100}$/;
 const STALE_RETRIES = 5;
 
@@ -169,6 +177,7 @@ export class BookingEngine {
   private readonly securityCodeMaxWrong: number;
   readonly certificates: { ring: KeyRing; issuer: string };
   private readonly availabilityCap: number;
+  private readonly revocationCap: number;
   private readonly idempotencyTtlMs: number;
   private readonly firstReference: number;
   private readonly clock: Clock;
@@ -183,6 +192,7 @@ export class BookingEngine {
     this.securityCodeMaxWrong = options.securityCodeMaxWrong ?? 5;
     this.certificates = options.certificates ?? { ring: KeyRing.demo(options.secret), issuer: 'http://localhost:8080' };
     this.availabilityCap = options.availabilityStreamCap ?? 100_000;
+    this.revocationCap = options.revocationStreamCap ?? DEFAULT_REVOCATION_STREAM_CAP;
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
     this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
     this.clock = options.clock ?? systemClock;
@@ -304,8 +314,12 @@ export class BookingEngine {
     return { ok: true, status: Status.OK, txnId, otp: testNumber ? null : otp, remainingToday: reply[1] as number };
   }
 
-  /** Confirm an OTP (sent as its sha256 hex, as CoWIN clients do) and open a login session. */
-  async verifyOtp(txnId: string, otpSha256: string): Promise<Outcome<{ accountId: string; sid: string; mobileLast4: string }>> {
+  /**
+   * Confirm an OTP (sent as its sha256 hex, as CoWIN clients do) and open a login session.
+   * `replacedSid` is the login session it ended ('' when none was live), already pushed to every
+   * gateway through the revocation stream.
+   */
+  async verifyOtp(txnId: string, otpSha256: string): Promise<Outcome<{ accountId: string; sid: string; mobileLast4: string; replacedSid: string }>> {
     if (!isTxnId(txnId) || !/^[0-9a-f]{64}$/i.test(otpSha256)) return { ok: false, status: Status.INVALID_OTP };
     // a second round trip, on logins only: the txnId is a plain UUID, as CoWIN clients expect
     const txn = txnId.toLowerCase();
@@ -316,11 +330,11 @@ export class BookingEngine {
     const sid = newLoginSessionId();
     const reply = await this.scripts.run(
       'verifyOtp',
-      [keys.pendingOtp(accountId, txn), keys.authSession(accountId), keys.blocked(accountId)],
-      [otpSha256.toLowerCase(), this.now(), sid, rules.otp.max_attempts, rules.token_ttl_seconds * 1000],
+      [keys.pendingOtp(accountId, txn), keys.authSession(accountId), keys.blocked(accountId), keys.loginRevocations()],
+      [otpSha256.toLowerCase(), this.now(), sid, rules.otp.max_attempts, rules.token_ttl_seconds * 1000, this.revocationCap],
     );
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
-    return { ok: true, status: Status.OK, accountId, sid, mobileLast4 };
+    return { ok: true, status: Status.OK, accountId, sid, mobileLast4, replacedSid: reply[1] as string };
   }
 
   /** True while the login session a token carries has not been revoked or replaced. */
@@ -328,7 +342,11 @@ export class BookingEngine {
     return (await this.redis.hget(keys.authSession(accountId), 'sid')) === sid;
   }
 
-  /** Count one protected search; also tells whether the login is still live. */
+  /**
+   * Count one protected search; also tells whether the login is still live. A logout or a block
+   * (QUOTA_LOGOUT, ACCOUNT_BLOCKED after the day's last search) ends the login session `sid`, pushed
+   * to every gateway through the revocation stream.
+   */
   async consumeSearchQuota(accountId: string, sid: string): Promise<Outcome<QuotaAnswer>> {
     const call = this.searchQuotaCall(accountId, sid);
     const reply = await this.scripts.run('consumeSearchQuota', call.keys, call.args);
@@ -346,8 +364,8 @@ export class BookingEngine {
   searchQuotaCall(accountId: string, sid: string): { keys: string[]; args: (string | number)[] } {
     const q = this.country.rules.search_quota;
     return {
-      keys: [keys.authSession(accountId), keys.searchWindow(accountId), keys.searchDay(accountId), keys.blocked(accountId)],
-      args: [sid, this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000],
+      keys: [keys.authSession(accountId), keys.searchWindow(accountId), keys.searchDay(accountId), keys.blocked(accountId), keys.loginRevocations()],
+      args: [sid, this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000, this.revocationCap, accountId],
     };
   }
 

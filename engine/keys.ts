@@ -20,6 +20,13 @@
  *   the issue are one round trip and one decision on a single Redis. On Redis Cluster it becomes two
  *   steps, the gate on `{otp}` and then the issue on the account's slot (a gate passed by a request
  *   the account then refuses counts one OTP that was not sent: harmless for a limit).
+ * - `{auth}` — the login revocation stream: every login session a newer login, a quota logout or a
+ *   block ended, tailed by every gateway thread so that no booking or search reads the login session
+ *   from Redis (gateway/revocations.ts). It is appended by the scripts that end login sessions
+ *   (verifyOtp, consumeSearchQuota), which therefore span two slots (`{u:<account>}` and `{auth}`) as
+ *   issueOtp does: one decision and one round trip on a single Redis. On Redis Cluster the stream
+ *   goes with the accounts' partitions (one per partition, as the outbox and availability streams),
+ *   and each gateway thread follows all of them.
  * - `{persist}` — the persistence worker's queue (Bull) and its consumer heartbeats.
  *
  * Isolation between deployments or tests is a key prefix given to ioredis (`keyPrefix`), which
@@ -29,6 +36,7 @@
 const BOOKING = '{bk}';
 const PERSIST = '{persist}';
 const OTP_GATE = '{otp}';
+const AUTH = '{auth}';
 
 const user = (accountId: string) => `{u:${accountId}}`;
 
@@ -118,6 +126,13 @@ export const keys = {
   otpCountryMinute: (minute: number) => `${OTP_GATE}:minute:${minute}`,
   /** the account an OTP's txnId (a plain UUID, as CoWIN's) belongs to, while the OTP is valid */
   otpTransaction: (txnId: string) => `${OTP_GATE}:txn:${txnId}`,
+
+  // login revocations (see the `{auth}` partition above)
+  /**
+   * capped stream: login session ids that were ended before their tokens expire (`s` the id, `t`
+   * when), appended by the script that ends them and tailed by every gateway thread
+   */
+  loginRevocations: () => `${AUTH}:revocations`,
 
   // persistence partition: the worker's own coordination, never touched by a booking script
   /** string with TTL: refreshed by a live outbox consumer; once it is gone, other workers claim its pending entries */

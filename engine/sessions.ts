@@ -151,6 +151,14 @@ export function plannedSessions(country: Country, fromDay: number, days: number)
   return inputs;
 }
 
+/**
+ * The capacity bucket a dose draws from: dose 1 its own, dose 2 and the precaution dose share the
+ * second (as lua/includes/capacityBucket.lua).
+ */
+export function capacityBucket(dose: number): 1 | 2 {
+  return dose === 1 ? 1 : 2;
+}
+
 /** Parse a session hash (HGETALL) into its state; null when the hash is empty. */
 export function parseSessionHash(sessionId: string, hash: Record<string, string>): SessionState | null {
   if (!hash.definition) return null;

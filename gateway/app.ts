@@ -8,7 +8,7 @@ import { isBackendUnavailable } from '../engine/backend-errors.js';
 import { certificateIssuerOf, testMobilesOf, type TeekaConfig } from '../engine/config.js';
 import { Certificates } from '../engine/certificates.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
-import { BookingEngine } from '../engine/engine.js';
+import { BookingEngine, DEFAULT_REVOCATION_STREAM_CAP } from '../engine/engine.js';
 import type { Country } from '../engine/masterdata.js';
 import { Operators } from '../engine/operators.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
@@ -19,6 +19,8 @@ import type { GatewayContext, HealthReport } from './context.js';
 import { apiError, Router, type HttpRequest, type HttpResponse } from './http.js';
 import { GatewayMetrics } from './metrics.js';
 import { otpSenderFor } from './otp-sender.js';
+import { QuotaGate } from './quota-gate.js';
+import { RevocationBook } from './revocations.js';
 import { appointmentRoutes } from './routes/appointments.js';
 import { authRoutes } from './routes/auth.js';
 import { beneficiaryRoutes } from './routes/beneficiaries.js';
@@ -42,6 +44,8 @@ export interface GatewayDependencies {
   redis: Redis;
   /** a connection of its own for the blocking availability stream read */
   streamRedis: Redis;
+  /** a connection of its own for the blocking revocation stream read */
+  revocationRedis: Redis;
   pgPool: pg.Pool;
   metricsText: () => string;
   queueDepth: () => unknown;
@@ -89,9 +93,16 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   });
   const operators = new Operators(deps.redis, engine.scripts, config.clock);
   const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);
-  const book = new AvailabilityBook(engine, deps.streamRedis, { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability });
-  await book.start();
   const metrics = new GatewayMetrics();
+  const availability = { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability };
+  const book = new AvailabilityBook(engine, deps.streamRedis, availability, metrics.lagObserver('availability'));
+  const revocations = new RevocationBook(
+    engine,
+    deps.revocationRedis,
+    { tokenTtlMs: country.rules.token_ttl_seconds * 1000, capacity: DEFAULT_REVOCATION_STREAM_CAP, blockMs: availability.blockMs },
+    metrics.lagObserver('revocations'),
+  );
+  await Promise.all([book.start(), revocations.start()]);
 
   const health = async (): Promise<HealthReport> => {
     const [redis, postgres] = await Promise.all([
@@ -115,9 +126,11 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     certificates,
     database: deps.pgPool,
     book,
+    revocations,
+    quotas: new QuotaGate(engine, revocations, metrics),
     search: new SessionSearch(country, book),
     metrics,
-    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators),
+    auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators, revocations, metrics),
     schemas: bodySchemas(country, config.clock),
     sendOtp: otpSenderFor(config),
     health,
@@ -244,6 +257,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       publish = fn;
       subscribers = count;
     },
-    stop: () => book.stop(),
+    stop: async () => {
+      await Promise.all([book.stop(), revocations.stop()]);
+    },
   };
 }

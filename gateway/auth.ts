@@ -1,19 +1,26 @@
 /**
  * Who is calling: citizens carry a JWT from the OTP login, operators (admin, vaccinator) one from
  * /teeka/auth/operator. A token is only good while its login session lives in Redis (a quota logout,
- * a newer login, an operator's revocation or new credentials end it), so revocation takes effect at once.
+ * a block, a newer login, an operator's revocation or new credentials end it). Every gateway thread
+ * learns of each ended citizen login from the revocation stream within milliseconds (revocations.ts)
+ * and checks citizen tokens in memory; it asks Redis only when its memory cannot tell (the thread is
+ * starting or behind, or the token is older than what it has followed).
  */
 import type { BookingEngine, Outcome } from '../engine/engine.js';
 import type { OperatorSession, Operators } from '../engine/operators.js';
 import { Status, apiErrorFor, REQUEST_ERRORS } from '../engine/status.js';
 import { signToken, TokenVerifier, type Role, type TokenClaims } from '../engine/tokens.js';
 import { apiError, type HttpRequest, type HttpResponse } from './http.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { RevocationBook } from './revocations.js';
 
 export interface Citizen {
   accountId: string;
   sid: string;
   /** the last 4 digits of the account's mobile, from the token (teeka stores only a keyed hash) */
   mobileLast4: string;
+  /** the token's `iat`, seconds since epoch */
+  issuedAt: number;
 }
 
 /** What a login knows besides the account: for CoWIN's token claims. */
@@ -30,6 +37,8 @@ export class Authenticator {
     private readonly secret: string,
     private readonly citizenTokenSeconds: number,
     private readonly operators: Operators,
+    private readonly revocations: RevocationBook,
+    private readonly metrics: GatewayMetrics,
   ) {
     this.verifier = new TokenVerifier(secret);
   }
@@ -41,15 +50,22 @@ export class Authenticator {
   }
 
   /**
-   * The calling citizen, or the 401 to answer. `checkLogin: false` skips the Redis check for
-   * routes whose own script checks the login session (protected search does, in its quota script).
+   * The calling citizen, or the 401 to answer. `checkLogin: false` skips the login check for
+   * routes that check the login session their own way (protected search: quota-gate.ts and its script).
    */
   async citizen(request: HttpRequest, checkLogin = true): Promise<Citizen | HttpResponse> {
     const claims = this.claims(request);
     if (!claims || claims.role !== 'citizen') return apiError(apiErrorFor(Status.UNAUTHENTICATED));
-    if (checkLogin && !(await this.engine.isLoginLive(claims.sub, claims.sid))) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+    if (checkLogin) {
+      const live = this.revocations.loginLive(claims.sid, claims.iat);
+      if (live === false) this.metrics.refusedFromMemory('login_revoked');
+      else this.metrics.loginChecked(live ? 'memory' : 'redis');
+      if (live === false || (live === undefined && !(await this.engine.isLoginLive(claims.sub, claims.sid)))) {
+        return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+      }
+    }
     const masked = (claims as TokenClaims & { mobile_number?: unknown }).mobile_number;
-    return { accountId: claims.sub, sid: claims.sid, mobileLast4: typeof masked === 'string' ? masked.slice(-4) : '' };
+    return { accountId: claims.sub, sid: claims.sid, issuedAt: claims.iat, mobileLast4: typeof masked === 'string' ? masked.slice(-4) : '' };
   }
 
   /**

@@ -1,16 +1,22 @@
 /**
  * Each gateway thread keeps every session of the coming weeks in memory and follows the
- * availability stream (XREAD BLOCK), which every booking script appends to. Searches are answered
- * from memory — no Redis read per centre per request — and are as fresh as the stream: a booking
- * shows up here within milliseconds. The same feed drives the WebSocket pushes.
+ * availability stream (XREAD BLOCK, stream-follower.ts), which every booking script appends to.
+ * Searches are answered from memory — no Redis read per centre per request — and are as fresh as
+ * the stream: a booking shows up here within milliseconds. The same feed drives the WebSocket pushes,
+ * and lets a thread refuse a booking into a full dose or slot without Redis (`knownFull`).
  *
- * Safety nets: a full reload when the stream may have been trimmed past our position (a gap),
- * after a reconnect, and every `fullReloadMs` (which also rolls the date window forward).
+ * Memory may refuse, never accept: `knownFull` says yes only while the thread is current (its last
+ * stream read a moment ago returned everything) and what it holds says the seats asked for are not
+ * there; any doubt sends the request to the booking script, which decides every acceptance.
+ *
+ * Safety nets: a full reload when the stream was trimmed past our position (a gap), after a
+ * reconnect, and every `fullReloadMs` (which also rolls the date window forward).
  */
 import type { Redis } from 'ioredis';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
-import type { SessionState } from '../engine/sessions.js';
+import { capacityBucket, type SessionState } from '../engine/sessions.js';
+import { DEFAULT_FOLLOW_OPTIONS, entryFields, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
 
 export interface SessionAvailability {
   session_id: string;
@@ -42,7 +48,7 @@ export const DEFAULT_AVAILABILITY_OPTIONS: AvailabilityOptions = {
 
 type ChangeListener = (changes: SessionAvailability[]) => void;
 
-export class AvailabilityBook {
+export class AvailabilityBook implements StreamOwner {
   /** every known session by id */
   readonly sessions = new Map<string, SessionState>();
   private readonly byCenter = new Map<number, SessionState[]>();
@@ -50,24 +56,25 @@ export class AvailabilityBook {
   private readonly districtVersions = new Map<number, number>();
   private readonly listeners: ChangeListener[] = [];
   private lastId = '0-0';
-  private running = false;
-  private loop: Promise<void> | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
-  private lastGapCheck = 0;
   private queue: Promise<void> = Promise.resolve();
+  private readonly follower: StreamFollower;
 
   constructor(
     private readonly engine: BookingEngine,
     /** a connection of its own: XREAD BLOCK holds it */
     private readonly stream: Redis,
     private readonly options: AvailabilityOptions = DEFAULT_AVAILABILITY_OPTIONS,
-  ) {}
+    /** called with each stream entry's age when applied, in seconds */
+    observeLag?: (seconds: number) => void,
+  ) {
+    this.follower = new StreamFollower(stream, keys.availability(), this, { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag });
+  }
 
   /** Load the sessions and start following the stream. */
   async start(): Promise<void> {
     await this.reload();
-    this.running = true;
-    this.loop = this.follow();
+    this.follower.start();
     this.reloadTimer = setInterval(() => {
       this.reload().catch((err: unknown) => console.error('availability reload failed:', (err as Error).message));
     }, this.options.fullReloadMs);
@@ -75,10 +82,45 @@ export class AvailabilityBook {
   }
 
   async stop(): Promise<void> {
-    this.running = false;
     clearInterval(this.reloadTimer);
-    this.stream.disconnect();
-    await this.loop?.catch(() => {});
+    await this.follower.stop();
+  }
+
+  /**
+   * True only when this thread knows that `seats` seats of `dose` in `slot` of the session are not
+   * there: its book is current, the session is open for booking now, the slot is one of its slots,
+   * and the dose's bucket or the slot has fewer seats left. On any doubt (an unknown session, a
+   * closed one, a thread behind or just started) false: the booking script answers.
+   */
+  knownFull(sessionId: string, dose: number, slot: string, seats: number): boolean {
+    if (!this.follower.current()) return false;
+    const session = this.sessions.get(sessionId);
+    if (!session) return false;
+    // the script checks these before capacity and answers something else: leave it to the script
+    const now = this.engine.now();
+    if (session.status !== 'open' || now < session.opens_at || now >= session.cutoff_at) return false;
+    const slotIndex = session.slots.indexOf(slot);
+    if (slotIndex < 0) return false;
+    const left = capacityBucket(dose) === 1 ? session.cap1 - session.booked1 : session.cap2 - session.booked2;
+    return seats > left || session.slot_booked[slotIndex]! + seats > session.slot_caps[slotIndex]!;
+  }
+
+  position(): string {
+    return this.lastId;
+  }
+
+  apply(entries: StreamEntry[], readFrom: string): Promise<void> {
+    // skip the batch if a reload moved the position while this read was in flight
+    return this.exclusive(() => (this.lastId === readFrom ? this.applyEntries(entries) : Promise.resolve()));
+  }
+
+  /** Redis was away: whatever changed meanwhile is read whole. */
+  reconnected(): Promise<void> {
+    return this.reload();
+  }
+
+  trimmedPast(): Promise<void> {
+    return this.reload();
   }
 
   onChange(listener: ChangeListener): void {
@@ -131,49 +173,11 @@ export class AvailabilityBook {
     this.districtVersions.set(districtId, (this.districtVersions.get(districtId) ?? 0) + 1);
   }
 
-  private async follow(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      try {
-        const readFrom = this.lastId;
-        const reply = (await this.stream.xread('COUNT', 1000, 'BLOCK', this.options.blockMs, 'STREAMS', keys.availability(), readFrom)) as
-          | [string, [string, string[]][]][]
-          | null;
-        if (failures > 0) {
-          failures = 0;
-          await this.reload(); // we may have missed entries while disconnected
-        }
-        // skip the batch if a reload moved the position while this read was in flight
-        if (reply) await this.exclusive(() => (this.lastId === readFrom ? this.apply(reply[0]![1]) : Promise.resolve()));
-        await this.checkForGap();
-      } catch (err) {
-        if (!this.running) return;
-        failures += 1;
-        if (failures === 1) console.error('availability stream read failed, retrying:', (err as Error).message);
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)));
-      }
-    }
-  }
-
-  /** If the capped stream's oldest entry is newer than our position, entries were trimmed unseen. */
-  private async checkForGap(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastGapCheck < 10_000) return;
-    this.lastGapCheck = now;
-    const first = await this.stream.xrange(keys.availability(), '-', '+', 'COUNT', 1);
-    const firstId = first[0]?.[0];
-    if (firstId && this.lastId !== '0-0' && compareIds(firstId, this.lastId) > 0) {
-      const stillThere = await this.stream.xrange(keys.availability(), this.lastId, this.lastId);
-      if (!stillThere.length) await this.reload();
-    }
-  }
-
-  private async apply(entries: [string, string[]][]): Promise<void> {
+  private async applyEntries(entries: StreamEntry[]): Promise<void> {
     const changes: SessionAvailability[] = [];
     for (const [id, fields] of entries) {
       this.lastId = id;
-      const entry: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!;
+      const entry = entryFields(fields);
       const sessionId = entry.s!;
       let session = this.sessions.get(sessionId);
       if (!session || String(session.version) !== entry.v) {
@@ -187,6 +191,12 @@ export class AvailabilityBook {
       } else {
         session.booked1 = session.cap1 - Number(entry.a1);
         session.booked2 = session.cap2 - Number(entry.a2);
+        // seats left in each slot the change touched (`slot:<label>`)
+        for (const field in entry) {
+          if (!field.startsWith('slot:')) continue;
+          const slotIndex = session.slots.indexOf(field.slice(5));
+          if (slotIndex >= 0) session.slot_booked[slotIndex] = session.slot_caps[slotIndex]! - Number(entry[field]);
+        }
       }
       this.bump(session.district_id);
       changes.push({
@@ -216,11 +226,4 @@ export class AvailabilityBook {
     const list = this.byCenter.get(old.center_id)!;
     list[list.indexOf(old)] = fresh;
   }
-}
-
-/** Order two stream ids (`ms-seq`). */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(Number) as [number, number];
-  const [bm, bs] = b.split('-').map(Number) as [number, number];
-  return am - bm || as - bs;
 }

@@ -9,6 +9,8 @@ import type { Authenticator } from './auth.js';
 import type { AvailabilityBook } from './availability.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { OtpSender } from './otp-sender.js';
+import type { QuotaGate } from './quota-gate.js';
+import type { RevocationBook } from './revocations.js';
 import type { SessionSearch } from './search.js';
 import type { StatsSample } from './stats.js';
 import type { BodySchemas } from './validation.js';
@@ -29,6 +31,10 @@ export interface GatewayContext {
   /** PostgreSQL, the system of record, for the few reads Redis has no index for (a centre's day) */
   database: pg.Pool;
   book: AvailabilityBook;
+  /** the logins this thread knows have ended */
+  revocations: RevocationBook;
+  /** the search quota and the public limit, with the blocks they answered kept in memory */
+  quotas: QuotaGate;
   search: SessionSearch;
   metrics: GatewayMetrics;
   auth: Authenticator;

@@ -22,10 +22,10 @@ export function addressForLimits(remoteAddress: string): string {
   return `${groups.slice(0, 4).join(':').toLowerCase()}::/64`;
 }
 
-/** The public API's limit: `public_rate_limit` calls per window per client address. */
+/** The public API's limit: `public_rate_limit` calls per window per client address (a limited address is refused from memory until its window ends). */
 export function publicLimited(ctx: GatewayContext, handler: Handler): Handler {
   return async (request) => {
-    const outcome = await ctx.engine.consumePublicQuota(addressForLimits(request.remoteAddress));
+    const outcome = await ctx.quotas.consumePublicQuota(addressForLimits(request.remoteAddress));
     if (!outcome.ok) {
       ctx.metrics.quotaEvent('public_rate_limited');
       return outcomeResponse(outcome);

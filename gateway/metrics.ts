@@ -17,6 +17,12 @@ export type QuotaEvent =
   | 'otp_country_limited'
   | 'websocket_address_limit';
 
+/** Refusals a gateway thread answers from memory, without Redis (availability.ts, revocations.ts, quota-gate.ts). */
+export type MemoryRefusal = 'full' | 'login_revoked' | 'account_blocked' | 'address_limited';
+
+/** The streams a gateway thread follows. */
+export type FollowedStream = 'availability' | 'revocations';
+
 /** One thread's counters. */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -51,6 +57,25 @@ export class GatewayMetrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  private readonly fromMemory = new Counter({
+    name: 'teeka_refused_from_memory_total',
+    help: 'Requests refused by a gateway thread from memory, without Redis: full (dose or slot), login_revoked, account_blocked, address_limited',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly loginChecks = new Counter({
+    name: 'teeka_login_checks_total',
+    help: 'Checks that a citizen token\'s login is still live, by who answered: memory (the revocation stream) or redis (a thread starting, behind, or an older token)',
+    labelNames: ['answered_by'] as const,
+    registers: [this.registry],
+  });
+  private readonly streamLag = new Histogram({
+    name: 'teeka_stream_lag_seconds',
+    help: 'Age of a stream entry when a gateway thread applied it (XADD by Redis clock to now): how stale memory is',
+    labelNames: ['stream'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   private readonly sockets = new Gauge({
     name: 'teeka_websocket_connections',
     help: 'Open availability WebSocket connections',
@@ -70,6 +95,28 @@ export class GatewayMetrics {
     }
     child.count.inc();
     child.latency.observe(seconds);
+  }
+
+  private readonly memoryChildren = new Map<string, { inc(): void }>();
+
+  refusedFromMemory(reason: MemoryRefusal): void {
+    let child = this.memoryChildren.get(reason);
+    if (!child) this.memoryChildren.set(reason, (child = this.fromMemory.labels(reason)));
+    child.inc();
+  }
+
+  private readonly loginCheckChildren = new Map<string, { inc(): void }>();
+
+  loginChecked(answeredBy: 'memory' | 'redis'): void {
+    let child = this.loginCheckChildren.get(answeredBy);
+    if (!child) this.loginCheckChildren.set(answeredBy, (child = this.loginChecks.labels(answeredBy)));
+    child.inc();
+  }
+
+  /** What a stream follower calls with each applied entry's age. */
+  lagObserver(stream: FollowedStream): (seconds: number) => void {
+    const child = this.streamLag.labels(stream);
+    return (seconds) => child.observe(seconds);
   }
 
   booking(status: Status): void {

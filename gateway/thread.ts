@@ -24,7 +24,9 @@ const send = (message: ThreadToMain) => parentPort!.postMessage(message);
 const config = loadConfig();
 const country = loadCountry(config.countryFile);
 const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway' });
+// the two streams each thread follows (availability, login revocations), each blocking its own connection
 const streamRedis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
+const revocationRedis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
 // in the deployment's schema (a vaccinator's day view reads it); an idle client's error must not
 // crash the thread, health reports it
 const pgPool = openPool({
@@ -37,7 +39,7 @@ const pgPool = openPool({
 });
 
 // the request connection has no offline queue (fail fast): wait for it before loading sessions
-await Promise.all([whenReady(redis, 30_000), whenReady(streamRedis, 30_000)]);
+await Promise.all([whenReady(redis, 30_000), whenReady(streamRedis, 30_000), whenReady(revocationRedis, 30_000)]);
 
 let metricsText = '# metrics are aggregated once a second; none yet\n';
 let queueDepth: unknown = null;
@@ -48,6 +50,7 @@ const gateway = await createGateway({
   country,
   redis,
   streamRedis,
+  revocationRedis,
   pgPool,
   metricsText: () => metricsText,
   queueDepth: () => queueDepth,

@@ -42,6 +42,8 @@ export async function startProcess(options: {
   name: string;
   script: string;
   args?: string[];
+  /** options for node itself, before the script (e.g. --cpu-prof) */
+  nodeArgs?: string[];
   env?: Record<string, string>;
   port: number;
   logDir: string;
@@ -50,7 +52,7 @@ export async function startProcess(options: {
 }): Promise<BenchProcess> {
   const logPath = join(options.logDir, `${options.name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
-  const child = spawn(process.execPath, [join(projectRoot(), 'dist', options.script), ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot(), 'dist', options.script), ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

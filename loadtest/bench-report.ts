@@ -177,7 +177,7 @@ ${formatTable(['run', 'protected-search bots', 'public-API bot', 'honest citizen
 
 ### Where the time goes
 
-- The physical limit for booking here is Redis running the booking script: redis-benchmark, with Redis to itself, reaches ${n(raw)} scripts/s. Through the gateway, each booking also costs an HTTP exchange, a token check, JSON validation, a Redis read for the login session and the ioredis round trip in the gateway thread, the load generator's own work, and the worker writing it to PostgreSQL, all on the same cores: ${n(rush)} bookings/s.
+- The physical limit for booking here is Redis running the booking script: redis-benchmark, with Redis to itself, reaches ${n(raw)} scripts/s. Through the gateway, each booking also costs an HTTP exchange, a token check (its login's liveness from memory: the revocation stream), JSON validation and the ioredis round trip in the gateway thread, the load generator's own work, and the worker writing it to PostgreSQL, all on the same cores: ${n(rush)} bookings/s.
 - Search answers from memory: its per-request Redis work is the quota script (batched by ioredis auto-pipelining); the rest is the HTTP exchange and a calendar of tens of kilobytes (gzip-compressed once per change for clients that accept it). The hello-world answers 12 bytes with no Redis call: ${n(hello)} req/s against search's ${n(search)}.
 
 ### Per run

@@ -173,6 +173,42 @@ end
   ]);
 }
 
+/**
+ * A POST flood driven by wrk at the generator's lowest cost: every request is formatted once when
+ * wrk starts, and no Lua runs per response (a `response` hook makes wrk copy each response's
+ * headers and body into Lua, which costs the generator more than a refusal costs the gateway). It
+ * only tells answers below 400 from the rest (wrk's own count): for floods whose every answer should
+ * be one refusal, checked afterwards another way (the gateway's metrics, the seat counters).
+ * `ok` counts the answers of 400 and above (the refusals), `errors` those below and socket errors.
+ */
+export async function wrkPostRefusals(options: Omit<WrkPostOptions, 'okStatus' | 'expectedRefusal'>): Promise<ScenarioResult> {
+  const dataFile = join(options.scratchDir, `${options.scenario}.requests`);
+  writeFileSync(dataFile, options.requests.map((r) => `${r.token ?? ''}\t${r.body}`).join('\n') + '\n');
+  const script = join(options.scratchDir, `${options.scenario}.lua`);
+  writeFileSync(
+    script,
+    `local requests = {}
+-- formatted in init: wrk knows the Host header only from then on
+function init(args)
+  for line in io.lines(${JSON.stringify(dataFile)}) do
+    local tab = line:find('\\t', 1, true)
+    local token = line:sub(1, tab - 1)
+    local headers = { ["Content-Type"] = "application/json" }
+    if token ~= '' then headers["Authorization"] = "Bearer " .. token end
+    requests[#requests + 1] = wrk.format("POST", ${JSON.stringify(options.path)}, headers, line:sub(tab + 1))
+  end
+end
+local i = 0
+function request()
+  i = i + 1
+  return requests[((i - 1) % #requests) + 1]
+end
+${WRK_DONE}`,
+  );
+  const r = await runWrk<{ non2xx: number }>(script, options.url, options.connections, options.seconds, 10);
+  return resultOfWrk(options.scenario, options.target, r, r.non2xx, r.requests - r.non2xx + r.socket_errors, [`${r.non2xx} answers ≥ 400, ${r.requests - r.non2xx} below`]);
+}
+
 export interface PostRushOptions {
   scenario: string;
   target: string;

@@ -128,6 +128,6 @@ if fingerprint ~= '' then
   rcall('SET', idempotencyKey, fingerprint .. '|' .. appointmentId, 'PX', idempotencyTtl)
 end
 appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':1', 'appointment', event)
-publishAvailability(availabilityKey, sessionKey, sessionId, availabilityCap)
+publishAvailability(availabilityKey, sessionKey, sessionId, availabilityCap, { slot })
 
 return { Status.OK, appointmentId, available - count }

@@ -83,6 +83,6 @@ end
 appointment.version = rcall('HINCRBY', appointmentKey, 'version', 1)
 appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':' .. appointment.version, 'appointment',
   appointmentEvent(appointmentId, appointment, 'cancelled', now))
-publishAvailability(availabilityKey, sessionKey, appointment.session_id, availabilityCap)
+publishAvailability(availabilityKey, sessionKey, appointment.session_id, availabilityCap, { appointment.slot })
 
 return { Status.OK, count }

@@ -95,6 +95,7 @@ definition.at = now
 -- publishing the same definition again is still recognised as unchanged
 definition.definition_json = definitionJson
 appendOutbox(outboxKey, 'session:' .. sessionId .. ':' .. version, 'session', definition)
-publishAvailability(availabilityKey, sessionKey, sessionId, availabilityCap)
+-- a new version: readers fetch the whole session (its slot counters with it)
+publishAvailability(availabilityKey, sessionKey, sessionId, availabilityCap, {})
 
 return { Status.OK, version, 1 }

@@ -100,7 +100,11 @@ local event = appointmentEvent(appointmentId, appointment, 'rescheduled', now)
 event.from_session_id = previousSessionId
 event.from_slot = oldSlot
 appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':' .. appointment.version, 'appointment', event)
-publishAvailability(availabilityKey, newSessionKey, newSessionId, availabilityCap)
-if not sameSession then publishAvailability(availabilityKey, oldSessionKey, previousSessionId, availabilityCap) end
+if sameSession then
+  publishAvailability(availabilityKey, newSessionKey, newSessionId, availabilityCap, { oldSlot, newSlot })
+else
+  publishAvailability(availabilityKey, newSessionKey, newSessionId, availabilityCap, { newSlot })
+  publishAvailability(availabilityKey, oldSessionKey, previousSessionId, availabilityCap, { oldSlot })
+end
 
 return { Status.OK, available }

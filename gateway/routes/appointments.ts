@@ -1,7 +1,7 @@
 /** Booking: schedule, reschedule, cancel, the captcha, and the appointment slip. */
 import { createRequire } from 'node:module';
 import { formatCowinDate } from '../../engine/dates.js';
-import { REQUEST_ERRORS } from '../../engine/status.js';
+import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
@@ -30,15 +30,25 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
       const body = parseBody(request, schemas.schedule);
       if (!body.ok) return apiError(body.error);
       const { dose, session_id, slot, beneficiaries, center_id, captcha } = body.value;
-      if (ctx.config.captchaRequired) {
-        const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
-        if (!checked.ok) return outcomeResponse(checked);
-      }
       const known = ctx.book.sessions.get(session_id);
       if (center_id !== undefined && known && known.center_id !== center_id) {
         return apiError(REQUEST_ERRORS.badRequest('center_id: the session is at another centre'));
       }
       const idempotencyKey = request.headers['idempotency-key'] || undefined;
+      // memory may refuse, never accept: a full dose or slot this thread knows of is answered here,
+      // without Redis (before the captcha, which a refusal does not use up). Not for a retry under
+      // an idempotency key, whose booking may be the one that filled the session: the script
+      // answers that with the first answer. Listing someone twice is the script's to answer.
+      const seats = new Set(beneficiaries).size;
+      if (!idempotencyKey && seats === beneficiaries.length && ctx.book.knownFull(session_id, dose, slot, seats)) {
+        metrics.refusedFromMemory('full');
+        metrics.booking(Status.FULL);
+        return apiError(apiErrorFor(Status.FULL));
+      }
+      if (ctx.config.captchaRequired) {
+        const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
+        if (!checked.ok) return outcomeResponse(checked);
+      }
       const outcome = await engine.book({
         accountId: citizen.accountId,
         sessionId: session_id,

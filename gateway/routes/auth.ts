@@ -35,6 +35,8 @@ export function authRoutes(router: Router, ctx: GatewayContext): void {
     if (!body.ok) return apiError(body.error);
     const outcome = await engine.verifyOtp(body.value.txnId, body.value.otp);
     if (!outcome.ok) return outcomeResponse(outcome);
+    // the login this one replaced: refused here at once, by the other threads within the stream's delay
+    ctx.revocations.revokeHere(outcome.replacedSid);
     const token = ctx.auth.citizenToken(outcome.accountId, outcome.sid, { mobileLast4: outcome.mobileLast4, userAgent: request.headers['user-agent'] });
     return json(200, { token, isNewAccount: 'N' });
   };

@@ -70,7 +70,7 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
       if (isResponse(citizen)) return citizen;
       const query = parse(request, spec, true);
       if (!query.ok) return apiError(query.error);
-      const quota = await ctx.engine.consumeSearchQuota(citizen.accountId, citizen.sid);
+      const quota = await ctx.quotas.consumeSearchQuota(citizen);
       if (!quota.ok) {
         if (quota.status === Status.QUOTA_LOGOUT) ctx.metrics.quotaEvent('logout');
         if (quota.status === Status.ACCOUNT_BLOCKED) ctx.metrics.quotaEvent('block');

@@ -299,13 +299,19 @@ describe("teeka's own endpoints", () => {
     const client = new CowinClient(gateway.url);
     const health = await client.get('/healthz');
     expect(health.json).toEqual({ status: 'ok', redis: 'ok', postgres: 'ok', uws: 'native' });
+    // the threads' counts reach /metrics within a couple of seconds (aggregated once a second); the
+    // metric's HELP line is there from the start, so wait for the values themselves
+    const counted = [
+      /teeka_http_requests_total\{route="\/api\/v2\/admin\/location\/states",method="GET",status="200"\} \d+/,
+      /teeka_booking_outcomes_total\{outcome="ok"\} [1-9]/,
+    ];
     let text = '';
-    for (let i = 0; i < 40 && !text.includes('teeka_booking_outcomes_total'); i++) {
+    for (let i = 0; i < 100 && !counted.every((line) => line.test(text)); i++) {
       await new Promise((r) => setTimeout(r, 100));
       text = (await client.get('/metrics')).text;
     }
-    expect(text).toMatch(/teeka_http_requests_total\{route="\/api\/v2\/admin\/location\/states",method="GET",status="200"\} \d+/);
-    expect(text).toMatch(/teeka_booking_outcomes_total\{outcome="ok"\} [1-9]/);
+    expect(text).toMatch(counted[0]!);
+    expect(text).toMatch(counted[1]!);
     expect(text).toContain('teeka_http_request_duration_seconds_bucket');
   });
 });

@@ -78,8 +78,9 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output}`);
     try {
+      // the first thread answers as soon as it listens; the others start after it
       const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (response.status === 200) break;
+      if (response.status === 200 && /teeka gateway: .* listening on/.test(output)) break;
     } catch {
       // not listening yet
     }
@@ -236,4 +237,30 @@ let photoSeq = 0;
 export function testPhotoId(): string {
   photoSeq += 1;
   return `${String(process.pid % 10_000_000).padStart(7, '0')}${String(photoSeq).padStart(5, '0')}`;
+}
+
+/**
+ * One request on a connection of its own (no keep-alive pool): the kernel spreads new connections
+ * over the gateway's threads, so a burst of these reaches every thread.
+ */
+export function requestOnNewConnection(
+  method: 'GET' | 'POST',
+  url: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers: Record<string, string | number> = { connection: 'close' };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+    const request = http.request(url, { method, agent: false, headers }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, json: text ? JSON.parse(text) : null }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
 }

@@ -1,0 +1,153 @@
+/**
+ * Follows one Redis stream for a gateway thread: XREAD BLOCK on a connection of its own, every
+ * entry handed to the stream's owner in order (the availability book, the revocation book).
+ *
+ * A thread answers from what it has read only while it is *current*: its last read succeeded a
+ * moment ago and returned everything there was (a full batch means it is behind). So a thread that
+ * starts, falls behind, or loses Redis says "I don't know" instead of answering from old memory,
+ * and its owner falls back to asking Redis. When the capped stream was trimmed past the position
+ * unseen, the owner is told, since entries were lost.
+ *
+ * Each applied entry's age (from its id, the ms of Redis's clock at XADD, to now) is reported: the
+ * staleness window of the memory, measured under whatever load the thread carries.
+ */
+import type { Redis } from 'ioredis';
+
+export type StreamEntry = [id: string, fields: string[]];
+
+export interface StreamOwner {
+  /** the id to read after ('0-0': from the start) */
+  position(): string;
+  /**
+   * Apply entries read after `readFrom`, in order, moving the position. Skipped by the owner when
+   * its position moved while the read was in flight (a reload did).
+   */
+  apply(entries: StreamEntry[], readFrom: string): Promise<void>;
+  /** Reads failed for a while and work again: whatever changed meanwhile may need a reload. */
+  reconnected(): Promise<void>;
+  /** The stream's oldest entry is past our position, which is gone: entries were trimmed unseen. */
+  trimmedPast(firstId: string): Promise<void>;
+}
+
+export interface FollowOptions {
+  /** how long one XREAD blocks. Default 1000 ms */
+  blockMs: number;
+  /** entries per read; a read that returns this many means the thread is behind. Default 1000 */
+  count: number;
+  /** how often the position is checked against the stream's oldest entry. Default 10 s */
+  gapCheckMs: number;
+  /** called with each applied entry's age in seconds */
+  observeLag?: ((seconds: number) => void) | undefined;
+}
+
+export const DEFAULT_FOLLOW_OPTIONS: FollowOptions = { blockMs: 1000, count: 1000, gapCheckMs: 10_000 };
+
+/** Past blockMs, how long a read may take before the thread stops trusting its memory. */
+const READ_GRACE_MS = 1000;
+
+export class StreamFollower {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  /** Date.now() when the last read completed; 0 before the first */
+  private lastReadAt = 0;
+  private behind = true;
+  private lastGapCheck = 0;
+
+  constructor(
+    /** a connection of its own: XREAD BLOCK holds it */
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly owner: StreamOwner,
+    private readonly options: FollowOptions = DEFAULT_FOLLOW_OPTIONS,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.follow();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.redis.disconnect();
+    await this.loop?.catch(() => {});
+  }
+
+  /**
+   * True while the thread has read everything the stream held a moment ago: the last read returned
+   * less than a full batch and completed within the read's blocking time (plus a grace). An idle
+   * stream still answers every `blockMs`, so silence past that means the reads are not getting through.
+   */
+  current(): boolean {
+    return this.running && !this.behind && Date.now() - this.lastReadAt < this.options.blockMs + READ_GRACE_MS;
+  }
+
+  private async follow(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const readFrom = this.owner.position();
+        const reply = (await this.redis.xread('COUNT', this.options.count, 'BLOCK', this.options.blockMs, 'STREAMS', this.key, readFrom)) as
+          | [string, StreamEntry[]][]
+          | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (failures > 0) {
+          failures = 0;
+          this.behind = true;
+          await this.owner.reconnected();
+          continue; // read again from wherever the owner now stands
+        }
+        if (entries.length) {
+          await this.owner.apply(entries, readFrom);
+          // only entries that arrived while the thread followed live: a catch-up reads old ones
+          if (!this.behind) this.observeLag(entries);
+        }
+        this.behind = entries.length >= this.options.count;
+        this.lastReadAt = Date.now();
+        if (this.behind || this.lastReadAt - this.lastGapCheck >= this.options.gapCheckMs) await this.checkForGap();
+      } catch (err) {
+        if (!this.running) return;
+        failures += 1;
+        this.behind = true;
+        if (failures === 1) console.error(`stream ${this.key}: read failed, retrying:`, (err as Error).message);
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)));
+      }
+    }
+  }
+
+  private observeLag(entries: StreamEntry[]): void {
+    const observe = this.options.observeLag;
+    if (!observe) return;
+    const now = Date.now();
+    for (const [id] of entries) observe(Math.max(0, now - Number(id.slice(0, id.indexOf('-')))) / 1000);
+  }
+
+  /** If the capped stream's oldest entry is newer than our position, entries were trimmed unseen. */
+  private async checkForGap(): Promise<void> {
+    this.lastGapCheck = Date.now();
+    const position = this.owner.position();
+    if (position === '0-0') return;
+    const first = await this.redis.xrange(this.key, '-', '+', 'COUNT', 1);
+    const firstId = first[0]?.[0];
+    if (firstId && compareIds(firstId, position) > 0) {
+      const stillThere = await this.redis.xrange(this.key, position, position);
+      if (!stillThere.length) {
+        this.behind = true;
+        await this.owner.trimmedPast(firstId);
+      }
+    }
+  }
+}
+
+/** Order two stream ids (`ms-seq`). */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+}
+
+/** A stream entry's fields as an object. */
+export function entryFields(fields: string[]): Record<string, string> {
+  const entry: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!;
+  return entry;
+}
