@@ -298,7 +298,7 @@ describe('citizen booking page', () => {
     expect(names[0]).toBe(nearest.name);
     expect(names).toContain(second.name);
     expect(await page.locator('li.centre').first().locator('.distance').textContent()).toMatch(/^0\.\d km away$/);
-    await screenshot(page, 'citizen-near-me');
+    await screenshot(page, 'citizen-near-me', { as: 'citizen-near-me', show: page.locator('#search-status') });
     expect(problems).toEqual([]);
   });
 
