@@ -19,7 +19,7 @@ import {
   sha256Hex,
 } from './ids.js';
 import { KeyRing } from './certificate-keys.js';
-import { signHealthCard, type SignedCertificate } from './health-card.js';
+import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
 import { keys } from './keys.js';
 import type { Country } from './masterdata.js';
 import { LuaScripts } from './scripts.js';
@@ -655,8 +655,9 @@ export class BookingEngine {
       photoIdLast4: ben.photo_id_last4,
       vaccine,
       dose,
-      // every vaccine of the country files is a two-dose series; a precaution dose goes past it
-      seriesDoses: Math.max(2, dose),
+      cvx: this.country.vaccinesByName.get(vaccine)?.cvx ?? CVX_UNSPECIFIED,
+      // the vaccine's primary series (1 for a single-dose vaccine); a precaution dose goes past it
+      seriesDoses: Math.max(this.country.primaryDoses(vaccine), dose),
       date: formatIsoDate(Number(dateText)),
       centerName: center?.name ?? `centre ${centerId}`,
       place: [district?.district_name, state?.state_name].filter(Boolean).join(', '),

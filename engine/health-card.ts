@@ -16,16 +16,29 @@ import { CompactSign } from 'jose';
 import type { KeyRing, PublishedKey } from './certificate-keys.js';
 
 /**
- * CVX codes (CDC's vaccine code set, which SMART Health Cards use) of the vaccines the demo country
- * names; a vaccine not listed is "COVID-19 vaccine, unspecified formulation".
+ * CVX codes (CDC's vaccine code set, which SMART Health Cards use). A card carries its vaccine's code
+ * from the country file (`vaccines[].cvx`); a vaccine without one is "COVID-19 vaccine, unspecified
+ * formulation". A verifier reads cards of any issuer, so it names the COVID-19 codes it knows with
+ * this public table, and a deployment's own page with its country's names (vaccineNamesByCvx).
  */
-export const CVX_CODES: Readonly<Record<string, string>> = { COVISHIELD: '210', COVAXIN: '502', 'SPUTNIK V': '505' };
-const CVX_UNSPECIFIED = '213';
+export const CVX_UNSPECIFIED = '213';
 export const CVX_SYSTEM = 'http://hl7.org/fhir/sid/cvx';
 export const VACCINE_NAMES_BY_CVX: Readonly<Record<string, string>> = {
-  ...Object.fromEntries(Object.entries(CVX_CODES).map(([name, code]) => [code, name])),
+  '207': 'MODERNA',
+  '208': 'PFIZER',
+  '210': 'COVISHIELD',
+  '212': 'JANSSEN',
+  '502': 'COVAXIN',
+  '505': 'SPUTNIK V',
+  '510': 'SINOPHARM',
+  '511': 'CORONAVAC',
   [CVX_UNSPECIFIED]: 'COVID-19 vaccine',
 };
+
+/** The vaccine names a country's certificates use, by CVX code, over the public table. */
+export function vaccineNamesByCvx(vaccines: readonly { name: string; cvx?: string | undefined }[]): Record<string, string> {
+  return { ...VACCINE_NAMES_BY_CVX, ...Object.fromEntries(vaccines.filter((v) => v.cvx).map((v) => [v.cvx!, v.name])) };
+}
 
 export const HEALTH_CARD_TYPE = 'https://smarthealth.cards#health-card';
 /** Codes SMART Health Cards in a QR code: the JWS as pairs of digits after this prefix. */
@@ -44,6 +57,8 @@ export interface CertificateFacts {
   photoIdType: string;
   photoIdLast4: string;
   vaccine: string;
+  /** the vaccine's CVX code (the country file's `vaccines[].cvx`, else CVX_UNSPECIFIED) */
+  cvx: string;
   dose: number;
   /** doses in the vaccine's series (a precaution dose counts past it: 3 of 3) */
   seriesDoses: number;
@@ -85,7 +100,7 @@ export function healthCardPayload(facts: CertificateFacts, rid: string): object 
     resourceType: 'Immunization',
     identifier: [{ system: certificateIdSystem(facts.issuer), value: facts.certificateId }],
     status: 'completed',
-    vaccineCode: { coding: [{ system: CVX_SYSTEM, code: CVX_CODES[facts.vaccine] ?? CVX_UNSPECIFIED }] },
+    vaccineCode: { coding: [{ system: CVX_SYSTEM, code: facts.cvx }] },
     patient: { reference: 'resource:0' },
     occurrenceDateTime: facts.date,
     performer: [{ actor: { display: `${facts.centerName}, ${facts.place}, ${facts.countryName}` } }],

@@ -110,6 +110,11 @@ const vaccineSchema = z.strictObject({
   name: z.string().min(1).regex(/^[A-Z0-9 -]+$/, 'expected an upper-case vaccine name like COVISHIELD'),
   /** primary doses: 2 (most vaccines) or 1 (a single-dose vaccine such as Janssen: no dose 2). Default 2 */
   doses: z.union([z.literal(1), z.literal(2)]).default(2),
+  /**
+   * the vaccine's CVX code (CDC's vaccine code set), which its certificates carry (SMART Health Cards).
+   * Default 213, "COVID-19 vaccine, unspecified formulation"
+   */
+  cvx: z.string().regex(/^\d{1,4}$/, 'expected a CVX code like 210').optional(),
   /** minimum days from dose 1 to dose 2 (Covishield 84, Covaxin 28, Sputnik V 21); only, and then required, when `doses` is 2 */
   dose2_after_days: positiveInt.optional(),
   /**

@@ -117,13 +117,15 @@ export class Operators {
   }
 
   /** Log an operator in with their id and secret: a new login session (the previous one ends). */
-  async login(operatorId: string, secret: string): Promise<OperatorOutcome<OperatorSession & { sid: string }>> {
+  async login(operatorId: string, secret: string, role?: string): Promise<OperatorOutcome<OperatorSession & { sid: string }>> {
     const refused = { ok: false as const, status: Status.OPERATOR_REFUSED };
     if (!OPERATOR_ID.test(operatorId) || operatorId === KEY_ADMIN_ID) return refused;
-    const [status, stored] = await this.redis.hmget(keys.operator(operatorId), 'status', 'secret_hash');
+    const [status, stored, storedRole] = await this.redis.hmget(keys.operator(operatorId), 'status', 'secret_hash', 'role');
     // an unknown id costs a hash too, so the time taken does not tell which ids exist
     const matches = await secretMatches(secret, stored ?? UNKNOWN_OPERATOR_HASH);
     if (status !== 'active' || !stored || !matches) return refused;
+    // a login that asks for another role is refused before it opens a session (and ends the live one)
+    if (role !== undefined && storedRole !== role) return refused;
     return this.openSession(operatorId, stored);
   }
 

@@ -156,7 +156,8 @@ export class AvailabilityBook implements StreamOwner {
     this.byCenter.clear();
     for (const session of loaded) this.index(session);
     for (const list of this.byCenter.values()) list.sort((a, b) => a.date - b.date || a.session_id.localeCompare(b.session_id));
-    for (const district of this.districtVersions.keys()) this.bump(district);
+    // every cached search answer may be stale now, also for districts that never changed before
+    for (const district of this.engine.country.data.districts) this.bump(district.district_id);
     // read on from `position`: entries carry absolute values, so one applied twice is harmless,
     // and an entry applied while the load ran is applied again on top of what the load read
     this.lastId = position;

@@ -46,7 +46,11 @@ export class QuotaGate {
     const outcome = await this.engine.consumeSearchQuota(citizen.accountId, citizen.sid);
     if (outcome.ok) return outcome;
     // this thread knows at once; the others within the revocation stream's delay
-    if (outcome.status === Status.ACCOUNT_BLOCKED && outcome.retryAfterMs) this.revocations.blockHere(citizen.accountId, now + outcome.retryAfterMs);
+    if (outcome.status === Status.ACCOUNT_BLOCKED && outcome.retryAfterMs) {
+      this.revocations.blockHere(citizen.accountId, now + outcome.retryAfterMs);
+      // the block also ended this login (consumeSearchQuota): bookings on this thread stop at once too
+      this.revocations.revokeHere(citizen.sid);
+    }
     if (outcome.status === Status.QUOTA_LOGOUT) this.revocations.revokeHere(citizen.sid);
     return outcome;
   }

@@ -6,7 +6,11 @@
  * moment ago and returned everything there was (a full batch means it is behind). So a thread that
  * starts, falls behind, or loses Redis says "I don't know" instead of answering from old memory,
  * and its owner falls back to asking Redis. When the capped stream was trimmed past the position
- * unseen, the owner is told, since entries were lost.
+ * unseen, the owner is told, since entries were lost. So is it when Redis comes back from a restart
+ * or a failover: the connection retries its blocked read by itself (no read ever fails), and the
+ * Redis that answers may have lost the last writes (AOF everysec, an asynchronous replica), so the
+ * book may count seats that no longer are booked. The owner reloads then; and the periodic check
+ * reloads when the stream's newest entry is older than the position (entries we read are gone).
  *
  * Each applied entry's age (from its id, the ms of Redis's clock at XADD, to now) is reported: the
  * staleness window of the memory, measured under whatever load the thread carries.
@@ -52,6 +56,17 @@ export class StreamFollower {
   private lastReadAt = 0;
   private behind = true;
   private lastGapCheck = 0;
+  /** set when the connection came back after losing Redis; the loop reloads before reading on */
+  private lostRedis = false;
+  /** whether the connection has been ready once: a later 'ready' is a reconnection */
+  private seenReady = false;
+  private readonly onReady = () => {
+    if (this.seenReady && this.running) {
+      this.lostRedis = true;
+      this.behind = true;
+    }
+    this.seenReady = true;
+  };
 
   constructor(
     /** a connection of its own: XREAD BLOCK holds it */
@@ -63,11 +78,15 @@ export class StreamFollower {
 
   start(): void {
     this.running = true;
+    // 'ready' again after the first: the connection was lost and is back (a restart, a failover)
+    this.seenReady = this.redis.status === 'ready';
+    this.redis.on('ready', this.onReady);
     this.loop = this.follow();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.redis.off('ready', this.onReady);
     this.redis.disconnect();
     await this.loop?.catch(() => {});
   }
@@ -90,8 +109,9 @@ export class StreamFollower {
           | [string, StreamEntry[]][]
           | null;
         const entries = reply?.[0]?.[1] ?? [];
-        if (failures > 0) {
+        if (failures > 0 || this.lostRedis) {
           failures = 0;
+          this.lostRedis = false;
           this.behind = true;
           await this.owner.reconnected();
           continue; // read again from wherever the owner now stands
@@ -121,11 +141,21 @@ export class StreamFollower {
     for (const [id] of entries) observe(Math.max(0, now - Number(id.slice(0, id.indexOf('-')))) / 1000);
   }
 
-  /** If the capped stream's oldest entry is newer than our position, entries were trimmed unseen. */
+  /**
+   * If the capped stream's oldest entry is newer than our position, entries were trimmed unseen; if
+   * its newest is older (or the stream is gone), Redis lost entries we had read.
+   */
   private async checkForGap(): Promise<void> {
     this.lastGapCheck = Date.now();
     const position = this.owner.position();
     if (position === '0-0') return;
+    const last = await this.redis.xrevrange(this.key, '+', '-', 'COUNT', 1);
+    const lastId = last[0]?.[0];
+    if (!lastId || compareIds(lastId, position) < 0) {
+      this.behind = true;
+      await this.owner.reconnected();
+      return;
+    }
     const first = await this.redis.xrange(this.key, '-', '+', 'COUNT', 1);
     const firstId = first[0]?.[0];
     if (firstId && compareIds(firstId, position) > 0) {

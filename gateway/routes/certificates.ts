@@ -53,7 +53,7 @@ export function certificateRoutes(router: Router, ctx: GatewayContext): void {
         photoIdLast4: ben.photo_id_last4,
         vaccine: certificate.vaccine,
         dose: certificate.dose,
-        seriesDoses: Math.max(2, certificate.dose),
+        seriesDoses: Math.max(country.primaryDoses(certificate.vaccine), certificate.dose),
         date: formatCowinDate(certificate.date),
         centerName: center?.name ?? '',
         place: [district?.district_name, state?.state_name].filter(Boolean).join(', '),

@@ -51,8 +51,7 @@ export function operatorRoutes(router: Router, ctx: GatewayContext): void {
       const { role, key, operator_id: operatorId, secret } = body.value;
       let login;
       if (operatorId !== undefined && secret !== undefined && key === undefined) {
-        login = await operators.login(operatorId, secret);
-        if (login.ok && role !== undefined && login.role !== role) return invalidCredentials();
+        login = await operators.login(operatorId, secret, role);
       } else if (key !== undefined && operatorId === undefined && secret === undefined && role === 'admin') {
         if (!sameSecret(key, config.adminKey)) return invalidCredentials();
         login = await operators.loginWithAdminKey();

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { projectRoot, testMobilesOf } from '../../engine/config.js';
-import { VACCINE_NAMES_BY_CVX } from '../../engine/health-card.js';
+import { vaccineNamesByCvx } from '../../engine/health-card.js';
 import { REQUEST_ERRORS } from '../../engine/status.js';
 import type { GatewayContext } from '../context.js';
 import { apiError, type HttpRequest, type HttpResponse, type Router } from '../http.js';
@@ -154,7 +154,7 @@ export function pageRoutes(router: Router, ctx: GatewayContext): void {
   const pages = [
     { path: '/', template: join(webDir, 'index.html'), config: citizenPageConfig(ctx) },
     { path: '/dashboard', template: join(webDir, 'dashboard.html'), config: {} },
-    { path: '/verify', template: join(webDir, 'verify.html'), config: { issuer: ctx.config.certIssuer, vaccinesByCvx: VACCINE_NAMES_BY_CVX } },
+    { path: '/verify', template: join(webDir, 'verify.html'), config: { issuer: ctx.config.certIssuer, vaccinesByCvx: vaccineNamesByCvx(ctx.country.data.vaccines) } },
   ];
 
   const missing = [...sources.map(([, path]) => path), ...pages.map((p) => p.template)].filter((path) => !existsSync(path));

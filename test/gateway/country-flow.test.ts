@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookingEngine } from '../../engine/engine.js';
 import { formatCowinDate } from '../../engine/dates.js';
+import { readJws, summarize } from '../../engine/health-card.js';
+import { keys } from '../../engine/keys.js';
 import type { Center } from '../../engine/masterdata.js';
 import { check, COWIN_PUBLIC_API } from '../support/cowin-schema.js';
 import { nextPhotoIdOf, singleDoseVaccine, testCountries, testCountry, twoDoseVaccine } from '../support/countries.js';
@@ -245,6 +247,9 @@ describe.each(testCountries())('$name', (testing) => {
     const vax = await vaccinator(gateway);
     const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id, security_code: codeOf(booked, id) });
     expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: single!.name, date: formatCowinDate(today), certificate_id: expect.any(String) }]);
+    // the certificate says the series is complete: dose 1 of 1, with the vaccine's own CVX code
+    const card = summarize(readJws((await gateway.redis.hget(keys.certificate(done.json.certificate_id), 'jws'))!).payload);
+    expect(card).toMatchObject({ dose: 1, seriesDoses: 1, vaccine: single!.name });
     const seen = await vax.get(`/teeka/vaccinator/appointments/${booked.json.appointment_confirmation_no}`);
     expect(seen.json.beneficiaries[0]).toMatchObject({ appointment_status: 'vaccinated', vaccination_status: 'Vaccinated' });
     const ben = (await client.get('/api/v2/appointment/beneficiaries')).json.beneficiaries[0];
