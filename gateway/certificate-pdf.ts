@@ -7,9 +7,9 @@
  * as digits in numeric mode), one chunk (a teeka card is far below the 1,195 characters a version 22
  * code holds). It is embedded as a PNG image, drawn at 2 modules per point or more so a printout scans.
  */
-import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
 import QRCode from 'qrcode';
 import { SHC_PREFIX, qrText } from '../engine/health-card.js';
+import { PdfPage } from './pdf-page.js';
 
 export interface CertificateContent {
   certificateId: string;
@@ -32,11 +32,6 @@ export interface CertificateContent {
   jws: string;
 }
 
-/** pdf-lib's standard fonts encode WinAnsi only: anything else is replaced, never thrown on. */
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?');
-}
-
 /** The QR code of a SMART Health Card as PNG bytes. */
 export function healthCardQrPng(jws: string): Promise<Buffer> {
   const digits = qrText(jws).slice(SHC_PREFIX.length);
@@ -50,49 +45,32 @@ export function healthCardQrPng(jws: string): Promise<Buffer> {
 }
 
 export async function renderCertificate(c: CertificateContent): Promise<Uint8Array> {
-  const pdf = await PDFDocument.create();
-  pdf.setTitle(`Vaccination certificate ${c.certificateId}`);
-  pdf.setCreator('teeka');
-  pdf.setCreationDate(new Date(0)); // the same certificate renders to the same bytes
-  pdf.setModificationDate(new Date(0));
-  const page = pdf.addPage([595, 842]); // A4
-  const regular = await pdf.embedFont(StandardFonts.Helvetica);
-  const bold = await pdf.embedFont(StandardFonts.HelveticaBold);
-  let y = 790;
-  const line = (text: string, size = 11, font = regular, gap = 18) => {
-    page.drawText(printable(text), { x: 50, y, size, font, color: rgb(0.1, 0.1, 0.1) });
-    y -= gap;
-  };
-  const row = (label: string, value: string) => {
-    page.drawText(printable(label), { x: 50, y, size: 10, font: regular, color: rgb(0.35, 0.35, 0.35) });
-    page.drawText(printable(value), { x: 200, y, size: 11, font: bold, color: rgb(0.1, 0.1, 0.1) });
-    y -= 18;
-  };
+  const page = await PdfPage.create(`Vaccination certificate ${c.certificateId}`);
+  const { regular, bold } = page;
+  page.line('Certificate of Vaccination', 22, bold, 28);
+  page.line(c.countryName, 11, regular, 30);
 
-  line('Certificate of Vaccination', 22, bold, 28);
-  line(c.countryName, 11, regular, 30);
+  page.line('Beneficiary details', 13, bold, 20);
+  page.row('Name', c.name);
+  page.row('Year of birth', String(c.birthYear));
+  page.row('Photo ID', `${c.photoIdType} ending ${c.photoIdLast4}`);
+  page.row('Beneficiary reference ID', c.referenceId);
+  page.skip(12);
+  page.line('Vaccination details', 13, bold, 20);
+  page.row('Vaccine', c.vaccine);
+  page.row('Dose', `${c.dose} of ${c.seriesDoses}${c.dose > c.seriesDoses ? ' (precaution)' : ''}`);
+  page.row('Date of dose', c.date);
+  page.row('Vaccinated at', c.centerName);
+  page.row('', c.place);
+  page.row('Country', c.countryName);
+  page.skip(12);
+  page.row('Certificate ID', c.certificateId);
+  page.row('Issued', c.issuedAt);
 
-  line('Beneficiary details', 13, bold, 20);
-  row('Name', c.name);
-  row('Year of birth', String(c.birthYear));
-  row('Photo ID', `${c.photoIdType} ending ${c.photoIdLast4}`);
-  row('Beneficiary reference ID', c.referenceId);
-  y -= 12;
-  line('Vaccination details', 13, bold, 20);
-  row('Vaccine', c.vaccine);
-  row('Dose', `${c.dose} of ${c.seriesDoses}${c.dose > c.seriesDoses ? ' (precaution)' : ''}`);
-  row('Date of dose', c.date);
-  row('Vaccinated at', c.centerName);
-  row('', c.place);
-  row('Country', c.countryName);
-  y -= 12;
-  row('Certificate ID', c.certificateId);
-  row('Issued', c.issuedAt);
-
-  const qr = await pdf.embedPng(await healthCardQrPng(c.jws));
+  const qr = await page.pdf.embedPng(await healthCardQrPng(c.jws));
   const side = 300;
-  page.drawImage(qr, { x: (595 - side) / 2, y: 80, width: side, height: side });
-  page.drawText('Scan to verify (SMART Health Card). Works offline with a verifier that holds the issuer keys.', { x: 50, y: 62, size: 9, font: regular });
-  page.drawText(printable(`Issuer: ${c.issuer}    Verify: ${c.issuer}/verify`), { x: 50, y: 48, size: 9, font: regular });
-  return pdf.save();
+  page.page.drawImage(qr, { x: (page.width - side) / 2, y: 80, width: side, height: side });
+  page.footer('Scan to verify (SMART Health Card). Works offline with a verifier that holds the issuer keys.', 62);
+  page.footer(`Issuer: ${c.issuer}    Verify: ${c.issuer}/verify`, 48);
+  return page.save();
 }

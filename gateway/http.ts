@@ -66,6 +66,15 @@ export function apiError(error: ApiError, headers?: Record<string, string>): Htt
 
 export const noContent = (): HttpResponse => ({ status: 204 });
 
+/** A citizen's own document as a PDF download: never cached by anyone but the citizen's browser. */
+export function pdfDownload(filename: string, pdf: Uint8Array): HttpResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/pdf', 'content-disposition': `attachment; filename="${filename}"`, 'cache-control': 'private, no-store' },
+    body: pdf,
+  };
+}
+
 interface Route {
   method: string;
   /** label for metrics: the pattern, never the concrete path (bounded cardinality) */

@@ -1,6 +1,10 @@
 /** Small helpers shared by the benchmarks: concurrency pool, medians, markdown tables, beneficiary pools. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import type { TeekaConfig } from '../engine/config.js';
 import { keys } from '../engine/keys.js';
+import { loadCountry, parseCountry, type Country, type Rules } from '../engine/masterdata.js';
 
 export { deleteKeysWithPrefix } from '../engine/redis.js';
 
@@ -54,4 +58,32 @@ export async function createBeneficiaryPool(redis: Redis, accountId: string, cou
     await pipeline.exec();
   }
   return ids;
+}
+
+/** Benchmarks send traffic to loopback only: refuse to run against Redis or PostgreSQL elsewhere. */
+export function requireLoopbackServices(config: TeekaConfig): void {
+  for (const url of [config.redisUrl, config.databaseUrl]) {
+    const host = new URL(url).hostname;
+    if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against loopback services, not ${host}`);
+  }
+}
+
+/**
+ * The configured country with its quotas raised (plus `rules`), so throughput scenarios measure the
+ * success path; written to `runDir` for the processes the bench starts.
+ */
+export function writeBenchCountry(countryFile: string, runDir: string, rules: Partial<Rules> = {}): { country: Country; path: string } {
+  const demo = loadCountry(countryFile).data;
+  const raw = {
+    ...demo,
+    rules: {
+      ...demo.rules,
+      search_quota: { ...demo.rules.search_quota, max_per_window: 1_000_000_000, max_per_day: 1_000_000_000 },
+      public_rate_limit: { ...demo.rules.public_rate_limit, max_calls: 1_000_000_000 },
+      ...rules,
+    },
+  };
+  const path = join(runDir, 'bench-country.json');
+  writeFileSync(path, JSON.stringify(raw));
+  return { country: parseCountry(raw), path };
 }

@@ -25,7 +25,7 @@ import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
-import { loadCountry, parseCountry, type Country } from '../engine/masterdata.js';
+import { loadCountry } from '../engine/masterdata.js';
 import { signToken } from '../engine/tokens.js';
 import { sha256Hex } from '../engine/ids.js';
 import { openPool } from '../worker/database.js';
@@ -36,7 +36,7 @@ import { loadWorkerSettings } from '../worker/settings.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { renderChart, renderReport, type BenchRun, type BotsResult } from './bench-report.js';
 import { autocannonPost, redisBenchmark, watchers, wrkGet, wrkPost, type ScenarioResult } from './bench-scenarios.js';
-import { createBeneficiaryPool, deleteKeysWithPrefix, runWithConcurrency } from './bench-support.js';
+import { createBeneficiaryPool, deleteKeysWithPrefix, requireLoopbackServices, runWithConcurrency, writeBenchCountry } from './bench-support.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 
 const { values: args } = parseArgs({
@@ -67,10 +67,7 @@ const THREADS = Number(args['gateway-threads'] ?? Math.max(1, availableParalleli
 if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) throw new Error('--runs: expected 1 to 20');
 
 const config = loadConfig();
-for (const url of [config.redisUrl, config.databaseUrl]) {
-  const host = new URL(url).hostname;
-  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against loopback services, not ${host}`);
-}
+requireLoopbackServices(config);
 const redisHost = new URL(config.redisUrl).hostname.replace(/^\[|\]$/g, '');
 const redisPort = new URL(config.redisUrl).port || '6379';
 
@@ -82,23 +79,6 @@ const prefix = `bench:${id}:`;
 const botsPrefix = `bench-bots:${id}:`;
 const schema = `bench_${id}`;
 const progress = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-/** The demo country with the limits raised, so throughput scenarios measure the success path. */
-function benchCountry(): { country: Country; path: string } {
-  const demo = loadCountry(config.countryFile).data;
-  const raw = {
-    ...demo,
-    rules: {
-      ...demo.rules,
-      beneficiaries_per_account: 20,
-      search_quota: { ...demo.rules.search_quota, max_per_window: 1_000_000_000, max_per_day: 1_000_000_000 },
-      public_rate_limit: { ...demo.rules.public_rate_limit, max_calls: 1_000_000_000 },
-    },
-  };
-  const path = join(runDir, 'bench-country.json');
-  writeFileSync(path, JSON.stringify(raw));
-  return { country: parseCountry(raw), path };
-}
 
 interface Citizen {
   accountId: string;
@@ -140,7 +120,7 @@ async function citizens(engine: BookingEngine, run: number, accounts: number, pe
 }
 
 async function main(): Promise<void> {
-  const { country, path: countryPath } = benchCountry();
+  const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
   const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
   const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 2 });

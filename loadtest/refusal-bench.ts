@@ -26,12 +26,11 @@ import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { sha256Hex } from '../engine/ids.js';
-import { loadCountry, parseCountry, type Country } from '../engine/masterdata.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 import { signToken } from '../engine/tokens.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkPostRefusals, type ScenarioResult } from './bench-scenarios.js';
-import { deleteKeysWithPrefix, formatTable, median, runWithConcurrency } from './bench-support.js';
+import { deleteKeysWithPrefix, formatTable, median, requireLoopbackServices, runWithConcurrency, writeBenchCountry } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,31 +57,12 @@ const THREADS = Number(args['gateway-threads'] ?? Math.max(1, availableParalleli
 const CHURN_EVERY_MS = 20;
 
 const config = loadConfig();
-for (const url of [config.redisUrl, config.databaseUrl]) {
-  const host = new URL(url).hostname;
-  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against loopback services, not ${host}`);
-}
+requireLoopbackServices(config);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const runDir = join(projectRoot(), 'loadtest', 'reports', `refusals-${stamp}`);
 mkdirSync(runDir, { recursive: true });
 const prefix = `bench-refusals:${randomUUID().slice(0, 8)}:`;
 const progress = (line: string) => console.log(`[refusals ${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-/** The demo country with the search quotas raised, so search measures its success path. */
-function benchCountry(): { country: Country; path: string } {
-  const demo = loadCountry(config.countryFile).data;
-  const raw = {
-    ...demo,
-    rules: {
-      ...demo.rules,
-      search_quota: { ...demo.rules.search_quota, max_per_window: 1_000_000_000, max_per_day: 1_000_000_000 },
-      public_rate_limit: { ...demo.rules.public_rate_limit, max_calls: 1_000_000_000 },
-    },
-  };
-  const path = join(runDir, 'bench-country.json');
-  writeFileSync(path, JSON.stringify(raw));
-  return { country: parseCountry(raw), path };
-}
 
 /** Redis's count of calls per command since its start (`INFO commandstats`). */
 async function commandCalls(redis: Redis): Promise<Map<string, number>> {
@@ -117,7 +97,7 @@ async function settledMetrics(base: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const { country, path: countryPath } = benchCountry();
+  const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir);
   const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
   const plain = new Redis(config.redisUrl);
   const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });

@@ -5,7 +5,7 @@ import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
-import { apiError, json, noContent, type Router } from '../http.js';
+import { apiError, json, noContent, pdfDownload, type Router } from '../http.js';
 import { renderSlip } from '../slip.js';
 import { parseBody } from '../validation.js';
 
@@ -128,15 +128,7 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
           };
         }),
       });
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'application/pdf',
-          'content-disposition': `attachment; filename="appointment-${appointmentId}.pdf"`,
-          'cache-control': 'private, no-store',
-        },
-        body: pdf,
-      };
+      return pdfDownload(`appointment-${appointmentId}.pdf`, pdf);
     }),
   );
 }

@@ -9,7 +9,7 @@ import { outcomeResponse } from '../auth.js';
 import { renderCertificate } from '../certificate-pdf.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly, operatorOnly } from '../guards.js';
-import { apiError, json, type Router } from '../http.js';
+import { apiError, json, pdfDownload, type Router } from '../http.js';
 import { parseBody } from '../validation.js';
 
 /** Verifiers fetch these from anywhere; a minute of caching spares the issuer without hiding a revocation for long. */
@@ -60,15 +60,7 @@ export function certificateRoutes(router: Router, ctx: GatewayContext): void {
         issuedAt: new Date(certificate.issuedAt).toISOString(),
         jws: certificate.jws,
       });
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'application/pdf',
-          'content-disposition': `attachment; filename="certificate-${beneficiaryId}-dose${certificate.dose}.pdf"`,
-          'cache-control': 'private, no-store',
-        },
-        body: pdf,
-      };
+      return pdfDownload(`certificate-${beneficiaryId}-dose${certificate.dose}.pdf`, pdf);
     }),
   );
 
