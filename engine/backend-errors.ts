@@ -58,9 +58,11 @@ const CONNECTION_LOST = new Set([
  * - ioredis's MaxRetriesPerRequestError (Redis unreachable while the command waited) and
  *   redis-errors' AbortError ("Command aborted due to connection close"); a DOM AbortError (a
  *   request's own signal, the client went away) never reaches a response;
- * - TimeoutError: AbortSignal.timeout ran out (the SMS webhook did not answer).
+ * - TimeoutError: AbortSignal.timeout ran out (the SMS webhook did not answer);
+ * - ReplicationShortfallError (engine/durability.ts): a change was applied, but not enough Redis
+ *   replicas confirmed it in time to acknowledge it.
  */
-const OUTAGE_CLASSES = new Set(['MaxRetriesPerRequestError', 'AbortError', 'TimeoutError']);
+const OUTAGE_CLASSES = new Set(['MaxRetriesPerRequestError', 'AbortError', 'TimeoutError', 'ReplicationShortfallError']);
 
 /** Whether `error` means a backing service is unreachable or not serving now (→ 503), not a bug (→ 500). */
 export function isBackendUnavailable(error: unknown): boolean {

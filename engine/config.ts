@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { KeyRing, KeyRingError } from './certificate-keys.js';
 import { offsetClock, type Clock } from './clock.js';
+import type { DurabilityOptions } from './durability.js';
 import type { Country } from './masterdata.js';
 
 export type Deployment = 'demo' | 'production';
@@ -101,6 +102,13 @@ export interface TeekaConfig {
    * (its client reads too slowly or not at all) instead of being buffered for. Default 262144 (256 KiB).
    */
   wsMaxBufferedBytes: number;
+  /**
+   * TEEKA_WAIT_REPLICAS, TEEKA_WAIT_TIMEOUT_MS: an acknowledged booking-domain change (book, cancel,
+   * reschedule, vaccinate, beneficiaries, sessions) is first held by this many Redis replicas, waited
+   * for at most this long (engine/durability.ts; README "Durability"). Default 0 replicas: acknowledged
+   * once the master applied it; 1 survives the loss of the master. Timeout default 1000 ms.
+   */
+  durability: DurabilityOptions;
 }
 
 /** A wrong setting: names the variable and says why. */
@@ -213,6 +221,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     certIssuer: '',
     wsMaxPerAddress: read(50, () => integer(env, 'TEEKA_WS_MAX_PER_ADDRESS', 50, 1, 1_000_000)),
     wsMaxBufferedBytes: read(256 * 1024, () => integer(env, 'TEEKA_WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024)),
+    durability: {
+      replicas: read(0, () => integer(env, 'TEEKA_WAIT_REPLICAS', 0, 0, 16)),
+      timeoutMs: read(1000, () => integer(env, 'TEEKA_WAIT_TIMEOUT_MS', 1000, 1, 60_000)),
+    },
     clockOffsetMs,
     clock: offsetClock(clockOffsetMs),
     corsOrigins: (env.TEEKA_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),

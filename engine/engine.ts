@@ -22,7 +22,8 @@ import { KeyRing } from './certificate-keys.js';
 import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
 import { keys } from './keys.js';
 import type { Country } from './masterdata.js';
-import { LuaScripts } from './scripts.js';
+import { NO_REPLICA_WAIT, ReplicaAcknowledgement, type DurabilityOptions } from './durability.js';
+import { LuaScripts, type ScriptName } from './scripts.js';
 import { defineSession, parseSessionHash, type SessionInput, type SessionState } from './sessions.js';
 import { Status } from './status.js';
 
@@ -51,6 +52,11 @@ export interface EngineOptions {
    * revocations of live tokens were trimmed asks Redis about those tokens (gateway/revocations.ts)
    */
   revocationStreamCap?: number;
+  /**
+   * replicas that must hold a booking-domain change before it is acknowledged (engine/durability.ts).
+   * Default none: acknowledged once the master applied it
+   */
+  durability?: DurabilityOptions;
   /** how long a booking's idempotency record answers retries. Default 24 h */
   idempotencyTtlMs?: number;
   /** the first beneficiary reference number handed out. Default 10000000000000 (14 digits, like CoWIN's) */
@@ -181,6 +187,7 @@ export class BookingEngine {
   private readonly idempotencyTtlMs: number;
   private readonly firstReference: number;
   private readonly clock: Clock;
+  readonly durability: ReplicaAcknowledgement;
 
   constructor(
     readonly redis: Redis,
@@ -197,6 +204,20 @@ export class BookingEngine {
     this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
     this.clock = options.clock ?? systemClock;
     this.scripts = new LuaScripts(redis);
+    this.durability = new ReplicaAcknowledgement(redis, options.durability ?? NO_REPLICA_WAIT);
+  }
+
+  /**
+   * Run a script that changes the booking domain (what PostgreSQL receives through the outbox) and,
+   * when it did, hold the answer until the required replicas have it. The first key (all of a script's
+   * keys share its slot) routes the WAIT to the connection that carried the change.
+   */
+  private async change(name: ScriptName, scriptKeys: string[], args: (string | number)[]): Promise<unknown[]> {
+    const reply = await this.scripts.run(name, scriptKeys, args);
+    const status = code(reply);
+    // a replayed answer acknowledges a change made earlier, which may not have been confirmed then
+    if (status === Status.OK || status === Status.REPLAYED) await this.durability.afterChange(scriptKeys[0]!);
+    return reply;
   }
 
   now(): number {
@@ -222,7 +243,7 @@ export class BookingEngine {
   /** Publish or update a session. Throws SessionInputError when the input contradicts the master data. */
   async publishSession(input: SessionInput): Promise<Outcome<{ sessionId: string; version: number; changed: boolean }>> {
     const { sessionId, definition } = defineSession(this.country, input);
-    const reply = await this.scripts.run(
+    const reply = await this.change(
       'publishSession',
       [keys.session(sessionId), keys.sessionsByDate(), keys.outbox(), keys.availability()],
       [sessionId, JSON.stringify(definition), this.now(), this.availabilityCap],
@@ -406,7 +427,7 @@ export class BookingEngine {
       comorbidity: input.comorbidity_ind,
       consent_version: input.consent_version,
     };
-    const reply = await this.scripts.run(
+    const reply = await this.change(
       'addBeneficiary',
       [keys.account(accountId), keys.photoId(photoIdHash), keys.beneficiarySequence(), keys.outbox()],
       [accountId, this.now(), this.country.rules.beneficiaries_per_account, JSON.stringify(stored), this.firstReference],
@@ -419,7 +440,7 @@ export class BookingEngine {
     const raw = await this.redis.hget(keys.account(accountId), `ben:${beneficiaryId}`);
     if (!raw) return { ok: false, status: Status.BENEFICIARY_NOT_FOUND };
     const ben = JSON.parse(raw) as StoredBeneficiary;
-    const reply = await this.scripts.run(
+    const reply = await this.change(
       'deleteBeneficiary',
       [keys.account(accountId), keys.photoId(ben.photo_id_hash), keys.outbox()],
       [accountId, beneficiaryId, ben.photo_id_hash, this.now(), this.today()],
@@ -488,7 +509,7 @@ export class BookingEngine {
           .slice(0, 24)
       : '';
     const codeDigits = await this.securityCodeDigits(accountId, beneficiaryIds.length);
-    const reply = await this.scripts.run(
+    const reply = await this.change(
       'bookAppointment',
       [
         keys.session(sessionId),
@@ -531,7 +552,7 @@ export class BookingEngine {
   /** Cancel some beneficiaries of an appointment (all still booked when none are named). */
   async cancel(accountId: string, appointmentId: string, beneficiaryIds: string[] = []): Promise<Outcome<{ cancelled: number }>> {
     return this.withFreshSession(appointmentId, async (sessionId) => {
-      const reply = await this.scripts.run(
+      const reply = await this.change(
         'cancelAppointment',
         [keys.session(sessionId), keys.account(accountId), keys.appointment(appointmentId), keys.outbox(), keys.availability()],
         [appointmentId, accountId, sessionId, this.now(), this.availabilityCap, ...beneficiaryIds],
@@ -549,7 +570,7 @@ export class BookingEngine {
     newSlot: string,
   ): Promise<Outcome<{ availableAfter: number }>> {
     return this.withFreshSession(appointmentId, async (sessionId) => {
-      const reply = await this.scripts.run(
+      const reply = await this.change(
         'rescheduleAppointment',
         [
           keys.session(sessionId),
@@ -575,7 +596,7 @@ export class BookingEngine {
     return this.withFreshSession(appointmentId, async (sessionId, accountId) => {
       const certificateId = newCertificateId();
       const prepared = await this.prepareCertificate(certificateId, vaccination, sessionId, accountId);
-      const reply = await this.scripts.run(
+      const reply = await this.change(
         'markVaccinated',
         [
           keys.session(sessionId),

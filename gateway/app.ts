@@ -90,6 +90,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     testMobiles: testMobilesOf(config, country),
     securityCodeMaxWrong: config.securityCodeMaxWrong,
     certificates: certificateIssuerOf(config),
+    durability: config.durability,
   });
   const operators = new Operators(deps.redis, engine.scripts, config.clock);
   const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);

@@ -209,6 +209,67 @@ ${WRK_DONE}`,
   return resultOfWrk(options.scenario, options.target, r, r.non2xx, r.requests - r.non2xx + r.socket_errors, [`${r.non2xx} answers ≥ 400, ${r.requests - r.non2xx} below`]);
 }
 
+export interface MixedRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  token?: string;
+  body?: string;
+}
+
+/**
+ * A mix of requests (searches, logins, bookings…) driven by wrk, in the given order and wrapping
+ * around: the caller shuffles them by weight. Answers are counted by status (200, 401, 409, 429, …)
+ * for the report; `ok` is every answer below 500, `errors` the 5xx and socket errors.
+ */
+export async function wrkMix(options: Omit<WrkPostOptions, 'path' | 'requests' | 'okStatus' | 'expectedRefusal'> & { requests: MixedRequest[] }): Promise<ScenarioResult & { statuses: Record<string, number> }> {
+  const dataFile = join(options.scratchDir, `${options.scenario}.requests`);
+  writeFileSync(dataFile, options.requests.map((r) => [r.method, r.path, r.token ?? '', r.body ?? ''].join('\t')).join('\n') + '\n');
+  const script = join(options.scratchDir, `${options.scenario}.lua`);
+  writeFileSync(
+    script,
+    `local requests = {}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+-- formatted in init: wrk knows the Host header only from then on
+function init(args)
+  statuses = {}
+  for line in io.lines(${JSON.stringify(dataFile)}) do
+    local method, path, token, body = line:match('^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+    local headers = { ["Accept-Encoding"] = "gzip" }
+    if token ~= '' then headers["Authorization"] = "Bearer " .. token end
+    if body ~= '' then headers["Content-Type"] = "application/json" else body = nil end
+    requests[#requests + 1] = wrk.format(method, path, headers, body)
+  end
+end
+local i = 0
+function request()
+  i = i + 1
+  return requests[((i - 1) % #requests) + 1]
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+done = function(summary, latency, requests)
+  local total = {}
+  for _, t in ipairs(threads) do
+    for status, n in pairs(t:get("statuses")) do total[status] = (total[status] or 0) + n end
+  end
+  local parts = {}
+  for status, n in pairs(total) do parts[#parts + 1] = string.format('"%d":%d', status, n) end
+  local e = summary.errors
+  io.write(string.format('WRK_RESULT {"requests":%d,"duration_us":%d,"socket_errors":%d,"p50":%d,"p99":%d,"max":%d,"statuses":{%s}}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max, table.concat(parts, ',')))
+end
+`,
+  );
+  const r = await runWrk<{ statuses: Record<string, number> }>(script, options.url, options.connections, options.seconds, 10);
+  const count = (test: (status: number) => boolean) => Object.entries(r.statuses).reduce((n, [status, c]) => n + (test(Number(status)) ? c : 0), 0);
+  const serverErrors = count((s) => s >= 500);
+  const notes = [Object.entries(r.statuses).sort().map(([status, n]) => `${n} × ${status}`).join(', ')];
+  return { ...resultOfWrk(options.scenario, options.target, r, count((s) => s < 500), serverErrors + r.socket_errors, notes), statuses: r.statuses };
+}
+
 export interface PostRushOptions {
   scenario: string;
   target: string;

@@ -1,10 +1,13 @@
-/** Small helpers shared by the benchmarks: concurrency pool, medians, markdown tables, beneficiary pools. */
+/** Small helpers shared by the benchmarks: concurrency pool, medians, markdown tables, beneficiary pools, logged-in citizens. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { TeekaConfig } from '../engine/config.js';
+import type { BookingEngine } from '../engine/engine.js';
+import { sha256Hex } from '../engine/ids.js';
 import { keys } from '../engine/keys.js';
 import { loadCountry, parseCountry, type Country, type Rules } from '../engine/masterdata.js';
+import { signToken } from '../engine/tokens.js';
 
 export { deleteKeysWithPrefix } from '../engine/redis.js';
 
@@ -86,4 +89,52 @@ export function writeBenchCountry(countryFile: string, runDir: string, rules: Pa
   const path = join(runDir, 'bench-country.json');
   writeFileSync(path, JSON.stringify(raw));
   return { country: parseCountry(raw), path };
+}
+
+export interface Citizen {
+  accountId: string;
+  /** a bearer token for the gateway, as validateMobileOtp would answer */
+  token: string;
+  beneficiaryIds: string[];
+}
+
+/**
+ * Log in `accounts` test numbers (`mobileOf(i)`: a test number, so the fixed OTP and no SMS limits)
+ * and give account i `beneficiariesOf(i)` beneficiaries, through the engine, as the API would: the
+ * registrations go through the outbox like any other. `photoIdOf(i, b)` must be unique in the run.
+ */
+export async function loggedInCitizens(
+  engine: BookingEngine,
+  secret: string,
+  testOtp: string,
+  options: { accounts: number; mobileOf: (i: number) => string; beneficiariesOf: (i: number) => number; photoIdOf: (i: number, b: number) => string },
+): Promise<Citizen[]> {
+  const list: Citizen[] = new Array(options.accounts);
+  await runWithConcurrency(options.accounts, 200, async (i) => {
+    const mobile = options.mobileOf(i);
+    const issued = await engine.issueOtp(mobile, '127.0.0.1');
+    if (!issued.ok) throw new Error(`issueOtp ${mobile}: ${issued.status}`);
+    const login = await engine.verifyOtp(issued.txnId, sha256Hex(testOtp));
+    if (!login.ok) throw new Error(`verifyOtp ${mobile}: ${login.status}`);
+    const beneficiaryIds: string[] = [];
+    for (let b = 0; b < options.beneficiariesOf(i); b++) {
+      const added = await engine.addBeneficiary(login.accountId, {
+        name: 'Bench Citizen',
+        birth_year: 1960 + ((i + b) % 40),
+        gender_id: 1 + ((i + b) % 3),
+        photo_id_type: 1,
+        photo_id_number: options.photoIdOf(i, b),
+        comorbidity_ind: 'N',
+        consent_version: 'V1',
+      });
+      if (!added.ok) throw new Error(`addBeneficiary: ${added.status}`);
+      beneficiaryIds.push(added.beneficiaryId);
+    }
+    list[i] = {
+      accountId: login.accountId,
+      token: signToken(secret, { sub: login.accountId, sid: login.sid, role: 'citizen' }, engine.country.rules.token_ttl_seconds, engine.now()),
+      beneficiaryIds,
+    };
+  });
+  return list;
 }

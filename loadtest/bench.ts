@@ -26,7 +26,6 @@ import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
 import { loadCountry } from '../engine/masterdata.js';
-import { signToken } from '../engine/tokens.js';
 import { sha256Hex } from '../engine/ids.js';
 import { openPool } from '../worker/database.js';
 import { openPersistQueue } from '../worker/queue.js';
@@ -36,7 +35,7 @@ import { loadWorkerSettings } from '../worker/settings.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { renderChart, renderReport, type BenchRun, type BotsResult } from './bench-report.js';
 import { autocannonPost, redisBenchmark, watchers, wrkGet, wrkPost, type ScenarioResult } from './bench-scenarios.js';
-import { createBeneficiaryPool, deleteKeysWithPrefix, requireLoopbackServices, runWithConcurrency, writeBenchCountry } from './bench-support.js';
+import { createBeneficiaryPool, deleteKeysWithPrefix, loggedInCitizens, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 
 const { values: args } = parseArgs({
@@ -80,43 +79,15 @@ const botsPrefix = `bench-bots:${id}:`;
 const schema = `bench_${id}`;
 const progress = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
-interface Citizen {
-  accountId: string;
-  token: string;
-  beneficiaryIds: string[];
-}
-
 /** Log in `accounts` test numbers and give each `perAccount` beneficiaries, through the engine. */
-async function citizens(engine: BookingEngine, run: number, accounts: number, perAccount: number): Promise<Citizen[]> {
-  const list: Citizen[] = new Array(accounts);
-  await runWithConcurrency(accounts, 200, async (i) => {
-    const mobile = `9999${String(run).padStart(2, '0')}${String(i).padStart(4, '0')}`;
-    const issued = await engine.issueOtp(mobile, '127.0.0.1');
-    if (!issued.ok) throw new Error(`issueOtp ${mobile}: ${issued.status}`);
-    const login = await engine.verifyOtp(issued.txnId, sha256Hex(config.testOtp));
-    if (!login.ok) throw new Error(`verifyOtp ${mobile}: ${login.status}`);
-    const beneficiaryIds: string[] = [];
-    for (let b = 0; b < perAccount; b++) {
-      const added = await engine.addBeneficiary(login.accountId, {
-        name: 'Bench Citizen',
-        birth_year: 1960 + (b % 40),
-        gender_id: 1 + (b % 3),
-        photo_id_type: 1,
-        // Aadhaar-shaped (12 digits), unique within the run's own key prefix
-        photo_id_number: `1${String(run).padStart(2, '0')}${String(i).padStart(7, '0')}${String(b).padStart(2, '0')}`,
-        comorbidity_ind: 'N',
-        consent_version: 'V1',
-      });
-      if (!added.ok) throw new Error(`addBeneficiary: ${added.status}`);
-      beneficiaryIds.push(added.beneficiaryId);
-    }
-    list[i] = {
-      accountId: login.accountId,
-      token: signToken(config.secret, { sub: login.accountId, sid: login.sid, role: 'citizen' }, 3600, engine.now()),
-      beneficiaryIds,
-    };
+function citizens(engine: BookingEngine, run: number, accounts: number, perAccount: number): Promise<Citizen[]> {
+  return loggedInCitizens(engine, config.secret, config.testOtp, {
+    accounts,
+    mobileOf: (i) => `9999${String(run).padStart(2, '0')}${String(i).padStart(4, '0')}`,
+    beneficiariesOf: () => perAccount,
+    // Aadhaar-shaped (12 digits), unique within the run's own key prefix
+    photoIdOf: (i, b) => `1${String(run).padStart(2, '0')}${String(i).padStart(7, '0')}${String(b).padStart(2, '0')}`,
   });
-  return list;
 }
 
 async function main(): Promise<void> {

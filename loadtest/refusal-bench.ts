@@ -27,10 +27,9 @@ import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { sha256Hex } from '../engine/ids.js';
 import { publishPlannedSessions } from '../engine/seed.js';
-import { signToken } from '../engine/tokens.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkPostRefusals, type ScenarioResult } from './bench-scenarios.js';
-import { deleteKeysWithPrefix, formatTable, median, requireLoopbackServices, runWithConcurrency, writeBenchCountry } from './bench-support.js';
+import { deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -132,25 +131,14 @@ async function main(): Promise<void> {
     // as at a real opening (a gateway thread answers for logins it has followed from the start)
     await new Promise((r) => setTimeout(r, 2500));
     progress(`logging in ${CITIZENS} citizens with a beneficiary each`);
-    const crowd: { accountId: string; token: string; beneficiaryId: string }[] = new Array(CITIZENS);
-    await runWithConcurrency(CITIZENS, 100, async (i) => {
-      const mobile = `99990${String(i).padStart(5, '0')}`; // test numbers: the fixed OTP, no SMS limits
-      const issued = await engine.issueOtp(mobile, '127.0.0.1');
-      if (!issued.ok) throw new Error(`issueOtp: ${issued.status}`);
-      const login = await engine.verifyOtp(issued.txnId, sha256Hex(config.testOtp));
-      if (!login.ok) throw new Error(`verifyOtp: ${login.status}`);
-      const added = await engine.addBeneficiary(login.accountId, {
-        name: 'Crowd Citizen',
-        birth_year: 1980 + (i % 20),
-        gender_id: 1 + (i % 3),
-        photo_id_type: 1,
-        photo_id_number: `3${String(i).padStart(11, '0')}`,
-        comorbidity_ind: 'N',
-        consent_version: 'V1',
-      });
-      if (!added.ok) throw new Error(`addBeneficiary: ${added.status}`);
-      crowd[i] = { accountId: login.accountId, token: signToken(config.secret, { sub: login.accountId, sid: login.sid, role: 'citizen' }, country.rules.token_ttl_seconds, engine.now()), beneficiaryId: added.beneficiaryId };
-    });
+    const crowd = (
+      await loggedInCitizens(engine, config.secret, config.testOtp, {
+        accounts: CITIZENS,
+        mobileOf: (i) => `99990${String(i).padStart(5, '0')}`,
+        beneficiariesOf: () => 1,
+        photoIdOf: (i) => `3${String(i).padStart(11, '0')}`,
+      })
+    ).map(({ accountId, token, beneficiaryIds }) => ({ accountId, token, beneficiaryId: beneficiaryIds[0]! }));
 
     // the full session: one seat, taken by the first citizen; every slot is then full
     const center = country.data.centers[0]!;

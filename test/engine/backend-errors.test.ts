@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBackendUnavailable } from '../../engine/backend-errors.js';
+import { ReplicaAcknowledgement } from '../../engine/durability.js';
 import { connectRedis } from '../../engine/redis.js';
 import { freePort } from '../../loadtest/bench-processes.js';
 import { REDIS_URL } from '../support/fixtures.js';
@@ -83,6 +84,18 @@ describe('outages, as the libraries report them', () => {
       busy.disconnect();
       other.disconnect();
       await server.kill();
+    }
+  });
+
+  it('a change no Redis replica confirms in time: ReplicationShortfallError', async () => {
+    const redis = new Redis(REDIS_URL); // the shared Redis has no replica
+    try {
+      const acknowledgement = new ReplicaAcknowledgement(redis, { replicas: 1, timeoutMs: 50 });
+      const error = await rejection(acknowledgement.afterChange('{test}:any-key'));
+      expect(error).toMatchObject({ name: 'ReplicationShortfallError', required: 1, confirmed: 0 });
+      expect(isBackendUnavailable(error)).toBe(true);
+    } finally {
+      redis.disconnect();
     }
   });
 

@@ -38,6 +38,15 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 }
 
 describe('configuration', () => {
+  it('replica acknowledgement: off by default, a count of replicas and a timeout when set, refused when not whole numbers', () => {
+    expect(loadConfig(PRODUCTION_OK as NodeJS.ProcessEnv).durability).toEqual({ replicas: 0, timeoutMs: 1000 });
+    expect(loadConfig({ ...PRODUCTION_OK, TEEKA_WAIT_REPLICAS: '1', TEEKA_WAIT_TIMEOUT_MS: '250' } as NodeJS.ProcessEnv).durability).toEqual({ replicas: 1, timeoutMs: 250 });
+    expect(problemsOf({ ...PRODUCTION_OK, TEEKA_WAIT_REPLICAS: 'one', TEEKA_WAIT_TIMEOUT_MS: '0' })).toEqual([
+      expect.stringMatching(/^TEEKA_WAIT_REPLICAS: expected a whole number/),
+      expect.stringMatching(/^TEEKA_WAIT_TIMEOUT_MS: expected a whole number/),
+    ]);
+  });
+
   it('a sound production configuration loads', () => {
     expect(problemsOf(PRODUCTION_OK)).toEqual([]);
     expect(loadConfig(PRODUCTION_OK as NodeJS.ProcessEnv).clockOffsetMs).toBe(0);

@@ -6,6 +6,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -224,6 +225,15 @@ export class PrivateRedis {
     }
   }
 
+  /** SIGSTOP: the server stops answering and replicating, its connections stay open */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async kill(): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -235,6 +245,51 @@ export class PrivateRedis {
   async destroy(): Promise<void> {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP link between two local servers (a replica and its master) that the test can cut: from the
+ * cut on, bytes in either direction are dropped while both connections stay open, as on a network
+ * that stopped carrying packets. Nothing sent after the cut reaches the other side, not even from
+ * socket buffers, which a paused process would still read when it resumes.
+ */
+export class CuttableLink {
+  private cutOff = false;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async to(targetPort: number): Promise<CuttableLink> {
+    const port = await freePort();
+    const link: CuttableLink = new CuttableLink(
+      createServer((inbound) => {
+        const outbound = connect(targetPort, '127.0.0.1');
+        for (const [from, to] of [[inbound, outbound], [outbound, inbound]] as const) {
+          link.sockets.add(from);
+          from.on('data', (chunk) => {
+            if (!link.cutOff) to.write(chunk);
+          });
+          from.on('error', () => to.destroy());
+          from.on('close', () => to.destroy());
+        }
+      }),
+      port,
+    );
+    await new Promise<void>((resolve) => link.server.listen(port, '127.0.0.1', resolve));
+    return link;
+  }
+
+  cut(): void {
+    this.cutOff = true;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
   }
 }
 
