@@ -6,15 +6,16 @@
  */
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { accountOfUserKey, dailyQuotaKeyPatterns, keys } from '../engine/keys.js';
+import { accountOfUserKey, dailyQuotaKeyPatterns, keys, type AccountKeys } from '../engine/keys.js';
+import type { Partitions } from '../engine/partitions.js';
 import { inTransaction } from './database.js';
 import { scanKeys } from './scan.js';
 
 /** How each daily quota is named in PostgreSQL, and which key holds it. */
 const QUOTAS = {
-  searchDay: { name: 'search_day', key: keys.searchDay },
-  blocked: { name: 'blocked', key: keys.blocked },
-} as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (accountId: string) => string }>;
+  searchDay: { name: 'search_day', key: (account: AccountKeys) => account.searchDay() },
+  blocked: { name: 'blocked', key: (account: AccountKeys) => account.blocked() },
+} as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (account: AccountKeys) => string }>;
 
 /** The Redis server's clock, in ms: TTLs are counted by it, so expiry instants are too. */
 export async function redisNow(redis: Redis): Promise<number> {
@@ -73,10 +74,11 @@ export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<
 }
 
 /**
- * Put the snapshotted quotas back with their remaining lifetime. A key Redis still has is left
- * alone (SET NX): it is newer than any snapshot.
+ * Put the snapshotted quotas back with their remaining lifetime, in each account's partition of
+ * `partitions` (the snapshot names accounts, not keys, so it restores into any partition count). A
+ * key Redis still has is left alone (SET NX): it is newer than any snapshot.
  */
-export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<number> {
+export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool, partitions: Partitions): Promise<number> {
   const now = await redisNow(redis);
   const { rows } = await pool.query<{ account_id: string; quota: string; value: string; expires_ms: string }>(
     `SELECT account_id, quota, value, (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms
@@ -85,7 +87,7 @@ export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<n
     // rows of a quota this version no longer keeps (otp_day, before OTPs were counted per requester) stay out
     [now, Object.values(QUOTAS).map((q) => q.name)],
   );
-  const keyOf = new Map<string, (accountId: string) => string>(Object.values(QUOTAS).map((q) => [q.name, q.key]));
+  const keyOf = new Map<string, (account: AccountKeys) => string>(Object.values(QUOTAS).map((q) => [q.name, q.key]));
   let restored = 0;
   const CHUNK = 1000;
   for (let i = 0; i < rows.length; i += CHUNK) {
@@ -93,7 +95,7 @@ export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<n
     const chunk = rows.slice(i, i + CHUNK);
     for (const row of chunk) {
       const ttl = Number(row.expires_ms) - now;
-      if (ttl > 0) pipeline.set(keyOf.get(row.quota)!(row.account_id), row.value, 'PX', ttl, 'NX');
+      if (ttl > 0) pipeline.set(keyOf.get(row.quota)!(keys.forAccount(partitions, row.account_id)), row.value, 'PX', ttl, 'NX');
     }
     for (const [err, reply] of (await pipeline.exec()) ?? []) {
       if (err) throw err;

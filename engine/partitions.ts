@@ -1,0 +1,68 @@
+/**
+ * Virtual partitions: a fixed number of hash tags (`{p:0}` … `{p:<count-1>}`) over which per-account
+ * records are spread (and, in a later step, sessions and accounts of the booking core). Redis
+ * Cluster places each partition's slot on a master; resharding moves whole partitions, never half a
+ * partition, so every script that touches one partition stays in one slot.
+ *
+ * The count is a deployment setting (TEEKA_PARTITIONS, engine/config.ts). The trade-off:
+ * - more partitions spread better over the masters (16 partitions over 3 masters is 6/5/5; 64 over
+ *   3 is within 2%), and allow more masters at all (a partition never splits, so there are never
+ *   more useful masters than partitions);
+ * - each partition has its own streams (today the login revocations), and every gateway thread
+ *   follows one stream per partition: on Redis Cluster that is one connection and one blocking read
+ *   per partition per thread.
+ * It must not change while Redis holds a deployment's data: an id's partition is its hash modulo the
+ * count, so another count moves every record to a key nobody reads (worker/deployment.ts refuses a
+ * Redis laid out for another count; a rebuild lays Redis out again for the configured one).
+ */
+
+/** The default partition count: room for up to 16 masters, 16 streams followed per gateway thread. */
+export const DEFAULT_PARTITION_COUNT = 16;
+/** The largest count accepted: Redis Cluster has 16384 slots, and each partition wants its own. */
+export const MAX_PARTITION_COUNT = 4096;
+
+/** FNV-1a, 32 bits, of a string's UTF-16 code units: fast, stable across processes and versions. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** Why a partition count is not usable, or null. */
+export function partitionCountProblem(count: number): string | null {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_PARTITION_COUNT) {
+    return `expected a whole number of partitions from 1 to ${MAX_PARTITION_COUNT}, got ${count}`;
+  }
+  return null;
+}
+
+/** The partitions of one deployment: which partition an id belongs to, and its hash tag. */
+export class Partitions {
+  constructor(readonly count: number = DEFAULT_PARTITION_COUNT) {
+    const problem = partitionCountProblem(count);
+    if (problem) throw new RangeError(problem);
+  }
+
+  /** The partition of an id (an account id; a session id once sessions are partitioned). */
+  of(id: string): number {
+    return fnv1a32(id) % this.count;
+  }
+
+  /** The hash tag of a partition: every key of the partition starts with it. */
+  tag(partition: number): string {
+    return `{p:${partition}}`;
+  }
+
+  /** The hash tag of an id's partition. */
+  tagOf(id: string): string {
+    return this.tag(this.of(id));
+  }
+
+  /** Every partition number, in order. */
+  all(): number[] {
+    return Array.from({ length: this.count }, (_, i) => i);
+  }
+}
