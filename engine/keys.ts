@@ -10,7 +10,8 @@
  *   (see loadtest/engine-bench.ts), far above CoWIN's booking peak (about 740 registrations per
  *   second on 28 April 2021); bookings are a small share of traffic.
  * - `{p:<n>}` — the virtual partitions (engine/partitions.ts): a fixed number of them, an account's
- *   partition is a hash of its id. A partition holds its accounts' OTP state, login session, search
+ *   partition is a hash of its id. (The tag is `{p:<n>}` or `{p:<n>.<k>}`: chosen so partitions
+ *   spread evenly over a cluster's masters.) A partition holds its accounts' OTP state, login session, search
  *   quota and blocks (`{p:<n>}:u:<account>:…`), and the partition's login revocation stream
  *   (`{p:<n>}:revocations`): every login session a newer login, a quota logout or a block ended,
  *   appended by the script that ends it (verifyOtp, consumeSearchQuota) in the same atomic step, and
@@ -203,9 +204,9 @@ export const dailyQuotaKeyPatterns = {
   blocked: '{p:*}:u:*:blocked',
 } as const;
 
-/** The account id inside a per-account key, e.g. `{p:3}:u:abc:search:day` → `abc`. */
+/** The account id inside a per-account key, e.g. `{p:3.41}:u:abc:search:day` → `abc`. */
 export function accountOfUserKey(key: string): string | null {
-  const match = /\{p:\d+\}:u:([^:]+):/.exec(key);
+  const match = /\{p:[\d.]+\}:u:([^:]+):/.exec(key);
   return match ? match[1]! : null;
 }
 

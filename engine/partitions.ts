@@ -11,6 +11,13 @@
  * - each partition has its own streams (today the login revocations), and every gateway thread
  *   follows one stream per partition: on Redis Cluster that is one connection and one blocking read
  *   per partition per thread.
+ *
+ * Each partition's hash tag is chosen so that its Redis Cluster slot lies in the partition's own
+ * share of the 16384 slots, in partition order (`{p:<n>}`, or `{p:<n>.<k>}` with the first k that
+ * lands there). A cluster created with even slot ranges per master (`redis-cli --cluster create`)
+ * then holds an even share of the partitions: plain `{p:0}` … `{p:15}` hash into the low slots, and
+ * put 10 of 16 partitions on the first of three masters.
+ *
  * It must not change while Redis holds a deployment's data: an id's partition is its hash modulo the
  * count, so another count moves every record to a key nobody reads (worker/deployment.ts refuses a
  * Redis laid out for another count; a rebuild lays Redis out again for the configured one).
@@ -18,8 +25,27 @@
 
 /** The default partition count: room for up to 16 masters, 16 streams followed per gateway thread. */
 export const DEFAULT_PARTITION_COUNT = 16;
-/** The largest count accepted: Redis Cluster has 16384 slots, and each partition wants its own. */
-export const MAX_PARTITION_COUNT = 4096;
+/**
+ * The largest count accepted: a partition is one slot, and every gateway thread follows a stream per
+ * partition; past a thousand, that is more streams than masters will ever need.
+ */
+export const MAX_PARTITION_COUNT = 1024;
+/** Redis Cluster's slot count. */
+const CLUSTER_SLOTS = 16384;
+
+/** CRC16 (XMODEM) of each byte value: a partition's tag is searched among about `count` candidates. */
+const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
+  let crc = byte << 8;
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  return crc;
+});
+
+/** The Redis Cluster slot of a hash tag: CRC16 (XMODEM) of its bytes, modulo 16384 (the cluster specification). */
+export function clusterSlotOf(tag: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(tag, 'utf8')) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
+  return crc % CLUSTER_SLOTS;
+}
 
 /** FNV-1a, 32 bits, of a string's UTF-16 code units: fast, stable across processes and versions. */
 export function fnv1a32(text: string): number {
@@ -41,6 +67,9 @@ export function partitionCountProblem(count: number): string | null {
 
 /** The partitions of one deployment: which partition an id belongs to, and its hash tag. */
 export class Partitions {
+  /** each partition's hash tag, found when first asked for */
+  private readonly tags: string[] = [];
+
   constructor(readonly count: number = DEFAULT_PARTITION_COUNT) {
     const problem = partitionCountProblem(count);
     if (problem) throw new RangeError(problem);
@@ -51,9 +80,20 @@ export class Partitions {
     return fnv1a32(id) % this.count;
   }
 
-  /** The hash tag of a partition: every key of the partition starts with it. */
+  /** The hash tag of a partition (every key of the partition starts with it), in its share of the slots. */
   tag(partition: number): string {
-    return `{p:${partition}}`;
+    return (this.tags[partition] ??= `{${this.tagInShare(partition)}}`);
+  }
+
+  /** `p:<n>`, or `p:<n>.<k>` with the first k whose slot lies in the partition's share (about `count` tries). */
+  private tagInShare(partition: number): string {
+    const from = Math.floor((partition * CLUSTER_SLOTS) / this.count);
+    const to = Math.floor(((partition + 1) * CLUSTER_SLOTS) / this.count);
+    for (let k = 0; ; k++) {
+      const tag = k === 0 ? `p:${partition}` : `p:${partition}.${k}`;
+      const slot = clusterSlotOf(tag);
+      if (slot >= from && slot < to) return tag;
+    }
   }
 
   /** The hash tag of an id's partition. */

@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigErrors, loadConfig } from '../../engine/config.js';
 import { accountIdOf } from '../../engine/ids.js';
 import { accountOfUserKey, dailyQuotaKeyPatterns, hashTagOf, keys } from '../../engine/keys.js';
-import { DEFAULT_PARTITION_COUNT, fnv1a32, MAX_PARTITION_COUNT, Partitions } from '../../engine/partitions.js';
+import { clusterSlotOf, DEFAULT_PARTITION_COUNT, fnv1a32, MAX_PARTITION_COUNT, Partitions } from '../../engine/partitions.js';
+import { createRequire } from 'node:module';
+
+const slotOf = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 
 const accountIds = (n: number) => Array.from({ length: n }, (_, i) => accountIdOf(`98${String(i).padStart(8, '0')}`, 'partition-test'));
 
@@ -27,7 +30,7 @@ describe('partitions', () => {
     for (const count of counts) expect(count).toBeGreaterThan(900), expect(count).toBeLessThan(1100);
   });
 
-  it('default to 16 and take 1 to 4096', () => {
+  it('default to 16 and take 1 to 1024', () => {
     expect(new Partitions().count).toBe(DEFAULT_PARTITION_COUNT);
     expect(DEFAULT_PARTITION_COUNT).toBe(16);
     expect(new Partitions(1).of('anything')).toBe(0);
@@ -38,7 +41,7 @@ describe('partitions', () => {
   it('are a deployment setting: TEEKA_PARTITIONS, validated with every other problem', () => {
     expect(loadConfig({} as NodeJS.ProcessEnv).partitions).toBe(16);
     expect(loadConfig({ TEEKA_PARTITIONS: '64' } as NodeJS.ProcessEnv).partitions).toBe(64);
-    for (const wrong of ['0', '4097', 'many', '16.5']) {
+    for (const wrong of ['0', '1025', 'many', '16.5']) {
       let problems: string[] = [];
       try {
         loadConfig({ TEEKA_PARTITIONS: wrong, PORT: 'x' } as NodeJS.ProcessEnv);
@@ -46,7 +49,7 @@ describe('partitions', () => {
         if (!(err instanceof ConfigErrors)) throw err;
         problems = err.problems.map((p) => p.message);
       }
-      expect(problems).toEqual([`TEEKA_PARTITIONS: expected a whole number from 1 to 4096, got "${wrong}"`, expect.stringMatching(/^PORT: /)]);
+      expect(problems).toEqual([`TEEKA_PARTITIONS: expected a whole number from 1 to 1024, got "${wrong}"`, expect.stringMatching(/^PORT: /)]);
     }
   });
 
@@ -54,7 +57,7 @@ describe('partitions', () => {
     const partitions = new Partitions(16);
     const [accountId] = accountIds(1) as [string];
     const account = keys.forAccount(partitions, accountId);
-    const tag = `p:${partitions.of(accountId)}`;
+    const tag = partitions.tag(partitions.of(accountId)).slice(1, -1);
     const all = [
       account.pendingOtp('7e0b1b0c-0d6e-4f5a-9c1e-2b3c4d5e6f70'),
       account.otpRequester('203.0.113.9'),
@@ -83,6 +86,24 @@ describe('partitions', () => {
     expect(accountOfUserKey(`teeka:${account.searchDay()}`)).toBe(accountId);
     expect(accountOfUserKey(`teeka:${account.blocked()}`)).toBe(accountId);
     expect(accountOfUserKey('teeka:{bk}:account:abc')).toBeNull();
+  });
+
+  it("each take a slot in their own share of the 16384, in order: a cluster's even slot ranges hold even shares of partitions", () => {
+    for (const count of [1, 3, 16, 64, 1024]) {
+      const partitions = new Partitions(count);
+      const slots = partitions.all().map((n) => slotOf(partitions.tag(n)));
+      slots.forEach((slot, n) => {
+        expect(slot).toBe(clusterSlotOf(partitions.tag(n).slice(1, -1)));
+        expect(slot).toBeGreaterThanOrEqual(Math.floor((n * 16384) / count));
+        expect(slot).toBeLessThan(Math.floor(((n + 1) * 16384) / count));
+      });
+    }
+    // the slot ranges of `redis-cli --cluster create` with three masters
+    const sixteen = new Partitions(16);
+    const masters = [0, 5461, 10923, 16384];
+    const perMaster = [0, 1, 2].map((m) => sixteen.all().filter((n) => slotOf(sixteen.tag(n)) >= masters[m]! && slotOf(sixteen.tag(n)) < masters[m + 1]!).length);
+    expect(perMaster).toEqual([6, 5, 5]);
+    expect(sixteen.tag(0)).toMatch(/^\{p:0(\.\d+)?\}$/);
   });
 
   it('hash tags follow the cluster rule: the first {…} with something in it', () => {

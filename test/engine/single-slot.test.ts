@@ -91,7 +91,7 @@ describe('one slot per command', () => {
     expect(crossSlot).toEqual([]);
     // the per-account scripts use the account's partition; the booking scripts the booking partition
     const tags = (name: string) => new Set(scriptCalls.filter((c) => c.command === name).flatMap((c) => c.keys.map((k) => /\{([^}]+)\}/.exec(k)![1])));
-    expect([...tags('consumeSearchQuota')]).toEqual([`p:${engine.partitions.of(relogin.accountId)}`]);
+    expect([...tags('consumeSearchQuota')]).toEqual([engine.partitions.tag(engine.partitions.of(relogin.accountId)).slice(1, -1)]);
     expect([...tags('passOtpGate')]).toEqual(['otp']);
     expect([...tags('bookAppointment')]).toEqual(['bk']);
   });
