@@ -4,9 +4,9 @@
  * gives citizens back the quotas they had used, not a fresh day. It is a periodic snapshot: what was
  * counted after the last one is not in it (at most TEEKA_QUOTA_SNAPSHOT_MS of it).
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type pg from 'pg';
-import { accountOfUserKey, dailyQuotaKeyPatterns, keys, type AccountKeys } from '../engine/keys.js';
+import { accountOfUserKey, dailyQuotaKeyPatterns, hashTagOf, keys, type AccountKeys } from '../engine/keys.js';
 import type { Partitions } from '../engine/partitions.js';
 import { inTransaction } from './database.js';
 import { scanKeys } from './scan.js';
@@ -21,6 +21,36 @@ const QUOTAS = {
 export async function redisNow(redis: Redis): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/**
+ * Queue each key's commands (`queue` adds them to a pipeline; `index` is the key's) in one pipeline per partition, sent at
+ * once, and answer each key's replies in order. The quota keys of many accounts span partitions,
+ * and Redis Cluster takes a pipeline only for keys of one slot's master; on one Redis the pipelines
+ * still travel together.
+ */
+async function pipelinedPerPartition(redis: Redis, keysToQueue: string[], queue: (pipeline: ChainableCommander, key: string, index: number) => void): Promise<unknown[][]> {
+  const byTag = new Map<string, number[]>();
+  keysToQueue.forEach((key, i) => {
+    const tag = hashTagOf(key);
+    byTag.set(tag, [...(byTag.get(tag) ?? []), i]);
+  });
+  const replies: unknown[][] = new Array(keysToQueue.length);
+  await Promise.all(
+    [...byTag.values()].map(async (indexes) => {
+      const pipeline = redis.pipeline();
+      for (const i of indexes) queue(pipeline, keysToQueue[i]!, i);
+      const results = (await pipeline.exec()) ?? [];
+      const perKey = results.length / indexes.length;
+      indexes.forEach((keyIndex, j) => {
+        replies[keyIndex] = results.slice(j * perKey, (j + 1) * perKey).map(([err, reply]) => {
+          if (err) throw err;
+          return reply;
+        });
+      });
+    }),
+  );
+  return replies;
 }
 
 export interface QuotaSnapshotReport {
@@ -39,12 +69,9 @@ export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<
   const expiries: number[] = [];
   for (const [quota, pattern] of Object.entries(dailyQuotaKeyPatterns) as [keyof typeof QUOTAS, string][]) {
     for await (const found of scanKeys(redis, pattern)) {
-      const pipeline = redis.pipeline();
-      for (const key of found) pipeline.get(key).pttl(key);
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = await pipelinedPerPartition(redis, found, (pipeline, key) => pipeline.get(key).pttl(key));
       found.forEach((key, i) => {
-        const value = replies[2 * i]?.[1] as string | null;
-        const ttl = replies[2 * i + 1]?.[1] as number;
+        const [value, ttl] = replies[i] as [string | null, number];
         const accountId = accountOfUserKey(key);
         // gone since the scan, or (never written by the scripts) without a lifetime: nothing to restore
         if (value === null || ttl <= 0 || !accountId) return;
@@ -91,16 +118,12 @@ export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool, partitions
   let restored = 0;
   const CHUNK = 1000;
   for (let i = 0; i < rows.length; i += CHUNK) {
-    const pipeline = redis.pipeline();
-    const chunk = rows.slice(i, i + CHUNK);
-    for (const row of chunk) {
-      const ttl = Number(row.expires_ms) - now;
-      if (ttl > 0) pipeline.set(keyOf.get(row.quota)!(keys.forAccount(partitions, row.account_id)), row.value, 'PX', ttl, 'NX');
-    }
-    for (const [err, reply] of (await pipeline.exec()) ?? []) {
-      if (err) throw err;
-      if (reply === 'OK') restored += 1;
-    }
+    const chunk = rows.slice(i, i + CHUNK).filter((row) => Number(row.expires_ms) > now);
+    const quotaKeys = chunk.map((row) => keyOf.get(row.quota)!(keys.forAccount(partitions, row.account_id)));
+    const replies = await pipelinedPerPartition(redis, quotaKeys, (pipeline, key, i) =>
+      pipeline.set(key, chunk[i]!.value, 'PX', Number(chunk[i]!.expires_ms) - now, 'NX'),
+    );
+    restored += replies.filter(([reply]) => reply === 'OK').length;
   }
   return restored;
 }
