@@ -33,7 +33,7 @@ const PARTITIONS = new Partitions();
  */
 async function bookingState(redis: Redis): Promise<Record<string, unknown>> {
   const state: Record<string, unknown> = {};
-  const skip = new Set([keys.outbox(), keys.availability(), keys.deployment()]);
+  const skip = new Set([keys.outbox(), keys.availability(), keys.deployment(), keys.partitionCount()]);
   for (const key of (await allKeys(redis, bookingPartitionPattern)).sort()) {
     if (skip.has(key)) continue;
     const type = await redis.type(key);
