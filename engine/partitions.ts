@@ -1,12 +1,12 @@
 /**
- * Virtual partitions: a fixed number of hash tags (`{p:0}` … `{p:<count-1>}`) over which per-account
+ * Virtual partitions: a fixed number of hash tags (`{p:<n>}` for n from 0, see below) over which per-account
  * records are spread (and, in a later step, sessions and accounts of the booking core). Redis
  * Cluster places each partition's slot on a master; resharding moves whole partitions, never half a
  * partition, so every script that touches one partition stays in one slot.
  *
  * The count is a deployment setting (TEEKA_PARTITIONS, engine/config.ts). The trade-off:
- * - more partitions spread better over the masters (16 partitions over 3 masters is 6/5/5; 64 over
- *   3 is within 2%), and allow more masters at all (a partition never splits, so there are never
+ * - more partitions spread better over the masters (16 partitions over 3 masters are 6/5/5; 64 are
+ *   22/21/21), and allow more masters at all (a partition never splits, so there are never
  *   more useful masters than partitions);
  * - each partition has its own streams (today the login revocations), and every gateway thread
  *   follows one stream per partition: on Redis Cluster that is one connection and one blocking read
