@@ -11,6 +11,7 @@ import { KeyRing, KeyRingError } from './certificate-keys.js';
 import { offsetClock, type Clock } from './clock.js';
 import type { DurabilityOptions } from './durability.js';
 import type { Country } from './masterdata.js';
+import { DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT } from './partitions.js';
 
 export type Deployment = 'demo' | 'production';
 
@@ -21,6 +22,15 @@ export interface TeekaConfig {
   redisUrl: string;
   /** TEEKA_REDIS_PREFIX: prefix of every key, so deployments can share a Redis. Default `teeka:` */
   redisKeyPrefix: string;
+  /**
+   * TEEKA_PARTITIONS: the number of virtual partitions per-account records are spread over
+   * (engine/partitions.ts). More spread better over Redis Cluster masters and allow more of them (a
+   * partition never splits); each gateway thread follows one revocation stream per partition (on a
+   * cluster, a connection each). It must not change while Redis holds the deployment's data: a
+   * process configured for another count than Redis was laid out for refuses to start
+   * (worker/deployment.ts), and `npm run rebuild` lays Redis out again for a new count. Default 16.
+   */
+  partitions: number;
   /** DATABASE_URL. Default postgres://postgres@127.0.0.1:5432/postgres */
   databaseUrl: string;
   /** HOST to listen on. Default 0.0.0.0 */
@@ -203,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     env: deployment as Deployment,
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisKeyPrefix: env.TEEKA_REDIS_PREFIX ?? 'teeka:',
+    partitions: read(DEFAULT_PARTITION_COUNT, () => integer(env, 'TEEKA_PARTITIONS', DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT)),
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     host: env.HOST ?? '0.0.0.0',
     port: read(8080, () => integer(env, 'PORT', 8080, 1, 65535)),

@@ -21,6 +21,7 @@ import {
 import { KeyRing } from './certificate-keys.js';
 import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
 import { keys } from './keys.js';
+import { Partitions } from './partitions.js';
 import type { Country } from './masterdata.js';
 import { NO_REPLICA_WAIT, ReplicaAcknowledgement, type DurabilityOptions } from './durability.js';
 import { LuaScripts, type ScriptName } from './scripts.js';
@@ -47,9 +48,10 @@ export interface EngineOptions {
   /** entries kept in the availability stream. Default 100000 */
   availabilityStreamCap?: number;
   /**
-   * entries kept in the login revocation stream (about 60 bytes each in Redis). Default 200000: the
-   * revocations of a token lifetime at over 200 a second. A gateway thread that starts while older
-   * revocations of live tokens were trimmed asks Redis about those tokens (gateway/revocations.ts)
+   * entries kept in the login revocation streams together (about 60 bytes each in Redis), shared
+   * evenly by the partitions' streams. Default 200000: the revocations of a token lifetime at over
+   * 200 a second. A gateway thread that starts while older revocations of live tokens were trimmed
+   * asks Redis about those tokens (gateway/revocations.ts)
    */
   revocationStreamCap?: number;
   /**
@@ -57,6 +59,8 @@ export interface EngineOptions {
    * Default none: acknowledged once the master applied it
    */
   durability?: DurabilityOptions;
+  /** the deployment's virtual partitions (engine/partitions.ts, TEEKA_PARTITIONS). Default 16 */
+  partitions?: Partitions;
   /** how long a booking's idempotency record answers retries. Default 24 h */
   idempotencyTtlMs?: number;
   /** the first beneficiary reference number handed out. Default 10000000000000 (14 digits, like CoWIN's) */
@@ -183,7 +187,9 @@ export class BookingEngine {
   private readonly securityCodeMaxWrong: number;
   readonly certificates: { ring: KeyRing; issuer: string };
   private readonly availabilityCap: number;
+  /** entries kept in each partition's login revocation stream */
   private readonly revocationCap: number;
+  readonly partitions: Partitions;
   private readonly idempotencyTtlMs: number;
   private readonly firstReference: number;
   private readonly clock: Clock;
@@ -199,7 +205,8 @@ export class BookingEngine {
     this.securityCodeMaxWrong = options.securityCodeMaxWrong ?? 5;
     this.certificates = options.certificates ?? { ring: KeyRing.demo(options.secret), issuer: 'http://localhost:8080' };
     this.availabilityCap = options.availabilityStreamCap ?? 100_000;
-    this.revocationCap = options.revocationStreamCap ?? DEFAULT_REVOCATION_STREAM_CAP;
+    this.partitions = options.partitions ?? new Partitions();
+    this.revocationCap = Math.ceil((options.revocationStreamCap ?? DEFAULT_REVOCATION_STREAM_CAP) / this.partitions.count);
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
     this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
     this.clock = options.clock ?? systemClock;
@@ -285,52 +292,68 @@ export class BookingEngine {
     return this.testMobiles !== null && mobile.startsWith(this.testMobiles.prefix);
   }
 
+  /** The keys of one account, in its partition. */
+  accountKeys(accountId: string) {
+    return keys.forAccount(this.partitions, accountId);
+  }
+
   /**
    * Issue an OTP for a mobile, asked for from a client address. The OTP itself is returned so the
    * caller can send it by SMS (a test number's fixed OTP is not: there is nothing to send).
-   * Refusals: the account is blocked, the requester (mobile × address) is in its cooldown or at its
-   * day limit, the address is at its limit, or the country is at its per-minute limit; each carries
+   * Refusals: the address is at its limit, or the country is at its per-minute limit, the account is
+   * blocked, or the requester (mobile × address) is in its cooldown or at its day limit; each carries
    * the time to wait. Test numbers skip every limit but the block.
+   *
+   * Two steps, each one script in one slot: the gate on `{otp}` (the address's and the country's
+   * limits, the txnId's record), then the issue on the account's partition. A refusal at the second
+   * gives back what the first counted (a third script, on refusals only); a stop in between leaves
+   * counts that only make a limit stricter, and a txnId whose confirmation fails (lua/passOtpGate-3.lua).
    */
   async issueOtp(mobile: string, address: string): Promise<Outcome<{ txnId: string; otp: string | null; remainingToday: number }>> {
     const otpRules = this.country.rules.otp;
     const accountId = this.accountIdOf(mobile);
+    const account = this.accountKeys(accountId);
     const testNumber = this.isTestMobile(mobile);
     const otp = testNumber ? this.testMobiles!.otp : newOtp(otpRules.length);
     const txnId = newTxnId();
     const now = this.now();
     const minute = Math.floor(now / MINUTE_MS);
+    const validityMs = otpRules.validity_seconds * 1000;
+    const gateKeys = [keys.otpAddressWindow(address), keys.otpCountryMinute(minute), keys.otpTransaction(txnId)];
+    const gate = await this.scripts.run('passOtpGate', gateKeys, [
+      now,
+      validityMs,
+      otpRules.per_address_max,
+      otpRules.per_address_window_seconds * 1000,
+      otpRules.country_max_per_minute,
+      (minute + 1) * MINUTE_MS,
+      testNumber ? '1' : '0',
+      // the txnId's record: the account, and the mobile's last 4 digits for the token (CoWIN's masked claim)
+      `${accountId}|${mobile.slice(-4)}`,
+    ]);
+    if (code(gate) !== Status.OK) return failure(gate, 'retryAfter');
     const reply = await this.scripts.run(
       'issueOtp',
-      [
-        keys.pendingOtp(accountId, txnId),
-        keys.otpRequester(accountId, address),
-        keys.blocked(accountId),
-        keys.otpAddressWindow(address),
-        keys.otpCountryMinute(minute),
-        keys.otpTransaction(txnId),
-      ],
+      [account.pendingOtp(txnId), account.otpRequester(address), account.blocked()],
       [
         sha256Hex(otp),
         now,
-        otpRules.validity_seconds * 1000,
+        validityMs,
         otpRules.resend_after_seconds * 1000,
         otpRules.max_per_day,
         // the same day as the search quota's
         this.country.rules.search_quota.day_seconds * 1000,
-        otpRules.per_address_max,
-        otpRules.per_address_window_seconds * 1000,
-        otpRules.country_max_per_minute,
-        (minute + 1) * MINUTE_MS,
         testNumber ? '1' : '0',
-        // the txnId's record: the account, and the mobile's last 4 digits for the token (CoWIN's masked claim)
-        `${accountId}|${mobile.slice(-4)}`,
       ],
     );
-    if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
+    if (code(reply) !== Status.OK) {
+      // the answer is the refusal whatever happens here: a refund that fails leaves a limit stricter
+      await this.scripts.run('refundOtpGate', gateKeys, [gate[1] as string]).catch(() => {});
+      return failure(reply, 'retryAfter');
+    }
     if (testNumber && this.testMobiles?.securityCode) {
       // only then: the booking must know the account is a test number's, which its id (a keyed hash) hides
-      await this.redis.set(keys.testNumberAccount(accountId), '1', 'PX', TEST_NUMBER_MARK_MS);
+      await this.redis.set(account.testNumberAccount(), '1', 'PX', TEST_NUMBER_MARK_MS);
     }
     return { ok: true, status: Status.OK, txnId, otp: testNumber ? null : otp, remainingToday: reply[1] as number };
   }
@@ -349,9 +372,10 @@ export class BookingEngine {
     const [accountId = '', mobileLast4 = ''] = record.split('|');
     const rules = this.country.rules;
     const sid = newLoginSessionId();
+    const account = this.accountKeys(accountId);
     const reply = await this.scripts.run(
       'verifyOtp',
-      [keys.pendingOtp(accountId, txn), keys.authSession(accountId), keys.blocked(accountId), keys.loginRevocations()],
+      [account.pendingOtp(txn), account.authSession(), account.blocked(), account.loginRevocations()],
       [otpSha256.toLowerCase(), this.now(), sid, rules.otp.max_attempts, rules.token_ttl_seconds * 1000, this.revocationCap],
     );
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
@@ -360,7 +384,7 @@ export class BookingEngine {
 
   /** True while the login session a token carries has not been revoked or replaced. */
   async isLoginLive(accountId: string, sid: string): Promise<boolean> {
-    return (await this.redis.hget(keys.authSession(accountId), 'sid')) === sid;
+    return (await this.redis.hget(this.accountKeys(accountId).authSession(), 'sid')) === sid;
   }
 
   /**
@@ -384,8 +408,9 @@ export class BookingEngine {
   /** The keys and arguments of one search-quota script call (also what the engine benchmark replays). */
   searchQuotaCall(accountId: string, sid: string): { keys: string[]; args: (string | number)[] } {
     const q = this.country.rules.search_quota;
+    const account = this.accountKeys(accountId);
     return {
-      keys: [keys.authSession(accountId), keys.searchWindow(accountId), keys.searchDay(accountId), keys.blocked(accountId), keys.loginRevocations()],
+      keys: [account.authSession(), account.searchWindow(), account.searchDay(), account.blocked(), account.loginRevocations()],
       args: [sid, this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000, this.revocationCap, accountId],
     };
   }
@@ -400,12 +425,12 @@ export class BookingEngine {
 
   /** Remember the answer of the captcha just shown to an account (the previous one stops working). */
   async issueCaptcha(accountId: string, answer: string, validForMs = 300_000): Promise<void> {
-    await this.scripts.run('issueCaptcha', [keys.captcha(accountId)], [sha256Hex(answer.toLowerCase()), validForMs]);
+    await this.scripts.run('issueCaptcha', [this.accountKeys(accountId).captcha()], [sha256Hex(answer.toLowerCase()), validForMs]);
   }
 
   /** Check a captcha answer; it is used up either way. */
   async verifyCaptcha(accountId: string, answer: string): Promise<Outcome> {
-    const reply = await this.scripts.run('verifyCaptcha', [keys.captcha(accountId)], [sha256Hex(answer.trim().toLowerCase())]);
+    const reply = await this.scripts.run('verifyCaptcha', [this.accountKeys(accountId).captcha()], [sha256Hex(answer.trim().toLowerCase())]);
     if (code(reply) !== Status.OK) return failure(reply);
     return { ok: true, status: Status.OK };
   }
@@ -487,7 +512,7 @@ export class BookingEngine {
    */
   private async securityCodeDigits(accountId: string, count: number): Promise<string> {
     const fixed = this.testMobiles?.securityCode;
-    if (fixed && (await this.redis.exists(keys.testNumberAccount(accountId)))) return fixed.repeat(count);
+    if (fixed && (await this.redis.exists(this.accountKeys(accountId).testNumberAccount()))) return fixed.repeat(count);
     let digits = '';
     for (let i = 0; i < count; i++) digits += String(randomInt(0, 10 ** SECURITY_CODE_DIGITS)).padStart(SECURITY_CODE_DIGITS, '0');
     return digits;

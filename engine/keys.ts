@@ -9,36 +9,96 @@
  *   these share one slot. One Redis primary runs the booking script at tens of thousands per second
  *   (see loadtest/engine-bench.ts), far above CoWIN's booking peak (about 740 registrations per
  *   second on 28 April 2021); bookings are a small share of traffic.
- * - `{u:<account>}` — one per citizen account: OTP state, login session, search quota and blocks.
- *   Searches are the bulk of traffic and each touches only its caller's slot, so they spread over
- *   a cluster.
+ * - `{p:<n>}` — the virtual partitions (engine/partitions.ts): a fixed number of them, an account's
+ *   partition is a hash of its id. (The tag is `{p:<n>}` or `{p:<n>.<k>}`: chosen so partitions
+ *   spread evenly over a cluster's masters.) A partition holds its accounts' OTP state, login session, search
+ *   quota and blocks (`{p:<n>}:u:<account>:…`), and the partition's login revocation stream
+ *   (`{p:<n>}:revocations`): every login session a newer login, a quota logout or a block ended,
+ *   appended by the script that ends it (verifyOtp, consumeSearchQuota) in the same atomic step, and
+ *   tailed by every gateway thread (gateway/revocations.ts) so that no booking or search reads the
+ *   login session from Redis. Searches are the bulk of traffic and each touches only its caller's
+ *   partition, so they spread over a cluster. Redis Cluster places partitions on masters and a
+ *   resharding moves whole partitions. (The booking core moves into these partitions in a later step.)
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
- * - `{otp}` — the OTP issuing gate: per-address OTP windows and the country-wide OTP counter. The
- *   counter is a hot key (every OTP issued in the country increments it), so this slot carries all
- *   OTP issuing: the login rate, a few thousand a second at the most, far below one primary's capacity.
- *   issueOtp is the one script that spans two slots (`{u:<account>}` and `{otp}`): the limits and
- *   the issue are one round trip and one decision on a single Redis. On Redis Cluster it becomes two
- *   steps, the gate on `{otp}` and then the issue on the account's slot (a gate passed by a request
- *   the account then refuses counts one OTP that was not sent: harmless for a limit).
- * - `{auth}` — the login revocation stream: every login session a newer login, a quota logout or a
- *   block ended, tailed by every gateway thread so that no booking or search reads the login session
- *   from Redis (gateway/revocations.ts). It is appended by the scripts that end login sessions
- *   (verifyOtp, consumeSearchQuota), which therefore span two slots (`{u:<account>}` and `{auth}`) as
- *   issueOtp does: one decision and one round trip on a single Redis. On Redis Cluster the stream
- *   goes with the accounts' partitions (one per partition, as the outbox and availability streams),
- *   and each gateway thread follows all of them.
+ * - `{otp}` — the OTP issuing gate: per-address OTP windows, the country-wide OTP counter, and each
+ *   txnId's record (the account it belongs to). The counter is a hot key (every OTP issued in the
+ *   country increments it), so this slot carries all OTP issuing: the login rate, a few thousand a
+ *   second at the most, far below one primary's capacity. Issuing an OTP is two steps, each one
+ *   script in one slot (engine.issueOtp): the gate on `{otp}`, then the issue on the account's
+ *   partition; a refusal at the second step gives back what the first counted.
  * - `{persist}` — the persistence worker's queue (Bull) and its consumer heartbeats.
+ *
+ * Every script's KEYS share one hash tag, so every script call touches one slot
+ * (test/engine/single-slot.test.ts checks each call the engine makes).
  *
  * Isolation between deployments or tests is a key prefix given to ioredis (`keyPrefix`), which
  * prefixes every key passed through KEYS; it contains no braces, so it never changes the slot.
  */
+import type { Partitions } from './partitions.js';
 
 const BOOKING = '{bk}';
 const PERSIST = '{persist}';
 const OTP_GATE = '{otp}';
-const AUTH = '{auth}';
 
-const user = (accountId: string) => `{u:${accountId}}`;
+/**
+ * The keys of one citizen account, all in the account's partition. Methods, not a record of
+ * strings: a search builds only the few it uses.
+ */
+export class AccountKeys {
+  /** the account's partition */
+  readonly partition: number;
+  private readonly tag: string;
+  private readonly base: string;
+
+  constructor(partitions: Partitions, accountId: string) {
+    this.partition = partitions.of(accountId);
+    this.tag = partitions.tag(this.partition);
+    this.base = `${this.tag}:u:${accountId}`;
+  }
+
+  /** hash: one pending OTP (hash, expiry, wrong answers), under its own txnId so a newer one never replaces it */
+  pendingOtp(txnId: string): string {
+    return `${this.base}:otp:${txnId}`;
+  }
+  /**
+   * hash: the OTPs one address asked for this mobile (the requester): when the last was issued (resend
+   * cooldown) and how many in the day window. A stranger's requests fill the stranger's record only.
+   */
+  otpRequester(address: string): string {
+    return `${this.base}:otp-from:${address}`;
+  }
+  /** hash: the live login session (sid); deleting it revokes the account's token */
+  authSession(): string {
+    return `${this.base}:auth`;
+  }
+  /** hash: searches in the current short window (15 min) that opened with the first of them; a logout leaves it */
+  searchWindow(): string {
+    return `${this.base}:search:window`;
+  }
+  /** counter: searches in the current 24 h window */
+  searchDay(): string {
+    return `${this.base}:search:day`;
+  }
+  /** string with TTL: sha256 of the answer to the latest captcha shown to the account */
+  captcha(): string {
+    return `${this.base}:captcha`;
+  }
+  /** string with TTL: present while the account is blocked */
+  blocked(): string {
+    return `${this.base}:blocked`;
+  }
+  /**
+   * string with TTL: the account is a test number's (demo only, written at its OTP when test numbers
+   * have a fixed security code; the account id, a keyed hash, does not tell)
+   */
+  testNumberAccount(): string {
+    return `${this.base}:test-number`;
+  }
+  /** the login revocation stream of the account's partition (keys.loginRevocations) */
+  loginRevocations(): string {
+    return `${this.tag}:revocations`;
+  }
+}
 
 export const keys = {
   // booking partition
@@ -87,30 +147,21 @@ export const keys = {
    * lost with the bookings: a Redis without it was emptied (see worker/deployment.ts).
    */
   deployment: () => `${BOOKING}:deployment`,
+  /**
+   * string: the number of virtual partitions (engine/partitions.ts) this Redis was laid out for,
+   * written with the deployment marker; a process configured for another count refuses to start
+   */
+  partitionCount: () => `${BOOKING}:partitions`,
 
-  // per-account partition
-  /** hash: one pending OTP (hash, expiry, wrong answers), under its own txnId so a newer one never replaces it */
-  pendingOtp: (accountId: string, txnId: string) => `${user(accountId)}:otp:${txnId}`,
+  // virtual partitions (see `{p:<n>}` above)
+  /** every per-account key of one account, in its partition */
+  forAccount: (partitions: Partitions, accountId: string) => new AccountKeys(partitions, accountId),
   /**
-   * hash: the OTPs one address asked for this mobile (the requester): when the last was issued (resend
-   * cooldown) and how many in the day window. A stranger's requests fill the stranger's record only.
+   * capped stream: login session ids of one partition's accounts that were ended before their tokens
+   * expire (`s` the id, `t` when; for a block `a` the account, `b` its end), appended by the script
+   * that ends them and tailed by every gateway thread
    */
-  otpRequester: (accountId: string, address: string) => `${user(accountId)}:otp-from:${address}`,
-  /** hash: the live login session (sid); deleting it revokes the account's token */
-  authSession: (accountId: string) => `${user(accountId)}:auth`,
-  /** hash: searches in the current short window (15 min) that opened with the first of them; a logout leaves it */
-  searchWindow: (accountId: string) => `${user(accountId)}:search:window`,
-  /** counter: searches in the current 24 h window */
-  searchDay: (accountId: string) => `${user(accountId)}:search:day`,
-  /** string with TTL: sha256 of the answer to the latest captcha shown to the account */
-  captcha: (accountId: string) => `${user(accountId)}:captcha`,
-  /** string with TTL: present while the account is blocked */
-  blocked: (accountId: string) => `${user(accountId)}:blocked`,
-  /**
-   * string with TTL: the account is a test number's (demo only, written at its OTP when test numbers
-   * have a fixed security code; the account id, a keyed hash, does not tell)
-   */
-  testNumberAccount: (accountId: string) => `${user(accountId)}:test-number`,
+  loginRevocations: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:revocations`,
 
   // per-address partition
   /** counter: public API calls from one address in the current window */
@@ -126,13 +177,6 @@ export const keys = {
   otpCountryMinute: (minute: number) => `${OTP_GATE}:minute:${minute}`,
   /** the account an OTP's txnId (a plain UUID, as CoWIN's) belongs to, while the OTP is valid */
   otpTransaction: (txnId: string) => `${OTP_GATE}:txn:${txnId}`,
-
-  // login revocations (see the `{auth}` partition above)
-  /**
-   * capped stream: login session ids that were ended before their tokens expire (`s` the id, `t`
-   * when), appended by the script that ends them and tailed by every gateway thread
-   */
-  loginRevocations: () => `${AUTH}:revocations`,
 
   // persistence partition: the worker's own coordination, never touched by a booking script
   /** string with TTL: refreshed by a live outbox consumer; once it is gone, other workers claim its pending entries */
@@ -156,14 +200,26 @@ export function persistQueuePrefix(redisKeyPrefix: string): string {
  * after a Redis loss the per-address and country limits still hold while they start again.
  */
 export const dailyQuotaKeyPatterns = {
-  searchDay: '{u:*}:search:day',
-  blocked: '{u:*}:blocked',
+  searchDay: '{p:*}:u:*:search:day',
+  blocked: '{p:*}:u:*:blocked',
 } as const;
 
-/** The account id inside a per-account key, e.g. `{u:abc}:search:day` → `abc`. */
+/** The account id inside a per-account key, e.g. `{p:3.41}:u:abc:search:day` → `abc`. */
 export function accountOfUserKey(key: string): string | null {
-  const match = /\{u:([^}]+)\}/.exec(key);
+  const match = /\{p:[\d.]+\}:u:([^:]+):/.exec(key);
   return match ? match[1]! : null;
+}
+
+/**
+ * The part of a key Redis Cluster hashes to find its slot: the text between the first `{` and the
+ * first `}` after it when not empty, else the whole key (the cluster specification's rule). Keys with
+ * one hash tag share one slot.
+ */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return key;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
 /** Keys of the booking partition match this glob (after the prefix); used to wipe it on rebuild. */

@@ -3,7 +3,7 @@
  * during a Redis outage gets a 503 at once instead of piling up. The worker and the command-line
  * tools wait: they retry until Redis is back (`maxRetriesPerRequest: null`, as Bull requires).
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisRole = 'gateway' | 'worker' | 'tool';
 
@@ -36,6 +36,15 @@ export function connectRedis({ url, keyPrefix, role, overrides }: ConnectOptions
     connectionName: `teeka-${role}`,
     ...overrides,
   });
+}
+
+/**
+ * Whether a client talks to Redis Cluster: the one place that asks. A cluster refuses a multi-key
+ * command whose keys are in different slots, so a caller reading several partitions' streams at
+ * once splits the read per slot there (gateway/stream-follower.ts).
+ */
+export function isCluster(client: Redis | Cluster): client is Cluster {
+  return client instanceof Cluster;
 }
 
 /** Resolves once the connection is ready, or rejects with a readable error after `timeoutMs`. */

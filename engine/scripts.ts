@@ -17,7 +17,9 @@ import { luaStatusPrelude } from './status.js';
 
 export type ScriptName =
   | 'publishSession'
+  | 'passOtpGate'
   | 'issueOtp'
+  | 'refundOtpGate'
   | 'verifyOtp'
   | 'consumeSearchQuota'
   | 'consumePublicQuota'

@@ -9,6 +9,7 @@ import { certificateIssuerOf, testMobilesOf, type TeekaConfig } from '../engine/
 import { Certificates } from '../engine/certificates.js';
 import { formatCowinDate as formatDate } from '../engine/dates.js';
 import { BookingEngine, DEFAULT_REVOCATION_STREAM_CAP } from '../engine/engine.js';
+import { Partitions } from '../engine/partitions.js';
 import type { Country } from '../engine/masterdata.js';
 import { Operators } from '../engine/operators.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
@@ -91,6 +92,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     securityCodeMaxWrong: config.securityCodeMaxWrong,
     certificates: certificateIssuerOf(config),
     durability: config.durability,
+    partitions: new Partitions(config.partitions),
   });
   const operators = new Operators(deps.redis, engine.scripts, config.clock);
   const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);

@@ -57,7 +57,7 @@ export class Authenticator {
     const claims = this.claims(request);
     if (!claims || claims.role !== 'citizen') return apiError(apiErrorFor(Status.UNAUTHENTICATED));
     if (checkLogin) {
-      const live = this.revocations.loginLive(claims.sid, claims.iat);
+      const live = this.revocations.loginLive(claims.sub, claims.sid, claims.iat);
       if (live === false) this.metrics.refusedFromMemory('login_revoked');
       else this.metrics.loginChecked(live ? 'memory' : 'redis');
       if (live === false || (live === undefined && !(await this.engine.isLoginLive(claims.sub, claims.sid)))) {

@@ -68,7 +68,7 @@ export class AvailabilityBook implements StreamOwner {
     /** called with each stream entry's age when applied, in seconds */
     observeLag?: (seconds: number) => void,
   ) {
-    this.follower = new StreamFollower(stream, keys.availability(), this, { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag });
+    this.follower = new StreamFollower(stream, [{ key: keys.availability(), owner: this }], { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag });
   }
 
   /** Load the sessions and start following the stream. */

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { integer, loadConfig, settingsOrExit, testMobilesOf } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
+import { Partitions } from '../engine/partitions.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
 import { admitRedis, DISAGREEMENT_EXIT_CODE, RedisDisagrees, watchDeploymentMarker } from '../worker/deployment.js';
@@ -44,7 +45,7 @@ async function checkRedisAgainstRecord(): Promise<string | null | RedisDisagrees
   // PostgreSQL may be down: the check then trusts the marker, and must not hold the start for long
   const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, max: 1, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
   try {
-    return await admitRedis(redis, pool, place, (line) => console.log(`gateway: ${line}`));
+    return await admitRedis(redis, pool, place, new Partitions(config.partitions), (line) => console.log(`gateway: ${line}`));
   } catch (err) {
     if (err instanceof RedisDisagrees) return err;
     throw err;

@@ -39,7 +39,7 @@ export class QuotaGate {
       this.metrics.refusedFromMemory('account_blocked');
       return { ok: false, status: Status.ACCOUNT_BLOCKED, retryAfterMs: blockedMs };
     }
-    if (this.revocations.loginLive(citizen.sid, citizen.issuedAt) === false) {
+    if (this.revocations.loginLive(citizen.accountId, citizen.sid, citizen.issuedAt) === false) {
       this.metrics.refusedFromMemory('login_revoked');
       return { ok: false, status: Status.UNAUTHENTICATED };
     }

@@ -4,14 +4,17 @@
  * still live, and a blocked account's searches cost no script.
  *
  * The scripts that end a login session (a newer login replacing it, a quota logout, a block)
- * append its id to the revocation stream in the same atomic step (a block with the account and
- * when it ends); every thread follows the stream (stream-follower.ts) and keeps each revoked id
- * until every token carrying it has expired, each block until it ends.
+ * append its id to the revocation stream of the account's partition (engine/partitions.ts) in the
+ * same atomic step (a block with the account and when it ends); every thread follows every
+ * partition's stream (stream-follower.ts: one XREAD for all of them on one Redis, one per slot on
+ * Redis Cluster) and keeps each revoked id until every token carrying it has expired, each block
+ * until it ends.
  *
- * Memory answers for a token only when it is complete for that token:
- * - the thread is current (its last read a moment ago returned everything there was); and
- * - the token was issued after the *horizon*: the instant since which every revocation is in this
- *   thread's memory. A token is revoked after it was issued, so a token issued after the horizon
+ * Memory answers for a token only when it is complete for that token, which is a question about
+ * the stream of the token's account's partition:
+ * - the thread is current on it (its last read a moment ago returned everything there was); and
+ * - the token was issued after the partition's *horizon*: the instant since which every revocation
+ *   of the partition is in this thread's memory. A token is revoked after it was issued, so a token issued after the horizon
  *   has its revocation here, if there is one. The horizon is the stream's oldest entry when the
  *   thread started reading it from the start (or the start itself, when there was no stream: nothing
  *   had been revoked, or Redis lost its data, and then no older token's login exists either); it
@@ -23,11 +26,18 @@
  * to this thread's memory (the lag the follower reports; a few milliseconds, docs/performance.md).
  * The thread that ran the revoking script learns it at once (`revokeHere`).
  */
-import type { Redis } from 'ioredis';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
 import { BlockedUntil } from './blocked-until.js';
-import { DEFAULT_FOLLOW_OPTIONS, entryFields, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
+import {
+  DEFAULT_FOLLOW_OPTIONS,
+  entryFields,
+  StreamFollower,
+  streamGroups,
+  type StreamConnection,
+  type StreamEntry,
+  type StreamOwner,
+} from './stream-follower.js';
 
 export interface RevocationOptions {
   /** the citizens' token lifetime, ms: a revocation is kept this long (plus the margin) */
@@ -49,48 +59,115 @@ export const ISSUE_MARGIN_MS = 1000;
 /** How often revocations whose tokens have all expired are dropped. */
 const SWEEP_EVERY_MS = 10_000;
 
-export class RevocationBook implements StreamOwner {
+/** One partition's revocation stream as this thread follows it. */
+class PartitionRevocations implements StreamOwner {
+  /** engine ms since which every revocation of this partition is in memory; Infinity until read */
+  horizon = Number.POSITIVE_INFINITY;
+  private lastId = '0-0';
+  follower!: StreamFollower;
+
+  constructor(
+    private readonly book: RevocationBook,
+    readonly key: string,
+    /** the connection its follower reads on (for reading the stream from its start) */
+    private readonly connection: StreamConnection,
+  ) {}
+
+  position(): string {
+    return this.lastId;
+  }
+
+  async apply(entries: StreamEntry[]): Promise<void> {
+    this.lastId = entries[entries.length - 1]![0];
+    this.book.applyEntries(entries);
+  }
+
+  /** Redis was away, and may have come back without the stream: read it again from its start. */
+  reconnected(): Promise<void> {
+    return this.readFromStart();
+  }
+
+  /** Revocations were trimmed before this thread read them: memory is complete only from the oldest left. */
+  trimmedPast(): Promise<void> {
+    return this.readFromStart();
+  }
+
+  /**
+   * Read the stream again from its start. What memory holds stays (it is still true); the horizon
+   * becomes the oldest entry's time, or now when there is no stream. Never moves the horizon back.
+   */
+  async readFromStart(): Promise<void> {
+    const first = await this.connection.xrange(this.key, '-', '+', 'COUNT', 1);
+    const oldest = first[0] ? Number(entryFields(first[0][1]).t) : NaN;
+    this.moveHorizon(Number.isFinite(oldest) ? oldest : this.book.now());
+    this.lastId = '0-0';
+  }
+
+  moveHorizon(to: number): void {
+    this.horizon = this.horizon === Number.POSITIVE_INFINITY ? to : Math.max(this.horizon, to);
+  }
+}
+
+export class RevocationBook {
   /** revoked login session id → when its last token has expired (engine clock, ms), oldest first */
   private readonly revoked = new Map<string, number>();
-  /** engine ms since which every revocation is in memory; Infinity until the stream was read */
-  private horizon = Number.POSITIVE_INFINITY;
   /** accounts blocked until an instant of the engine's clock */
   private readonly blockedAccounts: BlockedUntil;
-  private lastId = '0-0';
   private lastSweep = 0;
-  private readonly follower: StreamFollower;
+  /** each partition's stream, by partition number */
+  private readonly partitions: PartitionRevocations[] = [];
+  private readonly followers: StreamFollower[];
 
   constructor(
     private readonly engine: BookingEngine,
-    /** a connection of its own: XREAD BLOCK holds it */
-    private readonly stream: Redis,
+    /**
+     * a connection of its own: XREAD BLOCK holds it. On Redis Cluster the streams of other slots
+     * are read on duplicates of it, each followed by its own XREAD
+     */
+    connection: StreamConnection,
     private readonly options: RevocationOptions,
     /** called with each stream entry's age when applied, in seconds */
     observeLag?: (seconds: number) => void,
   ) {
-    this.follower = new StreamFollower(stream, keys.loginRevocations(), this, { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag });
+    const streamKeys = engine.partitions.all().map((partition) => keys.loginRevocations(engine.partitions, partition));
+    const followOptions = { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag };
+    this.followers = streamGroups(connection, streamKeys).map((group) => {
+      const streams = group.keys.map((key) => new PartitionRevocations(this, key, group.connection));
+      const follower = new StreamFollower(group.connection, streams.map((owner) => ({ key: owner.key, owner })), followOptions);
+      for (const stream of streams) {
+        stream.follower = follower;
+        this.partitions[streamKeys.indexOf(stream.key)] = stream;
+      }
+      return follower;
+    });
     this.blockedAccounts = new BlockedUntil(options.capacity);
   }
 
-  /** Start reading the stream from its start; until that read has caught up, memory does not answer. */
+  /** Start reading every stream from its start; until that read has caught up, memory does not answer. */
   async start(): Promise<void> {
-    await this.readFromStart();
-    this.follower.start();
+    await Promise.all(this.partitions.map((partition) => partition.readFromStart()));
+    for (const follower of this.followers) follower.start();
   }
 
-  stop(): Promise<void> {
-    return this.follower.stop();
+  async stop(): Promise<void> {
+    await Promise.all(this.followers.map((follower) => follower.stop()));
+  }
+
+  /** the engine's clock */
+  now(): number {
+    return this.engine.now();
   }
 
   /**
-   * Whether the login of a token (its session id, issued at `issuedAtSeconds`) is still live, from
-   * memory: false when revoked, true when memory is complete for it and holds no revocation,
-   * undefined when memory cannot tell (ask Redis).
+   * Whether the login of a token (its account, its session id, issued at `issuedAtSeconds`) is
+   * still live, from memory: false when revoked, true when memory is complete for it and holds no
+   * revocation, undefined when memory cannot tell (ask Redis).
    */
-  loginLive(sid: string, issuedAtSeconds: number): boolean | undefined {
+  loginLive(accountId: string, sid: string, issuedAtSeconds: number): boolean | undefined {
     if (this.revoked.has(sid)) return false;
+    const partition = this.partitions[this.engine.partitions.of(accountId)]!;
     // written so that a missing or odd `iat` (NaN) means "cannot tell"
-    if (!this.follower.current() || !(issuedAtSeconds * 1000 >= this.horizon + ISSUE_MARGIN_MS)) return undefined;
+    if (!partition.follower.current() || !(issuedAtSeconds * 1000 >= partition.horizon + ISSUE_MARGIN_MS)) return undefined;
     return true;
   }
 
@@ -109,40 +186,14 @@ export class RevocationBook implements StreamOwner {
     this.blockedAccounts.block(accountId, until);
   }
 
-  position(): string {
-    return this.lastId;
-  }
-
-  async apply(entries: StreamEntry[]): Promise<void> {
-    for (const [id, fields] of entries) {
-      this.lastId = id;
+  /** Entries of any partition's stream, in order. */
+  applyEntries(entries: StreamEntry[]): void {
+    for (const [, fields] of entries) {
       const entry = entryFields(fields);
       if (entry.s) this.remember(entry.s, Number(entry.t) || this.engine.now());
       if (entry.a && Number(entry.b) > this.engine.now()) this.blockedAccounts.block(entry.a, Number(entry.b));
     }
     this.sweep();
-  }
-
-  /** Redis was away, and may have come back without the stream: read it again from its start. */
-  reconnected(): Promise<void> {
-    return this.readFromStart();
-  }
-
-  /** Revocations were trimmed before this thread read them: memory is complete only from the oldest left. */
-  trimmedPast(): Promise<void> {
-    return this.readFromStart();
-  }
-
-  /**
-   * Read the stream again from its start. What memory holds stays (it is still true); the horizon
-   * becomes the oldest entry's time, or now when there is no stream. Never moves the horizon back.
-   */
-  private async readFromStart(): Promise<void> {
-    const first = await this.stream.xrange(keys.loginRevocations(), '-', '+', 'COUNT', 1);
-    const oldest = first[0] ? Number(entryFields(first[0][1]).t) : NaN;
-    const from = Number.isFinite(oldest) ? oldest : this.engine.now();
-    this.horizon = this.horizon === Number.POSITIVE_INFINITY ? from : Math.max(this.horizon, from);
-    this.lastId = '0-0';
   }
 
   private remember(sid: string, revokedAt: number): void {
@@ -153,7 +204,8 @@ export class RevocationBook implements StreamOwner {
       // the oldest revocation goes; tokens issued before it are checked in Redis from now on
       const [oldestSid, oldestUntil] = this.revoked.entries().next().value!;
       this.revoked.delete(oldestSid);
-      this.horizon = Math.max(this.horizon, oldestUntil - this.options.tokenTtlMs - ISSUE_MARGIN_MS);
+      // it may be any partition's: memory is complete from just after it in every partition
+      for (const partition of this.partitions) partition.moveHorizon(oldestUntil - this.options.tokenTtlMs - ISSUE_MARGIN_MS);
     }
     this.revoked.set(sid, until);
   }

@@ -1,6 +1,9 @@
 /**
- * Follows one Redis stream for a gateway thread: XREAD BLOCK on a connection of its own, every
- * entry handed to the stream's owner in order (the availability book, the revocation book).
+ * Follows Redis streams for a gateway thread: XREAD BLOCK on a connection of its own, every entry
+ * handed to its stream's owner in order (the availability book, a partition's revocations). One
+ * follower reads several streams in one XREAD when they can share it (streamGroups: on one Redis
+ * all of them; on Redis Cluster only keys of one slot, since a multi-key command across slots is
+ * refused), and keeps each stream's position, trimming and reconnection with the stream's owner.
  *
  * A thread answers from what it has read only while it is *current*: its last read succeeded a
  * moment ago and returned everything there was (a full batch means it is behind). So a thread that
@@ -15,7 +18,12 @@
  * Each applied entry's age (from its id, the ms of Redis's clock at XADD, to now) is reported: the
  * staleness window of the memory, measured under whatever load the thread carries.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { hashTagOf } from '../engine/keys.js';
+import { isCluster } from '../engine/redis.js';
+
+/** A connection a follower reads on: one Redis, or a Redis Cluster client. */
+export type StreamConnection = Redis | Cluster;
 
 export type StreamEntry = [id: string, fields: string[]];
 
@@ -46,6 +54,28 @@ export interface FollowOptions {
 
 export const DEFAULT_FOLLOW_OPTIONS: FollowOptions = { blockMs: 1000, count: 1000, gapCheckMs: 10_000 };
 
+/** One stream a follower reads, and who applies its entries. */
+export interface FollowedStream {
+  key: string;
+  owner: StreamOwner;
+}
+
+/**
+ * Split stream keys into groups that one XREAD can read together, each with its connection: on one
+ * Redis, every key in one group on `connection`; on Redis Cluster, one group per hash tag (one
+ * slot), the first on `connection` and each other on a duplicate of it (a blocking read holds its
+ * connection). The caller's follower owns, and disconnects, each group's connection.
+ */
+export function streamGroups(connection: StreamConnection, keys: string[]): { connection: StreamConnection; keys: string[] }[] {
+  if (!isCluster(connection)) return [{ connection, keys }];
+  const byTag = new Map<string, string[]>();
+  for (const key of keys) {
+    const tag = hashTagOf(key);
+    byTag.set(tag, [...(byTag.get(tag) ?? []), key]);
+  }
+  return [...byTag.values()].map((group, i) => ({ connection: i === 0 ? connection : connection.duplicate(), keys: group }));
+}
+
 /** Past blockMs, how long a read may take before the thread stops trusting its memory. */
 const READ_GRACE_MS = 1000;
 
@@ -68,13 +98,20 @@ export class StreamFollower {
     this.seenReady = true;
   };
 
+  /** the streams by their full name (with the connection's key prefix), as XREAD answers */
+  private readonly byReplyName: Map<string, FollowedStream>;
+  private readonly label: string;
+
   constructor(
-    /** a connection of its own: XREAD BLOCK holds it */
-    private readonly redis: Redis,
-    private readonly key: string,
-    private readonly owner: StreamOwner,
+    /** a connection of its own: XREAD BLOCK holds it. One Redis, or one slot's keys on a cluster */
+    private readonly redis: StreamConnection,
+    private readonly streams: FollowedStream[],
     private readonly options: FollowOptions = DEFAULT_FOLLOW_OPTIONS,
-  ) {}
+  ) {
+    const prefix = redis.options.keyPrefix ?? '';
+    this.byReplyName = new Map(streams.map((stream) => [prefix + stream.key, stream]));
+    this.label = streams.length === 1 ? streams[0]!.key : `${streams[0]!.key} and ${streams.length - 1} more`;
+  }
 
   start(): void {
     this.running = true;
@@ -104,31 +141,43 @@ export class StreamFollower {
     let failures = 0;
     while (this.running) {
       try {
-        const readFrom = this.owner.position();
-        const reply = (await this.redis.xread('COUNT', this.options.count, 'BLOCK', this.options.blockMs, 'STREAMS', this.key, readFrom)) as
-          | [string, StreamEntry[]][]
-          | null;
-        const entries = reply?.[0]?.[1] ?? [];
+        const readFrom = this.streams.map((stream) => stream.owner.position());
+        const reply = (await this.redis.xread(
+          'COUNT',
+          this.options.count,
+          'BLOCK',
+          this.options.blockMs,
+          'STREAMS',
+          ...this.streams.map((stream) => stream.key),
+          ...readFrom,
+        )) as [string, StreamEntry[]][] | null;
         if (failures > 0 || this.lostRedis) {
           failures = 0;
           this.lostRedis = false;
           this.behind = true;
-          await this.owner.reconnected();
-          continue; // read again from wherever the owner now stands
+          for (const stream of this.streams) await stream.owner.reconnected();
+          continue; // read again from wherever the owners now stand
         }
-        if (entries.length) {
-          await this.owner.apply(entries, readFrom);
+        let full = false;
+        for (const [name, entries] of reply ?? []) {
+          const stream = this.byReplyName.get(name);
+          if (!stream || !entries.length) continue;
+          await stream.owner.apply(entries, readFrom[this.streams.indexOf(stream)]!);
           // only entries that arrived while the thread followed live: a catch-up reads old ones
           if (!this.behind) this.observeLag(entries);
+          full ||= entries.length >= this.options.count;
         }
-        this.behind = entries.length >= this.options.count;
+        this.behind = full;
         this.lastReadAt = Date.now();
-        if (this.behind || this.lastReadAt - this.lastGapCheck >= this.options.gapCheckMs) await this.checkForGap();
+        if (this.behind || this.lastReadAt - this.lastGapCheck >= this.options.gapCheckMs) {
+          this.lastGapCheck = this.lastReadAt;
+          for (const stream of this.streams) await this.checkForGap(stream);
+        }
       } catch (err) {
         if (!this.running) return;
         failures += 1;
         this.behind = true;
-        if (failures === 1) console.error(`stream ${this.key}: read failed, retrying:`, (err as Error).message);
+        if (failures === 1) console.error(`stream ${this.label}: read failed, retrying:`, (err as Error).message);
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)));
       }
     }
@@ -145,24 +194,23 @@ export class StreamFollower {
    * If the capped stream's oldest entry is newer than our position, entries were trimmed unseen; if
    * its newest is older (or the stream is gone), Redis lost entries we had read.
    */
-  private async checkForGap(): Promise<void> {
-    this.lastGapCheck = Date.now();
-    const position = this.owner.position();
+  private async checkForGap({ key, owner }: FollowedStream): Promise<void> {
+    const position = owner.position();
     if (position === '0-0') return;
-    const last = await this.redis.xrevrange(this.key, '+', '-', 'COUNT', 1);
+    const last = await this.redis.xrevrange(key, '+', '-', 'COUNT', 1);
     const lastId = last[0]?.[0];
     if (!lastId || compareIds(lastId, position) < 0) {
       this.behind = true;
-      await this.owner.reconnected();
+      await owner.reconnected();
       return;
     }
-    const first = await this.redis.xrange(this.key, '-', '+', 'COUNT', 1);
+    const first = await this.redis.xrange(key, '-', '+', 'COUNT', 1);
     const firstId = first[0]?.[0];
     if (firstId && compareIds(firstId, position) > 0) {
-      const stillThere = await this.redis.xrange(this.key, position, position);
+      const stillThere = await this.redis.xrange(key, position, position);
       if (!stillThere.length) {
         this.behind = true;
-        await this.owner.trimmedPast(firstId);
+        await owner.trimmedPast(firstId);
       }
     }
   }

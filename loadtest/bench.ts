@@ -24,6 +24,7 @@ import pg from 'pg';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
+import { Partitions } from '../engine/partitions.js';
 import { keys } from '../engine/keys.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { sha256Hex } from '../engine/ids.js';
@@ -93,7 +94,7 @@ function citizens(engine: BookingEngine, run: number, accounts: number, perAccou
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
   const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
-  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
+  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp }, partitions: new Partitions(config.partitions) });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 2 });
   const queue = openPersistQueue({ redisUrl: config.redisUrl, redisKeyPrefix: prefix, settings: loadWorkerSettings() });
   const env = { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: schema, TEEKA_ENV: 'demo' };
@@ -241,7 +242,7 @@ async function main(): Promise<void> {
       // and no reconcile reads
       const rawPrefix = `${prefix}raw${r}:`;
       const rawRedis = new Redis(config.redisUrl, { keyPrefix: rawPrefix });
-      const rawEngine = new BookingEngine(rawRedis, { country, secret: config.secret });
+      const rawEngine = new BookingEngine(rawRedis, { country, secret: config.secret, partitions: new Partitions(config.partitions) });
       const rawAccount = 'bench-raw';
       const rawRequests = SMOKE ? 2000 : 30_000;
       await createBeneficiaryPool(rawRedis, rawAccount, rawRequests * 20);
@@ -367,7 +368,7 @@ function cleanUp(): Promise<void> {
  */
 async function botsScenario(base: string, run: number): Promise<BotsResult> {
   const demoEngineRedis = new Redis(config.redisUrl, { keyPrefix: botsPrefix });
-  const engine = new BookingEngine(demoEngineRedis, { country: loadCountry(config.countryFile), secret: config.secret });
+  const engine = new BookingEngine(demoEngineRedis, { country: loadCountry(config.countryFile), secret: config.secret, partitions: new Partitions(config.partitions) });
   const center = engine.country.data.centers[0]!;
   const session = await engine.publishSession({ center_id: center.center_id, date: engine.today() + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 100, capacity_dose2: 0 });
   if (!session.ok) throw new Error('publishSession failed');

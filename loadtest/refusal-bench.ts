@@ -25,6 +25,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
+import { Partitions } from '../engine/partitions.js';
 import { sha256Hex } from '../engine/ids.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir);
   const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
   const plain = new Redis(config.redisUrl);
-  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
+  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp }, partitions: new Partitions(config.partitions) });
   try {
     const [gatewayPort, helloPort] = await Promise.all([freePort(), freePort()]);
     progress(`starting on loopback: gateway (${THREADS} threads, no worker: nothing is booked during the crowd), uWS hello-world (${THREADS} threads)`);

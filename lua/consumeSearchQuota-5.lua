@@ -15,7 +15,7 @@
     KEYS[2] short-window hash (when it opened, searches in it)
     KEYS[3] day-window counter
     KEYS[4] block marker
-    KEYS[5] login revocation stream (followed by every gateway thread)
+    KEYS[5] the login revocation stream of the account's partition (followed by every gateway thread)
 
     ARGV[1] login session id from the token
     ARGV[2] now, ms since epoch

@@ -5,12 +5,15 @@
   replaced session id goes to the revocation stream, so every gateway refuses its token from memory.
   Other OTPs pending for the same mobile (asked for from other addresses) are left alone: each is
   confirmed or discarded under its own txnId.
+  Every key is in the account's partition: the engine found the account from the txnId record first
+  (a txnId whose OTP was never issued, the gate passed but the issue refused or never ran, finds no
+  pending OTP here and fails as an unknown one).
 
   Input:
     KEYS[1] pending OTP hash of the txnId
     KEYS[2] login session hash
     KEYS[3] block marker
-    KEYS[4] login revocation stream (followed by every gateway thread)
+    KEYS[4] the login revocation stream of the account's partition (followed by every gateway thread)
 
     ARGV[1] sha256 hex of the OTP as the client computed it
     ARGV[2] now, ms since epoch

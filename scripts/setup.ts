@@ -12,6 +12,7 @@ import { runAsCommand } from '../engine/command.js';
 import { loadConfig, type TeekaConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { loadCountry } from '../engine/masterdata.js';
+import { Partitions } from '../engine/partitions.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 import { openPool } from '../worker/database.js';
@@ -41,9 +42,10 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
   const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, max: 2, statementTimeoutMs: 600_000 });
   try {
     await whenReady(redis, 30_000);
-    await bringRedisInLine(redis, pool, { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema }, log);
+    const partitions = new Partitions(config.partitions);
+    await bringRedisInLine(redis, pool, { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema }, partitions, log);
     if (process.env.TEEKA_SEED_SESSIONS === 'off') return;
-    const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock });
+    const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock, partitions });
     const days = country.rules.calendar_days + 1;
     let shownAt = 0;
     const report = await publishPlannedSessions(engine, engine.today(), days, (done, total) => {
@@ -66,8 +68,8 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
  * else that disagrees (another deployment's Redis, an older copy, bookings nobody claimed, a
  * rebuild under way) is for the operator to decide: RedisDisagrees says what to run.
  */
-async function bringRedisInLine(redis: Redis, pool: pg.Pool, place: DeploymentPlace, log: (line: string) => void): Promise<void> {
-  const standing = await examineRedis(redis, pool);
+async function bringRedisInLine(redis: Redis, pool: pg.Pool, place: DeploymentPlace, partitions: Partitions, log: (line: string) => void): Promise<void> {
+  const standing = await examineRedis(redis, pool, partitions);
   if (standing.kind === 'agrees') return;
   if (standing.kind === 'claimed') {
     log(`teeka: Redis marked for deployment ${standing.deploymentId}`);
@@ -80,7 +82,7 @@ async function bringRedisInLine(redis: Redis, pool: pg.Pool, place: DeploymentPl
     throw new RedisDisagrees(standing, 'another process began rebuilding Redis meanwhile; start again once it has finished');
   }
   log(`teeka: Redis holds no bookings but PostgreSQL does (deployment ${standing.deploymentId}): Redis lost its data; rebuilding it from PostgreSQL`);
-  const report = await rebuildRedis(redis, pool, { log: (line) => log(`  ${line}`) });
+  const report = await rebuildRedis(redis, pool, { log: (line) => log(`  ${line}`), partitions });
   log(
     `teeka: rebuilt ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
       `${report.appointments} appointments, ${report.quotas} daily quota keys`,

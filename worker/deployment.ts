@@ -12,13 +12,19 @@
  *   written when a deployment first uses a Redis while PostgreSQL holds no bookings (claimed), and
  *   at the end of every rebuild (`rebuilding:<id>` while the rebuild runs).
  *
+ * Beside the marker, Redis records how many virtual partitions (engine/partitions.ts) it was laid
+ * out for: an account's keys are named by its partition, so a process configured for another
+ * TEEKA_PARTITIONS would read and write every account's records where nobody else does. A rebuild
+ * lays Redis out for the configured count (the daily quotas are restored by account, not by key).
+ *
  * Every start (setup, gateway, worker) reads PostgreSQL's row (one query) and then the marker
- * (one MGET, with the beneficiary sequence) and gets a RedisStanding; while the gateway and the
+ * (one MGET, with the beneficiary sequence and the partition count) and gets a RedisStanding; while the gateway and the
  * worker run they read the marker once a second (watchDeploymentMarker) and stop when it is gone.
  */
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../engine/keys.js';
+import type { Partitions } from '../engine/partitions.js';
 
 const REBUILDING = 'rebuilding:';
 
@@ -66,6 +72,8 @@ export type RedisStanding =
   | { kind: 'unclaimed'; deploymentId: string }
   /** this deployment's marker, but fewer reference ids handed out than PostgreSQL holds: an older copy */
   | { kind: 'behind'; deploymentId: string; redisSequence: string | null; lastBeneficiaryId: string }
+  /** this deployment's marker, laid out for another number of partitions than this process's */
+  | { kind: 'repartitioned'; deploymentId: string; redisPartitions: number; partitions: number }
   /** another deployment's marker */
   | { kind: 'foreign'; deploymentId: string; redisDeploymentId: string; recordHoldsBookings: boolean };
 
@@ -80,7 +88,7 @@ function parseMarker(value: string | null): { deploymentId: string; rebuilding: 
  * no bookings. PostgreSQL is read first: every reference id it holds was handed out by Redis before,
  * so a sequence read afterwards can only be ahead of it, never falsely behind.
  */
-export async function examineRedis(redis: Redis, pool: pg.Pool): Promise<RedisStanding> {
+export async function examineRedis(redis: Redis, pool: pg.Pool, partitions: Partitions): Promise<RedisStanding> {
   let record: DeploymentRecord | null;
   try {
     record = await readDeploymentRecord(pool);
@@ -90,7 +98,7 @@ export async function examineRedis(redis: Redis, pool: pg.Pool): Promise<RedisSt
   }
   if (!record) return { kind: 'unrecorded' };
   const { deploymentId } = record;
-  const [markerValue, sequence] = await redis.mget(keys.deployment(), keys.beneficiarySequence());
+  const [markerValue, sequence, partitionCount] = await redis.mget(keys.deployment(), keys.beneficiarySequence(), keys.partitionCount());
   const marker = parseMarker(markerValue ?? null);
 
   if (marker && marker.deploymentId !== deploymentId) {
@@ -102,11 +110,20 @@ export async function examineRedis(redis: Redis, pool: pg.Pool): Promise<RedisSt
     if (last !== null && (sequence == null || BigInt(sequence) < BigInt(last))) {
       return { kind: 'behind', deploymentId, redisSequence: sequence ?? null, lastBeneficiaryId: last };
     }
+    if (partitionCount == null) {
+      // laid out before partition counts were recorded (or a claim stopped before recording it)
+      if (!(await redis.set(keys.partitionCount(), partitions.count, 'NX'))) return examineRedis(redis, pool, partitions);
+    } else if (Number(partitionCount) !== partitions.count) {
+      return { kind: 'repartitioned', deploymentId, redisPartitions: Number(partitionCount), partitions: partitions.count };
+    }
     return { kind: 'agrees', deploymentId };
   }
   if (!record.holdsBookings) {
-    if (await redis.set(keys.deployment(), deploymentId, 'NX')) return { kind: 'claimed', deploymentId };
-    return examineRedis(redis, pool); // another process marked it meanwhile: compare with what it wrote
+    if (await redis.set(keys.deployment(), deploymentId, 'NX')) {
+      await redis.set(keys.partitionCount(), partitions.count);
+      return { kind: 'claimed', deploymentId };
+    }
+    return examineRedis(redis, pool, partitions); // another process marked it meanwhile: compare with what it wrote
   }
   // every booking key hangs off the sessions index (sessions, appointments) or the sequence (accounts,
   // beneficiaries, photo IDs): without both, Redis holds no bookings
@@ -187,6 +204,13 @@ export function explainStanding(standing: RedisStanding, place: DeploymentPlace)
         'snapshot, a replica that lagged). Run `npm run rebuild -- --force`: it writes what its outbox holds to PostgreSQL, ' +
         'then lays Redis out again from PostgreSQL.'
       );
+    case 'repartitioned':
+      return (
+        `${redis} was laid out for ${standing.redisPartitions} partitions, but this process is configured for ` +
+        `${standing.partitions} (TEEKA_PARTITIONS): every account's records would be looked for in the wrong partition. ` +
+        `Set TEEKA_PARTITIONS=${standing.redisPartitions} on every process; to change the count, stop every gateway and ` +
+        'worker, run `npm run rebuild -- --force` with the new count, then start them all with it.'
+      );
     case 'foreign':
       return (
         `${redis} belongs to deployment ${standing.redisDeploymentId}, but ${postgres} is deployment ${standing.deploymentId}. ` +
@@ -219,8 +243,14 @@ export const DISAGREEMENT_EXIT_CODE = 2;
  * The check a gateway or worker makes before serving: the marker to watch while it serves (null:
  * PostgreSQL has no record yet), or RedisDisagrees saying what to do.
  */
-export async function admitRedis(redis: Redis, pool: pg.Pool, place: DeploymentPlace, log: (line: string) => void): Promise<string | null> {
-  const standing = await examineRedis(redis, pool);
+export async function admitRedis(
+  redis: Redis,
+  pool: pg.Pool,
+  place: DeploymentPlace,
+  partitions: Partitions,
+  log: (line: string) => void,
+): Promise<string | null> {
+  const standing = await examineRedis(redis, pool, partitions);
   const allowed = mayServe(standing);
   if (!allowed) throw new RedisDisagrees(standing, explainStanding(standing, place));
   if (standing.kind === 'claimed') log(`${redisAt(place)} held no deployment marker and ${postgresAt(place)} no bookings: marked for deployment ${standing.deploymentId}`);
@@ -235,9 +265,9 @@ export async function markRebuilding(redis: Redis, deploymentId: string, { onlyI
   return (onlyIfUnmarked ? await redis.set(keys.deployment(), value, 'NX') : await redis.set(keys.deployment(), value)) === 'OK';
 }
 
-/** Mark Redis as laid out for `deploymentId` (the last step of a rebuild). */
-export async function markDeployment(redis: Redis, deploymentId: string): Promise<void> {
-  await redis.set(keys.deployment(), deploymentId);
+/** Mark Redis as laid out for `deploymentId` and its partition count (the last step of a rebuild). */
+export async function markDeployment(redis: Redis, deploymentId: string, partitions: Partitions): Promise<void> {
+  await redis.mset(keys.partitionCount(), partitions.count, keys.deployment(), deploymentId);
 }
 
 /** The deployment id a Redis marker names, if it is another deployment's (for the rebuild's refusal). */

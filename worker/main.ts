@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, settingsOrExit } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
+import { Partitions } from '../engine/partitions.js';
 import { connectRedis } from '../engine/redis.js';
 import { openPool } from './database.js';
 import { admitRedis, DISAGREEMENT_EXIT_CODE, RedisDisagrees, watchDeploymentMarker } from './deployment.js';
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   const place = { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
   let deploymentId: string | null;
   try {
-    deploymentId = await admitRedis(redis, pool, place, (line) => log(`worker: ${line}`));
+    deploymentId = await admitRedis(redis, pool, place, new Partitions(config.partitions), (line) => log(`worker: ${line}`));
   } catch (err) {
     if (!(err instanceof RedisDisagrees)) throw err;
     console.error(`worker: not starting: ${err.message}`);

@@ -4,22 +4,53 @@
  * gives citizens back the quotas they had used, not a fresh day. It is a periodic snapshot: what was
  * counted after the last one is not in it (at most TEEKA_QUOTA_SNAPSHOT_MS of it).
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type pg from 'pg';
-import { accountOfUserKey, dailyQuotaKeyPatterns, keys } from '../engine/keys.js';
+import { accountOfUserKey, dailyQuotaKeyPatterns, hashTagOf, keys, type AccountKeys } from '../engine/keys.js';
+import type { Partitions } from '../engine/partitions.js';
 import { inTransaction } from './database.js';
 import { scanKeys } from './scan.js';
 
 /** How each daily quota is named in PostgreSQL, and which key holds it. */
 const QUOTAS = {
-  searchDay: { name: 'search_day', key: keys.searchDay },
-  blocked: { name: 'blocked', key: keys.blocked },
-} as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (accountId: string) => string }>;
+  searchDay: { name: 'search_day', key: (account: AccountKeys) => account.searchDay() },
+  blocked: { name: 'blocked', key: (account: AccountKeys) => account.blocked() },
+} as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (account: AccountKeys) => string }>;
 
 /** The Redis server's clock, in ms: TTLs are counted by it, so expiry instants are too. */
 export async function redisNow(redis: Redis): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/**
+ * Queue each key's commands (`queue` adds them to a pipeline; `index` is the key's) in one pipeline per partition, sent at
+ * once, and answer each key's replies in order. The quota keys of many accounts span partitions,
+ * and Redis Cluster takes a pipeline only for keys of one slot's master; on one Redis the pipelines
+ * still travel together.
+ */
+async function pipelinedPerPartition(redis: Redis, keysToQueue: string[], queue: (pipeline: ChainableCommander, key: string, index: number) => void): Promise<unknown[][]> {
+  const byTag = new Map<string, number[]>();
+  keysToQueue.forEach((key, i) => {
+    const tag = hashTagOf(key);
+    byTag.set(tag, [...(byTag.get(tag) ?? []), i]);
+  });
+  const replies: unknown[][] = new Array(keysToQueue.length);
+  await Promise.all(
+    [...byTag.values()].map(async (indexes) => {
+      const pipeline = redis.pipeline();
+      for (const i of indexes) queue(pipeline, keysToQueue[i]!, i);
+      const results = (await pipeline.exec()) ?? [];
+      const perKey = results.length / indexes.length;
+      indexes.forEach((keyIndex, j) => {
+        replies[keyIndex] = results.slice(j * perKey, (j + 1) * perKey).map(([err, reply]) => {
+          if (err) throw err;
+          return reply;
+        });
+      });
+    }),
+  );
+  return replies;
 }
 
 export interface QuotaSnapshotReport {
@@ -38,12 +69,9 @@ export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<
   const expiries: number[] = [];
   for (const [quota, pattern] of Object.entries(dailyQuotaKeyPatterns) as [keyof typeof QUOTAS, string][]) {
     for await (const found of scanKeys(redis, pattern)) {
-      const pipeline = redis.pipeline();
-      for (const key of found) pipeline.get(key).pttl(key);
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = await pipelinedPerPartition(redis, found, (pipeline, key) => pipeline.get(key).pttl(key));
       found.forEach((key, i) => {
-        const value = replies[2 * i]?.[1] as string | null;
-        const ttl = replies[2 * i + 1]?.[1] as number;
+        const [value, ttl] = replies[i] as [string | null, number];
         const accountId = accountOfUserKey(key);
         // gone since the scan, or (never written by the scripts) without a lifetime: nothing to restore
         if (value === null || ttl <= 0 || !accountId) return;
@@ -73,10 +101,11 @@ export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<
 }
 
 /**
- * Put the snapshotted quotas back with their remaining lifetime. A key Redis still has is left
- * alone (SET NX): it is newer than any snapshot.
+ * Put the snapshotted quotas back with their remaining lifetime, in each account's partition of
+ * `partitions` (the snapshot names accounts, not keys, so it restores into any partition count). A
+ * key Redis still has is left alone (SET NX): it is newer than any snapshot.
  */
-export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<number> {
+export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool, partitions: Partitions): Promise<number> {
   const now = await redisNow(redis);
   const { rows } = await pool.query<{ account_id: string; quota: string; value: string; expires_ms: string }>(
     `SELECT account_id, quota, value, (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms
@@ -85,20 +114,16 @@ export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<n
     // rows of a quota this version no longer keeps (otp_day, before OTPs were counted per requester) stay out
     [now, Object.values(QUOTAS).map((q) => q.name)],
   );
-  const keyOf = new Map<string, (accountId: string) => string>(Object.values(QUOTAS).map((q) => [q.name, q.key]));
+  const keyOf = new Map<string, (account: AccountKeys) => string>(Object.values(QUOTAS).map((q) => [q.name, q.key]));
   let restored = 0;
   const CHUNK = 1000;
   for (let i = 0; i < rows.length; i += CHUNK) {
-    const pipeline = redis.pipeline();
-    const chunk = rows.slice(i, i + CHUNK);
-    for (const row of chunk) {
-      const ttl = Number(row.expires_ms) - now;
-      if (ttl > 0) pipeline.set(keyOf.get(row.quota)!(row.account_id), row.value, 'PX', ttl, 'NX');
-    }
-    for (const [err, reply] of (await pipeline.exec()) ?? []) {
-      if (err) throw err;
-      if (reply === 'OK') restored += 1;
-    }
+    const chunk = rows.slice(i, i + CHUNK).filter((row) => Number(row.expires_ms) > now);
+    const quotaKeys = chunk.map((row) => keyOf.get(row.quota)!(keys.forAccount(partitions, row.account_id)));
+    const replies = await pipelinedPerPartition(redis, quotaKeys, (pipeline, key, i) =>
+      pipeline.set(key, chunk[i]!.value, 'PX', Number(chunk[i]!.expires_ms) - now, 'NX'),
+    );
+    restored += replies.filter(([reply]) => reply === 'OK').length;
   }
   return restored;
 }

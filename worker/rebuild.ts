@@ -38,6 +38,7 @@ import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
 import { bookingPartitionPattern, keys } from '../engine/keys.js';
+import { Partitions } from '../engine/partitions.js';
 import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
@@ -77,6 +78,8 @@ export interface RebuildOptions {
    * gateways and workers watching the marker have stopped. Default 0 (the command: two watch periods)
    */
   settleMs?: number;
+  /** the partitions to lay the daily quotas out in (TEEKA_PARTITIONS). Default 16 */
+  partitions?: Partitions;
 }
 
 const CHUNK = 1000;
@@ -406,11 +409,12 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   log(`rebuild: ${report.certificates} certificates`);
 
   // 3d. quotas of the day, from the last snapshot
-  report.quotas = await restoreDailyQuotas(redis, pool);
+  const partitions = options.partitions ?? new Partitions();
+  report.quotas = await restoreDailyQuotas(redis, pool, partitions);
   log(`rebuild: ${report.quotas} daily quota keys`);
 
   // 4. Redis agrees with PostgreSQL again
-  await markDeployment(redis, record.deploymentId);
+  await markDeployment(redis, record.deploymentId, partitions);
   log(`rebuild: Redis marked for deployment ${record.deploymentId}`);
   return report;
 }
@@ -447,7 +451,12 @@ async function main(): Promise<number> {
       );
       return 2;
     }
-    const report = await rebuildRedis(redis, pool, { log: (line) => console.log(line), batchSize: settings.batchSize, settleMs: 2 * MARKER_WATCH_MS });
+    const report = await rebuildRedis(redis, pool, {
+      log: (line) => console.log(line),
+      batchSize: settings.batchSize,
+      settleMs: 2 * MARKER_WATCH_MS,
+      partitions: new Partitions(config.partitions),
+    });
     console.log(
       `rebuild: done: ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
         `${report.appointments} appointments, ${report.quotas} daily quota keys`,

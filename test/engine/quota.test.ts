@@ -107,7 +107,7 @@ describe.each(testCountries())('$name', ({ country }) => {
       const { accountId, sid } = last;
       const blocked = await engine.consumeSearchQuota(accountId, sid);
       expect(blocked).toMatchObject({ ok: false, status: Status.ACCOUNT_BLOCKED, retryAfterMs: q.block_seconds * 1000 });
-      const ttl = await redis.pttl(keys.blocked(accountId));
+      const ttl = await redis.pttl(engine.accountKeys(accountId).blocked());
       expect(ttl).toBeGreaterThan(q.block_seconds * 1000 - 10_000);
       expect(ttl).toBeLessThanOrEqual(q.block_seconds * 1000);
       // blocked accounts can neither search nor log in
@@ -197,7 +197,7 @@ describe.each(testCountries())('$name', ({ country }) => {
       const spent = otp.max_per_day * resendMs;
       const refused = await engine.issueOtp(mobile, OWNER);
       expect(refused).toMatchObject({ ok: false, status: Status.OTP_REQUESTER_LIMIT, retryAfterMs: dayMs - spent });
-      expect(await redis.exists(keys.blocked(engine.accountIdOf(mobile)))).toBe(0);
+      expect(await redis.exists(engine.accountKeys(engine.accountIdOf(mobile)).blocked())).toBe(0);
       clock.advance(dayMs - spent - 1);
       expect(await engine.issueOtp(mobile, OWNER)).toMatchObject({ status: Status.OTP_REQUESTER_LIMIT, retryAfterMs: 1 });
       clock.advance(1);
@@ -273,7 +273,7 @@ describe.each(testCountries())('$name', ({ country }) => {
       }
       // each stranger address got its allowance, then was refused for itself; the account was never blocked
       expect([...refusals.keys()]).toEqual([Status.OTP_REQUESTER_LIMIT]);
-      expect(await redis.exists(keys.blocked(accountId))).toBe(0);
+      expect(await redis.exists(engine.accountKeys(accountId).blocked())).toBe(0);
 
       // the owner, right after the stranger's last request, gets an OTP and logs in
       const later = await engine.issueOtp(victim, OWNER);

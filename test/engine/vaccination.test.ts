@@ -109,7 +109,7 @@ describe('security codes', () => {
     expect(booked.securityCodes.map((c) => c.code)).toEqual(['2468', '2468']);
 
     const citizen = await accountWithBeneficiaries(engine, 1);
-    expect(await redis.exists(keys.testNumberAccount(citizen.accountId))).toBe(0);
+    expect(await redis.exists(engine.accountKeys(citizen.accountId).testNumberAccount())).toBe(0);
     const other = await engine.book({ accountId: citizen.accountId, sessionId, slot, dose: 1, beneficiaryIds: citizen.beneficiaryIds });
     expect(other.ok).toBe(true);
   });

@@ -74,7 +74,7 @@ it('the 21st protected search in 15 minutes logs the user out, and logging in ag
 
   // the 15 minutes pass (the gateway runs on the real clock: the window's start is moved back by
   // its length), and searches work again after a new login
-  await gateway.redis.hincrby(keys.searchWindow(gateway.engine.accountIdOf(mobile)), 'since', -900_000);
+  await gateway.redis.hincrby(gateway.engine.accountKeys(gateway.engine.accountIdOf(mobile)).searchWindow(), 'since', -900_000);
   await citizen.login(mobile);
   const reopened = await search();
   expect(reopened.status).toBe(200);
@@ -161,7 +161,7 @@ describe('OTP requests, from several addresses', () => {
     const confirmed = await owner.post('/api/v2/auth/validateMobileOtp', { otp: sha256Hex(received.otp), txnId: issued.json.txnId });
     expect(confirmed.status).toBe(200);
     expect(confirmed.json.token.split('.')).toHaveLength(3);
-    expect(await otpGateway.redis.exists(keys.blocked(otpGateway.engine.accountIdOf(victim)))).toBe(0);
+    expect(await otpGateway.redis.exists(otpGateway.engine.accountKeys(otpGateway.engine.accountIdOf(victim)).blocked())).toBe(0);
   });
 });
 

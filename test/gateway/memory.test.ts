@@ -245,7 +245,7 @@ describe('blocks answered from memory until they end', () => {
     const path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${center().district_id}&date=${formatCowinDate(engine.today())}`;
     const search = () => requestOnNewConnection('GET', `${gateway.url}${path}`, { token: citizen.token });
     // a thousand searches today already (the day's limit): the next one blocks the account
-    await redis.set(keys.searchDay(engine.accountIdOf(mobile)), 1000, 'PX', 86_400_000);
+    await redis.set(engine.accountKeys(engine.accountIdOf(mobile)).searchDay(), 1000, 'PX', 86_400_000);
     const blocked = await citizen.get(path);
     expect(blocked.status).toBe(403);
     expect(blocked.json.errorCode).toBe('USRAUT0031');
@@ -308,12 +308,14 @@ describe('a gateway that starts after revocations were trimmed away', () => {
     try {
       const mobile = testMobile();
       const replaced = await login(mobile);
-      const current = await login(mobile); // revokes `replaced`: the stream's first entry
-      expect((await lateRedis.xrange(keys.loginRevocations(), '-', '+'))[0]![1]).toEqual(['s', replaced.sid, 't', expect.any(String)]);
-      // three hundred logins replacing each other push that entry out of the capped stream
-      const busy = testMobile();
+      const current = await login(mobile); // revokes `replaced`: the first entry of its partition's stream
+      const stream = trimming.accountKeys(trimming.accountIdOf(mobile)).loginRevocations();
+      expect((await lateRedis.xrange(stream, '-', '+'))[0]![1]).toEqual(['s', replaced.sid, 't', expect.any(String)]);
+      // three hundred logins replacing each other in the same partition push that entry out of the capped stream
+      let busy = testMobile();
+      while (trimming.accountKeys(trimming.accountIdOf(busy)).partition !== trimming.accountKeys(trimming.accountIdOf(mobile)).partition) busy = testMobile();
       for (let i = 0; i < 301; i++) await login(busy);
-      const left = await lateRedis.xrange(keys.loginRevocations(), '-', '+');
+      const left = await lateRedis.xrange(stream, '-', '+');
       expect(left.length).toBeLessThan(302);
       expect(left.some(([, fields]) => fields[1] === replaced.sid)).toBe(false);
 

@@ -384,7 +384,7 @@ describe('citizen booking page', () => {
     const bot = new CowinClient(gateway.url);
     const date = (await page.getByLabel('Seven days from').inputValue()).split('-').reverse().join('-');
     const search = () => bot.get(`/api/v2/appointment/sessions/calendarByDistrict?district_id=${NEW_DELHI}&date=${date}`);
-    const windowKey = keys.searchWindow(gateway.engine.accountIdOf(blockedMobile));
+    const windowKey = gateway.engine.accountKeys(gateway.engine.accountIdOf(blockedMobile)).searchWindow();
     for (let round = 0; round < 50; round++) {
       await bot.login(blockedMobile);
       const answers = await Promise.all(Array.from({ length: 20 }, search));

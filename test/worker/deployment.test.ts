@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { projectRoot } from '../../engine/config.js';
 import { keys } from '../../engine/keys.js';
+import { Partitions } from '../../engine/partitions.js';
 import { openPool } from '../../worker/database.js';
 import {
   examineRedis,
@@ -24,20 +25,22 @@ import { freePort } from '../support/gateway.js';
 import { builtScript, describe, expect, REDIS_URL, spawnNode, test } from './support.js';
 
 const OTHER_DEPLOYMENT = '00000000-0000-4000-8000-000000000042';
+/** the partitions every process of these tests uses (TEEKA_PARTITIONS unset) */
+const PARTITIONS = new Partitions();
 
 describe('how Redis stands against PostgreSQL', () => {
   test('a fresh Redis in front of a record without bookings is claimed, and then agrees', async ({ redis, pool }) => {
     const record = (await readDeploymentRecord(pool))!;
     expect(record).toEqual({ deploymentId: expect.stringMatching(/^[0-9a-f-]{36}$/), lastBeneficiaryId: null, holdsBookings: false });
-    expect(await examineRedis(redis, pool)).toEqual({ kind: 'claimed', deploymentId: record.deploymentId });
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'claimed', deploymentId: record.deploymentId });
     expect(await redis.get(keys.deployment())).toBe(record.deploymentId);
-    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId: record.deploymentId });
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'agrees', deploymentId: record.deploymentId });
   });
 
   test('a schema never migrated has no record: nothing to compare, nothing written', async ({ redis }) => {
     const unmigrated = openPool({ databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', schema: 'no_teeka_here' });
     try {
-      const standing = await examineRedis(redis, unmigrated);
+      const standing = await examineRedis(redis, unmigrated, PARTITIONS);
       expect(standing).toEqual({ kind: 'unrecorded' });
       expect(mayServe(standing)).toEqual({ watch: null });
       expect(await redis.exists(keys.deployment())).toBe(0);
@@ -49,14 +52,14 @@ describe('how Redis stands against PostgreSQL', () => {
   test('PostgreSQL down: a marked Redis is served (and watched), an unmarked one is refused', async ({ redis }) => {
     const down = openPool({ databaseUrl: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`, connectTimeoutMs: 1000, onIdleError: () => {} });
     try {
-      const unmarked = await examineRedis(redis, down);
+      const unmarked = await examineRedis(redis, down, PARTITIONS);
       expect(unmarked).toMatchObject({ kind: 'unverified', redisDeploymentId: null });
       expect(mayServe(unmarked)).toBeNull();
       await redis.set(keys.deployment(), OTHER_DEPLOYMENT);
-      const marked = await examineRedis(redis, down);
+      const marked = await examineRedis(redis, down, PARTITIONS);
       expect(mayServe(marked)).toEqual({ watch: OTHER_DEPLOYMENT });
       await markRebuilding(redis, OTHER_DEPLOYMENT);
-      expect(mayServe(await examineRedis(redis, down))).toBeNull();
+      expect(mayServe(await examineRedis(redis, down, PARTITIONS))).toBeNull();
     } finally {
       await down.end();
     }
@@ -68,50 +71,50 @@ describe('how Redis stands against PostgreSQL', () => {
     await drainOutboxDirectly(redis, pool);
     const { deploymentId } = (await readDeploymentRecord(pool))!;
 
-    expect(await examineRedis(redis, pool)).toEqual({ kind: 'unclaimed', deploymentId });
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'unclaimed', deploymentId });
     await deleteKeysWithPrefix(REDIS_URL, prefix);
-    const emptied = await examineRedis(redis, pool);
+    const emptied = await examineRedis(redis, pool, PARTITIONS);
     expect(emptied).toEqual({ kind: 'emptied', deploymentId });
     expect(mayServe(emptied)).toBeNull();
     expect(await redis.exists(keys.deployment())).toBe(0); // refusing writes nothing
   });
 
   test('an older copy of this deployment\'s Redis (a sequence behind PostgreSQL\'s ids) is behind; a rebuild brings it back', async ({ engine, redis, pool, schema, prefix }) => {
-    expect((await examineRedis(redis, pool)).kind).toBe('claimed');
+    expect((await examineRedis(redis, pool, PARTITIONS)).kind).toBe('claimed');
     await publishSession(engine);
     const { beneficiaryIds } = await accountWithBeneficiaries(engine, 3);
     await drainOutboxDirectly(redis, pool);
     const { deploymentId } = (await readDeploymentRecord(pool))!;
-    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId });
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'agrees', deploymentId });
 
     // Redis restarts from a copy taken before the registrations (an RDB snapshot): the marker is
     // there, the beneficiary sequence is not
     await redis.del(keys.beneficiarySequence());
-    const behind = await examineRedis(redis, pool);
+    const behind = await examineRedis(redis, pool, PARTITIONS);
     expect(behind).toEqual({ kind: 'behind', deploymentId, redisSequence: null, lastBeneficiaryId: beneficiaryIds[2] });
     const place: DeploymentPlace = { redisUrl: REDIS_URL, redisKeyPrefix: prefix, schema };
     expect(explainStanding(behind, place)).toMatch(/behind the highest reference id in PostgreSQL \(schema \w+\) \(\d+\).*npm run rebuild -- --force/);
 
     await rebuildRedis(redis, pool);
-    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId });
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'agrees', deploymentId });
     expect(await redis.get(keys.beneficiarySequence())).toBe(beneficiaryIds[2]);
   });
 
   test('a rebuild that has not finished is refused; the finished one agrees', async ({ redis, pool }) => {
     const { deploymentId } = (await readDeploymentRecord(pool))!;
     await markRebuilding(redis, deploymentId);
-    const rebuilding = await examineRedis(redis, pool);
+    const rebuilding = await examineRedis(redis, pool, PARTITIONS);
     expect(rebuilding).toEqual({ kind: 'rebuilding', deploymentId });
     expect(mayServe(rebuilding)).toBeNull();
     expect(await rebuildRedis(redis, pool)).toMatchObject({ deploymentId });
-    expect(await examineRedis(redis, pool)).toEqual({ kind: 'agrees', deploymentId });
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'agrees', deploymentId });
   });
 
   test('a Redis of another deployment is refused by the gateway, the worker and setup; npm run rebuild will not touch it, even forced', async ({ engine, redis, pool, prefix, schema }) => {
     await publishSession(engine);
     await redis.set(keys.deployment(), OTHER_DEPLOYMENT);
     const { deploymentId } = (await readDeploymentRecord(pool))!;
-    expect(await examineRedis(redis, pool)).toEqual({ kind: 'foreign', deploymentId, redisDeploymentId: OTHER_DEPLOYMENT, recordHoldsBookings: false });
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'foreign', deploymentId, redisDeploymentId: OTHER_DEPLOYMENT, recordHoldsBookings: false });
     const outboxBefore = await redis.xlen(keys.outbox());
 
     const env = { prefix, schema, extra: { PORT: String(await freePort()), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ENV: 'demo' } };
@@ -130,5 +133,32 @@ describe('how Redis stands against PostgreSQL', () => {
     expect(await redis.get(keys.deployment())).toBe(OTHER_DEPLOYMENT);
     expect(await redis.xlen(keys.outbox())).toBe(outboxBefore);
     expect((await pool.query('SELECT count(*)::int AS n FROM sessions')).rows[0].n).toBe(0);
+  });
+});
+
+describe('the partition count Redis was laid out for', () => {
+  test('is recorded with the marker; a process configured for another count is refused with what to do, and a rebuild lays Redis out for it', async ({ redis, pool, prefix, schema }) => {
+    const { deploymentId } = (await readDeploymentRecord(pool))!;
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'claimed', deploymentId });
+    expect(await redis.get(keys.partitionCount())).toBe(String(PARTITIONS.count));
+
+    const other = new Partitions(PARTITIONS.count * 2);
+    const standing = await examineRedis(redis, pool, other);
+    expect(standing).toEqual({ kind: 'repartitioned', deploymentId, redisPartitions: PARTITIONS.count, partitions: other.count });
+    expect(mayServe(standing)).toBeNull();
+
+    const env = { prefix, schema, extra: { PORT: String(await freePort()), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ENV: 'demo', TEEKA_PARTITIONS: String(other.count) } };
+    const gateway = spawnNode(join(projectRoot(), 'dist', 'gateway', 'main.js'), env);
+    expect((await gateway.exited).code, gateway.output).toBe(2);
+    expect(gateway.output).toContain(`was laid out for ${PARTITIONS.count} partitions, but this process is configured for ${other.count} (TEEKA_PARTITIONS)`);
+
+    // a Redis laid out before counts were recorded takes the count of the first process that agrees with it
+    await redis.del(keys.partitionCount());
+    expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'agrees', deploymentId });
+    expect(await redis.get(keys.partitionCount())).toBe(String(PARTITIONS.count));
+
+    await rebuildRedis(redis, pool, { partitions: other });
+    expect(await examineRedis(redis, pool, other)).toEqual({ kind: 'agrees', deploymentId });
+    expect((await examineRedis(redis, pool, PARTITIONS)).kind).toBe('repartitioned');
   });
 });

@@ -10,6 +10,7 @@ import { sha256Hex } from '../../engine/ids.js';
 import { Certificates } from '../../engine/certificates.js';
 import { Operators } from '../../engine/operators.js';
 import { bookingPartitionPattern, keys } from '../../engine/keys.js';
+import { Partitions } from '../../engine/partitions.js';
 import { Status } from '../../engine/status.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
 import { snapshotDailyQuotas } from '../../worker/quotas.js';
@@ -21,6 +22,8 @@ import { deleteKeysWithPrefix, type TestClock } from '../support/fixtures.js';
 import { describe, expect, REDIS_URL, spawnNode, builtScript, test } from './support.js';
 
 const DAY = 86_400_000;
+/** the partitions the engine and the rebuild use by default */
+const PARTITIONS = new Partitions();
 
 /**
  * Everything a rebuild restores, read back as plain values: hashes (beneficiary JSON parsed, since
@@ -30,7 +33,7 @@ const DAY = 86_400_000;
  */
 async function bookingState(redis: Redis): Promise<Record<string, unknown>> {
   const state: Record<string, unknown> = {};
-  const skip = new Set([keys.outbox(), keys.availability(), keys.deployment()]);
+  const skip = new Set([keys.outbox(), keys.availability(), keys.deployment(), keys.partitionCount()]);
   for (const key of (await allKeys(redis, bookingPartitionPattern)).sort()) {
     if (skip.has(key)) continue;
     const type = await redis.type(key);
@@ -48,7 +51,7 @@ async function bookingState(redis: Redis): Promise<Record<string, unknown>> {
 async function quotaState(redis: Redis, accountIds: string[]): Promise<Map<string, { value: string; ttl: number }>> {
   const state = new Map<string, { value: string; ttl: number }>();
   for (const accountId of accountIds) {
-    for (const key of [keys.searchDay(accountId), keys.blocked(accountId)]) {
+    for (const key of [keys.forAccount(PARTITIONS, accountId).searchDay(), keys.forAccount(PARTITIONS, accountId).blocked()]) {
       const value = await redis.get(key);
       if (value !== null) state.set(key, { value, ttl: await redis.pttl(key) });
     }
@@ -231,7 +234,7 @@ describe('rebuilding Redis from PostgreSQL', () => {
     }); // prettier-ignore
     expect(republished).toMatchObject({ ok: true, sessionId: day.sessions.full, changed: false });
     // quotas of the day still hold: the blocked account stays blocked
-    expect(await redis.pttl(keys.blocked(day.quotaAccounts[1]!))).toBeGreaterThan(DAY - 60_000);
+    expect(await redis.pttl(keys.forAccount(PARTITIONS, day.quotaAccounts[1]!).blocked())).toBeGreaterThan(DAY - 60_000);
   });
 
   test('changes still in the outbox are written to PostgreSQL before Redis is laid out from it', async ({ engine, redis, pool }) => {

@@ -1,0 +1,98 @@
+/**
+ * Every script call, and every other command with several keys, touches one Redis Cluster slot:
+ * what Redis Cluster requires (it refuses a multi-key command across slots with CROSSSLOT). The
+ * engine runs a representative call of every Lua script in lua/ on a client whose commands are
+ * recorded as they are sent, with the keys ioredis itself finds in them (as its Cluster client
+ * does to route them), and each command's keys are hashed to their slot (cluster-key-slot, the
+ * function ioredis routes with).
+ */
+import { createRequire } from 'node:module';
+import type { Command } from 'ioredis';
+import { Certificates } from '../../engine/certificates.js';
+import { sha256Hex } from '../../engine/ids.js';
+import { keys } from '../../engine/keys.js';
+import { Operators } from '../../engine/operators.js';
+import { LuaScripts, readScripts } from '../../engine/scripts.js';
+import { Status } from '../../engine/status.js';
+import { accountWithBeneficiaries, demoCenterId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
+import { describe, expect, test } from '../support/fixtures.js';
+
+const slotOf = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
+
+describe('one slot per command', () => {
+  test('every Lua script, called as the engine calls it, and every multi-key command, touches one slot', async ({ engine, redis, clock }) => {
+    const scriptBySha = new Map(readScripts().map((s) => [s.sha, s.name]));
+    const calls: { command: string; keys: string[] }[] = [];
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = (command: Command, stream?: Parameters<typeof send>[1]) => {
+      const name = command.name.toLowerCase();
+      const label = name === 'evalsha' ? (scriptBySha.get(String(command.args[0])) ?? 'evalsha ?') : name === 'eval' ? 'eval' : name;
+      calls.push({ command: label, keys: command.getKeys().map(String) });
+      return send(command, stream);
+    };
+
+    // the citizen: OTPs (issued, refused and given back), a login replacing another, searches, a captcha
+    const mobile = '9999000123';
+    const first = await engine.issueOtp(mobile, '192.0.2.1');
+    expect(first.ok).toBe(true);
+    if (!first.ok) return;
+    const login = await engine.verifyOtp(first.txnId, sha256Hex('123456'));
+    const blocked = engine.accountIdOf('9876500001');
+    await redis.set(engine.accountKeys(blocked).blocked(), 'search', 'PX', 60_000);
+    expect(await engine.issueOtp('9876500001', '192.0.2.1')).toMatchObject({ status: Status.ACCOUNT_BLOCKED });
+    const again = await engine.issueOtp(mobile, '192.0.2.1');
+    if (!again.ok || !login.ok) throw new Error('login failed');
+    const relogin = await engine.verifyOtp(again.txnId, sha256Hex('123456'));
+    expect(relogin).toMatchObject({ ok: true, replacedSid: login.sid });
+    if (!relogin.ok) return;
+    expect((await engine.consumeSearchQuota(relogin.accountId, relogin.sid)).ok).toBe(true);
+    await engine.consumePublicQuota('192.0.2.1');
+    await engine.issueCaptcha(relogin.accountId, 'abcde');
+    await engine.verifyCaptcha(relogin.accountId, 'abcde');
+
+    // the booking partition: a session, beneficiaries, a booking, a reschedule, a cancel, a vaccination
+    const sessionId = await publishSession(engine);
+    const otherSessionId = await publishSession(engine, { date: engine.today() + 2 });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 3);
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const booked = await engine.book({ accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds: beneficiaryIds.slice(0, 2) });
+    if (!booked.ok) throw new Error(`book: ${booked.status}`);
+    expect((await engine.reschedule(accountId, booked.appointmentId, otherSessionId, slots[1]!)).ok).toBe(true);
+    expect((await engine.cancel(accountId, booked.appointmentId, [beneficiaryIds[1]!])).ok).toBe(true);
+    expect((await engine.deleteBeneficiary(accountId, beneficiaryIds[2]!)).ok).toBe(true);
+    clock.advance(2 * 86_400_000); // the rescheduled appointment's day
+    const vaccinated = await engine.markVaccinated({
+      appointmentId: booked.appointmentId,
+      beneficiaryId: beneficiaryIds[0]!,
+      securityCode: await securityCodeOf(engine, booked.appointmentId, beneficiaryIds[0]!),
+      vaccinatorId: 'vaccinator-1',
+      centerIds: [demoCenterId(engine)],
+    });
+    expect(vaccinated, JSON.stringify(vaccinated)).toMatchObject({ ok: true });
+    if (!vaccinated.ok) return;
+
+    // operators and certificates
+    const operators = new Operators(redis, engine.scripts, clock.now);
+    expect((await operators.issue('vaccinator-2', 'vaccinator', [demoCenterId(engine)], 'admin')).ok).toBe(true);
+    expect((await operators.loginWithAdminKey()).ok).toBe(true);
+    expect((await operators.revoke('vaccinator-2', 'admin')).ok).toBe(true);
+    const certificates = new Certificates(redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
+    expect((await certificates.revoke(vaccinated.certificateId, 'admin', 'issued in error')).ok).toBe(true);
+    // the worker's dead letters (worker/dead-letter.ts), with nothing to set aside
+    await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], ['teeka-persist']);
+
+    const scriptCalls = calls.filter((c) => scriptBySha.has(c.command as never) || [...scriptBySha.values()].includes(c.command as never));
+    const scriptsSeen = new Set(scriptCalls.map((c) => c.command));
+    expect([...scriptsSeen].sort()).toEqual([...new Set(scriptBySha.values())].sort());
+    const crossSlot = calls
+      .filter((c) => c.keys.length > 1)
+      .filter((c) => new Set(c.keys.map(slotOf)).size > 1)
+      .map((c) => `${c.command}: ${c.keys.join(' ')}`);
+    expect(crossSlot).toEqual([]);
+    // the per-account scripts use the account's partition; the booking scripts the booking partition
+    const tags = (name: string) => new Set(scriptCalls.filter((c) => c.command === name).flatMap((c) => c.keys.map((k) => /\{([^}]+)\}/.exec(k)![1])));
+    expect([...tags('consumeSearchQuota')]).toEqual([engine.partitions.tag(engine.partitions.of(relogin.accountId)).slice(1, -1)]);
+    expect([...tags('passOtpGate')]).toEqual(['otp']);
+    expect([...tags('bookAppointment')]).toEqual(['bk']);
+  });
+});
