@@ -43,6 +43,10 @@ const CONNECTION_LOST = new Set([
   // no offline queue (the gateway's setting)
   'Connection is closed.',
   "Stream isn't writeable and enableOfflineQueue options is false",
+  // ioredis 5 Cluster (REDIS_CLUSTER): the same two, and no node of the cluster answers
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'Cluster is disconnected.',
+  'None of startup nodes is available',
   // pg 8: the server or the network ended the connection; pg-pool: no connection within
   // connectionTimeoutMillis
   'Connection terminated',
@@ -55,12 +59,13 @@ const CONNECTION_LOST = new Set([
 
 /**
  * Error classes, by name, that are outages whatever their message:
- * - ioredis's MaxRetriesPerRequestError (Redis unreachable while the command waited) and
+ * - ioredis's MaxRetriesPerRequestError (Redis unreachable while the command waited), its
+ *   ClusterAllFailedError (no node of a cluster answered for the slot map), and
  *   redis-errors' AbortError ("Command aborted due to connection close"); a DOM AbortError (a
  *   request's own signal, the client went away) never reaches a response;
  * - TimeoutError: AbortSignal.timeout ran out (the SMS webhook did not answer).
  */
-const OUTAGE_CLASSES = new Set(['MaxRetriesPerRequestError', 'AbortError', 'TimeoutError']);
+const OUTAGE_CLASSES = new Set(['MaxRetriesPerRequestError', 'AbortError', 'TimeoutError', 'ClusterAllFailedError']);
 
 /** Whether `error` means a backing service is unreachable or not serving now (→ 503), not a bug (→ 500). */
 export function isBackendUnavailable(error: unknown): boolean {

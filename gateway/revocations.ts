@@ -23,7 +23,7 @@
  * to this thread's memory (the lag the follower reports; a few milliseconds, docs/performance.md).
  * The thread that ran the revoking script learns it at once (`revokeHere`).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
 import { BlockedUntil } from './blocked-until.js';
@@ -63,7 +63,7 @@ export class RevocationBook implements StreamOwner {
   constructor(
     private readonly engine: BookingEngine,
     /** a connection of its own: XREAD BLOCK holds it */
-    private readonly stream: Redis,
+    private readonly stream: RedisClient,
     private readonly options: RevocationOptions,
     /** called with each stream entry's age when applied, in seconds */
     observeLag?: (seconds: number) => void,

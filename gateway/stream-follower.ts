@@ -15,7 +15,7 @@
  * Each applied entry's age (from its id, the ms of Redis's clock at XADD, to now) is reported: the
  * staleness window of the memory, measured under whatever load the thread carries.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 
 export type StreamEntry = [id: string, fields: string[]];
 
@@ -70,7 +70,7 @@ export class StreamFollower {
 
   constructor(
     /** a connection of its own: XREAD BLOCK holds it */
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly owner: StreamOwner,
     private readonly options: FollowOptions = DEFAULT_FOLLOW_OPTIONS,

@@ -4,11 +4,10 @@
  * gives citizens back the quotas they had used, not a fresh day. It is a periodic snapshot: what was
  * counted after the last one is not in it (at most TEEKA_QUOTA_SNAPSHOT_MS of it).
  */
-import type { Redis } from 'ioredis';
+import { scanKeys, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { accountOfUserKey, dailyQuotaKeyPatterns, keys } from '../engine/keys.js';
 import { inTransaction } from './database.js';
-import { scanKeys } from './scan.js';
 
 /** How each daily quota is named in PostgreSQL, and which key holds it. */
 const QUOTAS = {
@@ -17,7 +16,7 @@ const QUOTAS = {
 } as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (accountId: string) => string }>;
 
 /** The Redis server's clock, in ms: TTLs are counted by it, so expiry instants are too. */
-export async function redisNow(redis: Redis): Promise<number> {
+export async function redisNow(redis: RedisClient): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
@@ -30,7 +29,7 @@ export interface QuotaSnapshotReport {
 }
 
 /** Copy every daily quota key (value and remaining TTL) into PostgreSQL. */
-export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<QuotaSnapshotReport> {
+export async function snapshotDailyQuotas(redis: RedisClient, pool: pg.Pool): Promise<QuotaSnapshotReport> {
   const now = await redisNow(redis);
   const accounts: string[] = [];
   const names: string[] = [];
@@ -38,12 +37,11 @@ export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<
   const expiries: number[] = [];
   for (const [quota, pattern] of Object.entries(dailyQuotaKeyPatterns) as [keyof typeof QUOTAS, string][]) {
     for await (const found of scanKeys(redis, pattern)) {
-      const pipeline = redis.pipeline();
-      for (const key of found) pipeline.get(key).pttl(key);
-      const replies = (await pipeline.exec()) ?? [];
+      // one command per key, all sent at once: the accounts' keys lie in many slots (and on a
+      // cluster on many masters), which one pipeline or MGET may not span
+      const replies = await Promise.all(found.map((key) => Promise.all([redis.get(key), redis.pttl(key)])));
       found.forEach((key, i) => {
-        const value = replies[2 * i]?.[1] as string | null;
-        const ttl = replies[2 * i + 1]?.[1] as number;
+        const [value, ttl] = replies[i]!;
         const accountId = accountOfUserKey(key);
         // gone since the scan, or (never written by the scripts) without a lifetime: nothing to restore
         if (value === null || ttl <= 0 || !accountId) return;
@@ -76,7 +74,7 @@ export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<
  * Put the snapshotted quotas back with their remaining lifetime. A key Redis still has is left
  * alone (SET NX): it is newer than any snapshot.
  */
-export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<number> {
+export async function restoreDailyQuotas(redis: RedisClient, pool: pg.Pool): Promise<number> {
   const now = await redisNow(redis);
   const { rows } = await pool.query<{ account_id: string; quota: string; value: string; expires_ms: string }>(
     `SELECT account_id, quota, value, (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms
@@ -89,16 +87,14 @@ export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool): Promise<n
   let restored = 0;
   const CHUNK = 1000;
   for (let i = 0; i < rows.length; i += CHUNK) {
-    const pipeline = redis.pipeline();
-    const chunk = rows.slice(i, i + CHUNK);
-    for (const row of chunk) {
-      const ttl = Number(row.expires_ms) - now;
-      if (ttl > 0) pipeline.set(keyOf.get(row.quota)!(row.account_id), row.value, 'PX', ttl, 'NX');
-    }
-    for (const [err, reply] of (await pipeline.exec()) ?? []) {
-      if (err) throw err;
-      if (reply === 'OK') restored += 1;
-    }
+    // one SET per key, all sent at once: the accounts' keys lie in many slots (see snapshotDailyQuotas)
+    const replies = await Promise.all(
+      rows.slice(i, i + CHUNK).flatMap((row) => {
+        const ttl = Number(row.expires_ms) - now;
+        return ttl > 0 ? [redis.set(keyOf.get(row.quota)!(row.account_id), row.value, 'PX', ttl, 'NX')] : [];
+      }),
+    );
+    restored += replies.filter((reply) => reply === 'OK').length;
   }
   return restored;
 }
