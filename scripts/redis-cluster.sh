@@ -7,6 +7,7 @@
 #   scripts/redis-cluster.sh stop     stop its processes (data stays; `start` brings the same cluster back)
 #   scripts/redis-cluster.sh status   cluster state and each node's role
 #   scripts/redis-cluster.sh wipe     stop and delete the data, so the next start creates a new cluster
+#   scripts/redis-cluster.sh run CMD  run CMD with REDIS_CLUSTER naming this cluster (npm run test:cluster)
 #
 # Persistence as the single node of docker-compose.yml: AOF without RDB snapshots, and noeviction
 # (Redis must refuse writes rather than drop keys). The fsync policy is `everysec` here, not
@@ -96,5 +97,6 @@ case ${1:-} in
   stop) stop ;;
   status) status ;;
   wipe) stop; rm -rf "$DIR" ;;
-  *) echo "usage: $0 start|stop|status|wipe" >&2; exit 2 ;;
+  run) shift; REDIS_CLUSTER=$(seeds) exec "$@" ;;
+  *) echo "usage: $0 start|stop|status|wipe|run COMMAND…" >&2; exit 2 ;;
 esac
