@@ -58,6 +58,13 @@ const CONNECTION_LOST = new Set([
 ]);
 
 /**
+ * ioredis 5 Cluster: a command still redirected or refused (MOVED, TRYAGAIN, CLUSTERDOWN, its
+ * master's connection closed) after `maxRedirections` tries: a failover or a resharding is under
+ * way. The text goes on with the last error.
+ */
+const CLUSTER_REDIRECTIONS = 'Too many Cluster redirections. Last error: ';
+
+/**
  * Error classes, by name, that are outages whatever their message:
  * - ioredis's MaxRetriesPerRequestError (Redis unreachable while the command waited), its
  *   ClusterAllFailedError (no node of a cluster answered for the slot map), and
@@ -94,5 +101,5 @@ function isOutage(error: Error): boolean {
   }
   // ioredis's ReplyError: the reply's first word is Redis's error code
   if (error.name === 'ReplyError') return REDIS_NOT_NOW.has(error.message.split(' ', 1)[0]!);
-  return CONNECTION_LOST.has(error.message);
+  return CONNECTION_LOST.has(error.message) || error.message.startsWith(CLUSTER_REDIRECTIONS);
 }

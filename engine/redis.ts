@@ -37,6 +37,20 @@ const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   tool: { maxRetriesPerRequest: 3, connectTimeout: 5000 },
 };
 
+/**
+ * What a role does while a cluster fails over (a master dies and its replica takes over: the
+ * cluster's node timeout and an election, seconds) or reshards. ioredis retries a command that meets
+ * MOVED, TRYAGAIN, CLUSTERDOWN or a closed master connection `maxRedirections` times, waiting
+ * `retryDelayOnFailover` and the like between tries. The gateway keeps the defaults (16 tries of
+ * 100 ms: its requests are answered 503 meanwhile); the worker waits about 200 s, as it waits out a
+ * single server's restart.
+ */
+const ROLE_CLUSTER_OPTIONS: Record<RedisRole, ClusterOptions> = {
+  gateway: {},
+  worker: { maxRedirections: 1000, retryDelayOnFailover: 200, retryDelayOnClusterDown: 200, retryDelayOnTryAgain: 200 },
+  tool: {},
+};
+
 export interface ConnectOptions {
   address: RedisAddress;
   keyPrefix: string;
@@ -51,9 +65,10 @@ export interface ConnectOptions {
  * get no key prefix: the cluster client applies it once, before routing by slot. Reads go to masters
  * only: a replica may lag, and the engine reads what it has just written.
  */
-function clusterOptionsOf(options: RedisOptions): ClusterOptions {
+function clusterOptionsOf(role: RedisRole, options: RedisOptions): ClusterOptions {
   const { keyPrefix, enableOfflineQueue, enableAutoPipelining, lazyConnect, ...perNode } = options;
   return {
+    ...ROLE_CLUSTER_OPTIONS[role],
     keyPrefix,
     lazyConnect,
     scaleReads: 'master',
@@ -71,7 +86,7 @@ export function connectRedis({ address, keyPrefix, role, overrides }: ConnectOpt
     connectionName: `teeka-${role}`,
     ...overrides,
   };
-  if (address.cluster) return new Cluster(address.cluster, clusterOptionsOf(options));
+  if (address.cluster) return new Cluster(address.cluster, clusterOptionsOf(role, options));
   return new Redis(address.url, options);
 }
 
