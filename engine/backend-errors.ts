@@ -43,6 +43,10 @@ const CONNECTION_LOST = new Set([
   // no offline queue (the gateway's setting)
   'Connection is closed.',
   "Stream isn't writeable and enableOfflineQueue options is false",
+  // ioredis 5 Cluster (REDIS_CLUSTER): the same two, and no node of the cluster answers
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'Cluster is disconnected.',
+  'None of startup nodes is available',
   // pg 8: the server or the network ended the connection; pg-pool: no connection within
   // connectionTimeoutMillis
   'Connection terminated',
@@ -54,15 +58,23 @@ const CONNECTION_LOST = new Set([
 ]);
 
 /**
+ * ioredis 5 Cluster: a command still redirected or refused (MOVED, TRYAGAIN, CLUSTERDOWN, its
+ * master's connection closed) after `maxRedirections` tries: a failover or a resharding is under
+ * way. The text goes on with the last error.
+ */
+const CLUSTER_REDIRECTIONS = 'Too many Cluster redirections. Last error: ';
+
+/**
  * Error classes, by name, that are outages whatever their message:
- * - ioredis's MaxRetriesPerRequestError (Redis unreachable while the command waited) and
+ * - ioredis's MaxRetriesPerRequestError (Redis unreachable while the command waited), its
+ *   ClusterAllFailedError (no node of a cluster answered for the slot map), and
  *   redis-errors' AbortError ("Command aborted due to connection close"); a DOM AbortError (a
  *   request's own signal, the client went away) never reaches a response;
  * - TimeoutError: AbortSignal.timeout ran out (the SMS webhook did not answer);
  * - ReplicationShortfallError (engine/durability.ts): a change was applied, but not enough Redis
  *   replicas confirmed it in time to acknowledge it.
  */
-const OUTAGE_CLASSES = new Set(['MaxRetriesPerRequestError', 'AbortError', 'TimeoutError', 'ReplicationShortfallError']);
+const OUTAGE_CLASSES = new Set(['MaxRetriesPerRequestError', 'AbortError', 'TimeoutError', 'ClusterAllFailedError', 'ReplicationShortfallError']);
 
 /** Whether `error` means a backing service is unreachable or not serving now (→ 503), not a bug (→ 500). */
 export function isBackendUnavailable(error: unknown): boolean {
@@ -91,5 +103,5 @@ function isOutage(error: Error): boolean {
   }
   // ioredis's ReplyError: the reply's first word is Redis's error code
   if (error.name === 'ReplyError') return REDIS_NOT_NOW.has(error.message.split(' ', 1)[0]!);
-  return CONNECTION_LOST.has(error.message);
+  return CONNECTION_LOST.has(error.message) || error.message.startsWith(CLUSTER_REDIRECTIONS);
 }

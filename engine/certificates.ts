@@ -3,7 +3,7 @@
  * reading them, revoking one issued in error, and what verifiers download (the issuer's published
  * keys with their revocation list versions, and each key's revocation list).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { Clock } from './clock.js';
 import type { KeyRing, PublishedKey } from './certificate-keys.js';
 import type { RevocationList } from './health-card.js';
@@ -62,7 +62,7 @@ function recordOf(hash: Record<string, string>): CertificateRecord | null {
 
 export class Certificates {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly scripts: LuaScripts,
     private readonly clock: Clock,
     readonly ring: KeyRing,

@@ -12,14 +12,19 @@ import { offsetClock, type Clock } from './clock.js';
 import type { DurabilityOptions } from './durability.js';
 import type { Country } from './masterdata.js';
 import { DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT } from './partitions.js';
+import { parseClusterNodes, type RedisAddress } from './redis.js';
 
 export type Deployment = 'demo' | 'production';
 
 export interface TeekaConfig {
   /** TEEKA_ENV: `demo` (test numbers, the demo admin key, OTPs printed to the log) or `production`. Default demo. */
   env: Deployment;
-  /** REDIS_URL. Default redis://127.0.0.1:6379 */
-  redisUrl: string;
+  /**
+   * Where Redis is. REDIS_URL: one server, default redis://127.0.0.1:6379. REDIS_CLUSTER:
+   * `host:port,host:port,…`, seed nodes of a Redis Cluster (or Valkey cluster), which every process
+   * then uses through ioredis's Cluster client; not together with REDIS_URL. Default unset.
+   */
+  redis: RedisAddress;
   /** TEEKA_REDIS_PREFIX: prefix of every key, so deployments can share a Redis. Default `teeka:` */
   redisKeyPrefix: string;
   /**
@@ -150,6 +155,23 @@ export function projectRoot(): string {
   return process.cwd();
 }
 
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * REDIS_URL or REDIS_CLUSTER (an empty one counts as unset, so a child process can be pointed back
+ * at one server). Both at once is refused rather than one silently winning.
+ */
+export function redisAddressFrom(env: NodeJS.ProcessEnv): RedisAddress {
+  const url = env.REDIS_URL || DEFAULT_REDIS_URL;
+  if (!env.REDIS_CLUSTER) return { url };
+  const nodes = parseClusterNodes(env.REDIS_CLUSTER);
+  if (typeof nodes === 'string') throw new ConfigError('REDIS_CLUSTER', nodes);
+  if (url !== DEFAULT_REDIS_URL) {
+    throw new ConfigError('REDIS_CLUSTER', `set together with REDIS_URL (${url}): set one of them, REDIS_CLUSTER for a Redis Cluster or REDIS_URL for one server`);
+  }
+  return { cluster: nodes };
+}
+
 const DEMO_SECRET = 'teeka-demo-secret-do-not-use-in-production';
 
 /** A whole-number environment variable in [min, max], or `fallback` when unset. */
@@ -211,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
 
   const config: TeekaConfig = {
     env: deployment as Deployment,
-    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redis: read<RedisAddress>({ url: DEFAULT_REDIS_URL }, () => redisAddressFrom(env)),
     redisKeyPrefix: env.TEEKA_REDIS_PREFIX ?? 'teeka:',
     partitions: read(DEFAULT_PARTITION_COUNT, () => integer(env, 'TEEKA_PARTITIONS', DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT)),
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

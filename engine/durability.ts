@@ -21,7 +21,7 @@
  * (Redis Cluster prefers the replica with the most data, but does not require the acknowledging one),
  * the change can still be lost. README ("Durability") says what each setting guarantees.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 export interface DurabilityOptions {
   /** replicas that must hold a change before it is acknowledged; 0 acknowledges on the master alone */
@@ -56,7 +56,7 @@ export class ReplicaAcknowledgement {
   readonly counts = { waits: 0, changes: 0 };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly options: DurabilityOptions,
   ) {}
 

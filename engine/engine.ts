@@ -4,7 +4,7 @@
  * infrastructure failures (Redis unreachable) throw. Never imports the HTTP layer.
  */
 import { createHash, randomInt } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { systemClock, type Clock } from './clock.js';
 import { formatIsoDate, localEpochDay, localInstant } from './dates.js';
 import {
@@ -196,7 +196,7 @@ export class BookingEngine {
   readonly durability: ReplicaAcknowledgement;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     options: EngineOptions,
   ) {
     this.country = options.country;

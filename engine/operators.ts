@@ -8,7 +8,7 @@
  * built-in `admin` operator's session, which no one can be issued.
  */
 import { randomBytes, randomUUID, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { allKeys, type RedisClient } from './redis.js';
 import type { Clock } from './clock.js';
 import { keys } from './keys.js';
 import type { LuaScripts } from './scripts.js';
@@ -78,7 +78,7 @@ const parseCenters = (text: string | undefined): number[] => (text ? text.split(
 
 export class Operators {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly scripts: LuaScripts,
     private readonly clock: Clock,
     /** an operator login session's lifetime (the operator token's) */
@@ -159,18 +159,12 @@ export class Operators {
   /** Every operator record (an admin's list; operators number in the thousands, not millions). */
   async list(): Promise<OperatorRecord[]> {
     const head = keys.operator('');
-    const prefix = this.redis.options.keyPrefix ?? '';
     const records: OperatorRecord[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${prefix}${head}*`, 'COUNT', 1000);
-      cursor = next;
-      for (const key of found) {
-        const operatorId = key.slice(prefix.length + head.length);
-        const record = recordOf(operatorId, await this.redis.hgetall(keys.operator(operatorId)));
-        if (record) records.push(record);
-      }
-    } while (cursor !== '0');
+    for (const key of await allKeys(this.redis, `${head}*`)) {
+      const operatorId = key.slice(head.length);
+      const record = recordOf(operatorId, await this.redis.hgetall(keys.operator(operatorId)));
+      if (record) records.push(record);
+    }
     return records.sort((a, b) => (a.operatorId < b.operatorId ? -1 : 1));
   }
 }

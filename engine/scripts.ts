@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { luaStatusPrelude } from './status.js';
 
 export type ScriptName =
@@ -109,7 +110,7 @@ export class LuaScripts {
   private readonly byName = new Map<ScriptName, ScriptSource>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     sources: ScriptSource[] = readScripts(),
   ) {
     for (const source of sources) {

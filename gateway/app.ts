@@ -2,7 +2,7 @@
  * Assembles one gateway thread: the engine on this thread's Redis connections, the availability
  * book, the routes, the WebSocket route, and how errors become responses.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { isBackendUnavailable } from '../engine/backend-errors.js';
 import { certificateIssuerOf, testMobilesOf, type TeekaConfig } from '../engine/config.js';
@@ -42,11 +42,11 @@ export interface GatewayDependencies {
   config: TeekaConfig;
   country: Country;
   /** fail-fast connection for requests (no offline queue) */
-  redis: Redis;
+  redis: RedisClient;
   /** a connection of its own for the blocking availability stream read */
-  streamRedis: Redis;
+  streamRedis: RedisClient;
   /** a connection of its own for the blocking revocation stream read */
-  revocationRedis: Redis;
+  revocationRedis: RedisClient;
   pgPool: pg.Pool;
   metricsText: () => string;
   queueDepth: () => unknown;

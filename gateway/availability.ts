@@ -12,7 +12,7 @@
  * Safety nets: a full reload when the stream was trimmed past our position (a gap), after a
  * reconnect, and every `fullReloadMs` (which also rolls the date window forward).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
 import { capacityBucket, type SessionState } from '../engine/sessions.js';
@@ -63,7 +63,7 @@ export class AvailabilityBook implements StreamOwner {
   constructor(
     private readonly engine: BookingEngine,
     /** a connection of its own: XREAD BLOCK holds it */
-    private readonly stream: Redis,
+    private readonly stream: RedisClient,
     private readonly options: AvailabilityOptions = DEFAULT_AVAILABILITY_OPTIONS,
     /** called with each stream entry's age when applied, in seconds */
     observeLag?: (seconds: number) => void,

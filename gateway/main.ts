@@ -36,8 +36,8 @@ const YOUNG_GENERATION_MB = settingsOrExit('gateway', () => integer(process.env,
 
 const settings = loadWorkerSettings();
 // the main thread's own connections: queue depth is read once here, not by every request thread
-const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway', overrides: { enableAutoPipelining: false } });
-const place = { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
+const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'gateway', overrides: { enableAutoPipelining: false } });
+const place = { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
 
 /** The deployment marker to watch while serving (null: PostgreSQL has no record yet), or why not to serve. */
 async function checkRedisAgainstRecord(): Promise<string | null | RedisDisagrees> {
@@ -97,7 +97,7 @@ const broadcast = (message: MainToThread) => threads.forEach((t) => t.postMessag
 
 const stats = new StatsHistory();
 const queueGauges = new QueueGauges();
-const persistQueue = openPersistQueue({ redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, settings });
+const persistQueue = openPersistQueue({ redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, settings });
 let queueDepth: QueueDepth | null = null;
 
 async function aggregateMetrics(): Promise<void> {

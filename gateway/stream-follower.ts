@@ -18,12 +18,11 @@
  * Each applied entry's age (from its id, the ms of Redis's clock at XADD, to now) is reported: the
  * staleness window of the memory, measured under whatever load the thread carries.
  */
-import type { Cluster, Redis } from 'ioredis';
 import { hashTagOf } from '../engine/keys.js';
-import { isCluster } from '../engine/redis.js';
+import { isCluster, type RedisClient } from '../engine/redis.js';
 
 /** A connection a follower reads on: one Redis, or a Redis Cluster client. */
-export type StreamConnection = Redis | Cluster;
+export type StreamConnection = RedisClient;
 
 export type StreamEntry = [id: string, fields: string[]];
 

@@ -23,10 +23,10 @@ const send = (message: ThreadToMain) => parentPort!.postMessage(message);
 
 const config = loadConfig();
 const country = loadCountry(config.countryFile);
-const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'gateway' });
+const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'gateway' });
 // the two streams each thread follows (availability, login revocations), each blocking its own connection
-const streamRedis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
-const revocationRedis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
+const streamRedis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'worker' });
+const revocationRedis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'worker' });
 // in the deployment's schema (a vaccinator's day view reads it); an idle client's error must not
 // crash the thread, health reports it
 const pgPool = openPool({

@@ -1,7 +1,7 @@
 /** Small helpers shared by the benchmarks: concurrency pool, medians, markdown tables, beneficiary pools, logged-in citizens. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import type { TeekaConfig } from '../engine/config.js';
 import type { BookingEngine } from '../engine/engine.js';
 import { sha256Hex } from '../engine/ids.js';
@@ -49,7 +49,7 @@ function beneficiaryJson(id: string): string {
  * One account holding `count` beneficiaries with ids 000000000000, 000000000001, … — the form of
  * redis-benchmark's `__rand_int__`, so it can book a random one of them per call.
  */
-export async function createBeneficiaryPool(redis: Redis, accountId: string, count: number): Promise<string[]> {
+export async function createBeneficiaryPool(redis: RedisClient, accountId: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i += 5000) {
     const pipeline = redis.pipeline();
@@ -65,10 +65,24 @@ export async function createBeneficiaryPool(redis: Redis, accountId: string, cou
 
 /** Benchmarks send traffic to loopback only: refuse to run against Redis or PostgreSQL elsewhere. */
 export function requireLoopbackServices(config: TeekaConfig): void {
-  for (const url of [config.redisUrl, config.databaseUrl]) {
-    const host = new URL(url).hostname;
+  const redisHosts = config.redis.cluster ? config.redis.cluster.map((n) => n.host) : [new URL(config.redis.url).hostname];
+  for (const host of [...redisHosts, new URL(config.databaseUrl).hostname]) {
     if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against loopback services, not ${host}`);
   }
+}
+
+/**
+ * The one Redis server a benchmark measures directly (redis-benchmark beside the gateway, INFO
+ * commandstats). On a Redis Cluster those figures are per master, which the benchmarks do not
+ * gather yet: they refuse REDIS_CLUSTER rather than report one master's share as the whole.
+ */
+export function benchedRedisServer(config: TeekaConfig, bench: string): { url: string; host: string; port: string } {
+  if (config.redis.cluster) {
+    console.error(`${bench}: measures one Redis server (redis-benchmark, INFO commandstats); run it with REDIS_URL, not REDIS_CLUSTER`);
+    process.exit(2);
+  }
+  const url = new URL(config.redis.url);
+  return { url: config.redis.url, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || '6379' };
 }
 
 /**

@@ -19,7 +19,6 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
@@ -36,7 +35,8 @@ import { loadWorkerSettings } from '../worker/settings.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { renderChart, renderReport, type BenchRun, type BotsResult } from './bench-report.js';
 import { autocannonPost, redisBenchmark, watchers, wrkGet, wrkPost, type ScenarioResult } from './bench-scenarios.js';
-import { createBeneficiaryPool, deleteKeysWithPrefix, loggedInCitizens, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
+import { connectRedis } from '../engine/redis.js';
+import { benchedRedisServer, createBeneficiaryPool, deleteKeysWithPrefix, loggedInCitizens, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 
 const { values: args } = parseArgs({
@@ -68,8 +68,7 @@ if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) throw new Error('--runs: e
 
 const config = loadConfig();
 requireLoopbackServices(config);
-const redisHost = new URL(config.redisUrl).hostname.replace(/^\[|\]$/g, '');
-const redisPort = new URL(config.redisUrl).port || '6379';
+const { host: redisHost, port: redisPort } = benchedRedisServer(config, 'bench');
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const runDir = join(projectRoot(), 'loadtest', 'reports', stamp);
@@ -93,10 +92,10 @@ function citizens(engine: BookingEngine, run: number, accounts: number, perAccou
 
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
-  const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
-  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp }, partitions: new Partitions(config.partitions) });
+  const redis = connectRedis({ address: config.redis, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
+  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 2 });
-  const queue = openPersistQueue({ redisUrl: config.redisUrl, redisKeyPrefix: prefix, settings: loadWorkerSettings() });
+  const queue = openPersistQueue({ redisAddress: config.redis, redisKeyPrefix: prefix, settings: loadWorkerSettings() });
   const env = { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: schema, TEEKA_ENV: 'demo' };
 
   try {
@@ -241,7 +240,7 @@ async function main(): Promise<void> {
       // beneficiaries across runs: they go under a prefix of their own, which no worker drains
       // and no reconcile reads
       const rawPrefix = `${prefix}raw${r}:`;
-      const rawRedis = new Redis(config.redisUrl, { keyPrefix: rawPrefix });
+      const rawRedis = connectRedis({ address: config.redis, keyPrefix: rawPrefix, role: 'tool' });
       const rawEngine = new BookingEngine(rawRedis, { country, secret: config.secret, partitions: new Partitions(config.partitions) });
       const rawAccount = 'bench-raw';
       const rawRequests = SMOKE ? 2000 : 30_000;
@@ -257,7 +256,7 @@ async function main(): Promise<void> {
         'raw-__rand_int__', rawSession.sessionId, rawAccount, slots[0]!, '1', String(engine.now()), String(today), '', '86400000', '100000', '4821', '__rand_int__',
       ]);
       rawRedis.disconnect();
-      await deleteKeysWithPrefix(config.redisUrl, rawPrefix);
+      await deleteKeysWithPrefix(config.redis, rawPrefix);
 
       progress(`run ${r}: ${WATCHERS} WebSocket watchers`);
       const watchingCitizens = await citizens(engine, 50 + r, WATCHED_BOOKINGS, 1);
@@ -355,8 +354,8 @@ function cleanUp(): Promise<void> {
       () => undefined,
     );
     await admin.end().catch(() => {});
-    await deleteKeysWithPrefix(config.redisUrl, prefix);
-    await deleteKeysWithPrefix(config.redisUrl, botsPrefix);
+    await deleteKeysWithPrefix(config.redis, prefix);
+    await deleteKeysWithPrefix(config.redis, botsPrefix);
   })();
   return cleanedUp;
 }
@@ -367,7 +366,7 @@ function cleanUp(): Promise<void> {
  * logouts and 429s for the bots, every honest booking made.
  */
 async function botsScenario(base: string, run: number): Promise<BotsResult> {
-  const demoEngineRedis = new Redis(config.redisUrl, { keyPrefix: botsPrefix });
+  const demoEngineRedis = connectRedis({ address: config.redis, keyPrefix: botsPrefix, role: 'tool' });
   const engine = new BookingEngine(demoEngineRedis, { country: loadCountry(config.countryFile), secret: config.secret, partitions: new Partitions(config.partitions) });
   const center = engine.country.data.centers[0]!;
   const session = await engine.publishSession({ center_id: center.center_id, date: engine.today() + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 100, capacity_dose2: 0 });

@@ -11,7 +11,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { sha256Hex } from '../engine/ids.js';
@@ -19,7 +18,8 @@ import { keys } from '../engine/keys.js';
 import { loadCountry, parseCountry } from '../engine/masterdata.js';
 import { Status } from '../engine/status.js';
 import { redisBenchmark } from './bench-scenarios.js';
-import { createBeneficiaryPool, deleteKeysWithPrefix, formatTable, median, runWithConcurrency } from './bench-support.js';
+import { connectRedis } from '../engine/redis.js';
+import { benchedRedisServer, createBeneficiaryPool, deleteKeysWithPrefix, formatTable, median, runWithConcurrency } from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,16 +33,14 @@ const CONNECTIONS = Number(values.connections);
 const RUNS = Number(values.runs);
 
 const config = loadConfig();
-const redisUrl = new URL(config.redisUrl);
-const host = redisUrl.hostname;
-const port = redisUrl.port || '6379';
-if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+const { url: redisUrl, host, port } = benchedRedisServer(config, 'bench:engine');
+if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
   console.error(`refusing to benchmark a Redis that is not on loopback: ${host}`);
   process.exit(2);
 }
 
 const prefix = `bench:${randomUUID().slice(0, 8)}:`;
-const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
+const redis = connectRedis({ address: { url: redisUrl }, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
 
 const demo = loadCountry(config.countryFile).data;
 // the same rules, with limits raised so every benchmarked call takes the success path
@@ -154,5 +152,5 @@ main()
   .finally(async () => {
     // remove everything this run wrote
     redis.disconnect();
-    await deleteKeysWithPrefix(config.redisUrl, prefix);
+    await deleteKeysWithPrefix(config.redis, prefix);
   });

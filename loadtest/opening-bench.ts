@@ -23,17 +23,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
+import { Partitions } from '../engine/partitions.js';
+import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
 import { formatReconcileReport, reconcile } from '../worker/reconcile.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkMix, wrkPost, type MixedRequest, type ScenarioResult } from './bench-scenarios.js';
-import { deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
+import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -80,7 +81,7 @@ const schema = `bench_opening_${id}`;
 const progress = (line: string) => console.log(`[opening ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 /** Redis's CPU seconds (user + system, main thread and the rest) since it started. */
-async function redisCpuSeconds(redis: Redis): Promise<number> {
+async function redisCpuSeconds(redis: RedisClient): Promise<number> {
   const text = String(await redis.call('INFO', 'cpu'));
   const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
   return value('used_cpu_user') + value('used_cpu_sys');
@@ -117,8 +118,8 @@ function shuffled<T>(items: T[], seed: number): T[] {
 
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
-  const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
-  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
+  const redis = connectRedis({ address: { url: benchedRedisServer(config, 'bench:opening').url }, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
+  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp }, partitions: new Partitions(config.partitions) });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 2 });
   const env = { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: schema, TEEKA_ENV: 'demo' };
   const runs: OpeningRun[] = [];
@@ -361,7 +362,7 @@ function cleanUp(): Promise<void> {
       () => undefined,
     );
     await admin.end().catch(() => {});
-    await deleteKeysWithPrefix(config.redisUrl, prefix);
+    await deleteKeysWithPrefix(config.redis, prefix);
   })();
   return cleanedUp;
 }

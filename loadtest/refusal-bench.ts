@@ -21,7 +21,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
@@ -30,7 +29,8 @@ import { sha256Hex } from '../engine/ids.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkPostRefusals, type ScenarioResult } from './bench-scenarios.js';
-import { deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
+import { connectRedis, type RedisClient } from '../engine/redis.js';
+import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,6 +58,7 @@ const CHURN_EVERY_MS = 20;
 
 const config = loadConfig();
 requireLoopbackServices(config);
+const benchedRedis = { url: benchedRedisServer(config, 'bench:refusals').url };
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const runDir = join(projectRoot(), 'loadtest', 'reports', `refusals-${stamp}`);
 mkdirSync(runDir, { recursive: true });
@@ -65,7 +66,7 @@ const prefix = `bench-refusals:${randomUUID().slice(0, 8)}:`;
 const progress = (line: string) => console.log(`[refusals ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 /** Redis's count of calls per command since its start (`INFO commandstats`). */
-async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+async function commandCalls(redis: RedisClient): Promise<Map<string, number>> {
   const text = String(await redis.call('INFO', 'commandstats'));
   const calls = new Map<string, number>();
   for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1]!, Number(match[2]));
@@ -98,9 +99,9 @@ async function settledMetrics(base: string): Promise<string> {
 
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir);
-  const redis = new Redis(config.redisUrl, { keyPrefix: prefix, enableAutoPipelining: true });
-  const plain = new Redis(config.redisUrl);
-  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp }, partitions: new Partitions(config.partitions) });
+  const redis = connectRedis({ address: benchedRedis, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
+  const plain = connectRedis({ address: benchedRedis, keyPrefix: '', role: 'tool' });
+  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
   try {
     const [gatewayPort, helloPort] = await Promise.all([freePort(), freePort()]);
     progress(`starting on loopback: gateway (${THREADS} threads, no worker: nothing is booked during the crowd), uWS hello-world (${THREADS} threads)`);
@@ -306,14 +307,14 @@ async function main(): Promise<void> {
     redis.disconnect();
     plain.disconnect();
     await stopAll();
-    await deleteKeysWithPrefix(config.redisUrl, prefix);
+    await deleteKeysWithPrefix(config.redis, prefix);
   }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void stopAll()
-      .then(() => deleteKeysWithPrefix(config.redisUrl, prefix))
+      .then(() => deleteKeysWithPrefix(config.redis, prefix))
       .finally(() => process.exit(130));
   });
 }

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Make sure Redis and PostgreSQL answer, starting local ones when they do not (a fresh machine has
-# them installed but not running). Services elsewhere (REDIS_URL / DATABASE_URL pointing at another
-# host, e.g. in docker compose) are only waited for, never started.
+# them installed but not running); with --cluster, the local Redis Cluster of scripts/redis-cluster.sh
+# as well. Services elsewhere (REDIS_URL / DATABASE_URL pointing at another host, e.g. in docker
+# compose) are only waited for, never started.
 set -euo pipefail
 
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+# --cluster: also the local Redis Cluster of scripts/redis-cluster.sh (npm run test:cluster)
+with_cluster=false
+[[ ${1:-} == --cluster ]] && with_cluster=true
 
 # host and port out of a URL like scheme://user:pass@host:port/db
 url_host() { local rest=${1#*://}; rest=${rest#*@}; rest=${rest%%/*}; echo "${rest%%:*}"; }
@@ -40,6 +45,11 @@ if ! redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1; then
       --maxmemory-policy noeviction >/dev/null
   fi
   wait_for "Redis at $redis_host:$redis_port" 40 redis-cli -h "$redis_host" -p "$redis_port" ping
+fi
+
+if $with_cluster; then
+  install_if_missing redis-server redis-server
+  bash "$(dirname "$0")/redis-cluster.sh" start >/dev/null
 fi
 
 pg_host=$(url_host "$DATABASE_URL"); pg_port=$(url_port "$DATABASE_URL" 5432)

@@ -6,14 +6,13 @@
  *
  *   node dist/scripts/setup.js      (TEEKA_SEED_SESSIONS=off skips the sessions)
  */
-import type { Redis } from 'ioredis';
+import { connectRedis, whenReady, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
 import { loadConfig, type TeekaConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { Partitions } from '../engine/partitions.js';
-import { connectRedis, whenReady } from '../engine/redis.js';
 import { publishPlannedSessions } from '../engine/seed.js';
 import { openPool } from '../worker/database.js';
 import {
@@ -38,12 +37,12 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
   const applied = await migrate(config.databaseUrl, settings.schema, { log: (line) => log(`  ${line}`) });
   log(`teeka: schema up to date${applied.length ? ` (applied ${applied.join(', ')})` : ''}`);
 
-  const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
+  const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'tool' });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, max: 2, statementTimeoutMs: 600_000 });
   try {
     await whenReady(redis, 30_000);
     const partitions = new Partitions(config.partitions);
-    await bringRedisInLine(redis, pool, { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema }, partitions, log);
+    await bringRedisInLine(redis, pool, { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema }, partitions, log);
     if (process.env.TEEKA_SEED_SESSIONS === 'off') return;
     const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock, partitions });
     const days = country.rules.calendar_days + 1;
@@ -68,7 +67,7 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
  * else that disagrees (another deployment's Redis, an older copy, bookings nobody claimed, a
  * rebuild under way) is for the operator to decide: RedisDisagrees says what to run.
  */
-async function bringRedisInLine(redis: Redis, pool: pg.Pool, place: DeploymentPlace, partitions: Partitions, log: (line: string) => void): Promise<void> {
+async function bringRedisInLine(redis: RedisClient, pool: pg.Pool, place: DeploymentPlace, partitions: Partitions, log: (line: string) => void): Promise<void> {
   const standing = await examineRedis(redis, pool, partitions);
   if (standing.kind === 'agrees') return;
   if (standing.kind === 'claimed') {

@@ -13,7 +13,7 @@
  * way, without asking PostgreSQL. worker/README.md says why the dead letters live in Redis and what
  * an operator does with them.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import pg from 'pg';
 import { keys } from '../engine/keys.js';
 import { LuaScripts } from '../engine/scripts.js';
@@ -127,7 +127,7 @@ const fieldValue = (fields: string[], name: string) => {
  * are acknowledged, those refused for good are moved to the dead-letter stream with the error.
  * The commit comes first, so a crash at any point leaves each entry written or still in the outbox.
  */
-export async function persistOutboxEntries(redis: Redis, pool: pg.Pool, entries: StreamEntry[]): Promise<OutboxWriteResult> {
+export async function persistOutboxEntries(redis: RedisClient, pool: pg.Pool, entries: StreamEntry[]): Promise<OutboxWriteResult> {
   const byId = new Map(entries.map((entry) => [entry[0], entry]));
   const refused: { entry: StreamEntry; refusal: Refusal }[] = [];
   const events: OutboxEvent[] = [];
@@ -212,13 +212,13 @@ function deadLetterOf([id, fields]: StreamEntry): DeadLetter {
 }
 
 /** The dead letters, oldest first, at most `limit` of them. */
-export async function readDeadLetters(redis: Redis, limit = 1000): Promise<DeadLetter[]> {
+export async function readDeadLetters(redis: RedisClient, limit = 1000): Promise<DeadLetter[]> {
   const entries = (await redis.xrange(keys.outboxDeadLetters(), '-', '+', 'COUNT', limit)) as StreamEntry[];
   return entries.map(deadLetterOf);
 }
 
 /** How many dead letters there are, and the newest `latest` of them. */
-export async function deadLetterBacklog(redis: Redis, latest = 5): Promise<{ count: number; latest: DeadLetterSummary[] }> {
+export async function deadLetterBacklog(redis: RedisClient, latest = 5): Promise<{ count: number; latest: DeadLetterSummary[] }> {
   const count = await redis.xlen(keys.outboxDeadLetters());
   if (count === 0) return { count, latest: [] };
   const entries = (await redis.xrevrange(keys.outboxDeadLetters(), '+', '-', 'COUNT', latest)) as StreamEntry[];

@@ -21,7 +21,7 @@
  * (one MGET, with the beneficiary sequence and the partition count) and gets a RedisStanding; while the gateway and the
  * worker run they read the marker once a second (watchDeploymentMarker) and stop when it is gone.
  */
-import type { Redis } from 'ioredis';
+import { describeRedis, type RedisAddress, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { keys } from '../engine/keys.js';
 import type { Partitions } from '../engine/partitions.js';
@@ -88,7 +88,7 @@ function parseMarker(value: string | null): { deploymentId: string; rebuilding: 
  * no bookings. PostgreSQL is read first: every reference id it holds was handed out by Redis before,
  * so a sequence read afterwards can only be ahead of it, never falsely behind.
  */
-export async function examineRedis(redis: Redis, pool: pg.Pool, partitions: Partitions): Promise<RedisStanding> {
+export async function examineRedis(redis: RedisClient, pool: pg.Pool, partitions: Partitions): Promise<RedisStanding> {
   let record: DeploymentRecord | null;
   try {
     record = await readDeploymentRecord(pool);
@@ -153,12 +153,12 @@ export function mayServe(standing: RedisStanding): { watch: string | null } | nu
 
 /** Where Redis and PostgreSQL are, for messages. */
 export interface DeploymentPlace {
-  redisUrl: string;
+  redisAddress: RedisAddress;
   redisKeyPrefix: string;
   schema: string;
 }
 
-const redisAt = (place: DeploymentPlace) => `Redis at ${place.redisUrl.replace(/\/\/[^@/]*@/, '//')} (key prefix "${place.redisKeyPrefix}")`;
+const redisAt = (place: DeploymentPlace) => `${describeRedis(place.redisAddress)} (key prefix "${place.redisKeyPrefix}")`;
 const postgresAt = (place: DeploymentPlace) => `PostgreSQL (schema ${place.schema})`;
 
 /** What the standing means and exactly what the operator should do; empty for a standing that serves. */
@@ -244,7 +244,7 @@ export const DISAGREEMENT_EXIT_CODE = 2;
  * PostgreSQL has no record yet), or RedisDisagrees saying what to do.
  */
 export async function admitRedis(
-  redis: Redis,
+  redis: RedisClient,
   pool: pg.Pool,
   place: DeploymentPlace,
   partitions: Partitions,
@@ -260,18 +260,18 @@ export async function admitRedis(
 }
 
 /** Mark Redis as being rebuilt for `deploymentId`; with `onlyIfUnmarked`, only when no marker is there (false if one was). */
-export async function markRebuilding(redis: Redis, deploymentId: string, { onlyIfUnmarked = false } = {}): Promise<boolean> {
+export async function markRebuilding(redis: RedisClient, deploymentId: string, { onlyIfUnmarked = false } = {}): Promise<boolean> {
   const value = `${REBUILDING}${deploymentId}`;
   return (onlyIfUnmarked ? await redis.set(keys.deployment(), value, 'NX') : await redis.set(keys.deployment(), value)) === 'OK';
 }
 
 /** Mark Redis as laid out for `deploymentId` and its partition count (the last step of a rebuild). */
-export async function markDeployment(redis: Redis, deploymentId: string, partitions: Partitions): Promise<void> {
+export async function markDeployment(redis: RedisClient, deploymentId: string, partitions: Partitions): Promise<void> {
   await redis.mset(keys.partitionCount(), partitions.count, keys.deployment(), deploymentId);
 }
 
 /** The deployment id a Redis marker names, if it is another deployment's (for the rebuild's refusal). */
-export async function foreignMarker(redis: Redis, deploymentId: string): Promise<string | null> {
+export async function foreignMarker(redis: RedisClient, deploymentId: string): Promise<string | null> {
   const marker = parseMarker(await redis.get(keys.deployment()));
   return marker && marker.deploymentId !== deploymentId ? marker.deploymentId : null;
 }
@@ -282,7 +282,7 @@ export async function foreignMarker(redis: Redis, deploymentId: string): Promise
  * when it is no longer `deploymentId`. A Redis that does not answer is not a loss. Returns a stop.
  */
 export function watchDeploymentMarker(
-  redis: Redis,
+  redis: RedisClient,
   deploymentId: string,
   place: DeploymentPlace,
   onLost: (message: string) => void,

@@ -21,13 +21,12 @@ import { loadConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
 import { loadCountry } from '../engine/masterdata.js';
-import { connectRedis } from '../engine/redis.js';
+import { connectRedis, scanKeys, unlinkKeys } from '../engine/redis.js';
 import { defineSession } from '../engine/sessions.js';
 import { openPool } from './database.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { OutboxWorker } from './outbox-worker.js';
-import { scanKeys } from './scan.js';
 import { loadWorkerSettings } from './settings.js';
 
 const { values } = parseArgs({
@@ -70,7 +69,7 @@ async function runOnce(run: number): Promise<RunResult> {
     TEEKA_WORKER_CONCURRENCY: values.concurrency,
     TEEKA_QUOTA_SNAPSHOT_MS: '0',
   });
-  const redis = connectRedis({ url: config.redisUrl, keyPrefix: prefix, role: 'worker', overrides: { enableAutoPipelining: true } });
+  const redis = connectRedis({ address: config.redis, keyPrefix: prefix, role: 'worker', overrides: { enableAutoPipelining: true } });
   await migrate(config.databaseUrl, schema);
   const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: settings.concurrency + 2 });
   try {
@@ -135,7 +134,7 @@ async function runOnce(run: number): Promise<RunResult> {
     );
 
     // 3. the drain, measured
-    const worker = new OutboxWorker({ redis, redisUrl: config.redisUrl, redisKeyPrefix: prefix, pool, settings, log: () => {} });
+    const worker = new OutboxWorker({ redis, redisAddress: config.redis, redisKeyPrefix: prefix, pool, settings, log: () => {} });
     const drainStart = performance.now();
     await worker.start();
     while ((await redis.xlen(keys.outbox())) > 0) await sleep(5);
@@ -159,7 +158,7 @@ async function runOnce(run: number): Promise<RunResult> {
   } finally {
     await pool.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
     await pool.end();
-    for await (const chunk of scanKeys(redis, '*')) await redis.unlink(...chunk);
+    for await (const chunk of scanKeys(redis, '*')) await unlinkKeys(redis, chunk);
     redis.disconnect();
   }
 }

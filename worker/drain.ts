@@ -4,7 +4,7 @@
  * the worker, and the same dead letters for what PostgreSQL refuses for good. Safe beside a running
  * worker: whichever writes an entry second changes nothing.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { keys } from '../engine/keys.js';
 import { persistOutboxEntries, type SetAsideEntry } from './dead-letter.js';
@@ -18,7 +18,7 @@ export interface DrainReport {
   setAside: SetAsideEntry[];
 }
 
-export async function drainOutboxDirectly(redis: Redis, pool: pg.Pool, batchSize = 500): Promise<DrainReport> {
+export async function drainOutboxDirectly(redis: RedisClient, pool: pg.Pool, batchSize = 500): Promise<DrainReport> {
   // XACK needs the group; a stream without one (never drained) gets it here
   await ensureOutboxGroup(redis);
   const report: DrainReport = { events: 0, rows: 0, batches: 0, setAside: [] };

@@ -66,10 +66,10 @@ async function main(): Promise<void> {
   const masterData = await saveMasterData(pool, country);
   log(`worker: master data: ${masterData.states} states, ${masterData.districts} districts, ${masterData.centers} centres`);
 
-  const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'worker' });
+  const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'worker' });
   redis.on('error', (err) => log(`worker: Redis: ${err.message}`));
   // never drain an emptied or foreign Redis into this PostgreSQL
-  const place = { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
+  const place = { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
   let deploymentId: string | null;
   try {
     deploymentId = await admitRedis(redis, pool, place, new Partitions(config.partitions), (line) => log(`worker: ${line}`));
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     await pool.end();
     process.exit(DISAGREEMENT_EXIT_CODE);
   }
-  const worker = new OutboxWorker({ redis, redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, pool, settings, log });
+  const worker = new OutboxWorker({ redis, redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, pool, settings, log });
   shutdown = async () => {
     await worker.stop();
     await pool.end();

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Bull from 'bull';
-import type { Redis } from 'ioredis';
+import type { RedisAddress, RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { keys } from '../engine/keys.js';
 import { describeSetAside, persistOutboxEntries } from './dead-letter.js';
@@ -35,9 +35,9 @@ import type { WorkerSettings } from './settings.js';
 
 export interface OutboxWorkerOptions {
   /** a connection with the deployment's key prefix and the worker role (waits out Redis outages) */
-  redis: Redis;
+  redis: RedisClient;
   /** to open Bull's own connections */
-  redisUrl: string;
+  redisAddress: RedisAddress;
   redisKeyPrefix: string;
   pool: pg.Pool;
   settings: WorkerSettings;
@@ -63,12 +63,12 @@ export interface WorkerTotals {
 export class OutboxWorker {
   readonly consumer: string;
   readonly totals: WorkerTotals = { batches: 0, events: 0, rows: 0, failedAttempts: 0, claimed: 0, setAside: 0 };
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly pool: pg.Pool;
   private readonly settings: WorkerSettings;
   private readonly log: (line: string) => void;
   private readonly persist: PersistQueue;
-  private reader: Redis | undefined;
+  private reader: RedisClient | undefined;
   private stopping = false;
   private readLoop: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -82,7 +82,7 @@ export class OutboxWorker {
     this.settings = options.settings;
     this.log = options.log ?? ((line) => console.log(line));
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
-    this.persist = openPersistQueue({ redisUrl: options.redisUrl, redisKeyPrefix: options.redisKeyPrefix, settings: options.settings });
+    this.persist = openPersistQueue({ redisAddress: options.redisAddress, redisKeyPrefix: options.redisKeyPrefix, settings: options.settings });
   }
 
   get queue(): Bull.Queue<BatchJob> {

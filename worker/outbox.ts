@@ -6,7 +6,7 @@
  * An entry is deleted from the stream in the same MULTI that acknowledges it, after its batch is
  * committed in PostgreSQL, so the stream only ever holds changes PostgreSQL may not have yet.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import { z } from 'zod';
 import { keys } from '../engine/keys.js';
 
@@ -180,7 +180,7 @@ export function streamIdTime(streamId: string): number {
  * The outbox key as Redis knows it. ioredis adds its keyPrefix to ordinary key arguments, but not to
  * the key inside subcommands (XGROUP CREATE, XINFO GROUPS), which need the full name.
  */
-export function outboxKeyWithPrefix(redis: Redis): string {
+export function outboxKeyWithPrefix(redis: RedisClient): string {
   return `${redis.options.keyPrefix ?? ''}${keys.outbox()}`;
 }
 
@@ -188,7 +188,7 @@ export function outboxKeyWithPrefix(redis: Redis): string {
  * Create the consumer group if it is missing (first start, or the stream was wiped by a rebuild).
  * It starts at the beginning: every entry still in the stream is one PostgreSQL may not have.
  */
-export async function ensureOutboxGroup(redis: Redis): Promise<void> {
+export async function ensureOutboxGroup(redis: RedisClient): Promise<void> {
   try {
     await redis.xgroup('CREATE', outboxKeyWithPrefix(redis), OUTBOX_GROUP, '0', 'MKSTREAM');
   } catch (err) {
@@ -197,7 +197,7 @@ export async function ensureOutboxGroup(redis: Redis): Promise<void> {
 }
 
 /** The entries with these ids that are still in the stream (the others were written and deleted). */
-export async function readOutboxEntries(redis: Redis, ids: string[]): Promise<StreamEntry[]> {
+export async function readOutboxEntries(redis: RedisClient, ids: string[]): Promise<StreamEntry[]> {
   if (!ids.length) return [];
   // a batch as read is one run of consecutive entries: one range read returns exactly it
   const run = (await redis.xrange(keys.outbox(), ids[0]!, ids[ids.length - 1]!, 'COUNT', ids.length)) as StreamEntry[];
@@ -217,7 +217,7 @@ export async function readOutboxEntries(redis: Redis, ids: string[]): Promise<St
 }
 
 /** Acknowledge entries written to PostgreSQL and delete them from the stream, atomically. */
-export async function acknowledgeOutboxEntries(redis: Redis, ids: string[]): Promise<void> {
+export async function acknowledgeOutboxEntries(redis: RedisClient, ids: string[]): Promise<void> {
   if (!ids.length) return;
   const replies = await redis.multi().xack(keys.outbox(), OUTBOX_GROUP, ...ids).xdel(keys.outbox(), ...ids).exec();
   for (const [err] of replies ?? []) if (err) throw err;
@@ -232,7 +232,7 @@ export interface OutboxBacklog {
   oldestId: string | null;
 }
 
-export async function readOutboxBacklog(redis: Redis): Promise<OutboxBacklog> {
+export async function readOutboxBacklog(redis: RedisClient): Promise<OutboxBacklog> {
   const [length, oldest, groups] = await Promise.all([
     redis.xlen(keys.outbox()),
     redis.xrange(keys.outbox(), '-', '+', 'COUNT', 1),

@@ -5,7 +5,7 @@
  * says which values mean trouble.
  */
 import type Bull from 'bull';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redis.js';
 import { deadLetterBacklog, type DeadLetterSummary } from './dead-letter.js';
 import { readOutboxBacklog, streamIdTime } from './outbox.js';
 import { redisNow } from './quotas.js';
@@ -34,7 +34,7 @@ export interface QueueDepth {
  * `redis` carries the deployment's key prefix; `queue` is the persistence queue
  * (worker/queue.ts `openPersistQueue`), or null to leave Bull's counts out.
  */
-export async function readQueueDepth(redis: Redis, queue: Bull.Queue | null): Promise<QueueDepth> {
+export async function readQueueDepth(redis: RedisClient, queue: Bull.Queue | null): Promise<QueueDepth> {
   const [backlog, counts, now, deadLetters] = await Promise.all([
     readOutboxBacklog(redis),
     queue ? queue.getJobCounts() : null,

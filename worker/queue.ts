@@ -7,9 +7,8 @@
  * gateway's metrics, the tools): both through `openPersistQueue`.
  */
 import Bull from 'bull';
-import type { Redis } from 'ioredis';
+import { connectRedis, type RedisAddress, type RedisClient } from '../engine/redis.js';
 import { persistQueuePrefix } from '../engine/keys.js';
-import { connectRedis } from '../engine/redis.js';
 import type { WorkerSettings } from './settings.js';
 
 /** A job names the stream entries of one batch; the entries themselves stay in the stream until written. */
@@ -31,7 +30,7 @@ export interface PersistQueue {
 }
 
 export interface PersistQueueOptions {
-  redisUrl: string;
+  redisAddress: RedisAddress;
   /** the deployment's key prefix (TEEKA_REDIS_PREFIX); Bull's keys go under `<prefix>{persist}` */
   redisKeyPrefix: string;
   settings: Pick<WorkerSettings, 'attempts' | 'retryBaseMs' | 'retryCapMs' | 'lockMs' | 'stalledCheckMs' | 'maxStalled'>;
@@ -43,15 +42,15 @@ export function retryDelayMs(attemptsMade: number, baseMs: number, capMs: number
   return Math.round(exponential * (0.8 + Math.random() * 0.4));
 }
 
-export function openPersistQueue({ redisUrl, redisKeyPrefix, settings }: PersistQueueOptions): PersistQueue {
-  const connections: Redis[] = [];
+export function openPersistQueue({ redisAddress, redisKeyPrefix, settings }: PersistQueueOptions): PersistQueue {
+  const connections: RedisClient[] = [];
   const queue = new Bull<BatchJob>(PERSIST_QUEUE_NAME, {
     prefix: persistQueuePrefix(redisKeyPrefix),
     // Bull names its keys itself: its connections carry no ioredis keyPrefix. The subscriber and the
     // blocking client must not retry per request or check readiness (Bull refuses them otherwise).
     createClient: (type) => {
       const redis = connectRedis({
-        url: redisUrl,
+        address: redisAddress,
         keyPrefix: '',
         role: 'worker',
         overrides: type === 'client' ? {} : { enableReadyCheck: false, maxRetriesPerRequest: null },

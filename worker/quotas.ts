@@ -4,12 +4,12 @@
  * gives citizens back the quotas they had used, not a fresh day. It is a periodic snapshot: what was
  * counted after the last one is not in it (at most TEEKA_QUOTA_SNAPSHOT_MS of it).
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { scanKeys, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { accountOfUserKey, dailyQuotaKeyPatterns, hashTagOf, keys, type AccountKeys } from '../engine/keys.js';
 import type { Partitions } from '../engine/partitions.js';
 import { inTransaction } from './database.js';
-import { scanKeys } from './scan.js';
 
 /** How each daily quota is named in PostgreSQL, and which key holds it. */
 const QUOTAS = {
@@ -18,7 +18,7 @@ const QUOTAS = {
 } as const satisfies Record<keyof typeof dailyQuotaKeyPatterns, { name: string; key: (account: AccountKeys) => string }>;
 
 /** The Redis server's clock, in ms: TTLs are counted by it, so expiry instants are too. */
-export async function redisNow(redis: Redis): Promise<number> {
+export async function redisNow(redis: RedisClient): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
@@ -29,7 +29,7 @@ export async function redisNow(redis: Redis): Promise<number> {
  * and Redis Cluster takes a pipeline only for keys of one slot's master; on one Redis the pipelines
  * still travel together.
  */
-async function pipelinedPerPartition(redis: Redis, keysToQueue: string[], queue: (pipeline: ChainableCommander, key: string, index: number) => void): Promise<unknown[][]> {
+async function pipelinedPerPartition(redis: RedisClient, keysToQueue: string[], queue: (pipeline: ChainableCommander, key: string, index: number) => void): Promise<unknown[][]> {
   const byTag = new Map<string, number[]>();
   keysToQueue.forEach((key, i) => {
     const tag = hashTagOf(key);
@@ -61,7 +61,7 @@ export interface QuotaSnapshotReport {
 }
 
 /** Copy every daily quota key (value and remaining TTL) into PostgreSQL. */
-export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<QuotaSnapshotReport> {
+export async function snapshotDailyQuotas(redis: RedisClient, pool: pg.Pool): Promise<QuotaSnapshotReport> {
   const now = await redisNow(redis);
   const accounts: string[] = [];
   const names: string[] = [];
@@ -105,7 +105,7 @@ export async function snapshotDailyQuotas(redis: Redis, pool: pg.Pool): Promise<
  * `partitions` (the snapshot names accounts, not keys, so it restores into any partition count). A
  * key Redis still has is left alone (SET NX): it is newer than any snapshot.
  */
-export async function restoreDailyQuotas(redis: Redis, pool: pg.Pool, partitions: Partitions): Promise<number> {
+export async function restoreDailyQuotas(redis: RedisClient, pool: pg.Pool, partitions: Partitions): Promise<number> {
   const now = await redisNow(redis);
   const { rows } = await pool.query<{ account_id: string; quota: string; value: string; expires_ms: string }>(
     `SELECT account_id, quota, value, (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms

@@ -33,13 +33,12 @@
  *   npm run rebuild -- --force   replaces this deployment's booking keys with PostgreSQL's state
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import { allKeys, connectRedis, scanKeys, unlinkKeys, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
 import { bookingPartitionPattern, keys } from '../engine/keys.js';
 import { Partitions } from '../engine/partitions.js';
-import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
 import { explainStanding, foreignMarker, markDeployment, MARKER_WATCH_MS, markRebuilding, readDeploymentRecord } from './deployment.js';
@@ -48,7 +47,6 @@ import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { restoreDailyQuotas } from './quotas.js';
 import { formatReconcileReport, reconcile, type AppointmentRow } from './reconcile.js';
-import { allKeys, scanKeys } from './scan.js';
 import { loadWorkerSettings } from './settings.js';
 
 export interface RebuildReport {
@@ -97,10 +95,10 @@ const cjsonArray = (items: string[]) => JSON.stringify(items).replace(/\//g, '\\
 class Writer {
   private pipeline;
   private queued = 0;
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     this.pipeline = redis.pipeline();
   }
-  add(queue: (p: ReturnType<Redis['pipeline']>) => void, commands = 1): Promise<void> | undefined {
+  add(queue: (p: ReturnType<RedisClient['pipeline']>) => void, commands = 1): Promise<void> | undefined {
     queue(this.pipeline);
     this.queued += commands;
     return this.queued >= CHUNK ? this.flush() : undefined;
@@ -114,7 +112,7 @@ class Writer {
   }
 }
 
-export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: RebuildOptions = {}): Promise<RebuildReport> {
+export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: RebuildOptions = {}): Promise<RebuildReport> {
   const log = options.log ?? (() => {});
   const record = await readDeploymentRecord(pool);
   if (!record) throw new Error('PostgreSQL has no deployment record: migrate the schema first');
@@ -134,7 +132,7 @@ export async function rebuildRedis(redis: Redis, pool: pg.Pool, options: Rebuild
   //    PostgreSQL never got, kept for an operator)
   for await (const chunk of scanKeys(redis, bookingPartitionPattern)) {
     const wipe = chunk.filter((key) => key !== keys.deployment() && key !== keys.outboxDeadLetters());
-    if (wipe.length) report.wiped += await redis.unlink(...wipe);
+    report.wiped += await unlinkKeys(redis, wipe);
   }
   log(`rebuild: deleted ${report.wiped} booking keys`);
 
@@ -428,14 +426,14 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const settings = loadWorkerSettings();
   await migrate(config.databaseUrl, settings.schema);
-  const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
+  const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'tool' });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, statementTimeoutMs: 600_000 });
   try {
     // another deployment's Redis: its outbox must not be written into this PostgreSQL, nor its data replaced
     const record = await readDeploymentRecord(pool);
     const foreign = record && (await foreignMarker(redis, record.deploymentId));
     if (record && foreign) {
-      const place = { redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
+      const place = { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
       console.log(`rebuild: refused. ${explainStanding({ kind: 'foreign', deploymentId: record.deploymentId, redisDeploymentId: foreign, recordHoldsBookings: record.holdsBookings }, place)}`);
       return 2;
     }

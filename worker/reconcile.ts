@@ -25,21 +25,19 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import { connectRedis, scanKeys, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import type { StoredBeneficiary } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
-import { connectRedis } from '../engine/redis.js';
 import type { SessionDefinition } from '../engine/sessions.js';
 import { forEachChunk, openPool } from './database.js';
 import { describeSetAside, readDeadLetters, type DeadLetter } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { readOutboxBacklog, type OutboxBacklog } from './outbox.js';
-import { scanKeys } from './scan.js';
 import { loadWorkerSettings } from './settings.js';
 
 export interface ReconcileProblem {
@@ -93,7 +91,7 @@ class SeatCounts {
 }
 
 /** Every hash matching `pattern`, by the id after `keyHead`. */
-async function readHashes(redis: Redis, keyHead: string): Promise<Map<string, Record<string, string>>> {
+async function readHashes(redis: RedisClient, keyHead: string): Promise<Map<string, Record<string, string>>> {
   const hashes = new Map<string, Record<string, string>>();
   for await (const chunk of scanKeys(redis, `${keyHead}*`)) {
     const pipeline = redis.pipeline();
@@ -158,7 +156,7 @@ interface BeneficiaryRow {
   dose3: number;
 }
 
-export async function reconcile(redis: Redis, pool: pg.Pool): Promise<ReconcileReport> {
+export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<ReconcileReport> {
   const outboxBefore = await readOutboxBacklog(redis);
   const [deadLetters, deadLetterCount] = await Promise.all([readDeadLetters(redis, DEAD_LETTERS_READ), redis.xlen(keys.outboxDeadLetters())]);
   const problems: ReconcileProblem[] = [];
@@ -536,7 +534,7 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
 
 // ---------------------------------------------------------------- command line
 
-async function waitForDrain(redis: Redis, seconds: number): Promise<OutboxBacklog> {
+async function waitForDrain(redis: RedisClient, seconds: number): Promise<OutboxBacklog> {
   const deadline = Date.now() + seconds * 1000;
   let backlog = await readOutboxBacklog(redis);
   while (backlog.length > 0 && Date.now() < deadline) {
@@ -558,7 +556,7 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const settings = loadWorkerSettings();
   await migrate(config.databaseUrl, settings.schema);
-  const redis = connectRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, role: 'tool' });
+  const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'tool' });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, statementTimeoutMs: 600_000 });
   try {
     let backlog = await readOutboxBacklog(redis);

@@ -12,7 +12,7 @@ import { isBackendUnavailable } from '../../engine/backend-errors.js';
 import { ReplicaAcknowledgement } from '../../engine/durability.js';
 import { connectRedis } from '../../engine/redis.js';
 import { freePort } from '../../loadtest/bench-processes.js';
-import { REDIS_URL } from '../support/fixtures.js';
+import { connectTestRedis, TEST_REDIS } from '../support/fixtures.js';
 import { DATABASE_URL, PrivateRedis } from '../worker/support.js';
 
 /** What a promise rejected with (the test fails if it resolved). */
@@ -41,11 +41,21 @@ afterAll(() => {
 
 describe('outages, as the libraries report them', () => {
   it('Redis down, as the gateway connects (no offline queue): "Stream isn\'t writeable"', async () => {
-    const redis = connectRedis({ url: `redis://127.0.0.1:${deadPort}`, keyPrefix: 't:', role: 'gateway' });
+    const redis = connectRedis({ address: { url: `redis://127.0.0.1:${deadPort}` }, keyPrefix: 't:', role: 'gateway' });
     redis.on('error', () => {});
     const error = await rejection(redis.get('k'));
     redis.disconnect();
     expect(error.message).toMatch(/enableOfflineQueue/);
+    expect(isBackendUnavailable(error)).toBe(true);
+  });
+
+  it('Redis Cluster down, as the gateway connects (REDIS_CLUSTER): "Cluster isn\'t ready" or "None of startup nodes"', async () => {
+    const redis = connectRedis({ address: { cluster: [{ host: '127.0.0.1', port: deadPort }] }, keyPrefix: 't:', role: 'gateway' });
+    redis.on('error', () => {});
+    const error = await rejection(redis.get('k'));
+    redis.disconnect();
+    // which of the two depends on whether the failed connect or the command comes first
+    expect(error.message).toMatch(/^(Cluster isn't ready and enableOfflineQueue options is false|None of startup nodes is available)$/);
     expect(isBackendUnavailable(error)).toBe(true);
   });
 
@@ -59,7 +69,8 @@ describe('outages, as the libraries report them', () => {
   });
 
   it('a command on a closed Redis connection: "Connection is closed."', async () => {
-    const redis = new Redis(REDIS_URL);
+    // one server's connection: the message is ioredis's own (a cluster's closed client says the same)
+    const redis = new Redis(TEST_REDIS.url ?? TEST_REDIS.cluster.map((n) => `redis://${n.host}:${n.port}`)[0]!);
     await redis.ping();
     redis.disconnect();
     const error = await rejection(redis.get('k'));
@@ -88,7 +99,8 @@ describe('outages, as the libraries report them', () => {
   });
 
   it('a change no Redis replica confirms in time: ReplicationShortfallError', async () => {
-    const redis = new Redis(REDIS_URL); // the shared Redis has no replica
+    const server = await PrivateRedis.start([]); // a server of its own, with no replica
+    const redis = new Redis(server.url);
     try {
       const acknowledgement = new ReplicaAcknowledgement(redis, { replicas: 1, timeoutMs: 50 });
       const error = await rejection(acknowledgement.afterChange('{test}:any-key'));
@@ -96,6 +108,7 @@ describe('outages, as the libraries report them', () => {
       expect(isBackendUnavailable(error)).toBe(true);
     } finally {
       redis.disconnect();
+      await server.kill();
     }
   });
 
@@ -142,7 +155,7 @@ describe('outages, as the libraries report them', () => {
 
 describe('bugs, whatever their message says', () => {
   it('errors from Redis and PostgreSQL about the request itself', async () => {
-    const redis = new Redis(REDIS_URL);
+    const redis = connectTestRedis('');
     const client = new pg.Client({ connectionString: DATABASE_URL });
     await client.connect();
     try {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../engine/redis.js';
 import { BookingEngine } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
@@ -7,7 +7,7 @@ import { defineSession, SessionInputError } from '../../engine/sessions.js';
 import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, publishSession, slotsOf } from '../support/booking.js';
 import { otherTwoDoseVaccine, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { WORKING_DAY } from '../support/clock.js';
-import { describe, expect, REDIS_URL, test, type TestClock } from '../support/fixtures.js';
+import { connectTestRedis, describe, expect, test, type TestClock } from '../support/fixtures.js';
 
 const DAY = 86_400_000;
 
@@ -56,7 +56,7 @@ interface OutboxEntry {
   data: Record<string, unknown>;
 }
 
-async function readOutbox(redis: Redis): Promise<OutboxEntry[]> {
+async function readOutbox(redis: RedisClient): Promise<OutboxEntry[]> {
   const entries = await redis.xrange(keys.outbox(), '-', '+');
   return entries.map(([, fields]) => {
     const map: Record<string, string> = {};
@@ -97,7 +97,7 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
       expect(requests).toHaveLength(2000);
 
       // 40 independent connections, each an engine of its own, fire at once
-      const connections = Array.from({ length: 40 }, () => new Redis(REDIS_URL, { keyPrefix: prefix }));
+      const connections = Array.from({ length: 40 }, () => connectTestRedis(prefix));
       try {
         const engines = connections.map(
           (c) => new BookingEngine(c, { country: engine.country, secret: 'test-secret', clock: clock.now }),
@@ -131,7 +131,7 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
     test('one beneficiary racing for two different sessions gets exactly one', async ({ engine, prefix, clock }) => {
       const first = await publishSession(engine, { center_id: demoCenterId(engine, 0), capacity_dose1: 100 });
       const second = await publishSession(engine, { center_id: demoCenterId(engine, 1), capacity_dose1: 100 });
-      const other = new Redis(REDIS_URL, { keyPrefix: prefix });
+      const other = connectTestRedis(prefix);
       try {
         const secondEngine = new BookingEngine(other, { country: engine.country, secret: 'test-secret', clock: clock.now });
         for (let round = 0; round < 20; round++) {
@@ -393,7 +393,7 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
       const to = await publishSession(engine, { center_id: centerB, capacity_dose1: 50, capacity_dose2: 0 });
       const slotA = slotsOf(engine, demoCenterId(engine))[0]!;
       const slotB = slotsOf(engine, centerB)[0]!;
-      const other = new Redis(REDIS_URL, { keyPrefix: prefix });
+      const other = connectTestRedis(prefix);
       try {
         const second = new BookingEngine(other, { country: engine.country, secret: 'test-secret', clock: clock.now });
         for (let i = 0; i < 10; i++) {

@@ -101,6 +101,29 @@ describe('configuration', () => {
     expect(loadConfig({ HOST: '127.0.0.1', PORT: '8123' } as NodeJS.ProcessEnv).certIssuer).toBe('http://127.0.0.1:8123');
   });
 
+  it('REDIS_CLUSTER names seed nodes of a Redis Cluster; REDIS_URL alone is one server; both at once are refused', () => {
+    expect(loadConfig({} as NodeJS.ProcessEnv).redis).toEqual({ url: 'redis://127.0.0.1:6379' });
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6380/2' } as NodeJS.ProcessEnv).redis).toEqual({ url: 'redis://cache:6380/2' });
+    expect(loadConfig({ REDIS_CLUSTER: '10.0.0.1:7001, redis-b:7002,[::1]:7003' } as NodeJS.ProcessEnv).redis).toEqual({
+      cluster: [
+        { host: '10.0.0.1', port: 7001 },
+        { host: 'redis-b', port: 7002 },
+        { host: '::1', port: 7003 },
+      ],
+    });
+    // an empty one is unset: how a child process is pointed back at one server
+    expect(loadConfig({ REDIS_CLUSTER: '', REDIS_URL: 'redis://own:7000' } as NodeJS.ProcessEnv).redis).toEqual({ url: 'redis://own:7000' });
+    expect(problemsOf({ REDIS_CLUSTER: '127.0.0.1:7101', REDIS_URL: 'redis://cache:6379' })).toEqual([
+      'REDIS_CLUSTER: set together with REDIS_URL (redis://cache:6379): set one of them, REDIS_CLUSTER for a Redis Cluster or REDIS_URL for one server',
+    ]);
+    expect(problemsOf({ REDIS_CLUSTER: '127.0.0.1:7101,127.0.0.1', PORT: 'x' })).toEqual([
+      'REDIS_CLUSTER: expected host:port,host:port,… (seed nodes of the cluster), got "127.0.0.1"',
+      expect.stringMatching(/^PORT: /),
+    ]);
+    expect(problemsOf({ REDIS_CLUSTER: 'redis://127.0.0.1:7101' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER: expected host:port/)]);
+    expect(problemsOf({ REDIS_CLUSTER: '127.0.0.1:70000' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER: expected host:port/)]);
+  });
+
   it('the demo runs on a shifted clock when asked, and the shift moves "now"', () => {
     const config = loadConfig({ TEEKA_CLOCK_OFFSET_MS: String(-86_400_000) } as NodeJS.ProcessEnv);
     const drift = Date.now() - 86_400_000 - config.clock();

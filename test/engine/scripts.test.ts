@@ -1,10 +1,9 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { luaDirectory, readScripts } from '../../engine/scripts.js';
 import { Status, luaStatusPrelude } from '../../engine/status.js';
-import { REDIS_URL } from '../support/fixtures.js';
+import { connectTestRedis } from '../support/fixtures.js';
 
 /** Lua source without its comments (`--[[ … ]]` blocks and `-- …` to the end of a line). */
 function withoutComments(lua: string): string {
@@ -59,7 +58,7 @@ function headerProblems(file: string, text: string): string[] {
 }
 
 describe('lua/ loader', () => {
-  const redis = new Redis(REDIS_URL);
+  const redis = connectTestRedis('');
   afterAll(() => redis.disconnect());
 
   it('loads and compiles every script in Redis', async () => {

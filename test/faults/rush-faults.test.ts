@@ -8,20 +8,19 @@
  * once, and PostgreSQL holds no booking the API did not acknowledge.
  */
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { projectRoot } from '../../engine/config.js';
 import { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
-import { deleteKeysWithPrefix } from '../../engine/redis.js';
+import { deleteKeysWithPrefix, type RedisClient } from '../../engine/redis.js';
 import { signToken } from '../../engine/tokens.js';
 import { runWithConcurrency } from '../../loadtest/bench-support.js';
 import { openPool } from '../../worker/database.js';
 import { readQueueDepth } from '../../worker/queue-depth.js';
 import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
 import { processClock } from '../support/clock.js';
-import { demoCountry, REDIS_URL } from '../support/fixtures.js';
+import { connectTestRedis, demoCountry, TEST_REDIS } from '../support/fixtures.js';
 import { freePort } from '../support/gateway.js';
 import { PrivatePostgres, spawnNode, startWorkerProcess, waitFor, type ChildProcessHandle } from '../worker/support.js';
 
@@ -31,7 +30,7 @@ const prefix = `faults:${Date.now().toString(36)}:`;
 const schema = `faults_${Date.now().toString(36)}`;
 
 let postgres: PrivatePostgres;
-let redis: Redis;
+let redis: RedisClient;
 let pool: pg.Pool;
 let worker: ChildProcessHandle | undefined;
 let gateway: ChildProcessHandle | undefined;
@@ -55,7 +54,7 @@ async function startGateway(): Promise<ChildProcessHandle> {
 beforeAll(async () => {
   postgres = await PrivatePostgres.create();
   port = await freePort();
-  redis = new Redis(REDIS_URL, { keyPrefix: prefix });
+  redis = connectTestRedis(prefix);
   worker = await startWorkerProcess(env());
   pool = openPool({ databaseUrl: postgres.url, schema, max: 2, onIdleError: () => {} });
   gateway = await startGateway();
@@ -66,7 +65,7 @@ afterAll(async () => {
   await worker?.kill('SIGTERM');
   await pool?.end().catch(() => {});
   redis?.disconnect();
-  await deleteKeysWithPrefix(REDIS_URL, prefix);
+  await deleteKeysWithPrefix(TEST_REDIS, prefix);
   await postgres?.destroy();
 });
 

@@ -4,6 +4,7 @@
  * partition's stream is read by one XREAD on one connection. On Redis Cluster the streams are split
  * per slot, each group on a connection of its own (a client is not connected here: only grouped).
  */
+import type { Command } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import { sha256Hex } from '../../engine/ids.js';
@@ -22,10 +23,10 @@ describe('revocations over partitions', () => {
     const book = new RevocationBook(engine, connection, { tokenTtlMs: 900_000, capacity: 1000, blockMs: 100 });
     const xreads: number[] = [];
     const sendCommand = connection.sendCommand.bind(connection);
-    connection.sendCommand = (command, stream) => {
+    connection.sendCommand = ((command: Command, stream?: never) => {
       if (command.name === 'xread') xreads.push(command.getKeys().length);
       return sendCommand(command, stream);
-    };
+    }) as typeof connection.sendCommand;
     await book.start();
     try {
       clock.advance(5_000); // tokens issued after the book started following (its horizon), with the margin

@@ -5,18 +5,34 @@
  * the test can move, starting at that country's working morning, and cleanup afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { test as base } from 'vitest';
 import { BookingEngine, type EngineOptions } from '../../engine/engine.js';
 import { loadCountry, type Country } from '../../engine/masterdata.js';
-import { projectRoot } from '../../engine/config.js';
-import { deleteKeysWithPrefix } from '../../engine/redis.js';
+import { projectRoot, redisAddressFrom } from '../../engine/config.js';
+import { connectRedis, deleteKeysWithPrefix, type RedisAddress, type RedisClient } from '../../engine/redis.js';
 import { join } from 'node:path';
 import { MORNING, morningIn, TestClock } from './clock.js';
 
 export { MORNING, morningIn, TestClock };
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The tests' Redis, read as every teeka process reads it: REDIS_URL, or the Redis Cluster named by
+ * REDIS_CLUSTER (`npm run test:cluster`). Processes the tests start inherit the same variables.
+ */
+export const TEST_REDIS: RedisAddress = redisAddressFrom(process.env);
+
+/** A connection to the tests' Redis whose keys go under `keyPrefix` (each test has its own). */
+export function connectTestRedis(keyPrefix: string): RedisClient {
+  return connectRedis({ address: TEST_REDIS, keyPrefix, role: 'tool', overrides: { maxRetriesPerRequest: 20, connectTimeout: 10_000 } });
+}
+
+/**
+ * The environment that points a process the tests start at a redis-server of its own (a test that
+ * kills or restarts it) instead of the tests' Redis, whether that is one server or a cluster.
+ */
+export function ownRedisServerEnv(url: string): { REDIS_URL: string; REDIS_CLUSTER: string } {
+  return { REDIS_URL: url, REDIS_CLUSTER: '' };
+}
 
 let demo: Country | undefined;
 export function demoCountry(): Country {
@@ -29,7 +45,7 @@ export interface EngineFixtures {
   /** the country the engine runs on. Default the demo country */
   country: Country;
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   clock: TestClock;
   engine: BookingEngine;
   makeEngine: (options?: Partial<EngineOptions>) => BookingEngine;
@@ -43,10 +59,10 @@ export const test = base.extend<EngineFixtures>({
   prefix: async ({}, use) => {
     const prefix = `test:${randomUUID().slice(0, 8)}:`;
     await use(prefix);
-    await deleteKeysWithPrefix(REDIS_URL, prefix);
+    await deleteKeysWithPrefix(TEST_REDIS, prefix);
   },
   redis: async ({ prefix }, use) => {
-    const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
+    const redis = connectTestRedis(prefix);
     await use(redis);
     redis.disconnect();
   },

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { projectRoot } from '../../engine/config.js';
 import { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
@@ -17,7 +16,8 @@ import { offsetClock } from '../../engine/clock.js';
 import { PROCESS_CLOCK_OFFSET_MS, processClockOffset, processClockOffsetAt } from './clock.js';
 import type { Country } from '../../engine/masterdata.js';
 import { testMobileOf, type TestCountry } from './countries.js';
-import { deleteKeysWithPrefix, demoCountry, REDIS_URL } from './fixtures.js';
+import type { RedisClient } from '../../engine/redis.js';
+import { connectTestRedis, deleteKeysWithPrefix, demoCountry, ownRedisServerEnv, TEST_REDIS } from './fixtures.js';
 
 export { freePort };
 
@@ -29,7 +29,7 @@ export interface RunningGateway {
   /** everything the gateway printed */
   output: () => string;
   engine: BookingEngine;
-  redis: Redis;
+  redis: RedisClient;
   /** stop the process; its Redis keys are deleted unless `keepData` (another gateway takes over) */
   stop: (options?: { keepData?: boolean }) => Promise<void>;
 }
@@ -65,6 +65,8 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
       TEEKA_PG_SCHEMA: 'gateway_tests_no_record',
       TEEKA_CLOCK_OFFSET_MS: String(clockOffset),
       ...(options.country ? { TEEKA_COUNTRY: options.country.file } : {}),
+      // a REDIS_URL given here is a redis-server of the test's own, even when the tests run on a cluster
+      ...(env.REDIS_URL ? ownRedisServerEnv(env.REDIS_URL) : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,7 +93,7 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const redis = new Redis(REDIS_URL, { keyPrefix: prefix });
+  const redis = connectTestRedis(prefix);
   // the test's own engine on the same prefix, country and clock as the gateway
   const engine = new BookingEngine(redis, {
     country: options.country?.country ?? demoCountry(),
@@ -113,7 +115,7 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       redis.disconnect();
-      if (!keepData) await deleteKeysWithPrefix(REDIS_URL, prefix);
+      if (!keepData) await deleteKeysWithPrefix(TEST_REDIS, prefix);
     },
   };
 }

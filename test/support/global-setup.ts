@@ -4,17 +4,20 @@
  * from which tests start real gateway and worker processes.
  */
 import { execFileSync } from 'node:child_process';
-import { Redis } from 'ioredis';
 import pg from 'pg';
+import { redisAddressFrom } from '../../engine/config.js';
+import { connectRedis, describeRedis, whenReady } from '../../engine/redis.js';
 
 export default async function checkServices(): Promise<void> {
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const address = redisAddressFrom(process.env);
+  const redis = connectRedis({ address, keyPrefix: '', role: 'tool', overrides: { maxRetriesPerRequest: 0 } });
+  redis.on('error', () => {}); // the readiness check below says what is wrong
   try {
-    await redis.connect();
+    await whenReady(redis, 5000);
     await redis.ping();
   } catch (err) {
-    throw new Error(`Redis at ${redisUrl} does not answer (${(err as Error).message}). Run the tests with \`npm test\`, which starts it.`);
+    const command = address.cluster ? 'npm run test:cluster' : 'npm test';
+    throw new Error(`${describeRedis(address)} does not answer (${(err as Error).message}). Run the tests with \`${command}\`, which starts it.`);
   } finally {
     redis.disconnect();
   }

@@ -22,7 +22,7 @@ import { rebuildRedis } from '../../worker/rebuild.js';
 import { accountWithBeneficiaries, publishSession } from '../support/booking.js';
 import { deleteKeysWithPrefix } from '../support/fixtures.js';
 import { freePort } from '../support/gateway.js';
-import { builtScript, describe, expect, REDIS_URL, spawnNode, test } from './support.js';
+import { builtScript, describe, expect, TEST_REDIS, spawnNode, test } from './support.js';
 
 const OTHER_DEPLOYMENT = '00000000-0000-4000-8000-000000000042';
 /** the partitions every process of these tests uses (TEEKA_PARTITIONS unset) */
@@ -72,7 +72,7 @@ describe('how Redis stands against PostgreSQL', () => {
     const { deploymentId } = (await readDeploymentRecord(pool))!;
 
     expect(await examineRedis(redis, pool, PARTITIONS)).toEqual({ kind: 'unclaimed', deploymentId });
-    await deleteKeysWithPrefix(REDIS_URL, prefix);
+    await deleteKeysWithPrefix(TEST_REDIS, prefix);
     const emptied = await examineRedis(redis, pool, PARTITIONS);
     expect(emptied).toEqual({ kind: 'emptied', deploymentId });
     expect(mayServe(emptied)).toBeNull();
@@ -92,7 +92,7 @@ describe('how Redis stands against PostgreSQL', () => {
     await redis.del(keys.beneficiarySequence());
     const behind = await examineRedis(redis, pool, PARTITIONS);
     expect(behind).toEqual({ kind: 'behind', deploymentId, redisSequence: null, lastBeneficiaryId: beneficiaryIds[2] });
-    const place: DeploymentPlace = { redisUrl: REDIS_URL, redisKeyPrefix: prefix, schema };
+    const place: DeploymentPlace = { redisAddress: TEST_REDIS, redisKeyPrefix: prefix, schema };
     expect(explainStanding(behind, place)).toMatch(/behind the highest reference id in PostgreSQL \(schema \w+\) \(\d+\).*npm run rebuild -- --force/);
 
     await rebuildRedis(redis, pool);

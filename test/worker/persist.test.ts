@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../engine/redis.js';
 import type pg from 'pg';
 import { keys } from '../../engine/keys.js';
 import { Certificates } from '../../engine/certificates.js';
@@ -16,7 +16,7 @@ import { demoCountry } from '../support/fixtures.js';
 import { DATABASE_URL, describe, expect, startInProcessWorker, test, waitFor } from './support.js';
 
 /** Everything the booking scripts have appended so far, parsed, oldest first. */
-async function outboxEvents(redis: Redis): Promise<OutboxEvent[]> {
+async function outboxEvents(redis: RedisClient): Promise<OutboxEvent[]> {
   return ((await redis.xrange(keys.outbox(), '-', '+')) as StreamEntry[]).map(parseOutboxEntry);
 }
 

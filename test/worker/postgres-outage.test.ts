@@ -18,7 +18,7 @@ import {
   loggedAppointmentEvents,
   outboxLength,
   PrivatePostgres,
-  REDIS_URL,
+  TEST_REDIS,
   registerAccounts,
   startWorkerProcess,
   test,
@@ -35,7 +35,7 @@ describe('PostgreSQL down', () => {
     const schema = 'teeka';
     await migrate(postgres.url, schema);
     const pool = openPool({ databaseUrl: postgres.url, schema, onIdleError: () => {} });
-    const observer = openPersistQueue({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, settings: fastWorkerSettings(schema) });
+    const observer = openPersistQueue({ redisAddress: TEST_REDIS, redisKeyPrefix: prefix, settings: fastWorkerSettings(schema) });
     const worker = await startWorkerProcess({ prefix, schema, databaseUrl: postgres.url, extra: { TEEKA_WORKER_BATCH: '100' } });
     try {
       const centerId = demoCenterId(engine);

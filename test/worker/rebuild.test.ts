@@ -4,7 +4,7 @@
  * with their doses, the photo-ID index, and the quotas of the day; and booking must refuse what it
  * refused before (oversell, a second live appointment, a reused photo ID).
  */
-import type { Redis } from 'ioredis';
+import { allKeys, type RedisClient } from '../../engine/redis.js';
 import type { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { Certificates } from '../../engine/certificates.js';
@@ -16,10 +16,9 @@ import { drainOutboxDirectly } from '../../worker/drain.js';
 import { snapshotDailyQuotas } from '../../worker/quotas.js';
 import { rebuildRedis } from '../../worker/rebuild.js';
 import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
-import { allKeys } from '../../worker/scan.js';
 import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, nextMobile, nextPhotoId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
 import { deleteKeysWithPrefix, type TestClock } from '../support/fixtures.js';
-import { describe, expect, REDIS_URL, spawnNode, builtScript, test } from './support.js';
+import { describe, expect, TEST_REDIS, spawnNode, builtScript, test } from './support.js';
 
 const DAY = 86_400_000;
 /** the partitions the engine and the rebuild use by default */
@@ -31,7 +30,7 @@ const PARTITIONS = new Partitions();
  * outbox, the availability stream) are left out, and so is the deployment marker, which it writes
  * (test/worker/redis-loss.test.ts); no test here books with an idempotency key.
  */
-async function bookingState(redis: Redis): Promise<Record<string, unknown>> {
+async function bookingState(redis: RedisClient): Promise<Record<string, unknown>> {
   const state: Record<string, unknown> = {};
   const skip = new Set([keys.outbox(), keys.availability(), keys.deployment(), keys.partitionCount()]);
   for (const key of (await allKeys(redis, bookingPartitionPattern)).sort()) {
@@ -48,7 +47,7 @@ async function bookingState(redis: Redis): Promise<Record<string, unknown>> {
 }
 
 /** Daily quota keys: value and remaining lifetime. */
-async function quotaState(redis: Redis, accountIds: string[]): Promise<Map<string, { value: string; ttl: number }>> {
+async function quotaState(redis: RedisClient, accountIds: string[]): Promise<Map<string, { value: string; ttl: number }>> {
   const state = new Map<string, { value: string; ttl: number }>();
   for (const accountId of accountIds) {
     for (const key of [keys.forAccount(PARTITIONS, accountId).searchDay(), keys.forAccount(PARTITIONS, accountId).blocked()]) {
@@ -179,7 +178,7 @@ describe('rebuilding Redis from PostgreSQL', () => {
     expect(quotasBefore.size).toBe(3); // two accounts' searches of the day, one block
 
     // Redis loses everything under this deployment's prefix
-    await deleteKeysWithPrefix(REDIS_URL, prefix);
+    await deleteKeysWithPrefix(TEST_REDIS, prefix);
     expect(await allKeys(redis, '*')).toEqual([]);
 
     const report = await rebuildRedis(redis, pool);

@@ -21,7 +21,7 @@ import { BookingEngine } from '../../engine/engine.js';
 import { bookingPartitionPattern, keys } from '../../engine/keys.js';
 import { openPool } from '../../worker/database.js';
 import { migrate } from '../../worker/migrate.js';
-import { allKeys } from '../../worker/scan.js';
+import { allKeys } from '../../engine/redis.js';
 import { demoCountry } from '../support/fixtures.js';
 import { CowinClient, freePort, testMobile, testPhotoId } from '../support/gateway.js';
 import { processClock } from '../support/clock.js';

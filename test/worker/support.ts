@@ -23,11 +23,12 @@ import { OutboxWorker } from '../../worker/outbox-worker.js';
 import { loadWorkerSettings, type WorkerSettings } from '../../worker/settings.js';
 import { accountWithBeneficiaries, nextMobile } from '../support/booking.js';
 import { PROCESS_CLOCK_ENV, realTimeEnv } from '../support/clock.js';
-import { test as engineTest } from '../support/fixtures.js';
+import type { RedisClient } from '../../engine/redis.js';
+import { ownRedisServerEnv, TEST_REDIS, test as engineTest } from '../support/fixtures.js';
 
 const run = promisify(execFile);
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export { REDIS_URL } from '../support/fixtures.js';
+export { TEST_REDIS } from '../support/fixtures.js';
 
 /** Worker settings for tests: a dead worker's job and entries are taken over within about 2 s. */
 export const FAST_WORKER_ENV: Record<string, string> = {
@@ -87,7 +88,7 @@ export async function waitFor<T>(
   }
 }
 
-export async function outboxLength(redis: Redis): Promise<number> {
+export async function outboxLength(redis: RedisClient): Promise<number> {
   return redis.xlen(keys.outbox());
 }
 
@@ -140,10 +141,11 @@ export function spawnNode(script: string, { prefix, schema, databaseUrl = DATABA
     cwd: projectRoot(),
     env: {
       ...process.env,
-      REDIS_URL: redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       DATABASE_URL: databaseUrl,
       TEEKA_REDIS_PREFIX: prefix,
       TEEKA_PG_SCHEMA: schema,
+      // the tests' Redis (REDIS_URL or REDIS_CLUSTER, inherited), or a redis-server of the test's own
+      ...(redisUrl ? ownRedisServerEnv(redisUrl) : {}),
       ...FAST_WORKER_ENV,
       ...PROCESS_CLOCK_ENV,
       ...extra,
@@ -162,7 +164,7 @@ export async function startWorkerProcess(env: WorkerEnv): Promise<ChildProcessHa
 
 /** An in-process worker on the test's prefix and schema (for tests that do not need to kill it). */
 export async function startInProcessWorker(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   pool: pg.Pool,
   schema: string,
@@ -170,7 +172,7 @@ export async function startInProcessWorker(
 ): Promise<OutboxWorker> {
   const worker = new OutboxWorker({
     redis,
-    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisAddress: TEST_REDIS,
     redisKeyPrefix: prefix,
     pool,
     settings: fastWorkerSettings(schema, settings),
