@@ -11,6 +11,7 @@ import { randomBytes, randomUUID, scrypt as scryptCallback, timingSafeEqual, typ
 import type { Redis } from 'ioredis';
 import type { Clock } from './clock.js';
 import { keys } from './keys.js';
+import { decodeOperatorHash } from './records.js';
 import type { LuaScripts } from './scripts.js';
 import { Status } from './status.js';
 
@@ -178,20 +179,22 @@ export class Operators {
 /** A hash no secret matches (its salt and value are fixed), for ids that do not exist. */
 const UNKNOWN_OPERATOR_HASH = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(KEY_LENGTH).toString('base64url')}`;
 
+/** The operator as the admin's views show it (the secret's hash stays in Redis). */
 function recordOf(operatorId: string, hash: Record<string, string>): OperatorRecord | null {
-  if (!hash.role) return null;
+  const stored = decodeOperatorHash(operatorId, hash);
+  if (!stored) return null;
   const record: OperatorRecord = {
     operatorId,
-    role: hash.role as OperatorRole,
-    centerIds: parseCenters(hash.centers),
-    status: hash.status as 'active' | 'revoked',
-    issuedAt: Number(hash.issued_at),
-    issuedBy: hash.issued_by ?? '',
-    version: Number(hash.version),
+    role: stored.role,
+    centerIds: parseCenters(stored.centers),
+    status: stored.status,
+    issuedAt: stored.issued_at,
+    issuedBy: stored.issued_by,
+    version: stored.version,
   };
-  if (hash.revoked_at) {
-    record.revokedAt = Number(hash.revoked_at);
-    record.revokedBy = hash.revoked_by ?? '';
+  if (stored.revoked_at !== undefined) {
+    record.revokedAt = stored.revoked_at;
+    record.revokedBy = stored.revoked_by ?? '';
   }
   return record;
 }

@@ -26,8 +26,9 @@
 import type { Redis } from 'ioredis';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
+import { decodeLoginRevocationEntry, MalformedRecord, type LoginRevocationEntry } from '../engine/records.js';
 import { BlockedUntil } from './blocked-until.js';
-import { DEFAULT_FOLLOW_OPTIONS, entryFields, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
+import { DEFAULT_FOLLOW_OPTIONS, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
 
 export interface RevocationOptions {
   /** the citizens' token lifetime, ms: a revocation is kept this long (plus the margin) */
@@ -116,9 +117,16 @@ export class RevocationBook implements StreamOwner {
   async apply(entries: StreamEntry[]): Promise<void> {
     for (const [id, fields] of entries) {
       this.lastId = id;
-      const entry = entryFields(fields);
-      if (entry.s) this.remember(entry.s, Number(entry.t) || this.engine.now());
-      if (entry.a && Number(entry.b) > this.engine.now()) this.blockedAccounts.block(entry.a, Number(entry.b));
+      let revocation: LoginRevocationEntry;
+      try {
+        revocation = decodeLoginRevocationEntry(id, fields);
+      } catch (err) {
+        if (!(err instanceof MalformedRecord)) throw err;
+        console.error(`revocations: skipped: ${err.message}`);
+        continue;
+      }
+      this.remember(revocation.sid, revocation.at);
+      if (revocation.block && revocation.block.until > this.engine.now()) this.blockedAccounts.block(revocation.block.accountId, revocation.block.until);
     }
     this.sweep();
   }
@@ -139,10 +147,19 @@ export class RevocationBook implements StreamOwner {
    */
   private async readFromStart(): Promise<void> {
     const first = await this.stream.xrange(keys.loginRevocations(), '-', '+', 'COUNT', 1);
-    const oldest = first[0] ? Number(entryFields(first[0][1]).t) : NaN;
-    const from = Number.isFinite(oldest) ? oldest : this.engine.now();
+    const from = first[0] ? this.revokedAtOrNow(first[0]) : this.engine.now();
     this.horizon = this.horizon === Number.POSITIVE_INFINITY ? from : Math.max(this.horizon, from);
     this.lastId = '0-0';
+  }
+
+  /** When an entry's login session ended; now for an entry no script wrote (the horizon stays safe). */
+  private revokedAtOrNow([id, fields]: StreamEntry): number {
+    try {
+      return decodeLoginRevocationEntry(id, fields).at;
+    } catch (err) {
+      if (!(err instanceof MalformedRecord)) throw err;
+      return this.engine.now();
+    }
   }
 
   private remember(sid: string, revokedAt: number): void {
