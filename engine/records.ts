@@ -268,14 +268,15 @@ export interface StoredBeneficiary {
   appt3_day: number;
 }
 
-const storedBeneficiarySchema = z.object({
+/** What a beneficiary's record and its outbox change share. */
+const beneficiaryBase = z.object({
   id: beneficiaryId,
   name: z.string(),
   birth_year: int,
   gender_id: int,
   photo_id_type: int,
   photo_id_last4: z.string(),
-  photo_id_hash: z.string().min(1),
+  photo_id_hash: z.string(),
   comorbidity: z.enum(['Y', 'N']),
   consent_version: z.string(),
   registered_at: ms,
@@ -284,6 +285,10 @@ const storedBeneficiarySchema = z.object({
   dose1: epochDay,
   dose2: epochDay,
   dose3: epochDay,
+});
+
+const storedBeneficiarySchema = beneficiaryBase.extend({
+  photo_id_hash: z.string().min(1),
   appt1: z.string(),
   appt2: z.string(),
   appt3: z.string(),
@@ -576,25 +581,7 @@ export function decodeLoginRevocationEntry(entryId: string, fields: readonly str
 
 const accountChange = z.object({ account_id: z.string().min(1), created_at: ms });
 
-const beneficiaryChange = z.object({
-  id: beneficiaryId,
-  account_id: z.string().min(1),
-  name: z.string(),
-  birth_year: int,
-  gender_id: int,
-  photo_id_type: int,
-  photo_id_last4: z.string(),
-  photo_id_hash: z.string(),
-  comorbidity: z.enum(['Y', 'N']),
-  consent_version: z.string(),
-  registered_at: ms,
-  version: int.positive(),
-  vaccine: z.string(),
-  dose1: epochDay,
-  dose2: epochDay,
-  dose3: epochDay,
-  deleted_at: ms.optional(),
-});
+const beneficiaryChange = beneficiaryBase.extend({ account_id: z.string().min(1), deleted_at: ms.optional() });
 
 const sessionChange = z.object({
   session_id: z.string().min(1),
