@@ -16,7 +16,8 @@
  * - appointment hash (`keys.appointment`): bookAppointment-6.lua (`bens`, `status:<id>`, `code:<id>`,
  *   version 1); cancelAppointment-5, rescheduleAppointment-6, markVaccinated-6 (`code_tries` too).
  *   Read in Lua by includes/appointmentState.lua.
- * - operator hash (`keys.operator`): issueOperator-3.lua, revokeOperator-3.lua.
+ * - operator hash (`keys.operator`): issueOperator-3.lua, revokeOperator-3.lua; an operator's login
+ *   session (`keys.operatorSession`): openOperatorSession-2.lua.
  * - certificate hash (`keys.certificate`) and a beneficiary's certificates by dose
  *   (`keys.beneficiaryCertificates`): markVaccinated-6.lua; revokeCertificate-3.lua.
  * - outbox entry (`keys.outbox`): includes/appendOutbox.lua (`id`, `kind`, `data` JSON), from every
@@ -444,6 +445,22 @@ export function decodeOperatorHash(operatorId: string, hash: Record<string, stri
     operator.revoked_by = fields.text('revoked_by');
   }
   return operator;
+}
+
+/** An operator's live login session (openOperatorSession-2.lua); deleting it revokes the token. */
+export interface OperatorSessionHash {
+  sid: string;
+  role: 'vaccinator' | 'admin';
+  /** comma-separated centre ids, '' for an admin */
+  centers: string;
+  /** when it opened, ms */
+  since: number;
+}
+
+export function decodeOperatorSessionHash(operatorId: string, hash: Record<string, string>): OperatorSessionHash | null {
+  if (Object.keys(hash).length === 0) return null;
+  const fields = new Fields(`operator login session ${operatorId}`, hash);
+  return { sid: fields.text('sid'), role: fields.oneOf('role', ['vaccinator', 'admin'] as const), centers: fields.text('centers'), since: fields.int('since') };
 }
 
 // ---------------------------------------------------------------- certificate hash

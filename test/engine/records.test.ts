@@ -18,6 +18,7 @@ import {
   decodeCertificateHash,
   decodeLoginRevocationEntry,
   decodeOperatorHash,
+  decodeOperatorSessionHash,
   decodeQueueDepth,
   decodeSessionHash,
   decodeStoredSession,
@@ -81,7 +82,10 @@ describe('what the scripts write decodes, and encodes back to the same fields', 
     if (!vaccinated.ok) throw new Error(`vaccination refused: ${vaccinated.status}`);
     const certificates = new Certificates(redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
     const operators = new Operators(redis, engine.scripts, clock.now);
-    expect(await operators.issue('vax-2', 'vaccinator', [demoCenterId(engine), demoCenterId(engine, 1)], 'admin')).toMatchObject({ ok: true });
+    const issued = await operators.issue('vax-2', 'vaccinator', [demoCenterId(engine), demoCenterId(engine, 1)], 'admin');
+    if (!issued.ok) throw new Error(`issue refused: ${issued.status}`);
+    const login = await operators.login('vax-2', issued.secret);
+    if (!login.ok) throw new Error(`operator login refused: ${login.status}`);
     expect(await operators.issue('vax-3', 'vaccinator', [demoCenterId(engine)], 'admin')).toMatchObject({ ok: true });
     expect(await operators.revoke('vax-3', 'admin')).toMatchObject({ ok: true });
 
@@ -147,6 +151,13 @@ describe('what the scripts write decodes, and encodes back to the same fields', 
     expect(decodeOperatorHash('vax-2', await redis.hgetall(keys.operator('vax-2')))).toMatchObject({
       status: 'active',
       centers: `${demoCenterId(engine)},${demoCenterId(engine, 1)}`,
+    });
+
+    expect(decodeOperatorSessionHash('vax-2', await redis.hgetall(keys.operatorSession('vax-2')))).toEqual({
+      sid: login.sid,
+      role: 'vaccinator',
+      centers: `${demoCenterId(engine)},${demoCenterId(engine, 1)}`,
+      since: clock.now(),
     });
 
     // the certificate as issued, then as revoked; the beneficiary's index points at it
