@@ -8,57 +8,12 @@ import type { Clock } from './clock.js';
 import type { KeyRing, PublishedKey } from './certificate-keys.js';
 import type { RevocationList } from './health-card.js';
 import { keys } from './keys.js';
+import { decodeBeneficiaryCertificates, decodeCertificateHash, type CertificateRecord } from './records.js';
 import type { LuaScripts } from './scripts.js';
 import { Status } from './status.js';
 
-export interface CertificateRecord {
-  certificateId: string;
-  beneficiaryId: string;
-  accountId: string;
-  appointmentId: string;
-  dose: number;
-  vaccine: string;
-  /** vaccination day, epoch day */
-  date: number;
-  centerId: number;
-  kid: string;
-  rid: string;
-  jws: string;
-  issuedAt: number;
-  issuedBy: string;
-  status: 'issued' | 'revoked';
-  revokedAt?: number;
-  revokedBy?: string;
-  revocationReason?: string;
-  version: number;
-}
-
-function recordOf(hash: Record<string, string>): CertificateRecord | null {
-  if (!hash.certificate_id) return null;
-  const record: CertificateRecord = {
-    certificateId: hash.certificate_id,
-    beneficiaryId: hash.beneficiary_id!,
-    accountId: hash.account_id!,
-    appointmentId: hash.appointment_id!,
-    dose: Number(hash.dose),
-    vaccine: hash.vaccine!,
-    date: Number(hash.date),
-    centerId: Number(hash.center_id),
-    kid: hash.kid!,
-    rid: hash.rid!,
-    jws: hash.jws!,
-    issuedAt: Number(hash.issued_at),
-    issuedBy: hash.issued_by ?? '',
-    status: hash.status as 'issued' | 'revoked',
-    version: Number(hash.version),
-  };
-  if (hash.revoked_at) {
-    record.revokedAt = Number(hash.revoked_at);
-    record.revokedBy = hash.revoked_by ?? '';
-    record.revocationReason = hash.revocation_reason ?? '';
-  }
-  return record;
-}
+// a certificate's stored layout is engine/records.ts's
+export type { CertificateRecord } from './records.js';
 
 export class Certificates {
   constructor(
@@ -70,14 +25,14 @@ export class Certificates {
   ) {}
 
   async get(certificateId: string): Promise<CertificateRecord | null> {
-    return recordOf(await this.redis.hgetall(keys.certificate(certificateId)));
+    return decodeCertificateHash(certificateId, await this.redis.hgetall(keys.certificate(certificateId)));
   }
 
   /** The certificate of a beneficiary's latest recorded dose, or null before the first. */
   async latestOf(beneficiaryId: string): Promise<CertificateRecord | null> {
-    const byDose = await this.redis.hgetall(keys.beneficiaryCertificates(beneficiaryId));
-    const latest = Object.keys(byDose).map(Number).sort((a, b) => b - a)[0];
-    return latest === undefined ? null : this.get(byDose[String(latest)]!);
+    const byDose = decodeBeneficiaryCertificates(beneficiaryId, await this.redis.hgetall(keys.beneficiaryCertificates(beneficiaryId)));
+    const latest = Math.max(...byDose.keys());
+    return byDose.size === 0 ? null : this.get(byDose.get(latest)!);
   }
 
   async revoke(certificateId: string, revokedBy: string, reason: string): Promise<{ ok: true; version: number } | { ok: false; status: Status }> {

@@ -25,7 +25,8 @@ import { Partitions } from './partitions.js';
 import type { Country } from './masterdata.js';
 import { NO_REPLICA_WAIT, ReplicaAcknowledgement, type DurabilityOptions } from './durability.js';
 import { LuaScripts, type ScriptName } from './scripts.js';
-import { defineSession, parseSessionHash, type SessionInput, type SessionState } from './sessions.js';
+import { appointmentField, decodeAccountHash, decodeAppointmentHash, decodeBeneficiary, decodeSessionHash, beneficiaryField, type Appointment, type StoredBeneficiary } from './records.js';
+import { defineSession, type SessionInput, type SessionState } from './sessions.js';
 import { Status } from './status.js';
 
 export interface EngineOptions {
@@ -93,46 +94,8 @@ export interface NewBeneficiary {
   consent_version: string;
 }
 
-/** A beneficiary as stored in the account hash. */
-export interface StoredBeneficiary {
-  id: string;
-  name: string;
-  birth_year: number;
-  gender_id: number;
-  photo_id_type: number;
-  photo_id_last4: string;
-  photo_id_hash: string;
-  comorbidity: 'Y' | 'N';
-  consent_version: string;
-  registered_at: number;
-  version: number;
-  vaccine: string;
-  dose1: number;
-  dose2: number;
-  dose3: number;
-  appt1: string;
-  appt2: string;
-  appt3: string;
-  appt1_day: number;
-  appt2_day: number;
-  appt3_day: number;
-}
-
-export type BeneficiaryStatus = 'booked' | 'cancelled' | 'vaccinated';
-
-export interface Appointment {
-  appointment_id: string;
-  account_id: string;
-  session_id: string;
-  slot: string;
-  dose: number;
-  version: number;
-  created_at: number;
-  /** `security_code`: the code on the citizen's slip; never shown to a vaccinator */
-  beneficiaries: { id: string; status: BeneficiaryStatus; security_code?: string }[];
-  /** wrong security codes given so far (locked at the engine's limit) */
-  wrong_codes: number;
-}
+// the stored layouts of beneficiaries and appointments are engine/records.ts's
+export type { Appointment, BeneficiaryStatus, StoredBeneficiary } from './records.js';
 
 export interface Vaccination {
   appointmentId: string;
@@ -260,7 +223,7 @@ export class BookingEngine {
   }
 
   async getSession(sessionId: string): Promise<SessionState | null> {
-    return parseSessionHash(sessionId, await this.redis.hgetall(keys.session(sessionId)));
+    return decodeSessionHash(sessionId, await this.redis.hgetall(keys.session(sessionId)));
   }
 
   /** Every session dated from `fromDay` to `toDay` inclusive. */
@@ -275,7 +238,7 @@ export class BookingEngine {
       const replies = (await pipeline.exec()) ?? [];
       replies.forEach(([err, hash], j) => {
         if (err) throw err;
-        const state = parseSessionHash(chunk[j]!, hash as Record<string, string>);
+        const state = decodeSessionHash(chunk[j]!, hash as Record<string, string>);
         if (state) sessions.push(state);
       });
     }
@@ -462,9 +425,9 @@ export class BookingEngine {
   }
 
   async deleteBeneficiary(accountId: string, beneficiaryId: string): Promise<Outcome> {
-    const raw = await this.redis.hget(keys.account(accountId), `ben:${beneficiaryId}`);
+    const raw = await this.redis.hget(keys.account(accountId), beneficiaryField(beneficiaryId));
     if (!raw) return { ok: false, status: Status.BENEFICIARY_NOT_FOUND };
-    const ben = JSON.parse(raw) as StoredBeneficiary;
+    const ben = decodeBeneficiary(`account hash ${accountId}, beneficiary ${beneficiaryId}`, raw);
     const reply = await this.change(
       'deleteBeneficiary',
       [keys.account(accountId), keys.photoId(ben.photo_id_hash), keys.outbox()],
@@ -476,34 +439,13 @@ export class BookingEngine {
 
   /** The account's beneficiaries, in registration order. */
   async listBeneficiaries(accountId: string): Promise<StoredBeneficiary[]> {
-    const hash = await this.redis.hgetall(keys.account(accountId));
-    return Object.entries(hash)
-      .filter(([field]) => field.startsWith('ben:'))
-      .map(([, json]) => JSON.parse(json) as StoredBeneficiary)
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    return decodeAccountHash(accountId, await this.redis.hgetall(keys.account(accountId)))?.beneficiaries ?? [];
   }
 
   // ---------------------------------------------------------------- appointments
 
   async getAppointment(appointmentId: string): Promise<Appointment | null> {
-    const hash = await this.redis.hgetall(keys.appointment(appointmentId));
-    if (!hash.account_id) return null;
-    return {
-      appointment_id: appointmentId,
-      account_id: hash.account_id,
-      session_id: hash.session_id!,
-      slot: hash.slot!,
-      dose: Number(hash.dose),
-      version: Number(hash.version),
-      created_at: Number(hash.created_at),
-      beneficiaries: hash.bens!.split(',').map((id) => {
-        const securityCode = hash[`code:${id}`];
-        return securityCode === undefined
-          ? { id, status: hash[`status:${id}`] as BeneficiaryStatus }
-          : { id, status: hash[`status:${id}`] as BeneficiaryStatus, security_code: securityCode };
-      }),
-      wrong_codes: Number(hash.code_tries ?? 0),
-    };
+    return decodeAppointmentHash(appointmentId, await this.redis.hgetall(keys.appointment(appointmentId)));
   }
 
   /**
@@ -567,7 +509,7 @@ export class BookingEngine {
     if (status === Status.REPLAYED) {
       // the first answer's codes, as the appointment keeps them
       const appointmentId = reply[1] as string;
-      const codes = beneficiaryIds.length ? await this.redis.hmget(keys.appointment(appointmentId), ...beneficiaryIds.map((id) => `code:${id}`)) : [];
+      const codes = beneficiaryIds.length ? await this.redis.hmget(keys.appointment(appointmentId), ...beneficiaryIds.map(appointmentField.securityCode)) : [];
       const securityCodes = beneficiaryIds.map((beneficiaryId, i) => ({ beneficiaryId, code: codes[i] ?? '' }));
       return { ok: true, status, appointmentId, securityCodes };
     }
@@ -674,9 +616,9 @@ export class BookingEngine {
     const { appointmentId, beneficiaryId, securityCode, centerIds } = vaccination;
     const [rawBen, [centerText, dateText, vaccine], [doseText, status, storedCode]] = (await this.redis
       .pipeline()
-      .hget(keys.account(accountId), `ben:${beneficiaryId}`)
+      .hget(keys.account(accountId), beneficiaryField(beneficiaryId))
       .hmget(keys.session(sessionId), 'center_id', 'date', 'vaccine')
-      .hmget(keys.appointment(appointmentId), 'dose', `status:${beneficiaryId}`, `code:${beneficiaryId}`)
+      .hmget(keys.appointment(appointmentId), 'dose', appointmentField.status(beneficiaryId), appointmentField.securityCode(beneficiaryId))
       .exec()
       .then((replies) =>
         (replies ?? []).map(([err, value]) => {
@@ -686,7 +628,7 @@ export class BookingEngine {
       )) as [string | null, (string | null)[], (string | null)[]];
     const centerId = Number(centerText);
     if (!rawBen || !vaccine || !centerIds.includes(centerId) || status !== 'booked' || (storedCode && storedCode !== securityCode)) return null;
-    const ben = JSON.parse(rawBen) as StoredBeneficiary;
+    const ben = decodeBeneficiary(`account hash ${accountId}, beneficiary ${beneficiaryId}`, rawBen);
     const center = this.country.centersById.get(centerId);
     const district = center && this.country.districtsById.get(center.district_id);
     const state = district && this.country.statesById.get(district.state_id);

@@ -181,6 +181,11 @@ export const keys = {
   // persistence partition: the worker's own coordination, never touched by a booking script
   /** string with TTL: refreshed by a live outbox consumer; once it is gone, other workers claim its pending entries */
   persistConsumer: (consumer: string) => `${PERSIST}:consumer:${consumer}`,
+  /**
+   * string with TTL: the queue depth a worker last read (engine/records.ts `QueueDepth`), refreshed
+   * every second; gone a few seconds after the last worker stopped, so readers say "unknown"
+   */
+  workerQueueDepth: () => `${PERSIST}:queue-depth`,
   /** string with TTL: held by the one worker taking the current snapshot of daily quotas */
   quotaSnapshotLock: () => `${PERSIST}:quota-snapshot`,
 } as const;

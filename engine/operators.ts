@@ -11,6 +11,7 @@ import { randomBytes, randomUUID, scrypt as scryptCallback, timingSafeEqual, typ
 import { allKeys, type RedisClient } from './redis.js';
 import type { Clock } from './clock.js';
 import { keys } from './keys.js';
+import { decodeOperatorHash, decodeOperatorSessionHash } from './records.js';
 import type { LuaScripts } from './scripts.js';
 import { Status } from './status.js';
 
@@ -120,13 +121,13 @@ export class Operators {
   async login(operatorId: string, secret: string, role?: string): Promise<OperatorOutcome<OperatorSession & { sid: string }>> {
     const refused = { ok: false as const, status: Status.OPERATOR_REFUSED };
     if (!OPERATOR_ID.test(operatorId) || operatorId === KEY_ADMIN_ID) return refused;
-    const [status, stored, storedRole] = await this.redis.hmget(keys.operator(operatorId), 'status', 'secret_hash', 'role');
+    const operator = decodeOperatorHash(operatorId, await this.redis.hgetall(keys.operator(operatorId)));
     // an unknown id costs a hash too, so the time taken does not tell which ids exist
-    const matches = await secretMatches(secret, stored ?? UNKNOWN_OPERATOR_HASH);
-    if (status !== 'active' || !stored || !matches) return refused;
+    const matches = await secretMatches(secret, operator?.secret_hash ?? UNKNOWN_OPERATOR_HASH);
+    if (!operator || operator.status !== 'active' || !matches) return refused;
     // a login that asks for another role is refused before it opens a session (and ends the live one)
-    if (role !== undefined && storedRole !== role) return refused;
-    return this.openSession(operatorId, stored);
+    if (role !== undefined && operator.role !== role) return refused;
+    return this.openSession(operatorId, operator.secret_hash);
   }
 
   /** The session of the deployment's admin key, which the caller has checked against its configuration. */
@@ -147,9 +148,9 @@ export class Operators {
 
   /** The live session a token's `sid` names, or null once it was replaced, revoked or expired. */
   async session(operatorId: string, sid: string): Promise<OperatorSession | null> {
-    const [liveSid, role, centers] = await this.redis.hmget(keys.operatorSession(operatorId), 'sid', 'role', 'centers');
-    if (liveSid !== sid || (role !== 'vaccinator' && role !== 'admin')) return null;
-    return { operatorId, role, centerIds: parseCenters(centers ?? '') };
+    const live = decodeOperatorSessionHash(operatorId, await this.redis.hgetall(keys.operatorSession(operatorId)));
+    if (!live || live.sid !== sid) return null;
+    return { operatorId, role: live.role, centerIds: parseCenters(live.centers) };
   }
 
   async get(operatorId: string): Promise<OperatorRecord | null> {
@@ -172,20 +173,22 @@ export class Operators {
 /** A hash no secret matches (its salt and value are fixed), for ids that do not exist. */
 const UNKNOWN_OPERATOR_HASH = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(KEY_LENGTH).toString('base64url')}`;
 
+/** The operator as the admin's views show it (the secret's hash stays in Redis). */
 function recordOf(operatorId: string, hash: Record<string, string>): OperatorRecord | null {
-  if (!hash.role) return null;
+  const stored = decodeOperatorHash(operatorId, hash);
+  if (!stored) return null;
   const record: OperatorRecord = {
     operatorId,
-    role: hash.role as OperatorRole,
-    centerIds: parseCenters(hash.centers),
-    status: hash.status as 'active' | 'revoked',
-    issuedAt: Number(hash.issued_at),
-    issuedBy: hash.issued_by ?? '',
-    version: Number(hash.version),
+    role: stored.role,
+    centerIds: parseCenters(stored.centers),
+    status: stored.status,
+    issuedAt: stored.issued_at,
+    issuedBy: stored.issued_by,
+    version: stored.version,
   };
-  if (hash.revoked_at) {
-    record.revokedAt = Number(hash.revoked_at);
-    record.revokedBy = hash.revoked_by ?? '';
+  if (stored.revoked_at !== undefined) {
+    record.revokedAt = stored.revoked_at;
+    record.revokedBy = stored.revoked_by ?? '';
   }
   return record;
 }

@@ -5,6 +5,7 @@
 import { formatCowinDate, localInstant, yearOf } from './dates.js';
 import { sessionIdFor } from './ids.js';
 import type { Center, Country } from './masterdata.js';
+import type { SessionDefinition } from './records.js';
 
 /** What an operator says about a session. */
 export interface SessionInput {
@@ -25,39 +26,8 @@ export interface SessionInput {
   status?: 'open' | 'closed' | undefined;
 }
 
-/** The stored definition, field for field as publishSession-4.lua expects it (order is fixed). */
-export interface SessionDefinition {
-  center_id: number;
-  district_id: number;
-  date: number;
-  year: number;
-  vaccine: string;
-  min_age: number;
-  max_age: number;
-  allow_all_age: 0 | 1;
-  cap1: number;
-  cap2: number;
-  slots: string[];
-  slot_caps: number[];
-  opens_at: number;
-  cutoff_at: number;
-  day_start: number;
-  day_end: number;
-  /** minimum days from dose 1 to dose 2; -1 for a single-dose vaccine (it has no dose 2) */
-  dose2_after: number;
-  /** minimum days from the last primary dose to the precaution dose; -1 when the vaccine has none */
-  precaution_after: number;
-  status: 'open' | 'closed';
-}
-
-/** A session as stored in Redis: its definition plus what is booked. */
-export interface SessionState extends SessionDefinition {
-  session_id: string;
-  booked1: number;
-  booked2: number;
-  slot_booked: number[];
-  version: number;
-}
+// the stored layout of a session (its definition and the hash around it) is engine/records.ts's
+export type { SessionDefinition, SessionState } from './records.js';
 
 export class SessionInputError extends Error {
   constructor(
@@ -157,20 +127,6 @@ export function plannedSessions(country: Country, fromDay: number, days: number)
  */
 export function capacityBucket(dose: number): 1 | 2 {
   return dose === 1 ? 1 : 2;
-}
-
-/** Parse a session hash (HGETALL) into its state; null when the hash is empty. */
-export function parseSessionHash(sessionId: string, hash: Record<string, string>): SessionState | null {
-  if (!hash.definition) return null;
-  const definition = JSON.parse(hash.definition) as SessionDefinition;
-  return {
-    ...definition,
-    session_id: sessionId,
-    booked1: Number(hash.booked1 ?? 0),
-    booked2: Number(hash.booked2 ?? 0),
-    slot_booked: definition.slots.map((label) => Number(hash[`slotbooked:${label}`] ?? 0)),
-    version: Number(hash.version ?? 0),
-  };
 }
 
 /** Label for logs and errors: `centre 123 on 27-11-2026 (COVISHIELD 18+)` */

@@ -15,8 +15,9 @@
 import type { RedisClient } from '../engine/redis.js';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
+import { decodeAvailabilityEntry, MalformedRecord, type AvailabilityEntry } from '../engine/records.js';
 import { capacityBucket, type SessionState } from '../engine/sessions.js';
-import { DEFAULT_FOLLOW_OPTIONS, entryFields, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
+import { DEFAULT_FOLLOW_OPTIONS, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
 
 export interface SessionAvailability {
   session_id: string;
@@ -178,10 +179,18 @@ export class AvailabilityBook implements StreamOwner {
     const changes: SessionAvailability[] = [];
     for (const [id, fields] of entries) {
       this.lastId = id;
-      const entry = entryFields(fields);
-      const sessionId = entry.s!;
+      let entry: AvailabilityEntry;
+      try {
+        entry = decodeAvailabilityEntry(id, fields);
+      } catch (err) {
+        // no script wrote it: memory learns nothing from it (the next reload reads the sessions whole)
+        if (!(err instanceof MalformedRecord)) throw err;
+        console.error(`availability: skipped: ${err.message}`);
+        continue;
+      }
+      const { sessionId } = entry;
       let session = this.sessions.get(sessionId);
-      if (!session || String(session.version) !== entry.v) {
+      if (!session || session.version !== entry.version) {
         // new to us, or its definition changed: read it whole
         const fresh = await this.engine.getSession(sessionId);
         if (!fresh) continue;
@@ -190,13 +199,12 @@ export class AvailabilityBook implements StreamOwner {
         else continue;
         session = fresh;
       } else {
-        session.booked1 = session.cap1 - Number(entry.a1);
-        session.booked2 = session.cap2 - Number(entry.a2);
-        // seats left in each slot the change touched (`slot:<label>`)
-        for (const field in entry) {
-          if (!field.startsWith('slot:')) continue;
-          const slotIndex = session.slots.indexOf(field.slice(5));
-          if (slotIndex >= 0) session.slot_booked[slotIndex] = session.slot_caps[slotIndex]! - Number(entry[field]);
+        session.booked1 = session.cap1 - entry.available1;
+        session.booked2 = session.cap2 - entry.available2;
+        // seats left in each slot the change touched
+        for (const [slot, left] of entry.slotsLeft) {
+          const slotIndex = session.slots.indexOf(slot);
+          if (slotIndex >= 0) session.slot_booked[slotIndex] = session.slot_caps[slotIndex]! - left;
         }
       }
       this.bump(session.district_id);

@@ -43,7 +43,7 @@ export interface GatewayContext {
   health: () => Promise<HealthReport>;
   /** the whole gateway's metrics in Prometheus text, as last aggregated by the main thread */
   metricsText: () => string;
-  /** the operator's view of persistence (queue depth), as last read by the main thread */
+  /** the operator's view of persistence (queue depth) the worker last published, null while unknown */
   queueDepth: () => unknown;
   /** the last five minutes of per-second operator numbers (see stats.ts) */
   stats: () => StatsSample[];

@@ -2,7 +2,7 @@
  * The gateway process: checks its configuration, country file and uWS build, and that Redis agrees
  * with PostgreSQL (worker/deployment.ts: an emptied or foreign Redis is refused, exit 2), then runs
  * one request thread per core on one port. The main thread serves no requests: it aggregates the threads'
- * metrics once a second, reads the queue depth, and coordinates shutdown.
+ * metrics once a second, reads the queue depth the worker publishes, and coordinates shutdown.
  *
  *   node dist/gateway/main.js      (PORT, GATEWAY_THREADS and the rest: see engine/config.ts)
  */
@@ -15,12 +15,10 @@ import { Partitions } from '../engine/partitions.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
 import { admitRedis, DISAGREEMENT_EXIT_CODE, RedisDisagrees, watchDeploymentMarker } from '../worker/deployment.js';
-import { openPersistQueue } from '../worker/queue.js';
-import { readQueueDepth, type QueueDepth } from '../worker/queue-depth.js';
-import { loadWorkerSettings } from '../worker/settings.js';
+import { databaseSchema } from '../worker/settings.js';
 import { ConnectionsPerAddress } from './connections-per-address.js';
 import type { MainToThread, ThreadData, ThreadToMain } from './messages.js';
-import { QueueGauges } from './queue-gauges.js';
+import { QueueGauges, readPublishedDepth, type PublishedDepth } from './queue-gauges.js';
 import { StatsHistory } from './stats.js';
 import { isNativeUws, loadUws } from './uws-adapter.js';
 
@@ -34,16 +32,17 @@ await refuseIfPortServed(config.host, config.port);
 /** GATEWAY_YOUNG_GENERATION_MB: V8 young-generation size per request thread. Default 64 */
 const YOUNG_GENERATION_MB = settingsOrExit('gateway', () => integer(process.env, 'GATEWAY_YOUNG_GENERATION_MB', 64, 8, 1024));
 
-const settings = loadWorkerSettings();
+// the one worker setting the gateway needs: where PostgreSQL's deployment record is
+const schema = settingsOrExit('gateway', () => databaseSchema());
 // the main thread's own connections: queue depth is read once here, not by every request thread
 const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'gateway', overrides: { enableAutoPipelining: false } });
-const place = { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
+const place = { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema };
 
 /** The deployment marker to watch while serving (null: PostgreSQL has no record yet), or why not to serve. */
 async function checkRedisAgainstRecord(): Promise<string | null | RedisDisagrees> {
   await whenReady(redis, 30_000);
   // PostgreSQL may be down: the check then trusts the marker, and must not hold the start for long
-  const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, max: 1, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
+  const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 1, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
   try {
     return await admitRedis(redis, pool, place, new Partitions(config.partitions), (line) => console.log(`gateway: ${line}`));
   } catch (err) {
@@ -97,19 +96,17 @@ const broadcast = (message: MainToThread) => threads.forEach((t) => t.postMessag
 
 const stats = new StatsHistory();
 const queueGauges = new QueueGauges();
-const persistQueue = openPersistQueue({ redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, settings });
-let queueDepth: QueueDepth | null = null;
 
 async function aggregateMetrics(): Promise<void> {
-  queueDepth = await readQueueDepth(redis, persistQueue.queue).catch(() => null);
-  if (queueDepth) {
-    queueGauges.set(queueDepth);
-    broadcast({ type: 'queue-depth', depth: queueDepth });
-  }
+  // what the worker published, or unknown (no worker, or Redis unreachable): never the last values
+  const published: PublishedDepth | null = await readPublishedDepth(redis).catch(() => null);
+  queueGauges.set(published);
+  const queueDepth = published ? { ...published.depth, publishedAgeMs: published.ageMs } : null;
+  broadcast({ type: 'queue-depth', depth: queueDepth });
   const all = [...latestMetrics.values()];
   if (!all.length) return;
   const threadsRegistry: Registry = AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]);
-  const registry: Registry = queueDepth ? Registry.merge([threadsRegistry, queueGauges.registry]) : threadsRegistry;
+  const registry: Registry = Registry.merge([threadsRegistry, ...queueGauges.registries()]);
   broadcast({ type: 'metrics-text', text: await registry.metrics() });
   if (stats.record(await threadsRegistry.getMetricsAsJSON(), queueDepth)) broadcast({ type: 'stats', samples: stats.samples });
 }
@@ -165,7 +162,6 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   broadcast({ type: 'shutdown' });
   await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 3000))]);
   await Promise.all(threads.map((t) => t.terminate()));
-  await persistQueue.close().catch(() => {});
   redis.disconnect();
   process.exit(exitCode);
 }

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics. Each gateway thread counts into its own prom-client registry; once a second
  * the threads send their metrics to the main thread, which aggregates them (prom-client's
- * AggregatorRegistry), adds the queue depth it reads itself, and hands the finished text back to
+ * AggregatorRegistry), adds the queue depth the worker publishes (queue-gauges.ts), and hands the finished text back to
  * every thread. So whichever thread the kernel gives a scrape to answers for the whole gateway,
  * at most about a second old.
  */

@@ -28,10 +28,10 @@
  */
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
+import { decodeLoginRevocationEntry, MalformedRecord, type LoginRevocationEntry } from '../engine/records.js';
 import { BlockedUntil } from './blocked-until.js';
 import {
   DEFAULT_FOLLOW_OPTIONS,
-  entryFields,
   StreamFollower,
   streamGroups,
   type StreamConnection,
@@ -98,13 +98,22 @@ class PartitionRevocations implements StreamOwner {
    */
   async readFromStart(): Promise<void> {
     const first = await this.connection.xrange(this.key, '-', '+', 'COUNT', 1);
-    const oldest = first[0] ? Number(entryFields(first[0][1]).t) : NaN;
-    this.moveHorizon(Number.isFinite(oldest) ? oldest : this.book.now());
+    this.moveHorizon(first[0] ? this.revokedAtOrNow(first[0]) : this.book.now());
     this.lastId = '0-0';
   }
 
   moveHorizon(to: number): void {
     this.horizon = this.horizon === Number.POSITIVE_INFINITY ? to : Math.max(this.horizon, to);
+  }
+
+  /** When an entry's login session ended; now for an entry no script wrote (the horizon stays safe). */
+  private revokedAtOrNow([id, fields]: StreamEntry): number {
+    try {
+      return decodeLoginRevocationEntry(id, fields).at;
+    } catch (err) {
+      if (!(err instanceof MalformedRecord)) throw err;
+      return this.book.now();
+    }
   }
 }
 
@@ -186,12 +195,19 @@ export class RevocationBook {
     this.blockedAccounts.block(accountId, until);
   }
 
-  /** Entries of any partition's stream, in order. */
+  /** Entries of any partition's stream, in order; an entry no script wrote is skipped, not guessed at. */
   applyEntries(entries: StreamEntry[]): void {
-    for (const [, fields] of entries) {
-      const entry = entryFields(fields);
-      if (entry.s) this.remember(entry.s, Number(entry.t) || this.engine.now());
-      if (entry.a && Number(entry.b) > this.engine.now()) this.blockedAccounts.block(entry.a, Number(entry.b));
+    for (const [id, fields] of entries) {
+      let revocation: LoginRevocationEntry;
+      try {
+        revocation = decodeLoginRevocationEntry(id, fields);
+      } catch (err) {
+        if (!(err instanceof MalformedRecord)) throw err;
+        console.error(`revocations: skipped: ${err.message}`);
+        continue;
+      }
+      this.remember(revocation.sid, revocation.at);
+      if (revocation.block && revocation.block.until > this.engine.now()) this.blockedAccounts.block(revocation.block.accountId, revocation.block.until);
     }
     this.sweep();
   }

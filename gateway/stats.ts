@@ -23,7 +23,7 @@ export interface StatsSample {
   rate_limited_per_s: number;
   /** p99 request latency over the last interval, ms (null when no requests) */
   p99_ms: number | null;
-  /** queue depth as read by the main thread (see worker/queue-depth.ts), null when unknown */
+  /** queue depth as the worker last published it (gateway/queue-gauges.ts), null when unknown */
   queue: unknown;
 }
 

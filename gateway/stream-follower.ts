@@ -221,10 +221,3 @@ export function compareIds(a: string, b: string): number {
   const [bm, bs] = b.split('-').map(Number) as [number, number];
   return am - bm || as - bs;
 }
-
-/** A stream entry's fields as an object. */
-export function entryFields(fields: string[]): Record<string, string> {
-  const entry: Record<string, string> = {};
-  for (let i = 0; i < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!;
-  return entry;
-}

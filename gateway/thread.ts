@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPool } from '../worker/database.js';
-import { loadWorkerSettings } from '../worker/settings.js';
+import { databaseSchema } from '../worker/settings.js';
 import { loadConfig } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
@@ -31,7 +31,7 @@ const revocationRedis = connectRedis({ address: config.redis, keyPrefix: config.
 // crash the thread, health reports it
 const pgPool = openPool({
   databaseUrl: config.databaseUrl,
-  schema: loadWorkerSettings().schema,
+  schema: databaseSchema(),
   max: 2,
   connectTimeoutMs: 2000,
   statementTimeoutMs: 5000,

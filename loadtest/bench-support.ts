@@ -5,6 +5,7 @@ import type { RedisClient } from '../engine/redis.js';
 import type { TeekaConfig } from '../engine/config.js';
 import type { BookingEngine } from '../engine/engine.js';
 import { sha256Hex } from '../engine/ids.js';
+import { beneficiaryField, encodeBeneficiary } from '../engine/records.js';
 import { keys } from '../engine/keys.js';
 import { loadCountry, parseCountry, type Country, type Rules } from '../engine/masterdata.js';
 import { signToken } from '../engine/tokens.js';
@@ -38,7 +39,7 @@ export function formatTable(header: string[], rows: string[][]): string {
 
 /** A beneficiary as addBeneficiary stores it, under an id we choose (redis-benchmark needs 12-digit ids). */
 function beneficiaryJson(id: string): string {
-  return JSON.stringify({
+  return encodeBeneficiary({
     name: 'Bench Citizen', birth_year: 1985, gender_id: 1, photo_id_type: 1, photo_id_last4: '0000',
     photo_id_hash: id, comorbidity: 'N', consent_version: 'V1', id, version: 1, registered_at: 0, vaccine: '',
     dose1: 0, dose2: 0, dose3: 0, appt1: '', appt2: '', appt3: '', appt1_day: 0, appt2_day: 0, appt3_day: 0,
@@ -56,7 +57,7 @@ export async function createBeneficiaryPool(redis: RedisClient, accountId: strin
     for (let j = i; j < Math.min(i + 5000, count); j++) {
       const id = String(j).padStart(12, '0');
       ids.push(id);
-      pipeline.hset(keys.account(accountId), `ben:${id}`, beneficiaryJson(id));
+      pipeline.hset(keys.account(accountId), beneficiaryField(id), beneficiaryJson(id));
     }
     await pipeline.exec();
   }

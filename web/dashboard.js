@@ -154,7 +154,9 @@ function drawCharts(samples) {
 
 // ------------------------------------------------------------------ the latest numbers as text
 
-let previousQueue = { outbox: null, failed: 0, deadLetters: 0 };
+// `known`: whether a worker publishes its depth (null before the first sample); unknown is an alert,
+// since then nobody says whether bookings reach PostgreSQL
+let previousQueue = { known: null, outbox: null, failed: 0, deadLetters: 0 };
 
 /** The newest dead letters: which change, and what PostgreSQL said. Text only: an error may hold anything. */
 function showDeadLetters(q) {
@@ -193,7 +195,7 @@ function showLatest(sample) {
 
   const outbox = q ? q.outboxLength : null;
   for (const [tile, bad] of [
-    ['tile-outbox', outbox > 0],
+    ['tile-outbox', q === null || outbox > 0],
     ['tile-undelivered', q?.undelivered > 0],
     ['tile-failed', q?.bull.failed > 0],
     ['tile-dead', q?.deadLetters > 0],
@@ -203,13 +205,18 @@ function showLatest(sample) {
     $(tile).classList.toggle('calm', q !== null && !bad);
   }
   // speak only when the queue changes state, never every second
+  const known = q !== null;
+  if (!known && previousQueue.known) announce('Persistence worker not reporting: queue depth unknown.');
+  if (known && previousQueue.known === false) {
+    announce(outbox === 0 ? 'Persistence queue drained: everything is in PostgreSQL.' : `Persistence worker reporting again: ${outbox} changes not yet in PostgreSQL.`);
+  }
   if (q && previousQueue.outbox !== null) {
     if (previousQueue.outbox === 0 && outbox > 0) announce(`Persistence queue growing: ${outbox} changes not yet in PostgreSQL.`);
     if (previousQueue.outbox > 0 && outbox === 0) announce('Persistence queue drained: everything is in PostgreSQL.');
     if (q.bull.failed > previousQueue.failed) announce(`${q.bull.failed} persistence jobs have failed.`);
     if (q.deadLetters > previousQueue.deadLetters) announce(`${q.deadLetters} changes were refused by PostgreSQL and set aside.`);
   }
-  previousQueue = { outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
+  previousQueue = { known, outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
 }
 
 function announce(text) {

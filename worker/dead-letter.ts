@@ -16,6 +16,7 @@
 import type { RedisClient } from '../engine/redis.js';
 import pg from 'pg';
 import { keys } from '../engine/keys.js';
+import { decodeDeadLetter, encodeDeadLetterEntry, outboxEntryHeader, type DeadLetter, type DeadLetterSummary } from '../engine/records.js';
 import { LuaScripts } from '../engine/scripts.js';
 import {
   acknowledgeOutboxEntries,
@@ -117,11 +118,6 @@ function compareStreamIds(a: string, b: string): number {
   return aMs === bMs ? Number(aSeq - bSeq) : aMs < bMs ? -1 : 1;
 }
 
-const fieldValue = (fields: string[], name: string) => {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
-  return '';
-};
-
 /**
  * Write outbox entries to PostgreSQL and take every one of them out of the outbox: those written
  * are acknowledged, those refused for good are moved to the dead-letter stream with the error.
@@ -144,18 +140,12 @@ export async function persistOutboxEntries(redis: RedisClient, pool: pg.Pool, en
 
   // in stream order, however they were found: the dead letters read in the order the changes were made
   refused.sort((a, b) => compareStreamIds(a.entry[0], b.entry[0]));
-  const setAside = refused.map(({ entry: [outboxId, fields], refusal }) => ({
-    outboxId,
-    eventId: fieldValue(fields, 'id'),
-    kind: fieldValue(fields, 'kind'),
-    refusal,
-  }));
+  const setAside = refused.map(({ entry: [outboxId, fields], refusal }) => ({ outboxId, ...outboxEntryHeader(fields), refusal }));
   if (refused.length) {
     const args: string[] = [OUTBOX_GROUP];
     refused.forEach(({ entry: [, fields] }, i) => {
       const { outboxId, eventId, kind, refusal } = setAside[i]!;
-      // the fields as JSON: escaped, a NUL or a lone surrogate in them survives the trip intact
-      args.push(outboxId, eventId, kind, refusal.code, refusal.error, refusal.detail, JSON.stringify(fields));
+      args.push(outboxId, eventId, kind, refusal.code, refusal.error, refusal.detail, encodeDeadLetterEntry(fields));
     });
     await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], args);
   }
@@ -174,47 +164,13 @@ export function describeSetAside({ outboxId, eventId, kind, refusal }: SetAsideE
 
 // ------------------------------------------------------------------ reading the dead letters
 
-/** An entry in the dead-letter stream. */
-export interface DeadLetter {
-  /** its id in the dead-letter stream: when it was set aside, by the Redis clock */
-  id: string;
-  outboxId: string;
-  /** `<kind>:<entity id>:<version>`, as the booking script wrote it */
-  eventId: string;
-  kind: string;
-  code: string;
-  error: string;
-  detail: string;
-  /** the outbox entry's fields as read: name, value, name, value, … */
-  entry: string[];
-}
-
-/** What operators' views show of a dead letter: which change, and why (the entry itself stays in Redis). */
-export type DeadLetterSummary = Pick<DeadLetter, 'id' | 'outboxId' | 'eventId' | 'kind' | 'code' | 'error'>;
-
-function deadLetterOf([id, fields]: StreamEntry): DeadLetter {
-  let entry: string[] = [];
-  try {
-    entry = JSON.parse(fieldValue(fields, 'entry')) as string[];
-  } catch {
-    // an operator edited it by hand: the other fields still say what it was
-  }
-  return {
-    id,
-    outboxId: fieldValue(fields, 'outbox_id'),
-    eventId: fieldValue(fields, 'event_id'),
-    kind: fieldValue(fields, 'kind'),
-    code: fieldValue(fields, 'code'),
-    error: fieldValue(fields, 'error'),
-    detail: fieldValue(fields, 'detail'),
-    entry,
-  };
-}
+// a dead letter's layout is engine/records.ts's
+export type { DeadLetter, DeadLetterSummary } from '../engine/records.js';
 
 /** The dead letters, oldest first, at most `limit` of them. */
 export async function readDeadLetters(redis: RedisClient, limit = 1000): Promise<DeadLetter[]> {
   const entries = (await redis.xrange(keys.outboxDeadLetters(), '-', '+', 'COUNT', limit)) as StreamEntry[];
-  return entries.map(deadLetterOf);
+  return entries.map(decodeDeadLetter);
 }
 
 /** How many dead letters there are, and the newest `latest` of them. */
@@ -224,6 +180,6 @@ export async function deadLetterBacklog(redis: RedisClient, latest = 5): Promise
   const entries = (await redis.xrevrange(keys.outboxDeadLetters(), '+', '-', 'COUNT', latest)) as StreamEntry[];
   return {
     count,
-    latest: entries.map(deadLetterOf).map(({ id, outboxId, eventId, kind, code, error }) => ({ id, outboxId, eventId, kind, code, error })),
+    latest: entries.map(decodeDeadLetter).map(({ id, outboxId, eventId, kind, code, error }) => ({ id, outboxId, eventId, kind, code, error })),
   };
 }

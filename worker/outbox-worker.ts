@@ -29,7 +29,7 @@ import { describeSetAside, persistOutboxEntries } from './dead-letter.js';
 import { ensureOutboxGroup, OUTBOX_GROUP, outboxKeyWithPrefix, readOutboxEntries, type StreamEntry } from './outbox.js';
 import type { BatchWriteReport } from './persist.js';
 import { batchJobId, openPersistQueue, type BatchJob, type PersistQueue } from './queue.js';
-import { readQueueDepth } from './queue-depth.js';
+import { publishQueueDepth, readQueueDepth } from './queue-depth.js';
 import { snapshotDailyQuotas } from './quotas.js';
 import type { WorkerSettings } from './settings.js';
 
@@ -112,6 +112,9 @@ export class OutboxWorker {
     this.every('claiming abandoned entries', settings.claimIntervalMs, () => this.claimAbandoned());
     if (settings.quotaSnapshotMs > 0) this.every('quota snapshot', settings.quotaSnapshotMs, () => this.snapshotQuotas());
     this.every('progress line', settings.logEveryMs, async () => this.logProgress());
+    // the gateways show what this publishes, and "unknown" once no worker has for a while
+    await this.publishDepth().catch((err: Error) => this.log(`worker: queue depth failed: ${err.message}`));
+    this.every('queue depth', settings.depthPublishMs, () => this.publishDepth());
     this.log(`worker: consumer ${this.consumer} reading ${outboxKeyWithPrefix(this.redis)} in batches of ${settings.batchSize}`);
   }
 
@@ -272,6 +275,10 @@ export class OutboxWorker {
     const won = await this.redis.set(keys.quotaSnapshotLock(), this.consumer, 'PX', Math.max(100, this.settings.quotaSnapshotMs - 100), 'NX');
     if (won !== 'OK') return;
     await snapshotDailyQuotas(this.redis, this.pool);
+  }
+
+  private async publishDepth(): Promise<void> {
+    await publishQueueDepth(this.redis, await readQueueDepth(this.redis, this.queue), this.settings.depthPublishMs);
   }
 
   /** One line per interval in which something happened: throughput, retries, backlog. */

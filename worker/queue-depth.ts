@@ -1,34 +1,25 @@
 /**
  * Queue depth for operators: how much booking-domain change Redis holds that PostgreSQL may not have
- * yet, and where it sits. A pure read of Redis (and of the Bull queue's counts when given one), for
- * the gateway's /metrics and JSON endpoint and for the worker's own progress line. worker/README.md
- * says which values mean trouble.
+ * yet, and where it sits (engine/records.ts `QueueDepth`). The worker reads it (the outbox streams,
+ * its own Bull queue's counts, the dead letters) and publishes it every TEEKA_WORKER_DEPTH_MS as a
+ * small Redis record with a lifetime of three periods (`keys.workerQueueDepth`); the gateway's
+ * /metrics, /teeka/ops/queue and the dashboard read that record, so the gateway never opens the
+ * worker's queue or reads the worker's settings. When no worker has published for three periods the
+ * record is gone and every reader says "unknown", never the last numbers. worker/README.md says which
+ * values mean trouble.
  */
 import type Bull from 'bull';
 import type { RedisClient } from '../engine/redis.js';
-import { deadLetterBacklog, type DeadLetterSummary } from './dead-letter.js';
+import { keys } from '../engine/keys.js';
+import { encodeQueueDepth, type OutboxStreamDepth, type QueueDepth } from '../engine/records.js';
+import { deadLetterBacklog } from './dead-letter.js';
 import { readOutboxBacklog, streamIdTime } from './outbox.js';
 import { redisNow } from './quotas.js';
 
-export interface QueueDepth {
-  /** entries in the outbox stream: every change not yet written to PostgreSQL (written ones are deleted) */
-  outboxLength: number;
-  /** entries no worker has read yet: the consumer group's lag */
-  undelivered: number;
-  /** entries read by a worker and not yet written (in a Bull job, or held by a dead worker) */
-  pending: number;
-  /** Bull jobs (one per batch) by state; all zero when no queue was given */
-  bull: { waiting: number; active: number; delayed: number; failed: number; completed: number };
-  /** age of the oldest change not yet in PostgreSQL, by the Redis clock; 0 when the outbox is drained */
-  oldestUndrainedAgeMs: number;
-  /**
-   * changes PostgreSQL refused for good, set aside in the dead-letter stream (worker/dead-letter.ts):
-   * not in the outbox any more, not in PostgreSQL either, until an operator deals with them
-   */
-  deadLetters: number;
-  /** the newest few dead letters: which change, and the database's error */
-  latestDeadLetters: DeadLetterSummary[];
-}
+export type { QueueDepth } from '../engine/records.js';
+
+/** The depth record lives this many publishing periods: a worker late by one or two still shows. */
+export const DEPTH_LIFETIME_PERIODS = 3;
 
 /**
  * `redis` carries the deployment's key prefix; `queue` is the persistence queue
@@ -41,10 +32,24 @@ export async function readQueueDepth(redis: RedisClient, queue: Bull.Queue | nul
     redisNow(redis),
     deadLetterBacklog(redis),
   ]);
+  // one outbox stream today; per-partition streams add entries here, and the totals follow
+  const streams: Record<string, OutboxStreamDepth> = {
+    [keys.outbox()]: {
+      length: backlog.length,
+      undelivered: backlog.undelivered,
+      pending: backlog.pending,
+      oldestUndrainedAgeMs: backlog.oldestId ? Math.max(0, now - streamIdTime(backlog.oldestId)) : 0,
+    },
+  };
+  const all = Object.values(streams);
+  const sum = (field: 'length' | 'undelivered' | 'pending') => all.reduce((total, stream) => total + stream[field], 0);
   return {
-    outboxLength: backlog.length,
-    undelivered: backlog.undelivered,
-    pending: backlog.pending,
+    readAt: now,
+    streams,
+    outboxLength: sum('length'),
+    undelivered: sum('undelivered'),
+    pending: sum('pending'),
+    oldestUndrainedAgeMs: Math.max(0, ...all.map((stream) => stream.oldestUndrainedAgeMs)),
     bull: {
       waiting: counts?.waiting ?? 0,
       active: counts?.active ?? 0,
@@ -52,8 +57,15 @@ export async function readQueueDepth(redis: RedisClient, queue: Bull.Queue | nul
       failed: counts?.failed ?? 0,
       completed: counts?.completed ?? 0,
     },
-    oldestUndrainedAgeMs: backlog.oldestId ? Math.max(0, now - streamIdTime(backlog.oldestId)) : 0,
     deadLetters: deadLetters.count,
     latestDeadLetters: deadLetters.latest,
   };
+}
+
+/**
+ * Publish a depth read by `readQueueDepth` for the gateways, living `DEPTH_LIFETIME_PERIODS`
+ * publishing periods. Several workers publish the same numbers (one stream, one queue): the last wins.
+ */
+export async function publishQueueDepth(redis: RedisClient, depth: QueueDepth, periodMs: number): Promise<void> {
+  await redis.set(keys.workerQueueDepth(), encodeQueueDepth(depth), 'PX', DEPTH_LIFETIME_PERIODS * periodMs);
 }

@@ -7,7 +7,7 @@
  *    watching it stops, one starting refuses, until the rebuild has finished.
  * 1. Whatever is still in the outbox is written to PostgreSQL first (it may hold the last bookings).
  * 2. Every key of the booking partition is deleted.
- * 3. From PostgreSQL: session hashes (the definition text byte for byte, capacities, per-slot
+ * 3. From PostgreSQL, each record laid out by engine/records.ts as the scripts lay it out: session hashes (the definition text byte for byte, capacities, per-slot
  *    counters and seat counters counted from the appointments), the sessions-by-date index, account
  *    hashes with their beneficiaries (with pointers to their live appointments), the photo-ID
  *    index, the beneficiary sequence, appointment hashes; then the daily quotas from their last
@@ -39,7 +39,22 @@ import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
 import { bookingPartitionPattern, keys } from '../engine/keys.js';
 import { Partitions } from '../engine/partitions.js';
-import type { SessionDefinition } from '../engine/sessions.js';
+import {
+  beneficiaryField,
+  decodeSessionDefinition,
+  encodeAccountFields,
+  encodeAppointmentHash,
+  encodeBeneficiary,
+  encodeBeneficiaryCertificate,
+  encodeCertificateHash,
+  encodeOperatorHash,
+  encodeSessionHash,
+  type Appointment,
+  type BeneficiaryStatus,
+  type CertificateRecord,
+  type OperatorHash,
+  type StoredBeneficiary,
+} from '../engine/records.js';
 import { forEachChunk, openPool } from './database.js';
 import { explainStanding, foreignMarker, markDeployment, MARKER_WATCH_MS, markRebuilding, readDeploymentRecord } from './deployment.js';
 import { describeSetAside } from './dead-letter.js';
@@ -81,15 +96,6 @@ export interface RebuildOptions {
 }
 
 const CHUNK = 1000;
-
-/**
- * Lua hands numbers to Redis as text formatted with "%.14g"; every number the scripts store is a
- * whole number below 10^14, which that prints exactly as String() does.
- */
-const text = (n: number) => String(n);
-
-/** cjson.encode escapes "/" (JSON.stringify does not); the `slots` field is written by cjson. */
-const cjsonArray = (items: string[]) => JSON.stringify(items).replace(/\//g, '\\/');
 
 /** Run queued commands in chunks, failing on the first error. */
 class Writer {
@@ -160,25 +166,14 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
     CHUNK,
     async (rows) => {
       for (const { session_id: sessionId, definition: definitionJson, version } of rows) {
-        const d = JSON.parse(definitionJson) as SessionDefinition;
         const booked = seats.get(sessionId);
-        // field for field as publishSession-4.lua writes them
-        const fields: string[] = [
-          'definition', definitionJson,
-          'center_id', text(d.center_id), 'district_id', text(d.district_id), 'date', text(d.date),
-          'year', text(d.year), 'vaccine', d.vaccine, 'min_age', text(d.min_age),
-          'max_age', text(d.max_age), 'allow_all_age', text(d.allow_all_age),
-          'cap1', text(d.cap1), 'cap2', text(d.cap2),
-          'booked1', text(booked?.booked1 ?? 0), 'booked2', text(booked?.booked2 ?? 0),
-          'slots', cjsonArray(d.slots), 'opens_at', text(d.opens_at), 'cutoff_at', text(d.cutoff_at),
-          'day_start', text(d.day_start), 'day_end', text(d.day_end), 'dose2_after', text(d.dose2_after),
-          'precaution_after', text(d.precaution_after), 'status', d.status,
-        ]; // prettier-ignore
-        d.slots.forEach((slot, i) => {
-          fields.push(`slotcap:${slot}`, text(d.slot_caps[i]!), `slotbooked:${slot}`, text(booked?.slots.get(slot) ?? 0));
-        });
-        fields.push('version', text(version));
-        await writer.add((p) => p.hset(keys.session(sessionId), ...fields).zadd(keys.sessionsByDate(), d.date, sessionId), 2);
+        const fields = encodeSessionHash(
+          definitionJson,
+          { booked1: booked?.booked1 ?? 0, booked2: booked?.booked2 ?? 0, slotBooked: (slot) => booked?.slots.get(slot) ?? 0 },
+          version,
+        );
+        const { date } = decodeSessionDefinition(`session ${sessionId} in PostgreSQL`, definitionJson);
+        await writer.add((p) => p.hset(keys.session(sessionId), ...fields).zadd(keys.sessionsByDate(), date, sessionId), 2);
         report.sessions += 1;
       }
     },
@@ -233,7 +228,8 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
         const id = BigInt(b.beneficiary_id);
         if (id > sequence) sequence = id;
         if (b.deleted) continue;
-        const stored: Record<string, unknown> = {
+        const stored: StoredBeneficiary = {
+          id: b.beneficiary_id,
           name: b.name,
           birth_year: b.birth_year,
           gender_id: b.gender_id,
@@ -242,9 +238,8 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
           photo_id_hash: b.photo_id_hash,
           comorbidity: b.comorbidity,
           consent_version: b.consent_version,
-          id: b.beneficiary_id,
-          version: b.version,
           registered_at: Number(b.registered_ms),
+          version: b.version,
           vaccine: b.vaccine,
           dose1: b.dose1,
           dose2: b.dose2,
@@ -257,15 +252,16 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
           appt3_day: 0,
         };
         for (const live of b.appointments) {
-          stored[`appt${live.dose}`] = live.appointment_id;
-          stored[`appt${live.dose}_day`] = live.day;
+          const dose = live.dose as 1 | 2 | 3;
+          stored[`appt${dose}`] = live.appointment_id;
+          stored[`appt${dose}_day`] = live.day;
         }
         benCount.set(b.account_id, (benCount.get(b.account_id) ?? 0) + 1);
         if (!accountsCreated.has(b.account_id)) accountsCreated.set(b.account_id, Number(b.registered_ms));
         await writer.add(
           (p) =>
             p
-              .hset(keys.account(b.account_id), `ben:${b.beneficiary_id}`, JSON.stringify(stored))
+              .hset(keys.account(b.account_id), beneficiaryField(b.beneficiary_id), encodeBeneficiary(stored))
               .set(keys.photoId(b.photo_id_hash), `${b.account_id}|${b.beneficiary_id}`),
           2,
         );
@@ -274,18 +270,19 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
     },
   );
   for (const [accountId, createdAt] of accountsCreated) {
-    await writer.add((p) => p.hset(keys.account(accountId), 'created_at', text(createdAt), 'ben_count', text(benCount.get(accountId) ?? 0)));
+    await writer.add((p) => p.hset(keys.account(accountId), ...encodeAccountFields({ created_at: createdAt, ben_count: benCount.get(accountId) ?? 0 })));
     report.accounts += 1;
   }
   if (sequence > 0n) await writer.add((p) => p.set(keys.beneficiarySequence(), sequence.toString()));
   log(`rebuild: ${report.accounts} accounts, ${report.beneficiaries} beneficiaries`);
 
   // 3c. appointments: one hash each, beneficiaries in their order; an expired one is booked to Redis
-  let current: { id: string; fields: string[]; bens: string[] } | null = null;
+  let current: Appointment | null = null;
   const flushAppointment = async () => {
     if (!current) return;
-    const { id, fields, bens } = current;
-    await writer.add((p) => p.hset(keys.appointment(id), ...fields, 'bens', bens.join(',')));
+    const fields = encodeAppointmentHash(current);
+    const id = current.appointment_id;
+    await writer.add((p) => p.hset(keys.appointment(id), ...fields));
     report.appointments += 1;
   };
   await forEachChunk<AppointmentRow>(
@@ -297,20 +294,23 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
     CHUNK * 5,
     async (rows) => {
       for (const row of rows) {
-        if (current?.id !== row.appointment_id) {
+        if (current?.appointment_id !== row.appointment_id) {
           await flushAppointment();
           current = {
-            id: row.appointment_id,
-            bens: [],
-            fields: [
-              'account_id', row.account_id, 'session_id', row.session_id, 'slot', row.slot, 'dose', text(row.dose),
-              'version', text(row.version), 'created_at', row.created_ms,
-            ], // prettier-ignore
+            appointment_id: row.appointment_id,
+            account_id: row.account_id,
+            session_id: row.session_id,
+            slot: row.slot,
+            dose: row.dose,
+            version: row.version,
+            created_at: Number(row.created_ms),
+            beneficiaries: [],
+            // wrong codes are not kept in PostgreSQL: a rebuilt appointment starts unlocked
+            wrong_codes: 0,
           };
         }
-        current.bens.push(row.beneficiary_id);
-        current.fields.push(`status:${row.beneficiary_id}`, row.status === 'expired' ? 'booked' : row.status);
-        if (row.security_code !== null) current.fields.push(`code:${row.beneficiary_id}`, row.security_code);
+        const status = (row.status === 'expired' ? 'booked' : row.status) as BeneficiaryStatus;
+        current.beneficiaries.push(row.security_code === null ? { id: row.beneficiary_id, status } : { id: row.beneficiary_id, status, security_code: row.security_code });
       }
     },
   );
@@ -340,13 +340,17 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
     CHUNK,
     async (rows) => {
       for (const o of rows) {
-        // field for field as issueOperator-3.lua and revokeOperator-3.lua write them
-        const fields = [
-          'role', o.role, 'centers', o.centers, 'secret_hash', o.secret_hash, 'status', o.status,
-          'issued_at', o.issued_ms, 'issued_by', o.issued_by, 'version', text(o.version),
-        ]; // prettier-ignore
-        if (o.revoked_ms !== null) fields.push('revoked_at', o.revoked_ms, 'revoked_by', o.revoked_by ?? '');
-        await writer.add((p) => p.hset(keys.operator(o.operator_id), ...fields));
+        const operator: OperatorHash = {
+          role: o.role as OperatorHash['role'],
+          centers: o.centers,
+          secret_hash: o.secret_hash,
+          status: o.status as OperatorHash['status'],
+          issued_at: Number(o.issued_ms),
+          issued_by: o.issued_by,
+          version: o.version,
+        };
+        if (o.revoked_ms !== null) Object.assign(operator, { revoked_at: Number(o.revoked_ms), revoked_by: o.revoked_by ?? '' });
+        await writer.add((p) => p.hset(keys.operator(o.operator_id), ...encodeOperatorHash(operator)));
         report.operators += 1;
       }
     },
@@ -384,17 +388,30 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
     CHUNK,
     async (rows) => {
       for (const c of rows) {
-        // field for field as markVaccinated-6.lua and revokeCertificate-3.lua write them
-        const fields = [
-          'certificate_id', c.certificate_id, 'beneficiary_id', c.beneficiary_id, 'account_id', c.account_id,
-          'appointment_id', c.appointment_id, 'dose', text(c.dose), 'vaccine', c.vaccine, 'date', text(c.day),
-          'center_id', text(c.center_id), 'kid', c.kid, 'rid', c.rid, 'jws', c.jws, 'issued_at', c.issued_ms,
-          'issued_by', c.issued_by, 'status', c.status, 'version', text(c.version),
-        ]; // prettier-ignore
-        if (c.revoked_ms !== null) fields.push('revoked_at', c.revoked_ms, 'revoked_by', c.revoked_by ?? '', 'revocation_reason', c.revocation_reason ?? '');
+        const certificate: CertificateRecord = {
+          certificateId: c.certificate_id,
+          beneficiaryId: c.beneficiary_id,
+          accountId: c.account_id,
+          appointmentId: c.appointment_id,
+          dose: c.dose,
+          vaccine: c.vaccine,
+          date: c.day,
+          centerId: c.center_id,
+          kid: c.kid,
+          rid: c.rid,
+          jws: c.jws,
+          issuedAt: Number(c.issued_ms),
+          issuedBy: c.issued_by,
+          status: c.status as CertificateRecord['status'],
+          version: c.version,
+        };
+        if (c.revoked_ms !== null) {
+          Object.assign(certificate, { revokedAt: Number(c.revoked_ms), revokedBy: c.revoked_by ?? '', revocationReason: c.revocation_reason ?? '' });
+        }
         await writer.add(
           (p) => {
-            p.hset(keys.certificate(c.certificate_id), ...fields).hset(keys.beneficiaryCertificates(c.beneficiary_id), text(c.dose), c.certificate_id);
+            p.hset(keys.certificate(c.certificate_id), ...encodeCertificateHash(certificate))
+              .hset(keys.beneficiaryCertificates(c.beneficiary_id), ...encodeBeneficiaryCertificate(c.dose, c.certificate_id));
             if (c.revoked_ms !== null) p.zadd(keys.certificateRevocations(c.kid), c.revoked_ms, c.rid);
           },
           c.revoked_ms !== null ? 3 : 2,

@@ -18,6 +18,9 @@
  * Changes PostgreSQL refused for good were set aside as dead letters (dead-letter.ts): they are
  * listed with the database's error, and each mismatch one of them explains is named with it.
  *
+ * Redis records are read through engine/records.ts; one no script could have written is reported as
+ * a mismatch of its own (`record <key>: malformed in Redis: …`).
+ *
  * Exit status: 0 all match (one summary line), 1 mismatches or dead letters (a readable diff),
  * 2 not drained.
  * Run it when bookings are quiet: a change between the two reads shows as a mismatch (the outbox is
@@ -30,9 +33,18 @@ import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
-import type { StoredBeneficiary } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
-import type { SessionDefinition } from '../engine/sessions.js';
+import {
+  decodeAccountHash,
+  decodeAppointmentHash,
+  decodeBeneficiaryCertificates,
+  decodeCertificateHash,
+  decodeOperatorHash,
+  decodeSessionDefinition,
+  decodeStoredSession,
+  MalformedRecord,
+  type StoredBeneficiary,
+} from '../engine/records.js';
 import { forEachChunk, openPool } from './database.js';
 import { describeSetAside, readDeadLetters, type DeadLetter } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
@@ -90,9 +102,17 @@ class SeatCounts {
   }
 }
 
-/** Every hash matching `pattern`, by the id after `keyHead`. */
-async function readHashes(redis: RedisClient, keyHead: string): Promise<Map<string, Record<string, string>>> {
-  const hashes = new Map<string, Record<string, string>>();
+/**
+ * Every hash whose key starts with `keyHead`, decoded by engine/records.ts, by the id after the head.
+ * A hash no script could have written is a problem of its own, named with what is wrong with it.
+ */
+async function readRecords<T>(
+  redis: RedisClient,
+  keyHead: string,
+  decode: (id: string, hash: Record<string, string>) => T | null,
+  problem: (scope: string, detail: string) => void,
+): Promise<Map<string, T>> {
+  const records = new Map<string, T>();
   for await (const chunk of scanKeys(redis, `${keyHead}*`)) {
     const pipeline = redis.pipeline();
     for (const key of chunk) pipeline.hgetall(key);
@@ -100,13 +120,18 @@ async function readHashes(redis: RedisClient, keyHead: string): Promise<Map<stri
     chunk.forEach((key, i) => {
       const [err, hash] = replies[i]!;
       if (err) throw err;
-      if (Object.keys(hash as object).length) hashes.set(key.slice(keyHead.length), hash as Record<string, string>);
+      const id = key.slice(keyHead.length);
+      try {
+        const record = decode(id, hash as Record<string, string>);
+        if (record !== null) records.set(id, record);
+      } catch (error) {
+        if (!(error instanceof MalformedRecord)) throw error;
+        problem(`record ${key}`, `malformed in Redis: ${error.message}`);
+      }
     });
   }
-  return hashes;
+  return records;
 }
-
-type StoredBeneficiaryFields = Pick<StoredBeneficiary, 'id' | 'version' | 'vaccine' | 'dose1' | 'dose2' | 'dose3' | 'appt1' | 'appt2' | 'appt3'>;
 
 /** An appointment row as reconcile and rebuild read it (one per appointment and beneficiary). */
 export interface AppointmentRow {
@@ -163,9 +188,9 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
   const problem = (scope: string, detail: string) => problems.push({ scope, detail });
 
   // ---------------------------------------------------------------- read both sides
-  const redisSessions = await readHashes(redis, keys.session(''));
-  const redisAppointments = await readHashes(redis, keys.appointment(''));
-  const redisAccounts = await readHashes(redis, keys.account(''));
+  const redisSessions = await readRecords(redis, keys.session(''), decodeStoredSession, problem);
+  const redisAppointments = await readRecords(redis, keys.appointment(''), decodeAppointmentHash, problem);
+  const redisAccounts = await readRecords(redis, keys.account(''), decodeAccountHash, problem);
 
   const pgSessions = new Map<string, { version: number; definition: string }>();
   for (const row of (await pool.query<{ session_id: string; version: number; definition: string }>('SELECT session_id, version, definition FROM sessions')).rows) {
@@ -202,16 +227,23 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
 
   // ---------------------------------------------------------------- sessions and their seats
   const label = (sessionId: string) => {
-    const definition = redisSessions.get(sessionId)?.definition ?? pgSessions.get(sessionId)?.definition;
-    if (!definition) return `session ${sessionId}`;
-    const d = JSON.parse(definition) as SessionDefinition;
+    let d: { center_id: number; date: number; vaccine: string; min_age: number } | undefined = redisSessions.get(sessionId)?.state;
+    const stored = pgSessions.get(sessionId)?.definition;
+    if (!d && stored) {
+      try {
+        d = decodeSessionDefinition(`session ${sessionId} in PostgreSQL`, stored);
+      } catch (error) {
+        if (!(error instanceof MalformedRecord)) throw error;
+      }
+    }
+    if (!d) return `session ${sessionId}`;
     return `session ${sessionId} (centre ${d.center_id}, ${formatCowinDate(d.date)}, ${d.vaccine} ${d.min_age}+)`;
   };
 
   const redisSeats = new SeatCounts();
-  for (const [, hash] of redisAppointments) {
-    for (const id of (hash.bens ?? '').split(',').filter(Boolean)) {
-      if (SEATED_IN_REDIS.has(hash[`status:${id}`] ?? '')) redisSeats.add(hash.session_id!, Number(hash.dose), hash.slot!);
+  for (const [, appointment] of redisAppointments) {
+    for (const { status } of appointment.beneficiaries) {
+      if (SEATED_IN_REDIS.has(status)) redisSeats.add(appointment.session_id, appointment.dose, appointment.slot);
     }
   }
   const pgSeats = new SeatCounts();
@@ -229,27 +261,28 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
 
   const sessionIds = new Set([...redisSessions.keys(), ...pgSessions.keys(), ...redisSeats.sessions(), ...pgSeats.sessions()]);
   for (const sessionId of sessionIds) {
-    const hash = redisSessions.get(sessionId);
+    const stored = redisSessions.get(sessionId);
+    const session = stored?.state;
     const row = pgSessions.get(sessionId);
     const scope = label(sessionId);
-    if (!hash) problem(scope, row ? 'in PostgreSQL, missing in Redis' : 'has appointments but exists on neither side');
+    if (!stored) problem(scope, row ? 'in PostgreSQL, missing in Redis' : 'has appointments but exists on neither side');
     else if (!row) problem(scope, 'in Redis, missing in PostgreSQL');
     else {
-      if (Number(hash.version) !== row.version) problem(scope, `version: Redis ${hash.version}, PostgreSQL ${row.version}`);
-      if (hash.definition !== row.definition) problem(scope, `definition differs:\n      Redis      ${hash.definition}\n      PostgreSQL ${row.definition}`);
+      if (stored.state.version !== row.version) problem(scope, `version: Redis ${stored.state.version}, PostgreSQL ${row.version}`);
+      if (stored.definitionJson !== row.definition) problem(scope, `definition differs:\n      Redis      ${stored.definitionJson}\n      PostgreSQL ${row.definition}`);
     }
-    const definition = hash?.definition ? (JSON.parse(hash.definition) as SessionDefinition) : undefined;
-    for (const bucket of [1, 2]) {
-      const counter = Number(hash?.[`booked${bucket}`] ?? 0);
+    for (const bucket of [1, 2] as const) {
+      const counter = session?.[`booked${bucket}`] ?? 0;
       const records = redisSeats.bucket(sessionId, bucket);
       const rows = pgSeats.bucket(sessionId, bucket);
       if (counter !== records || records !== rows) {
         problem(scope, `dose ${bucket === 1 ? '1' : '2 and 3'} seats: Redis counter ${counter}, Redis appointments ${records}, PostgreSQL ${rows}`);
       }
     }
-    const slots = new Set([...(definition?.slots ?? []), ...redisSeats.slotsOf(sessionId), ...pgSeats.slotsOf(sessionId)]);
+    const slots = new Set([...(session?.slots ?? []), ...redisSeats.slotsOf(sessionId), ...pgSeats.slotsOf(sessionId)]);
     for (const slot of slots) {
-      const counter = Number(hash?.[`slotbooked:${slot}`] ?? 0);
+      const slotIndex = session?.slots.indexOf(slot) ?? -1;
+      const counter = slotIndex >= 0 ? session!.slot_booked[slotIndex]! : 0;
       const records = redisSeats.slot(sessionId, slot);
       const rows = pgSeats.slot(sessionId, slot);
       if (counter !== records || records !== rows) {
@@ -260,25 +293,25 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
 
   // ---------------------------------------------------------------- appointments
   for (const appointmentId of new Set([...redisAppointments.keys(), ...pgAppointments.keys()])) {
-    const hash = redisAppointments.get(appointmentId);
+    const appointment = redisAppointments.get(appointmentId);
     const rows = pgAppointments.get(appointmentId);
     const scope = `appointment ${appointmentId}`;
-    if (!hash) {
+    if (!appointment) {
       problem(scope, `in PostgreSQL (${rows![0]!.status}, ${label(rows![0]!.session_id)}), missing in Redis`);
       continue;
     }
     if (!rows) {
-      problem(scope, `in Redis (${label(hash.session_id!)}), missing in PostgreSQL`);
+      problem(scope, `in Redis (${label(appointment.session_id)}), missing in PostgreSQL`);
       continue;
     }
     const first = rows[0]!;
     const fields: [string, string, string][] = [
-      ['account', hash.account_id!, first.account_id],
-      ['session', hash.session_id!, first.session_id],
-      ['slot', hash.slot!, first.slot],
-      ['dose', hash.dose!, String(first.dose)],
-      ['version', hash.version!, String(first.version)],
-      ['created_at', hash.created_at!, first.created_ms],
+      ['account', appointment.account_id, first.account_id],
+      ['session', appointment.session_id, first.session_id],
+      ['slot', appointment.slot, first.slot],
+      ['dose', String(appointment.dose), String(first.dose)],
+      ['version', String(appointment.version), String(first.version)],
+      ['created_at', String(appointment.created_at), first.created_ms],
     ];
     for (const [name, inRedis, inPostgres] of fields) {
       if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
@@ -288,34 +321,31 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
         problem(scope, `beneficiary ${row.beneficiary_id}: its row is at version ${row.version} (${row.session_id} ${row.slot}), the others at ${first.version}`);
       }
     }
-    const bens = hash.bens!.split(',');
+    const bens = appointment.beneficiaries.map((b) => b.id);
     const pgBens = rows.map((r) => r.beneficiary_id);
     if (bens.join(',') !== pgBens.join(',')) problem(scope, `beneficiaries: Redis [${bens.join(', ')}], PostgreSQL [${pgBens.join(', ')}]`);
+    const inRedisById = new Map(appointment.beneficiaries.map((b) => [b.id, b]));
     for (const row of rows) {
-      const inRedis = hash[`status:${row.beneficiary_id}`];
+      const inRedis = inRedisById.get(row.beneficiary_id);
       if (inRedis === undefined) continue;
       // Redis keeps a superseded appointment as booked; PostgreSQL calls it expired
-      const same = inRedis === row.status || (inRedis === 'booked' && row.status === 'expired');
-      if (!same) problem(scope, `beneficiary ${row.beneficiary_id}: Redis ${inRedis}, PostgreSQL ${row.status}`);
+      const same = inRedis.status === row.status || (inRedis.status === 'booked' && row.status === 'expired');
+      if (!same) problem(scope, `beneficiary ${row.beneficiary_id}: Redis ${inRedis.status}, PostgreSQL ${row.status}`);
       // the code itself is a secret of the citizen's: a mismatch is named, never printed
-      if ((hash[`code:${row.beneficiary_id}`] ?? null) !== row.security_code) {
+      if ((inRedis.security_code ?? null) !== row.security_code) {
         problem(scope, `beneficiary ${row.beneficiary_id}: the security codes differ between Redis and PostgreSQL`);
       }
     }
   }
 
   // ---------------------------------------------------------------- accounts and beneficiaries
-  const redisBeneficiaries = new Map<string, StoredBeneficiaryFields & { account: string }>();
-  for (const [accountId, hash] of redisAccounts) {
-    const benFields = Object.keys(hash).filter((f) => f.startsWith('ben:'));
+  const redisBeneficiaries = new Map<string, StoredBeneficiary & { account: string }>();
+  for (const [accountId, account] of redisAccounts) {
     if (!pgAccounts.has(accountId)) problem(`account ${accountId}`, 'in Redis, missing in PostgreSQL');
-    if (Number(hash.ben_count) !== benFields.length) {
-      problem(`account ${accountId}`, `ben_count ${hash.ben_count}, but ${benFields.length} beneficiaries in the hash`);
+    if (account.ben_count !== account.beneficiaries.length) {
+      problem(`account ${accountId}`, `ben_count ${account.ben_count}, but ${account.beneficiaries.length} beneficiaries in the hash`);
     }
-    for (const field of benFields) {
-      const ben = JSON.parse(hash[field]!) as StoredBeneficiaryFields;
-      redisBeneficiaries.set(ben.id, { ...ben, account: accountId });
-    }
+    for (const ben of account.beneficiaries) redisBeneficiaries.set(ben.id, { ...ben, account: accountId });
   }
   let liveInPostgres = 0;
   for (const id of new Set([...redisBeneficiaries.keys(), ...pgBeneficiaries.keys()])) {
@@ -335,16 +365,16 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
     const fields: [string, unknown, unknown][] = [
       ['account', ben.account, row.account_id],
       ['version', ben.version, row.version],
-      ['vaccine', ben.vaccine ?? '', row.vaccine],
-      ['dose 1 date', ben.dose1 ?? 0, row.dose1],
-      ['dose 2 date', ben.dose2 ?? 0, row.dose2],
-      ['dose 3 date', ben.dose3 ?? 0, row.dose3],
+      ['vaccine', ben.vaccine, row.vaccine],
+      ['dose 1 date', ben.dose1, row.dose1],
+      ['dose 2 date', ben.dose2, row.dose2],
+      ['dose 3 date', ben.dose3, row.dose3],
     ];
     for (const [name, inRedis, inPostgres] of fields) {
       if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${String(inRedis)}, PostgreSQL ${String(inPostgres)}`);
     }
     for (const dose of [1, 2, 3] as const) {
-      const inRedis = ben[`appt${dose}`] ?? '';
+      const inRedis = ben[`appt${dose}`];
       const inPostgres = pgLive.get(`${id}|${dose}`) ?? '';
       if (inRedis !== inPostgres) {
         problem(scope, `live dose ${dose} appointment: Redis ${inRedis || 'none'}, PostgreSQL ${inPostgres || 'none'}`);
@@ -353,7 +383,7 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
   }
 
   // ---------------------------------------------------------------- operators
-  const redisOperators = await readHashes(redis, keys.operator(''));
+  const redisOperators = await readRecords(redis, keys.operator(''), decodeOperatorHash, problem);
   const pgOperators = new Map<string, OperatorRow>();
   for (const row of (
     await pool.query<OperatorRow>(`SELECT operator_id, role, array_to_string(center_ids, ',') AS centers, secret_hash, status, version FROM operators`)
@@ -361,29 +391,29 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
     pgOperators.set(row.operator_id, row);
   }
   for (const id of new Set([...redisOperators.keys(), ...pgOperators.keys()])) {
-    const hash = redisOperators.get(id);
+    const operator = redisOperators.get(id);
     const row = pgOperators.get(id);
     const scope = `operator ${id}`;
-    if (!hash || !row) {
-      problem(scope, hash ? 'in Redis, missing in PostgreSQL' : 'in PostgreSQL, missing in Redis');
+    if (!operator || !row) {
+      problem(scope, operator ? 'in Redis, missing in PostgreSQL' : 'in PostgreSQL, missing in Redis');
       continue;
     }
     const fields: [string, string, string][] = [
-      ['role', hash.role!, row.role],
-      ['centres', hash.centers!, row.centers],
-      ['status', hash.status!, row.status],
-      ['version', hash.version!, String(row.version)],
+      ['role', operator.role, row.role],
+      ['centres', operator.centers, row.centers],
+      ['status', operator.status, row.status],
+      ['version', String(operator.version), String(row.version)],
     ];
     for (const [name, inRedis, inPostgres] of fields) {
       if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
     }
     // a hash of a secret is still not for printing
-    if (hash.secret_hash !== row.secret_hash) problem(scope, 'the secret hashes differ between Redis and PostgreSQL');
+    if (operator.secret_hash !== row.secret_hash) problem(scope, 'the secret hashes differ between Redis and PostgreSQL');
   }
 
   // ---------------------------------------------------------------- certificates and revocation lists
-  const redisCertificates = await readHashes(redis, keys.certificate(''));
-  const redisCertificateIndex = await readHashes(redis, keys.beneficiaryCertificates(''));
+  const redisCertificates = await readRecords(redis, keys.certificate(''), decodeCertificateHash, problem);
+  const redisCertificateIndex = await readRecords(redis, keys.beneficiaryCertificates(''), decodeBeneficiaryCertificates, problem);
   const pgCertificates = new Map<string, CertificateRow>();
   await forEachChunk<CertificateRow>(
     pool,
@@ -402,27 +432,32 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
     pgRevoked.set(row.kid, rids);
   }
   for (const id of new Set([...redisCertificates.keys(), ...pgCertificates.keys()])) {
-    const hash = redisCertificates.get(id);
+    const certificate = redisCertificates.get(id);
     const row = pgCertificates.get(id);
     const scope = `certificate ${id}`;
-    if (!hash || !row) {
-      problem(scope, hash ? `in Redis (beneficiary ${hash.beneficiary_id}, dose ${hash.dose}), missing in PostgreSQL` : `in PostgreSQL (beneficiary ${row!.beneficiary_id}, dose ${row!.dose}), missing in Redis`);
+    if (!certificate || !row) {
+      problem(
+        scope,
+        certificate
+          ? `in Redis (beneficiary ${certificate.beneficiaryId}, dose ${certificate.dose}), missing in PostgreSQL`
+          : `in PostgreSQL (beneficiary ${row!.beneficiary_id}, dose ${row!.dose}), missing in Redis`,
+      );
       continue;
     }
     const fields: [string, string, string][] = [
-      ['beneficiary', hash.beneficiary_id!, row.beneficiary_id],
-      ['dose', hash.dose!, String(row.dose)],
-      ['kid', hash.kid!, row.kid],
-      ['rid', hash.rid!, row.rid],
-      ['status', hash.status!, row.status],
-      ['version', hash.version!, String(row.version)],
+      ['beneficiary', certificate.beneficiaryId, row.beneficiary_id],
+      ['dose', String(certificate.dose), String(row.dose)],
+      ['kid', certificate.kid, row.kid],
+      ['rid', certificate.rid, row.rid],
+      ['status', certificate.status, row.status],
+      ['version', String(certificate.version), String(row.version)],
     ];
     for (const [name, inRedis, inPostgres] of fields) {
       if (inRedis !== inPostgres) problem(scope, `${name}: Redis ${inRedis}, PostgreSQL ${inPostgres}`);
     }
-    if (createHash('md5').update(hash.jws ?? '').digest('hex') !== row.jws_md5) problem(scope, 'the signed certificates (JWS) differ between Redis and PostgreSQL');
-    if (redisCertificateIndex.get(hash.beneficiary_id!)?.[hash.dose!] !== id) {
-      problem(scope, `beneficiary ${hash.beneficiary_id}'s dose ${hash.dose} does not point at it in Redis`);
+    if (createHash('md5').update(certificate.jws).digest('hex') !== row.jws_md5) problem(scope, 'the signed certificates (JWS) differ between Redis and PostgreSQL');
+    if (redisCertificateIndex.get(certificate.beneficiaryId)?.get(certificate.dose) !== id) {
+      problem(scope, `beneficiary ${certificate.beneficiaryId}'s dose ${certificate.dose} does not point at it in Redis`);
     }
   }
   const redisRevoked = new Map<string, Set<string>>();

@@ -51,6 +51,11 @@ export interface WorkerSettings {
   quotaSnapshotMs: number;
   /** TEEKA_WORKER_LOG_MS: how often the worker prints its progress line. Default 5000 */
   logEveryMs: number;
+  /**
+   * TEEKA_WORKER_DEPTH_MS: how often the worker publishes its queue depth for the gateways'
+   * /metrics and dashboard; the record lives three times as long (worker/queue-depth.ts). Default 1000
+   */
+  depthPublishMs: number;
   /** TEEKA_PG_STATEMENT_TIMEOUT_MS: a batch that takes longer fails and is retried. Default 30000 */
   statementTimeoutMs: number;
 }
@@ -63,9 +68,17 @@ export function checkedSchema(schema: string, variable = 'TEEKA_PG_SCHEMA'): str
   return schema;
 }
 
+/**
+ * TEEKA_PG_SCHEMA alone, for the gateway, which compares Redis with PostgreSQL's deployment record
+ * but reads no other worker setting: a bad worker setting must not stop it.
+ */
+export function databaseSchema(env: NodeJS.ProcessEnv = process.env): string {
+  return checkedSchema(env.TEEKA_PG_SCHEMA || 'public');
+}
+
 export function loadWorkerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   const settings: WorkerSettings = {
-    schema: checkedSchema(env.TEEKA_PG_SCHEMA || 'public'),
+    schema: databaseSchema(env),
     batchSize: integer(env, 'TEEKA_WORKER_BATCH', 500, 1, 10_000),
     readBlockMs: integer(env, 'TEEKA_WORKER_BLOCK_MS', 1000, 10, 60_000),
     maxQueuedJobs: integer(env, 'TEEKA_WORKER_MAX_QUEUED_JOBS', 20, 1, 100_000),
@@ -81,6 +94,7 @@ export function loadWorkerSettings(env: NodeJS.ProcessEnv = process.env): Worker
     orphanIdleMs: integer(env, 'TEEKA_WORKER_ORPHAN_IDLE_MS', 600_000, 1000, 86_400_000),
     quotaSnapshotMs: integer(env, 'TEEKA_QUOTA_SNAPSHOT_MS', 5000, 0, 3_600_000),
     logEveryMs: integer(env, 'TEEKA_WORKER_LOG_MS', 5000, 100, 3_600_000),
+    depthPublishMs: integer(env, 'TEEKA_WORKER_DEPTH_MS', 1000, 100, 60_000),
     statementTimeoutMs: integer(env, 'TEEKA_PG_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
   };
   if (settings.retryCapMs < settings.retryBaseMs) {

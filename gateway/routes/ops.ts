@@ -4,6 +4,12 @@ import type { GatewayContext } from '../context.js';
 import { operatorOnly } from '../guards.js';
 import { json, type Router } from '../http.js';
 
+/** What /teeka/ops/queue answers while no worker publishes its depth (gateway/queue-gauges.ts). */
+const UNKNOWN_DEPTH = {
+  unknown: true,
+  reason: 'no persistence worker has published its queue depth in the last few seconds (none is running, or it cannot reach Redis)',
+};
+
 export function opsRoutes(router: Router, ctx: GatewayContext): void {
   router.get('/healthz', async () => {
     const health = await ctx.health();
@@ -31,6 +37,6 @@ export function opsRoutes(router: Router, ctx: GatewayContext): void {
 
   router.get(
     '/teeka/ops/queue',
-    operatorOnly(ctx, 'admin', () => json(200, ctx.queueDepth() ?? {}, { 'cache-control': 'no-store' })),
+    operatorOnly(ctx, 'admin', () => json(200, ctx.queueDepth() ?? UNKNOWN_DEPTH, { 'cache-control': 'no-store' })),
   );
 }
