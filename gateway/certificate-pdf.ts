@@ -1,6 +1,6 @@
 /**
- * The vaccination certificate a citizen downloads: one A4 page (pdf-lib, standard fonts) with the
- * holder's and the vaccination's details and the SMART Health Card as a QR code, which any SHC
+ * The vaccination certificate a citizen downloads: one A4 page in the citizen's language, names in
+ * their own script (gateway/pdf-page.ts), with the holder's and the vaccination's details and the SMART Health Card as a QR code, which any SHC
  * verifier (or teeka's /verify page, or `npm run verify-certificate`) checks offline.
  *
  * The QR code follows the SHC rules: error correction L, two segments (`shc:/` in byte mode, the JWS
@@ -9,6 +9,7 @@
  */
 import QRCode from 'qrcode';
 import { SHC_PREFIX, qrText } from '../engine/health-card.js';
+import { fill, type DocumentText } from './i18n.js';
 import { PdfPage } from './pdf-page.js';
 
 export interface CertificateContent {
@@ -44,33 +45,32 @@ export function healthCardQrPng(jws: string): Promise<Buffer> {
   );
 }
 
-export async function renderCertificate(c: CertificateContent): Promise<Uint8Array> {
+export async function renderCertificate(c: CertificateContent, text: DocumentText): Promise<Uint8Array> {
   const page = await PdfPage.create(`Vaccination certificate ${c.certificateId}`);
-  const { regular, bold } = page;
-  page.line('Certificate of Vaccination', 22, bold, 28);
-  page.line(c.countryName, 11, regular, 30);
+  await page.line(text.certificateTitle, 22, 'bold', 28);
+  await page.line(c.countryName, 11, 'regular', 30);
 
-  page.line('Beneficiary details', 13, bold, 20);
-  page.row('Name', c.name);
-  page.row('Year of birth', String(c.birthYear));
-  page.row('Photo ID', `${c.photoIdType} ending ${c.photoIdLast4}`);
-  page.row('Beneficiary reference ID', c.referenceId);
+  await page.line(text.beneficiaryDetails, 13, 'bold', 20);
+  await page.row(text.name, c.name);
+  await page.row(text.yearOfBirth, String(c.birthYear));
+  await page.row(text.photoId, fill(text.photoIdValue, { type: c.photoIdType, last4: c.photoIdLast4 }));
+  await page.row(text.referenceId, c.referenceId);
   page.skip(12);
-  page.line('Vaccination details', 13, bold, 20);
-  page.row('Vaccine', c.vaccine);
-  page.row('Dose', `${c.dose} of ${c.seriesDoses}${c.dose > c.seriesDoses ? ' (precaution)' : ''}`);
-  page.row('Date of dose', c.date);
-  page.row('Vaccinated at', c.centerName);
-  page.row('', c.place);
-  page.row('Country', c.countryName);
+  await page.line(text.vaccinationDetails, 13, 'bold', 20);
+  await page.row(text.vaccine, c.vaccine);
+  await page.row(text.dose, fill(text.doseValue, { dose: c.dose, series: c.seriesDoses }) + (c.dose > c.seriesDoses ? (text.precautionSuffix) : ''));
+  await page.row(text.dateOfDose, c.date);
+  await page.row(text.vaccinatedAt, c.centerName);
+  await page.row('', c.place);
+  await page.row(text.country, c.countryName);
   page.skip(12);
-  page.row('Certificate ID', c.certificateId);
-  page.row('Issued', c.issuedAt);
+  await page.row(text.certificateId, c.certificateId);
+  await page.row(text.issued, c.issuedAt);
 
   const qr = await page.pdf.embedPng(await healthCardQrPng(c.jws));
   const side = 300;
   page.page.drawImage(qr, { x: (page.width - side) / 2, y: 80, width: side, height: side });
-  page.footer('Scan to verify (SMART Health Card). Works offline with a verifier that holds the issuer keys.', 62);
-  page.footer(`Issuer: ${c.issuer}    Verify: ${c.issuer}/verify`, 48);
+  await page.footer(text.scanToVerify, 62);
+  await page.footer(fill(text.issuerLine, { issuer: c.issuer }), 48);
   return page.save();
 }

@@ -1,4 +1,8 @@
-/** The appointment slip a citizen shows at the centre, as a one-page PDF (pdf-lib, standard fonts). */
+/**
+ * The appointment slip a citizen shows at the centre, as a one-page PDF in the citizen's language,
+ * with names in the script they were registered in (gateway/pdf-page.ts).
+ */
+import { fill, type DocumentText } from './i18n.js';
 import { PdfPage } from './pdf-page.js';
 
 export interface SlipContent {
@@ -26,29 +30,29 @@ export interface SlipContent {
   }[];
 }
 
-export async function renderSlip(slip: SlipContent): Promise<Uint8Array> {
+export async function renderSlip(slip: SlipContent, text: DocumentText): Promise<Uint8Array> {
   const page = await PdfPage.create(`Appointment slip ${slip.appointmentId}`);
-  const { regular, bold } = page;
-  page.line('Vaccination Appointment Slip', 20, bold, 28);
-  page.line(slip.countryName, 10);
+  await page.line(text.slipTitle, 20, 'bold', 28);
+  await page.line(slip.countryName, 10);
   page.skip(10);
-  page.line(`Appointment confirmation no.: ${slip.appointmentId}`, 11, bold);
-  page.line(`Date: ${slip.date}    Time slot: ${slip.slot}`);
-  page.line(`Dose: ${slip.dose === 3 ? 'Precaution' : slip.dose}    Vaccine: ${slip.vaccine}`);
+  await page.line(fill(text.appointmentNumber, { id: slip.appointmentId }), 11, 'bold');
+  await page.line(fill(text.dateAndSlot, { date: slip.date, slot: slip.slot }));
+  await page.line(fill(text.doseAndVaccine, { dose: slip.dose === 3 ? (text.precaution) : slip.dose, vaccine: slip.vaccine }));
   page.skip(6);
-  page.line('Vaccination centre', 12, bold);
-  page.line(slip.centerName);
-  page.line(slip.centerAddress);
-  page.line(`${slip.districtName}, ${slip.stateName}${slip.pincode ? ` - ${slip.pincode}` : ''}`);
+  await page.line(text.centre, 12, 'bold');
+  await page.line(slip.centerName);
+  await page.line(slip.centerAddress);
+  await page.line(`${slip.districtName}, ${slip.stateName}${slip.pincode ? ` - ${slip.pincode}` : ''}`);
   page.skip(6);
-  page.line('Beneficiaries', 12, bold);
+  await page.line(text.beneficiaries, 12, 'bold');
   for (const b of slip.beneficiaries) {
-    page.line(`${b.name} (born ${b.birthYear})  Ref. ID ${b.referenceId}`, 11, regular, 15);
-    page.line(`   Photo ID: ${b.photoIdType} ending ${b.photoIdLast4}    Status: ${b.status}`, 10, regular, b.securityCode ? 15 : 20);
-    if (b.securityCode) page.line(`   Security code: ${b.securityCode}`, 12, bold, 22);
+    await page.line(fill(text.beneficiaryLine, { name: b.name, year: b.birthYear, ref: b.referenceId }), 11, 'regular', 15);
+    const status = text.status[b.status] ?? b.status;
+    await page.line(fill(text.photoIdLine, { type: b.photoIdType, last4: b.photoIdLast4, status }), 10, 'regular', b.securityCode ? 15 : 20);
+    if (b.securityCode) await page.line(fill(text.securityCode, { code: b.securityCode }), 12, 'bold', 22);
   }
   page.skip(10);
-  page.line('Please carry this slip and the photo ID named above to the centre at your time slot.', 9);
-  page.line('Give the security code to the vaccinator only when you are vaccinated: it records your dose.', 9);
+  await page.line(text.carrySlip, 9);
+  await page.line(text.codeAdvice, 9);
   return page.save();
 }

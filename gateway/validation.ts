@@ -41,6 +41,20 @@ function stringProblem(text: string, maxLength: number): string | null {
   return null;
 }
 
+/**
+ * A person's name as people write it, in any script: letters and combining marks (\p{L}, \p{M}),
+ * with the zero-width joiner and non-joiner that Bengali, Malayalam and other scripts need inside
+ * words, spaces, hyphens, apostrophes (' and ’), dots and the Devanagari abbreviation sign (॰, as
+ * in डॉ॰). It must start with a letter. Markup characters (< > & "), digits, symbols and emoji
+ * are refused; control characters already were (`textProblem`). Stored NFC-normalised, so the same
+ * name typed on two keyboards is the same string.
+ */
+const NAME = /^\p{L}[\p{L}\p{M} \u200c\u200d'\u2019.\-\u2010\u0970]*$/u;
+export const personName = z
+  .string()
+  .transform((name) => name.normalize('NFC').trim().replace(/ {2,}/g, ' '))
+  .pipe(z.string().min(1, 'expected a name').max(100).regex(NAME, "expected a name: letters of any script, with spaces, hyphens, apostrophes and dots"));
+
 /** A field path as the errors name it: `beneficiaries.0`, `name`. */
 const pathText = (path: (string | number)[]) => path.map(String).join('.');
 
@@ -114,7 +128,7 @@ export function bodySchemas(country: Country, clock: Clock) {
       txnId: z.string().min(1).max(200),
     }),
     newBeneficiary: z.strictObject({
-      name: z.string().trim().min(1).max(100).regex(/^[\p{L}\p{M} .'-]+$/u, 'expected letters, spaces and . \' -'),
+      name: personName,
       birth_year: wholeNumber(0, 9999).refine((year) => year >= thisYear() - 120 && year <= thisYear(), 'expected a year of birth within the last 120 years'),
       gender_id: wholeNumber(1, 1000).refine((id) => genderIds.has(id), 'not a gender id from /registration/beneficiary/genders'),
       photo_id_type: wholeNumber(1, 1000).refine((id) => photoIdTypes.has(id), 'not an id type from /registration/beneficiary/idTypes'),

@@ -6,6 +6,8 @@ import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
 import { apiError, json, noContent, pdfDownload, type Router } from '../http.js';
+import { documentLanguage, documentText } from '../i18n.js';
+import { centerPlaceFields } from '../search.js';
 import { renderSlip } from '../slip.js';
 import { parseBody } from '../validation.js';
 
@@ -99,18 +101,18 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
       if (!appointment || appointment.account_id !== citizen.accountId) return apiError(REQUEST_ERRORS.notFound());
       const session = ctx.book.sessions.get(appointment.session_id) ?? (await engine.getSession(appointment.session_id));
       if (!session) return apiError(REQUEST_ERRORS.notFound());
-      const center = country.centersById.get(session.center_id)!;
-      const district = country.districtsById.get(center.district_id)!;
+      const language = documentLanguage(country, request.query.get('lang'), request.headers['accept-language']);
+      const place = centerPlaceFields(country, country.centersById.get(session.center_id)!, language);
       const bens = new Map((await engine.listBeneficiaries(citizen.accountId)).map((b) => [b.id, b]));
       const idTypes = new Map(country.data.photo_id_types.map((t) => [t.id, t.type]));
       const pdf = await renderSlip({
         appointmentId,
         countryName: country.data.country.name,
-        centerName: center.name,
-        centerAddress: center.address,
-        districtName: district.district_name,
-        stateName: country.statesById.get(district.state_id)!.state_name,
-        pincode: country.pincodeOf(center),
+        centerName: place.name_l,
+        centerAddress: place.address_l,
+        districtName: place.district_name_l,
+        stateName: place.state_name_l,
+        pincode: country.pincodeOf(country.centersById.get(session.center_id)!),
         date: formatCowinDate(session.date),
         slot: appointment.slot,
         dose: appointment.dose,
@@ -127,7 +129,7 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
             securityCode: security_code ?? '',
           };
         }),
-      });
+      }, documentText(language));
       return pdfDownload(`appointment-${appointmentId}.pdf`, pdf);
     }),
   );

@@ -7,6 +7,8 @@ import { formatCowinDate } from '../../engine/dates.js';
 import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import { renderCertificate } from '../certificate-pdf.js';
+import { documentLanguage, documentText } from '../i18n.js';
+import { centerPlaceFields } from '../search.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly, operatorOnly } from '../guards.js';
 import { apiError, json, pdfDownload, type Router } from '../http.js';
@@ -39,9 +41,9 @@ export function certificateRoutes(router: Router, ctx: GatewayContext): void {
       const certificate = await certificates.latestOf(beneficiaryId);
       if (!certificate) return apiError({ ...apiErrorFor(Status.CERTIFICATE_NOT_FOUND), error: 'No dose has been recorded for this beneficiary yet' });
       if (certificate.status === 'revoked') return apiError(apiErrorFor(Status.CERTIFICATE_REVOKED));
+      const language = documentLanguage(country, request.query.get('lang'), request.headers['accept-language']);
       const center = country.centersById.get(certificate.centerId);
-      const district = center && country.districtsById.get(center.district_id);
-      const state = district && country.statesById.get(district.state_id);
+      const place = center && centerPlaceFields(country, center, language);
       const pdf = await renderCertificate({
         certificateId: certificate.certificateId,
         issuer: certificates.issuer,
@@ -55,11 +57,11 @@ export function certificateRoutes(router: Router, ctx: GatewayContext): void {
         dose: certificate.dose,
         seriesDoses: Math.max(country.primaryDoses(certificate.vaccine), certificate.dose),
         date: formatCowinDate(certificate.date),
-        centerName: center?.name ?? '',
-        place: [district?.district_name, state?.state_name].filter(Boolean).join(', '),
+        centerName: place?.name_l ?? '',
+        place: [place?.district_name_l, place?.state_name_l].filter(Boolean).join(', '),
         issuedAt: new Date(certificate.issuedAt).toISOString(),
         jws: certificate.jws,
-      });
+      }, documentText(language));
       return pdfDownload(`certificate-${beneficiaryId}-dose${certificate.dose}.pdf`, pdf);
     }),
   );

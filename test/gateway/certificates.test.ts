@@ -26,7 +26,7 @@ import { migrate } from '../../worker/migrate.js';
 import { reconcile, formatReconcileReport } from '../../worker/reconcile.js';
 import { addKey, promoteKey, retireKey } from '../../scripts/certificate-keys.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
-import { renderFirstPage } from '../support/pdf.js';
+import { pdfText, renderFirstPage } from '../support/pdf.js';
 
 const jsQR = ((jsQRModule as unknown as { default?: unknown }).default ?? jsQRModule) as unknown as typeof jsQRModule.default;
 const run = promisify(execFile);
@@ -93,9 +93,10 @@ async function vaccinated(name: string, birthYear = 1985) {
   return { citizen, beneficiaryId, photoId, certificateId: done.json.certificate_id as string };
 }
 
-async function downloadCertificate(citizen: CowinClient, beneficiaryId: string) {
-  const response = await fetch(`${gateway.url}/api/v2/registration/certificate/public/download?beneficiary_reference_id=${beneficiaryId}`, {
-    headers: { authorization: `Bearer ${citizen.token}` },
+async function downloadCertificate(citizen: CowinClient, beneficiaryId: string, language: { lang?: string; acceptLanguage?: string } = {}) {
+  const lang = language.lang ? `&lang=${language.lang}` : '';
+  const response = await fetch(`${gateway.url}/api/v2/registration/certificate/public/download?beneficiary_reference_id=${beneficiaryId}${lang}`, {
+    headers: { authorization: `Bearer ${citizen.token}`, ...(language.acceptLanguage ? { 'accept-language': language.acceptLanguage } : {}) },
   });
   return { status: response.status, type: response.headers.get('content-type'), bytes: Buffer.from(await response.arrayBuffer()) };
 }
@@ -199,6 +200,32 @@ describe('from appointment to proof', () => {
     expect(immunization.performer[0].actor.display).toContain(gateway.engine.country.centersById.get(centerId)!.name);
     // the QR rules: no ids, no display texts
     expect(JSON.stringify(payload)).not.toMatch(/"id":|"display":"[^"]*"\}\]|"meta":/);
+  });
+
+  it("in the citizen's language and script: Hindi asked by ?lang=, Kannada by Accept-Language; the name as registered, the QR code unchanged", async () => {
+    const { citizen, beneficiaryId, certificateId } = await vaccinated('मीना अय्यर');
+    const center = gateway.engine.country.centersById.get(centerId)!;
+
+    const hindi = await downloadCertificate(citizen, beneficiaryId, { lang: 'hi' });
+    expect(hindi.status).toBe(200);
+    const hindiText = await pdfText(hindi.bytes);
+    expect(hindiText).toContain('टीकाकरण प्रमाणपत्र');
+    expect(hindiText).toContain('मीना अय्यर'); // exactly as typed: pdftotext reads the text layer
+    expect(hindiText).toContain(center.localized!.hi!.name!);
+    expect(hindiText).toContain('2 में से 1');
+    expect(hindiText).not.toContain('?');
+    expect(jwsOfQrText((await qrTextOfPdf(hindi.bytes)).data)).toBe(await storedJws(certificateId));
+
+    const kannada = await downloadCertificate(citizen, beneficiaryId, { acceptLanguage: 'kn-IN,kn;q=0.9,en;q=0.5' });
+    const kannadaText = await pdfText(kannada.bytes);
+    expect(kannadaText).toContain('ಲಸಿಕೆ ಪ್ರಮಾಣಪತ್ರ');
+    expect(kannadaText).toContain('ಫಲಾನುಭವಿಯ ವಿವರಗಳು');
+    expect(kannadaText).toContain('मीना अय्यर');
+
+    // a language the country does not offer: its Accept-Language choice, English here
+    const english = await pdfText((await downloadCertificate(citizen, beneficiaryId, { lang: 'fr' })).bytes);
+    expect(english).toContain('Certificate of Vaccination');
+    expect(english).toContain('मीना अय्यर');
   });
 
   it("the signature verifies with Node's crypto against /.well-known/jwks.json; one changed byte does not", async () => {
