@@ -8,7 +8,9 @@
  *   and every beneficiary's live appointments across all sessions in one atomic script, so all of
  *   these share one slot. One Redis primary runs the booking script at tens of thousands per second
  *   (see loadtest/engine-bench.ts), far above CoWIN's booking peak (about 740 registrations per
- *   second on 28 April 2021); bookings are a small share of traffic.
+ *   second on 28 April 2021); bookings are a small share of traffic. It is still one slot, so on a
+ *   cluster every booking runs on one master: engine/partitioned-booking.md is the protocol that
+ *   will spread sessions and accounts over the partitions below (hold → take seats → confirm).
  * - `{p:<n>}` — the virtual partitions (engine/partitions.ts): a fixed number of them, an account's
  *   partition is a hash of its id. (The tag is `{p:<n>}` or `{p:<n>.<k>}`: chosen so partitions
  *   spread evenly over a cluster's masters.) A partition holds its accounts' OTP state, login session, search
