@@ -400,11 +400,20 @@ export class BookingEngine {
 
   // ---------------------------------------------------------------- beneficiaries
 
+  /**
+   * A photo ID's normal form and keyed hash, or null when the number does not fit its type. One
+   * document, one account: the country file's rule gives every way of writing a number one form.
+   */
+  private photoIdOf(photoIdType: number, photoIdNumber: string): { normal: string; hash: string } | null {
+    const photoId = this.country.photoIdNumber(photoIdType, photoIdNumber);
+    if (!photoId.ok) return null;
+    return { normal: photoId.normal, hash: photoIdHashOf(photoIdType, photoId.normal, this.secret) };
+  }
+
   async addBeneficiary(accountId: string, input: NewBeneficiary): Promise<Outcome<{ beneficiaryId: string }>> {
-    // one document, one account: the country file's rule gives every way of writing a number one form
-    const photoId = this.country.photoIdNumber(input.photo_id_type, input.photo_id_number);
-    if (!photoId.ok) return { ok: false, status: Status.INVALID_PHOTO_ID };
-    const photoIdHash = photoIdHashOf(input.photo_id_type, photoId.normal, this.secret);
+    const photoId = this.photoIdOf(input.photo_id_type, input.photo_id_number);
+    if (!photoId) return { ok: false, status: Status.INVALID_PHOTO_ID };
+    const photoIdHash = photoId.hash;
     const stored = {
       name: input.name,
       birth_year: input.birth_year,
@@ -435,6 +444,13 @@ export class BookingEngine {
     );
     if (code(reply) !== Status.OK) return failure(reply);
     return { ok: true, status: Status.OK };
+  }
+
+  /** The account's beneficiary registered with this photo ID, or null (also when the number does not fit its type). */
+  async beneficiaryWithPhotoId(accountId: string, photoIdType: number, photoIdNumber: string): Promise<StoredBeneficiary | null> {
+    const photoId = this.photoIdOf(photoIdType, photoIdNumber);
+    if (!photoId) return null;
+    return (await this.listBeneficiaries(accountId)).find((ben) => ben.photo_id_hash === photoId.hash) ?? null;
   }
 
   /** The account's beneficiaries, in registration order. */

@@ -121,32 +121,35 @@ export function bodySchemas(country: Country, clock: Clock) {
   const mobile = z.string().max(20).refine((m) => country.mobile.accepts(m), `expected a mobile number of ${country.mobile.format}, without the country code`);
   const genderIds = new Set(country.data.genders.map((g) => g.id));
   const photoIdTypes = new Set(country.data.photo_id_types.map((t) => t.id));
+  /** A beneficiary as registered: by the citizen (newBeneficiary), or by a vaccinator for a walk-in. */
+  const beneficiaryFields = {
+    name: personName,
+    birth_year: wholeNumber(0, 9999).refine((year) => year >= thisYear() - 120 && year <= thisYear(), 'expected a year of birth within the last 120 years'),
+    gender_id: wholeNumber(1, 1000).refine((id) => genderIds.has(id), 'not a gender id from /registration/beneficiary/genders'),
+    photo_id_type: wholeNumber(1, 1000).refine((id) => photoIdTypes.has(id), 'not an id type from /registration/beneficiary/idTypes'),
+    // its format depends on photo_id_type: checked by photoIdRule, by the country file's rule for that type
+    photo_id_number: z.string().max(40),
+    comorbidity_ind: z.enum(['Y', 'N']),
+    consent_version: z.string().min(1).max(20),
+  };
+  const photoIdRule = (ben: { photo_id_type: number; photo_id_number: string }, ctx: z.RefinementCtx) => {
+    // a refinement also runs when a field failed: only a known type's rule can say what is expected
+    if (typeof ben.photo_id_number !== 'string' || !photoIdTypes.has(ben.photo_id_type)) return;
+    const number = country.photoIdNumber(ben.photo_id_type, ben.photo_id_number);
+    if (!number.ok) ctx.addIssue({ code: 'custom', path: ['photo_id_number'], message: `expected ${number.expected}` });
+  };
+  /** Where and which dose a booking is for (a citizen's schedule, a vaccinator's walk-in). */
+  const bookingFields = { dose: wholeNumber(1, 3), session_id: uuidLike, slot: slotLabel };
   return {
     generateOtp: z.strictObject({ mobile, secret: z.string().max(4096).optional() }),
     confirmOtp: z.strictObject({
       otp: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected the sha256 hex of the OTP'),
       txnId: z.string().min(1).max(200),
     }),
-    newBeneficiary: z.strictObject({
-      name: personName,
-      birth_year: wholeNumber(0, 9999).refine((year) => year >= thisYear() - 120 && year <= thisYear(), 'expected a year of birth within the last 120 years'),
-      gender_id: wholeNumber(1, 1000).refine((id) => genderIds.has(id), 'not a gender id from /registration/beneficiary/genders'),
-      photo_id_type: wholeNumber(1, 1000).refine((id) => photoIdTypes.has(id), 'not an id type from /registration/beneficiary/idTypes'),
-      // its format depends on photo_id_type: checked below, by the country file's rule for that type
-      photo_id_number: z.string().max(40),
-      comorbidity_ind: z.enum(['Y', 'N']),
-      consent_version: z.string().min(1).max(20),
-    }).superRefine((ben, ctx) => {
-      // a refinement also runs when a field failed: only a known type's rule can say what is expected
-      if (typeof ben.photo_id_number !== 'string' || !photoIdTypes.has(ben.photo_id_type)) return;
-      const number = country.photoIdNumber(ben.photo_id_type, ben.photo_id_number);
-      if (!number.ok) ctx.addIssue({ code: 'custom', path: ['photo_id_number'], message: `expected ${number.expected}` });
-    }),
+    newBeneficiary: z.strictObject(beneficiaryFields).superRefine(photoIdRule),
     deleteBeneficiary: z.strictObject({ beneficiary_reference_id: referenceId }),
     schedule: z.strictObject({
-      dose: wholeNumber(1, 3),
-      session_id: uuidLike,
-      slot: slotLabel,
+      ...bookingFields,
       beneficiaries: z.array(referenceId).min(1).max(country.rules.beneficiaries_per_account),
       center_id: wholeNumber(1, 1e12).optional(),
       captcha: z.string().max(20).optional(),
@@ -170,6 +173,9 @@ export function bodySchemas(country: Country, clock: Clock) {
     }),
     revokeOperator: z.strictObject({ operator_id: operatorId }),
     revokeCertificate: z.strictObject({ certificate_id: uuidLike, reason: z.string().trim().min(1).max(200) }),
+    // a vaccinator books a person who came without a booking: their mobile (the account, as CoWIN's
+    // on-site registration did), the beneficiary as the citizen would register them, and the seat
+    walkIn: z.strictObject({ mobile, ...beneficiaryFields, ...bookingFields }).superRefine(photoIdRule),
     vaccinate: z.strictObject({
       appointment_id: uuidLike,
       beneficiary_reference_id: referenceId,

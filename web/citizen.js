@@ -356,6 +356,15 @@ function renderAppointment(ben, appointment) {
     el('p', { text: `${appointment.name}, ${appointment.district_name}, ${appointment.state_name}` }),
     el('p', { className: 'when', text: `${longDayLabel(cowinToDay(appointment.date))}, ${appointment.slot}` }),
     el('p', { className: 'appointment-id' }, 'Appointment ID ', el('code', { text: appointment.appointment_id })),
+    // from the beneficiaries list (not the booking's answer), so it is still here after a reload
+    appointment.security_code
+      ? el(
+          'div',
+          { className: 'security-code' },
+          el('p', {}, 'Security code ', el('strong', { text: appointment.security_code })),
+          el('p', { className: 'hint', text: 'Give this code to the vaccinator when you are vaccinated. Keep it to yourself until then.' }),
+        )
+      : null,
     el(
       'div',
       { className: 'actions' },

@@ -22,13 +22,24 @@ export function vaccinationStatus(ben: StoredBeneficiary, country: Country): str
   return 'Not Vaccinated';
 }
 
+/** `{security_code}` of a beneficiary still booked on the appointment, else nothing. */
+function securityCodeOf(appointment: Appointment, beneficiaryId: string): { security_code?: string } {
+  const own = appointment.beneficiaries.find((b) => b.id === beneficiaryId);
+  return own?.status === 'booked' && own.security_code ? { security_code: own.security_code } : {};
+}
+
 export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
   const { engine, country, schemas } = ctx;
   const genders = new Map(country.data.genders.map((g) => [g.id, g.name]));
   const idTypes = new Map(country.data.photo_id_types.map((t) => [t.id, t.type]));
 
-  /** An appointment as CoWIN listed it under a beneficiary: the centre's fields, then the booking's. */
-  const appointmentView = async (appointment: Appointment, language: string) => {
+  /**
+   * An appointment as CoWIN listed it under a beneficiary: the centre's fields, then the booking's,
+   * then teeka's `security_code`: this beneficiary's code while they are still booked, so the page
+   * can show it again after a reload (CoWIN clients ignore a field they do not know). Only the
+   * account's own beneficiaries are listed, and a dose given or cancelled takes the code away.
+   */
+  const appointmentView = async (appointment: Appointment, beneficiaryId: string, language: string) => {
     const session = ctx.book.sessions.get(appointment.session_id) ?? (await engine.getSession(appointment.session_id));
     // a session always names a centre of the country file; a centre dropped from a later file leaves its id only
     const center = session ? country.centersById.get(session.center_id) : undefined;
@@ -39,6 +50,7 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
       session_id: appointment.session_id,
       date: session ? formatCowinDate(session.date) : '',
       slot: appointment.slot,
+      ...securityCodeOf(appointment, beneficiaryId),
     };
   };
 
@@ -53,7 +65,10 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
           const live = ([1, 2, 3] as const)
             .filter((dose) => ben[`appt${dose}`] !== '' && ben[`appt${dose}_day`] >= today)
             .map((dose) => ben[`appt${dose}`]);
-          const appointments = (await Promise.all(live.map((id) => engine.getAppointment(id)))).filter((a) => a !== null);
+          // the account's own appointments only (they carry the security codes), whatever a record says
+          const appointments = (await Promise.all(live.map((id) => engine.getAppointment(id)))).filter(
+            (a): a is Appointment => a !== null && a.account_id === citizen.accountId,
+          );
           return {
             beneficiary_reference_id: ben.id,
             name: ben.name,
@@ -69,7 +84,7 @@ export function beneficiaryRoutes(router: Router, ctx: GatewayContext): void {
             dose1_date: dateOrEmpty(ben.dose1),
             dose2_date: dateOrEmpty(ben.dose2),
             precaution_dose_date: dateOrEmpty(ben.dose3),
-            appointments: await Promise.all(appointments.map((a) => appointmentView(a, language))),
+            appointments: await Promise.all(appointments.map((a) => appointmentView(a, ben.id, language))),
           };
         }),
       );

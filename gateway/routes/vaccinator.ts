@@ -1,5 +1,6 @@
 /**
- * A vaccinator's endpoints: the day at their centre, one appointment, recording a dose given.
+ * A vaccinator's endpoints: the day at their centre, one appointment, a walk-in booking, recording a
+ * dose given.
  *
  * A vaccinator sees and acts on their own centres' appointments of the day only (the operator record
  * an admin issued names the centres). Anything else is answered exactly like an appointment or centre
@@ -7,11 +8,11 @@
  * 2023 CoWIN leak came through a staff lookup without such a scope). No view shows a security code:
  * the citizen gives it.
  */
-import type { Appointment, StoredBeneficiary } from '../../engine/engine.js';
+import type { Appointment, NewBeneficiary, StoredBeneficiary } from '../../engine/engine.js';
 import { formatCowinDate } from '../../engine/dates.js';
 import type { OperatorSession } from '../../engine/operators.js';
 import type { SessionState } from '../../engine/sessions.js';
-import { apiErrorFor, REQUEST_ERRORS } from '../../engine/status.js';
+import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { operatorOnly } from '../guards.js';
@@ -23,7 +24,7 @@ import { vaccinationStatus } from './beneficiaries.js';
 const DAY_SEARCH = /^[A-Za-z0-9]{4,20}$/;
 
 export function vaccinatorRoutes(router: Router, ctx: GatewayContext): void {
-  const { engine, country, schemas } = ctx;
+  const { engine, country, schemas, metrics } = ctx;
   const idTypes = new Map(country.data.photo_id_types.map((t) => [t.id, t.type]));
 
   /** The session of an appointment if it is today at one of the vaccinator's centres, else null. */
@@ -130,6 +131,71 @@ export function vaccinatorRoutes(router: Router, ctx: GatewayContext): void {
       return json(200, describe(appointment, session, bens), { 'cache-control': 'no-store' });
     }),
   );
+
+  /**
+   * A walk-in: someone arrives without a booking and there is a free seat today. The vaccinator
+   * registers them on their mobile's account (as CoWIN's on-site registration did; the person can
+   * log in with that mobile later and sees the appointment), or reuses the account's beneficiary
+   * with that photo ID, and books them with the citizen's own engine call, so capacity, eligibility
+   * and one live appointment per dose hold alike. The answer carries the security code, which the
+   * vaccinator hands to the person and then records the dose with, as for any booking. Only today's
+   * sessions at the vaccinator's centres: any other session is answered as a missing one.
+   */
+  router.post(
+    '/teeka/vaccinator/walk-in',
+    operatorOnly(ctx, 'vaccinator', async (request, vaccinator) => {
+      const body = parseBody(request, schemas.walkIn);
+      if (!body.ok) return apiError(body.error);
+      const { mobile, session_id, slot, dose, ...person } = body.value;
+      // Redis's session, not this thread's copy: the scope check must see what the booking will
+      const session = await engine.getSession(session_id);
+      if (!session || !vaccinator.centerIds.includes(session.center_id) || session.date !== engine.today()) {
+        return apiError(apiErrorFor(Status.SESSION_NOT_FOUND));
+      }
+      const accountId = engine.accountIdOf(mobile);
+      const beneficiary = await walkInBeneficiary(accountId, person);
+      if (!beneficiary.ok) return outcomeResponse(beneficiary);
+      const outcome = await engine.book({
+        accountId,
+        sessionId: session_id,
+        slot,
+        dose,
+        beneficiaryIds: [beneficiary.beneficiaryId],
+        // as for schedule: a retried request whose answer was lost books once and answers the same code
+        idempotencyKey: request.headers['idempotency-key'] || undefined,
+      });
+      metrics.booking(outcome.status);
+      if (!outcome.ok) return outcomeResponse(outcome);
+      return json(200, {
+        appointment_id: outcome.appointmentId,
+        beneficiary_reference_id: beneficiary.beneficiaryId,
+        // the stored name: a reused registration shows whom the photo ID was registered as
+        name: beneficiary.name,
+        registered: beneficiary.registered,
+        center_id: session.center_id,
+        date: formatCowinDate(session.date),
+        slot,
+        dose,
+        security_code: outcome.securityCodes[0]!.code,
+      });
+    }),
+  );
+
+  /**
+   * The walk-in's beneficiary on the account: the one registered with this photo ID, else a new
+   * registration. A concurrent walk-in of the same person may register them in between (the
+   * registration is then refused as a duplicate photo ID): the account holds them now, so look again.
+   */
+  async function walkInBeneficiary(accountId: string, person: NewBeneficiary) {
+    const existing = () => engine.beneficiaryWithPhotoId(accountId, person.photo_id_type, person.photo_id_number);
+    const found = await existing();
+    if (found) return { ok: true as const, beneficiaryId: found.id, name: found.name, registered: false };
+    const added = await engine.addBeneficiary(accountId, person);
+    if (added.ok) return { ok: true as const, beneficiaryId: added.beneficiaryId, name: person.name, registered: true };
+    const raced = added.status === Status.DUPLICATE_PHOTO_ID ? await existing() : null;
+    if (raced) return { ok: true as const, beneficiaryId: raced.id, name: raced.name, registered: false };
+    return added;
+  }
 
   router.post(
     '/teeka/vaccinator/vaccinate',

@@ -227,6 +227,14 @@ describe('control characters and unpaired surrogates, in every field of every ro
       }), // prettier-ignore
     },
     '/teeka/vaccinator/vaccinate': { schema: 'vaccinate', caller: 'vaccinator', body: () => ({ appointment_id: sessionId, beneficiary_reference_id: beneficiaryId, security_code: '1234' }) },
+    '/teeka/vaccinator/walk-in': {
+      schema: 'walkIn',
+      caller: 'vaccinator',
+      body: () => ({
+        mobile: testMobile(), name: 'X Y', birth_year: '1980', gender_id: 1, photo_id_type: 1, photo_id_number: '2345 6789 0123', comorbidity_ind: 'N',
+        consent_version: 'V1', dose: 1, session_id: sessionId, slot: '09:00AM-11:00AM',
+      }), // prettier-ignore
+    },
   });
   /** POST routes that read no body. */
   const BODILESS = new Set(['/api/v2/auth/getRecaptcha']);

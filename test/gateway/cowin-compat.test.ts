@@ -226,7 +226,15 @@ describe('a citizen\'s own answers', () => {
       session_id: sessionId,
       date: formatCowinDate(day),
       slot,
+      // teeka's addition (CoWIN clients ignore it): the code on the slip, for the page to show again
+      security_code: booked.json.security_codes[0].security_code,
     });
+    // a cancelled booking takes its code away with it
+    const cancelled = await citizen.post('/api/v2/appointment/cancel', { appointment_id: booked.json.appointment_confirmation_no });
+    expect(cancelled.status, cancelled.text).toBe(204);
+    const after = await citizen.get('/api/v2/appointment/beneficiaries');
+    expect(after.json.beneficiaries[0].appointments).toEqual([]);
+    expect(after.text).not.toContain(`"security_code"`);
   });
 
   it('one keep-alive connection carries login → search → book → cancel → search', async () => {

@@ -1,13 +1,14 @@
 /**
  * Operators over real HTTP: an admin issues and revokes per-operator credentials; a vaccinator sees
  * and acts on their own centres' appointments of the day only; a revoked or re-issued operator's
- * token is refused at once; the day view of a centre. The gateway runs on its own migrated
+ * token is refused at once; the day view of a centre; a walk-in booked by the vaccinator and
+ * vaccinated with the code the answer carries. The gateway runs on its own migrated
  * PostgreSQL schema (the day view reads which appointments a session holds from it).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatCowinDate } from '../../engine/dates.js';
+import { formatCowinDate, yearOf } from '../../engine/dates.js';
 import { keys } from '../../engine/keys.js';
 import { openPool } from '../../worker/database.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
@@ -230,5 +231,144 @@ describe('a vaccinator and their centre', () => {
     const several = await operatorLogin('vax-two', (await issue('vax-two', 'vaccinator', [centerB, centerC])).secret);
     expect((await several.get('/teeka/vaccinator/day')).status).toBe(400);
     expect(names((await several.get(`/teeka/vaccinator/day?center_id=${centerB}`)).json)).toContain('Elsewhere Person:booked');
+  });
+});
+
+describe('a walk-in at the centre', () => {
+  /** Today's (or `day`'s) COVAXIN session at a centre, `seats` dose-1 seats, any of them in any slot. */
+  async function session(centerId: number, seats: number, day = gateway.engine.today()) {
+    const slots = gateway.engine.country.slotsOf(gateway.engine.country.centersById.get(centerId)!);
+    const published = await gateway.engine.publishSession({
+      center_id: centerId,
+      date: day,
+      vaccine: 'COVAXIN',
+      min_age_limit: 18,
+      capacity_dose1: seats,
+      capacity_dose2: 0,
+      slot_capacity: slots.map(() => seats),
+    });
+    if (!published.ok) throw new Error(`publish failed: ${published.status}`);
+    return published.sessionId;
+  }
+  const slotAt = (centerId: number) => gateway.engine.country.slotsOf(gateway.engine.country.centersById.get(centerId)!)[1]!;
+  /** A person who came without a booking, as the vaccinator types them in. */
+  const person = (name: string, extra: Record<string, unknown> = {}) => ({
+    mobile: testMobile(),
+    name,
+    birth_year: 1979,
+    gender_id: 2,
+    photo_id_type: 1,
+    photo_id_number: testPhotoId(),
+    comorbidity_ind: 'N',
+    consent_version: 'V1',
+    dose: 1,
+    ...extra,
+  });
+  const dose1Seats = async (client: CowinClient, centerId: number, sessionId: string) => {
+    const calendar = await client.get(`/api/v2/appointment/sessions/public/calendarByCenter?center_id=${centerId}&date=${formatCowinDate(gateway.engine.today())}`);
+    return calendar.json.centers.sessions.find((s: any) => s.session_id === sessionId)?.available_capacity_dose1;
+  };
+
+  it('books a free seat of today at their own centre, refuses a full session, another centre, another day and the same person twice; the code records the dose', async () => {
+    const centerD = gateway.engine.country.data.centers[3]!.center_id;
+    const centerE = gateway.engine.country.data.centers[4]!.center_id;
+    const today = await session(centerD, 2);
+    const elsewhere = await session(centerE, 5);
+    const tomorrow = await session(centerD, 5, gateway.engine.today() + 1);
+    const vaccinator = await operatorLogin('vax-walk-in', (await issue('vax-walk-in', 'vaccinator', [centerD])).secret);
+    const slot = slotAt(centerD);
+    expect(await dose1Seats(vaccinator, centerD, today)).toBe(2);
+
+    const walker = person('Sunita Devi');
+    const booked = await vaccinator.post('/teeka/vaccinator/walk-in', { ...walker, session_id: today, slot });
+    expect(booked.status, booked.text).toBe(200);
+    expect(booked.json).toEqual({
+      appointment_id: expect.any(String),
+      beneficiary_reference_id: expect.stringMatching(/^\d{14}$/),
+      name: 'Sunita Devi',
+      registered: true,
+      center_id: centerD,
+      date: formatCowinDate(gateway.engine.today()),
+      slot,
+      dose: 1,
+      security_code: expect.stringMatching(/^\d{4}$/),
+    });
+    // the seat is taken, as for any booking: the public calendar shows one fewer
+    await expect.poll(() => dose1Seats(vaccinator, centerD, today)).toBe(1);
+    // the person is a beneficiary of their mobile's account: logging in with it shows the appointment and its code
+    const citizen = await new CowinClient(gateway.url).login(walker.mobile);
+    const own = (await citizen.get('/api/v2/appointment/beneficiaries')).json.beneficiaries;
+    expect(own).toEqual([expect.objectContaining({ beneficiary_reference_id: booked.json.beneficiary_reference_id, name: 'Sunita Devi', birth_year: '1979', gender: 'Female' })]);
+    expect(own[0].appointments).toEqual([expect.objectContaining({ appointment_id: booked.json.appointment_id, security_code: booked.json.security_code })]);
+
+    // the same person again (same photo ID, same mobile): their registration is reused, the booking refused
+    const twice = await vaccinator.post('/teeka/vaccinator/walk-in', { ...walker, session_id: today, slot });
+    expect(twice.status).toBe(409);
+    expect(twice.json).toEqual({ errorCode: 'APPOIN0026', error: `Beneficiary already has an appointment for this dose (beneficiary ${booked.json.beneficiary_reference_id})` });
+    expect((await citizen.get('/api/v2/appointment/beneficiaries')).json.beneficiaries).toHaveLength(1);
+    // the same photo ID on another mobile: registered elsewhere, refused as the citizen's registration is
+    const otherMobile = await vaccinator.post('/teeka/vaccinator/walk-in', { ...walker, mobile: testMobile(), session_id: today, slot });
+    expect(otherMobile.status).toBe(409);
+    expect(otherMobile.json.errorCode).toBe('BENREG0011');
+
+    // the last seat, then full
+    expect((await vaccinator.post('/teeka/vaccinator/walk-in', { ...person('Imran Qureshi'), session_id: today, slot })).status).toBe(200);
+    const full = await vaccinator.post('/teeka/vaccinator/walk-in', { ...person('Late Comer'), session_id: today, slot });
+    expect(full.status).toBe(409);
+    expect(full.json.errorCode).toBe('APPOIN0040');
+
+    // another centre's session, another day's, and one that does not exist: one answer
+    const missing = await vaccinator.post('/teeka/vaccinator/walk-in', { ...person('Nobody Here'), session_id: randomUUID(), slot });
+    expect(missing.status).toBe(404);
+    expect(missing.json).toEqual({ errorCode: 'APPOIN0011', error: 'Session not found' });
+    for (const sessionId of [elsewhere, tomorrow]) {
+      const refused = await vaccinator.post('/teeka/vaccinator/walk-in', { ...person('Wrong Place'), session_id: sessionId, slot: slotAt(centerE) });
+      expect(refused.status).toBe(404);
+      expect(refused.text).toBe(missing.text);
+    }
+    expect((await gateway.engine.getSession(elsewhere))!.booked1).toBe(0);
+
+    // the citizen's rules: too young for the session, a bad photo ID, a name that is not one; and a
+    // citizen's token is not a vaccinator's
+    const young = await vaccinator.post('/teeka/vaccinator/walk-in', { ...person('Young Person', { birth_year: yearOf(gateway.engine.today()) - 10 }), session_id: today, slot });
+    expect([young.status, young.json.errorCode]).toEqual([409, 'APPOIN0022']);
+    const badId = await vaccinator.post('/teeka/vaccinator/walk-in', { ...person('Bad Id', { photo_id_number: '12' }), session_id: today, slot });
+    expect([badId.status, badId.json.error]).toEqual([400, 'photo_id_number: expected 12 digits for Aadhaar Card, like 1234 5678 9012']);
+    const badName = await vaccinator.post('/teeka/vaccinator/walk-in', { ...person('<script>'), session_id: today, slot });
+    expect(badName.status).toBe(400);
+    expect(badName.json.error).toMatch(/^name: expected a name/);
+    expect((await citizen.post('/teeka/vaccinator/walk-in', { ...person('Self Service'), session_id: today, slot })).status).toBe(403);
+
+    // the code the vaccinator handed over records the dose and issues the certificate
+    const done = await vaccinator.post('/teeka/vaccinator/vaccinate', {
+      appointment_id: booked.json.appointment_id,
+      beneficiary_reference_id: booked.json.beneficiary_reference_id,
+      security_code: booked.json.security_code,
+    });
+    expect(done.status, done.text).toBe(200);
+    expect(done.json).toEqual({ dose: 1, vaccine: 'COVAXIN', date: formatCowinDate(gateway.engine.today()), certificate_id: expect.any(String) });
+    const certificate = await citizen.get(`/api/v2/registration/certificate/public/download?beneficiary_reference_id=${booked.json.beneficiary_reference_id}`);
+    expect(certificate.status).toBe(200);
+    expect(certificate.headers.get('content-type')).toContain('application/pdf');
+  });
+
+  it('someone registered online who arrives without a booking is booked as their existing beneficiary, not registered twice', async () => {
+    const centerF = gateway.engine.country.data.centers[5]!.center_id;
+    const today = await session(centerF, 5);
+    const vaccinator = await operatorLogin('vax-walk-in-f', (await issue('vax-walk-in-f', 'vaccinator', [centerF])).secret);
+    const mobile = testMobile();
+    const photoId = testPhotoId();
+    const citizen = await new CowinClient(gateway.url).login(mobile);
+    const registeredId = await citizen.addBeneficiary('Rekha Sharma', 1975, photoId);
+
+    // typed at the desk with spaces in the number and the name spelt differently: the photo ID decides who it is
+    const spaced = `${photoId.slice(0, 4)} ${photoId.slice(4, 8)} ${photoId.slice(8)}`;
+    const walkIn = { ...person('Rekha Sarma', { mobile, photo_id_number: spaced }), session_id: today, slot: slotAt(centerF) };
+    const booked = await vaccinator.post('/teeka/vaccinator/walk-in', walkIn);
+    expect(booked.status, booked.text).toBe(200);
+    expect(booked.json).toMatchObject({ beneficiary_reference_id: registeredId, name: 'Rekha Sharma', registered: false });
+    const listed = (await citizen.get('/api/v2/appointment/beneficiaries')).json.beneficiaries;
+    expect(listed).toHaveLength(1);
+    expect(listed[0].appointments[0]).toMatchObject({ appointment_id: booked.json.appointment_id, security_code: booked.json.security_code });
   });
 });

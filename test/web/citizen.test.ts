@@ -190,6 +190,36 @@ describe('citizen booking page', () => {
     expect(watcherProblems).toEqual([]);
   });
 
+  it("shows each booked beneficiary's security code with the appointment, the booking's own, and still after a reload", async () => {
+    const sessionId = await publish(3, 3, { dose1: 5, dose2: 0 });
+    const mobile = testMobile();
+    const client = await new CowinClient(gateway.url).login(mobile);
+    await client.addBeneficiary('Nisha Pandey', 1988, testPhotoId());
+    const { page, problems } = await pageLoggedInAs(client, mobile);
+    await searchDistrict(page, 'Delhi', 'New Delhi');
+    await page.locator(`button.session[data-session-id="${sessionId}"]`).click();
+    const dialog = page.getByRole('dialog', { name: 'Book a slot' });
+    await dialog.waitFor();
+    const answered = page.waitForResponse((response) => response.url().endsWith('/api/v2/appointment/schedule'));
+    await dialog.getByRole('button', { name: 'Confirm booking' }).click();
+    const booking = await (await answered).json();
+    const issued: string = booking.security_codes[0].security_code;
+    expect(issued).toMatch(/^\d{4}$/);
+
+    const card = page.locator('li.beneficiary', { hasText: 'Nisha Pandey' });
+    const code = card.locator('section.appointment .security-code');
+    await expect.poll(() => code.textContent()).toContain(`Security code ${issued}`);
+    expect(await code.textContent()).toContain('Give this code to the vaccinator when you are vaccinated.');
+    await screenshot(page, 'citizen-security-code');
+
+    // it comes from the account's data, not from the booking's answer: a reload shows it again
+    await page.reload();
+    await page.getByRole('heading', { name: 'Beneficiaries' }).waitFor();
+    await expect.poll(() => card.locator('section.appointment .security-code strong').textContent()).toBe(issued);
+    expect(await card.locator('section.appointment').getAttribute('data-appointment-id')).toBe(booking.appointment_confirmation_no);
+    expect(problems).toEqual([]);
+  });
+
   it('the filters (age group, vaccine, fee type, dose) change what the calendar shows without searching again', async () => {
     const eastDelhi = gateway.engine.country.centersByDistrict.get(145)!;
     const free = eastDelhi.find((c) => c.fee_type === 'Free')!;
