@@ -6,6 +6,7 @@
 import { sha256Hex, newTxnId } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { parseCountry } from '../../engine/masterdata.js';
+import { allKeys } from '../../engine/redis.js';
 import { Status } from '../../engine/status.js';
 import { nextMobileOf } from '../support/countries.js';
 import { describe, expect, test } from '../support/fixtures.js';
@@ -48,7 +49,7 @@ describe('issuing an OTP in two steps', () => {
 
     expect(await redis.hget(keys.otpAddressWindow(OWNER), 'count')).toBe('1');
     expect(await redis.get(keys.otpCountryMinute(minute))).toBe('1');
-    expect(await redis.keys(`${prefix}${keys.otpTransaction('*')}`)).toHaveLength(1); // the one issued
+    expect(await allKeys(redis, keys.otpTransaction('*'))).toHaveLength(1); // the one issued (on every master of a cluster)
     // so the address and the country still have their allowance: two more
     expect((await engine.issueOtp(nextMobileOf(country), OWNER)).ok).toBe(true);
     expect((await engine.issueOtp(nextMobileOf(country), OWNER)).ok).toBe(true);

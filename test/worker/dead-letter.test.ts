@@ -116,7 +116,8 @@ describe('dead letters', () => {
       admin.token = (await admin.post('/teeka/auth/operator', { role: 'admin', key: 'demo-admin-key' })).json.token;
       const queue = await waitFor('the gateway to read the dead letters', async () => {
         const answer = (await admin.get('/teeka/ops/queue')).json;
-        return answer?.deadLetters === 2 ? answer : null;
+        // the worker publishes its depth each second: wait for one taken after the drain
+        return answer?.deadLetters === 2 && answer.outboxLength === 0 ? answer : null;
       });
       expect(queue).toMatchObject({ outboxLength: 0, pending: 0 });
       expect(queue.latestDeadLetters).toEqual([
