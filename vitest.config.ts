@@ -13,13 +13,6 @@ const OWN_REDIS_SERVER = [
   'test/worker/redis-loss.test.ts',
 ];
 
-/**
- * Test files that need the machine to themselves: `npm test` runs them after the parallel suite,
- * with TEEKA_RUN_ALONE=1 (which runs only them).
- */
-const RUN_ALONE = ['test/gateway/slow-subscriber.test.ts'];
-const runAlone = process.env.TEEKA_RUN_ALONE === '1';
-
 const onCluster = Boolean(process.env.REDIS_CLUSTER);
 if (onCluster) {
   console.log(`REDIS_CLUSTER=${process.env.REDIS_CLUSTER}: the suite runs on Redis Cluster, except these files on a redis-server of their own (npm test runs them):\n  ${OWN_REDIS_SERVER.join('\n  ')}`);
@@ -27,8 +20,8 @@ if (onCluster) {
 
 export default defineConfig({
   test: {
-    include: runAlone ? RUN_ALONE : ['test/**/*.test.ts'],
-    exclude: [...configDefaults.exclude, ...(onCluster ? OWN_REDIS_SERVER : []), ...(runAlone ? [] : RUN_ALONE)],
+    include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...(onCluster ? OWN_REDIS_SERVER : [])],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
