@@ -124,6 +124,11 @@ export interface TeekaConfig {
    * once the master applied it; 1 survives the loss of the master. Timeout default 1000 ms.
    */
   durability: DurabilityOptions;
+  /**
+   * TEEKA_COALESCE: coalesce requests for one partition in one event-loop turn into one script call
+   * (engine/coalesce.ts). Default on; off sends each on its own, to measure what it saves.
+   */
+  coalesce: boolean;
 }
 
 /** A wrong setting: names the variable and says why. */
@@ -258,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
       replicas: read(0, () => integer(env, 'TEEKA_WAIT_REPLICAS', 0, 0, 16)),
       timeoutMs: read(1000, () => integer(env, 'TEEKA_WAIT_TIMEOUT_MS', 1000, 1, 60_000)),
     },
+    coalesce: read(true, () => flag(env, 'TEEKA_COALESCE', true)),
     clockOffsetMs,
     clock: offsetClock(clockOffsetMs),
     corsOrigins: (env.TEEKA_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),

@@ -21,6 +21,7 @@ import {
 import { KeyRing } from './certificate-keys.js';
 import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
 import { keys } from './keys.js';
+import { PartitionBatcher } from './coalesce.js';
 import { Partitions } from './partitions.js';
 import type { Country } from './masterdata.js';
 import { NO_REPLICA_WAIT, ReplicaAcknowledgement, type DurabilityOptions } from './durability.js';
@@ -62,6 +63,8 @@ export interface EngineOptions {
   durability?: DurabilityOptions;
   /** the deployment's virtual partitions (engine/partitions.ts, TEEKA_PARTITIONS). Default 16 */
   partitions?: Partitions;
+  /** coalesce requests per partition and event-loop turn (engine/coalesce.ts, TEEKA_COALESCE). Default true */
+  coalesce?: boolean;
   /** how long a booking's idempotency record answers retries. Default 24 h */
   idempotencyTtlMs?: number;
   /** the first beneficiary reference number handed out. Default 10000000000000 (14 digits, like CoWIN's) */
@@ -157,6 +160,8 @@ export class BookingEngine {
   private readonly firstReference: number;
   private readonly clock: Clock;
   readonly durability: ReplicaAcknowledgement;
+  /** protected searches coalesced per partition and event-loop turn (engine/coalesce.ts); counts say how */
+  readonly searchQuotas: PartitionBatcher<{ accountId: string; sid: string }, unknown[]>;
 
   constructor(
     readonly redis: RedisClient,
@@ -175,6 +180,7 @@ export class BookingEngine {
     this.clock = options.clock ?? systemClock;
     this.scripts = new LuaScripts(redis);
     this.durability = new ReplicaAcknowledgement(redis, options.durability ?? NO_REPLICA_WAIT);
+    this.searchQuotas = new PartitionBatcher((partition, searches) => this.sendSearchQuotas(partition, searches), options.coalesce ?? true);
   }
 
   /**
@@ -356,8 +362,7 @@ export class BookingEngine {
    * to every gateway through the revocation stream.
    */
   async consumeSearchQuota(accountId: string, sid: string): Promise<Outcome<QuotaAnswer>> {
-    const call = this.searchQuotaCall(accountId, sid);
-    const reply = await this.scripts.run('consumeSearchQuota', call.keys, call.args);
+    const reply = await this.searchQuotas.submit(this.partitions.of(accountId), { accountId, sid });
     if (code(reply) !== Status.OK) return failure(reply, 'retryAfter');
     return {
       ok: true,
@@ -366,6 +371,26 @@ export class BookingEngine {
       resetMs: reply[2] as number,
       remainingToday: reply[3] as number,
     };
+  }
+
+  /**
+   * One partition's searches of one event-loop turn (engine/coalesce.ts): alone, the single-search
+   * script; several, consumeSearchQuotas, which decides each as consumeSearchQuota would, in order.
+   */
+  private async sendSearchQuotas(partition: number, searches: { accountId: string; sid: string }[]): Promise<unknown[][]> {
+    if (searches.length === 1) {
+      const call = this.searchQuotaCall(searches[0]!.accountId, searches[0]!.sid);
+      return [await this.scripts.run('consumeSearchQuota', call.keys, call.args)];
+    }
+    const q = this.country.rules.search_quota;
+    const batchKeys = [keys.loginRevocations(this.partitions, partition)];
+    const args: (string | number)[] = [this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000, this.revocationCap];
+    for (const { accountId, sid } of searches) {
+      const account = this.accountKeys(accountId);
+      batchKeys.push(account.authSession(), account.searchWindow(), account.searchDay(), account.blocked());
+      args.push(sid, accountId);
+    }
+    return (await this.scripts.run('consumeSearchQuotas', batchKeys, args)) as unknown[][];
   }
 
   /** The keys and arguments of one search-quota script call (also what the engine benchmark replays). */

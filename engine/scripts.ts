@@ -23,6 +23,7 @@ export type ScriptName =
   | 'refundOtpGate'
   | 'verifyOtp'
   | 'consumeSearchQuota'
+  | 'consumeSearchQuotas'
   | 'consumePublicQuota'
   | 'addBeneficiary'
   | 'deleteBeneficiary'
@@ -40,7 +41,8 @@ export type ScriptName =
 
 export interface ScriptSource {
   name: ScriptName;
-  numberOfKeys: number;
+  /** null for a script that takes any number of keys (`name-n.lua`: a coalesced batch) */
+  numberOfKeys: number | null;
   /** the text sent to Redis: prelude, script, includes inlined */
   lua: string;
   /** first 10 hex digits of the SHA-1 of `lua` */
@@ -51,7 +53,7 @@ export interface ScriptSource {
   sha: string;
 }
 
-const FILE_NAME = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
+const FILE_NAME = /^([a-z][A-Za-z]*)-(\d+|n)\.lua$/;
 const INCLUDE = /^--- @include "([\w/]+)"\s*$/gm;
 
 /** The `lua/` folder, found from this module whether it runs from source or from dist/. */
@@ -85,13 +87,13 @@ export function readScripts(dir = luaDirectory()): ScriptSource[] {
     .sort()
     .map((file) => {
       const match = FILE_NAME.exec(file);
-      if (!match) throw new Error(`lua/${file}: script names must look like verbNoun-N.lua (N = number of keys)`);
+      if (!match) throw new Error(`lua/${file}: script names must look like verbNoun-N.lua (N = number of keys, or n for any number)`);
       const body = inlineIncludes(readFileSync(join(dir, file), 'utf8'), dir, file, new Set());
       const lua = luaStatusPrelude(body) + body;
       const version = createHash('sha1').update(lua).digest('hex').slice(0, 10);
       return {
         name: match[1] as ScriptName,
-        numberOfKeys: Number(match[2]),
+        numberOfKeys: match[2] === 'n' ? null : Number(match[2]),
         lua,
         version,
         commandName: `${match[1]}:${version}`,
@@ -116,7 +118,8 @@ export class LuaScripts {
     for (const source of sources) {
       this.byName.set(source.name, source);
       if (!(source.commandName in redis)) {
-        redis.defineCommand(source.commandName, { numberOfKeys: source.numberOfKeys, lua: source.lua });
+        // without numberOfKeys ioredis takes the count as the first argument (run and queue pass it)
+        redis.defineCommand(source.commandName, source.numberOfKeys === null ? { lua: source.lua } : { numberOfKeys: source.numberOfKeys, lua: source.lua });
       }
     }
   }
@@ -131,20 +134,25 @@ export class LuaScripts {
   run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown[]> {
     const source = this.checked(name, keys);
     const invoke = (this.redis as unknown as Record<string, Invoker>)[source.commandName]!;
-    return invoke.call(this.redis, ...keys, ...args) as Promise<unknown[]>;
+    return invoke.call(this.redis, ...keyArguments(source, keys), ...args) as Promise<unknown[]>;
   }
 
   /** Queue a script on a pipeline or transaction. */
   queue(pipeline: ChainableCommander, name: ScriptName, keys: string[], args: Arg[]): void {
     const source = this.checked(name, keys);
-    (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[source.commandName]!(...keys, ...args);
+    (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[source.commandName]!(...keyArguments(source, keys), ...args);
   }
 
   private checked(name: ScriptName, keys: string[]): ScriptSource {
     const source = this.source(name);
-    if (keys.length !== source.numberOfKeys) {
+    if (source.numberOfKeys !== null && keys.length !== source.numberOfKeys) {
       throw new Error(`${name} takes ${source.numberOfKeys} keys, got ${keys.length}`);
     }
     return source;
   }
+}
+
+/** The keys as ioredis takes them: preceded by their count for a script of any number of keys. */
+function keyArguments(source: ScriptSource, keys: string[]): Arg[] {
+  return source.numberOfKeys === null ? [keys.length, ...keys] : keys;
 }

@@ -92,11 +92,13 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     securityCodeMaxWrong: config.securityCodeMaxWrong,
     certificates: certificateIssuerOf(config),
     durability: config.durability,
+    coalesce: config.coalesce,
     partitions: new Partitions(config.partitions),
   });
   const operators = new Operators(deps.redis, engine.scripts, config.clock);
   const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);
   const metrics = new GatewayMetrics();
+  metrics.followBatches('consumeSearchQuota', engine.searchQuotas.counts);
   const availability = { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability };
   const book = new AvailabilityBook(engine, deps.streamRedis, availability, metrics.lagObserver('availability'));
   const revocations = new RevocationBook(

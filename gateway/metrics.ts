@@ -6,6 +6,7 @@
  * at most about a second old.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BatchCounts } from '../engine/coalesce.js';
 import { Status } from '../engine/status.js';
 
 export type QuotaEvent =
@@ -84,6 +85,37 @@ export class GatewayMetrics {
 
   // prom-client hashes the label set on every inc/observe; a labelled child is looked up once per
   // (route, method, status) and reused, which matters at tens of thousands of requests a second
+  /** the engine's coalesced scripts (engine/coalesce.ts), read at each snapshot */
+  private readonly batchSources = new Map<string, BatchCounts>();
+  private readonly coalescedBatches: Counter<'script'> = new Counter({
+    name: 'teeka_coalesced_batches_total',
+    help: 'Script calls that carried requests coalesced per partition and event-loop turn, by script; divide teeka_coalesced_requests_total by it for the mean batch size',
+    labelNames: ['script'] as const,
+    registers: [this.registry],
+    collect: () => this.readBatches(),
+  });
+  private readonly coalescedRequests: Counter<'script'> = new Counter({
+    name: 'teeka_coalesced_requests_total',
+    help: 'Requests those script calls carried, by script',
+    labelNames: ['script'] as const,
+    registers: [this.registry],
+    collect: () => this.readBatches(), // sets both counters: reading twice is harmless
+  });
+
+  /** Report a coalesced script's counts (the engine keeps them). */
+  followBatches(script: string, counts: BatchCounts): void {
+    this.batchSources.set(script, counts);
+  }
+
+  private readBatches(): void {
+    this.coalescedBatches.reset();
+    this.coalescedRequests.reset();
+    for (const [script, counts] of this.batchSources) {
+      this.coalescedBatches.inc({ script }, counts.batches);
+      this.coalescedRequests.inc({ script }, counts.calls);
+    }
+  }
+
   private readonly requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
 
   request(route: string, method: string, status: number, seconds: number): void {

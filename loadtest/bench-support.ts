@@ -48,13 +48,14 @@ function beneficiaryJson(id: string): string {
 
 /**
  * One account holding `count` beneficiaries with ids 000000000000, 000000000001, … — the form of
- * redis-benchmark's `__rand_int__`, so it can book a random one of them per call.
+ * redis-benchmark's `__rand_int__`, so it can book a random one of them per call. Ids start at
+ * `first` (for several accounts whose beneficiaries must not share ids).
  */
-export async function createBeneficiaryPool(redis: RedisClient, accountId: string, count: number): Promise<string[]> {
+export async function createBeneficiaryPool(redis: RedisClient, accountId: string, count: number, first = 0): Promise<string[]> {
   const ids: string[] = [];
-  for (let i = 0; i < count; i += 5000) {
+  for (let i = first; i < first + count; i += 5000) {
     const pipeline = redis.pipeline();
-    for (let j = i; j < Math.min(i + 5000, count); j++) {
+    for (let j = i; j < Math.min(i + 5000, first + count); j++) {
       const id = String(j).padStart(12, '0');
       ids.push(id);
       pipeline.hset(keys.account(accountId), beneficiaryField(id), beneficiaryJson(id));

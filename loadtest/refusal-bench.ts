@@ -91,6 +91,13 @@ function quantileBetween(before: Map<number, number>, after: Map<number, number>
   return { value: buckets.find(([, n]) => n >= q * count)?.[0] ?? NaN, count };
 }
 
+/** How the search-quota scripts were coalesced (engine/coalesce.ts), from the gateway's counters. */
+function coalescedSearches(metricsText: string): string {
+  const read = (name: string) => Number(new RegExp(`^${name}\\{script="consumeSearchQuota"\\} (\\d+)`, 'm').exec(metricsText)?.[1] ?? 0);
+  const [batches, searches] = [read('teeka_coalesced_batches_total'), read('teeka_coalesced_requests_total')];
+  return batches ? `Search-quota scripts: ${searches} searches in ${batches} script calls (mean ${(searches / batches).toFixed(2)} per call: coalesced per partition and event-loop turn).` : 'Search-quota scripts: no coalescing counted.';
+}
+
 /** The gateway's metrics, once the threads' latest counts are in them (aggregated once a second). */
 async function settledMetrics(base: string): Promise<string> {
   await new Promise((r) => setTimeout(r, 2200));
@@ -299,6 +306,7 @@ async function main(): Promise<void> {
       '',
       `Staleness, XADD → applied by a gateway thread (${churnEvents} churn events in all): with the churn alone, ${lag('quiet', 'availability')}; ${lag('quiet', 'revocations')}. Under the crowd: ${lag('crowd', 'availability')}; ${lag('crowd', 'revocations')}.`,
       `Refusals answered from memory: ${memory.length ? memory.join(', ') : 'none counted'}.`,
+      coalescedSearches(metricsText),
       'Scripts and HGET per attempt count every client of the Redis during the crowd (the churn: about 2 scripts per 20 ms; other users of a shared Redis).',
     ].join('\n');
     writeFileSync(join(runDir, 'report.md'), report + '\n');

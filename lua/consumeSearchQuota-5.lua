@@ -34,34 +34,11 @@
     {Status.UNAUTHENTICATED}              the token's login session was revoked or replaced
 ]]
 local rcall = redis.call
---- @include "includes/fixedWindow"
---- @include "includes/revokeLogin"
+--- @include "includes/searchQuota"
 
-local authKey, windowKey, dayKey, blockedKey, revocationsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local sid, now = ARGV[1], tonumber(ARGV[2])
-local windowMs, windowMax = tonumber(ARGV[3]), tonumber(ARGV[4])
-local dayMs, dayMax, blockFor = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local revocationsCap, accountId = ARGV[8], ARGV[9]
-
-local blockedFor = rcall('PTTL', blockedKey)
-if blockedFor > 0 then return { Status.ACCOUNT_BLOCKED, blockedFor } end
-if rcall('HGET', authKey, 'sid') ~= sid then return { Status.UNAUTHENTICATED } end
-
-local today = tonumber(rcall('GET', dayKey) or '0')
-if today >= dayMax then
-  rcall('SET', blockedKey, 'search', 'PX', blockFor)
-  rcall('DEL', authKey)
-  revokeLogin(revocationsKey, sid, now, revocationsCap, accountId, now + blockFor)
-  return { Status.ACCOUNT_BLOCKED, blockFor }
-end
-local inWindow, windowLeftMs = windowCount(windowKey, now, windowMs)
-if inWindow >= windowMax then
-  rcall('DEL', authKey)
-  revokeLogin(revocationsKey, sid, now, revocationsCap)
-  return { Status.QUOTA_LOGOUT, windowLeftMs }
-end
-
--- every check passed: write
-if rcall('INCR', dayKey) == 1 then rcall('PEXPIRE', dayKey, dayMs) end
-inWindow = windowAdd(windowKey, now, windowMs, inWindow)
-return { Status.OK, windowMax - inWindow, windowLeftMs, dayMax - today - 1 }
+return consumeSearch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[9], {
+  now = tonumber(ARGV[2]),
+  windowMs = tonumber(ARGV[3]), windowMax = tonumber(ARGV[4]),
+  dayMs = tonumber(ARGV[5]), dayMax = tonumber(ARGV[6]), blockFor = tonumber(ARGV[7]),
+  revocationsCap = ARGV[8],
+})

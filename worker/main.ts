@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     await pool.end();
     process.exit(DISAGREEMENT_EXIT_CODE);
   }
-  const worker = new OutboxWorker({ redis, redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, pool, settings, log });
+  const worker = new OutboxWorker({ redis, redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, pool, settings, durability: config.durability, log });
   shutdown = async () => {
     await worker.stop();
     await pool.end();

@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Bull from 'bull';
 import type { RedisAddress, RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
+import { NO_REPLICA_WAIT, ReplicaAcknowledgement, type DurabilityOptions } from '../engine/durability.js';
 import { keys } from '../engine/keys.js';
 import { describeSetAside, persistOutboxEntries } from './dead-letter.js';
 import { ensureOutboxGroup, OUTBOX_GROUP, outboxKeyWithPrefix, readOutboxEntries, type StreamEntry } from './outbox.js';
@@ -41,6 +42,11 @@ export interface OutboxWorkerOptions {
   redisKeyPrefix: string;
   pool: pg.Pool;
   settings: WorkerSettings;
+  /**
+   * TEEKA_WAIT_REPLICAS as the gateways have it: an entry is written to PostgreSQL only once that many
+   * replicas hold it. Default none.
+   */
+  durability?: DurabilityOptions;
   /** this worker's consumer name in the group. Default: host, pid and a random part */
   consumer?: string;
   /** progress and trouble lines. Default: stdout */
@@ -68,6 +74,7 @@ export class OutboxWorker {
   private readonly settings: WorkerSettings;
   private readonly log: (line: string) => void;
   private readonly persist: PersistQueue;
+  private readonly replicas: ReplicaAcknowledgement;
   private reader: RedisClient | undefined;
   private stopping = false;
   private readLoop: Promise<void> | undefined;
@@ -82,6 +89,7 @@ export class OutboxWorker {
     this.settings = options.settings;
     this.log = options.log ?? ((line) => console.log(line));
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
+    this.replicas = new ReplicaAcknowledgement(this.redis, options.durability ?? NO_REPLICA_WAIT);
     this.persist = openPersistQueue({ redisAddress: options.redisAddress, redisKeyPrefix: options.redisKeyPrefix, settings: options.settings });
   }
 
@@ -252,6 +260,11 @@ export class OutboxWorker {
     // its heartbeat's expiry must not enqueue them again while this job holds them. Touching them
     // at every attempt also keeps them younger than the orphan idle time.
     await this.redis.xclaim(keys.outbox(), OUTBOX_GROUP, this.consumer, 0, ...ids, 'JUSTID');
+    // A booking whose WAIT timed out was answered 503 and exists on the master only; if the master
+    // dies, the promoted replica never had it and the citizen's retry books again. Writing it to
+    // PostgreSQL before a replica holds it would leave a booking nobody was told of beside the one
+    // they were. WAIT after the XCLAIM (a write) covers every entry written before it.
+    await this.replicas.afterChange(keys.outbox());
     // entries no longer in the stream were written and acknowledged by an earlier run of this batch
     const entries = await readOutboxEntries(this.redis, ids);
     // the commit is durable (synchronous_commit stays on) before the entries leave the outbox

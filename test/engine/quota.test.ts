@@ -53,6 +53,30 @@ describe.each(testCountries())('$name', ({ country }) => {
       expect(await engine.consumeSearchQuota(accountId, sid)).toMatchObject({ ok: false, status: Status.UNAUTHENTICATED });
     });
 
+    test('searches coalesced into one call per partition are decided exactly as the same searches one by one', async ({ engine }) => {
+      // accounts of one partition, so that their searches share batches
+      const logins: { accountId: string; sid: string }[] = [];
+      for (let n = 100; logins.length < 6; n++) {
+        const next = await login(engine, testNumber(n));
+        if (!logins.length || engine.partitions.of(next.accountId) === engine.partitions.of(logins[0]!.accountId)) logins.push(next);
+        if (n > 1000) throw new Error('no six accounts of one partition among 900 test numbers');
+      }
+      const [together, alone] = [logins.slice(0, 3), logins.slice(3)];
+      // each account: its window's searches and three more, interleaved, all in one turn
+      const order = Array.from({ length: q.max_per_window + 3 }, (_, i) => i).flatMap(() => [0, 1, 2]);
+      const before = { ...engine.searchQuotas.counts, bySize: new Map(engine.searchQuotas.counts.bySize) };
+      const coalesced = await Promise.all(order.map((a) => engine.consumeSearchQuota(together[a]!.accountId, together[a]!.sid)));
+      const oneByOne: unknown[] = [];
+      for (const a of order) oneByOne.push(await engine.consumeSearchQuota(alone[a]!.accountId, alone[a]!.sid));
+      expect(coalesced).toEqual(oneByOne);
+      // ok up to the window's limit, then a logout, then the token is dead
+      const statuses = (outcomes: unknown[], a: number) => outcomes.filter((_, i) => order[i] === a).map((o) => (o as { status: number }).status);
+      expect(statuses(coalesced, 0)).toEqual([...Array(q.max_per_window).fill(Status.OK), Status.QUOTA_LOGOUT, Status.UNAUTHENTICATED, Status.UNAUTHENTICATED]);
+      // and they were coalesced: the concurrent ones in one batch, the sequential ones alone
+      expect(engine.searchQuotas.counts.batches - before.batches).toBe(1 + order.length);
+      expect(engine.searchQuotas.counts.bySize.get(order.length)).toBe((before.bySize.get(order.length) ?? 0) + 1);
+    });
+
     test('logging in again does not reset the window: searches stay refused until the window that began with the first search ends', async ({
       engine,
       clock,

@@ -47,8 +47,13 @@ function headerProblems(file: string, text: string): string[] {
     if (computed && rangeFrom === undefined) problems.push(`reads ${table} by a computed index, but the header documents no ${table}[n..] range`);
     if (!computed && rangeFrom !== undefined) problems.push(`documents ${table}[${rangeFrom}..], but the body never reads ${table} by a computed index`);
     if (table === 'KEYS') {
-      const count = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
       const contiguous = [...documented].every((i) => i >= 1 && i <= documented.size);
+      if (file.endsWith('-n.lua')) {
+        // any number of keys: fixed ones first, then a range read by computed index
+        if (!contiguous || rangeFrom !== documented.size + 1) problems.push(`the file name says any number of keys: document KEYS[1..k] then KEYS[k+1..]`);
+        continue;
+      }
+      const count = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
       if (rangeFrom !== undefined || !contiguous || documented.size !== count) {
         problems.push(`the file name says ${count} keys, the header documents ${contiguous ? `KEYS[1..${documented.size}]` : 'KEYS with gaps'}`);
       }
@@ -78,6 +83,11 @@ describe('lua/ loader', () => {
       expect(script.commandName).toBe(`${script.name}:${script.version}`);
       expect(script.version).toMatch(/^[0-9a-f]{10}$/);
       const declared = [...script.lua.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]));
+      if (script.numberOfKeys === null) {
+        // a batch of any size (`name-n.lua`) walks its keys by their count
+        expect(script.lua, `${script.name} takes any number of keys`).toContain('#KEYS');
+        continue;
+      }
       expect(Math.max(...declared), `${script.name} uses KEYS beyond its declared count`).toBe(script.numberOfKeys);
     }
   });

@@ -49,6 +49,9 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect(relogin).toMatchObject({ ok: true, replacedSid: login.sid });
     if (!relogin.ok) return;
     expect((await engine.consumeSearchQuota(relogin.accountId, relogin.sid)).ok).toBe(true);
+    // two searches in one event-loop turn: one coalesced call (consumeSearchQuotas)
+    const both = await Promise.all([engine.consumeSearchQuota(relogin.accountId, relogin.sid), engine.consumeSearchQuota(relogin.accountId, relogin.sid)]);
+    expect(both.map((o) => o.ok)).toEqual([true, true]);
     await engine.consumePublicQuota('192.0.2.1');
     await engine.issueCaptcha(relogin.accountId, 'abcde');
     await engine.verifyCaptcha(relogin.accountId, 'abcde');
@@ -95,6 +98,7 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     // the per-account scripts use the account's partition; the booking scripts the booking partition
     const tags = (name: string) => new Set(scriptCalls.filter((c) => c.command === name).flatMap((c) => c.keys.map((k) => /\{([^}]+)\}/.exec(k)![1])));
     expect([...tags('consumeSearchQuota')]).toEqual([engine.partitions.tag(engine.partitions.of(relogin.accountId)).slice(1, -1)]);
+    expect([...tags('consumeSearchQuotas')]).toEqual([engine.partitions.tag(engine.partitions.of(relogin.accountId)).slice(1, -1)]);
     expect([...tags('passOtpGate')]).toEqual(['otp']);
     expect([...tags('bookAppointment')]).toEqual(['bk']);
   });
