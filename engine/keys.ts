@@ -100,6 +100,24 @@ export class AccountKeys {
   loginRevocations(): string {
     return `${this.tag}:revocations`;
   }
+
+  // the partitioned booking (engine/partitioned-booking.md): what the account's partition p(A) owns
+  /** hash: the account and its beneficiaries (`ben:<id>` → JSON with each dose's appointment pointer), as `keys.account` */
+  bookingAccount(): string {
+    return `${this.base}:account`;
+  }
+  /** string: the answer to a booking made under a client-supplied idempotency key (`fingerprint|appointment id`) */
+  idempotency(idempotencyKey: string): string {
+    return `${this.base}:idem:${idempotencyKey}`;
+  }
+  /** the open intents of the account's partition (keys.intents) */
+  intents(): string {
+    return `${this.tag}:intents`;
+  }
+  /** the outbox stream of the account's partition (keys.partitionOutbox) */
+  outbox(): string {
+    return `${this.tag}:outbox`;
+  }
 }
 
 export const keys = {
@@ -164,6 +182,32 @@ export const keys = {
    * that ends them and tailed by every gateway thread
    */
   loginRevocations: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:revocations`,
+
+  // the partitioned booking (engine/partitioned-booking.md): a session's records live in the session
+  // id's partition p(S), an appointment in its account's partition p(A) (its id is drawn there:
+  // Partitions.idIn), an account's in p(A) (AccountKeys above)
+  /** hash: one session in its partition, fields as `keys.session` (publishSession-4.lua writes both) */
+  partitionSession: (partitions: Partitions, sessionId: string) => `${partitions.tagOf(sessionId)}:session:${sessionId}`,
+  /** sorted set: the partition's session ids scored by their date (epoch day) */
+  partitionSessionsByDate: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:sessions`,
+  /**
+   * hash: the seats one booking step holds in a session (`claim:<booking id>`, in the session's
+   * partition): state `taken` (session, slot, dose, seats, `released:<n>` per change that gave some
+   * back), `refused` (with the status), or the `aborted` tombstone recovery writes so that a late
+   * step cannot take seats. A booking's id is its appointment's id; a reschedule's `<appointment id>:<n>`.
+   */
+  claim: (partitions: Partitions, sessionId: string, bookingId: string) => `${partitions.tagOf(sessionId)}:claim:${bookingId}`,
+  /** hash: one appointment, in its account's partition (the id was drawn in it) */
+  partitionAppointment: (partitions: Partitions, appointmentId: string) => `${partitions.tagOf(appointmentId)}:appointment:${appointmentId}`,
+  /**
+   * sorted set: a partition's open intents (`book:<id>`, `move:<id>:<n>`, `release:<id>:<n>`) scored by
+   * the deadline after which anyone may resolve them (PartitionedBooking.resolveExpiredIntents)
+   */
+  intents: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:intents`,
+  /** stream: the booking-domain changes decided in one partition, drained by the worker */
+  partitionOutbox: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:outbox`,
+  /** capped stream: available capacity of the partition's sessions after each change, tailed by gateways */
+  partitionAvailability: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:availability`,
 
   // per-address partition
   /** counter: public API calls from one address in the current window */
