@@ -5,11 +5,11 @@
  * the cluster (REDIS_CLUSTER, npm run test:cluster).
  */
 import { keys } from '../../engine/keys.js';
-import { PartitionedBooking, StoppedAfterStep, type PartitionedOperation } from '../../engine/partitioned-booking.js';
+import { PartitionedBooking, StoppedAfterStep } from '../../engine/partitioned-booking.js';
 import { parseOutboxEntry, type StreamEntry } from '../../engine/records.js';
 import { Status } from '../../engine/status.js';
 import { demoCenterId, slotsOf } from '../support/booking.js';
-import { partitionedAccount, partitionedSessions, publishPartitioned } from '../support/partitioned.js';
+import { partitionedAccount, partitionedSessions, partitionedViolations, publishPartitioned } from '../support/partitioned.js';
 import { describe, expect, test } from '../support/fixtures.js';
 import type { BookingEngine } from '../../engine/engine.js';
 
@@ -73,5 +73,120 @@ describe('partitioned booking: the steps', () => {
     const actions = (await outboxAppointmentEvents(engine, accountId)).map((e) => e.kind === 'appointment' && e.change.action);
     expect(actions).toEqual(['booked', 'rescheduled', 'cancelled', 'rescheduled']);
     expect(await engine.redis.zcard(keys.forAccount(engine.partitions, accountId).intents())).toBe(0);
+  });
+});
+
+describe('partitioned booking: a stop after any step, then recovery', () => {
+  const HOLD_MS = 30_000;
+
+  test.for([1, 2])('a booking stopped after step %i is resolved after its deadline, never before', async (step, { engine, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: HOLD_MS });
+    const sessionId = await publishPartitioned(booking);
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 1);
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    const partition = engine.partitions.of(accountId);
+    booking.stopAfter = { operation: 'book', step };
+    await expect(booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).rejects.toThrow(StoppedAfterStep);
+    const [intent] = await engine.redis.zrange(keys.intents(engine.partitions, partition), 0, -1);
+    const appointmentId = intent!.slice('book:'.length);
+    expect((await booking.getAppointment(appointmentId))!.pending).toBe('book');
+    // held: the beneficiary cannot be booked twice meanwhile, and nothing is resolved before the deadline
+    expect(await booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).toMatchObject({ status: Status.ALREADY_BOOKED });
+    expect(await booking.resolveExpiredIntents(partition)).toBe(0);
+    expect((await booking.getSession(sessionId))!.booked1).toBe(step === 2 ? 1 : 0);
+
+    clock.advance(HOLD_MS + 1);
+    expect(await booking.resolveExpiredIntents(partition)).toBe(1);
+    expect(await partitionedViolations(booking, [sessionId], [appointmentId], [accountId])).toEqual([]);
+    if (step === 1) {
+      // decided as failed: the tombstone is there, the hold is gone, the beneficiary books afresh
+      expect(await booking.getClaim(sessionId, appointmentId)).toEqual({ state: 'aborted' });
+      expect(await booking.getAppointment(appointmentId)).toBeNull();
+      expect(await booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).toMatchObject({ ok: true });
+    } else {
+      // the seats were taken: recovery confirms, and the outbox gets the booking
+      expect((await booking.getAppointment(appointmentId))!.pending).toBeNull();
+      expect((await outboxAppointmentEvents(engine, accountId)).map((e) => e.eventId)).toEqual([`appointment:${appointmentId}:1`]);
+    }
+  });
+
+  test('the next booking of a held beneficiary resolves an expired hold itself', async ({ engine, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: HOLD_MS });
+    const sessionId = await publishPartitioned(booking);
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 1);
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    booking.stopAfter = { operation: 'book', step: 1 };
+    await expect(booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).rejects.toThrow(StoppedAfterStep);
+    clock.advance(HOLD_MS + 1);
+    expect(await booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).toMatchObject({ ok: true, availableAfter: 9 });
+  });
+
+  test('a late seats step after recovery decided "aborted" is refused by the tombstone', async ({ engine, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: HOLD_MS });
+    const sessionId = await publishPartitioned(booking);
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 2);
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    booking.stopAfter = { operation: 'book', step: 1 };
+    await expect(booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).rejects.toThrow(StoppedAfterStep);
+    const [intent] = await engine.redis.zrange(keys.forAccount(engine.partitions, accountId).intents(), 0, -1);
+    const appointmentId = intent!.slice('book:'.length);
+    // what the stopped process still holds in memory, to run its step 2 late
+    const held = (await booking.getAppointment(appointmentId))!;
+    clock.advance(HOLD_MS + 1);
+    expect(await booking.resolveExpiredIntents(engine.partitions.of(accountId))).toBe(1);
+    const late = await (booking as unknown as { takeSeats: (id: string, h: typeof held) => Promise<unknown[]> }).takeSeats(appointmentId, held);
+    expect(late).toEqual([Status.BOOKING_ABORTED]);
+    expect((await booking.getSession(sessionId))!.booked1).toBe(0);
+    expect(await partitionedViolations(booking, [sessionId], [appointmentId], [accountId])).toEqual([]);
+  });
+
+  test.for([1, 2])('a cancel stopped after step %i gives the seats back once, after recovery', async (step, { engine, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: HOLD_MS });
+    const sessionId = await publishPartitioned(booking);
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 2);
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    const booked = await booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`book: ${booked.status}`);
+    booking.stopAfter = { operation: 'cancel', step };
+    await expect(booking.cancel(accountId, booked.appointmentId, [beneficiaryIds[0]!])).rejects.toThrow(StoppedAfterStep);
+    // cancelled at once; the seat is back after step 2, or owed (an undersell) until recovery
+    expect((await booking.getAppointment(booked.appointmentId))!.appointment.beneficiaries[0]!.status).toBe('cancelled');
+    expect((await booking.getSession(sessionId))!.booked1).toBe(step === 1 ? 2 : 1);
+    clock.advance(HOLD_MS + 1);
+    expect(await booking.resolveExpiredIntents(engine.partitions.of(accountId))).toBe(1);
+    expect((await booking.getSession(sessionId))!.booked1).toBe(1);
+    expect(await partitionedViolations(booking, [sessionId], [booked.appointmentId], [accountId])).toEqual([]);
+  });
+
+  test.for([
+    [1, 'other'],
+    [2, 'other'],
+    [3, 'other'],
+    [4, 'other'],
+    [1, 'same'],
+    [2, 'same'],
+    [3, 'same'],
+  ] as const)('a reschedule stopped after step %i (%s session) ends moved or not, never both, after recovery', async ([step, where], { engine, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: HOLD_MS });
+    const [from, to] = await partitionedSessions(booking, 2);
+    const target = where === 'same' ? from! : to!;
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 2);
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const booked = await booking.book({ accountId, sessionId: from!, slot: slots[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`book: ${booked.status}`);
+    booking.stopAfter = { operation: 'reschedule', step };
+    await expect(booking.reschedule(accountId, booked.appointmentId, target, slots[1]!)).rejects.toThrow(StoppedAfterStep);
+    // until recovery the appointment stays live (in the old session, or already in the new one)
+    const during = (await booking.getAppointment(booked.appointmentId))!;
+    expect(during.appointment.beneficiaries.every((b) => b.status === 'booked')).toBe(true);
+    clock.advance(HOLD_MS + 1);
+    expect(await booking.resolveExpiredIntents(engine.partitions.of(accountId))).toBe(1);
+    const after = (await booking.getAppointment(booked.appointmentId))!;
+    // the seats were taken in the new session from step 2 on: the move stands; before, it is undone
+    expect([after.appointment.session_id, after.appointment.slot]).toEqual(step >= 2 ? [target, slots[1]] : [from, slots[0]]);
+    expect(await partitionedViolations(booking, [from!, to!], [booked.appointmentId], [accountId])).toEqual([]);
+    // and it can be moved again
+    expect(await booking.reschedule(accountId, booked.appointmentId, target, slots[2]!)).toMatchObject({ ok: true });
+    expect(await partitionedViolations(booking, [from!, to!], [booked.appointmentId], [accountId])).toEqual([]);
   });
 });
