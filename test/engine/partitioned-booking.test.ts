@@ -8,10 +8,10 @@ import { keys } from '../../engine/keys.js';
 import { PartitionedBooking, StoppedAfterStep } from '../../engine/partitioned-booking.js';
 import { parseOutboxEntry, type StreamEntry } from '../../engine/records.js';
 import { Status } from '../../engine/status.js';
-import { demoCenterId, slotsOf } from '../support/booking.js';
+import { demoCenterId, everySlot, slotsOf } from '../support/booking.js';
 import { partitionedAccount, partitionedSessions, partitionedViolations, publishPartitioned } from '../support/partitioned.js';
-import { describe, expect, test } from '../support/fixtures.js';
-import type { BookingEngine } from '../../engine/engine.js';
+import { connectTestRedis, describe, expect, test } from '../support/fixtures.js';
+import { BookingEngine } from '../../engine/engine.js';
 
 async function outboxAppointmentEvents(engine: BookingEngine, accountId: string) {
   const entries = (await engine.redis.xrange(keys.forAccount(engine.partitions, accountId).outbox(), '-', '+')) as StreamEntry[];
@@ -188,5 +188,38 @@ describe('partitioned booking: a stop after any step, then recovery', () => {
     // and it can be moved again
     expect(await booking.reschedule(accountId, booked.appointmentId, target, slots[2]!)).toMatchObject({ ok: true });
     expect(await partitionedViolations(booking, [from!, to!], [booked.appointmentId], [accountId])).toEqual([]);
+  });
+});
+
+describe('partitioned booking: concurrency', () => {
+  test('many concurrent bookings on four connections into a few seats in three partitions: capacity and one live appointment per dose hold', async ({ engine, clock, prefix }) => {
+    const SEATS = 4;
+    const setup = new PartitionedBooking(engine);
+    const sessions = await partitionedSessions(setup, 3, { capacity_dose1: SEATS, capacity_dose2: 0, slot_capacity: everySlot(engine, demoCenterId(engine), SEATS) });
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    const accounts = await Promise.all(Array.from({ length: 72 }, () => partitionedAccount(engine, 1)));
+    // four engines, each on its own connection, as four gateway processes
+    const connections = Array.from({ length: 4 }, () => connectTestRedis(prefix));
+    try {
+      const bookings = connections.map((redis) => new PartitionedBooking(new BookingEngine(redis, { country: engine.country, secret: 'test-secret', clock: clock.now })));
+      const attempts = accounts.flatMap(({ accountId, beneficiaryIds }, i) => {
+        const request = (s: number) => ({ accountId, sessionId: sessions[s % 3]!, slot, dose: 1, beneficiaryIds });
+        // every fourth beneficiary also tries another session at the same time; each session has
+        // more single attempts than seats, so every session fills whoever wins the doubles
+        return i % 4 === 0 ? [request(i), request(i + 1)] : [request(i)];
+      });
+      const outcomes = await Promise.all(attempts.map((request, i) => bookings[i % bookings.length]!.book(request)));
+      const byStatus = new Map<Status, number>();
+      for (const o of outcomes) byStatus.set(o.status, (byStatus.get(o.status) ?? 0) + 1);
+      expect([...byStatus.keys()].every((s) => [Status.OK, Status.FULL, Status.ALREADY_BOOKED].includes(s)), JSON.stringify([...byStatus])).toBe(true);
+      expect(byStatus.get(Status.OK), JSON.stringify([...byStatus])).toBe(3 * SEATS);
+      const winners = attempts.filter((_, i) => outcomes[i]!.ok).map((r) => r.beneficiaryIds[0]);
+      expect(new Set(winners).size).toBe(winners.length);
+      for (const sessionId of sessions) expect((await setup.getSession(sessionId))!.booked1).toBe(SEATS);
+      const appointmentIds = outcomes.flatMap((o) => (o.ok ? [o.appointmentId] : []));
+      expect(await partitionedViolations(setup, sessions, appointmentIds, accounts.map((a) => a.accountId))).toEqual([]);
+    } finally {
+      for (const redis of connections) redis.disconnect();
+    }
   });
 });
