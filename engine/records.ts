@@ -463,6 +463,8 @@ export interface HeldAppointment {
   claim: string;
   idempotencyKey: string;
   sessionVersion: number;
+  /** the session's date (epoch day): a booked appointment of a past day no longer counts as live */
+  date: number;
   move: PendingMove | null;
   owed: Map<number, OwedSeats>;
 }
@@ -485,6 +487,7 @@ export function decodeHeldAppointment(appointmentId: string, hash: Record<string
     claim: fields.text('claim'),
     idempotencyKey: fields.text('idem'),
     sessionVersion: fields.int('session_version'),
+    date: fields.int('date'),
     move: hash.move === undefined ? null : parseJson(`${what}, field "move"`, hash.move, pendingMoveSchema),
     owed,
   };

@@ -66,7 +66,8 @@ export async function partitionedSessions(booking: PartitionedBooking, count: nu
  *   (booked) beneficiaries of appointments in it: no seat taken without a live appointment, none
  *   given twice, never more than capacity;
  * - every beneficiary's dose pointer names a live appointment of that dose or nothing, and no
- *   beneficiary has two live appointments for one dose.
+ *   beneficiary has two live appointments for one dose (live: booked, of today or later; a past
+ *   unvaccinated one is superseded by the next booking, as in the single-slot scripts).
  */
 export async function partitionedViolations(booking: PartitionedBooking, sessionIds: Iterable<string>, appointmentIds: Iterable<string>, accountIds: Iterable<string>): Promise<string[]> {
   const engine = booking.engine;
@@ -87,6 +88,8 @@ export async function partitionedViolations(booking: PartitionedBooking, session
     seats.bucket[dose === 1 ? 0 : 1] += live.length;
     seats.slots.set(slot, (seats.slots.get(slot) ?? 0) + live.length);
     expected.set(sessionId, seats);
+    // live for "one live appointment per dose": booked and not of a past day (includes/eligibility.lua)
+    if (held.date < engine.today()) continue;
     for (const b of live) liveByDose.set(`${b.id}/${dose}`, [...(liveByDose.get(`${b.id}/${dose}`) ?? []), id]);
   }
   for (const sessionId of new Set(sessionIds)) {
@@ -110,8 +113,9 @@ export async function partitionedViolations(booking: PartitionedBooking, session
         const pointer = ben[`appt${dose}`];
         if (pointer && !(liveByDose.get(`${ben.id}/${dose}`) ?? []).includes(pointer)) {
           const held = await booking.getAppointment(pointer);
-          // a past appointment superseded or never vaccinated may stay pointed at (the single-slot rule)
-          if (!held || held.appointment.beneficiaries.find((b) => b.id === ben.id)?.status !== 'booked') {
+          // a past unvaccinated appointment stays pointed at until the next booking supersedes it
+          const past = held !== null && held.date < engine.today();
+          if (!held || held.pending || (!past && held.appointment.beneficiaries.find((b) => b.id === ben.id)?.status !== 'booked')) {
             problems.push(`beneficiary ${ben.id} dose ${dose} points at ${pointer}, which is not live for it`);
           }
         }
