@@ -9,8 +9,9 @@
  *   these share one slot. One Redis primary runs the booking script at tens of thousands per second
  *   (see loadtest/engine-bench.ts), far above CoWIN's booking peak (about 740 registrations per
  *   second on 28 April 2021); bookings are a small share of traffic. It is still one slot, so on a
- *   cluster every booking runs on one master: engine/partitioned-booking.md is the protocol that
- *   will spread sessions and accounts over the partitions below (hold → take seats → confirm).
+ *   cluster every booking the gateway takes runs on one master. The partitioned booking
+ *   (engine/partitioned-booking.md, engine/partitioned-booking.ts) is built and tested beside it,
+ *   not yet switched on: its keys are under "the partitioned booking" below.
  * - `{p:<n>}` — the virtual partitions (engine/partitions.ts): a fixed number of them, an account's
  *   partition is a hash of its id. (The tag is `{p:<n>}` or `{p:<n>.<k>}`: chosen so partitions
  *   spread evenly over a cluster's masters.) A partition holds its accounts' OTP state, login session, search
@@ -20,7 +21,11 @@
  *   tailed by every gateway thread (gateway/revocations.ts) so that no booking or search reads the
  *   login session from Redis. Searches are the bulk of traffic and each touches only its caller's
  *   partition, so they spread over a cluster. Redis Cluster places partitions on masters and a
- *   resharding moves whole partitions. (The booking core moves into these partitions in a later step.)
+ *   resharding moves whole partitions. The partitioned booking's records live here too: a session's
+ *   hash, its claims (`{p:<n>}:claim:<booking id>`) and the partition's availability stream in the
+ *   session's partition p(S); an account's booking hash, idempotency records and appointments (ids
+ *   drawn to hash to the account's partition) in p(A); and per partition its intents (sorted by
+ *   deadline) and its outbox stream. Each step script's keys are in one of the two.
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
  * - `{otp}` — the OTP issuing gate: per-address OTP windows, the country-wide OTP counter, and each
  *   txnId's record (the account it belongs to). The counter is a hot key (every OTP issued in the

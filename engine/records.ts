@@ -25,6 +25,10 @@
  * - dead letter (`keys.outboxDeadLetters`): setAsideOutboxEntries-2.lua.
  * - availability entry (`keys.availability`): includes/publishAvailability.lua.
  * - login revocation entry (`keys.loginRevocations`): includes/revokeLogin.lua.
+ * - the partitioned booking (engine/partitioned-booking.md): the session's facts passed to the
+ *   account's partition (includes/sessionFacts.lua), the appointment's extra fields
+ *   (includes/heldAppointment.lua: pending, claim, move, `release:<n>`), claims (`keys.claim`:
+ *   takeSeats-4, decide-1, releaseSeats-3).
  * Written only from TypeScript: the worker's queue depth (`keys.workerQueueDepth`), here too.
  *
  * Decoding is strict: a field a script always writes that is missing or not of its type throws
