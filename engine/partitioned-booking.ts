@@ -93,7 +93,8 @@ export class PartitionedBooking {
   private async run(name: ScriptName, scriptKeys: string[], args: (string | number)[]): Promise<unknown[]> {
     const reply = await this.engine.scripts.run(name, scriptKeys, args);
     const status = code(reply);
-    if (status === Status.OK) await this.engine.durability.afterChange(scriptKeys[0]!);
+    // a replay acknowledges a change made earlier, which may not have been confirmed by replicas then
+    if (status === Status.OK || status === Status.REPLAYED) await this.engine.durability.afterChange(scriptKeys[0]!);
     return reply;
   }
 
@@ -129,9 +130,10 @@ export class PartitionedBooking {
     return decodeClaim(bookingId, await this.engine.redis.hgetall(keys.claim(this.partitions, sessionId, bookingId)));
   }
 
-  private async sessionFacts(sessionId: string, slot: string): Promise<string> {
+  /** The session's facts for a step in the account's partition ('' when there is no such session), and the session. */
+  private async sessionFacts(sessionId: string, slot: string): Promise<{ facts: string; session: SessionState | null }> {
     const session = await this.getSession(sessionId);
-    return session ? encodeSessionFacts(session, slot) : '';
+    return { facts: session ? encodeSessionFacts(session, slot) : '', session };
   }
 
   /** The keys of the account's partition that the p(A) steps take, in their order. */
@@ -164,7 +166,8 @@ export class PartitionedBooking {
     const appointmentId = this.partitions.idIn(partition, newAppointmentId);
     const { account, hash, appointment } = this.accountSide(accountId, appointmentId);
     const codeDigits = await this.engine.securityCodeDigits(accountId, beneficiaryIds.length);
-    const facts = await this.sessionFacts(sessionId, slot);
+    const { facts, session } = await this.sessionFacts(sessionId, slot);
+    const now = this.engine.now();
     const holdKeys = [hash, appointment, account.idempotency(idempotencyKey ?? '-'), account.intents()];
     const holdArgs = [
       appointmentId,
@@ -172,12 +175,12 @@ export class PartitionedBooking {
       accountId,
       slot,
       dose,
-      this.engine.now(),
+      now,
       this.engine.today(),
       bookingFingerprint(request),
       this.engine.idempotencyTtlMs,
       codeDigits,
-      this.engine.now() + this.holdMs,
+      now + this.holdMs,
       facts,
       idempotencyKey ?? '',
       ...beneficiaryIds,
@@ -191,7 +194,27 @@ export class PartitionedBooking {
     if (code(hold) !== Status.OK) return failure(hold, 'beneficiary');
     this.step('book', 1);
 
-    const held = (await this.getAppointment(appointmentId))!;
+    // what step 1 wrote, known without reading it back (a round trip less per booking)
+    const held: HeldAppointment = {
+      appointment: {
+        appointment_id: appointmentId,
+        account_id: accountId,
+        session_id: sessionId,
+        slot,
+        dose,
+        version: 1,
+        created_at: now,
+        beneficiaries: beneficiaryIds.map((id, i) => ({ id, status: 'booked' as const, security_code: codeDigits.slice(i * 4, i * 4 + 4) })),
+        wrong_codes: 0,
+      },
+      pending: 'book',
+      claim: appointmentId,
+      idempotencyKey: idempotencyKey ?? '',
+      sessionVersion: session!.version,
+      date: session!.date,
+      move: null,
+      owed: new Map(),
+    };
     const take = await this.takeSeats(appointmentId, held);
     this.step('book', 2);
     if (code(take) !== Status.OK) {
@@ -317,7 +340,7 @@ export class PartitionedBooking {
   private async rescheduleOnce(accountId: string, appointmentId: string, newSessionId: string, newSlot: string): Promise<Outcome<{ availableAfter: number }>> {
     if (this.partitions.of(appointmentId) !== this.partitions.of(accountId)) return { ok: false, status: Status.APPOINTMENT_NOT_FOUND };
     const { account, hash, appointment } = this.accountSide(accountId, appointmentId);
-    const facts = await this.sessionFacts(newSessionId, newSlot);
+    const { facts } = await this.sessionFacts(newSessionId, newSlot);
     const begin = await this.withExpiredResolved(this.partitions.of(accountId), () =>
       this.run('beginMove', [hash, appointment, account.intents()], [
         appointmentId,
