@@ -10,7 +10,8 @@ import { parseOutboxEntry, type StreamEntry } from '../../engine/records.js';
 import { Status } from '../../engine/status.js';
 import { demoCenterId, everySlot, slotsOf } from '../support/booking.js';
 import { partitionedAccount, partitionedSessions, partitionedViolations, publishPartitioned } from '../support/partitioned.js';
-import { connectTestRedis, describe, expect, test } from '../support/fixtures.js';
+import { Cluster } from 'ioredis';
+import { connectTestRedis, describe, expect, test, TEST_REDIS } from '../support/fixtures.js';
 import { BookingEngine } from '../../engine/engine.js';
 
 async function outboxAppointmentEvents(engine: BookingEngine, accountId: string) {
@@ -220,6 +221,29 @@ describe('partitioned booking: concurrency', () => {
       expect(await partitionedViolations(setup, sessions, appointmentIds, accounts.map((a) => a.accountId))).toEqual([]);
     } finally {
       for (const redis of connections) redis.disconnect();
+    }
+  });
+});
+
+// the local cluster has a replica per master; one Redis has none to wait for
+describe.skipIf(TEST_REDIS.cluster === undefined)('partitioned booking: acknowledged only once replicas hold it', () => {
+  test('with one replica required, every step waits, and an answered booking is on the replicas of both partitions', async ({ engine, clock, prefix }) => {
+    const waiting = new BookingEngine(engine.redis, { country: engine.country, secret: 'test-secret', clock: clock.now, durability: { replicas: 1, timeoutMs: 5000 } });
+    const booking = new PartitionedBooking(waiting);
+    const [sessionId] = await partitionedSessions(booking, 1);
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 1);
+    const outcome = await booking.book({ accountId, sessionId: sessionId!, slot: slotsOf(engine, demoCenterId(engine))[0]!, dose: 1, beneficiaryIds });
+    if (!outcome.ok) throw new Error(`book: ${outcome.status}`);
+    // every step that wrote waited (publish, hold, take, confirm), joined to WAITs per hash tag
+    expect(waiting.durability.counts.changes).toBe(4);
+    expect(waiting.durability.counts.waits).toBeGreaterThanOrEqual(3);
+    const replicas = new Cluster(TEST_REDIS.cluster!, { scaleReads: 'slave', keyPrefix: prefix });
+    try {
+      expect(await replicas.hget(keys.partitionAppointment(engine.partitions, outcome.appointmentId), 'pending')).toBeNull();
+      expect(await replicas.hget(keys.partitionAppointment(engine.partitions, outcome.appointmentId), 'account_id')).toBe(accountId);
+      expect(await replicas.hget(keys.claim(engine.partitions, sessionId!, outcome.appointmentId), 'state')).toBe('taken');
+    } finally {
+      replicas.disconnect();
     }
   });
 });
