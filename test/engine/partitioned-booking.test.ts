@@ -192,6 +192,51 @@ describe('partitioned booking: a stop after any step, then recovery', () => {
   });
 });
 
+describe('partitioned booking: what a step meets', () => {
+  test('a session changed between the hold and the seats: refused as SESSION_CHANGED, released, and the retry books afresh', async ({ engine }) => {
+    const booking = new PartitionedBooking(engine);
+    const sessionId = await publishPartitioned(booking, { capacity_dose1: 10 });
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 1);
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    const request = { accountId, sessionId, slot, dose: 1, beneficiaryIds, idempotencyKey: 'retry-1' };
+    booking.stopAfter = { operation: 'book', step: 1 };
+    await expect(booking.book(request)).rejects.toThrow(StoppedAfterStep);
+    const [intent] = await engine.redis.zrange(keys.forAccount(engine.partitions, accountId).intents(), 0, -1);
+    const first = intent!.slice('book:'.length);
+    // an administrator changes the session (a new version) before the stopped booking is retried
+    await publishPartitioned(booking, { capacity_dose1: 12 });
+    const retried = await booking.book(request);
+    expect(retried).toMatchObject({ ok: true, status: Status.OK, availableAfter: 11 });
+    if (!retried.ok) return;
+    expect(retried.appointmentId).not.toBe(first);
+    expect(await booking.getClaim(sessionId, first)).toEqual({ state: 'refused', status: Status.SESSION_CHANGED });
+    expect(await booking.getAppointment(first)).toBeNull();
+    expect(await partitionedViolations(booking, [sessionId], [first, retried.appointmentId], [accountId])).toEqual([]);
+    // and the key now answers with the booking that was made
+    expect(await booking.book(request)).toMatchObject({ ok: true, status: Status.REPLAYED, appointmentId: retried.appointmentId });
+  });
+
+  test('a cancel meeting a reschedule in flight is STALE_APPOINTMENT until its deadline, then resolves it and cancels', async ({ engine, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: 30_000 });
+    const [from, to] = await partitionedSessions(booking, 2);
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 1);
+    const slots = slotsOf(engine, demoCenterId(engine));
+    const booked = await booking.book({ accountId, sessionId: from!, slot: slots[0]!, dose: 1, beneficiaryIds });
+    if (!booked.ok) throw new Error(`book: ${booked.status}`);
+    booking.stopAfter = { operation: 'reschedule', step: 2 };
+    await expect(booking.reschedule(accountId, booked.appointmentId, to!, slots[1]!)).rejects.toThrow(StoppedAfterStep);
+    expect(await booking.cancel(accountId, booked.appointmentId)).toMatchObject({ ok: false, status: Status.STALE_APPOINTMENT });
+    expect(await booking.reschedule(accountId, booked.appointmentId, to!, slots[2]!)).toMatchObject({ ok: false, status: Status.STALE_APPOINTMENT });
+    clock.advance(30_001);
+    // the move had its seats: it is finished first, then the cancel gives back the new session's seats
+    expect(await booking.cancel(accountId, booked.appointmentId)).toMatchObject({ ok: true, cancelled: 1 });
+    expect([(await booking.getSession(from!))!.booked1, (await booking.getSession(to!))!.booked1]).toEqual([0, 0]);
+    const actions = (await outboxAppointmentEvents(engine, accountId)).map((e) => e.kind === 'appointment' && e.change.action);
+    expect(actions).toEqual(['booked', 'rescheduled', 'cancelled']);
+    expect(await partitionedViolations(booking, [from!, to!], [booked.appointmentId], [accountId])).toEqual([]);
+  });
+});
+
 describe('partitioned booking: concurrency', () => {
   test('many concurrent bookings on four connections into a few seats in three partitions: capacity and one live appointment per dose hold', async ({ engine, clock, prefix }) => {
     const SEATS = 4;
