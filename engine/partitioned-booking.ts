@@ -422,6 +422,19 @@ export class PartitionedBooking {
     return expired.length;
   }
 
+  /**
+   * The sweeper's pass: every partition's expired intents, a batch at a time until none is left
+   * (the worker is to run it every few seconds once the gateway books through this path). Returns
+   * how many were resolved.
+   */
+  async resolveAllExpiredIntents(): Promise<number> {
+    let resolved = 0;
+    for (const partition of this.partitions.all()) {
+      for (let batch = this.sweepBatch; batch === this.sweepBatch; resolved += batch) batch = await this.resolveExpiredIntents(partition);
+    }
+    return resolved;
+  }
+
   private async resolveIntent(intentsKey: string, intent: string): Promise<void> {
     const [kind, appointmentId, n] = intent.split(':') as [string, string, string | undefined];
     const held = await this.getAppointment(appointmentId);

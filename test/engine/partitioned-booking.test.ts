@@ -111,6 +111,27 @@ describe('partitioned booking: a stop after any step, then recovery', () => {
     }
   });
 
+  test('the sweeper pass resolves every partition\'s expired intents, batch after batch', async ({ engine, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: HOLD_MS, sweepBatch: 2 });
+    const sessionId = await publishPartitioned(booking);
+    const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+    const accounts = await Promise.all(Array.from({ length: 6 }, () => partitionedAccount(engine, 1)));
+    for (const [i, { accountId, beneficiaryIds }] of accounts.entries()) {
+      booking.stopAfter = { operation: 'book', step: 1 + (i % 2) };
+      await expect(booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).rejects.toThrow(StoppedAfterStep);
+    }
+    const partitions = [...new Set(accounts.map((a) => engine.partitions.of(a.accountId)))];
+    const intents = (await Promise.all(partitions.map((p) => engine.redis.zrange(keys.intents(engine.partitions, p), 0, -1)))).flat();
+    expect(intents).toHaveLength(6);
+    expect(await booking.resolveAllExpiredIntents()).toBe(0);
+    clock.advance(HOLD_MS + 1);
+    expect(await booking.resolveAllExpiredIntents()).toBe(6);
+    // the three stopped after taking their seats are booked; the three stopped before are not
+    expect((await booking.getSession(sessionId))!.booked1).toBe(3);
+    const appointmentIds = intents.map((intent) => intent.slice('book:'.length));
+    expect(await partitionedViolations(booking, [sessionId], appointmentIds, accounts.map((a) => a.accountId))).toEqual([]);
+  });
+
   test('the next booking of a held beneficiary resolves an expired hold itself', async ({ engine, clock }) => {
     const booking = new PartitionedBooking(engine, { holdMs: HOLD_MS });
     const sessionId = await publishPartitioned(booking);

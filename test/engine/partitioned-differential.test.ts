@@ -70,7 +70,7 @@ describe('the partitioned booking agrees with the model of the rules, through st
      * Run an operation, maybe with a stop after a random step. Returns its outcome, or `stopped`
      * with the step when the hook fired; then the deadline passes and recovery runs.
      */
-    const maybeStopped = async <T>(operation: PartitionedOperation, accountId: string, run: () => Promise<T>): Promise<{ outcome: T } | { stopped: number }> => {
+    const maybeStopped = async <T>(operation: PartitionedOperation, run: () => Promise<T>): Promise<{ outcome: T } | { stopped: number }> => {
       const stopAt = random() < 0.4 ? int(1, LAST_STOP[operation]) : 0;
       booking.stopAfter = stopAt ? { operation, step: stopAt } : null;
       try {
@@ -81,7 +81,6 @@ describe('the partitioned booking agrees with the model of the rules, through st
         return { stopped: error.step };
       } finally {
         booking.stopAfter = null;
-        void accountId;
       }
     };
 
@@ -163,7 +162,7 @@ describe('the partitioned booking agrees with the model of the rules, through st
         const dose = pick([1, 1, 1, 1, 2, 2, 3, 4]);
         const what = `book ${ids.join('+')} dose ${dose} into ${sessionId.slice(0, 8)} ${slot}`;
         const intents = keys.forAccount(engine.partitions, account).intents();
-        const run = await maybeStopped('book', account, () => booking.book({ accountId: account, sessionId, slot, dose, beneficiaryIds: ids }));
+        const run = await maybeStopped('book', () => booking.book({ accountId: account, sessionId, slot, dose, beneficiaryIds: ids }));
         if ('stopped' in run) {
           // the hold passed, so the model's checks up to capacity did too; step 2 decided the rest
           const [intent] = await engine.redis.zrange(intents, 0, -1);
@@ -186,7 +185,7 @@ describe('the partitioned booking agrees with the model of the rules, through st
         const account = random() < 0.9 ? owner : pick(accounts);
         const ids = random() < 0.5 ? [] : [pick(model.appointments.get(appointmentId)!.bens)];
         const what = `cancel ${appointmentId.slice(0, 8)} ${ids.join(',') || 'all'}`;
-        const run = await maybeStopped('cancel', account, () => booking.cancel(account, appointmentId, ids));
+        const run = await maybeStopped('cancel', () => booking.cancel(account, appointmentId, ids));
         if ('stopped' in run) {
           // step 1 cancelled it: the seats are owed back
           log.push(`${step}: ${what} stopped after step ${run.stopped}`);
@@ -203,7 +202,7 @@ describe('the partitioned booking agrees with the model of the rules, through st
         const sessionId = pickSession();
         const slot = pick(country.slotsOf(country.centersById.get(sessionInputs.get(sessionId)!.center_id)!));
         const what = `reschedule ${appointmentId.slice(0, 8)} to ${sessionId.slice(0, 8)} ${slot}`;
-        const run = await maybeStopped('reschedule', account, () => booking.reschedule(account, appointmentId, sessionId, slot));
+        const run = await maybeStopped('reschedule', () => booking.reschedule(account, appointmentId, sessionId, slot));
         if ('stopped' in run) {
           // step 1 passed the model's checks up to capacity; the seats step decided the rest
           log.push(`${step}: ${what} stopped after step ${run.stopped}`);
