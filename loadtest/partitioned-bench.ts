@@ -4,7 +4,7 @@
  * Redis's own work per booking from `INFO commandstats` on every master (commands, counting those a
  * script runs, and CPU microseconds), with each master's share of the script calls.
  *
- *   npm run build && node dist/loadtest/partitioned-bench.js [--bookings 4000] [--connections 50] [--accounts 200] [--sessions 16]
+ *   npm run bench:partitioned -- [--bookings 4000] [--connections 50] [--accounts 200] [--sessions 16]
  *
  * Every booking is one new beneficiary (the capacity is large, so each succeeds), of one of
  * `--accounts` accounts, into one of `--sessions` sessions. INFO commandstats counts every client's
