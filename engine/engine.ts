@@ -127,15 +127,29 @@ const TEST_NUMBER_MARK_MS = 86_400_000;
 const SECURITY_CODE_DIGITS = 4;
 /** The login revocation stream's default cap (EngineOptions.revocationStreamCap). */
 export const DEFAULT_REVOCATION_STREAM_CAP = 200_000;
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,100}$/;
+/** What a client's idempotency key may look like (anything else is refused as IDEMPOTENCY_MISMATCH). */
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+/**
+ * What a booking under an idempotency key asked for: the same key with another fingerprint is
+ * IDEMPOTENCY_MISMATCH. '' when the client sent no key.
+ */
+export function bookingFingerprint({ sessionId, slot, dose, beneficiaryIds, idempotencyKey }: BookingRequest): string {
+  if (!idempotencyKey) return '';
+  return createHash('sha256')
+    .update(`${sessionId}|${slot}|${dose}|${[...beneficiaryIds].sort().join(',')}`)
+    .digest('hex')
+    .slice(0, 24);
+}
 const STALE_RETRIES = 5;
 
-function code(reply: unknown[]): Status {
+/** The Status a script answered (the first element of its reply). */
+export function code(reply: unknown[]): Status {
   return reply[0] as Status;
 }
 
 /** The failure Outcome for a script reply whose first element is not a success. */
-function failure(reply: unknown[], detail: 'beneficiary' | 'retryAfter' | 'none' = 'none'): Outcome<never> {
+export function failure(reply: unknown[], detail: 'beneficiary' | 'retryAfter' | 'none' = 'none'): Outcome<never> {
   const status = code(reply);
   if (status === Status.WRONG_SECURITY_CODE) return { ok: false, status, triesLeft: reply[1] as number };
   if (detail === 'beneficiary' && typeof reply[1] === 'string' && reply[1] !== '') {
@@ -152,11 +166,13 @@ export class BookingEngine {
   private readonly testMobiles: { prefix: string; otp: string; securityCode?: string | null } | null;
   private readonly securityCodeMaxWrong: number;
   readonly certificates: { ring: KeyRing; issuer: string };
-  private readonly availabilityCap: number;
+  /** entries kept in the availability stream */
+  readonly availabilityCap: number;
   /** entries kept in each partition's login revocation stream */
   private readonly revocationCap: number;
   readonly partitions: Partitions;
-  private readonly idempotencyTtlMs: number;
+  /** how long a booking's idempotency record answers retries */
+  readonly idempotencyTtlMs: number;
   private readonly firstReference: number;
   private readonly clock: Clock;
   readonly durability: ReplicaAcknowledgement;
@@ -493,7 +509,7 @@ export class BookingEngine {
    * Random digits for the security codes of a booking of `count` beneficiaries (4 each), or a test
    * number's fixed code when the deployment sets one (demo only).
    */
-  private async securityCodeDigits(accountId: string, count: number): Promise<string> {
+  async securityCodeDigits(accountId: string, count: number): Promise<string> {
     const fixed = this.testMobiles?.securityCode;
     if (fixed && (await this.redis.exists(this.accountKeys(accountId).testNumberAccount()))) return fixed.repeat(count);
     let digits = '';
@@ -510,12 +526,7 @@ export class BookingEngine {
       return { ok: false, status: Status.IDEMPOTENCY_MISMATCH };
     }
     const appointmentId = newAppointmentId();
-    const fingerprint = idempotencyKey
-      ? createHash('sha256')
-          .update(`${sessionId}|${slot}|${dose}|${[...beneficiaryIds].sort().join(',')}`)
-          .digest('hex')
-          .slice(0, 24)
-      : '';
+    const fingerprint = bookingFingerprint(request);
     const codeDigits = await this.securityCodeDigits(accountId, beneficiaryIds.length);
     const reply = await this.change(
       'bookAppointment',

@@ -9,8 +9,9 @@
  *   these share one slot. One Redis primary runs the booking script at tens of thousands per second
  *   (see loadtest/engine-bench.ts), far above CoWIN's booking peak (about 740 registrations per
  *   second on 28 April 2021); bookings are a small share of traffic. It is still one slot, so on a
- *   cluster every booking runs on one master: engine/partitioned-booking.md is the protocol that
- *   will spread sessions and accounts over the partitions below (hold → take seats → confirm).
+ *   cluster every booking the gateway takes runs on one master. The partitioned booking
+ *   (engine/partitioned-booking.md, engine/partitioned-booking.ts) is built and tested beside it,
+ *   not yet switched on: its keys are under "the partitioned booking" below.
  * - `{p:<n>}` — the virtual partitions (engine/partitions.ts): a fixed number of them, an account's
  *   partition is a hash of its id. (The tag is `{p:<n>}` or `{p:<n>.<k>}`: chosen so partitions
  *   spread evenly over a cluster's masters.) A partition holds its accounts' OTP state, login session, search
@@ -20,7 +21,11 @@
  *   tailed by every gateway thread (gateway/revocations.ts) so that no booking or search reads the
  *   login session from Redis. Searches are the bulk of traffic and each touches only its caller's
  *   partition, so they spread over a cluster. Redis Cluster places partitions on masters and a
- *   resharding moves whole partitions. (The booking core moves into these partitions in a later step.)
+ *   resharding moves whole partitions. The partitioned booking's records live here too: a session's
+ *   hash, its claims (`{p:<n>}:claim:<booking id>`) and the partition's availability stream in the
+ *   session's partition p(S); an account's booking hash, idempotency records and appointments (ids
+ *   drawn to hash to the account's partition) in p(A); and per partition its intents (sorted by
+ *   deadline) and its outbox stream. Each step script's keys are in one of the two.
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
  * - `{otp}` — the OTP issuing gate: per-address OTP windows, the country-wide OTP counter, and each
  *   txnId's record (the account it belongs to). The counter is a hot key (every OTP issued in the
@@ -100,6 +105,24 @@ export class AccountKeys {
   loginRevocations(): string {
     return `${this.tag}:revocations`;
   }
+
+  // the partitioned booking (engine/partitioned-booking.md): what the account's partition p(A) owns
+  /** hash: the account and its beneficiaries (`ben:<id>` → JSON with each dose's appointment pointer), as `keys.account` */
+  bookingAccount(): string {
+    return `${this.base}:account`;
+  }
+  /** string: the answer to a booking made under a client-supplied idempotency key (`fingerprint|appointment id`) */
+  idempotency(idempotencyKey: string): string {
+    return `${this.base}:idem:${idempotencyKey}`;
+  }
+  /** the open intents of the account's partition (keys.intents) */
+  intents(): string {
+    return `${this.tag}:intents`;
+  }
+  /** the outbox stream of the account's partition (keys.partitionOutbox) */
+  outbox(): string {
+    return `${this.tag}:outbox`;
+  }
 }
 
 export const keys = {
@@ -164,6 +187,32 @@ export const keys = {
    * that ends them and tailed by every gateway thread
    */
   loginRevocations: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:revocations`,
+
+  // the partitioned booking (engine/partitioned-booking.md): a session's records live in the session
+  // id's partition p(S), an appointment in its account's partition p(A) (its id is drawn there:
+  // Partitions.idIn), an account's in p(A) (AccountKeys above)
+  /** hash: one session in its partition, fields as `keys.session` (publishSession-4.lua writes both) */
+  partitionSession: (partitions: Partitions, sessionId: string) => `${partitions.tagOf(sessionId)}:session:${sessionId}`,
+  /** sorted set: the partition's session ids scored by their date (epoch day) */
+  partitionSessionsByDate: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:sessions`,
+  /**
+   * hash: the seats one booking step holds in a session (`claim:<booking id>`, in the session's
+   * partition): state `taken` (session, slot, dose, seats, `released:<n>` per change that gave some
+   * back), `refused` (with the status), or the `aborted` tombstone recovery writes so that a late
+   * step cannot take seats. A booking's id is its appointment's id; a reschedule's `<appointment id>:<n>`.
+   */
+  claim: (partitions: Partitions, sessionId: string, bookingId: string) => `${partitions.tagOf(sessionId)}:claim:${bookingId}`,
+  /** hash: one appointment, in its account's partition (the id was drawn in it) */
+  partitionAppointment: (partitions: Partitions, appointmentId: string) => `${partitions.tagOf(appointmentId)}:appointment:${appointmentId}`,
+  /**
+   * sorted set: a partition's open intents (`book:<id>`, `move:<id>:<n>`, `release:<id>:<n>`) scored by
+   * the deadline after which anyone may resolve them (PartitionedBooking.resolveExpiredIntents)
+   */
+  intents: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:intents`,
+  /** stream: the booking-domain changes decided in one partition, drained by the worker */
+  partitionOutbox: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:outbox`,
+  /** capped stream: available capacity of the partition's sessions after each change, tailed by gateways */
+  partitionAvailability: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:availability`,
 
   // per-address partition
   /** counter: public API calls from one address in the current window */

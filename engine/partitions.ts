@@ -101,6 +101,18 @@ export class Partitions {
     return this.tag(this.of(id));
   }
 
+  /**
+   * A new id in one partition: ids from `draw` until one hashes there (about `count` draws, each a
+   * random UUID). An appointment's id is drawn in its account's partition, so the id alone finds the
+   * appointment (a vaccinator's or a citizen's request names only the id).
+   */
+  idIn(partition: number, draw: () => string): string {
+    for (;;) {
+      const id = draw();
+      if (this.of(id) === partition) return id;
+    }
+  }
+
   /** Every partition number, in order. */
   all(): number[] {
     return Array.from({ length: this.count }, (_, i) => i);

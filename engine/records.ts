@@ -25,6 +25,10 @@
  * - dead letter (`keys.outboxDeadLetters`): setAsideOutboxEntries-2.lua.
  * - availability entry (`keys.availability`): includes/publishAvailability.lua.
  * - login revocation entry (`keys.loginRevocations`): includes/revokeLogin.lua.
+ * - the partitioned booking (engine/partitioned-booking.md): the session's facts passed to the
+ *   account's partition (includes/sessionFacts.lua), the appointment's extra fields
+ *   (includes/heldAppointment.lua: pending, claim, move, `release:<n>`), claims (`keys.claim`:
+ *   takeSeats-4, decide-1, releaseSeats-3).
  * Written only from TypeScript: the worker's queue depth (`keys.workerQueueDepth`), here too.
  *
  * Decoding is strict: a field a script always writes that is missing or not of its type throws
@@ -400,6 +404,122 @@ export function decodeAppointmentHash(appointmentId: string, hash: Record<string
     }),
     wrong_codes: fields.optionalInt('code_tries') ?? 0,
   };
+}
+
+// ---------------------------------------------------------------- the partitioned booking (engine/partitioned-booking.md)
+
+/**
+ * The session facts a script in the account's partition checks a booking or reschedule against
+ * (lua/includes/sessionFacts.lua reads them as includes/readSession.lua's table): the session lives
+ * in another partition, so the engine reads it there and passes them. `slot_cap` is -1 for a slot
+ * the session does not have. The seats step refuses (SESSION_CHANGED) if `version` is not current.
+ */
+export function encodeSessionFacts(session: SessionState, slot: string): string {
+  const slotIndex = session.slots.indexOf(slot);
+  return JSON.stringify({
+    center_id: session.center_id,
+    date: session.date,
+    year: session.year,
+    vaccine: session.vaccine,
+    min_age: session.min_age,
+    max_age: session.max_age,
+    allow_all_age: session.allow_all_age,
+    opens_at: session.opens_at,
+    cutoff_at: session.cutoff_at,
+    day_start: session.day_start,
+    day_end: session.day_end,
+    dose2_after: session.dose2_after,
+    precaution_after: session.precaution_after,
+    status: session.status,
+    version: session.version,
+    slot_cap: slotIndex === -1 ? -1 : session.slot_caps[slotIndex]!,
+  });
+}
+
+const pendingMoveSchema = z.object({
+  n: int.positive(),
+  session_id: z.string().min(1),
+  slot: z.string().min(1),
+  claim: z.string().min(1),
+  count: int.positive(),
+  center_id: int,
+  date: epochDay,
+  day_start: ms,
+  day_end: ms,
+  version: int.positive(),
+});
+const owedSeatsSchema = z.object({ session_id: z.string().min(1), claim: z.string().min(1), count: int.positive() });
+
+/** A reschedule waiting for its seats in the new session (the appointment's `move` field, beginMove-3.lua). */
+export type PendingMove = z.infer<typeof pendingMoveSchema>;
+/** Seats a cancel or reschedule owes back to a session (the appointment's `release:<n>` field). */
+export type OwedSeats = z.infer<typeof owedSeatsSchema>;
+
+/**
+ * What the partitioned booking keeps on an appointment beside the single-slot layout
+ * (lua/includes/heldAppointment.lua): whether a booking or a reschedule of it is pending, the claim
+ * holding its seats, the client's idempotency key, the session's version the hold checked against,
+ * a pending move, and the seats owed back per change number.
+ */
+export interface HeldAppointment {
+  appointment: Appointment;
+  pending: 'book' | 'move' | null;
+  claim: string;
+  idempotencyKey: string;
+  sessionVersion: number;
+  /** the session's date (epoch day): a booked appointment of a past day no longer counts as live */
+  date: number;
+  move: PendingMove | null;
+  owed: Map<number, OwedSeats>;
+}
+
+/** An appointment hash of the partitioned layout (HGETALL); null when empty. */
+export function decodeHeldAppointment(appointmentId: string, hash: Record<string, string>): HeldAppointment | null {
+  const appointment = decodeAppointmentHash(appointmentId, hash);
+  if (!appointment) return null;
+  const what = `appointment hash ${appointmentId}`;
+  const fields = new Fields(what, hash);
+  const pending = hash.pending === undefined ? null : fields.oneOf('pending', ['book', 'move'] as const);
+  const owed = new Map<number, OwedSeats>();
+  for (const [field, value] of Object.entries(hash)) {
+    const match = /^release:(\d+)$/.exec(field);
+    if (match) owed.set(Number(match[1]), parseJson(`${what}, field "${field}"`, value, owedSeatsSchema));
+  }
+  return {
+    appointment,
+    pending,
+    claim: fields.text('claim'),
+    idempotencyKey: fields.text('idem'),
+    sessionVersion: fields.int('session_version'),
+    date: fields.int('date'),
+    move: hash.move === undefined ? null : parseJson(`${what}, field "move"`, hash.move, pendingMoveSchema),
+    owed,
+  };
+}
+
+export type ClaimState = 'taken' | 'refused' | 'aborted';
+
+/** A claim (`keys.claim`): the seats one booking step holds in a session, or why it holds none. */
+export interface Claim {
+  state: ClaimState;
+  /** taken: where and how many seats it still holds */
+  session_id?: string;
+  slot?: string;
+  dose?: number;
+  seats?: number;
+  /** refused: the status takeSeats refused with */
+  status?: number;
+}
+
+/** A claim hash (HGETALL); null when empty (no step ran for the booking). */
+export function decodeClaim(bookingId: string, hash: Record<string, string>): Claim | null {
+  if (Object.keys(hash).length === 0) return null;
+  const fields = new Fields(`claim ${bookingId}`, hash);
+  const state = fields.oneOf('state', ['taken', 'refused', 'aborted'] as const);
+  if (state === 'taken') {
+    return { state, session_id: fields.text('session_id'), slot: fields.text('slot'), dose: fields.int('dose'), seats: fields.int('seats') };
+  }
+  return state === 'refused' ? { state, status: fields.int('status') } : { state };
 }
 
 // ---------------------------------------------------------------- operator hash

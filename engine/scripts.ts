@@ -37,7 +37,17 @@ export type ScriptName =
   | 'issueOperator'
   | 'revokeOperator'
   | 'openOperatorSession'
-  | 'revokeCertificate';
+  | 'revokeCertificate'
+  // the partitioned booking (engine/partitioned-booking.md)
+  | 'holdAppointment'
+  | 'takeSeats'
+  | 'confirmAppointment'
+  | 'decide'
+  | 'releaseHold'
+  | 'beginCancel'
+  | 'releaseSeats'
+  | 'clearIntent'
+  | 'beginMove';
 
 export interface ScriptSource {
   name: ScriptName;

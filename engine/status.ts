@@ -37,6 +37,13 @@ export enum Status {
   NOT_VACCINATION_DAY = -21,
   /** The vaccine's schedule has no such dose: dose 2 of a single-dose vaccine, or a precaution dose it does not offer. */
   DOSE_NOT_IN_SCHEDULE = -22,
+  /**
+   * Partitioned booking: the booking was resolved as failed (its hold passed its deadline and
+   * recovery wrote the `aborted` tombstone) before its seats were taken; a late step is refused.
+   */
+  BOOKING_ABORTED = -23,
+  /** Partitioned booking: the session's definition changed after the hold read it; the engine retries. */
+  SESSION_CHANGED = -24,
 
   // auth and quotas
   QUOTA_LOGOUT = -30,
@@ -163,6 +170,16 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     httpStatus: 409,
     errorCode: 'APPOIN0036',
     error: "This vaccine's schedule has no such dose (a single-dose vaccine has no dose 2)",
+  },
+  [Status.BOOKING_ABORTED]: {
+    httpStatus: 503,
+    errorCode: 'APPOIN0045',
+    error: 'The booking took too long and was not made; please retry',
+  },
+  [Status.SESSION_CHANGED]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0046',
+    error: 'The session changed while this request ran; please retry',
   },
   [Status.QUOTA_LOGOUT]: {
     httpStatus: 401,

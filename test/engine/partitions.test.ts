@@ -106,6 +106,18 @@ describe('partitions', () => {
     expect(sixteen.tag(0)).toMatch(/^\{p:0(\.\d+)?\}$/);
   });
 
+  it('an id drawn in a partition hashes to it (an appointment id finds its account\'s partition)', () => {
+    const partitions = new Partitions(16);
+    let draws = 0;
+    const draw = () => `id-${draws++}`;
+    for (const n of partitions.all()) {
+      const id = partitions.idIn(n, draw);
+      expect(partitions.of(id)).toBe(n);
+    }
+    // about `count` draws each: 16 partitions, a few hundred draws, not an unbounded search
+    expect(draws).toBeLessThan(16 * 16 * 4);
+  });
+
   it('hash tags follow the cluster rule: the first {…} with something in it', () => {
     expect(hashTagOf('{p:3}:u:x')).toBe('p:3');
     expect(hashTagOf('teeka:{bk}:session:1')).toBe('bk');

@@ -9,6 +9,8 @@ import { Certificates } from '../../engine/certificates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { Operators } from '../../engine/operators.js';
+import { PartitionedBooking, StoppedAfterStep } from '../../engine/partitioned-booking.js';
+import { Status } from '../../engine/status.js';
 import {
   decodeAccountHash,
   decodeAppointmentHash,
@@ -16,6 +18,8 @@ import {
   decodeBeneficiary,
   decodeBeneficiaryCertificates,
   decodeCertificateHash,
+  decodeClaim,
+  decodeHeldAppointment,
   decodeLoginRevocationEntry,
   decodeOperatorHash,
   decodeOperatorSessionHash,
@@ -38,6 +42,7 @@ import {
 } from '../../engine/records.js';
 import { accountWithBeneficiaries, demoCenterId, everyCenter, publishSession, slotsOf } from '../support/booking.js';
 import { testMobileOf } from '../support/countries.js';
+import { partitionedAccount, partitionedSessions, publishPartitioned } from '../support/partitioned.js';
 import { describe, expect, test } from '../support/fixtures.js';
 
 const asObject = (fields: string[]) => {
@@ -205,6 +210,62 @@ describe('what the scripts write decodes, and encodes back to the same fields', 
     }
     const entries = await allEntries(redis, keys.forAccount(engine.partitions, engine.accountIdOf(mobile)).loginRevocations());
     expect(entries.map(([id, fields]) => decodeLoginRevocationEntry(id, fields))).toEqual([{ sid: sids[0], at: engine.now() }]);
+  });
+});
+
+describe('the partitioned booking\'s records, as its scripts write them', () => {
+  test('a pending booking, a pending move, claims taken, refused and aborted, seats owed back; malformed ones named', async ({ engine, redis, clock }) => {
+    const booking = new PartitionedBooking(engine, { holdMs: 1000 });
+    const [first, second] = await partitionedSessions(booking, 2);
+    const { accountId, beneficiaryIds } = await partitionedAccount(engine, 2);
+    const slots = slotsOf(engine, demoCenterId(engine));
+    booking.stopAfter = { operation: 'book', step: 1 };
+    await expect(booking.book({ accountId, sessionId: first!, slot: slots[0]!, dose: 1, beneficiaryIds, idempotencyKey: 'k-1' })).rejects.toThrow(StoppedAfterStep);
+    const [intent] = await redis.zrange(keys.forAccount(engine.partitions, accountId).intents(), 0, -1);
+    const appointmentId = intent!.slice('book:'.length);
+    const pending = (await booking.getAppointment(appointmentId))!;
+    const session = (await booking.getSession(first!))!;
+    expect(pending).toMatchObject({ pending: 'book', claim: appointmentId, idempotencyKey: 'k-1', sessionVersion: session.version, date: session.date, move: null });
+    expect(pending.appointment.beneficiaries.map((b) => b.status)).toEqual(['booked', 'booked']);
+    // the retry under the same key finishes the stopped booking
+    expect(await booking.book({ accountId, sessionId: first!, slot: slots[0]!, dose: 1, beneficiaryIds, idempotencyKey: 'k-1' })).toMatchObject({ ok: true, status: Status.REPLAYED, appointmentId });
+    expect(await booking.getClaim(first!, appointmentId)).toEqual({ state: 'taken', session_id: first, slot: slots[0], dose: 1, seats: 2 });
+
+    booking.stopAfter = { operation: 'reschedule', step: 1 };
+    await expect(booking.reschedule(accountId, appointmentId, second!, slots[1]!)).rejects.toThrow(StoppedAfterStep);
+    const moving = (await booking.getAppointment(appointmentId))!;
+    const target = (await booking.getSession(second!))!;
+    expect(moving.move).toEqual({
+      n: 1, session_id: second, slot: slots[1], claim: `${appointmentId}:1`, count: 2,
+      center_id: target.center_id, date: target.date, day_start: target.day_start, day_end: target.day_end, version: target.version,
+    }); // prettier-ignore
+    clock.advance(1001);
+    await booking.resolveExpiredIntents(engine.partitions.of(accountId));
+    expect(await booking.getClaim(second!, `${appointmentId}:1`)).toEqual({ state: 'aborted' });
+
+    booking.stopAfter = { operation: 'cancel', step: 1 };
+    await expect(booking.cancel(accountId, appointmentId, [beneficiaryIds[0]!])).rejects.toThrow(StoppedAfterStep);
+    expect((await booking.getAppointment(appointmentId))!.owed).toEqual(new Map([[2, { session_id: first, claim: appointmentId, count: 1 }]]));
+    const full = await publishPartitioned(booking, { date: engine.today() + 3, capacity_dose1: 0 });
+    const other = await partitionedAccount(engine, 1);
+    booking.stopAfter = { operation: 'book', step: 2 };
+    await expect(booking.book({ accountId: other.accountId, sessionId: full, slot: slots[0]!, dose: 1, beneficiaryIds: other.beneficiaryIds })).rejects.toThrow(StoppedAfterStep);
+    const [refused] = await redis.zrange(keys.forAccount(engine.partitions, other.accountId).intents(), 0, -1);
+    expect(await booking.getClaim(full, refused!.slice('book:'.length))).toEqual({ state: 'refused', status: Status.FULL });
+
+    const malformed = (decode: () => unknown) => {
+      try {
+        decode();
+      } catch (err) {
+        expect(err).toBeInstanceOf(MalformedRecord);
+        return (err as Error).message;
+      }
+      throw new Error('decoded a malformed record');
+    };
+    expect(malformed(() => decodeClaim('b', { state: 'lost' }))).toBe('claim b: field "state" is "lost", expected one of taken, refused, aborted');
+    expect(malformed(() => decodeClaim('b', { state: 'taken', session_id: 's', slot: 'A', dose: '1' }))).toBe('claim b: field "seats" is missing');
+    const hash = await redis.hgetall(keys.partitionAppointment(engine.partitions, appointmentId));
+    expect(malformed(() => decodeHeldAppointment('ap', { ...hash, move: '{"n":1}' }))).toMatch(/^appointment hash ap, field "move": session_id: /);
   });
 });
 

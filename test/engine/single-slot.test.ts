@@ -12,10 +12,12 @@ import { Certificates } from '../../engine/certificates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { Operators } from '../../engine/operators.js';
+import { PartitionedBooking, StoppedAfterStep } from '../../engine/partitioned-booking.js';
 import { LuaScripts, readScripts } from '../../engine/scripts.js';
 import { Status } from '../../engine/status.js';
 import { accountWithBeneficiaries, demoCenterId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
 import { describe, expect, test, TEST_REDIS } from '../support/fixtures.js';
+import { partitionedAccount, partitionedSessions } from '../support/partitioned.js';
 
 const slotOf = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 
@@ -87,6 +89,20 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     // the worker's dead letters (worker/dead-letter.ts), with nothing to set aside
     await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], ['teeka-persist']);
 
+    // the partitioned booking (engine/partitioned-booking.ts): a booking, a refused one, a booking
+    // stopped after its hold and recovered (decide, release), a reschedule to another partition, a cancel
+    const partitioned = new PartitionedBooking(engine);
+    const [p1, p2] = await partitionedSessions(partitioned, 2);
+    const account = await partitionedAccount(engine, 3);
+    const partitionedBooked = await partitioned.book({ accountId: account.accountId, sessionId: p1!, slot: slots[0]!, dose: 1, beneficiaryIds: account.beneficiaryIds.slice(0, 2) });
+    if (!partitionedBooked.ok) throw new Error(`partitioned book: ${partitionedBooked.status}`);
+    expect((await partitioned.reschedule(account.accountId, partitionedBooked.appointmentId, p2!, slots[1]!)).ok).toBe(true);
+    expect((await partitioned.cancel(account.accountId, partitionedBooked.appointmentId, [account.beneficiaryIds[1]!])).ok).toBe(true);
+    partitioned.stopAfter = { operation: 'book', step: 1 };
+    await expect(partitioned.book({ accountId: account.accountId, sessionId: p1!, slot: slots[0]!, dose: 1, beneficiaryIds: [account.beneficiaryIds[2]!] })).rejects.toThrow(StoppedAfterStep);
+    clock.advance(60_000);
+    expect(await partitioned.resolveExpiredIntents(engine.partitions.of(account.accountId))).toBe(1);
+
     const scriptCalls = calls.filter((c) => scriptBySha.has(c.command as never) || [...scriptBySha.values()].includes(c.command as never));
     const scriptsSeen = new Set(scriptCalls.map((c) => c.command));
     expect([...scriptsSeen].sort()).toEqual([...new Set(scriptBySha.values())].sort());
@@ -101,5 +117,10 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect([...tags('consumeSearchQuotas')]).toEqual([engine.partitions.tag(engine.partitions.of(relogin.accountId)).slice(1, -1)]);
     expect([...tags('passOtpGate')]).toEqual(['otp']);
     expect([...tags('bookAppointment')]).toEqual(['bk']);
+    // the partitioned steps: the account's partition, or the session's
+    const tagOf = (id: string) => engine.partitions.tagOf(id).slice(1, -1);
+    expect([...tags('holdAppointment')]).toEqual([tagOf(account.accountId)]);
+    expect([...tags('takeSeats')].sort()).toEqual([tagOf(p1!), tagOf(p2!)].sort());
+    expect(tagOf(p1!)).not.toBe(tagOf(p2!));
   });
 });

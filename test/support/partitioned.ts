@@ -1,0 +1,126 @@
+/** Builders for tests of the partitioned booking (engine/partitioned-booking.ts). */
+import type { BookingEngine } from '../../engine/engine.js';
+import { keys } from '../../engine/keys.js';
+import { beneficiaryField, decodeBeneficiary } from '../../engine/records.js';
+import type { PartitionedBooking } from '../../engine/partitioned-booking.js';
+import type { SessionInput } from '../../engine/sessions.js';
+import { accountWithBeneficiaries, demoCenterId } from './booking.js';
+import { twoDoseVaccine } from './countries.js';
+
+/**
+ * Put beneficiaries the engine registered (in `{bk}`, where addBeneficiary still writes them) into
+ * their account's partition, where the partitioned booking reads them: the same `ben:<id>` JSON,
+ * copied once before any booking of them (registering in the partition is not built yet).
+ */
+export async function beneficiariesIntoPartition(engine: BookingEngine, accountId: string, beneficiaryIds: string[]): Promise<void> {
+  if (!beneficiaryIds.length) return;
+  const fields = beneficiaryIds.map(beneficiaryField);
+  const values = await engine.redis.hmget(keys.account(accountId), ...fields);
+  const pairs = fields.flatMap((field, i) => {
+    if (values[i] === null) throw new Error(`beneficiary ${beneficiaryIds[i]} of ${accountId} is not registered`);
+    return [field, values[i]!];
+  });
+  await engine.redis.hset(keys.forAccount(engine.partitions, accountId).bookingAccount(), ...pairs);
+}
+
+/** A new account with `count` beneficiaries, in its partition (accountWithBeneficiaries, then copied). */
+export async function partitionedAccount(engine: BookingEngine, count: number, birthYear = 1990): Promise<{ accountId: string; beneficiaryIds: string[] }> {
+  const account = await accountWithBeneficiaries(engine, count, birthYear);
+  await beneficiariesIntoPartition(engine, account.accountId, account.beneficiaryIds);
+  return account;
+}
+
+/** Publish a session in its partition (defaults as test/support/booking.ts publishSession: first centre, tomorrow, 10 + 10 seats). */
+export async function publishPartitioned(booking: PartitionedBooking, overrides: Partial<SessionInput> = {}): Promise<string> {
+  const engine = booking.engine;
+  const outcome = await booking.publishSession({
+    center_id: demoCenterId(engine),
+    date: engine.today() + 1,
+    vaccine: twoDoseVaccine(engine.country).name,
+    min_age_limit: 18,
+    capacity_dose1: 10,
+    capacity_dose2: 10,
+    ...overrides,
+  });
+  if (!outcome.ok) throw new Error(`publish: ${outcome.status}`);
+  return outcome.sessionId;
+}
+
+/** Sessions in `count` different partitions (the first centre on successive days from tomorrow). */
+export async function partitionedSessions(booking: PartitionedBooking, count: number, overrides: Partial<SessionInput> = {}): Promise<string[]> {
+  const engine = booking.engine;
+  const byPartition = new Map<number, string>();
+  for (let day = 1; byPartition.size < count; day++) {
+    if (day > 365) throw new Error(`no ${count} sessions in different partitions within a year`);
+    const id = await publishPartitioned(booking, { date: engine.today() + day, ...overrides });
+    if (!byPartition.has(engine.partitions.of(id))) byPartition.set(engine.partitions.of(id), id);
+  }
+  return [...byPartition.values()];
+}
+
+/**
+ * The invariants of engine/partitioned-booking.md once nothing is in flight (after recovery), over
+ * the given sessions and appointments, as a list of violations (empty when they hold):
+ * - no intent left in any partition, and no appointment still pending;
+ * - every session's seat counters (per dose bucket and per slot) are exactly the seats of the live
+ *   (booked) beneficiaries of appointments in it: no seat taken without a live appointment, none
+ *   given twice, never more than capacity;
+ * - every beneficiary's dose pointer names a live appointment of that dose or nothing, and no
+ *   beneficiary has two live appointments for one dose (live: booked, of today or later; a past
+ *   unvaccinated one is superseded by the next booking, as in the single-slot scripts).
+ */
+export async function partitionedViolations(booking: PartitionedBooking, sessionIds: Iterable<string>, appointmentIds: Iterable<string>, accountIds: Iterable<string>): Promise<string[]> {
+  const engine = booking.engine;
+  const problems: string[] = [];
+  for (const partition of engine.partitions.all()) {
+    const intents = await engine.redis.zrange(keys.intents(engine.partitions, partition), 0, -1);
+    if (intents.length) problems.push(`partition ${partition} has open intents ${intents.join(' ')}`);
+  }
+  const expected = new Map<string, { bucket: [number, number]; slots: Map<string, number> }>();
+  const liveByDose = new Map<string, string[]>();
+  for (const id of new Set(appointmentIds)) {
+    const held = await booking.getAppointment(id);
+    if (!held) continue;
+    if (held.pending) problems.push(`appointment ${id} is still pending (${held.pending})`);
+    const { session_id: sessionId, slot, dose, beneficiaries } = held.appointment;
+    const live = beneficiaries.filter((b) => b.status === 'booked');
+    const seats = expected.get(sessionId) ?? { bucket: [0, 0], slots: new Map() };
+    seats.bucket[dose === 1 ? 0 : 1] += live.length;
+    seats.slots.set(slot, (seats.slots.get(slot) ?? 0) + live.length);
+    expected.set(sessionId, seats);
+    // live for "one live appointment per dose": booked and not of a past day (includes/eligibility.lua)
+    if (held.date < engine.today()) continue;
+    for (const b of live) liveByDose.set(`${b.id}/${dose}`, [...(liveByDose.get(`${b.id}/${dose}`) ?? []), id]);
+  }
+  for (const sessionId of new Set(sessionIds)) {
+    const session = (await booking.getSession(sessionId))!;
+    const seats = expected.get(sessionId) ?? { bucket: [0, 0], slots: new Map() };
+    const actual = { bucket: [session.booked1, session.booked2], slots: session.slots.map((s, i) => [s, session.slot_booked[i]]) };
+    const want = { bucket: seats.bucket, slots: session.slots.map((s) => [s, seats.slots.get(s) ?? 0]) };
+    if (JSON.stringify(actual) !== JSON.stringify(want)) problems.push(`session ${sessionId} counts ${JSON.stringify(actual)}, its live appointments ${JSON.stringify(want)}`);
+    if (session.booked1 > session.cap1 || session.booked2 > session.cap2) problems.push(`session ${sessionId} is over capacity`);
+    session.slots.forEach((s, i) => {
+      if (session.slot_booked[i]! > session.slot_caps[i]!) problems.push(`session ${sessionId} slot ${s} is over capacity`);
+    });
+  }
+  for (const [benDose, ids] of liveByDose) if (ids.length > 1) problems.push(`beneficiary/dose ${benDose} has ${ids.length} live appointments`);
+  for (const accountId of new Set(accountIds)) {
+    const hash = await engine.redis.hgetall(keys.forAccount(engine.partitions, accountId).bookingAccount());
+    for (const [field, json] of Object.entries(hash)) {
+      if (!field.startsWith('ben:')) continue;
+      const ben = decodeBeneficiary(field, json);
+      for (const dose of [1, 2, 3] as const) {
+        const pointer = ben[`appt${dose}`];
+        if (pointer && !(liveByDose.get(`${ben.id}/${dose}`) ?? []).includes(pointer)) {
+          const held = await booking.getAppointment(pointer);
+          // a past unvaccinated appointment stays pointed at until the next booking supersedes it
+          const past = held !== null && held.date < engine.today();
+          if (!held || held.pending || (!past && held.appointment.beneficiaries.find((b) => b.id === ben.id)?.status !== 'booked')) {
+            problems.push(`beneficiary ${ben.id} dose ${dose} points at ${pointer}, which is not live for it`);
+          }
+        }
+      }
+    }
+  }
+  return problems;
+}
