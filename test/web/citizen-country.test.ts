@@ -7,7 +7,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookingEngine } from '../../engine/engine.js';
-import { formatCowinDate } from '../../engine/dates.js';
 import { processClockFor } from '../support/clock.js';
 import { nextPhotoIdOf, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { CowinClient, startGateway, testMobile, type RunningGateway } from '../support/gateway.js';
@@ -120,7 +119,9 @@ describe.each(testCountries())('$name', (testing) => {
 
     const { page, problems } = await openPage({ token: client.token, mobile });
     const card = page.locator('li.beneficiary', { hasText: 'Jordan Persaud' });
-    await expect.poll(() => card.locator('.vaccination-status').textContent()).toBe(`Vaccinated (${single.name}: dose 1 on ${formatCowinDate(today)})`);
+    // the date in the page's language and the country's calendar (Intl), not the API's DD-MM-YYYY
+    const doseDate = new Intl.DateTimeFormat(`en-${data.country.code}`, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(new Date(today * 86_400_000));
+    await expect.poll(() => card.locator('.vaccination-status').textContent()).toBe(`Vaccinated (${single.name}: dose 1 on ${doseDate})`);
     const district = country.districtsById.get(center.district_id)!;
     await page.getByLabel(levels.state, { exact: true }).selectOption({ label: country.statesById.get(district.state_id)!.state_name });
     await page.getByLabel(levels.district, { exact: true }).selectOption({ label: district.district_name });
