@@ -48,6 +48,12 @@ describe('the language files', () => {
     }
   });
 
+  it("has words for every country's names of its administrative levels", () => {
+    for (const { country } of testCountries()) {
+      for (const word of Object.values(country.data.country.admin_levels)) expect(english.has(`levels.${word}`), `${country.data.country.code}: ${word}`).toBe(true);
+    }
+  });
+
   it('serves the pages only their sections, each language complete', () => {
     for (const file of files) {
       const served = pageText(file.slice(0, -'.json'.length));
