@@ -98,6 +98,23 @@ const duration = (ms) => {
 const plots = new Map();
 const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
 
+const AXIS_FONT = '12px system-ui, sans-serif';
+const WINDOW_S = 300;
+/** Time ticks in whole minutes: the labels are hours and minutes, so finer ticks would repeat them. */
+const MINUTE_STEPS = [60, 120, 300];
+
+/**
+ * The time axis's labels. Each label, its time and where it is drawn are also kept on the chart
+ * (`data-x-labels`): the canvas holds them only as pixels, and this is how a test (or anyone) can
+ * check that they are the country's times and that they do not overlap.
+ */
+function timeLabels(u, ticks) {
+  const labels = ticks.map((tick) => formatTime(tick * 1000));
+  u.root.dataset.xLabels = JSON.stringify(ticks.map((tick, i) => ({ t: tick * 1000, label: labels[i], x: Math.round(u.valToPos(tick, 'x')) })));
+  u.root.dataset.axisFont = AXIS_FONT;
+  return labels;
+}
+
 function plotWidth(container) {
   return Math.max(260, container.clientWidth);
 }
@@ -127,12 +144,13 @@ function buildCharts() {
       {
         width: plotWidth(plotBox),
         height: 200,
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] } },
+        // the x scale is always the last five minutes, so a young chart is not a few seconds stretched wide
+        scales: { x: { time: true, range: (_u, _min, max) => [(max ?? 0) - WINDOW_S, max ?? WINDOW_S] }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] } },
         // counts get whole-number ticks; rates and times may use fractions
         // time labels in the country's zone and the page's locale, at least 90 px apart so they never overlap
         axes: [
-          { space: 90, values: (_u, ticks) => ticks.map((tick) => formatTime(tick * 1000)) },
-          { size: 64, values: (_u, ticks) => ticks.map((tick) => number(tick)), ...(chart.counts ? { incrs: WHOLE_STEPS } : {}) },
+          { space: 90, incrs: MINUTE_STEPS, font: AXIS_FONT, values: timeLabels },
+          { size: 64, font: AXIS_FONT, values: (_u, ticks) => ticks.map((tick) => number(tick)), ...(chart.counts ? { incrs: WHOLE_STEPS } : {}) },
         ],
         series: [
           { label: t('dashboard.time'), value: (_u, time) => (time === null ? '–' : formatTime(time * 1000, { hour: 'numeric', minute: '2-digit', second: '2-digit' })) },

@@ -281,6 +281,23 @@ describe.each(testCountries())('$name', (testing) => {
       expect(await page.locator('#updated').textContent()).toMatch(pattern('dashboard.updated'));
       await expectNoAxeViolations(page, 'dashboard board');
 
+      // the time axes: the country's times in the page's locale, no two labels overlapping
+      await expect.poll(() => page.locator('.uplot[data-x-labels]').count()).toBe(7);
+      const axes = (await page.evaluate(
+        `[...document.querySelectorAll('.uplot[data-x-labels]')].map((root) => {
+          const context = document.createElement('canvas').getContext('2d');
+          context.font = root.dataset.axisFont;
+          return JSON.parse(root.dataset.xLabels).map((l) => ({ ...l, width: context.measureText(l.label).width }));
+        })`,
+      )) as { t: number; label: string; x: number; width: number }[][];
+      const timeFormat = new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit', timeZone: data.country.timezone });
+      for (const labels of axes) {
+        expect(labels.length).toBeGreaterThan(1);
+        for (const l of labels) expect(l.label).toBe(timeFormat.format(new Date(l.t)));
+        expect(new Set(labels.map((l) => l.label)).size, 'no label repeats').toBe(labels.length);
+        for (let i = 1; i < labels.length; i++) expect(labels[i]!.x - labels[i - 1]!.x, 'labels apart').toBeGreaterThan((labels[i]!.width + labels[i - 1]!.width) / 2);
+      }
+
       // the gateway's figures stop: every tile unknown, none in the calm green of its last value
       await page.route('**/teeka/ops/stats*', (route) => route.abort());
       await expect.poll(() => page.locator('#now-requests').textContent(), { timeout: 5000 }).toBe(w('dashboard.unknown'));
