@@ -271,7 +271,7 @@ function watchExpiry() {
   if (!expiresAt) return;
   const warnAt = expiresAt - EXPIRY_WARNING_MS;
   const warn = () => {
-    const minutes = Math.max(1, Math.round((expiresAt - Date.now()) / 60_000));
+    const minutes = Math.max(1, Math.ceil((expiresAt - Date.now()) / 60_000));
     show($('expiry-warning'), t('citizen.expiryWarning', { time: formatTime(expiresAt), count: minutes }), 'warning');
   };
   if (warnAt <= Date.now()) warn();
@@ -1158,7 +1158,7 @@ function openBooking(sessionId, button) {
     const eligible = people.filter((p) => !p.reason);
     const refused = people.filter((p) => p.reason);
     bookable = eligible.length;
-    who.replaceChildren(
+    const parts = [
       el('legend', { text: t('citizen.bookFor') }),
       ...eligible.map(({ ben, dose }, i) => {
         const due = dueDay(ben, dose);
@@ -1179,7 +1179,8 @@ function openBooking(sessionId, button) {
             el('ul', {}, refused.map(({ ben, reason }) => el('li', { dataset: { beneficiaryId: ben.beneficiary_reference_id }, text: reason }))),
           )
         : null,
-    );
+    ];
+    who.replaceChildren(...parts.filter(Boolean));
   }
   $('book-confirm').textContent = rescheduling ? t('citizen.moveConfirm') : t('citizen.bookConfirm');
   if (!rescheduling && bookable === 0) $('book-confirm').setAttribute('aria-disabled', 'true');

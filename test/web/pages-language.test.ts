@@ -114,8 +114,8 @@ describe.each(testCountries())('$name', (testing) => {
       // the account: one who can take the 45+ session, one too young, one whose dose 2 is not due yet
       const mobile = testMobile(country);
       const client = await new CowinClient(gateway.url).login(mobile);
-      const suffix = `${language}${data.country.code}`;
-      const names = { ready: `Meena Iyer ${suffix}`, young: `Ravi Das ${suffix}`, waiting: `Kala Rao ${suffix}` };
+      // each language's run has its own account (a fresh test number), so the names may repeat
+      const names = { ready: 'Meena Iyer', young: 'Ravi Das', waiting: 'Kala Rao' };
       const add = (name: string, born: number) => {
         const photo = nextPhotoIdOf(country);
         return client.addBeneficiary(name, born, photo.number, photo.type);
@@ -197,6 +197,7 @@ describe.each(testCountries())('$name', (testing) => {
       await page.locator(`button.session[data-session-id="${session}"]`).click();
       const dialog = page.getByRole('dialog', { name: w('citizen.bookTitle') });
       await dialog.waitFor();
+      expect(await dialog.locator('#book-beneficiaries').textContent(), 'nothing but words').not.toMatch(/null|undefined/);
       const reasons = await dialog.locator('.ineligible li').allTextContents();
       expect(reasons).toEqual([
         w('citizen.ineligible.age', { name: names.young, age: 30, year, limit: '45+' }),
@@ -207,6 +208,8 @@ describe.each(testCountries())('$name', (testing) => {
       const dialogText = (await dialog.textContent()) ?? '';
       for (const id of [readyId, youngId, waitingId]) expect(dialogText, 'people are named, not numbered').not.toContain(id);
       await expectNoAxeViolations(page, 'booking dialog with eligibility');
+      const forReadme = (as: string) => (testing.name === 'demo-country' && language === 'en' ? { as } : undefined);
+      await screenshot(page, `pages-${testing.name}-${language}-eligibility`, forReadme('citizen-eligibility'));
       await readyBox.uncheck();
       await dialog.getByRole('button', { name: w('citizen.bookConfirm') }).click();
       await expect.poll(() => dialog.locator('#book-error-summary a').allTextContents()).toEqual([w('citizen.chooseWho')]);
@@ -238,6 +241,7 @@ describe.each(testCountries())('$name', (testing) => {
       const confirm = page.getByRole('dialog', { name: w('citizen.lastSearchTitle') });
       await confirm.waitFor();
       await expectNoAxeViolations(page, 'asked before the last search');
+      await screenshot(page, `pages-${testing.name}-${language}-last-search`, forReadme('citizen-last-search'));
       await confirm.getByRole('button', { name: w('citizen.dontSearch') }).click();
       expect(await page.getByRole('heading', { name: w('citizen.beneficiariesTitle') }).isVisible(), 'still logged in').toBe(true);
 
@@ -259,7 +263,8 @@ describe.each(testCountries())('$name', (testing) => {
       // a warning a little before the login ends, with the time in the country's zone
       const expiresAt = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp * 1000;
       const pageNow = (await page.evaluate('Date.now()')) as number;
-      await page.clock.fastForward(Math.max(0, expiresAt - pageNow - 90_000));
+      // 100 s before the end: the warning (due 2 minutes before) is up and says "2 minutes" (rounded up)
+      await page.clock.fastForward(Math.max(0, expiresAt - pageNow - 100_000));
       const warning = page.locator('#expiry-warning');
       await expect.poll(() => warning.isVisible()).toBe(true);
       const time = new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit', timeZone: data.country.timezone }).format(new Date(expiresAt));
