@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { projectRoot } from '../../engine/config.js';
 import type { Clock } from '../../engine/clock.js';
@@ -46,6 +47,29 @@ export async function newContext(browser: Browser, options: BrowserContextOption
   // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour
   await context.clock.install({ time: clock() });
   return context;
+}
+
+/**
+ * One browser for a test file: launched before its tests, closed after them with every context
+ * opened through `context` (call at the top of the file or of a describe).
+ */
+export function suiteBrowser(): { context(options: BrowserContextOptions, clock?: Clock): Promise<BrowserContext> } {
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    await browser?.close();
+  });
+  return {
+    async context(options, clock = processClock) {
+      const context = await newContext(browser!, options, clock);
+      contexts.push(context);
+      return context;
+    },
+  };
 }
 
 const ARTIFACTS = join(projectRoot(), 'test-artifacts', 'web');

@@ -4,23 +4,15 @@
  * administrative levels, PIN search only where the country offers it, fees in its currency, and
  * after a single-dose vaccine the booster offered next, not dose 2.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookingEngine } from '../../engine/engine.js';
 import { processClockFor } from '../support/clock.js';
 import { nextPhotoIdOf, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { CowinClient, startGateway, testMobile, type RunningGateway } from '../support/gateway.js';
-import { launchBrowser, newContext, pageProblems, PHONE, seedSessionStorage } from './browser.js';
+import { pageProblems, PHONE, seedSessionStorage, suiteBrowser } from './browser.js';
 
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await browser?.close();
-});
+const browser = suiteBrowser();
 
 describe.each(testCountries())('$name', (testing) => {
   const { country } = testing;
@@ -33,8 +25,7 @@ describe.each(testCountries())('$name', (testing) => {
   afterAll(() => gateway?.stop());
 
   async function openPage(seed?: { token: string; mobile: string }): Promise<{ page: Page; problems: string[] }> {
-    const context = await newContext(browser, { ...PHONE, locale: `${data.country.languages[0]}-${data.country.code}`, timezoneId: data.country.timezone }, processClockFor(country.timeZone));
-    contexts.push(context);
+    const context = await browser.context({ ...PHONE, locale: `${data.country.languages[0]}-${data.country.code}`, timezoneId: data.country.timezone }, processClockFor(country.timeZone));
     if (seed) await seedSessionStorage(context, { 'teeka.citizen.token': seed.token, 'teeka.citizen.mobile': seed.mobile });
     const page = await context.newPage();
     const problems = pageProblems(page);

@@ -7,7 +7,7 @@
  * that keep the focus, the error summary, warnings at 0 searches left and before the login ends,
  * chosen filters in forced colours, a focus ring of 3:1); and the dashboard's unknown tiles.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookingEngine } from '../../engine/engine.js';
 import { formatCowinDate } from '../../engine/dates.js';
@@ -15,17 +15,9 @@ import { pageText } from '../../gateway/i18n.js';
 import { processClockFor } from '../support/clock.js';
 import { nextPhotoIdOf, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { CowinClient, startGateway, testMobile, type RunningGateway } from '../support/gateway.js';
-import { axeViolations, DESKTOP, focusedId, launchBrowser, newContext, pageProblems, screenshot } from './browser.js';
+import { axeViolations, DESKTOP, focusedId, pageProblems, screenshot, suiteBrowser } from './browser.js';
 
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await browser?.close();
-});
+const browser = suiteBrowser();
 
 const DAY_MS = 86_400_000;
 type Tree = { [key: string]: string | Tree };
@@ -79,8 +71,7 @@ describe.each(testCountries())('$name', (testing) => {
 
   async function openPage(path: string, language: string): Promise<{ page: Page; problems: string[] }> {
     // the browser itself asks for the country's first language; other languages are chosen on the page
-    const context = await newContext(browser, { ...DESKTOP, locale: `${data.country.languages[0]}-${data.country.code}`, timezoneId: data.country.timezone }, clock);
-    contexts.push(context);
+    const context = await browser.context({ ...DESKTOP, locale: `${data.country.languages[0]}-${data.country.code}`, timezoneId: data.country.timezone }, clock);
     const page = await context.newPage();
     const problems = pageProblems(page);
     await page.goto(`${gateway.url}${path}`);
