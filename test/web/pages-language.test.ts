@@ -207,6 +207,19 @@ describe.each(testCountries())('$name', (testing) => {
       expect(await focusedId(page)).toBe('book-error-summary');
       await expectNoAxeViolations(page, 'booking dialog with an error summary');
       await readyBox.check();
+
+      // booked elsewhere meanwhile (another device): the server's refusal names the person, not the id
+      const elsewhere = new CowinClient(gateway.url);
+      elsewhere.token = (await page.evaluate("sessionStorage.getItem('teeka.citizen.token')")) as string;
+      // another slot than the one dose 1 of the waiting one took: a slot of this session holds few
+      const rival = await elsewhere.post('/api/v2/appointment/schedule', { dose: 1, session_id: todays, slot: country.slotsOf(center)[1], beneficiaries: [readyId] });
+      expect(rival.status, rival.text).toBe(200);
+      await dialog.getByRole('button', { name: w('citizen.bookConfirm') }).click();
+      await expect.poll(() => dialog.locator('#book-error').textContent()).toBe(w('errors.APPOIN0026', { name: names.ready }));
+      await expectNoAxeViolations(page, 'booking refused');
+      const cancelled = await elsewhere.post('/api/v2/appointment/cancel', { appointment_id: rival.json.appointment_confirmation_no, beneficiariesToCancel: [readyId] });
+      expect(cancelled.status, cancelled.text).toBe(204);
+
       await dialog.getByRole('button', { name: w('citizen.bookConfirm') }).click();
       await expect.poll(() => page.locator('#beneficiaries-status').textContent()).toContain(names.ready);
       expect(await page.locator('#beneficiaries-status').textContent()).toMatch(
