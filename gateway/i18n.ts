@@ -4,7 +4,9 @@
  * country file's `country.languages`; adding a language is adding its file there. A key a file lacks
  * falls back to English, so a half-translated language still shows every line.
  *
- * Today the files carry the printed documents' words (the appointment slip and the certificate).
+ * The files carry the printed documents' words (the appointment slip and the certificate, `documents`)
+ * and every word of the two pages (`common`, `levels`, `citizen`, `errors`, `dashboard`), which the
+ * gateway serves to them (`pageText`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,6 +86,17 @@ export function documentText(language: string): DocumentText {
   const reference = languageFile(REFERENCE_LANGUAGE)!.documents as Strings;
   const own = languageFile(language)?.documents;
   return merged(reference, typeof own === 'object' ? own : undefined) as DocumentText;
+}
+
+/** The sections of a language file the pages use (the rest, `documents`, is printed by the gateway). */
+export const PAGE_SECTIONS = ['language', 'common', 'levels', 'citizen', 'errors', 'dashboard'] as const;
+
+/** The pages' words in `language`, each missing one in English: what the gateway serves as i18n-<language>.json. */
+export function pageText(language: string): Strings {
+  const reference = languageFile(REFERENCE_LANGUAGE)!;
+  const own = languageFile(language) ?? {};
+  const sections = (file: Strings): Strings => Object.fromEntries(PAGE_SECTIONS.filter((name) => name in file).map((name) => [name, file[name]!]));
+  return merged(sections(reference), sections(own));
 }
 
 /** `template` with each `{name}` replaced by `values.name`. */

@@ -1,14 +1,22 @@
 // The citizen's booking page: OTP login, beneficiaries, the 7-day calendar search with CoWIN's
 // filters, capacities kept live by the availability WebSocket, booking, rescheduling, cancelling
 // and the appointment slip. Plain DOM code: the page is small and must load fast on a phone.
-import { ApiError, callApi, messageFor, show } from './api.js';
+// Every word is the language file's (web/language.js); every number, date and fee goes through Intl.
+import { ApiError, callApi, messageFor, setBeneficiaryNames, show } from './api.js';
+import { AvailabilityFeed } from './availability-feed.js';
+import { isUnavailable, reportProblems, setBusy, setFieldError } from './forms.js';
+import { formatDay, formatMoney, formatNumber, formatTime, has, loadLanguage, setupSwitcher, t } from './language.js';
 import { sha256Hex } from './sha256.js';
 
 const config = JSON.parse(document.getElementById('teeka-config').textContent);
+// the words first: everything below may use them, some while this module is evaluated
+await loadLanguage(config);
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = 'teeka.citizen.token';
 const MOBILE_KEY = 'teeka.citizen.mobile';
 const DAY_MS = 86_400_000;
+/** How long before the login ends the page warns (the token's `exp`); CoWIN has no way to extend it. */
+const EXPIRY_WARNING_MS = 2 * 60_000;
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
@@ -18,6 +26,8 @@ const state = {
   sessions: new Map(),
   /** the last search: { centers, fromDay, label } */
   search: null,
+  /** searches left in the quota window, from the last search's X-RateLimit-Remaining (null: not known) */
+  searchesLeft: null,
   /** set while the citizen picks a new slot for an existing appointment */
   reschedule: null,
   /** the session the booking dialog is open for, and the idempotency key of this booking attempt */
@@ -42,9 +52,10 @@ const isoToDay = (iso) => {
 const dayToIso = (day) => new Date(day * DAY_MS).toISOString().slice(0, 10);
 const dayToCowin = (day) => dayToIso(day).split('-').reverse().join('-');
 const cowinToDay = (text) => isoToDay(text.split('-').reverse().join('-'));
-const dayLabel = (day, options = { weekday: 'short', day: 'numeric', month: 'short' }) =>
-  new Intl.DateTimeFormat(config.locale, { ...options, timeZone: 'UTC' }).format(new Date(day * DAY_MS));
-const longDayLabel = (day) => dayLabel(day, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const yearOfDay = (day) => new Date(day * DAY_MS).getUTCFullYear();
+const dayLabel = (day) => formatDay(day);
+const longDayLabel = (day) => formatDay(day, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const shortDate = (day) => formatDay(day, { day: 'numeric', month: 'short', year: 'numeric' });
 
 // ------------------------------------------------------------------ small DOM helpers
 
@@ -64,12 +75,6 @@ function el(tag, props = {}, ...children) {
 }
 const hiddenText = (text) => el('span', { className: 'visually-hidden', text });
 
-function fieldError(input, errorElement, message) {
-  show(errorElement, message, 'error');
-  if (message) input.setAttribute('aria-invalid', 'true');
-  else input.removeAttribute('aria-invalid');
-}
-
 const maskMobile = (mobile) => (mobile ? `${'•'.repeat(Math.max(0, mobile.length - 4))}${mobile.slice(-4)}` : '');
 
 function newIdempotencyKey() {
@@ -77,6 +82,11 @@ function newIdempotencyKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+/** The country's word for an administrative level ("State", "Region") in the page's language. */
+const levelWord = (word) => (has(`levels.${word}`) ? t(`levels.${word}`) : word);
+/** The same word inside a sentence ("choose a region"); scripts without case are left as they are. */
+const levelInSentence = (word) => levelWord(word).toLocaleLowerCase();
 
 // ------------------------------------------------------------------ API calls that need the login
 
@@ -88,14 +98,14 @@ const LOGIN_ENDING = {
   USRAUT0001: () => messageFor('USRAUT0001'),
   USRAUT0030: () => {
     const q = config.searchQuota;
-    return `You searched more than ${q.perWindow} times in ${q.windowMinutes} minutes, so you were logged out to keep the service fair for everyone. Searching works again ${q.windowMinutes} minutes after the first of those searches, also after logging in again; each search counts, so change the filters rather than searching again.`;
+    return t('citizen.quotaLogout', { count: q.perWindow, minutes: formatNumber(q.windowMinutes) });
   },
   USRAUT0031: () => blockedMessage(),
 };
 
 function blockedMessage() {
   const q = config.searchQuota;
-  return `This account is blocked for ${q.blockHours} hours because of too many searches (more than ${q.perDay} in a day). Please come back after the block ends.`;
+  return t('citizen.blocked', { hours: formatNumber(q.blockHours), perDay: formatNumber(q.perDay) });
 }
 
 /** A call with the citizen's token; a refusal that ends the login takes the page back to the login form. */
@@ -116,43 +126,54 @@ async function authed(method, path, options = {}) {
 // the server's rule for the country's mobile numbers (rules.mobile in the country file)
 const mobilePattern = new RegExp(config.mobile.pattern, 'u');
 const otpPattern = new RegExp(`^\\d{${config.otpLength}}$`);
+const mobileField = () => ({ input: $('mobile'), error: $('mobile-error') });
+const otpField = () => ({ input: $('otp'), error: $('otp-error') });
 let resendTimer = null;
+
+/** Report problems with the login forms, the search form or the beneficiary form in the page's summary. */
+const pageProblems = (problems, fields) => reportProblems($('error-summary'), problems, fields);
 
 function setupLogin() {
   $('mobile').maxLength = config.mobile.digits;
   $('mobile-country-code').textContent = `+${config.mobile.countryCode}`;
-  $('mobile-hint').textContent = `${config.mobile.format}, without +${config.mobile.countryCode}. We will send you a one-time password (OTP) by SMS.`;
+  $('mobile-hint').textContent = t('citizen.mobileHint', { format: config.mobile.format, code: config.mobile.countryCode });
   if (config.demoLogin) {
-    $('mobile-hint').textContent += ` Demo: numbers starting ${config.demoLogin.prefix} use the OTP ${config.demoLogin.otp}.`;
+    $('mobile-hint').textContent += ` ${t('citizen.demoHint', { prefix: config.demoLogin.prefix, otp: config.demoLogin.otp })}`;
   }
   $('otp').maxLength = config.otpLength;
-  $('otp-hint').textContent = `${config.otpLength} digits, valid for a few minutes.`;
+  $('otp-hint').textContent = t('citizen.otpHint', { count: config.otpLength });
   $('footer-country').textContent = config.countryName;
 
   $('mobile-form').addEventListener('submit', async (event) => {
     event.preventDefault();
+    const button = event.submitter ?? $('mobile-form').querySelector('[type=submit]');
+    if (isUnavailable(button)) return;
     const mobile = $('mobile').value.replace(/\s+/g, '');
     if (!mobilePattern.test(mobile)) {
-      fieldError($('mobile'), $('mobile-error'), `Please enter a mobile number of ${config.mobile.format}.`);
-      $('mobile').focus();
+      pageProblems([{ ...mobileField(), message: t('citizen.mobileInvalid', { format: config.mobile.format }) }], [mobileField()]);
       return;
     }
-    fieldError($('mobile'), $('mobile-error'), '');
-    await requestOtp(mobile);
+    pageProblems([], [mobileField()]);
+    setBusy(button, true);
+    try {
+      await requestOtp(mobile);
+    } finally {
+      setBusy(button, false);
+    }
   });
 
   $('otp-form').addEventListener('submit', async (event) => {
     event.preventDefault();
+    const button = event.submitter ?? $('otp-form').querySelector('[type=submit]');
+    if (isUnavailable(button)) return;
     const otp = $('otp').value.trim();
     if (!otpPattern.test(otp)) {
-      fieldError($('otp'), $('otp-error'), `Please enter the ${config.otpLength}-digit OTP.`);
-      $('otp').focus();
+      pageProblems([{ ...otpField(), message: t('citizen.otpInvalid', { count: config.otpLength }) }], [otpField()]);
       return;
     }
-    fieldError($('otp'), $('otp-error'), '');
-    const button = event.submitter ?? $('otp-form').querySelector('[type=submit]');
-    button.disabled = true;
-    show($('login-status'), 'Checking the OTP…');
+    pageProblems([], [otpField()]);
+    setBusy(button, true);
+    show($('login-status'), t('citizen.checkingOtp'));
     try {
       const { json } = await callApi('POST', '/api/v2/auth/validateMobileOtp', { body: { otp: await sha256Hex(otp), txnId: state.txnId } });
       state.token = json.token;
@@ -162,24 +183,26 @@ function setupLogin() {
       enterAccount({ justLoggedIn: true });
     } catch (error) {
       show($('login-status'), '');
-      fieldError($('otp'), $('otp-error'), error.message);
-      $('otp').focus();
+      pageProblems([{ ...otpField(), message: error.message }], [otpField()]);
     } finally {
-      button.disabled = false;
+      setBusy(button, false);
     }
   });
 
-  $('resend-otp').addEventListener('click', () => requestOtp($('mobile').value.trim()));
+  $('resend-otp').addEventListener('click', (event) => {
+    if (!isUnavailable(event.currentTarget)) void requestOtp($('mobile').value.trim());
+  });
   $('change-mobile').addEventListener('click', () => {
+    pageProblems([], [otpField()]);
     $('otp-form').hidden = true;
     $('mobile-form').hidden = false;
     $('mobile').focus();
   });
-  $('logout').addEventListener('click', () => logout('You have logged out.', 'info'));
+  $('logout').addEventListener('click', () => logout(t('citizen.loggedOut'), 'info'));
 }
 
 async function requestOtp(mobile) {
-  show($('login-status'), 'Sending the OTP…');
+  show($('login-status'), t('citizen.sendingOtp'));
   show($('login-reason'), '');
   try {
     const { json } = await callApi('POST', '/api/v2/auth/generateMobileOTP', { body: { mobile } });
@@ -188,16 +211,15 @@ async function requestOtp(mobile) {
     $('mobile-form').hidden = true;
     $('otp-form').hidden = false;
     $('otp').value = '';
-    fieldError($('otp'), $('otp-error'), '');
-    $('otp-sent').textContent = `We sent an OTP to ${maskMobile(mobile)}.`;
+    pageProblems([], [otpField(), mobileField()]);
+    $('otp-sent').textContent = t('citizen.otpSent', { mobile: maskMobile(mobile) });
     startResendCountdown(config.otpResendSeconds);
     $('otp').focus();
   } catch (error) {
     show($('login-status'), '');
-    const input = $('otp-form').hidden ? $('mobile') : $('otp');
-    fieldError(input, input === $('mobile') ? $('mobile-error') : $('otp-error'), error.code === 'USRAUT0031' ? blockedMessage() : error.message);
+    const field = $('otp-form').hidden ? mobileField() : otpField();
+    pageProblems([{ ...field, message: error.code === 'USRAUT0031' ? blockedMessage() : error.message }], [field]);
     if (error.code === 'USRAUT0015' && error.retryAfterSeconds) startResendCountdown(error.retryAfterSeconds);
-    input.focus();
   }
 }
 
@@ -206,8 +228,10 @@ function startResendCountdown(seconds) {
   const button = $('resend-otp');
   let left = seconds;
   const tick = () => {
-    button.disabled = left > 0;
-    button.textContent = left > 0 ? `Resend OTP in ${left} s` : 'Resend OTP';
+    // aria-disabled while counting down: a focused button keeps the focus and says why it waits
+    if (left > 0) button.setAttribute('aria-disabled', 'true');
+    else button.removeAttribute('aria-disabled');
+    button.textContent = left > 0 ? t('citizen.resendOtpIn', { seconds: formatNumber(left) }) : t('citizen.resendOtp');
     left -= 1;
     if (left < -1) clearInterval(resendTimer);
   };
@@ -216,24 +240,43 @@ function startResendCountdown(seconds) {
 }
 
 let expiryTimer = null;
+let expiryWarningTimer = null;
 
 /** Show the account; on a fresh login move focus to it so a screen reader follows. */
 function enterAccount({ justLoggedIn = false } = {}) {
   $('login').hidden = true;
   $('account').hidden = false;
   $('signed-in').hidden = false;
-  $('signed-in-as').textContent = `Signed in as ${maskMobile(sessionStorage.getItem(MOBILE_KEY) ?? '')}`;
+  $('error-summary').hidden = true;
+  $('signed-in-as').textContent = t('citizen.signedInAs', { mobile: maskMobile(sessionStorage.getItem(MOBILE_KEY) ?? '') });
   const today = todayDay();
   $('from-date').min = dayToIso(today);
   if (!$('from-date').value || isoToDay($('from-date').value) < today) $('from-date').value = dayToIso(today);
   showQuotaHint(null);
-  // the token says when it expires: end the page's login then, with a reason, not at the next click
-  clearTimeout(expiryTimer);
-  const expiresAt = tokenExpiry(state.token);
-  if (expiresAt) expiryTimer = setTimeout(() => logout(messageFor('USRAUT0001')), Math.max(0, expiresAt - Date.now()));
+  watchExpiry();
   void loadBeneficiaries();
   void loadStates();
   if (justLoggedIn) $('beneficiaries-title').focus();
+}
+
+/**
+ * The token says when it expires: warn a little before (time to finish a booking, or to decide to
+ * log in again), and end the page's login then, with a reason, not at the next click.
+ */
+function watchExpiry() {
+  clearTimeout(expiryTimer);
+  clearTimeout(expiryWarningTimer);
+  show($('expiry-warning'), '');
+  const expiresAt = tokenExpiry(state.token);
+  if (!expiresAt) return;
+  const warnAt = expiresAt - EXPIRY_WARNING_MS;
+  const warn = () => {
+    const minutes = Math.max(1, Math.ceil((expiresAt - Date.now()) / 60_000));
+    show($('expiry-warning'), t('citizen.expiryWarning', { time: formatTime(expiresAt), count: minutes }), 'warning');
+  };
+  if (warnAt <= Date.now()) warn();
+  else expiryWarningTimer = setTimeout(warn, warnAt - Date.now());
+  expiryTimer = setTimeout(() => logout(messageFor('USRAUT0001')), Math.max(0, expiresAt - Date.now()));
 }
 
 function tokenExpiry(token) {
@@ -249,12 +292,15 @@ function logout(reason, kind = 'error') {
   state.token = null;
   state.txnId = null;
   state.reschedule = null;
+  state.searchesLeft = null;
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(expiryTimer);
+  clearTimeout(expiryWarningTimer);
   feed.stop();
   for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   $('account').hidden = true;
   $('signed-in').hidden = true;
+  $('error-summary').hidden = true;
   $('login').hidden = false;
   $('otp-form').hidden = true;
   $('mobile-form').hidden = false;
@@ -268,9 +314,10 @@ function logout(reason, kind = 'error') {
   $('mobile').focus();
 }
 
-// ------------------------------------------------------------------ beneficiaries
+// ------------------------------------------------------------------ beneficiaries and their eligibility
 
 const vaccineSchedules = new Map(config.vaccines.map((v) => [v.name, v]));
+const STATUS_KEYS = { 'Not Vaccinated': 'notVaccinated', 'Partially Vaccinated': 'partiallyVaccinated', Vaccinated: 'vaccinated' };
 
 /**
  * The dose a beneficiary needs next, or null when they have them all: after the primary doses
@@ -280,15 +327,56 @@ function nextDose(ben) {
   if (ben.vaccination_status === 'Not Vaccinated') return 1;
   if (ben.vaccination_status === 'Partially Vaccinated') return 2;
   const schedule = vaccineSchedules.get(ben.vaccine);
-  return ben.precaution_dose_date || (schedule && !schedule.precaution) ? null : 3;
+  return ben.precaution_dose_date || (schedule && schedule.precautionAfterDays === null) ? null : 3;
 }
-const doseName = (dose) => (dose === 3 ? 'precaution dose' : `dose ${dose}`);
+const doseName = (dose) => t(`citizen.doseName.${dose}`);
+const dayOf = (cowinDate) => (cowinDate ? cowinToDay(cowinDate) : null);
 
-/** Beneficiaries who can be booked now: they need a dose and have no appointment for it. */
+/**
+ * The first day `dose` may be given to `ben` (the engine's rule, lua/includes/eligibility.lua): dose 2
+ * its vaccine's interval after dose 1, the precaution dose its interval after the last primary dose;
+ * null for dose 1, or when the previous dose is not recorded.
+ */
+function dueDay(ben, dose) {
+  const schedule = vaccineSchedules.get(ben.vaccine);
+  if (dose === 1 || !schedule) return null;
+  if (dose === 2) return dayOf(ben.dose1_date) === null ? null : dayOf(ben.dose1_date) + schedule.dose2AfterDays;
+  const previous = dayOf(schedule.doses === 1 ? ben.dose1_date : ben.dose2_date);
+  return previous === null || schedule.precautionAfterDays === null ? null : previous + schedule.precautionAfterDays;
+}
+
+/** The beneficiary's appointment for `dose`, if they have one. */
+const appointmentFor = (ben, dose) => ben.appointments.find((a) => Number(a.dose) === dose);
+
+/**
+ * Whether `ben` can be booked at `session`, and if not why, in the order the engine checks: every
+ * dose given, the session's age limits (age in the session's year), an appointment for the dose
+ * already, another vaccine than the earlier doses, the interval since the previous dose.
+ */
+function eligibility(ben, session) {
+  const dose = nextDose(ben);
+  if (dose === null) return { dose, reason: t('citizen.ineligible.allDoses', { name: ben.name }) };
+  const sessionDay = cowinToDay(session.date);
+  const age = yearOfDay(sessionDay) - Number(ben.birth_year);
+  const tooOld = session.max_age_limit !== undefined && !session.allow_all_age && age > session.max_age_limit;
+  if (age < session.min_age_limit || tooOld) {
+    return { dose, reason: t('citizen.ineligible.age', { name: ben.name, age: formatNumber(age), year: yearOfDay(sessionDay), limit: ageLabel(session) }) };
+  }
+  const booked = appointmentFor(ben, dose);
+  if (booked) return { dose, reason: t('citizen.ineligible.booked', { name: ben.name, dose: doseName(dose), date: longDayLabel(cowinToDay(booked.date)) }) };
+  if (dose > 1 && ben.vaccine && ben.vaccine !== session.vaccine) {
+    return { dose, reason: t('citizen.ineligible.vaccine', { name: ben.name, dose: doseName(dose), vaccine: ben.vaccine, offered: session.vaccine }) };
+  }
+  const due = dueDay(ben, dose);
+  if (due !== null && sessionDay < due) return { dose, reason: t('citizen.ineligible.notDue', { name: ben.name, dose: doseName(dose), date: longDayLabel(due) }) };
+  return { dose, reason: null };
+}
+
+/** Beneficiaries who could be booked somewhere: they need a dose and have no appointment for it. */
 function bookableBeneficiaries() {
   return state.beneficiaries.filter((ben) => {
     const dose = nextDose(ben);
-    return dose !== null && !ben.appointments.some((a) => Number(a.dose) === dose);
+    return dose !== null && !appointmentFor(ben, dose);
   });
 }
 
@@ -296,6 +384,8 @@ async function loadBeneficiaries() {
   try {
     const { json } = await authed('GET', '/api/v2/appointment/beneficiaries');
     state.beneficiaries = json.beneficiaries;
+    // refusals that name a beneficiary by reference id are told with the person's name
+    setBeneficiaryNames(new Map(state.beneficiaries.map((b) => [b.beneficiary_reference_id, b.name])));
     renderBeneficiaries();
   } catch (error) {
     if (!error.loggedOut) show($('beneficiaries-status'), error.message, 'error');
@@ -304,33 +394,38 @@ async function loadBeneficiaries() {
 
 function renderBeneficiaries() {
   const list = $('beneficiary-list');
-  const items = state.beneficiaries.map((ben) =>
-    el(
+  const items = state.beneficiaries.map((ben) => {
+    const dose = nextDose(ben);
+    const due = dose === null || appointmentFor(ben, dose) ? null : dueDay(ben, dose);
+    return el(
       'li',
       { className: 'beneficiary', dataset: { beneficiaryId: ben.beneficiary_reference_id } },
       el('h3', { id: `ben-${ben.beneficiary_reference_id}`, tabindex: '-1', text: ben.name }),
       el(
         'dl',
         { className: 'facts' },
-        el('div', {}, el('dt', { text: 'Reference ID' }), el('dd', { text: ben.beneficiary_reference_id })),
-        el('div', {}, el('dt', { text: 'Year of birth' }), el('dd', { text: ben.birth_year })),
-        el('div', {}, el('dt', { text: 'Photo ID' }), el('dd', { text: `${ben.photo_id_type} ${ben.photo_id_number}` })),
-        el('div', {}, el('dt', { text: 'Status' }), el('dd', { className: 'vaccination-status', text: vaccinationText(ben) })),
+        el('div', {}, el('dt', { text: t('citizen.referenceId') }), el('dd', { text: ben.beneficiary_reference_id })),
+        el('div', {}, el('dt', { text: t('citizen.benBirthYear') }), el('dd', { text: ben.birth_year })),
+        el('div', {}, el('dt', { text: t('citizen.benIdType') }), el('dd', { text: `${ben.photo_id_type} ${ben.photo_id_number}` })),
+        el('div', {}, el('dt', { text: t('citizen.status') }), el('dd', { className: 'vaccination-status', text: vaccinationText(ben) })),
+        due !== null
+          ? el('div', { className: 'next-dose' }, el('dt', { text: t('citizen.nextDose') }), el('dd', { text: t('citizen.dueFrom', { dose: doseName(dose), date: longDayLabel(due) }) }))
+          : null,
       ),
       ben.appointments.map((appointment) => renderAppointment(ben, appointment)),
       ben.appointments.length === 0 && ben.vaccination_status === 'Not Vaccinated'
-        ? el('button', { type: 'button', className: 'link-button', text: `Delete ${ben.name}`, onclick: () => deleteBeneficiary(ben) })
+        ? el('button', { type: 'button', className: 'link-button', text: t('citizen.deleteBeneficiary', { name: ben.name }), onclick: () => deleteBeneficiary(ben) })
         : null,
-    ),
-  );
+    );
+  });
   list.replaceChildren(...items);
   const limitReached = state.beneficiaries.length >= config.beneficiariesPerAccount;
-  $('beneficiary-limit').textContent = limitReached
-    ? `This account has the most beneficiaries it can hold (${config.beneficiariesPerAccount}).`
-    : `An account can hold up to ${config.beneficiariesPerAccount} beneficiaries.`;
-  $('beneficiary-form').querySelector('[type=submit]').disabled = limitReached;
+  $('beneficiary-limit').textContent = t(limitReached ? 'citizen.beneficiaryLimitReached' : 'citizen.beneficiaryLimit', { count: config.beneficiariesPerAccount });
+  const submit = $('beneficiary-form').querySelector('[type=submit]');
+  if (limitReached) submit.setAttribute('aria-disabled', 'true');
+  else if (!submit.dataset.busy) submit.removeAttribute('aria-disabled');
   if (!state.beneficiaries.length) {
-    show($('beneficiaries-status'), 'No beneficiaries yet. Add the first one to book a vaccination.');
+    show($('beneficiaries-status'), t('citizen.noBeneficiaries'));
     $('add-beneficiary').open = true;
   } else if ($('beneficiaries-status').dataset.kind === 'error') {
     show($('beneficiaries-status'), '');
@@ -338,12 +433,15 @@ function renderBeneficiaries() {
 }
 
 function vaccinationText(ben) {
+  const status = t(`citizen.vaccinationStatus.${STATUS_KEYS[ben.vaccination_status] ?? 'notVaccinated'}`);
   const doses = [
-    ben.dose1_date && `dose 1 on ${ben.dose1_date}`,
-    ben.dose2_date && `dose 2 on ${ben.dose2_date}`,
-    ben.precaution_dose_date && `precaution dose on ${ben.precaution_dose_date}`,
-  ].filter(Boolean);
-  return doses.length ? `${ben.vaccination_status} (${ben.vaccine}: ${doses.join(', ')})` : ben.vaccination_status;
+    [1, ben.dose1_date],
+    [2, ben.dose2_date],
+    [3, ben.precaution_dose_date],
+  ]
+    .filter(([, date]) => date)
+    .map(([dose, date]) => t('citizen.doseOn', { dose: doseName(dose), date: shortDate(cowinToDay(date)) }));
+  return doses.length ? t('citizen.statusWithDoses', { status, vaccine: ben.vaccine, doses: doses.join(', ') }) : status;
 }
 
 function renderAppointment(ben, appointment) {
@@ -352,25 +450,25 @@ function renderAppointment(ben, appointment) {
   return el(
     'section',
     { className: 'appointment', 'aria-labelledby': headingId, dataset: { appointmentId: appointment.appointment_id } },
-    el('h4', { id: headingId, tabindex: '-1', text: `Appointment for ${doseName(dose)}` }),
+    el('h4', { id: headingId, tabindex: '-1', text: t('citizen.appointmentFor', { dose: doseName(dose) }) }),
     el('p', { text: `${appointment.name}, ${appointment.district_name}, ${appointment.state_name}` }),
     el('p', { className: 'when', text: `${longDayLabel(cowinToDay(appointment.date))}, ${appointment.slot}` }),
-    el('p', { className: 'appointment-id' }, 'Appointment ID ', el('code', { text: appointment.appointment_id })),
+    el('p', { className: 'appointment-id' }, `${t('citizen.appointmentId')} `, el('code', { text: appointment.appointment_id })),
     // from the beneficiaries list (not the booking's answer), so it is still here after a reload
     appointment.security_code
       ? el(
           'div',
           { className: 'security-code' },
-          el('p', {}, 'Security code ', el('strong', { text: appointment.security_code })),
-          el('p', { className: 'hint', text: 'Give this code to the vaccinator when you are vaccinated. Keep it to yourself until then.' }),
+          el('p', {}, `${t('citizen.securityCode')} `, el('strong', { text: appointment.security_code })),
+          el('p', { className: 'hint', text: t('citizen.securityCodeHint') }),
         )
       : null,
     el(
       'div',
       { className: 'actions' },
-      el('button', { type: 'button', text: 'Download slip', onclick: (event) => downloadSlip(appointment, event.currentTarget) }),
-      el('button', { type: 'button', text: 'Reschedule', onclick: () => startReschedule(ben, appointment) }),
-      el('button', { type: 'button', className: 'danger', text: 'Cancel appointment', onclick: () => cancelAppointment(ben, appointment) }),
+      el('button', { type: 'button', text: t('citizen.downloadSlip'), onclick: (event) => downloadSlip(appointment, event.currentTarget) }),
+      el('button', { type: 'button', text: t('citizen.reschedule'), onclick: () => startReschedule(ben, appointment) }),
+      el('button', { type: 'button', className: 'danger', text: t('citizen.cancelAppointment'), onclick: () => cancelAppointment(ben, appointment) }),
     ),
   );
 }
@@ -383,8 +481,29 @@ async function loadRegistrationLists() {
   ]);
   state.genders = genders.json.genders;
   state.idTypes = idTypes.json.types;
-  $('ben-gender').replaceChildren(el('option', { value: '', text: 'Choose…' }), ...state.genders.map((g) => el('option', { value: g.id, text: g.gender })));
+  $('ben-gender').replaceChildren(el('option', { value: '', text: t('citizen.choose') }), ...state.genders.map((g) => el('option', { value: g.id, text: g.gender })));
   $('ben-id-type').replaceChildren(...state.idTypes.map((t) => el('option', { value: t.id, text: t.type })));
+}
+
+/** The beneficiary form's fields that can be wrong, by the API's field name. */
+const beneficiaryFields = () => ({
+  name: { input: $('ben-name'), error: $('ben-name-error') },
+  birth_year: { input: $('ben-birth-year'), error: $('ben-birth-year-error') },
+  gender_id: { input: $('ben-gender'), error: $('ben-gender-error') },
+  photo_id_number: { input: $('ben-id-number'), error: $('ben-id-number-error') },
+  consent: { input: $('ben-consent'), error: $('ben-consent-error') },
+});
+
+/**
+ * The field a refusal of the beneficiary form is about, and plain words for it: the server's own
+ * text names the field (`name: …`), which a person should not have to read.
+ */
+function beneficiaryRefusal(error) {
+  const fields = beneficiaryFields();
+  if (error.code === 'BENREG0011' || error.code === 'BENREG0013') return { ...fields.photo_id_number, message: error.message };
+  const field = error.code === 'GENVAL0001' ? /^(\w+)/.exec(error.detail ?? '')?.[1] : undefined;
+  if (field && fields[field]) return { ...fields[field], message: t(`citizen.benProblem.${field}`) };
+  return null;
 }
 
 function setupBeneficiaryForm() {
@@ -394,28 +513,30 @@ function setupBeneficiaryForm() {
   });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    const button = event.submitter ?? form.querySelector('[type=submit]');
+    if (button.dataset.busy) return;
+    if (isUnavailable(button)) {
+      show($('beneficiary-error'), t('citizen.beneficiaryLimitReached', { count: config.beneficiariesPerAccount }), 'error');
+      return;
+    }
     const thisYear = new Date().getFullYear();
     const name = $('ben-name').value.trim();
     const birthYear = Number($('ben-birth-year').value.trim());
+    const fields = beneficiaryFields();
     const problems = [
-      [!name, $('ben-name'), 'Please enter the name as on the photo ID.'],
-      [!/^\d{4}$/.test($('ben-birth-year').value.trim()) || birthYear > thisYear || birthYear < thisYear - 120, $('ben-birth-year'), 'Please enter the year of birth, for example 1980.'],
-      [!$('ben-gender').value, $('ben-gender'), 'Please choose a gender.'],
+      [!name, 'name'],
+      [!/^\d{4}$/.test($('ben-birth-year').value.trim()) || birthYear > thisYear || birthYear < thisYear - 120, 'birth_year'],
+      [!$('ben-gender').value, 'gender_id'],
       // each ID type's format is the country file's: the server checks it and says what it expects
-      [!$('ben-id-number').value.trim(), $('ben-id-number'), 'Please enter the photo ID number.'],
-      [!$('ben-consent').checked, $('ben-consent'), 'Please confirm the information and give your consent.'],
-    ];
-    for (const [, input] of problems) input.removeAttribute('aria-invalid');
-    const problem = problems.find(([bad]) => bad);
-    if (problem) {
-      problem[1].setAttribute('aria-invalid', 'true');
-      show($('beneficiary-error'), problem[2], 'error');
-      problem[1].focus();
-      return;
-    }
+      [!$('ben-id-number').value.trim(), 'photo_id_number'],
+      [!$('ben-consent').checked, 'consent'],
+    ]
+      .filter(([bad]) => bad)
+      .map(([, field]) => ({ ...fields[field], message: t(`citizen.benProblem.${field}`) }));
+    pageProblems(problems, Object.values(fields));
     show($('beneficiary-error'), '');
-    const button = event.submitter ?? form.querySelector('[type=submit]');
-    button.disabled = true;
+    if (problems.length) return;
+    setBusy(button, true);
     try {
       const { json } = await authed('POST', '/api/v2/registration/beneficiary/new', {
         body: {
@@ -431,23 +552,32 @@ function setupBeneficiaryForm() {
       form.reset();
       $('add-beneficiary').open = false;
       await loadBeneficiaries();
-      show($('beneficiaries-status'), `${name} was added (reference ID ${json.beneficiary_reference_id}).`, 'success');
+      show($('beneficiaries-status'), t('citizen.beneficiaryAdded', { name }), 'success');
       $(`ben-${json.beneficiary_reference_id}`)?.focus();
     } catch (error) {
-      if (!error.loggedOut) show($('beneficiary-error'), error.message, 'error');
+      if (error.loggedOut) return;
+      const refusal = beneficiaryRefusal(error);
+      if (refusal) pageProblems([refusal], Object.values(fields));
+      else show($('beneficiary-error'), error.message, 'error');
     } finally {
-      button.disabled = state.beneficiaries.length >= config.beneficiariesPerAccount;
+      setBusy(button, false);
+      renderBeneficiaries();
     }
   });
 }
 
 async function deleteBeneficiary(ben) {
-  const confirmed = await confirmAction({ title: `Delete ${ben.name}?`, text: `${ben.name} (reference ID ${ben.beneficiary_reference_id}) will be removed from this account.`, confirmLabel: 'Yes, delete', keepLabel: 'Keep' });
+  const confirmed = await confirmAction({
+    title: t('citizen.deleteTitle', { name: ben.name }),
+    text: t('citizen.deleteText', { name: ben.name, year: ben.birth_year }),
+    confirmLabel: t('citizen.deleteConfirm'),
+    keepLabel: t('citizen.keep'),
+  });
   if (!confirmed) return;
   try {
     await authed('POST', '/api/v2/registration/beneficiary/delete', { body: { beneficiary_reference_id: ben.beneficiary_reference_id } });
     await loadBeneficiaries();
-    show($('beneficiaries-status'), `${ben.name} was deleted.`, 'success');
+    show($('beneficiaries-status'), t('citizen.beneficiaryDeleted', { name: ben.name }), 'success');
     $('beneficiaries-title').focus();
   } catch (error) {
     if (!error.loggedOut) show($('beneficiaries-status'), error.message, 'error');
@@ -457,43 +587,50 @@ async function deleteBeneficiary(ben) {
 // ------------------------------------------------------------------ appointment actions
 
 async function downloadSlip(appointment, button) {
-  button.disabled = true;
-  show($('beneficiaries-status'), 'Preparing the appointment slip…');
+  if (isUnavailable(button)) return;
+  setBusy(button, true);
+  show($('beneficiaries-status'), t('citizen.preparingSlip'));
   try {
-    const { blob } = await authed('GET', `/api/v2/appointment/appointmentslip/download?appointment_id=${encodeURIComponent(appointment.appointment_id)}`, { binary: true });
+    // the slip is printed in the page's language (the gateway's documents take ?lang=)
+    const query = `appointment_id=${encodeURIComponent(appointment.appointment_id)}&lang=${document.documentElement.lang}`;
+    const { blob } = await authed('GET', `/api/v2/appointment/appointmentslip/download?${query}`, { binary: true });
     const url = URL.createObjectURL(blob);
     const link = el('a', { href: url, download: `appointment-${appointment.appointment_id}.pdf`, hidden: true });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    show($('beneficiaries-status'), 'The appointment slip was downloaded (PDF).', 'success');
+    show($('beneficiaries-status'), t('citizen.slipDownloaded'), 'success');
   } catch (error) {
     if (!error.loggedOut) show($('beneficiaries-status'), error.message, 'error');
   } finally {
-    button.disabled = false;
+    setBusy(button, false);
   }
 }
 
 async function cancelAppointment(ben, appointment) {
   const confirmed = await confirmAction({
-    title: 'Cancel appointment?',
-    text: `Cancel the ${doseName(Number(appointment.dose))} appointment of ${ben.name} at ${appointment.name} on ${longDayLabel(cowinToDay(appointment.date))}, ${appointment.slot}? The dose goes back to others.`,
-    confirmLabel: 'Yes, cancel it',
-    keepLabel: 'Keep appointment',
+    title: t('citizen.cancelTitle'),
+    text: t('citizen.cancelText', { dose: doseName(Number(appointment.dose)), name: ben.name, centre: appointment.name, date: longDayLabel(cowinToDay(appointment.date)), slot: appointment.slot }),
+    confirmLabel: t('citizen.cancelConfirm'),
+    keepLabel: t('citizen.keepAppointment'),
     run: () => authed('POST', '/api/v2/appointment/cancel', { body: { appointment_id: appointment.appointment_id, beneficiariesToCancel: [ben.beneficiary_reference_id] } }),
   });
   if (!confirmed) return;
   await loadBeneficiaries();
-  show($('beneficiaries-status'), `The appointment of ${ben.name} was cancelled.`, 'success');
+  show($('beneficiaries-status'), t('citizen.cancelled', { name: ben.name }), 'success');
   $(`ben-${ben.beneficiary_reference_id}`)?.focus();
 }
 
 function startReschedule(ben, appointment) {
   state.reschedule = { ben, appointment };
-  $('reschedule-text').textContent =
-    `Choosing a new slot for the ${doseName(Number(appointment.dose))} appointment of ${ben.name} ` +
-    `(now ${appointment.name}, ${longDayLabel(cowinToDay(appointment.date))}, ${appointment.slot}). Search, then pick a session.`;
+  $('reschedule-text').textContent = t('citizen.rescheduling', {
+    dose: doseName(Number(appointment.dose)),
+    name: ben.name,
+    centre: appointment.name,
+    date: longDayLabel(cowinToDay(appointment.date)),
+    slot: appointment.slot,
+  });
   $('reschedule-banner').hidden = false;
   $('search-title').scrollIntoView({ block: 'start' });
   $('reschedule-text').setAttribute('tabindex', '-1');
@@ -513,7 +650,8 @@ function confirmAction({ title, text, confirmLabel, keepLabel, run }) {
   const dialog = $('cancel-dialog');
   $('cancel-title').textContent = title;
   $('cancel-text').textContent = text;
-  dialog.querySelector('[type=submit]').textContent = confirmLabel;
+  const button = dialog.querySelector('[type=submit]');
+  button.textContent = confirmLabel;
   $('cancel-close').textContent = keepLabel;
   show($('cancel-error'), '');
   const opener = document.activeElement;
@@ -532,9 +670,9 @@ function confirmAction({ title, text, confirmLabel, keepLabel, run }) {
     };
     const onSubmit = async (event) => {
       event.preventDefault();
+      if (isUnavailable(button)) return;
       if (!run) return finish(true);
-      const button = dialog.querySelector('[type=submit]');
-      button.disabled = true;
+      setBusy(button, true);
       try {
         await run();
         finish(true);
@@ -542,7 +680,7 @@ function confirmAction({ title, text, confirmLabel, keepLabel, run }) {
         if (error.loggedOut) finish(false);
         else show($('cancel-error'), error.message, 'error');
       } finally {
-        button.disabled = false;
+        setBusy(button, false);
       }
     };
     $('cancel-form').addEventListener('submit', onSubmit);
@@ -555,20 +693,20 @@ function confirmAction({ title, text, confirmLabel, keepLabel, run }) {
 
 // ------------------------------------------------------------------ search
 
-/** The country's words for its administrative levels, in lower case for sentences ("region", "area"). */
-const levels = { state: config.adminLevels.state.toLowerCase(), district: config.adminLevels.district.toLowerCase() };
+/** The country's words for its administrative levels, inside sentences ("region", "area"). */
+const levels = { state: levelInSentence(config.adminLevels.state), district: levelInSentence(config.adminLevels.district) };
 
 /** The searches other than "Near me" this country offers, for messages. */
-const otherSearches = config.searchByPincode ? `${levels.district} or PIN code` : levels.district;
+const otherSearches = () => (config.searchByPincode ? t('citizen.levelOrPin', { level: levels.district }) : levels.district);
 
 async function loadStates() {
   if (state.statesList) return;
   try {
     const { json } = await callApi('GET', '/api/v2/admin/location/states', { cacheable: true });
     state.statesList = json.states;
-    $('state').replaceChildren(el('option', { value: '', text: `Choose a ${levels.state}` }), ...json.states.map((s) => el('option', { value: s.state_id, text: s.state_name })));
+    $('state').replaceChildren(el('option', { value: '', text: t('citizen.chooseLevel', { level: levels.state }) }), ...json.states.map((s) => el('option', { value: s.state_id, text: s.state_name })));
   } catch (error) {
-    $('state').replaceChildren(el('option', { value: '', text: `The list of ${levels.state}s could not be loaded` }));
+    $('state').replaceChildren(el('option', { value: '', text: t('citizen.listNotLoaded', { level: levels.state }) }));
     show($('search-status'), error.message, 'error');
   }
 }
@@ -581,21 +719,38 @@ async function districtsOf(stateId) {
   return state.districtsByState.get(stateId);
 }
 
+/**
+ * The quota line under Search. At 0 searches left it is a warning: the next search in this window
+ * logs the citizen out, and the page asks before making it.
+ */
 function showQuotaHint(remaining) {
   const q = config.searchQuota;
-  $('quota-hint').textContent =
-    remaining === null
-      ? `Each search counts: more than ${q.perWindow} searches in ${q.windowMinutes} minutes logs you out. Filters do not count.`
-      : `${remaining} search${remaining === 1 ? '' : 'es'} left in this ${q.windowMinutes}-minute window. Filters do not count.`;
+  state.searchesLeft = remaining;
+  const hint = $('quota-hint');
+  if (remaining === null) hint.textContent = t('citizen.quotaHint', { count: q.perWindow, minutes: formatNumber(q.windowMinutes) });
+  else if (remaining > 0) hint.textContent = t('citizen.searchesLeft', { count: remaining, left: formatNumber(remaining), minutes: formatNumber(q.windowMinutes) });
+  else hint.textContent = t('citizen.noSearchesLeft', { minutes: formatNumber(q.windowMinutes) });
+  hint.className = remaining === 0 ? 'notice' : 'hint';
+  hint.dataset.kind = remaining === 0 ? 'warning' : '';
 }
+
+/** The search form's fields that can be wrong. */
+const searchFields = () => ({
+  state: { input: $('state'), error: $('state-error') },
+  district: { input: $('district'), error: $('district-error') },
+  pincode: { input: $('pincode'), error: $('pincode-error') },
+  fromDate: { input: $('from-date'), error: $('from-date-error') },
+});
 
 function setupSearch() {
   // the country's words for its levels, and PIN search only where the country offers it
-  $('state-label').textContent = config.adminLevels.state;
-  $('district-label').textContent = config.adminLevels.district;
-  $('by-district-label').textContent = `By ${levels.district}`;
-  $('district').replaceChildren(el('option', { value: '', text: `Choose a ${levels.state} first` }));
+  $('state-label').textContent = levelWord(config.adminLevels.state);
+  $('district-label').textContent = levelWord(config.adminLevels.district);
+  $('by-district-label').textContent = t('citizen.byLevel', { level: levels.district });
+  $('district').replaceChildren(el('option', { value: '', text: t('citizen.chooseLevelFirst', { level: levels.state }) }));
   $('by-pin-choice').hidden = !config.searchByPincode;
+  $('filter-count').textContent = t('citizen.noneChosen');
+  $('live-text').textContent = LIVE_TEXT().off;
   for (const radio of document.querySelectorAll('input[name="search-by"]')) {
     radio.addEventListener('change', () => {
       const byPin = $('by-pin').checked;
@@ -610,16 +765,16 @@ function setupSearch() {
     const district = $('district');
     district.disabled = true;
     if (!stateId) {
-      district.replaceChildren(el('option', { value: '', text: `Choose a ${levels.state} first` }));
+      district.replaceChildren(el('option', { value: '', text: t('citizen.chooseLevelFirst', { level: levels.state }) }));
       return;
     }
-    district.replaceChildren(el('option', { value: '', text: 'Loading…' }));
+    district.replaceChildren(el('option', { value: '', text: t('common.loading') }));
     try {
       const districts = await districtsOf(Number(stateId));
-      district.replaceChildren(el('option', { value: '', text: `Choose a ${levels.district}` }), ...districts.map((d) => el('option', { value: d.district_id, text: d.district_name })));
+      district.replaceChildren(el('option', { value: '', text: t('citizen.chooseLevel', { level: levels.district }) }), ...districts.map((d) => el('option', { value: d.district_id, text: d.district_name })));
       district.disabled = false;
     } catch (error) {
-      district.replaceChildren(el('option', { value: '', text: `The list of ${levels.district}s could not be loaded` }));
+      district.replaceChildren(el('option', { value: '', text: t('citizen.listNotLoaded', { level: levels.district }) }));
       show($('search-status'), error.message, 'error');
     }
   });
@@ -636,7 +791,7 @@ function setupSearch() {
   );
   $('filters').addEventListener('change', () => {
     const chosen = $('filters').querySelectorAll('input:checked').length;
-    $('filter-count').textContent = chosen ? `(${chosen} chosen)` : '(none chosen)';
+    $('filter-count').textContent = chosen ? t('citizen.filtersChosen', { count: chosen, n: formatNumber(chosen) }) : t('citizen.noneChosen');
     renderResults();
   });
   // a phone keeps the calendar close to the search button; a wide screen has room to show them
@@ -644,60 +799,67 @@ function setupSearch() {
 
   $('search-form').addEventListener('submit', async (event) => {
     event.preventDefault();
+    const button = event.submitter ?? $('search-form').querySelector('[type=submit]');
+    if (isUnavailable(button)) return;
+    const fields = searchFields();
     const fromIso = $('from-date').value;
-    if (!fromIso || isoToDay(fromIso) < todayDay()) {
-      show($('search-status'), 'Please choose a date from today on.', 'error');
-      $('from-date').focus();
+    const problems = [];
+    if (!fromIso || isoToDay(fromIso) < todayDay()) problems.push({ ...fields.fromDate, message: t('citizen.dateProblem') });
+    const byPin = $('by-pin').checked;
+    const byLocation = $('by-location').checked;
+    const pincode = $('pincode').value.trim();
+    if (byPin && !/^\d{4,9}$/.test(pincode)) problems.push({ ...fields.pincode, message: messageFor('APPOIN0018') });
+    if (!byPin && !byLocation && !$('state').value) problems.push({ ...fields.state, message: t('citizen.chooseLevelProblem', { level: levels.state }) });
+    else if (!byPin && !byLocation && !$('district').value) problems.push({ ...fields.district, message: t('citizen.chooseLevelProblem', { level: levels.district }) });
+    pageProblems(problems, Object.values(fields));
+    if (problems.length) {
+      show($('search-status'), '');
       return;
+    }
+    // at 0 searches left the next search logs out: say so, and search only if the citizen still wants to
+    if (state.searchesLeft === 0) {
+      const q = config.searchQuota;
+      const go = await confirmAction({
+        title: t('citizen.lastSearchTitle'),
+        text: t('citizen.lastSearchText', { minutes: formatNumber(q.windowMinutes) }),
+        confirmLabel: t('citizen.searchAnyway'),
+        keepLabel: t('citizen.dontSearch'),
+      });
+      if (!go) return;
     }
     const fromDay = isoToDay(fromIso);
     let path;
     let label;
     /** centre id → km from the citizen, for a search near them */
     let distances = null;
-    if ($('by-location').checked) {
-      show($('search-status'), 'Finding the centres near you…');
-      let near;
-      try {
-        near = await centresNearMe();
-      } catch (error) {
-        show($('search-status'), error.message, 'error');
-        $('by-location').focus();
-        return;
-      }
-      if (!near.length) {
-        show($('search-status'), `No vaccination centres were found near you. Please search by ${levels.district}.`, 'error');
-        return;
-      }
-      distances = new Map(near.map((c) => [c.center_id, c.km]));
-      // one search (one unit of the quota): the sessions of the nearest centre's district
-      path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${near[0].district_id}&date=${dayToCowin(fromDay)}`;
-      label = `your area (${near[0].district_name}, nearest first)`;
-    } else if ($('by-pin').checked) {
-      const pincode = $('pincode').value.trim();
-      if (!/^\d{4,9}$/.test(pincode)) {
-        $('pincode').setAttribute('aria-invalid', 'true');
-        show($('search-status'), messageFor('APPOIN0018'), 'error');
-        $('pincode').focus();
-        return;
-      }
-      $('pincode').removeAttribute('aria-invalid');
-      path = `/api/v2/appointment/sessions/calendarByPin?pincode=${pincode}&date=${dayToCowin(fromDay)}`;
-      label = `PIN code ${pincode}`;
-    } else {
-      const districtId = $('district').value;
-      if (!districtId) {
-        show($('search-status'), `Please choose a ${levels.state} and a ${levels.district}.`, 'error');
-        ($('state').value ? $('district') : $('state')).focus();
-        return;
-      }
-      path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${districtId}&date=${dayToCowin(fromDay)}`;
-      label = $('district').selectedOptions[0].textContent;
-    }
-    const button = event.submitter ?? $('search-form').querySelector('[type=submit]');
-    button.disabled = true;
-    show($('search-status'), 'Searching…');
+    setBusy(button, true);
     try {
+      if (byLocation) {
+        show($('search-status'), t('citizen.findingNearby'));
+        let near;
+        try {
+          near = await centresNearMe();
+        } catch (error) {
+          show($('search-status'), error.message, 'error');
+          $('by-location').focus();
+          return;
+        }
+        if (!near.length) {
+          show($('search-status'), t('citizen.noneNearby', { searches: levels.district }), 'error');
+          return;
+        }
+        distances = new Map(near.map((c) => [c.center_id, c.km]));
+        // one search (one unit of the quota): the sessions of the nearest centre's district
+        path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${near[0].district_id}&date=${dayToCowin(fromDay)}`;
+        label = t('citizen.yourArea', { district: near[0].district_name });
+      } else if (byPin) {
+        path = `/api/v2/appointment/sessions/calendarByPin?pincode=${pincode}&date=${dayToCowin(fromDay)}`;
+        label = t('citizen.pinPlace', { pincode });
+      } else {
+        path = `/api/v2/appointment/sessions/calendarByDistrict?district_id=${$('district').value}&date=${dayToCowin(fromDay)}`;
+        label = $('district').selectedOptions[0].textContent;
+      }
+      show($('search-status'), t('citizen.searching'));
       const { json, headers } = await authed('GET', path);
       const remaining = headers.get('x-ratelimit-remaining');
       showQuotaHint(remaining === null ? null : Number(remaining));
@@ -706,12 +868,15 @@ function setupSearch() {
       state.sessions.clear();
       for (const center of json.centers) for (const session of center.sessions) state.sessions.set(session.session_id, { session, center });
       renderResults();
+      // the answer may start below the fold: focus (and so scroll to) the results summary
+      $('search-status').focus();
       void watchDistrictsOf(json.centers);
     } catch (error) {
       if (error.loggedOut) return;
       show($('search-status'), error.message, 'error');
+      $('search-status').focus();
     } finally {
-      button.disabled = false;
+      setBusy(button, false);
     }
   });
   $('stop-reschedule').addEventListener('click', () => {
@@ -733,15 +898,13 @@ function shownDoses(filters) {
   return doses.length ? doses : [1, 2];
 }
 
-const ageLabel = (s) => (s.max_age_limit !== undefined ? `${s.min_age_limit}–${s.max_age_limit}` : `${s.min_age_limit}+`);
-// fees are whole units of the country's currency (country.currency in the country file)
-const feeFormat = config.currency
-  ? new Intl.NumberFormat(config.locale, { style: 'currency', currency: config.currency, currencyDisplay: 'symbol', maximumFractionDigits: 0 })
-  : null;
+const ageLabel = (s) => (s.max_age_limit !== undefined ? `${formatNumber(s.min_age_limit)}–${formatNumber(s.max_age_limit)}` : `${formatNumber(s.min_age_limit)}+`);
+const feeTypeText = (center) => t(center.fee_type === 'Paid' ? 'citizen.paid' : 'citizen.free');
 const feeText = (center, vaccine) => {
-  if (center.fee_type !== 'Paid') return 'Free';
+  if (center.fee_type !== 'Paid') return t('citizen.free');
   const fee = center.vaccine_fees?.find((f) => f.vaccine === vaccine)?.fee;
-  return fee && feeFormat ? `Paid, ${feeFormat.format(Number(fee))}` : 'Paid';
+  const money = fee ? formatMoney(Number(fee)) : null;
+  return money ? t('citizen.paidFee', { fee: money }) : t('citizen.paid');
 };
 
 function renderResults() {
@@ -764,18 +927,20 @@ function renderResults() {
         { className: 'centre', dataset: { centerId: center.center_id } },
         el('h3', { text: center.name }),
         el('p', { className: 'address', text: centreAddress(center) }),
-        search.distances?.has(center.center_id) ? el('p', { className: 'distance', text: `${formatKm(search.distances.get(center.center_id))} away` }) : null,
-        el('p', { className: 'fee' }, el('span', { className: `badge ${center.fee_type === 'Paid' ? 'paid' : 'free'}`, text: center.fee_type }), ` ${center.from.slice(0, 5)}–${center.to.slice(0, 5)}`),
+        search.distances?.has(center.center_id) ? el('p', { className: 'distance', text: t('citizen.away', { distance: formatKm(search.distances.get(center.center_id)) }) }) : null,
+        el('p', { className: 'fee' }, el('span', { className: `badge ${center.fee_type === 'Paid' ? 'paid' : 'free'}`, text: feeTypeText(center) }), ` ${center.from.slice(0, 5)}–${center.to.slice(0, 5)}`),
         el(
           'ul',
-          { className: 'days', 'aria-label': `Sessions at ${center.name}` },
+          { className: 'days', 'aria-label': t('citizen.sessionsAt', { centre: center.name }) },
           days.map((day) => {
             const onDay = sessions.filter((s) => cowinToDay(s.date) === day);
             return el(
               'li',
               { className: `day${onDay.length ? '' : ' empty'}` },
               el('span', { className: 'day-label', 'aria-hidden': 'true', text: dayLabel(day) }),
-              onDay.length ? onDay.map((s) => sessionButton(center, s, day, doses)) : el('span', { className: 'no-session' }, el('span', { 'aria-hidden': 'true', text: '—' }), hiddenText(`${dayLabel(day)}: no session`)),
+              onDay.length
+                ? onDay.map((s) => sessionButton(center, s, day, doses))
+                : el('span', { className: 'no-session' }, el('span', { 'aria-hidden': 'true', text: '—' }), hiddenText(t('citizen.noSessionOn', { day: dayLabel(day) }))),
             );
           }),
         ),
@@ -784,26 +949,27 @@ function renderResults() {
   );
   const total = search.centers.length;
   const shown = centers.length;
-  const range = `${dayLabel(days[0])} to ${dayLabel(days[days.length - 1])}`;
+  const range = { from: dayLabel(days[0]), to: dayLabel(days[days.length - 1]) };
   show(
     $('search-status'),
     total === 0
-      ? `No vaccination sessions in ${search.label} from ${range}. Try another date or place.`
-      : `${total} centre${total === 1 ? '' : 's'} in ${search.label} with sessions from ${range}${shown === total ? '' : `; ${shown} shown with the filters`}.`,
+      ? t('citizen.noResults', { place: search.label, ...range })
+      : t('citizen.resultsSummary', { count: total, n: formatNumber(total), place: search.label, ...range }) + (shown === total ? '' : t('citizen.shownWithFilters', { n: formatNumber(shown) })) + t('citizen.fullStop'),
   );
 }
 
-const formatKm = (km) => `${new Intl.NumberFormat('en-IN', { maximumFractionDigits: km < 10 ? 1 : 0 }).format(km)} km`;
+const formatKm = (km) => formatNumber(km, { style: 'unit', unit: 'kilometer', maximumFractionDigits: km < 10 ? 1 : 0 });
 
 /** The device's position, once (the browser asks the citizen), or an error that says what to do. */
 function currentPosition() {
   return new Promise((resolve, reject) => {
     if (!navigator.geolocation) {
-      reject(new Error(`This browser cannot tell your location. Please search by ${otherSearches}.`));
+      reject(new Error(t('citizen.noGeolocation', { searches: otherSearches() })));
       return;
     }
-    navigator.geolocation.getCurrentPosition(resolve, (error) =>
-      reject(new Error(error.code === 1 ? `Location was not allowed. Please allow it, or search by ${otherSearches}.` : `Your location could not be found. Please try again, or search by ${levels.district}.`)),
+    navigator.geolocation.getCurrentPosition(
+      resolve,
+      (error) => reject(new Error(error.code === 1 ? t('citizen.locationRefused', { searches: otherSearches() }) : t('citizen.locationUnknown', { searches: levels.district }))),
       { timeout: 15_000, maximumAge: 300_000 },
     );
   });
@@ -843,11 +1009,18 @@ function sessionButton(center, session, day, doses) {
     { type: 'button', className: 'session', dataset: { sessionId: session.session_id }, onclick: (event) => openBooking(session.session_id, event.currentTarget) },
     hiddenText(`${dayLabel(day)}: `),
     el('span', { className: 'vaccine', text: session.vaccine }),
-    el('span', { className: 'age' }, hiddenText('age '), ageLabel(session)),
+    el('span', { className: 'age' }, hiddenText(`${t('citizen.ageWord')} `), ageLabel(session)),
     doses.map((dose) =>
-      el('span', { className: 'cap', dataset: { dose } }, el('span', { 'aria-hidden': 'true', text: `D${dose} ` }), hiddenText(`dose ${dose}: `), el('b', { className: 'cap-value', text: '' }), hiddenText(' left')),
+      el(
+        'span',
+        { className: 'cap', dataset: { dose } },
+        el('span', { 'aria-hidden': 'true', text: `${t('citizen.doseShort', { dose })} ` }),
+        hiddenText(`${doseName(dose)}: `),
+        el('b', { className: 'cap-value', text: '' }),
+        hiddenText(` ${t('citizen.left')}`),
+      ),
     ),
-    el('span', { className: 'full-label', text: 'Booked' }),
+    el('span', { className: 'full-label', text: t('citizen.booked') }),
   );
   updateSessionButton(button, session);
   return button;
@@ -858,7 +1031,7 @@ function updateSessionButton(button, session) {
   let left = 0;
   for (const cap of button.querySelectorAll('.cap')) {
     const value = capacityOf(session, Number(cap.dataset.dose));
-    cap.querySelector('.cap-value').textContent = String(value);
+    cap.querySelector('.cap-value').textContent = formatNumber(value);
     left += value;
   }
   // aria-disabled, not disabled: a focused button that became full must keep the focus
@@ -868,96 +1041,23 @@ function updateSessionButton(button, session) {
 }
 
 function describeSession(center, session) {
-  return `${center.name}, ${center.district_name} · ${longDayLabel(cowinToDay(session.date))} · ${session.vaccine} · age ${ageLabel(session)} · ${feeText(center, session.vaccine)}`;
+  return `${center.name}, ${center.district_name} · ${longDayLabel(cowinToDay(session.date))} · ${session.vaccine} · ${t('citizen.ageWord')} ${ageLabel(session)} · ${feeText(center, session.vaccine)}`;
 }
-const capacityLine = (session) => `Doses left now: dose 1 ${session.available_capacity_dose1}, dose 2 ${session.available_capacity_dose2}.`;
+const capacityLine = (session) => t('citizen.capacityLine', { dose1: formatNumber(session.available_capacity_dose1), dose2: formatNumber(session.available_capacity_dose2) });
 
 // ------------------------------------------------------------------ live availability (WebSocket)
 
-/**
- * The availability feed: one WebSocket subscribed to the districts of the last search. It
- * reconnects with backoff; capacities pushed while it was away are not replayed, so it says so.
- */
-class AvailabilityFeed {
-  constructor(onSessions, onState) {
-    this.onSessions = onSessions;
-    this.onState = onState;
-    this.districts = [];
-    this.socket = null;
-    this.retryMs = 1000;
-    this.retryTimer = null;
-    /** the socket dropped since the last subscription: pushes may have been missed */
-    this.interrupted = false;
-  }
-
-  watch(districtIds) {
-    const previous = this.districts;
-    this.districts = [...new Set(districtIds)];
-    if (!this.districts.length) return this.stop();
-    if (this.socket?.readyState === WebSocket.OPEN) {
-      const gone = previous.filter((id) => !this.districts.includes(id));
-      if (gone.length) this.socket.send(JSON.stringify({ unsubscribe: gone }));
-      this.socket.send(JSON.stringify({ subscribe: this.districts }));
-    } else if (!this.socket) {
-      this.connect();
-    }
-  }
-
-  connect() {
-    clearTimeout(this.retryTimer);
-    // the districts ride on the URL: the socket is subscribed the moment it opens
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/teeka/ws/availability?district_id=${this.districts.join(',')}`;
-    const socket = new WebSocket(url);
-    this.socket = socket;
-    this.onState('connecting');
-    socket.addEventListener('message', (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (message.type === 'subscribed' && message.district_ids.length) {
-        this.retryMs = 1000;
-        this.onState(this.interrupted ? 'resumed' : 'live');
-        this.interrupted = false;
-      } else if (message.type === 'availability') {
-        this.onSessions(message.sessions);
-      }
-    });
-    socket.addEventListener('close', () => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      if (!this.districts.length) return;
-      this.interrupted = true;
-      this.onState('reconnecting');
-      this.retryTimer = setTimeout(() => this.connect(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 15_000);
-    });
-  }
-
-  stop() {
-    this.districts = [];
-    this.interrupted = false;
-    clearTimeout(this.retryTimer);
-    const socket = this.socket;
-    this.socket = null;
-    socket?.close();
-    this.onState('off');
-  }
-}
-
-const LIVE_TEXT = {
-  off: 'Live updates start after a search',
-  connecting: 'Connecting live updates…',
-  live: 'Live: capacities change here as people book',
-  resumed: 'Live again. Changes made while disconnected show after the next search.',
-  reconnecting: 'Live updates interrupted; reconnecting…',
-};
+const LIVE_TEXT = () => ({
+  off: t('citizen.live.off'),
+  connecting: t('citizen.live.connecting'),
+  live: t('citizen.live.live'),
+  resumed: t('citizen.live.resumed'),
+  reconnecting: t('citizen.live.reconnecting'),
+});
 
 const feed = new AvailabilityFeed(applyAvailability, (feedState) => {
   $('live-status').dataset.state = feedState;
-  $('live-text').textContent = LIVE_TEXT[feedState];
+  $('live-text').textContent = LIVE_TEXT()[feedState];
 });
 
 /** District ids of the centres found: a PIN code can span districts, and results name them. */
@@ -1000,14 +1100,22 @@ function applyAvailability(pushed) {
       button.classList.add('changed');
     }
     if (state.booking?.sessionId === update.session_id) $('book-capacity').textContent = capacityLine(session);
-    pendingAnnouncements.push(`${center.name}, ${dayLabel(cowinToDay(session.date))}, ${session.vaccine}: ${session.available_capacity_dose1} dose 1 and ${session.available_capacity_dose2} dose 2 left`);
+    pendingAnnouncements.push(
+      t('citizen.liveItem', {
+        centre: center.name,
+        day: dayLabel(cowinToDay(session.date)),
+        vaccine: session.vaccine,
+        dose1: formatNumber(session.available_capacity_dose1),
+        dose2: formatNumber(session.available_capacity_dose2),
+      }),
+    );
   }
   if (pendingAnnouncements.length && !announceTimer) {
     announceTimer = setTimeout(() => {
       const items = pendingAnnouncements;
       pendingAnnouncements = [];
       announceTimer = null;
-      $('live-announcer').textContent = items.length <= 3 ? `Live update: ${items.join('; ')}.` : `Live update: capacity changed in ${items.length} sessions.`;
+      $('live-announcer').textContent = items.length <= 3 ? t('citizen.liveUpdate', { items: items.join('; ') }) : t('citizen.liveUpdateMany', { count: items.length, n: formatNumber(items.length) });
     }, 2000);
   }
 }
@@ -1019,45 +1127,67 @@ function openBooking(sessionId, button) {
   if (!known) return;
   const { session, center } = known;
   if (button.getAttribute('aria-disabled') === 'true') {
-    show($('search-status'), `${center.name} on ${dayLabel(cowinToDay(session.date))} is fully booked. Please choose another session.`, 'error');
+    show($('search-status'), t('citizen.sessionFull', { centre: center.name, day: dayLabel(cowinToDay(session.date)) }), 'error');
     return;
   }
   const rescheduling = state.reschedule;
   state.booking = { sessionId, idempotencyKey: newIdempotencyKey() };
-  $('book-title').textContent = rescheduling ? 'Move the appointment here' : 'Book a slot';
+  $('book-title').textContent = rescheduling ? t('citizen.moveTitle') : t('citizen.bookTitle');
   $('book-session').textContent = describeSession(center, session);
   $('book-capacity').textContent = capacityLine(session);
+  $('book-error-summary').hidden = true;
 
   const slots = $('book-slots');
   slots.replaceChildren(
-    el('legend', { text: 'Time slot' }),
+    el('legend', { text: t('citizen.timeSlot') }),
     ...session.slots.map((slot, i) =>
       el('div', { className: 'check' }, el('input', { type: 'radio', name: 'slot', id: `slot-${i}`, value: slot, checked: i === 0 }), el('label', { for: `slot-${i}`, text: slot })),
     ),
   );
 
   const who = $('book-beneficiaries');
+  let bookable = 0;
   if (rescheduling) {
-    who.replaceChildren(el('legend', { text: 'Appointment' }), el('p', { text: `The ${doseName(Number(rescheduling.appointment.dose))} appointment of ${rescheduling.ben.name} and everyone booked with them moves to this session.` }));
-  } else {
-    const bookable = bookableBeneficiaries();
     who.replaceChildren(
-      el('legend', { text: 'Book for' }),
-      ...(bookable.length
-        ? bookable.map((ben, i) =>
-            el(
-              'div',
-              { className: 'check' },
-              el('input', { type: 'checkbox', id: `book-ben-${i}`, value: ben.beneficiary_reference_id, dataset: { dose: nextDose(ben) }, checked: bookable.length === 1 }),
-              el('label', { for: `book-ben-${i}`, text: `${ben.name} (${doseName(nextDose(ben))})` }),
-            ),
-          )
-        : [el('p', { text: state.beneficiaries.length ? 'Everyone on this account already has an appointment for their next dose.' : 'Add a beneficiary first (above), then book.' })]),
+      el('legend', { text: t('citizen.appointmentWord') }),
+      el('p', { text: t('citizen.moveText', { dose: doseName(Number(rescheduling.appointment.dose)), name: rescheduling.ben.name }) }),
     );
+  } else {
+    // everyone on the account, each with whether this session can take them and, if not, why
+    const people = state.beneficiaries.map((ben) => ({ ben, ...eligibility(ben, session) }));
+    const eligible = people.filter((p) => !p.reason);
+    const refused = people.filter((p) => p.reason);
+    bookable = eligible.length;
+    const parts = [
+      el('legend', { text: t('citizen.bookFor') }),
+      ...eligible.map(({ ben, dose }, i) => {
+        const due = dueDay(ben, dose);
+        return el(
+          'div',
+          { className: 'check' },
+          el('input', { type: 'checkbox', id: `book-ben-${i}`, name: 'beneficiary', value: ben.beneficiary_reference_id, dataset: { dose, name: ben.name }, checked: eligible.length === 1, 'aria-describedby': due !== null ? `book-ben-${i}-due` : null }),
+          el('label', { for: `book-ben-${i}`, text: t('citizen.personDose', { name: ben.name, dose: doseName(dose) }) }),
+          due !== null ? el('p', { id: `book-ben-${i}-due`, className: 'hint', text: t('citizen.dueFrom', { dose: doseName(dose), date: longDayLabel(due) }) }) : null,
+        );
+      }),
+      eligible.length === 0 ? el('p', { text: state.beneficiaries.length ? t('citizen.nobodyHere') : t('citizen.addFirst') }) : null,
+      refused.length
+        ? el(
+            'div',
+            { className: 'ineligible' },
+            el('p', { className: 'ineligible-title', text: t('citizen.cannotBookHere') }),
+            el('ul', {}, refused.map(({ ben, reason }) => el('li', { dataset: { beneficiaryId: ben.beneficiary_reference_id }, text: reason }))),
+          )
+        : null,
+    ];
+    who.replaceChildren(...parts.filter(Boolean));
   }
-  $('book-confirm').textContent = rescheduling ? 'Move appointment' : 'Confirm booking';
-  $('book-confirm').disabled = !rescheduling && bookableBeneficiaries().length === 0;
+  $('book-confirm').textContent = rescheduling ? t('citizen.moveConfirm') : t('citizen.bookConfirm');
+  if (!rescheduling && bookable === 0) $('book-confirm').setAttribute('aria-disabled', 'true');
+  else $('book-confirm').removeAttribute('aria-disabled');
+  delete $('book-confirm').dataset.busy;
   show($('book-error'), '');
+  setFieldError($('captcha'), $('captcha-error'), '');
   $('book-captcha').hidden = !config.captchaRequired;
   if (config.captchaRequired) void refreshCaptcha();
   $('book-dialog').showModal();
@@ -1094,27 +1224,35 @@ function setupBooking() {
   $('book-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const booking = state.booking;
-    if (!booking) return;
+    const button = $('book-confirm');
+    if (!booking || button.dataset.busy) return;
     const { session, center } = state.sessions.get(booking.sessionId);
-    const slot = $('book-slots').querySelector('input[name=slot]:checked')?.value;
-    if (!slot) return show($('book-error'), 'Please choose a time slot.', 'error');
-    const captcha = config.captchaRequired ? $('captcha').value.trim() : undefined;
-    if (config.captchaRequired && !captcha) return show($('book-error'), 'Please type the security code.', 'error');
     const rescheduling = state.reschedule;
+    const summary = $('book-error-summary');
+    const captchaField = { input: $('captcha'), error: $('captcha-error') };
+    if (isUnavailable(button)) return show($('book-error'), t('citizen.nobodyHere'), 'error');
+    const slot = $('book-slots').querySelector('input[name=slot]:checked')?.value;
+    const captcha = config.captchaRequired ? $('captcha').value.trim() : undefined;
+    const chosen = rescheduling ? [] : [...$('book-beneficiaries').querySelectorAll('input[type=checkbox]:checked')];
+    const firstPerson = $('book-beneficiaries').querySelector('input[type=checkbox]');
+    const problems = [];
+    if (!slot) problems.push({ input: $('book-slots').querySelector('input') ?? button, error: $('book-error'), message: t('citizen.chooseSlot') });
+    if (!rescheduling && !chosen.length && firstPerson) problems.push({ input: firstPerson, error: $('book-error'), message: t('citizen.chooseWho') });
+    if (config.captchaRequired && !captcha) problems.push({ ...captchaField, message: t('citizen.typeCaptcha') });
+    reportProblems(summary, problems, [captchaField]);
+    if (problems.length) return;
+    show($('book-error'), '');
 
     let request;
-    let chosen = [];
     if (rescheduling) {
       request = ['/api/v2/appointment/reschedule', { appointment_id: rescheduling.appointment.appointment_id, session_id: session.session_id, slot }];
     } else {
-      chosen = [...$('book-beneficiaries').querySelectorAll('input[type=checkbox]:checked')];
-      if (!chosen.length) return show($('book-error'), 'Please choose who to book for.', 'error');
       const doses = new Set(chosen.map((box) => Number(box.dataset.dose)));
-      if (doses.size > 1) return show($('book-error'), 'People who need different doses must be booked separately.', 'error');
+      if (doses.size > 1) return show($('book-error'), t('citizen.differentDoses'), 'error');
       const [dose] = doses;
       if (dose !== 3 && capacityOf(session, dose) < chosen.length) {
         // the server decides, but saying it now saves a refused request in a rush
-        return show($('book-error'), `Only ${capacityOf(session, dose)} ${doseName(dose)} doses are left here for ${chosen.length} people. ${messageFor('APPOIN0040')}`, 'error');
+        return show($('book-error'), `${t('citizen.notEnoughLeft', { left: formatNumber(capacityOf(session, dose)), dose: doseName(dose), count: chosen.length, n: formatNumber(chosen.length) })} ${messageFor('APPOIN0040')}`, 'error');
       }
       request = [
         '/api/v2/appointment/schedule',
@@ -1122,9 +1260,8 @@ function setupBooking() {
       ];
     }
 
-    const button = $('book-confirm');
-    button.disabled = true;
-    show($('book-error'), rescheduling ? 'Moving the appointment…' : 'Booking…');
+    setBusy(button, true);
+    show($('book-error'), rescheduling ? t('citizen.moving') : t('citizen.booking'), 'info');
     try {
       const { json } = await authed('POST', request[0], {
         body: request[1],
@@ -1133,12 +1270,12 @@ function setupBooking() {
       });
       closeBooking();
       const appointmentId = rescheduling ? rescheduling.appointment.appointment_id : json.appointment_confirmation_no;
-      const who = rescheduling ? rescheduling.ben.name : chosen.map((box) => box.nextElementSibling.textContent.replace(/ \(.*\)$/, '')).join(', ');
+      const who = rescheduling ? rescheduling.ben.name : chosen.map((box) => box.dataset.name).join(', ');
       stopReschedule();
       await loadBeneficiaries();
       show(
         $('beneficiaries-status'),
-        `${rescheduling ? 'Rescheduled' : 'Booked'}: ${who} at ${center.name} on ${longDayLabel(cowinToDay(session.date))}, ${slot}. Appointment ID ${appointmentId}.`,
+        t(rescheduling ? 'citizen.rescheduled' : 'citizen.bookedMessage', { who, centre: center.name, date: longDayLabel(cowinToDay(session.date)), slot, id: appointmentId }),
         'success',
       );
       const heading = document.querySelector(`.appointment[data-appointment-id="${CSS.escape(appointmentId)}"] h4`);
@@ -1151,13 +1288,14 @@ function setupBooking() {
       if (error.code !== 'NETWORK') booking.idempotencyKey = newIdempotencyKey();
       $('book-error').scrollIntoView({ block: 'nearest' });
     } finally {
-      button.disabled = false;
+      setBusy(button, false);
     }
   });
 }
 
 // ------------------------------------------------------------------ start
 
+setupSwitcher($('language'), config);
 setupLogin();
 setupBeneficiaryForm();
 setupSearch();

@@ -1,12 +1,22 @@
 // The operator's dashboard: admin login, then every second the gateway's last five minutes of
 // numbers (GET /teeka/ops/stats, one sample per second) drawn with uPlot, and the latest sample as
 // text. Screen readers get the numbers as text and a spoken note only when the queue changes state.
+// Words from the language file (web/language.js); times in the country's time zone and locale.
 import { callApi, messageFor, show } from './api.js';
+import { isUnavailable, setBusy } from './forms.js';
+import { formatNumber, formatTime, loadLanguage, setupSwitcher, t } from './language.js';
 
+const config = JSON.parse(document.getElementById('teeka-config').textContent);
+await loadLanguage(config);
 const uPlot = globalThis.uPlot;
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = 'teeka.admin.token';
 const REFRESH_MS = 1000;
+/**
+ * No new sample for this long means the gateway's figures stopped: every tile is unknown. Measured on
+ * the page's own clock (when samples last arrived), so a gateway clock that differs does not matter.
+ */
+const STALE_MS = 5000;
 
 let token = sessionStorage.getItem(TOKEN_KEY);
 let refreshTimer = null;
@@ -16,78 +26,94 @@ let running = false;
 const CHARTS = [
   {
     id: 'queue',
-    title: 'Queue depth',
-    unit: '',
     counts: true,
     series: [
-      { label: 'Not in PostgreSQL', stroke: '#0b5f7a', value: (s) => s.queue?.outboxLength },
-      { label: 'Unread (lag)', stroke: '#c26a00', value: (s) => s.queue?.undelivered },
-      { label: 'Pending', stroke: '#6b4bb8', value: (s) => s.queue?.pending },
-      { label: 'Bull waiting', stroke: '#2b8a3e', dash: [6, 4], value: (s) => s.queue?.bull?.waiting },
-      { label: 'Bull active', stroke: '#1c7ed6', dash: [2, 3], value: (s) => s.queue?.bull?.active },
-      { label: 'Bull failed', stroke: '#c92a2a', value: (s) => s.queue?.bull?.failed },
-      { label: 'Set aside', stroke: '#862e9c', dash: [8, 3, 2, 3], value: (s) => s.queue?.deadLetters },
+      { label: 'outbox', stroke: '#0b5f7a', value: (s) => s.queue?.outboxLength },
+      { label: 'undelivered', stroke: '#c26a00', value: (s) => s.queue?.undelivered },
+      { label: 'pending', stroke: '#6b4bb8', value: (s) => s.queue?.pending },
+      { label: 'bullWaiting', stroke: '#2b8a3e', dash: [6, 4], value: (s) => s.queue?.bull?.waiting },
+      { label: 'bullActive', stroke: '#1c7ed6', dash: [2, 3], value: (s) => s.queue?.bull?.active },
+      { label: 'bullFailed', stroke: '#c92a2a', value: (s) => s.queue?.bull?.failed },
+      { label: 'setAside', stroke: '#862e9c', dash: [8, 3, 2, 3], value: (s) => s.queue?.deadLetters },
     ],
   },
   {
     id: 'oldest',
-    title: 'Oldest undrained booking',
-    unit: ' s',
-    series: [{ label: 'Age', stroke: '#c26a00', value: (s) => (s.queue ? s.queue.oldestUndrainedAgeMs / 1000 : null) }],
+    unit: 'seconds',
+    series: [{ label: 'age', stroke: '#c26a00', value: (s) => (s.queue ? s.queue.oldestUndrainedAgeMs / 1000 : null) }],
   },
   {
     id: 'bookings',
-    title: 'Bookings per second',
-    unit: '/s',
+    unit: 'perSecond',
     series: [
-      { label: 'Booked', stroke: '#2b8a3e', value: (s) => s.bookings_per_s },
-      { label: 'Refused (full, rules)', stroke: '#868e96', value: (s) => s.booking_refusals_per_s },
+      { label: 'booked', stroke: '#2b8a3e', value: (s) => s.bookings_per_s },
+      { label: 'refused', stroke: '#868e96', value: (s) => s.booking_refusals_per_s },
     ],
   },
   {
     id: 'searches',
-    title: 'Searches per second',
-    unit: '/s',
-    series: [{ label: 'Searches', stroke: '#0b5f7a', value: (s) => s.searches_per_s }],
+    unit: 'perSecond',
+    series: [{ label: 'searches', stroke: '#0b5f7a', value: (s) => s.searches_per_s }],
   },
   {
     id: 'quota',
-    title: 'Quota logouts and blocks per second',
-    unit: '/s',
+    unit: 'perSecond',
     series: [
-      { label: 'Logouts', stroke: '#c26a00', value: (s) => s.logouts_per_s },
-      { label: 'Blocks', stroke: '#c92a2a', value: (s) => s.blocks_per_s },
+      { label: 'logouts', stroke: '#c26a00', value: (s) => s.logouts_per_s },
+      { label: 'blocks', stroke: '#c92a2a', value: (s) => s.blocks_per_s },
     ],
   },
   {
     id: 'limited',
-    title: 'Refused with 429 per second',
-    unit: '/s',
-    series: [{ label: '429s', stroke: '#c92a2a', value: (s) => s.rate_limited_per_s }],
+    unit: 'perSecond',
+    series: [{ label: 'limited', stroke: '#c92a2a', value: (s) => s.rate_limited_per_s }],
   },
   {
     id: 'latency',
-    title: 'p99 latency',
-    unit: ' ms',
+    unit: 'ms',
     series: [{ label: 'p99', stroke: '#6b4bb8', value: (s) => s.p99_ms }],
   },
 ];
+const chartTitle = (chart) => t(`dashboard.chart.${chart.id}`);
+const seriesLabel = (s) => t(`dashboard.series.${s.label}`);
 
-const number = (value, unit = '') => {
+/** A figure in the page's language, with its unit (`dashboard.unit.*`); '–' when there is none. */
+const number = (value, unit) => {
   if (value === null || value === undefined || Number.isNaN(value)) return '–';
-  const text = Math.abs(value) >= 100 || Number.isInteger(value) ? Math.round(value).toLocaleString('en-IN') : value.toFixed(1);
-  return `${text}${unit}`;
+  const whole = Math.abs(value) >= 100 || Number.isInteger(value);
+  const text = formatNumber(whole ? Math.round(value) : value, whole ? {} : { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  return unit ? t(`dashboard.unit.${unit}`, { value: text }) : text;
 };
 const duration = (ms) => {
   if (ms === null || ms === undefined) return '–';
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  if (ms < 60_000) {
+    const digits = ms < 10_000 ? 1 : 0;
+    return t('dashboard.unit.seconds', { value: formatNumber(ms / 1000, { minimumFractionDigits: digits, maximumFractionDigits: digits }) });
+  }
+  return t('dashboard.minutesSeconds', { minutes: formatNumber(Math.floor(ms / 60_000)), seconds: formatNumber(Math.round((ms % 60_000) / 1000)) });
 };
 
 // ------------------------------------------------------------------ charts
 
 const plots = new Map();
 const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
+
+const AXIS_FONT = '12px system-ui, sans-serif';
+const WINDOW_S = 300;
+/** Time ticks in whole minutes: the labels are hours and minutes, so finer ticks would repeat them. */
+const MINUTE_STEPS = [60, 120, 300];
+
+/**
+ * The time axis's labels. Each label, its time and where it is drawn are also kept on the chart
+ * (`data-x-labels`): the canvas holds them only as pixels, and this is how a test (or anyone) can
+ * check that they are the country's times and that they do not overlap.
+ */
+function timeLabels(u, ticks) {
+  const labels = ticks.map((tick) => formatTime(tick * 1000));
+  u.root.dataset.xLabels = JSON.stringify(ticks.map((tick, i) => ({ t: tick * 1000, label: labels[i], x: Math.round(u.valToPos(tick, 'x')) })));
+  u.root.dataset.axisFont = AXIS_FONT;
+  return labels;
+}
 
 function plotWidth(container) {
   return Math.max(260, container.clientWidth);
@@ -102,7 +128,7 @@ function buildCharts() {
     figure.className = 'chart';
     figure.id = `chart-${chart.id}`;
     const caption = document.createElement('figcaption');
-    caption.append(chart.title);
+    caption.append(chartTitle(chart));
     const now = document.createElement('span');
     now.className = 'now';
     now.id = `chart-${chart.id}-now`;
@@ -111,19 +137,24 @@ function buildCharts() {
     const plotBox = document.createElement('div');
     plotBox.className = 'plot';
     plotBox.setAttribute('role', 'img');
-    plotBox.setAttribute('aria-label', `Line chart of ${chart.title.toLowerCase()} over the last five minutes`);
+    plotBox.setAttribute('aria-label', t('dashboard.chartAlt', { title: chartTitle(chart) }));
     figure.append(caption, plotBox);
     holder.append(figure);
     const plot = new uPlot(
       {
         width: plotWidth(plotBox),
         height: 200,
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] } },
+        // the x scale is always the last five minutes, so a young chart is not a few seconds stretched wide
+        scales: { x: { time: true, range: (_u, _min, max) => [(max ?? 0) - WINDOW_S, max ?? WINDOW_S] }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] } },
         // counts get whole-number ticks; rates and times may use fractions
-        axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => number(t)), ...(chart.counts ? { incrs: WHOLE_STEPS } : {}) }],
+        // time labels in the country's zone and the page's locale, at least 90 px apart so they never overlap
+        axes: [
+          { space: 90, incrs: MINUTE_STEPS, font: AXIS_FONT, values: timeLabels },
+          { size: 64, font: AXIS_FONT, values: (_u, ticks) => ticks.map((tick) => number(tick)), ...(chart.counts ? { incrs: WHOLE_STEPS } : {}) },
+        ],
         series: [
-          { label: 'Time', value: (_u, t) => (t === null ? '–' : new Date(t * 1000).toLocaleTimeString()) },
-          ...chart.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, dash: s.dash, value: (_u, v) => number(v, chart.unit) })),
+          { label: t('dashboard.time'), value: (_u, time) => (time === null ? '–' : formatTime(time * 1000, { hour: 'numeric', minute: '2-digit', second: '2-digit' })) },
+          ...chart.series.map((s) => ({ label: seriesLabel(s), stroke: s.stroke, width: 2, dash: s.dash, value: (_u, v) => number(v, chart.unit) })),
         ],
         legend: { live: false },
       },
@@ -146,8 +177,10 @@ function drawCharts(samples) {
     // the caption is the chart's text alternative: the latest value and the highest of the window
     const peaks = ys.map((values) => values.reduce((max, v) => (v !== null && (max === null || v > max) ? v : max), null));
     now.textContent = last
-      ? `Now: ${chart.series.map((s) => `${s.label} ${number(s.value(last), chart.unit)}`).join(', ')}. ` +
-        `Highest in 5 min: ${chart.series.map((s, i) => `${s.label} ${number(peaks[i], chart.unit)}`).join(', ')}.`
+      ? t('dashboard.caption', {
+          now: chart.series.map((s) => `${seriesLabel(s)} ${number(s.value(last), chart.unit)}`).join(', '),
+          highest: chart.series.map((s, i) => `${seriesLabel(s)} ${number(peaks[i], chart.unit)}`).join(', '),
+        })
       : '';
   }
 }
@@ -165,56 +198,82 @@ function showDeadLetters(q) {
   if (count === 0) return;
   const items = (q.latestDeadLetters ?? []).map((d) => {
     const item = document.createElement('li');
-    item.textContent = `${d.eventId || d.kind || 'unknown change'} (outbox entry ${d.outboxId}): ${d.code} ${d.error}`;
+    item.textContent = t('dashboard.deadLetter', { change: d.eventId || d.kind || t('dashboard.unknownChange'), outboxId: d.outboxId, code: d.code, error: d.error });
     return item;
   });
   if (count > items.length) {
     const more = document.createElement('li');
-    more.textContent = `… and ${number(count - items.length)} older`;
+    more.textContent = t('dashboard.moreDeadLetters', { n: number(count - items.length) });
     items.push(more);
   }
   $('dead-letter-list').replaceChildren(...items);
 }
 
+const TILES = ['outbox', 'undelivered', 'pending', 'bull', 'failed', 'dead', 'oldest', 'bookings', 'searches', 'quota', '429', 'p99', 'requests'];
+const QUEUE_TILES = ['outbox', 'undelivered', 'pending', 'bull', 'failed', 'dead', 'oldest'];
+
+/** A tile's figure, or "unknown" (shown as such, never in the calm green of a last good value). */
+function setTile(name, text, { alert = false, calm = false } = {}) {
+  const unknown = text === null;
+  $(`now-${name}`).textContent = unknown ? t('dashboard.unknown') : text;
+  const tile = $(`tile-${name}`);
+  tile.classList.toggle('unknown', unknown && !alert);
+  tile.classList.toggle('alert', alert);
+  tile.classList.toggle('calm', calm && !unknown && !alert);
+}
+
+/**
+ * The gateway's figures did not arrive (it is down, or its samples stopped): every tile is unknown
+ * and every chart says so, rather than showing the last values as if they were current.
+ */
+function showUnavailable() {
+  for (const name of TILES) setTile(name, null);
+  for (const { now } of plots.values()) now.textContent = t('dashboard.chartUnknown');
+}
+
 function showLatest(sample) {
   const q = sample.queue;
-  $('now-outbox').textContent = q ? number(q.outboxLength) : 'unknown';
-  $('now-undelivered').textContent = q ? number(q.undelivered) : 'unknown';
-  $('now-pending').textContent = q ? number(q.pending) : 'unknown';
-  $('now-bull').textContent = q ? `${number(q.bull.waiting)} / ${number(q.bull.active)}` : 'unknown';
-  $('now-failed').textContent = q ? number(q.bull.failed) : 'unknown';
-  $('now-dead').textContent = q ? number(q.deadLetters) : 'unknown';
+  const known = q !== null && q !== undefined;
+  const queueFigures = known
+    ? {
+        outbox: number(q.outboxLength),
+        undelivered: number(q.undelivered),
+        pending: number(q.pending),
+        bull: `${number(q.bull.waiting)} / ${number(q.bull.active)}`,
+        failed: number(q.bull.failed),
+        dead: number(q.deadLetters),
+        oldest: duration(q.oldestUndrainedAgeMs),
+      }
+    : {};
+  const bad = {
+    // a worker that does not report is an alert: then nobody says whether bookings reach PostgreSQL
+    outbox: !known || q.outboxLength > 0,
+    undelivered: known && q.undelivered > 0,
+    failed: known && q.bull.failed > 0,
+    dead: known && q.deadLetters > 0,
+    oldest: known && q.oldestUndrainedAgeMs > 5000,
+  };
+  for (const name of QUEUE_TILES) setTile(name, queueFigures[name] ?? null, { alert: Boolean(bad[name]), calm: name in bad });
   showDeadLetters(q);
-  $('now-oldest').textContent = q ? duration(q.oldestUndrainedAgeMs) : 'unknown';
-  $('now-bookings').textContent = number(sample.bookings_per_s);
-  $('now-searches').textContent = number(sample.searches_per_s);
-  $('now-quota').textContent = `${number(sample.logouts_per_s)} / ${number(sample.blocks_per_s)}`;
-  $('now-429').textContent = number(sample.rate_limited_per_s);
-  $('now-p99').textContent = sample.p99_ms === null ? '–' : number(sample.p99_ms, ' ms');
-  $('now-requests').textContent = number(sample.requests_per_s);
+  const figure = (value, unit) => (value === null || value === undefined ? null : number(value, unit));
+  setTile('bookings', figure(sample.bookings_per_s));
+  setTile('searches', figure(sample.searches_per_s));
+  setTile('quota', sample.logouts_per_s === undefined ? null : `${number(sample.logouts_per_s)} / ${number(sample.blocks_per_s)}`);
+  setTile('429', figure(sample.rate_limited_per_s));
+  setTile('p99', figure(sample.p99_ms, 'ms'));
+  setTile('requests', figure(sample.requests_per_s));
 
-  const outbox = q ? q.outboxLength : null;
-  for (const [tile, bad] of [
-    ['tile-outbox', q === null || outbox > 0],
-    ['tile-undelivered', q?.undelivered > 0],
-    ['tile-failed', q?.bull.failed > 0],
-    ['tile-dead', q?.deadLetters > 0],
-    ['tile-oldest', q?.oldestUndrainedAgeMs > 5000],
-  ]) {
-    $(tile).classList.toggle('alert', Boolean(bad));
-    $(tile).classList.toggle('calm', q !== null && !bad);
-  }
+  const outbox = known ? q.outboxLength : null;
   // speak only when the queue changes state, never every second
-  const known = q !== null;
-  if (!known && previousQueue.known) announce('Persistence worker not reporting: queue depth unknown.');
+  if (!known && previousQueue.known) announce(t('dashboard.say.workerSilent'));
   if (known && previousQueue.known === false) {
-    announce(outbox === 0 ? 'Persistence queue drained: everything is in PostgreSQL.' : `Persistence worker reporting again: ${outbox} changes not yet in PostgreSQL.`);
+    announce(outbox === 0 ? t('dashboard.say.drained') : t('dashboard.say.workerBack', { n: number(outbox) }));
   }
-  if (q && previousQueue.outbox !== null) {
-    if (previousQueue.outbox === 0 && outbox > 0) announce(`Persistence queue growing: ${outbox} changes not yet in PostgreSQL.`);
-    if (previousQueue.outbox > 0 && outbox === 0) announce('Persistence queue drained: everything is in PostgreSQL.');
-    if (q.bull.failed > previousQueue.failed) announce(`${q.bull.failed} persistence jobs have failed.`);
-    if (q.deadLetters > previousQueue.deadLetters) announce(`${q.deadLetters} changes were refused by PostgreSQL and set aside.`);
+  if (known && previousQueue.outbox !== null) {
+    if (previousQueue.outbox === 0 && outbox > 0) announce(t('dashboard.say.growing', { n: number(outbox) }));
+    if (previousQueue.outbox > 0 && outbox === 0) announce(t('dashboard.say.drained'));
+    if (q.bull.failed > previousQueue.failed) announce(t('dashboard.say.failed', { n: number(q.bull.failed) }));
+    if (q.deadLetters > previousQueue.deadLetters) announce(t('dashboard.say.deadLetters', { n: number(q.deadLetters) }));
   }
   previousQueue = { known, outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
 }
@@ -227,6 +286,7 @@ function announce(text) {
 
 // the samples drawn so far (the last five minutes); each poll asks only for newer ones
 let samples = [];
+let lastSampleArrived = 0;
 const KEEP_SAMPLES = 300;
 
 async function refresh() {
@@ -234,20 +294,28 @@ async function refresh() {
   try {
     const since = samples.length ? `?since=${samples[samples.length - 1].t}` : '';
     const { json } = await callApi('GET', `/teeka/ops/stats${since}`, { token });
+    if (json.samples?.length) lastSampleArrived = performance.now();
     samples = samples.concat(json.samples ?? []).slice(-KEEP_SAMPLES);
-    if (samples.length) {
+    const newest = samples[samples.length - 1];
+    if (newest && performance.now() - lastSampleArrived > STALE_MS) {
+      // the gateway answers but its figures stopped: as unknown as no answer
+      showUnavailable();
+      $('updated').textContent = t('dashboard.stale', { time: formatTime(newest.t, { hour: 'numeric', minute: '2-digit', second: '2-digit' }) });
+      $('updated').dataset.kind = 'error';
+    } else if (newest) {
       drawCharts(samples);
-      showLatest(samples[samples.length - 1]);
-      $('updated').textContent = `Updated ${new Date(samples[samples.length - 1].t).toLocaleTimeString()}`;
+      showLatest(newest);
+      $('updated').textContent = t('dashboard.updated', { time: formatTime(newest.t, { hour: 'numeric', minute: '2-digit', second: '2-digit' }) });
       $('updated').dataset.kind = '';
     }
   } catch (error) {
     if (error.code === 'USRAUT0001' || error.code === 'USRAUT0003') {
-      logout(error.code === 'USRAUT0001' ? 'Your admin session has ended. Please enter the key again.' : messageFor('USRAUT0003'));
+      logout(error.code === 'USRAUT0001' ? t('dashboard.sessionEnded') : messageFor('USRAUT0003'));
       return;
     }
-    if ($('updated').dataset.kind !== 'error') announce(`Numbers unavailable: ${error.message}`);
-    $('updated').textContent = `Numbers unavailable: ${error.message}`;
+    showUnavailable();
+    if ($('updated').dataset.kind !== 'error') announce(t('dashboard.unavailable', { reason: error.message }));
+    $('updated').textContent = t('dashboard.unavailable', { reason: error.message });
     $('updated').dataset.kind = 'error';
   }
   if (running && !document.hidden) refreshTimer = setTimeout(refresh, Math.max(0, REFRESH_MS - (performance.now() - started)));
@@ -296,12 +364,13 @@ $('login-form').addEventListener('submit', async (event) => {
   const input = $('admin-key');
   if (!key) {
     input.setAttribute('aria-invalid', 'true');
-    show($('admin-key-error'), 'Please enter the admin key.', 'error');
+    show($('admin-key-error'), t('dashboard.enterKey'), 'error');
     input.focus();
     return;
   }
   const button = event.submitter ?? $('login-form').querySelector('[type=submit]');
-  button.disabled = true;
+  if (isUnavailable(button)) return;
+  setBusy(button, true);
   try {
     const { json } = await callApi('POST', '/teeka/auth/operator', { body: { role: 'admin', key } });
     token = json.token;
@@ -316,13 +385,14 @@ $('login-form').addEventListener('submit', async (event) => {
     show($('admin-key-error'), error.message, 'error');
     input.focus();
   } finally {
-    button.disabled = false;
+    setBusy(button, false);
   }
 });
-$('logout').addEventListener('click', () => logout('You have logged out.', 'info'));
+$('logout').addEventListener('click', () => logout(t('dashboard.loggedOut'), 'info'));
+setupSwitcher($('language'), config);
 
 if (!uPlot) {
-  show($('login-reason'), 'The chart library did not load. Reload the page.', 'error');
+  show($('login-reason'), t('dashboard.noChartLibrary'), 'error');
 } else if (token) {
   showBoard({ focus: false });
 }

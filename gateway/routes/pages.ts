@@ -21,6 +21,7 @@ import { projectRoot, testMobilesOf } from '../../engine/config.js';
 import { vaccineNamesByCvx } from '../../engine/health-card.js';
 import { REQUEST_ERRORS } from '../../engine/status.js';
 import type { GatewayContext } from '../context.js';
+import { languageFile, pageText } from '../i18n.js';
 import { apiError, type HttpRequest, type HttpResponse, type Router } from '../http.js';
 
 const require = createRequire(import.meta.url);
@@ -30,10 +31,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
+  '.json': 'application/json; charset=utf-8',
 };
 
 /** The files under web/ served as assets (the HTML pages are templates, served by their own routes). */
-const WEB_ASSETS = ['citizen.js', 'dashboard.js', 'api.js', 'sha256.js', 'teeka.css', 'icon.svg', 'verify.js'];
+const WEB_ASSETS = ['citizen.js', 'dashboard.js', 'api.js', 'language.js', 'forms.js', 'availability-feed.js', 'sha256.js', 'teeka.css', 'icon.svg', 'verify.js'];
 
 /**
  * Scripts, styles, fetches and images only from this origin, plus `data:` images (the booking
@@ -99,16 +101,31 @@ function respond(request: HttpRequest, file: ServedFile, cacheControl: string, e
   return { status: 200, headers, body: encoding === 'br' ? file.br : encoding === 'gzip' ? file.gzip : file.identity };
 }
 
+/**
+ * What both pages need for their words and formats: the country's languages (each named in itself,
+ * from its file), and the country, time zone and currency Intl formats for (web/language.js).
+ */
+function languageConfig(ctx: GatewayContext) {
+  const { country } = ctx;
+  return {
+    languages: country.languages.map((code) => {
+      const name = (languageFile(code)?.language as { name?: string } | undefined)?.name;
+      return { code, name: typeof name === 'string' ? name : code };
+    }),
+    countryCode: country.data.country.code,
+    timeZone: country.timeZone,
+    currency: country.data.country.currency ?? null,
+  };
+}
+
 /** What the citizen page needs to know about this deployment: the country's rules, not code. */
 function citizenPageConfig(ctx: GatewayContext) {
   const { country, config } = ctx;
   const rules = country.rules;
   const testMobiles = testMobilesOf(config, country);
   return {
+    ...languageConfig(ctx),
     countryName: country.data.country.name,
-    timeZone: country.timeZone,
-    // numbers, dates and fees are formatted for the country's first language and the country
-    locale: `${country.languages[0]}-${country.data.country.code}`,
     mobile: {
       countryCode: rules.mobile.country_code,
       digits: rules.mobile.digits,
@@ -119,7 +136,6 @@ function citizenPageConfig(ctx: GatewayContext) {
     // the words for the administrative levels, shown on labels and in messages
     adminLevels: country.data.country.admin_levels,
     searchByPincode: rules.search_by_pincode,
-    currency: country.data.country.currency ?? null,
     otpLength: rules.otp.length,
     otpResendSeconds: rules.otp.resend_after_seconds,
     searchQuota: {
@@ -130,8 +146,13 @@ function citizenPageConfig(ctx: GatewayContext) {
     },
     beneficiariesPerAccount: rules.beneficiaries_per_account,
     calendarDays: rules.calendar_days,
-    // each vaccine's schedule: which doses the page may offer after the ones a beneficiary has
-    vaccines: country.data.vaccines.map((v) => ({ name: v.name, doses: v.doses, precaution: v.precaution_after_days !== undefined })),
+    // each vaccine's schedule: which dose comes next, and from when (the engine's intervals)
+    vaccines: country.data.vaccines.map((v) => ({
+      name: v.name,
+      doses: v.doses,
+      dose2AfterDays: v.dose2_after_days ?? null,
+      precautionAfterDays: v.precaution_after_days ?? null,
+    })),
     captchaRequired: config.captchaRequired,
     // only a demo deployment has test numbers; telling visitors how to use them is the point of a demo
     demoLogin: testMobiles,
@@ -153,7 +174,7 @@ export function pageRoutes(router: Router, ctx: GatewayContext): void {
   ];
   const pages = [
     { path: '/', template: join(webDir, 'index.html'), config: citizenPageConfig(ctx) },
-    { path: '/dashboard', template: join(webDir, 'dashboard.html'), config: {} },
+    { path: '/dashboard', template: join(webDir, 'dashboard.html'), config: languageConfig(ctx) },
     { path: '/verify', template: join(webDir, 'verify.html'), config: { issuer: ctx.config.certIssuer, vaccinesByCvx: vaccineNamesByCvx(ctx.country.data.vaccines) } },
   ];
 
@@ -171,6 +192,13 @@ export function pageRoutes(router: Router, ctx: GatewayContext): void {
   const release = createHash('sha256');
   for (const [name, path] of sources) {
     const bytes = readFileSync(path);
+    assets.set(name, servedFile(name, bytes));
+    release.update(name).update(bytes);
+  }
+  // the pages' words, one file per language of the country (web/i18n/, English filling any gap)
+  for (const language of ctx.country.languages) {
+    const name = `i18n-${language}.json`;
+    const bytes = Buffer.from(JSON.stringify(pageText(language)));
     assets.set(name, servedFile(name, bytes));
     release.update(name).update(bytes);
   }

@@ -3,8 +3,10 @@
  * works here), screenshots as test artifacts (and, on request, for the README), and a watch on each
  * page's console so a script error or a Content-Security-Policy refusal fails the test that caused it.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { projectRoot } from '../../engine/config.js';
 import type { Clock } from '../../engine/clock.js';
@@ -45,6 +47,29 @@ export async function newContext(browser: Browser, options: BrowserContextOption
   // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour
   await context.clock.install({ time: clock() });
   return context;
+}
+
+/**
+ * One browser for a test file: launched before its tests, closed after them with every context
+ * opened through `context` (call at the top of the file or of a describe).
+ */
+export function suiteBrowser(): { context(options: BrowserContextOptions, clock?: Clock): Promise<BrowserContext> } {
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    await browser?.close();
+  });
+  return {
+    async context(options, clock = processClock) {
+      const context = await newContext(browser!, options, clock);
+      contexts.push(context);
+      return context;
+    },
+  };
 }
 
 const ARTIFACTS = join(projectRoot(), 'test-artifacts', 'web');
@@ -110,5 +135,19 @@ export async function seedSessionStorage(context: BrowserContext, values: Record
       for (const [key, value] of Object.entries(${JSON.stringify(values)})) sessionStorage.setItem(key, value);
       sessionStorage.setItem('teeka.test.seeded', '1');
     }`,
+  );
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's findings on the page as it is now (every rule axe runs by default, WCAG A/AA and its
+ * best practices), one line each: rule, help and the elements. axe is put into the page through the
+ * DevTools protocol, which the pages' Content-Security-Policy (scripts from 'self' only) does not govern.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(AXE_SOURCE);
+  return page.evaluate(
+    `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => v.id + ': ' + v.help + ' at ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`,
   );
 }

@@ -4,24 +4,15 @@
  * administrative levels, PIN search only where the country offers it, fees in its currency, and
  * after a single-dose vaccine the booster offered next, not dose 2.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookingEngine } from '../../engine/engine.js';
-import { formatCowinDate } from '../../engine/dates.js';
 import { processClockFor } from '../support/clock.js';
 import { nextPhotoIdOf, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { CowinClient, startGateway, testMobile, type RunningGateway } from '../support/gateway.js';
-import { launchBrowser, newContext, pageProblems, PHONE, seedSessionStorage } from './browser.js';
+import { pageProblems, PHONE, seedSessionStorage, suiteBrowser } from './browser.js';
 
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await browser?.close();
-});
+const browser = suiteBrowser();
 
 describe.each(testCountries())('$name', (testing) => {
   const { country } = testing;
@@ -34,8 +25,7 @@ describe.each(testCountries())('$name', (testing) => {
   afterAll(() => gateway?.stop());
 
   async function openPage(seed?: { token: string; mobile: string }): Promise<{ page: Page; problems: string[] }> {
-    const context = await newContext(browser, { ...PHONE, locale: `${data.country.languages[0]}-${data.country.code}`, timezoneId: data.country.timezone }, processClockFor(country.timeZone));
-    contexts.push(context);
+    const context = await browser.context({ ...PHONE, locale: `${data.country.languages[0]}-${data.country.code}`, timezoneId: data.country.timezone }, processClockFor(country.timeZone));
     if (seed) await seedSessionStorage(context, { 'teeka.citizen.token': seed.token, 'teeka.citizen.mobile': seed.mobile });
     const page = await context.newPage();
     const problems = pageProblems(page);
@@ -120,7 +110,9 @@ describe.each(testCountries())('$name', (testing) => {
 
     const { page, problems } = await openPage({ token: client.token, mobile });
     const card = page.locator('li.beneficiary', { hasText: 'Jordan Persaud' });
-    await expect.poll(() => card.locator('.vaccination-status').textContent()).toBe(`Vaccinated (${single.name}: dose 1 on ${formatCowinDate(today)})`);
+    // the date in the page's language and the country's calendar (Intl), not the API's DD-MM-YYYY
+    const doseDate = new Intl.DateTimeFormat(`en-${data.country.code}`, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(new Date(today * 86_400_000));
+    await expect.poll(() => card.locator('.vaccination-status').textContent()).toBe(`Vaccinated (${single.name}: dose 1 on ${doseDate})`);
     const district = country.districtsById.get(center.district_id)!;
     await page.getByLabel(levels.state, { exact: true }).selectOption({ label: country.statesById.get(district.state_id)!.state_name });
     await page.getByLabel(levels.district, { exact: true }).selectOption({ label: district.district_name });

@@ -88,7 +88,8 @@ describe('citizen booking page', () => {
 
     // the login form by keyboard alone: Tab reaches the field, Enter submits
     await page.keyboard.press('Tab'); // skip link
-    await page.keyboard.press('Tab'); // first control of the page: the mobile number
+    await page.keyboard.press('Tab'); // the language switcher in the top bar (India offers three)
+    await page.keyboard.press('Tab'); // first control of the form: the mobile number
     expect(await focusedId(page)).toBe('mobile');
     await page.keyboard.type(mobile);
     await page.keyboard.press('Enter');
@@ -288,7 +289,10 @@ describe('citizen booking page', () => {
     expect(await page.getByLabel('District', { exact: true }).isVisible()).toBe(false);
     await page.getByLabel('PIN code', { exact: true }).fill('12');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await expect.poll(() => page.locator('#search-status').textContent()).toBe('Please enter a valid PIN code.');
+    // the problem beside the field and in the summary at the top, which takes the focus
+    await expect.poll(() => page.locator('#pincode-error').textContent()).toBe('Please enter a valid PIN code.');
+    expect(await page.locator('#error-summary').textContent()).toContain('Please enter a valid PIN code.');
+    expect(await focusedId(page)).toBe('error-summary');
     expect(await page.getByLabel('PIN code', { exact: true }).getAttribute('aria-invalid')).toBe('true');
 
     await page.getByLabel('PIN code', { exact: true }).fill(String(mysore.pincode));
