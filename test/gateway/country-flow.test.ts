@@ -272,20 +272,23 @@ describe.each(testCountries())('$name', (testing) => {
     expect([out.status, out.json.errorCode]).toEqual([401, 'USRAUT0030']);
   });
 
-  it("gives the citizen page the country's words, mobile rule, currency, locale, PIN search and demo numbers", async () => {
+  it("gives the citizen page the country's words, languages, mobile rule, currency, PIN search, vaccine schedules and demo numbers", async () => {
     const html = await (await fetch(`${gateway.url}/`)).text();
     const config = JSON.parse(/<script type="application\/json" id="teeka-config">(.*?)<\/script>/s.exec(html)![1]!);
     expect(config).toMatchObject({
       countryName: data.country.name,
       timeZone: data.country.timezone,
-      locale: `${data.country.languages[0]}-${data.country.code}`,
+      countryCode: data.country.code,
+      languages: data.country.languages.map((code) => expect.objectContaining({ code })),
       adminLevels: data.country.admin_levels,
       searchByPincode: data.rules.search_by_pincode,
       currency: data.country.currency,
       mobile: { countryCode: data.rules.mobile.country_code, digits: data.rules.mobile.digits, format: country.mobile.format },
       demoLogin: { prefix: data.demo!.test_mobile_prefix, otp: '123456' },
     });
-    expect(config.vaccines).toEqual(data.vaccines.map((v) => ({ name: v.name, doses: v.doses, precaution: v.precaution_after_days !== undefined })));
+    expect(config.vaccines).toEqual(
+      data.vaccines.map((v) => ({ name: v.name, doses: v.doses, dose2AfterDays: v.dose2_after_days ?? null, precautionAfterDays: v.precaution_after_days ?? null })),
+    );
     const pattern = new RegExp(config.mobile.pattern, 'u');
     expect([pattern.test(testMobile(country)), pattern.test(`${testMobile(country)}0`)]).toEqual([true, false]);
   });
