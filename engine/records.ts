@@ -54,7 +54,7 @@ export class MalformedRecord extends Error {
 const WHOLE = /^-?\d{1,16}$/;
 
 /** Reads the fields of one hash (or stream entry), naming the record in every complaint. */
-class Fields {
+export class Fields {
   constructor(
     private readonly what: string,
     private readonly values: Record<string, string | undefined>,

@@ -36,7 +36,11 @@ export type ScriptName =
   | 'issueOperator'
   | 'revokeOperator'
   | 'openOperatorSession'
-  | 'revokeCertificate';
+  | 'revokeCertificate'
+  | 'registerPartner'
+  | 'issuePartnerKey'
+  | 'revokePartnerKey'
+  | 'consumePartnerQuota';
 
 export interface ScriptSource {
   name: ScriptName;

@@ -23,6 +23,8 @@ export const READ_HEADERS = [
   'origin',
   'access-control-request-method',
   'access-control-request-headers',
+  // a partner's API key (partner-gate.ts)
+  'x-api-key',
 ] as const;
 export type HeaderName = (typeof READ_HEADERS)[number];
 

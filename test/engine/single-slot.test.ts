@@ -12,6 +12,7 @@ import { Certificates } from '../../engine/certificates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { Operators } from '../../engine/operators.js';
+import { Partners } from '../../engine/partners.js';
 import { LuaScripts, readScripts } from '../../engine/scripts.js';
 import { Status } from '../../engine/status.js';
 import { accountWithBeneficiaries, demoCenterId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
@@ -81,6 +82,15 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect((await operators.revoke('vaccinator-2', 'admin')).ok).toBe(true);
     const certificates = new Certificates(redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
     expect((await certificates.revoke(vaccinated.certificateId, 'admin', 'issued in error')).ok).toBe(true);
+    // partners: registered and changed, a key issued, a call counted, the key revoked
+    const partners = new Partners(redis, engine.scripts, clock.now);
+    const partner = { partnerId: 'slotbot', name: 'Slot Bot', contact: 'ops@slotbot.example', scopes: ['availability' as const], limits: { perMinute: 5, perDay: 10 } };
+    expect((await partners.register(partner, 'admin')).ok).toBe(true);
+    expect((await partners.register({ ...partner, status: 'suspended' }, 'admin')).ok).toBe(true);
+    const partnerKey = await partners.issueKey('slotbot', 'admin');
+    if (!partnerKey.ok) throw new Error(`issueKey: ${partnerKey.status}`);
+    expect((await partners.consumeQuota('slotbot', partner.limits)).allowed).toBe(true);
+    expect((await partners.revokeKey('slotbot', partnerKey.keyId, 'admin')).ok).toBe(true);
     // the worker's dead letters (worker/dead-letter.ts), with nothing to set aside
     await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], ['teeka-persist']);
 
