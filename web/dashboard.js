@@ -219,6 +219,42 @@ function showLatest(sample) {
   previousQueue = { known, outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
 }
 
+// ------------------------------------------------------------------ partners (GET /teeka/admin/partners)
+
+// partners change slowly and the list reads their windows in Redis: every few seconds is enough
+const PARTNERS_EVERY_MS = 5000;
+let partnersShownAt = 0;
+
+/** One row per partner: its calls in the open minute and day windows against its limits. Text only. */
+async function refreshPartners() {
+  if (performance.now() - partnersShownAt < PARTNERS_EVERY_MS) return;
+  partnersShownAt = performance.now();
+  const { json } = await callApi('GET', '/teeka/admin/partners', { token });
+  const partners = json.partners ?? [];
+  $('partners').hidden = partners.length === 0;
+  $('partner-rows').replaceChildren(
+    ...partners.map((p) => {
+      const row = document.createElement('tr');
+      row.dataset.partner = p.partner_id;
+      const cells = [
+        `${p.name} (${p.partner_id})`,
+        p.scopes.join(', '),
+        p.status,
+        `${number(p.usage.minute)} / ${number(p.per_minute)}`,
+        `${number(p.usage.day)} / ${number(p.per_day)}`,
+        number(p.keys.filter((k) => k.status === 'active').length),
+      ];
+      for (const text of cells) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      row.classList.toggle('alert', p.usage.minute >= p.per_minute || p.usage.day >= p.per_day);
+      return row;
+    }),
+  );
+}
+
 function announce(text) {
   $('announcer').textContent = text;
 }
@@ -235,6 +271,7 @@ async function refresh() {
     const since = samples.length ? `?since=${samples[samples.length - 1].t}` : '';
     const { json } = await callApi('GET', `/teeka/ops/stats${since}`, { token });
     samples = samples.concat(json.samples ?? []).slice(-KEEP_SAMPLES);
+    await refreshPartners();
     if (samples.length) {
       drawCharts(samples);
       showLatest(samples[samples.length - 1]);
@@ -282,6 +319,7 @@ function logout(reason, kind = 'error') {
   clearTimeout(refreshTimer);
   token = null;
   samples = [];
+  partnersShownAt = 0;
   sessionStorage.removeItem(TOKEN_KEY);
   $('board').hidden = true;
   $('signed-in').hidden = true;
