@@ -108,6 +108,14 @@ describe('partner keys', () => {
     // the admin's view never shows a key's text or hash
     expect(JSON.stringify(shown)).not.toContain(old.split('.')[3]);
     expect(JSON.stringify(shown)).not.toContain(sha256Hex(fresh));
+
+    // a suspended partner's keys are refused everywhere as fast (a change to the partner is pushed too); resumed, they work again
+    expect(await everyThreadAnswers(fresh, 200)).toBe(true);
+    await partnerCli('suspend', 'rotating');
+    const suspendedAt = performance.now();
+    while (!(await everyThreadAnswers(fresh, 401))) expect(performance.now() - suspendedAt).toBeLessThan(REVOCATION_BOUND_MS);
+    await partnerCli('resume', 'rotating');
+    expect(await everyThreadAnswers(fresh, 200)).toBe(true);
   });
 
   it('a key revoked through the admin endpoint is refused on every thread within a second', async () => {
