@@ -3,29 +3,13 @@
  * revoke its API keys, and list partners with their keys and their usage of the open windows.
  * `npm run partner -- …` (scripts/partner.ts) does the same from a shell.
  */
-import { z } from 'zod';
-import { PARTNER_ID, PARTNER_SCOPES, PartnerInputError, type PartnerKeyRecord, type PartnerRecord, type Partners } from '../../engine/partners.js';
+import { PartnerInputError, type PartnerKeyRecord, type PartnerRecord, type Partners } from '../../engine/partners.js';
 import { REQUEST_ERRORS } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { operatorOnly } from '../guards.js';
 import { apiError, json, type Router } from '../http.js';
 import { parseBody } from '../validation.js';
-
-const partnerId = z.string().regex(PARTNER_ID, "expected 2 to 40 of a-z, 0-9 and '-'");
-const SCHEMAS = {
-  register: z.strictObject({
-    partner_id: partnerId,
-    name: z.string().max(100),
-    contact: z.string().max(200),
-    scopes: z.array(z.enum(PARTNER_SCOPES)).min(1).max(PARTNER_SCOPES.length),
-    per_minute: z.number().int(),
-    per_day: z.number().int(),
-    status: z.enum(['active', 'suspended']).optional(),
-  }),
-  issueKey: z.strictObject({ partner_id: partnerId }),
-  revokeKey: z.strictObject({ partner_id: partnerId, key_id: z.string().regex(/^[0-9a-f]{8}$/, 'expected 8 hex digits') }),
-};
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -65,7 +49,7 @@ export function partnerRoutes(router: Router, ctx: GatewayContext): void {
   router.post(
     '/teeka/admin/partners',
     operatorOnly(ctx, 'admin', async (request, admin) => {
-      const body = parseBody(request, SCHEMAS.register);
+      const body = parseBody(request, ctx.schemas.registerPartner);
       if (!body.ok) return apiError(body.error);
       const { partner_id, name, contact, scopes, per_minute, per_day, status } = body.value;
       try {
@@ -93,7 +77,7 @@ export function partnerRoutes(router: Router, ctx: GatewayContext): void {
   router.post(
     '/teeka/admin/partners/keys',
     operatorOnly(ctx, 'admin', async (request, admin) => {
-      const body = parseBody(request, SCHEMAS.issueKey);
+      const body = parseBody(request, ctx.schemas.issuePartnerKey);
       if (!body.ok) return apiError(body.error);
       const issued = await registry.issueKey(body.value.partner_id, admin.operatorId);
       if (!issued.ok) return outcomeResponse(issued);
@@ -104,7 +88,7 @@ export function partnerRoutes(router: Router, ctx: GatewayContext): void {
   router.post(
     '/teeka/admin/partners/keys/revoke',
     operatorOnly(ctx, 'admin', async (request, admin) => {
-      const body = parseBody(request, SCHEMAS.revokeKey);
+      const body = parseBody(request, ctx.schemas.revokePartnerKey);
       if (!body.ok) return apiError(body.error);
       const { partner_id, key_id } = body.value;
       const revoked = await registry.revokeKey(partner_id, key_id, admin.operatorId);
