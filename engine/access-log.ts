@@ -1,0 +1,62 @@
+/**
+ * The access log: one entry per read or change of personal data, who, from where, what, outcome.
+ * The gateway appends each entry to the outbox (kind `access`) before it answers, so an answer that
+ * carried personal data always has its entry, and the worker writes it to PostgreSQL's append-only
+ * `access_log` exactly once (by entry id), chained: each row's hash covers the previous row's hash
+ * and its own fields (`accessRowHash`), which `npm run audit -- verify` recomputes.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+export const ACCESS_ACTOR_KINDS = ['citizen', 'vaccinator', 'admin', 'anonymous'] as const;
+export type AccessActorKind = (typeof ACCESS_ACTOR_KINDS)[number];
+
+/** One entry, as the outbox carries it (`data` of an `access` entry). */
+export interface AccessEntry {
+  /** when, engine ms */
+  at: number;
+  actor_kind: AccessActorKind;
+  /** the account id, the operator id, or '' */
+  actor: string;
+  /** the partner whose key the call carried, or '' */
+  partner: string;
+  /** the client's address */
+  address: string;
+  method: string;
+  /** the route's pattern */
+  route: string;
+  /** whose data: `account:<id>`, `beneficiary:<id>`, `appointment:<id>`, `certificate:<id>` */
+  objects: string[];
+  /** the HTTP status answered */
+  status: number;
+}
+
+/** The first row's previous hash. */
+export const CHAIN_START = '0'.repeat(64);
+
+/** A row of `access_log` as the chain covers it. */
+export interface AccessRow extends AccessEntry {
+  seq: number;
+  entry_id: string;
+}
+
+/**
+ * sha256 hex of the previous row's hash and this row's fields, in a fixed order, as JSON (so no
+ * field's text can run into the next one's). The worker computes it when it appends the row; audit
+ * verify computes it again from what the table holds.
+ */
+export function accessRowHash(previous: string, row: AccessRow): string {
+  const fields = [row.seq, row.entry_id, row.at, row.actor_kind, row.actor, row.partner, row.address, row.method, row.route, row.objects, row.status];
+  return createHash('sha256').update(previous).update('\n').update(JSON.stringify(fields)).digest('hex');
+}
+
+/** Appends access entries to the outbox. */
+export class AccessLog {
+  constructor(private readonly redis: RedisClient) {}
+
+  /** One entry, in the outbox before this resolves (a Redis failure throws: the caller must not answer). */
+  async append(entry: AccessEntry): Promise<void> {
+    await this.redis.xadd(keys.outbox(), '*', 'id', `access:${randomUUID()}`, 'kind', 'access', 'data', JSON.stringify(entry));
+  }
+}
