@@ -6,8 +6,9 @@
  * and its own fields (`accessRowHash`), which `npm run audit -- verify` recomputes.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { Clock } from './clock.js';
 import { keys } from './keys.js';
-import type { RedisClient } from './redis.js';
+import type { LuaScripts } from './scripts.js';
 
 export const ACCESS_ACTOR_KINDS = ['citizen', 'vaccinator', 'admin', 'anonymous'] as const;
 export type AccessActorKind = (typeof ACCESS_ACTOR_KINDS)[number];
@@ -51,12 +52,32 @@ export function accessRowHash(previous: string, row: AccessRow): string {
   return createHash('sha256').update(previous).update('\n').update(JSON.stringify(fields)).digest('hex');
 }
 
-/** Appends access entries to the outbox. */
-export class AccessLog {
-  constructor(private readonly redis: RedisClient) {}
+/** An operator or partner whose distinct readings are counted, and over which window. */
+export interface CountedReader {
+  /** `operator:<id>` or `partner:<id>` */
+  reader: string;
+  windowMs: number;
+}
 
-  /** One entry, in the outbox before this resolves (a Redis failure throws: the caller must not answer). */
-  async append(entry: AccessEntry): Promise<void> {
-    await this.redis.xadd(keys.outbox(), '*', 'id', `access:${randomUUID()}`, 'kind', 'access', 'data', JSON.stringify(entry));
+/** Appends access entries to the outbox (lua/appendAccessEntry-2.lua). */
+export class AccessLog {
+  constructor(
+    private readonly scripts: LuaScripts,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * One entry, in the outbox before this resolves (a Redis failure throws: the caller must not
+   * answer). With `counted`, the people the entry names are counted for that reader; the answer is
+   * the distinct people it read in its current window (0 when not counted).
+   */
+  async append(entry: AccessEntry, counted?: CountedReader): Promise<number> {
+    const people = counted ? entry.objects.filter((o) => o.startsWith('beneficiary:') || o.startsWith('account:')) : [];
+    const reply = await this.scripts.run(
+      'appendAccessEntry',
+      [keys.outbox(), keys.accessReader(counted?.reader ?? '')],
+      [`access:${randomUUID()}`, JSON.stringify(entry), this.clock(), counted ? counted.windowMs : 0, ...people],
+    );
+    return reply[1] as number;
   }
 }

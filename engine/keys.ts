@@ -147,6 +147,14 @@ export const keys = {
    * when they were revoked: the key's card revocation list (`/.well-known/crl/<kid>.json`)
    */
   certificateRevocations: (kid: string) => `${BOOKING}:crl:${kid}`,
+  /**
+   * hash: the distinct people (`beneficiary:<id>`, …) one operator or partner (`operator:<id>`,
+   * `partner:<id>`) read in the window that opened with the first (`_since`), for the access log's
+   * watch (lua/appendAccessEntry-2.lua). Beside the outbox, so one script appends and counts.
+   */
+  accessReader: (reader: string) => `${BOOKING}:access-reader:${reader}`,
+  /** sorted set: operators and partners the access log's watch flagged (`operator:<id>`, `partner:<id>`), scored by when */
+  accessFlagged: () => `${BOOKING}:access-flagged`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
   /**

@@ -40,7 +40,8 @@ export type ScriptName =
   | 'registerPartner'
   | 'issuePartnerKey'
   | 'revokePartnerKey'
-  | 'consumePartnerQuota';
+  | 'consumePartnerQuota'
+  | 'appendAccessEntry';
 
 export interface ScriptSource {
   name: ScriptName;

@@ -22,6 +22,8 @@ import { apiError, Router, type HttpRequest, type HttpResponse } from './http.js
 import { GatewayMetrics } from './metrics.js';
 import { otpSenderFor } from './otp-sender.js';
 import { PartnerGate } from './partner-gate.js';
+import { AccessWatch, logPersonalDataAccess } from './access-log.js';
+import { accessLogRoutes } from './routes/access-log.js';
 import { QuotaGate } from './quota-gate.js';
 import { RevocationBook } from './revocations.js';
 import { appointmentRoutes } from './routes/appointments.js';
@@ -78,6 +80,7 @@ export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => v
   appointmentRoutes,
   operatorRoutes,
   partnerRoutes,
+  accessLogRoutes,
   vaccinatorRoutes,
   certificateRoutes,
   opsRoutes,
@@ -135,6 +138,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     operators,
     partnerRegistry,
     partners,
+    accessWatch: new AccessWatch({ redis: deps.redis, clock: config.clock, metrics, operators, partnerRegistry, partners }, config.accessLog),
     certificates,
     database: deps.pgPool,
     book,
@@ -153,6 +157,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
 
   const router = new Router();
   for (const addRoutes of ROUTE_MODULES) addRoutes(router, context);
+  // every personal-data route, wrapped so each call appends its access log entry before answering
+  logPersonalDataAccess(router, context);
 
   const cors = new CorsPolicy(config.corsOrigins);
 

@@ -10,6 +10,7 @@ import type { AvailabilityBook } from './availability.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { OtpSender } from './otp-sender.js';
 import type { PartnerGate } from './partner-gate.js';
+import type { AccessWatch } from './access-log.js';
 import type { Partners } from '../engine/partners.js';
 import type { QuotaGate } from './quota-gate.js';
 import type { RevocationBook } from './revocations.js';
@@ -32,6 +33,8 @@ export interface GatewayContext {
   partnerRegistry: Partners;
   /** calls carrying a partner's API key: its scopes and limits, the keys this thread verified */
   partners: PartnerGate;
+  /** the access log's watch on operators and partners reading too many people */
+  accessWatch: AccessWatch;
   /** vaccination certificates issued, revoked, and what verifiers download */
   certificates: Certificates;
   /** PostgreSQL, the system of record, for the few reads Redis has no index for (a centre's day) */

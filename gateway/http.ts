@@ -116,6 +116,13 @@ export class Router {
     return this.add('POST', pattern, handler);
   }
 
+  /** Put `wrap` around one route's handler (the access log wraps the personal-data routes); no such route throws. */
+  wrap(method: string, pattern: string, wrap: (handler: Handler) => Handler): void {
+    const route = this.exact.get(`${method} ${pattern}`) ?? this.patterned.find((r) => r.method === method && r.name === pattern);
+    if (!route) throw new Error(`no route ${method} ${pattern} to wrap`);
+    route.handler = wrap(route.handler);
+  }
+
   /** The route for a request, 'method' when the path exists only for other methods, or null. */
   match(method: string, path: string): RouteMatch | 'method' | null {
     const effective = method === 'HEAD' ? 'GET' : method;

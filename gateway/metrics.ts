@@ -91,6 +91,12 @@ export class GatewayMetrics {
     labelNames: ['answered_by'] as const,
     registers: [this.registry],
   });
+  private readonly accessFlags = new Counter({
+    name: 'teeka_access_flagged_total',
+    help: 'Operators and partners the access log watch flagged for reading more distinct people in a window than configured (TEEKA_ACCESS_FLAG_*), by kind and reader; once per window per gateway thread',
+    labelNames: ['kind', 'reader'] as const,
+    registers: [this.registry],
+  });
   private readonly sockets = new Gauge({
     name: 'teeka_websocket_connections',
     help: 'Open availability WebSocket connections',
@@ -140,6 +146,10 @@ export class GatewayMetrics {
 
   partnerKeyChecked(answeredBy: 'memory' | 'redis'): void {
     this.partnerKeyChecks.inc({ answered_by: answeredBy });
+  }
+
+  accessFlagged(kind: string, reader: string): void {
+    this.accessFlags.inc({ kind, reader });
   }
 
   /** What a stream follower calls with each applied entry's age. */

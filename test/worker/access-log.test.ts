@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { AccessLog, type AccessEntry } from '../../engine/access-log.js';
 import { projectRoot } from '../../engine/config.js';
 import { keys } from '../../engine/keys.js';
+import { LuaScripts } from '../../engine/scripts.js';
 import type { RedisClient } from '../../engine/redis.js';
 import { verifyAccessChain, queryAccessLog } from '../../worker/access-log.js';
 import { parseOutboxEntry, type StreamEntry } from '../../worker/outbox.js';
@@ -50,7 +51,7 @@ async function auditCli(schema: string, ...args: string[]): Promise<{ code: numb
 
 describe('access log', () => {
   test('entries land once each, chained; edits and deletes are refused; a superuser\'s edit or delete is caught by verify', async ({ redis, pool, schema }) => {
-    const log = new AccessLog(redis);
+    const log = new AccessLog(new LuaScripts(redis), () => 1_777_600_000_000);
     for (let i = 0; i < 5; i++) await log.append(entry({ at: 1_777_600_000_000 + i, objects: [`beneficiary:${100 + i}`] }));
     const events = await outbox(redis);
     expect(events.map((e) => e.kind)).toEqual(Array(5).fill('access'));
@@ -93,7 +94,7 @@ describe('access log', () => {
   });
 
   test('query: who looked at this person\'s record, what did this operator look at, since when', async ({ redis, pool, schema }) => {
-    const log = new AccessLog(redis);
+    const log = new AccessLog(new LuaScripts(redis), () => 1_777_600_000_000);
     await log.append(entry({ actor: 'vax-1', objects: ['beneficiary:7'], at: 1_777_600_000_000 }));
     await log.append(entry({ actor: 'vax-2', objects: ['beneficiary:7', 'beneficiary:8'], at: 1_777_600_060_000 }));
     await log.append(entry({ actor_kind: 'citizen', actor: 'acc-1', partner: 'slotbot', objects: ['account:acc-1'], route: '/api/v2/appointment/beneficiaries', at: 1_777_600_120_000 }));
