@@ -221,7 +221,7 @@ function showLatest(sample) {
 
 // ------------------------------------------------------------------ partners (GET /teeka/admin/partners)
 
-// partners change slowly and the list reads their windows in Redis: every few seconds is enough
+// partners and flags change slowly and the lists read Redis: every few seconds is enough
 const PARTNERS_EVERY_MS = 5000;
 let partnersShownAt = 0;
 
@@ -229,6 +229,7 @@ let partnersShownAt = 0;
 async function refreshPartners() {
   if (performance.now() - partnersShownAt < PARTNERS_EVERY_MS) return;
   partnersShownAt = performance.now();
+  await refreshFlagged();
   const { json } = await callApi('GET', '/teeka/admin/partners', { token });
   const partners = json.partners ?? [];
   $('partners').hidden = partners.length === 0;
@@ -251,6 +252,22 @@ async function refreshPartners() {
       }
       row.classList.toggle('alert', p.usage.minute >= p.per_minute || p.usage.day >= p.per_day);
       return row;
+    }),
+  );
+}
+
+/** Operators and partners the access log's watch flagged (GET /teeka/admin/access-log/flagged). Text only. */
+async function refreshFlagged() {
+  const { json } = await callApi('GET', '/teeka/admin/access-log/flagged', { token });
+  const flagged = json.flagged ?? [];
+  if (flagged.length > $('flagged-list').children.length) announce(`${flagged.length} readers flagged by the access watch.`);
+  $('flagged').hidden = flagged.length === 0;
+  $('flagged-list').replaceChildren(
+    ...flagged.map((f) => {
+      const item = document.createElement('li');
+      item.dataset.reader = f.reader;
+      item.textContent = `${f.reader}, flagged ${new Date(f.at).toLocaleString()}`;
+      return item;
     }),
   );
 }

@@ -14,6 +14,7 @@ import { projectRoot } from '../../engine/config.js';
 import { formatCowinDate } from '../../engine/dates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
+import { parseOutboxEntry, type StreamEntry } from '../../engine/records.js';
 import { CowinClient, requestOnNewConnection, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 
 const run = promisify(execFile);
@@ -175,6 +176,9 @@ describe('scopes', () => {
     expect(own.json.beneficiaries.map((b: { beneficiary_reference_id: string }) => b.beneficiary_reference_id)).toEqual([mine]);
     expect(JSON.stringify(own.json)).not.toContain(theirs);
     expect((await citizen.get(protectedSearch, withKey(booker))).status).toBe(200);
+    // the partner's call on the citizen's behalf is in the access log under the partner's name too
+    const logged = ((await gateway.redis.xrange(keys.outbox(), '-', '+')) as StreamEntry[]).map(parseOutboxEntry).filter((e) => e.kind === 'access');
+    expect(logged.at(-1)?.change).toMatchObject({ actor_kind: 'citizen', partner: 'booker', route: '/api/v2/appointment/beneficiaries', status: 200 });
     // another citizen's beneficiary cannot be deleted through the partner either
     const foreign = await citizen.post('/api/v2/registration/beneficiary/delete', { beneficiary_reference_id: theirs }, withKey(booker));
     expect(foreign.status).toBe(404);
