@@ -72,21 +72,10 @@ export interface ChainReport {
   problem: { seq: number; reason: string } | null;
 }
 
-interface StoredRow {
-  seq: string;
-  entry_id: string;
-  at_ms: string;
-  actor_kind: AccessRow['actor_kind'];
-  actor: string;
-  partner: string;
-  address: string;
-  method: string;
-  route: string;
-  objects: string[];
-  status: number;
-  prev_hash: string;
-  hash: string;
-}
+/** A row as pg reads it: bigints as text. */
+type StoredRow = Omit<AccessRow, 'seq' | 'at'> & { seq: string; at_ms: string; prev_hash: string; hash: string };
+
+const ROW_COLUMNS = 'seq, entry_id, at_ms, actor_kind, actor, partner, address, method, route, objects, status, prev_hash, hash';
 
 /**
  * Walk the whole chain in order: numbering without gaps from 1, each row's previous hash the row
@@ -101,8 +90,7 @@ export async function verifyAccessChain(pool: pg.Pool, chunk = 5000): Promise<Ch
   for (;;) {
     const batch = (
       await pool.query<StoredRow>(
-        `SELECT seq, entry_id, at_ms, actor_kind, actor, partner, address, method, route, objects, status, prev_hash, hash
-         FROM access_log WHERE seq >= $1 ORDER BY seq LIMIT $2`,
+        `SELECT ${ROW_COLUMNS} FROM access_log WHERE seq >= $1 ORDER BY seq LIMIT $2`,
         [expected, chunk],
       )
     ).rows;
@@ -111,7 +99,8 @@ export async function verifyAccessChain(pool: pg.Pool, chunk = 5000): Promise<Ch
       const seq = Number(stored.seq);
       if (seq !== expected) return { rows, problem: { seq: expected, reason: `row ${expected} is missing (the next is ${seq})` } };
       if (stored.prev_hash !== previous) return { rows, problem: { seq, reason: 'its previous hash is not the hash of the row before' } };
-      const row: AccessRow = { ...stored, seq, at: Number(stored.at_ms), status: Number(stored.status) };
+      const { at_ms, prev_hash: _prev, hash: _hash, ...fields } = stored;
+      const row: AccessRow = { ...fields, seq, at: Number(at_ms), status: Number(stored.status) };
       if (accessRowHash(previous, row) !== stored.hash) return { rows, problem: { seq, reason: 'its fields do not match its hash (edited)' } };
       previous = stored.hash;
       expected += 1;
@@ -121,7 +110,7 @@ export async function verifyAccessChain(pool: pg.Pool, chunk = 5000): Promise<Ch
 }
 
 export interface AccessQuery {
-  /** the actor: an account id or an operator id */
+  /** the actor (an account id or an operator id) or the partner whose key the calls carried */
   who?: string;
   /** an object: `beneficiary:<id>`, `account:<id>`, … */
   object?: string;
@@ -134,23 +123,10 @@ export interface AccessQuery {
 /** Entries matching every filter given, oldest first. */
 export async function queryAccessLog(pool: pg.Pool, query: AccessQuery): Promise<AccessRow[]> {
   const { rows } = await pool.query<StoredRow>(
-    `SELECT seq, entry_id, at_ms, actor_kind, actor, partner, address, method, route, objects, status, prev_hash, hash
-     FROM access_log
+    `SELECT ${ROW_COLUMNS} FROM access_log
      WHERE ($1::text IS NULL OR actor = $1 OR partner = $1) AND ($2::text IS NULL OR objects @> ARRAY[$2::text]) AND ($3::bigint IS NULL OR at_ms >= $3)
      ORDER BY seq LIMIT $4`,
     [query.who ?? null, query.object ?? null, query.since ?? null, query.limit ?? 1000],
   );
-  return rows.map((r) => ({
-    seq: Number(r.seq),
-    entry_id: r.entry_id,
-    at: Number(r.at_ms),
-    actor_kind: r.actor_kind,
-    actor: r.actor,
-    partner: r.partner,
-    address: r.address,
-    method: r.method,
-    route: r.route,
-    objects: r.objects,
-    status: r.status,
-  }));
+  return rows.map(({ seq, at_ms, prev_hash: _prev, hash: _hash, ...row }) => ({ ...row, seq: Number(seq), at: Number(at_ms), status: Number(row.status) }));
 }
