@@ -114,7 +114,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   );
   const partnerRegistry = new Partners(deps.redis, engine.scripts, config.clock);
   // the partner stream's follower blocks a connection of its own, a duplicate of the revocations'
-  const partners = new PartnerGate(partnerRegistry, deps.revocationRedis.duplicate(), config.clock, metrics, availability.blockMs);
+  const quotas = new QuotaGate(engine, revocations, metrics);
+  const partners = new PartnerGate(partnerRegistry, deps.revocationRedis.duplicate(), config.clock, metrics, quotas, availability.blockMs);
   await Promise.all([book.start(), revocations.start(), partners.start()]);
 
   const health = async (): Promise<HealthReport> => {
@@ -143,7 +144,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     database: deps.pgPool,
     book,
     revocations,
-    quotas: new QuotaGate(engine, revocations, metrics),
+    quotas,
     search: new SessionSearch(country, book),
     metrics,
     auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators, revocations, metrics),

@@ -35,7 +35,7 @@ export function addressForLimits(remoteAddress: string): string {
 export function partnerScoped(ctx: GatewayContext, scopes: readonly PartnerScope[], handler: Handler): Handler {
   return async (request) => {
     if (!request.headers['x-api-key']) return handler(request);
-    const admitted = await ctx.partners.admit(request, scopes);
+    const admitted = await ctx.partners.admit(request, scopes, addressForLimits(request.remoteAddress));
     if (isResponse(admitted)) return admitted;
     return withHeaders(await handler(request), admitted.headers);
   };

@@ -15,6 +15,8 @@
  *
  * A partner over a limit is refused from memory until the window the script named ends (a partner
  * hammering away costs no script per call); a change to the partner (new limits) lifts that at once.
+ * A refused key counts against its address's public limit, so spraying made-up keys is limited like
+ * anonymous calls.
  */
 import type { Clock } from '../engine/clock.js';
 import { keys } from '../engine/keys.js';
@@ -33,7 +35,9 @@ import {
 } from '../engine/partners.js';
 import { apiErrorFor, Status } from '../engine/status.js';
 import { apiError, type HttpRequest, type HttpResponse } from './http.js';
+import { outcomeResponse } from './auth.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { QuotaGate } from './quota-gate.js';
 import { DEFAULT_FOLLOW_OPTIONS, StreamFollower, type StreamConnection, type StreamEntry, type StreamOwner } from './stream-follower.js';
 
 /** How long a thread trusts a key it verified, ms: the bound on a revocation whose stream entry was lost. */
@@ -86,6 +90,8 @@ export class PartnerGate implements StreamOwner {
     private readonly connection: StreamConnection,
     private readonly clock: Clock,
     private readonly metrics: GatewayMetrics,
+    /** the per-address public limit, which calls with unknown keys count against */
+    private readonly quotas: QuotaGate,
     blockMs = DEFAULT_FOLLOW_OPTIONS.blockMs,
   ) {
     this.follower = new StreamFollower(connection, [{ key: keys.partnerRevocations(), owner: this }], { ...DEFAULT_FOLLOW_OPTIONS, blockMs, observeLag: metrics.lagObserver('partners') });
@@ -155,10 +161,17 @@ export class PartnerGate implements StreamOwner {
    * the headers for its answer, or the refusal (401 unknown or revoked key, 403 outside its scopes,
    * 429 over a limit, each with the RateLimit headers where a count was made).
    */
-  async admit(request: HttpRequest, scopes: readonly PartnerScope[]): Promise<PartnerAdmission | HttpResponse> {
-    const partner = await this.verified(request.headers['x-api-key']);
+  async admit(request: HttpRequest, scopes: readonly PartnerScope[], address: string): Promise<PartnerAdmission | HttpResponse> {
+    const apiKey = request.headers['x-api-key'];
+    // keys this thread does not know cost a registry read each: an address spraying made-up keys is
+    // held to the public per-address limit, and once over it refused from memory (a known key is not)
+    const limitedMs = this.remembers(apiKey) ? 0 : this.quotas.addressLimitedMs(address);
+    if (limitedMs > 0) return outcomeResponse({ ok: false, status: Status.RATE_LIMITED, retryAfterMs: limitedMs });
+    const partner = await this.verified(apiKey);
     if (!partner) {
       this.metrics.partnerCall('unknown', 'key_refused');
+      const counted = await this.quotas.consumePublicQuota(address);
+      if (!counted.ok) return outcomeResponse(counted);
       return apiError(apiErrorFor(Status.PARTNER_KEY_REFUSED));
     }
     if (!scopes.some((scope) => partner.scopes.has(scope))) {
@@ -190,6 +203,13 @@ export class PartnerGate implements StreamOwner {
     const minuteFull = answer.minute.used >= answer.minute.limit;
     const dayFull = answer.day.used >= answer.day.limit;
     return Math.max(minuteFull ? answer.minute.resetMs : 0, dayFull ? answer.day.resetMs : 0);
+  }
+
+  /** Whether this thread holds a verified key with this text, still good. */
+  private remembers(apiKey: string): boolean {
+    const ids = parseApiKey(apiKey);
+    const known = ids && this.remembered.get(`${ids.partnerId}.${ids.keyId}`);
+    return Boolean(known && known.until > Date.now() && sameKeyHash(known.hash, apiKeyHash(apiKey)));
   }
 
   /** The partner an API key speaks for: from memory while the thread is current on the stream, else the registry. */

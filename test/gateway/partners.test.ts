@@ -58,10 +58,15 @@ async function issueKey(partnerId: string): Promise<{ key_id: string; api_key: s
 
 const withKey = (apiKey: string) => ({ 'x-api-key': apiKey });
 
-/** 20 calls on new connections (the kernel spreads them over both threads): whether every one was answered `status`. */
-async function everyThreadAnswers(apiKey: string, status: number): Promise<boolean> {
-  const answers = await Promise.all(Array.from({ length: 20 }, () => requestOnNewConnection('GET', `${gateway.url}${STATES}`, { headers: withKey(apiKey) })));
-  return answers.every((a) => a.status === status);
+/**
+ * 20 calls on new connections (the kernel spreads them over both threads), each from `from` (a
+ * loopback address of the test's own): whether every one was answered `status`. A refused key also
+ * counts against its address's public limit, so once that is used up a refusal is 429, not 401:
+ * either is a refusal.
+ */
+async function everyThreadAnswers(apiKey: string, status: 200 | 'refused', from = '127.0.0.1'): Promise<boolean> {
+  const answers = await Promise.all(Array.from({ length: 20 }, () => requestOnNewConnection('GET', `${gateway.url}${STATES}`, { headers: withKey(apiKey), localAddress: from })));
+  return answers.every((a) => (status === 'refused' ? a.status === 401 || a.status === 429 : a.status === status));
 }
 
 /** A metric of the gateway's aggregated text (once a second), polled until it reaches `atLeast`. */
@@ -96,7 +101,7 @@ describe('partner keys', () => {
     const oldKeyId = old.split('.')[2]!;
     await partnerCli('revoke-key', 'rotating', oldKeyId);
     const revokedAt = performance.now();
-    while (!(await everyThreadAnswers(old, 401))) {
+    while (!(await everyThreadAnswers(old, 'refused', '127.0.0.5'))) {
       expect(performance.now() - revokedAt, 'the revoked key is refused on every thread').toBeLessThan(REVOCATION_BOUND_MS);
     }
     expect(performance.now() - revokedAt).toBeLessThan(REVOCATION_BOUND_MS);
@@ -114,7 +119,7 @@ describe('partner keys', () => {
     expect(await everyThreadAnswers(fresh, 200)).toBe(true);
     await partnerCli('suspend', 'rotating');
     const suspendedAt = performance.now();
-    while (!(await everyThreadAnswers(fresh, 401))) expect(performance.now() - suspendedAt).toBeLessThan(REVOCATION_BOUND_MS);
+    while (!(await everyThreadAnswers(fresh, 'refused', '127.0.0.6'))) expect(performance.now() - suspendedAt).toBeLessThan(REVOCATION_BOUND_MS);
     await partnerCli('resume', 'rotating');
     expect(await everyThreadAnswers(fresh, 200)).toBe(true);
   });
@@ -126,12 +131,30 @@ describe('partner keys', () => {
     const revoked = await admin.post('/teeka/admin/partners/keys/revoke', { partner_id: 'endpoint-rev', key_id: key.key_id });
     expect(revoked.json).toEqual({ partner_id: 'endpoint-rev', key_id: key.key_id, status: 'revoked', revoked_now: true });
     const revokedAt = performance.now();
-    while (!(await everyThreadAnswers(key.api_key, 401))) expect(performance.now() - revokedAt).toBeLessThan(REVOCATION_BOUND_MS);
+    while (!(await everyThreadAnswers(key.api_key, 'refused', '127.0.0.7'))) expect(performance.now() - revokedAt).toBeLessThan(REVOCATION_BOUND_MS);
     const refused = await new CowinClient(gateway.url).get(STATES, withKey(key.api_key));
     expect(refused.json.errorCode).toBe('PRTAUT0001');
     // unknown keys and text that is no key are refused alike
     expect((await new CowinClient(gateway.url).get(STATES, withKey(`${key.api_key.slice(0, -3)}xyz`))).status).toBe(401);
     expect((await new CowinClient(gateway.url).get(STATES, withKey('let-me-in'))).status).toBe(401);
+  });
+});
+
+describe('made-up keys', () => {
+  it('count against the address\'s public limit: past it the address is refused 429, while a key its threads verified works on', async () => {
+    await register('sprayed', ['availability'], 10000, 100000);
+    const good = (await issueKey('sprayed')).api_key;
+    const from = '127.0.0.9';
+    const call = (apiKey: string) => requestOnNewConnection('GET', `${gateway.url}${STATES}`, { headers: withKey(apiKey), localAddress: from });
+    // the good key, verified by both threads first (20 new connections)
+    expect((await Promise.all(Array.from({ length: 20 }, () => call(good)))).map((a) => a.status)).toEqual(Array(20).fill(200));
+    const limit = gateway.engine.country.rules.public_rate_limit.max_calls;
+    const statuses: number[] = [];
+    for (let i = 0; i < limit + 3; i++) statuses.push((await call(`tk.sprayed.${(i % 256).toString(16).padStart(8, '0')}.${'A'.repeat(32)}`)).status);
+    expect(statuses).toEqual([...Array(limit).fill(401), 429, 429, 429]);
+    expect((await call('nonsense')).status).toBe(429);
+    // the good key is not refused for its address (the partner's own limits apply)
+    expect((await Promise.all(Array.from({ length: 20 }, () => call(good)))).map((a) => a.status)).toEqual(Array(20).fill(200));
   });
 });
 
