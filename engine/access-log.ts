@@ -59,8 +59,18 @@ export interface CountedReader {
   windowMs: number;
 }
 
-/** Appends access entries to the outbox (lua/appendAccessEntry-2.lua). */
+/** Entries sent in one script call at most. */
+const BATCH_MAX = 500;
+
+/**
+ * Appends access entries to the outbox. An entry of a counted reader (an operator, a partner) is
+ * one script with its count (lua/appendAccessEntry-2.lua). Other entries (citizens') that arrive in
+ * the same turn of the event loop go together in one script (lua/appendAccessEntries-1.lua), as the
+ * answers of a coalesced booking batch do: a rush pays one extra call per batch, not per booking.
+ */
 export class AccessLog {
+  private pending: { data: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
   constructor(
     private readonly scripts: LuaScripts,
     private readonly clock: Clock,
@@ -72,12 +82,31 @@ export class AccessLog {
    * the distinct people it read in its current window (0 when not counted).
    */
   async append(entry: AccessEntry, counted?: CountedReader): Promise<number> {
-    const people = counted ? entry.objects.filter((o) => o.startsWith('beneficiary:') || o.startsWith('account:')) : [];
+    if (!counted) {
+      await new Promise<void>((resolve, reject) => {
+        this.pending.push({ data: JSON.stringify(entry), resolve, reject });
+        if (this.pending.length === 1) setImmediate(() => this.flush());
+        else if (this.pending.length >= BATCH_MAX) this.flush();
+      });
+      return 0;
+    }
+    const people = entry.objects.filter((o) => o.startsWith('beneficiary:') || o.startsWith('account:'));
     const reply = await this.scripts.run(
       'appendAccessEntry',
-      [keys.outbox(), keys.accessReader(counted?.reader ?? '')],
-      [`access:${randomUUID()}`, JSON.stringify(entry), this.clock(), counted ? counted.windowMs : 0, ...people],
+      [keys.outbox(), keys.accessReader(counted.reader)],
+      [`access:${randomUUID()}`, JSON.stringify(entry), this.clock(), counted.windowMs, ...people],
     );
     return reply[1] as number;
+  }
+
+  /** Send the entries waiting (none when a full batch already went). */
+  private flush(): void {
+    const batch = this.pending;
+    if (!batch.length) return;
+    this.pending = [];
+    this.scripts.run('appendAccessEntries', [keys.outbox()], batch.flatMap((e) => [`access:${randomUUID()}`, e.data])).then(
+      () => batch.forEach((e) => e.resolve()),
+      (err: unknown) => batch.forEach((e) => e.reject(err)),
+    );
   }
 }

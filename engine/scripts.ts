@@ -41,7 +41,8 @@ export type ScriptName =
   | 'issuePartnerKey'
   | 'revokePartnerKey'
   | 'consumePartnerQuota'
-  | 'appendAccessEntry';
+  | 'appendAccessEntry'
+  | 'appendAccessEntries';
 
 export interface ScriptSource {
   name: ScriptName;

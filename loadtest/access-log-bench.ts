@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, projectRoot } from '../engine/config.js';
@@ -130,10 +131,11 @@ async function main(): Promise<void> {
     const rows = Object.entries(results).map(([scenario, byMode]) => {
       const on = median(byMode.on);
       const off = median(byMode.off);
-      return [scenario, on.toFixed(0), off.toFixed(0), (on / off).toFixed(2)];
+      const turns = byMode.on.map((v, i) => `${v.toFixed(0)} / ${byMode.off[i]!.toFixed(0)}`).join(', ');
+      return [scenario, on.toFixed(0), off.toFixed(0), (on / off).toFixed(2), turns];
     });
-    const table = formatTable(['scenario (ok answers/s, median of turns)', 'log on', 'log off', 'on / off'], rows);
-    const report = `# Access log cost\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each.\n\n${table}\n`;
+    const table = formatTable(['scenario (ok answers/s, median of turns)', 'log on', 'log off', 'on / off', 'each turn (on / off)'], rows);
+    const report = `# Access log cost\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.\n\n${table}\n`;
     writeFileSync(join(runDir, 'access-log.md'), report);
     console.log(`\n${report}\nwritten to ${join(runDir, 'access-log.md')}`);
   } finally {

@@ -92,12 +92,14 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     if (!partnerKey.ok) throw new Error(`issueKey: ${partnerKey.status}`);
     expect((await partners.consumeQuota('slotbot', partner.limits)).allowed).toBe(true);
     expect((await partners.revokeKey('slotbot', partnerKey.keyId, 'admin')).ok).toBe(true);
-    // the access log: an entry appended with its operator counted
+    // the access log: an operator's entry, counted
     const accessLog = new AccessLog(engine.scripts, clock.now);
     await accessLog.append(
       { at: clock.now(), actor_kind: 'vaccinator', actor: 'vaccinator-1', partner: '', address: '192.0.2.1', method: 'GET', route: '/teeka/vaccinator/day', objects: ['beneficiary:1'], status: 200 },
       { reader: 'operator:vaccinator-1', windowMs: 3_600_000 },
     );
+    // and a citizen's (not counted: batched with others answered in the same turn)
+    await accessLog.append({ at: clock.now(), actor_kind: 'citizen', actor: 'account-1', partner: '', address: '192.0.2.1', method: 'GET', route: '/api/v2/appointment/beneficiaries', objects: ['account:account-1'], status: 200 });
     // the worker's dead letters (worker/dead-letter.ts), with nothing to set aside
     await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], ['teeka-persist']);
 
