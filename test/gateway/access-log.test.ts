@@ -7,7 +7,7 @@
  * reads stay within it.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../engine/config.js';
 import { keys } from '../../engine/keys.js';
@@ -42,11 +42,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.stop();
+  await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await pool?.end();
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
 });
 
 /** The access entries in the outbox (the worker has not drained them in these tests until asked). */
