@@ -129,6 +129,26 @@ export interface TeekaConfig {
    * (engine/coalesce.ts). Default on; off sends each on its own, to measure what it saves.
    */
   coalesce: boolean;
+  /** the access log and its watch for an operator or partner reading too many people (gateway/access-log.ts) */
+  accessLog: AccessLogOptions;
+}
+
+export interface AccessLogOptions {
+  /**
+   * TEEKA_ACCESS_LOG: every read or change of personal data appends an entry (engine/access-log.ts).
+   * Default on; off only to measure what it costs (loadtest), never in production.
+   */
+  enabled: boolean;
+  /** TEEKA_ACCESS_WINDOW_MS: the window in which distinct people read are counted per operator or partner. Default 3600000 (1 h) */
+  windowMs: number;
+  /**
+   * TEEKA_ACCESS_FLAG_VACCINATOR, TEEKA_ACCESS_FLAG_ADMIN, TEEKA_ACCESS_FLAG_PARTNER: more distinct
+   * people than this in one window flags the reader (metrics, dashboard). Defaults 300 (a busy
+   * centre's day is a few hundred), 1000, 5000.
+   */
+  flagAbove: { vaccinator: number; admin: number; partner: number };
+  /** TEEKA_ACCESS_SUSPEND: a flagged operator is revoked, a flagged partner suspended, at once. Default off */
+  suspendFlagged: boolean;
 }
 
 /** A wrong setting: names the variable and says why. */
@@ -264,6 +284,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
       timeoutMs: read(1000, () => integer(env, 'TEEKA_WAIT_TIMEOUT_MS', 1000, 1, 60_000)),
     },
     coalesce: read(true, () => flag(env, 'TEEKA_COALESCE', true)),
+    accessLog: {
+      enabled: read(true, () => flag(env, 'TEEKA_ACCESS_LOG', true)),
+      windowMs: read(3_600_000, () => integer(env, 'TEEKA_ACCESS_WINDOW_MS', 3_600_000, 1000, 7 * 86_400_000)),
+      flagAbove: {
+        vaccinator: read(300, () => integer(env, 'TEEKA_ACCESS_FLAG_VACCINATOR', 300, 1, 100_000_000)),
+        admin: read(1000, () => integer(env, 'TEEKA_ACCESS_FLAG_ADMIN', 1000, 1, 100_000_000)),
+        partner: read(5000, () => integer(env, 'TEEKA_ACCESS_FLAG_PARTNER', 5000, 1, 100_000_000)),
+      },
+      suspendFlagged: read(false, () => flag(env, 'TEEKA_ACCESS_SUSPEND', false)),
+    },
     clockOffsetMs,
     clock: offsetClock(clockOffsetMs),
     corsOrigins: (env.TEEKA_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),

@@ -34,6 +34,11 @@
  *   script in one slot (engine.issueOtp): the gate on `{otp}`, then the issue on the account's
  *   partition; a refusal at the second step gives back what the first counted.
  * - `{persist}` — the persistence worker's queue (Bull) and its consumer heartbeats.
+ * - `{partners}` — the partner registry (engine/partners.ts): partners, their API keys (hashed), and
+ *   the stream of key revocations and partner changes every gateway thread follows. Partners number
+ *   in the dozens and change rarely; a gateway reads a key here once and then answers from memory.
+ * - `{partner:<id>}` — one partner's usage: its per-minute and per-day windows, counted on every
+ *   call it makes (one script), so a busy partner's counting spreads apart from the others'.
  *
  * Every script's KEYS share one hash tag, so every script call touches one slot
  * (test/engine/single-slot.test.ts checks each call the engine makes).
@@ -46,6 +51,7 @@ import type { Partitions } from './partitions.js';
 const BOOKING = '{bk}';
 const PERSIST = '{persist}';
 const OTP_GATE = '{otp}';
+const PARTNERS = '{partners}';
 
 /**
  * The keys of one citizen account, all in the account's partition. Methods, not a record of
@@ -164,6 +170,14 @@ export const keys = {
    * when they were revoked: the key's card revocation list (`/.well-known/crl/<kid>.json`)
    */
   certificateRevocations: (kid: string) => `${BOOKING}:crl:${kid}`,
+  /**
+   * hash: the distinct people (`beneficiary:<id>`, …) one operator or partner (`operator:<id>`,
+   * `partner:<id>`) read in the window that opened with the first (`_since`), for the access log's
+   * watch (lua/appendAccessEntry-2.lua). Beside the outbox, so one script appends and counts.
+   */
+  accessReader: (reader: string) => `${BOOKING}:access-reader:${reader}`,
+  /** sorted set: operators and partners the access log's watch flagged (`operator:<id>`, `partner:<id>`), scored by when */
+  accessFlagged: () => `${BOOKING}:access-flagged`,
   /** capped stream: new available capacity of each session after each change, tailed by gateways */
   availability: () => `${BOOKING}:availability`,
   /**
@@ -228,6 +242,26 @@ export const keys = {
   otpCountryMinute: (minute: number) => `${OTP_GATE}:minute:${minute}`,
   /** the account an OTP's txnId (a plain UUID, as CoWIN's) belongs to, while the OTP is valid */
   otpTransaction: (txnId: string) => `${OTP_GATE}:txn:${txnId}`,
+
+  // partners (see `{partners}` and `{partner:<id>}` above)
+  /** hash: a partner an admin registered (name, contact, scopes, limits, active or suspended) */
+  partner: (partnerId: string) => `${PARTNERS}:partner:${partnerId}`,
+  /** sorted set: every partner id, scored by when it was registered (an admin's list) */
+  partnerIndex: () => `${PARTNERS}:index`,
+  /** hash: one API key of a partner: the key's sha256, active or revoked, who issued and revoked it */
+  partnerKey: (partnerId: string, keyId: string) => `${PARTNERS}:key:${partnerId}:${keyId}`,
+  /** set: the key ids a partner was ever issued (several live at once, for rotation) */
+  partnerKeys: (partnerId: string) => `${PARTNERS}:keys:${partnerId}`,
+  /**
+   * capped stream: API keys revoked (`p` partner, `k` key id) and partners changed (`p` only: scopes,
+   * limits, suspension), appended by the script that does it and tailed by every gateway thread,
+   * which forgets what it had verified (gateway/partner-gate.ts)
+   */
+  partnerRevocations: () => `${PARTNERS}:revocations`,
+  /** hash: a partner's calls in the minute window that opened with the first (lua/includes/fixedWindow) */
+  partnerMinute: (partnerId: string) => `{partner:${partnerId}}:minute`,
+  /** hash: a partner's calls in the day window that opened with the first */
+  partnerDay: (partnerId: string) => `{partner:${partnerId}}:day`,
 
   // persistence partition: the worker's own coordination, never touched by a booking script
   /** string with TTL: refreshed by a live outbox consumer; once it is gone, other workers claim its pending entries */

@@ -21,7 +21,8 @@
  * - certificate hash (`keys.certificate`) and a beneficiary's certificates by dose
  *   (`keys.beneficiaryCertificates`): markVaccinated-6.lua; revokeCertificate-3.lua.
  * - outbox entry (`keys.outbox`): includes/appendOutbox.lua (`id`, `kind`, `data` JSON), from every
- *   booking-domain script; the shape of each kind's `data` is checked by `parseOutboxEntry`.
+ *   booking-domain script; the shape of each kind's `data` is checked by `parseOutboxEntry`. The
+ *   `access` kind is written from TypeScript by engine/access-log.ts, in the same layout.
  * - dead letter (`keys.outboxDeadLetters`): setAsideOutboxEntries-2.lua.
  * - availability entry (`keys.availability`): includes/publishAvailability.lua.
  * - login revocation entry (`keys.loginRevocations`): includes/revokeLogin.lua.
@@ -40,6 +41,7 @@
  * below 10^14, which that prints exactly as String() does, so encoders here use String().
  */
 import { z } from 'zod';
+import { ACCESS_ACTOR_KINDS } from './access-log.js';
 
 /** A record that no script (and no encoder here) could have written. */
 export class MalformedRecord extends Error {
@@ -58,7 +60,7 @@ export class MalformedRecord extends Error {
 const WHOLE = /^-?\d{1,16}$/;
 
 /** Reads the fields of one hash (or stream entry), naming the record in every complaint. */
-class Fields {
+export class Fields {
   constructor(
     private readonly what: string,
     private readonly values: Record<string, string | undefined>,
@@ -787,12 +789,26 @@ const certificateChange = z.object({
   version: int.positive(),
 });
 
+/** An access log entry (engine/access-log.ts), appended by the gateway, not by a script. */
+const accessChange = z.strictObject({
+  at: ms,
+  actor_kind: z.enum(ACCESS_ACTOR_KINDS),
+  actor: z.string().max(200),
+  partner: z.string().max(100),
+  address: z.string().max(100),
+  method: z.string().max(10),
+  route: z.string().max(200),
+  objects: z.array(z.string().max(200)).max(1000),
+  status: int.min(100).max(599),
+});
+
 export type AccountChange = z.infer<typeof accountChange>;
 export type BeneficiaryChange = z.infer<typeof beneficiaryChange>;
 export type SessionChange = z.infer<typeof sessionChange>;
 export type AppointmentChange = z.infer<typeof appointmentChange>;
 export type OperatorChange = z.infer<typeof operatorChange>;
 export type CertificateChange = z.infer<typeof certificateChange>;
+export type AccessChange = z.infer<typeof accessChange>;
 
 interface EventBase {
   /** the stream entry id, e.g. `1764230400000-0` */
@@ -809,7 +825,8 @@ export type OutboxEvent =
   | (EventBase & { kind: 'session'; change: SessionChange })
   | (EventBase & { kind: 'appointment'; change: AppointmentChange })
   | (EventBase & { kind: 'operator'; change: OperatorChange })
-  | (EventBase & { kind: 'certificate'; change: CertificateChange });
+  | (EventBase & { kind: 'certificate'; change: CertificateChange })
+  | (EventBase & { kind: 'access'; change: AccessChange });
 
 /** An entry no booking script could have written: retrying cannot help, so it is set aside (worker/dead-letter.ts). */
 export class MalformedOutboxEntry extends MalformedRecord {
@@ -829,6 +846,7 @@ const OUTBOX_SCHEMAS = {
   appointment: appointmentChange,
   operator: operatorChange,
   certificate: certificateChange,
+  access: accessChange,
 };
 
 export type StreamEntry = [id: string, fields: string[]];

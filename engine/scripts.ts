@@ -47,7 +47,14 @@ export type ScriptName =
   | 'beginCancel'
   | 'releaseSeats'
   | 'clearIntent'
-  | 'beginMove';
+  | 'beginMove'
+  // partners and the access log
+  | 'registerPartner'
+  | 'issuePartnerKey'
+  | 'revokePartnerKey'
+  | 'consumePartnerQuota'
+  | 'appendAccessEntry'
+  | 'appendAccessEntries';
 
 export interface ScriptSource {
   name: ScriptName;

@@ -82,6 +82,18 @@ export enum Status {
   CERTIFICATE_NOT_FOUND = -54,
   /** The certificate was revoked (issued in error). */
   CERTIFICATE_REVOKED = -55,
+
+  // partners (third parties with API keys)
+  /** No partner has this id. */
+  PARTNER_NOT_FOUND = -60,
+  /** The partner has no key with this id. */
+  PARTNER_KEY_NOT_FOUND = -61,
+  /** An `x-api-key` that is malformed, unknown or revoked, or whose partner is suspended. */
+  PARTNER_KEY_REFUSED = -62,
+  /** The key's scopes do not cover the endpoint (a key never widens what a token allows). */
+  PARTNER_SCOPE_REFUSED = -63,
+  /** The partner used up its calls of the minute or of the day. */
+  PARTNER_RATE_LIMITED = -64,
 }
 
 /** What an API client receives for a non-success outcome. */
@@ -253,6 +265,11 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     errorCode: 'CERTIF0002',
     error: 'This certificate was revoked because it was issued in error; please contact the vaccination centre',
   },
+  [Status.PARTNER_NOT_FOUND]: { httpStatus: 404, errorCode: 'PRTADM0001', error: 'No partner has this id' },
+  [Status.PARTNER_KEY_NOT_FOUND]: { httpStatus: 404, errorCode: 'PRTADM0002', error: 'This partner has no API key with this id' },
+  [Status.PARTNER_KEY_REFUSED]: { httpStatus: 401, errorCode: 'PRTAUT0001', error: 'Invalid or revoked API key' },
+  [Status.PARTNER_SCOPE_REFUSED]: { httpStatus: 403, errorCode: 'PRTAUT0002', error: "This API key's scopes do not cover this endpoint" },
+  [Status.PARTNER_RATE_LIMITED]: { httpStatus: 429, errorCode: 'USRRES0429', error: "Too many requests for this partner's limit, please retry later" },
   [Status.CAPACITY_BELOW_BOOKED]: {
     httpStatus: 409,
     errorCode: 'SESADM0001',

@@ -12,6 +12,7 @@ import { BookingEngine, DEFAULT_REVOCATION_STREAM_CAP } from '../engine/engine.j
 import { Partitions } from '../engine/partitions.js';
 import type { Country } from '../engine/masterdata.js';
 import { Operators } from '../engine/operators.js';
+import { Partners } from '../engine/partners.js';
 import { REQUEST_ERRORS } from '../engine/status.js';
 import { Authenticator } from './auth.js';
 import { CorsPolicy } from './cors.js';
@@ -20,6 +21,9 @@ import type { GatewayContext, HealthReport } from './context.js';
 import { apiError, Router, type HttpRequest, type HttpResponse } from './http.js';
 import { GatewayMetrics } from './metrics.js';
 import { otpSenderFor } from './otp-sender.js';
+import { PartnerGate } from './partner-gate.js';
+import { AccessWatch, logPersonalDataAccess } from './access-log.js';
+import { accessLogRoutes } from './routes/access-log.js';
 import { QuotaGate } from './quota-gate.js';
 import { RevocationBook } from './revocations.js';
 import { appointmentRoutes } from './routes/appointments.js';
@@ -28,6 +32,7 @@ import { beneficiaryRoutes } from './routes/beneficiaries.js';
 import { centerRoutes } from './routes/centers.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { operatorRoutes } from './routes/operators.js';
+import { partnerRoutes } from './routes/partners.js';
 import { vaccinatorRoutes } from './routes/vaccinator.js';
 import { certificateRoutes } from './routes/certificates.js';
 import { opsRoutes } from './routes/ops.js';
@@ -74,6 +79,8 @@ export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => v
   beneficiaryRoutes,
   appointmentRoutes,
   operatorRoutes,
+  partnerRoutes,
+  accessLogRoutes,
   vaccinatorRoutes,
   certificateRoutes,
   opsRoutes,
@@ -107,7 +114,11 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     { tokenTtlMs: country.rules.token_ttl_seconds * 1000, capacity: DEFAULT_REVOCATION_STREAM_CAP, blockMs: availability.blockMs },
     metrics.lagObserver('revocations'),
   );
-  await Promise.all([book.start(), revocations.start()]);
+  const partnerRegistry = new Partners(deps.redis, engine.scripts, config.clock);
+  // the partner stream's follower blocks a connection of its own, a duplicate of the revocations'
+  const quotas = new QuotaGate(engine, revocations, metrics);
+  const partners = new PartnerGate(partnerRegistry, deps.revocationRedis.duplicate(), config.clock, metrics, quotas, availability.blockMs);
+  await Promise.all([book.start(), revocations.start(), partners.start()]);
 
   const health = async (): Promise<HealthReport> => {
     const [redis, postgres] = await Promise.all([
@@ -128,11 +139,14 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     country,
     engine,
     operators,
+    partnerRegistry,
+    partners,
+    accessWatch: new AccessWatch({ redis: deps.redis, clock: config.clock, metrics, operators, partnerRegistry, partners }, config.accessLog),
     certificates,
     database: deps.pgPool,
     book,
     revocations,
-    quotas: new QuotaGate(engine, revocations, metrics),
+    quotas,
     search: new SessionSearch(country, book),
     metrics,
     auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators, revocations, metrics),
@@ -146,6 +160,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
 
   const router = new Router();
   for (const addRoutes of ROUTE_MODULES) addRoutes(router, context);
+  // every personal-data route, wrapped so each call appends its access log entry before answering
+  logPersonalDataAccess(router, context);
 
   const cors = new CorsPolicy(config.corsOrigins);
 
@@ -263,7 +279,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       subscribers = count;
     },
     stop: async () => {
-      await Promise.all([book.stop(), revocations.stop()]);
+      await Promise.all([book.stop(), revocations.stop(), partners.stop()]);
     },
   };
 }

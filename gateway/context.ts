@@ -9,6 +9,9 @@ import type { Authenticator } from './auth.js';
 import type { AvailabilityBook } from './availability.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { OtpSender } from './otp-sender.js';
+import type { PartnerGate } from './partner-gate.js';
+import type { AccessWatch } from './access-log.js';
+import type { Partners } from '../engine/partners.js';
 import type { QuotaGate } from './quota-gate.js';
 import type { RevocationBook } from './revocations.js';
 import type { SessionSearch } from './search.js';
@@ -26,6 +29,12 @@ export interface GatewayContext {
   engine: BookingEngine;
   /** vaccinators and admins: credentials, login sessions */
   operators: Operators;
+  /** the partner registry: partners, their API keys, their limits (an admin's side) */
+  partnerRegistry: Partners;
+  /** calls carrying a partner's API key: its scopes and limits, the keys this thread verified */
+  partners: PartnerGate;
+  /** the access log's watch on operators and partners reading too many people */
+  accessWatch: AccessWatch;
   /** vaccination certificates issued, revoked, and what verifiers download */
   certificates: Certificates;
   /** PostgreSQL, the system of record, for the few reads Redis has no index for (a centre's day) */

@@ -17,9 +17,9 @@ const PUBLIC_READS = [
 ];
 
 /** Request headers a cross-origin page may send (CoWIN clients' and teeka's own). */
-const ALLOWED_HEADERS = ['authorization', 'content-type', 'idempotency-key', 'accept-language'];
+const ALLOWED_HEADERS = ['authorization', 'content-type', 'idempotency-key', 'accept-language', 'x-api-key'];
 /** Response headers a cross-origin page may read besides the CORS-safelisted ones. */
-const EXPOSED_HEADERS = 'Retry-After, X-RateLimit-Remaining, X-RateLimit-Reset, Content-Language';
+const EXPOSED_HEADERS = 'Retry-After, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, Content-Language';
 
 export class CorsPolicy {
   private readonly origins: ReadonlySet<string>;

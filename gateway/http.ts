@@ -23,6 +23,8 @@ export const READ_HEADERS = [
   'origin',
   'access-control-request-method',
   'access-control-request-headers',
+  // a partner's API key (partner-gate.ts)
+  'x-api-key',
 ] as const;
 export type HeaderName = (typeof READ_HEADERS)[number];
 
@@ -112,6 +114,13 @@ export class Router {
 
   post(pattern: string, handler: Handler): this {
     return this.add('POST', pattern, handler);
+  }
+
+  /** Put `wrap` around one route's handler (the access log wraps the personal-data routes); no such route throws. */
+  wrap(method: string, pattern: string, wrap: (handler: Handler) => Handler): void {
+    const route = this.exact.get(`${method} ${pattern}`) ?? this.patterned.find((r) => r.method === method && r.name === pattern);
+    if (!route) throw new Error(`no route ${method} ${pattern} to wrap`);
+    route.handler = wrap(route.handler);
   }
 
   /** The route for a request, 'method' when the path exists only for other methods, or null. */

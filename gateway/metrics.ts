@@ -22,7 +22,10 @@ export type QuotaEvent =
 export type MemoryRefusal = 'full' | 'login_revoked' | 'account_blocked' | 'address_limited';
 
 /** The streams a gateway thread follows. */
-export type FollowedStream = 'availability' | 'revocations';
+export type FollowedStream = 'availability' | 'revocations' | 'partners';
+
+/** What became of a call that carried a partner's API key (gateway/partner-gate.ts). */
+export type PartnerCallOutcome = 'allowed' | 'rate_limited' | 'scope_refused' | 'key_refused';
 
 /** One thread's counters. */
 export class GatewayMetrics {
@@ -75,6 +78,24 @@ export class GatewayMetrics {
     help: 'Age of a stream entry when a gateway thread applied it (XADD by Redis clock to now): how stale memory is',
     labelNames: ['stream'] as const,
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly partnerCalls = new Counter({
+    name: 'teeka_partner_calls_total',
+    help: 'Calls made with a partner API key, by partner and outcome: allowed, rate_limited (its per-minute or per-day limit), scope_refused, key_refused (unknown or revoked key; partner "unknown")',
+    labelNames: ['partner', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly partnerKeyChecks = new Counter({
+    name: 'teeka_partner_key_checks_total',
+    help: 'Partner API keys checked, by who answered: memory (a key this thread verified, kept while it follows the partner stream) or redis',
+    labelNames: ['answered_by'] as const,
+    registers: [this.registry],
+  });
+  private readonly accessFlags = new Counter({
+    name: 'teeka_access_flagged_total',
+    help: 'Operators and partners the access log watch flagged for reading more distinct people in a window than configured (TEEKA_ACCESS_FLAG_*), by kind and reader; once per window per gateway thread',
+    labelNames: ['kind', 'reader'] as const,
     registers: [this.registry],
   });
   private readonly sockets = new Gauge({
@@ -143,6 +164,24 @@ export class GatewayMetrics {
     let child = this.loginCheckChildren.get(answeredBy);
     if (!child) this.loginCheckChildren.set(answeredBy, (child = this.loginChecks.labels(answeredBy)));
     child.inc();
+  }
+
+  // partners number in the dozens: the label set stays small
+  private readonly partnerCallChildren = new Map<string, { inc(): void }>();
+
+  partnerCall(partnerId: string, outcome: PartnerCallOutcome): void {
+    const key = `${partnerId} ${outcome}`;
+    let child = this.partnerCallChildren.get(key);
+    if (!child) this.partnerCallChildren.set(key, (child = this.partnerCalls.labels(partnerId, outcome)));
+    child.inc();
+  }
+
+  partnerKeyChecked(answeredBy: 'memory' | 'redis'): void {
+    this.partnerKeyChecks.inc({ answered_by: answeredBy });
+  }
+
+  accessFlagged(kind: string, reader: string): void {
+    this.accessFlags.inc({ kind, reader });
   }
 
   /** What a stream follower calls with each applied entry's age. */

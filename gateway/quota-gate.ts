@@ -55,6 +55,11 @@ export class QuotaGate {
     return outcome;
   }
 
+  /** ms left of the address's public limit as far as this thread knows, or 0. */
+  addressLimitedMs(address: string): number {
+    return this.limitedAddresses.remainingMs(address, this.engine.now());
+  }
+
   /** Count one public API call from `address` (engine.consumePublicQuota), or refuse it from memory. */
   async consumePublicQuota(address: string): Promise<Outcome<QuotaAnswer>> {
     const now = this.engine.now();

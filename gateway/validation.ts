@@ -14,6 +14,7 @@ import type { Clock } from '../engine/clock.js';
 import { localEpochDay, parseCowinDate, yearOf } from '../engine/dates.js';
 import type { Country } from '../engine/masterdata.js';
 import { OPERATOR_ID } from '../engine/operators.js';
+import { PARTNER_ID, PARTNER_SCOPES } from '../engine/partners.js';
 import { REQUEST_ERRORS, type ApiError } from '../engine/status.js';
 import type { HttpRequest } from './http.js';
 
@@ -108,6 +109,7 @@ const referenceId = z.union([z.string().regex(/^\d{1,20}$/, 'expected a benefici
 const uuidLike = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'expected an id');
 const slotLabel = z.string().min(1).max(40);
 const operatorId = z.string().regex(OPERATOR_ID, 'expected 2 to 64 letters, digits, . _ or -, starting with a letter or digit');
+const partnerId = z.string().regex(PARTNER_ID, "expected 2 to 40 of a-z, 0-9 and '-', starting with a letter or digit");
 const wholeNumber = (min: number, max: number) =>
   z
     .union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number')])
@@ -172,6 +174,18 @@ export function bodySchemas(country: Country, clock: Clock) {
       center_ids: z.array(wholeNumber(1, 1e12)).max(50).optional(),
     }),
     revokeOperator: z.strictObject({ operator_id: operatorId }),
+    // partners (routes/partners.ts): the registry checks names, contacts and limits with clear messages
+    registerPartner: z.strictObject({
+      partner_id: partnerId,
+      name: z.string().max(100),
+      contact: z.string().max(200),
+      scopes: z.array(z.enum(PARTNER_SCOPES)).min(1).max(PARTNER_SCOPES.length),
+      per_minute: z.number().int(),
+      per_day: z.number().int(),
+      status: z.enum(['active', 'suspended']).optional(),
+    }),
+    issuePartnerKey: z.strictObject({ partner_id: partnerId }),
+    revokePartnerKey: z.strictObject({ partner_id: partnerId, key_id: z.string().regex(/^[0-9a-f]{8}$/, 'expected 8 hex digits') }),
     revokeCertificate: z.strictObject({ certificate_id: uuidLike, reason: z.string().trim().min(1).max(200) }),
     // a vaccinator books a person who came without a booking: their mobile (the account, as CoWIN's
     // on-site registration did), the beneficiary as the citizen would register them, and the seat

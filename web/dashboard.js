@@ -278,6 +278,59 @@ function showLatest(sample) {
   previousQueue = { known, outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
 }
 
+// ------------------------------------------------------------------ partners (GET /teeka/admin/partners)
+
+// partners and flags change slowly and the lists read Redis: every few seconds is enough
+const PARTNERS_EVERY_MS = 5000;
+let partnersShownAt = 0;
+
+/** One row per partner: its calls in the open minute and day windows against its limits. Text only. */
+async function refreshPartners() {
+  if (performance.now() - partnersShownAt < PARTNERS_EVERY_MS) return;
+  partnersShownAt = performance.now();
+  await refreshFlagged();
+  const { json } = await callApi('GET', '/teeka/admin/partners', { token });
+  const partners = json.partners ?? [];
+  $('partners').hidden = partners.length === 0;
+  $('partner-rows').replaceChildren(
+    ...partners.map((p) => {
+      const row = document.createElement('tr');
+      row.dataset.partner = p.partner_id;
+      const cells = [
+        `${p.name} (${p.partner_id})`,
+        p.scopes.join(', '), // the scope names partners configure: not translated
+        t(`dashboard.partners.state.${p.status}`),
+        `${number(p.usage.minute)} / ${number(p.per_minute)}`,
+        `${number(p.usage.day)} / ${number(p.per_day)}`,
+        number(p.keys.filter((k) => k.status === 'active').length),
+      ];
+      for (const text of cells) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      row.classList.toggle('alert', p.usage.minute >= p.per_minute || p.usage.day >= p.per_day);
+      return row;
+    }),
+  );
+}
+
+/** Operators and partners the access log's watch flagged (GET /teeka/admin/access-log/flagged). Text only. */
+async function refreshFlagged() {
+  const { json } = await callApi('GET', '/teeka/admin/access-log/flagged', { token });
+  const flagged = json.flagged ?? [];
+  if (flagged.length > $('flagged-list').children.length) announce(t('dashboard.flagged.say', { n: number(flagged.length) }));
+  $('flagged').hidden = flagged.length === 0;
+  $('flagged-list').replaceChildren(
+    ...flagged.map((f) => {
+      const item = document.createElement('li');
+      item.dataset.reader = f.reader;
+      item.textContent = t('dashboard.flagged.item', { reader: f.reader, time: formatTime(f.at, { dateStyle: 'medium', timeStyle: 'short' }) });
+      return item;
+    }),
+  );
+}
+
 function announce(text) {
   $('announcer').textContent = text;
 }
@@ -296,6 +349,7 @@ async function refresh() {
     const { json } = await callApi('GET', `/teeka/ops/stats${since}`, { token });
     if (json.samples?.length) lastSampleArrived = performance.now();
     samples = samples.concat(json.samples ?? []).slice(-KEEP_SAMPLES);
+    await refreshPartners();
     const newest = samples[samples.length - 1];
     if (newest && performance.now() - lastSampleArrived > STALE_MS) {
       // the gateway answers but its figures stopped: as unknown as no answer
@@ -350,6 +404,7 @@ function logout(reason, kind = 'error') {
   clearTimeout(refreshTimer);
   token = null;
   samples = [];
+  partnersShownAt = 0;
   sessionStorage.removeItem(TOKEN_KEY);
   $('board').hidden = true;
   $('signed-in').hidden = true;

@@ -76,7 +76,7 @@ export interface OutboxWriteResult {
 }
 
 function emptyReport(): BatchWriteReport {
-  return { events: 0, rows: 0, accounts: 0, sessions: 0, beneficiaries: 0, appointmentEvents: 0, appointmentRows: 0, expired: 0, operators: 0, certificates: 0 };
+  return { events: 0, rows: 0, accounts: 0, sessions: 0, beneficiaries: 0, appointmentEvents: 0, appointmentRows: 0, expired: 0, operators: 0, certificates: 0, accessEntries: 0 };
 }
 
 function addReport(total: BatchWriteReport, more: BatchWriteReport): void {

@@ -20,6 +20,7 @@ export {
   type AccountChange,
   type AppointmentChange,
   type BeneficiaryChange,
+  type AccessChange,
   type CertificateChange,
   type OperatorChange,
   type OutboxEvent,

@@ -13,8 +13,10 @@
  *   upserted with the same version guard.
  */
 import type pg from 'pg';
+import { appendAccessEntries } from './access-log.js';
 import { inTransaction } from './database.js';
 import type {
+  AccessChange,
   AccountChange,
   AppointmentChange,
   BeneficiaryChange,
@@ -42,6 +44,8 @@ export interface BatchWriteReport {
   operators: number;
   /** certificate rows inserted or moved to a newer version (revoked) */
   certificates: number;
+  /** access log rows appended (a replayed entry adds none) */
+  accessEntries: number;
 }
 
 const EPOCH_MS = (column: string) => `(timestamptz 'epoch' + ${column} * interval '1 millisecond')`;
@@ -287,8 +291,10 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
   const appointments: (AppointmentChange & { eventId: string; streamId: string; raw: string })[] = [];
   const operators: OperatorChange[] = [];
   const certificates: CertificateChange[] = [];
+  const accessEntries: { eventId: string; change: AccessChange }[] = [];
   for (const event of events) {
-    if (event.kind === 'operator') operators.push(event.change);
+    if (event.kind === 'access') accessEntries.push({ eventId: event.eventId, change: event.change });
+    else if (event.kind === 'operator') operators.push(event.change);
     else if (event.kind === 'certificate') certificates.push(event.change);
     else if (event.kind === 'account') accounts.push(event.change);
     else if (event.kind === 'session') sessions.push(event.change);
@@ -310,6 +316,7 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     expired: 0,
     operators: 0,
     certificates: 0,
+    accessEntries: 0,
   };
   if (!events.length) return report;
 
@@ -323,6 +330,7 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
     if (certificates.length) {
       report.certificates = (await run(client, 'teeka_upsert_certificates', UPSERT_CERTIFICATES, certificatesParams(certificates))).rowCount ?? 0;
     }
+    report.accessEntries = await appendAccessEntries(client, accessEntries);
     if (!appointments.length) return;
     const logged = await run(client, 'teeka_insert_appointment_events', INSERT_APPOINTMENT_EVENTS, [
       appointments.map((a) => a.eventId),
@@ -356,6 +364,6 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
   });
   report.rows =
     report.accounts + report.sessions + report.beneficiaries + report.appointmentEvents + report.appointmentRows + report.expired +
-    report.operators + report.certificates;
+    report.operators + report.certificates + report.accessEntries;
   return report;
 }

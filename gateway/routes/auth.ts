@@ -43,8 +43,9 @@ export function authRoutes(router: Router, ctx: GatewayContext): void {
 
   // the public variants also count against the public API's per-address limit; every variant that
   // issues an OTP is limited per requester, per address and per country (issueOtp)
-  router.post('/api/v2/auth/public/generateOTP', publicLimited(ctx, generate));
-  router.post('/api/v2/auth/public/confirmOTP', publicLimited(ctx, confirm));
+  // (a partner's app logs its citizens in here: either scope may, booking needs the login)
+  router.post('/api/v2/auth/public/generateOTP', publicLimited(ctx, generate, ['availability', 'booking']));
+  router.post('/api/v2/auth/public/confirmOTP', publicLimited(ctx, confirm, ['availability', 'booking']));
   router.post('/api/v2/auth/generateMobileOTP', generate);
   router.post('/api/v2/auth/validateMobileOtp', confirm);
 }

@@ -5,7 +5,7 @@
 import { REQUEST_ERRORS, Status, type ApiError } from '../../engine/status.js';
 import { isResponse, outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import { publicLimited } from '../guards.js';
+import { partnerScoped, publicLimited } from '../guards.js';
 import { apiError, type HttpRequest, type HttpResponse, type Router } from '../http.js';
 import type { SearchKind, SearchQuery } from '../search.js';
 import { queryDate, queryId, type Parsed } from '../validation.js';
@@ -65,7 +65,8 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
       })(request);
     });
 
-    router.get(`/api/v2/appointment/sessions/${spec.kind}`, async (request) => {
+    // a partner's key needs the booking scope here, and the citizen's own token still decides
+    router.get(`/api/v2/appointment/sessions/${spec.kind}`, partnerScoped(ctx, ['booking'], async (request) => {
       const citizen = await ctx.auth.citizen(request, false);
       if (isResponse(citizen)) return citizen;
       const query = parse(request, spec, true);
@@ -81,6 +82,6 @@ export function sessionRoutes(router: Router, ctx: GatewayContext): void {
       response.headers!['x-ratelimit-remaining'] = String(quota.remaining);
       response.headers!['x-ratelimit-reset'] = String(Math.ceil(quota.resetMs / 1000));
       return response;
-    });
+    }));
   }
 }

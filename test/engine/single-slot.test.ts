@@ -8,11 +8,13 @@
  */
 import { createRequire } from 'node:module';
 import type { Command } from 'ioredis';
+import { AccessLog } from '../../engine/access-log.js';
 import { Certificates } from '../../engine/certificates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { Operators } from '../../engine/operators.js';
 import { PartitionedBooking, StoppedAfterStep } from '../../engine/partitioned-booking.js';
+import { Partners } from '../../engine/partners.js';
 import { LuaScripts, readScripts } from '../../engine/scripts.js';
 import { Status } from '../../engine/status.js';
 import { accountWithBeneficiaries, demoCenterId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
@@ -86,6 +88,23 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect((await operators.revoke('vaccinator-2', 'admin')).ok).toBe(true);
     const certificates = new Certificates(redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
     expect((await certificates.revoke(vaccinated.certificateId, 'admin', 'issued in error')).ok).toBe(true);
+    // partners: registered and changed, a key issued, a call counted, the key revoked
+    const partners = new Partners(redis, engine.scripts, clock.now);
+    const partner = { partnerId: 'slotbot', name: 'Slot Bot', contact: 'ops@slotbot.example', scopes: ['availability' as const], limits: { perMinute: 5, perDay: 10 } };
+    expect((await partners.register(partner, 'admin')).ok).toBe(true);
+    expect((await partners.register({ ...partner, status: 'suspended' }, 'admin')).ok).toBe(true);
+    const partnerKey = await partners.issueKey('slotbot', 'admin');
+    if (!partnerKey.ok) throw new Error(`issueKey: ${partnerKey.status}`);
+    expect((await partners.consumeQuota('slotbot', partner.limits)).allowed).toBe(true);
+    expect((await partners.revokeKey('slotbot', partnerKey.keyId, 'admin')).ok).toBe(true);
+    // the access log: an operator's entry, counted
+    const accessLog = new AccessLog(engine.scripts, clock.now);
+    await accessLog.append(
+      { at: clock.now(), actor_kind: 'vaccinator', actor: 'vaccinator-1', partner: '', address: '192.0.2.1', method: 'GET', route: '/teeka/vaccinator/day', objects: ['beneficiary:1'], status: 200 },
+      { reader: 'operator:vaccinator-1', windowMs: 3_600_000 },
+    );
+    // and a citizen's (not counted: batched with others answered in the same turn)
+    await accessLog.append({ at: clock.now(), actor_kind: 'citizen', actor: 'account-1', partner: '', address: '192.0.2.1', method: 'GET', route: '/api/v2/appointment/beneficiaries', objects: ['account:account-1'], status: 200 });
     // the worker's dead letters (worker/dead-letter.ts), with nothing to set aside
     await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], ['teeka-persist']);
 

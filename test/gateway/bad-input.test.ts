@@ -217,6 +217,13 @@ describe('control characters and unpaired surrogates, in every field of every ro
     '/teeka/auth/operator': { schema: 'operatorLogin', caller: 'public', body: () => ({ role: 'admin', key: 'demo-admin-key', operator_id: 'adm-1', secret: 'x' }) },
     '/teeka/admin/operators': { schema: 'issueOperator', caller: 'admin', body: () => ({ operator_id: 'vax-1', role: 'vaccinator', center_ids: [1] }) },
     '/teeka/admin/operators/revoke': { schema: 'revokeOperator', caller: 'admin', body: () => ({ operator_id: 'vax-1' }) },
+    '/teeka/admin/partners': {
+      schema: 'registerPartner',
+      caller: 'admin',
+      body: () => ({ partner_id: 'bad-input', name: 'Bad Input', contact: 'ops@example.org', scopes: ['availability'], per_minute: 10, per_day: 100, status: 'active' }),
+    },
+    '/teeka/admin/partners/keys': { schema: 'issuePartnerKey', caller: 'admin', body: () => ({ partner_id: 'bad-input' }) },
+    '/teeka/admin/partners/keys/revoke': { schema: 'revokePartnerKey', caller: 'admin', body: () => ({ partner_id: 'bad-input', key_id: '0a0b0c0d' }) },
     '/teeka/admin/certificates/revoke': { schema: 'revokeCertificate', caller: 'admin', body: () => ({ certificate_id: sessionId, reason: 'issued in error' }) },
     '/teeka/admin/sessions': {
       schema: 'publishSession',

@@ -249,18 +249,18 @@ export function testPhotoId(): string {
 export function requestOnNewConnection(
   method: 'GET' | 'POST',
   url: string,
-  options: { token?: string; body?: unknown } = {},
-): Promise<{ status: number; json: any }> {
+  options: { token?: string; body?: unknown; headers?: Record<string, string>; localAddress?: string } = {},
+): Promise<{ status: number; json: any; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers: Record<string, string | number> = { connection: 'close' };
+    const headers: Record<string, string | number> = { ...options.headers, connection: 'close' };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-    const request = http.request(url, { method, agent: false, headers }, (response) => {
+    const request = http.request(url, { method, agent: false, headers, localAddress: options.localAddress }, (response) => {
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, json: text ? JSON.parse(text) : null }));
+      response.on('end', () => resolve({ status: response.statusCode!, json: text ? JSON.parse(text) : null, headers: response.headers }));
       response.on('error', reject);
     });
     request.on('error', reject);

@@ -1,0 +1,112 @@
+/**
+ * The access log: one entry per read or change of personal data, who, from where, what, outcome.
+ * The gateway appends each entry to the outbox (kind `access`) before it answers, so an answer that
+ * carried personal data always has its entry, and the worker writes it to PostgreSQL's append-only
+ * `access_log` exactly once (by entry id), chained: each row's hash covers the previous row's hash
+ * and its own fields (`accessRowHash`), which `npm run audit -- verify` recomputes.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Clock } from './clock.js';
+import { keys } from './keys.js';
+import type { LuaScripts } from './scripts.js';
+
+export const ACCESS_ACTOR_KINDS = ['citizen', 'vaccinator', 'admin', 'anonymous'] as const;
+export type AccessActorKind = (typeof ACCESS_ACTOR_KINDS)[number];
+
+/** One entry, as the outbox carries it (`data` of an `access` entry). */
+export interface AccessEntry {
+  /** when, engine ms */
+  at: number;
+  actor_kind: AccessActorKind;
+  /** the account id, the operator id, or '' */
+  actor: string;
+  /** the partner whose key the call carried, or '' */
+  partner: string;
+  /** the client's address */
+  address: string;
+  method: string;
+  /** the route's pattern */
+  route: string;
+  /** whose data: `account:<id>`, `beneficiary:<id>`, `appointment:<id>`, `certificate:<id>` */
+  objects: string[];
+  /** the HTTP status answered */
+  status: number;
+}
+
+/** The first row's previous hash. */
+export const CHAIN_START = '0'.repeat(64);
+
+/** A row of `access_log` as the chain covers it. */
+export interface AccessRow extends AccessEntry {
+  seq: number;
+  entry_id: string;
+}
+
+/**
+ * sha256 hex of the previous row's hash and this row's fields, in a fixed order, as JSON (so no
+ * field's text can run into the next one's). The worker computes it when it appends the row; audit
+ * verify computes it again from what the table holds.
+ */
+export function accessRowHash(previous: string, row: AccessRow): string {
+  const fields = [row.seq, row.entry_id, row.at, row.actor_kind, row.actor, row.partner, row.address, row.method, row.route, row.objects, row.status];
+  return createHash('sha256').update(previous).update('\n').update(JSON.stringify(fields)).digest('hex');
+}
+
+/** An operator or partner whose distinct readings are counted, and over which window. */
+export interface CountedReader {
+  /** `operator:<id>` or `partner:<id>` */
+  reader: string;
+  windowMs: number;
+}
+
+/** Entries sent in one script call at most. */
+const BATCH_MAX = 500;
+
+/**
+ * Appends access entries to the outbox. An entry of a counted reader (an operator, a partner) is
+ * one script with its count (lua/appendAccessEntry-2.lua). Other entries (citizens') that arrive in
+ * the same turn of the event loop go together in one script (lua/appendAccessEntries-1.lua), as the
+ * answers of a coalesced booking batch do: a rush pays one extra call per batch, not per booking.
+ */
+export class AccessLog {
+  private pending: { data: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  constructor(
+    private readonly scripts: LuaScripts,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * One entry, in the outbox before this resolves (a Redis failure throws: the caller must not
+   * answer). With `counted`, the people the entry names are counted for that reader; the answer is
+   * the distinct people it read in its current window (0 when not counted).
+   */
+  async append(entry: AccessEntry, counted?: CountedReader): Promise<number> {
+    if (!counted) {
+      await new Promise<void>((resolve, reject) => {
+        this.pending.push({ data: JSON.stringify(entry), resolve, reject });
+        if (this.pending.length === 1) setImmediate(() => this.flush());
+        else if (this.pending.length >= BATCH_MAX) this.flush();
+      });
+      return 0;
+    }
+    const people = entry.objects.filter((o) => o.startsWith('beneficiary:') || o.startsWith('account:'));
+    const reply = await this.scripts.run(
+      'appendAccessEntry',
+      [keys.outbox(), keys.accessReader(counted.reader)],
+      [`access:${randomUUID()}`, JSON.stringify(entry), this.clock(), counted.windowMs, ...people],
+    );
+    return reply[1] as number;
+  }
+
+  /** Send the entries waiting (none when a full batch already went). */
+  private flush(): void {
+    const batch = this.pending;
+    if (!batch.length) return;
+    this.pending = [];
+    this.scripts.run('appendAccessEntries', [keys.outbox()], batch.flatMap((e) => [`access:${randomUUID()}`, e.data])).then(
+      () => batch.forEach((e) => e.resolve()),
+      (err: unknown) => batch.forEach((e) => e.reject(err)),
+    );
+  }
+}

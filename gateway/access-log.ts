@@ -1,0 +1,257 @@
+/**
+ * Which routes read or change personal data, and the wrapper that logs every call to them
+ * (engine/access-log.ts): when, who (the token's citizen account or operator, the partner whose key
+ * the call carried), from where, what (the route and the people and records it named, from the
+ * request and from the answer), and the status answered. The entry is in the outbox before the
+ * answer leaves, so no answer carrying personal data goes unlogged (Redis down: 503, nothing shown).
+ *
+ * Every route of the gateway is in exactly one of the two tables below; a route added to the
+ * gateway and to neither fails test/gateway/access-log.test.ts, so a new personal-data route cannot
+ * ship without its log.
+ *
+ * The watch (the 2023 pattern: a staff account reading far more people than its work explains):
+ * each operator's and partner's distinct people are counted in a window as their entries are
+ * appended (one script); past the configured number for its role the reader is flagged (metrics,
+ * the dashboard, GET /teeka/admin/access-log/flagged) and, when configured, suspended at once.
+ */
+import type { AccessLogOptions } from '../engine/config.js';
+import { AccessLog, type AccessActorKind, type AccessEntry, type CountedReader } from '../engine/access-log.js';
+import { keys } from '../engine/keys.js';
+import { parseApiKey } from '../engine/partners.js';
+import type { Operators } from '../engine/operators.js';
+import type { Partners } from '../engine/partners.js';
+import type { RedisClient } from '../engine/redis.js';
+import type { GatewayContext } from './context.js';
+import type { Handler, HttpRequest, HttpResponse, Router } from './http.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { PartnerGate } from './partner-gate.js';
+
+/** `METHOD pattern` of every route that reads or changes someone's personal data. */
+export const PERSONAL_DATA_ROUTES: readonly string[] = [
+  // a citizen's own beneficiaries and appointments (also a partner's calls on the citizen's behalf)
+  'GET /api/v2/appointment/beneficiaries',
+  'POST /api/v2/registration/beneficiary/new',
+  'POST /api/v2/registration/beneficiary/delete',
+  'POST /api/v2/appointment/schedule',
+  'POST /api/v2/appointment/reschedule',
+  'POST /api/v2/appointment/cancel',
+  'GET /api/v2/appointment/appointmentslip/download',
+  'GET /api/v2/registration/certificate/public/download',
+  // a vaccinator's lookups and actions at the centre
+  'GET /teeka/vaccinator/day',
+  'GET /teeka/vaccinator/appointments/:appointment_id',
+  'POST /teeka/vaccinator/vaccinate',
+  'POST /teeka/vaccinator/walk-in',
+  // an admin's
+  'POST /teeka/admin/certificates/revoke',
+  'GET /teeka/admin/access-log',
+];
+
+/** `METHOD pattern` of every route that reads no one's personal data, and why not. */
+export const NOT_PERSONAL_ROUTES: Readonly<Record<string, string>> = {
+  'POST /api/v2/auth/public/generateOTP': 'login: the OTP goes to the mobile, nothing is shown',
+  'POST /api/v2/auth/public/confirmOTP': 'login: answers a token only',
+  'POST /api/v2/auth/generateMobileOTP': 'login: the OTP goes to the mobile, nothing is shown',
+  'POST /api/v2/auth/validateMobileOtp': 'login: answers a token only',
+  'POST /api/v2/auth/getRecaptcha': 'a captcha image',
+  'GET /api/v2/admin/location/states': 'master data',
+  'GET /api/v2/admin/location/districts/:state_id': 'master data',
+  'GET /api/v2/registration/beneficiary/genders': 'master data',
+  'GET /api/v2/registration/beneficiary/idTypes': 'master data',
+  'GET /api/v2/appointment/centers/public/findByLatLong': 'centres',
+  'GET /api/v2/appointment/sessions/public/findByPin': 'sessions',
+  'GET /api/v2/appointment/sessions/public/findByDistrict': 'sessions',
+  'GET /api/v2/appointment/sessions/public/calendarByPin': 'sessions',
+  'GET /api/v2/appointment/sessions/public/calendarByDistrict': 'sessions',
+  'GET /api/v2/appointment/sessions/public/calendarByCenter': 'sessions',
+  'GET /api/v2/appointment/sessions/findByPin': 'sessions (the caller is counted by its quota, not shown data)',
+  'GET /api/v2/appointment/sessions/findByDistrict': 'sessions',
+  'GET /api/v2/appointment/sessions/calendarByPin': 'sessions',
+  'GET /api/v2/appointment/sessions/calendarByDistrict': 'sessions',
+  'GET /api/v2/appointment/sessions/calendarByCenter': 'sessions',
+  'POST /teeka/auth/operator': 'operator login: answers a token only',
+  'POST /teeka/admin/operators': 'staff credentials, recorded through the outbox (operators table)',
+  'POST /teeka/admin/operators/revoke': 'staff credentials, recorded through the outbox',
+  'GET /teeka/admin/operators': 'staff records, no citizen data',
+  'POST /teeka/admin/sessions': 'sessions',
+  'GET /teeka/admin/sessions': 'sessions and seat counts',
+  'POST /teeka/admin/partners': 'partner registry',
+  'GET /teeka/admin/partners': 'partner registry',
+  'POST /teeka/admin/partners/keys': 'partner registry',
+  'POST /teeka/admin/partners/keys/revoke': 'partner registry',
+  'GET /teeka/admin/access-log/flagged': 'which staff or partners were flagged, not whom they read',
+  'GET /.well-known/jwks.json': "the certificate issuer's public keys",
+  'GET /.well-known/crl/:file': 'revocation ids only (random, name no one)',
+  'GET /healthz': 'health',
+  'GET /metrics': 'counters',
+  'GET /teeka/ops/stats': 'rates',
+  'GET /teeka/ops/queue': 'queue depth',
+  'GET /': 'pages',
+  'GET /dashboard': 'pages',
+  'GET /verify': 'pages: verifying a certificate happens in the browser',
+  'GET /assets/:release/:file': 'pages',
+};
+
+/** Fields that name a person or a record, and what they name. */
+const ID_FIELDS: Readonly<Record<string, string>> = {
+  beneficiary_reference_id: 'beneficiary',
+  beneficiaries: 'beneficiary',
+  beneficiariesToCancel: 'beneficiary',
+  appointment_id: 'appointment',
+  appointment_confirmation_no: 'appointment',
+  certificate_id: 'certificate',
+};
+/** An entry names this many objects at most (a day view of a large centre). */
+const MAX_OBJECTS = 1000;
+
+/** Every `kind:id` the value names, at any depth (ids in lists under an id field, objects with id fields). */
+function collectIds(value: unknown, into: Set<string>, kind?: string): void {
+  if (into.size >= MAX_OBJECTS) return;
+  if (Array.isArray(value)) {
+    for (const item of value) collectIds(item, into, kind);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [field, inner] of Object.entries(value)) collectIds(inner, into, ID_FIELDS[field]);
+  } else if (kind && (typeof value === 'string' || typeof value === 'number') && String(value) !== '') {
+    into.add(`${kind}:${value}`);
+  }
+}
+
+function parsedJson(text: string | Uint8Array | Buffer | null | undefined): unknown {
+  if (text === null || text === undefined || text.length === 0) return undefined;
+  try {
+    return JSON.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The people and records a call named: in its query, path and body, and in a JSON answer. */
+export function objectsOf(request: HttpRequest, response: HttpResponse): string[] {
+  const found = new Set<string>();
+  for (const [name, value] of request.query) if (ID_FIELDS[name]) found.add(`${ID_FIELDS[name]}:${value}`);
+  // an admin's question to the log names its person as `object=beneficiary:<id>`
+  const asked = request.query.get('object');
+  if (asked !== null && /^[a-z]+:./.test(asked)) found.add(asked);
+  for (const [name, value] of Object.entries(request.params)) if (ID_FIELDS[name]) found.add(`${ID_FIELDS[name]}:${value}`);
+  collectIds(parsedJson(request.body), found);
+  const type = response.headers?.['content-type'] ?? '';
+  if (response.status < 300 && type.startsWith('application/json')) collectIds(parsedJson(response.body), found);
+  return [...found].slice(0, MAX_OBJECTS);
+}
+
+/** Who is asking, from the verified token and the key's partner id (the key was checked by the route's guard). */
+function callerOf(ctx: GatewayContext, request: HttpRequest): { kind: AccessActorKind; actor: string; partner: string } {
+  const claims = ctx.auth.claims(request);
+  const partner = request.headers['x-api-key'] ? (parseApiKey(request.headers['x-api-key'])?.partnerId ?? '') : '';
+  if (!claims) return { kind: 'anonymous', actor: '', partner };
+  return { kind: claims.role, actor: claims.sub, partner };
+}
+
+/** The watch on operators and partners: who is flagged, and what flagging does. */
+export class AccessWatch {
+  /** reader → engine ms until which this thread has flagged it already (once per window) */
+  private readonly flaggedHere = new Map<string, number>();
+
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      clock: () => number;
+      metrics: GatewayMetrics;
+      operators: Operators;
+      partnerRegistry: Partners;
+      partners: PartnerGate;
+    },
+    readonly options: AccessLogOptions,
+  ) {}
+
+  /** Which reader a call is counted for: the partner when it carried a key, else an operator; citizens are not. */
+  readerOf(caller: { kind: AccessActorKind; actor: string; partner: string }): (CountedReader & { threshold: number }) | undefined {
+    const { windowMs, flagAbove } = this.options;
+    if (caller.partner) return { reader: `partner:${caller.partner}`, windowMs, threshold: flagAbove.partner };
+    if (caller.kind === 'vaccinator' || caller.kind === 'admin') return { reader: `operator:${caller.actor}`, windowMs, threshold: flagAbove[caller.kind] };
+    return undefined;
+  }
+
+  /** The reader read `distinct` people in its window; past its threshold it is flagged (and suspended when configured). */
+  async observe(reader: CountedReader & { threshold: number }, distinct: number): Promise<void> {
+    if (distinct <= reader.threshold) return;
+    const now = this.deps.clock();
+    if ((this.flaggedHere.get(reader.reader) ?? 0) > now) return;
+    this.flaggedHere.set(reader.reader, now + reader.windowMs);
+    this.deps.metrics.accessFlagged(reader.reader.slice(0, reader.reader.indexOf(':')), reader.reader);
+    await this.deps.redis.zadd(keys.accessFlagged(), now, reader.reader);
+    console.error(`access watch: ${reader.reader} read ${distinct} distinct people in its window (more than ${reader.threshold})`);
+    if (this.options.suspendFlagged) await this.suspend(reader.reader);
+  }
+
+  private async suspend(reader: string): Promise<void> {
+    const [kind, id] = [reader.slice(0, reader.indexOf(':')), reader.slice(reader.indexOf(':') + 1)];
+    if (kind === 'operator') {
+      await this.deps.operators.revoke(id, 'access-watch');
+      return;
+    }
+    const partner = await this.deps.partnerRegistry.get(id);
+    if (!partner || partner.status === 'suspended') return;
+    await this.deps.partnerRegistry.register({ ...partner, status: 'suspended' }, 'access-watch');
+    this.deps.partners.forgetPartner(id);
+  }
+
+  /** Flagged readers, most recent first, with when (engine ms). */
+  async flagged(): Promise<{ reader: string; at: number }[]> {
+    const list = await this.deps.redis.zrevrange(keys.accessFlagged(), 0, 999, 'WITHSCORES');
+    const flagged: { reader: string; at: number }[] = [];
+    for (let i = 0; i + 1 < list.length; i += 2) flagged.push({ reader: list[i]!, at: Number(list[i + 1]) });
+    return flagged;
+  }
+}
+
+/**
+ * Which answers are entries: a read or change that happened (2xx), and a reach for a record that is
+ * not the caller's, refused (403, 404). Not: 401 (no one authenticated, nothing shown), 400 (the
+ * request was malformed), 409 and the like (a refused booking reads and changes nothing; in a rush
+ * the gateway answers most of them from memory, and logging them would cost Redis a call each).
+ */
+export function isAccessEntry(status: number): boolean {
+  return (status >= 200 && status < 300) || status === 403 || status === 404;
+}
+
+/** Log every call of `handler` (a personal-data route) that answered an entry's status, before the answer leaves. */
+function logged(ctx: GatewayContext, log: AccessLog, watch: AccessWatch, handler: Handler): Handler {
+  return async (request) => {
+    const response = await handler(request);
+    if (!isAccessEntry(response.status)) return response;
+    const caller = callerOf(ctx, request);
+    const objects = objectsOf(request, response);
+    // a citizen's own record is what every one of their calls reads or changes
+    if (caller.kind === 'citizen') objects.unshift(`account:${caller.actor}`);
+    const entry: AccessEntry = {
+      at: ctx.engine.now(),
+      actor_kind: caller.kind,
+      actor: caller.actor,
+      partner: caller.partner,
+      address: request.remoteAddress,
+      method: request.method === 'HEAD' ? 'GET' : request.method,
+      route: request.route,
+      objects: objects.slice(0, MAX_OBJECTS),
+      status: response.status,
+    };
+    // only what was answered counts toward the watch
+    const reader = response.status < 300 ? watch.readerOf(caller) : undefined;
+    const distinct = await log.append(entry, reader);
+    if (reader) await watch.observe(reader, distinct);
+    return response;
+  };
+}
+
+/**
+ * Wrap every personal-data route of `router` with the access log (a route in the table that the
+ * router lacks is a mistake, and throws), unless the log is turned off.
+ */
+export function logPersonalDataAccess(router: Router, ctx: GatewayContext): void {
+  if (!ctx.config.accessLog.enabled) return;
+  const log = new AccessLog(ctx.engine.scripts, () => ctx.engine.now());
+  for (const route of PERSONAL_DATA_ROUTES) {
+    const space = route.indexOf(' ');
+    router.wrap(route.slice(0, space), route.slice(space + 1), (handler) => logged(ctx, log, ctx.accessWatch, handler));
+  }
+}

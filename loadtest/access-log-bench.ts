@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:access-log`: what the access log costs on the hot path, measured in one run on the
+ * same machine. Two gateways, identical but for TEEKA_ACCESS_LOG (on, off), each on its own key
+ * prefix of the same Redis, take turns (on, off, on, off) at:
+ *
+ * - a booking rush into one hot session, a new citizen per request (a logged change: one more
+ *   script per booking, the entry);
+ * - a citizen listing their beneficiaries (a logged read);
+ * - the protected session search (not personal data: no entry, so the ratio shows the noise).
+ *
+ * It prints the rates and the on/off ratios (medians of the turns) and writes them to
+ * loadtest/reports/<time>/access-log.md. About a minute; the machine is shared, so compare ratios.
+ *
+ *   npm run bench:access-log -- [--seconds 4] [--turns 2] [--connections 32]
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, projectRoot } from '../engine/config.js';
+import { formatCowinDate } from '../engine/dates.js';
+import { BookingEngine } from '../engine/engine.js';
+import { connectRedis } from '../engine/redis.js';
+import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
+import { wrkGet, wrkPost } from './bench-scenarios.js';
+import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '4' },
+    turns: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const TURNS = Number(args.turns);
+const CONNECTIONS = Number(args.connections);
+if (!(SECONDS >= 1 && SECONDS <= 15) || !(TURNS >= 1 && TURNS <= 5)) throw new Error('--seconds: 1 to 15, --turns: 1 to 5 (the whole run stays near a minute)');
+/** beneficiaries per gateway and turn: more than a turn can book, so every request books */
+const POOL = 25_000;
+
+const config = loadConfig();
+requireLoopbackServices(config);
+benchedRedisServer(config, 'bench:access-log');
+const runDir = join(projectRoot(), 'loadtest', 'reports', new Date().toISOString().replace(/[:.]/g, '-'));
+mkdirSync(runDir, { recursive: true });
+const id = randomUUID().slice(0, 8);
+const progress = (line: string) => console.log(`[bench:access-log ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+type Mode = 'on' | 'off';
+
+async function main(): Promise<void> {
+  const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
+  const setups = new Map<Mode, { base: string; prefix: string; engine: BookingEngine; disconnect: () => void; seats: { token: string; beneficiaryId: string }[]; tokens: string[] }>();
+  try {
+    for (const mode of ['on', 'off'] as const) {
+      const prefix = `bench-access-${mode}:${id}:`;
+      const port = await freePort();
+      await startProcess({
+        name: `gateway-log-${mode}`,
+        script: 'gateway/main.js',
+        // no worker: the outbox keeps what both write, so each pays the same for it
+        env: { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: `bench_access_${id}`, TEEKA_ENV: 'demo', PORT: String(port), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ACCESS_LOG: mode },
+        port,
+        logDir: runDir,
+        ready: answers(`http://127.0.0.1:${port}/healthz`),
+      });
+      const redis = connectRedis({ address: config.redis, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
+      const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
+      const accounts = Math.ceil((POOL * TURNS) / 20);
+      progress(`gateway with the access log ${mode}: ${accounts * 20} beneficiaries in ${accounts} logged-in accounts`);
+      const people = await loggedInCitizens(engine, config.secret, config.testOtp, {
+        accounts,
+        mobileOf: (i) => `9999${String(i).padStart(6, '0')}`,
+        beneficiariesOf: () => 20,
+        photoIdOf: (i, b) => `2${String(i).padStart(9, '0')}${String(b).padStart(2, '0')}`,
+      });
+      setups.set(mode, {
+        base: `http://127.0.0.1:${port}`,
+        prefix,
+        engine,
+        disconnect: () => redis.disconnect(),
+        seats: people.flatMap((c) => c.beneficiaryIds.map((beneficiaryId) => ({ token: c.token, beneficiaryId }))),
+        tokens: people.slice(0, 500).map((c) => c.token),
+      });
+    }
+
+    const results: Record<string, Record<Mode, number[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
+    const center = country.data.centers[0]!;
+    const slots = country.slotsOf(center);
+    const today = setups.get('on')!.engine.today();
+    const district = center.district_id;
+    for (let turn = 0; turn < TURNS; turn++) {
+      for (const mode of ['on', 'off'] as const) {
+        const setup = setups.get(mode)!;
+        const seats = setup.seats.slice(turn * POOL, (turn + 1) * POOL);
+        const hot = await setup.engine.publishSession({ center_id: center.center_id, date: today + 1 + turn, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: seats.length, capacity_dose2: 0 });
+        if (!hot.ok) throw new Error(`publishSession: ${hot.status}`);
+        progress(`turn ${turn + 1}, log ${mode}: booking rush, beneficiary lists, protected search (${SECONDS} s each)`);
+        const rush = await wrkPost({
+          scenario: `access-${mode}-rush-${turn}`,
+          target: 'POST /appointment/schedule, a new citizen per request',
+          url: setup.base,
+          path: '/api/v2/appointment/schedule',
+          seconds: SECONDS,
+          connections: CONNECTIONS,
+          scratchDir: runDir,
+          requests: seats.map((seat, i) => ({ token: seat.token, body: JSON.stringify({ dose: 1, session_id: hot.sessionId, slot: slots[i % slots.length], beneficiaries: [seat.beneficiaryId] }) })),
+          okStatus: 200,
+          expectedRefusal: 409,
+        });
+        results.booking![mode].push(rush.okPerSecond);
+        const lists = await wrkGet({ scenario: `access-${mode}-beneficiaries-${turn}`, target: 'GET /appointment/beneficiaries', url: setup.base, paths: ['/api/v2/appointment/beneficiaries'], tokens: setup.tokens, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir });
+        results.beneficiaries![mode].push(lists.okPerSecond);
+        const search = await wrkGet({
+          scenario: `access-${mode}-search-${turn}`,
+          target: 'protected calendarByDistrict',
+          url: setup.base,
+          paths: [`/api/v2/appointment/sessions/calendarByDistrict?district_id=${district}&date=${formatCowinDate(today)}`],
+          tokens: setup.tokens,
+          gzip: true,
+          seconds: SECONDS,
+          connections: CONNECTIONS,
+          scratchDir: runDir,
+        });
+        results.search![mode].push(search.okPerSecond);
+      }
+    }
+
+    const rows = Object.entries(results).map(([scenario, byMode]) => {
+      const on = median(byMode.on);
+      const off = median(byMode.off);
+      const turns = byMode.on.map((v, i) => `${v.toFixed(0)} / ${byMode.off[i]!.toFixed(0)}`).join(', ');
+      return [scenario, on.toFixed(0), off.toFixed(0), (on / off).toFixed(2), turns];
+    });
+    const table = formatTable(['scenario (ok answers/s, median of turns)', 'log on', 'log off', 'on / off', 'each turn (on / off)'], rows);
+    const report = `# Access log cost\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.\n\n${table}\n`;
+    writeFileSync(join(runDir, 'access-log.md'), report);
+    console.log(`\n${report}\nwritten to ${join(runDir, 'access-log.md')}`);
+  } finally {
+    await stopAll();
+    for (const setup of setups.values()) {
+      setup.disconnect();
+      await deleteKeysWithPrefix(config.redis, setup.prefix);
+    }
+  }
+}
+
+main().catch(async (err) => {
+  console.error(err);
+  await stopAll();
+  process.exit(1);
+});
