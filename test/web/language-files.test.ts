@@ -81,8 +81,12 @@ describe('the language files', () => {
   it('every error code the API can answer these pages has words', () => {
     const status = readFileSync(join(projectRoot(), 'engine', 'status.ts'), 'utf8');
     const codes = new Set([...status.matchAll(/errorCode: '([A-Z]{6}\d{4})'/g)].map((m) => m[1]!));
-    // the vaccinator's security codes, operators, certificates and session admin: other callers' endpoints
-    const notForThesePages = new Set(['APPOIN0035', 'APPOIN0036', 'APPOIN0037', 'OPRADM0001', 'CERTIF0001', 'CERTIF0002', 'SESADM0001', 'SESADM0002']);
+    // the vaccinator's security codes, operators, certificates, session admin and partners (their
+    // API keys and the partner admin endpoints; the pages never send a key): other callers' endpoints
+    const notForThesePages = new Set([
+      'APPOIN0035', 'APPOIN0036', 'APPOIN0037', 'OPRADM0001', 'CERTIF0001', 'CERTIF0002', 'SESADM0001', 'SESADM0002',
+      'PRTADM0001', 'PRTADM0002', 'PRTAUT0001', 'PRTAUT0002',
+    ]);
     expect(codes.size).toBeGreaterThan(20);
     expect([...codes].filter((code) => !notForThesePages.has(code) && !english.has(`errors.${code}`))).toEqual([]);
   });
