@@ -30,6 +30,8 @@ describe.each(testCountries())('$name', (testing) => {
     const page = await context.newPage();
     const problems = pageProblems(page);
     await page.goto(`${gateway.url}/`);
+    // the page fills its words once its language file has loaded (web/language.js), then says so
+    await page.locator('html[data-ready=true]').waitFor();
     return { page, problems };
   }
 

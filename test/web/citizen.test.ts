@@ -53,6 +53,7 @@ async function pageLoggedInAs(client: CowinClient, mobile: string, options = PHO
   const page = await context.newPage();
   const problems = pageProblems(page);
   await page.goto(`${gateway.url}/`);
+  await page.locator('html[data-ready=true]').waitFor(); // words and handlers in place (web/language.js)
   await page.getByRole('heading', { name: 'Beneficiaries' }).waitFor();
   return { page, problems };
 }
@@ -84,6 +85,7 @@ describe('citizen booking page', () => {
     const page = await context.newPage();
     const problems = pageProblems(page);
     await page.goto(`${gateway.url}/`);
+    await page.locator('html[data-ready=true]').waitFor(); // words and handlers in place (web/language.js)
     await screenshot(page, 'citizen-login', { as: 'citizen-login' });
 
     // the login form by keyboard alone: Tab reaches the field, Enter submits
@@ -478,6 +480,7 @@ describe('citizen booking page', () => {
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(`${gateway.url}/`);
+    await page.locator('html[data-ready=true]').waitFor(); // words and handlers in place (web/language.js)
     const sha256Url = script.replace('citizen.js', 'sha256.js');
     // a string, so vitest's transform leaves the browser's own import() alone
     const digests = await page.evaluate(`import('${sha256Url}').then(async (m) => ({ subtle: await m.sha256Hex('123456'), fallback: m.sha256HexFallback('123456') }))`);

@@ -67,6 +67,7 @@ describe('operator dashboard', () => {
     const page = await context.newPage();
     const problems = pageProblems(page);
     await page.goto(`${gateway.url}/dashboard`);
+    await page.locator('html[data-ready=true]').waitFor(); // words and handlers in place (web/language.js)
     await page.getByLabel('Admin key').fill('not-the-key');
     await page.getByRole('button', { name: 'Open dashboard' }).click();
     await expect.poll(() => page.locator('#admin-key-error').textContent()).toBe('That key was not accepted. Check it and try again.');

@@ -46,6 +46,7 @@ describe('dashboard: partners', () => {
     const page = await context.newPage();
     const problems = pageProblems(page);
     await page.goto(`${gateway.url}/dashboard`);
+    await page.locator('html[data-ready=true]').waitFor(); // words and handlers in place (web/language.js)
     await page.getByLabel('Admin key').fill('demo-admin-key');
     await page.keyboard.press('Enter');
     const busy = page.locator('#partner-rows tr[data-partner="busy-app"]');
