@@ -4,8 +4,10 @@
   the same rules as bookAppointment (includes/booking), so a booking sees every earlier booking of
   the batch exactly as it would had they been sent one by one: the seats they took, the
   beneficiaries they booked, the idempotency records they wrote. Each accepted booking appends its
-  own outbox and availability entries, as bookAppointment does. One call pays Redis's per-script
-  cost and the client's per-command cost once for the batch.
+  own outbox entry, as bookAppointment does; each session booked into gets one availability entry
+  after the batch, with the seats left then and every slot the batch changed (readers keep only the
+  latest value of a session). One call pays Redis's per-script cost and the client's per-command
+  cost once for the batch.
 
   Input:
     (any number of keys: ioredis is given their count)
@@ -31,7 +33,7 @@ local rcall = redis.call
 
 local outboxKey, availabilityKey = KEYS[1], KEYS[2]
 local shared = { now = tonumber(ARGV[1]), today = tonumber(ARGV[2]), idempotencyTtl = ARGV[3], availabilityCap = ARGV[4] }
-local replies = {}
+local replies, pending = {}, {}
 local a = 5
 for i = 1, (#KEYS - 2) / 4 do
   local k = 3 + 4 * (i - 1)
@@ -41,7 +43,8 @@ for i = 1, (#KEYS - 2) / 4 do
   replies[i] = bookAppointment(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], outboxKey, availabilityKey, {
     appointmentId = ARGV[a], sessionId = ARGV[a + 1], accountId = ARGV[a + 2], slot = ARGV[a + 3], dose = ARGV[a + 4],
     fingerprint = ARGV[a + 5], codeDigits = ARGV[a + 6], ids = ids,
-  }, shared)
+  }, shared, pending)
   a = a + 8 + count
 end
+publishPending(pending, availabilityKey, shared.availabilityCap)
 return replies

@@ -7,6 +7,12 @@
   the client sent no idempotency key), codeDigits (4 random digits per beneficiary), ids (the
   beneficiary reference ids, in order).
   `c` holds what every booking of a call shares: now, today, idempotencyTtl, availabilityCap.
+  `pending` is nil for a booking sent alone: its availability entry is published at once. A batch
+  passes a table instead, and publishes each session it booked into once, after the batch
+  (publishPending): the stream's readers keep only a session's latest value, so one entry with the
+  seats left after the batch tells them what one entry per booking would. The entry was a fifth of
+  a booking's script time (measured in batches of 50 into one session: 44 µs of Redis time per
+  booking with an entry each, 35 µs with none).
   Returns the script's reply for this booking (see bookAppointment-6.lua).
 ]]
 --- @include "includes/readSession"
@@ -15,7 +21,29 @@
 --- @include "includes/appendOutbox"
 --- @include "includes/publishAvailability"
 
-local function bookAppointment(sessionKey, accountKey, appointmentKey, idempotencyKey, outboxKey, availabilityKey, b, c)
+-- Remember that `slot` of a session changed, to publish the session once after the batch.
+local function notePending(pending, sessionKey, sessionId, slot)
+  local session = pending[sessionKey]
+  if not session then
+    session = { sessionId = sessionId, slots = {}, seen = {} }
+    pending[sessionKey] = session
+    pending[#pending + 1] = sessionKey
+  end
+  if not session.seen[slot] then
+    session.seen[slot] = true
+    session.slots[#session.slots + 1] = slot
+  end
+end
+
+-- Publish every session a batch booked into, in the order first booked, with every slot it changed.
+local function publishPending(pending, availabilityKey, availabilityCap)
+  for _, sessionKey in ipairs(pending) do
+    local session = pending[sessionKey]
+    publishAvailability(availabilityKey, sessionKey, session.sessionId, availabilityCap, session.slots)
+  end
+end
+
+local function bookAppointment(sessionKey, accountKey, appointmentKey, idempotencyKey, outboxKey, availabilityKey, b, c, pending)
   local appointmentId, sessionId, accountId, slot = b.appointmentId, b.sessionId, b.accountId, b.slot
   local dose, now, today, fingerprint, codeDigits = tonumber(b.dose), c.now, c.today, b.fingerprint, b.codeDigits
 
@@ -92,7 +120,11 @@ local function bookAppointment(sessionKey, accountKey, appointmentKey, idempoten
     rcall('SET', idempotencyKey, fingerprint .. '|' .. appointmentId, 'PX', c.idempotencyTtl)
   end
   appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':1', 'appointment', event)
-  publishAvailability(availabilityKey, sessionKey, sessionId, c.availabilityCap, { slot })
+  if pending then
+    notePending(pending, sessionKey, sessionId, slot)
+  else
+    publishAvailability(availabilityKey, sessionKey, sessionId, c.availabilityCap, { slot })
+  end
 
   return { Status.OK, appointmentId, available - count }
 end

@@ -113,8 +113,22 @@ function plannedRequest(world: BookingWorld, plan: PlannedBooking): BookingReque
 type BookingOutcome = Awaited<ReturnType<BookingEngine['book']>>;
 
 /**
+ * What a reader of the availability stream knows once it has read every entry: each session's
+ * latest fields (a batch publishes a session once, after its bookings; one by one, after each).
+ */
+async function availabilityBySession(redis: RedisClient): Promise<Record<string, Record<string, string>>> {
+  const known: Record<string, Record<string, string>> = {};
+  for (const [, fields] of await redis.xrange(keys.availability(), '-', '+')) {
+    const entry: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!;
+    known[entry.s!] = { ...known[entry.s!], ...entry };
+  }
+  return known;
+}
+
+/**
  * Everything a world's bookings decided and wrote: the answers, the sessions, the beneficiaries,
- * the appointments, the outbox and availability entries. Appointment ids (random) become the
+ * the appointments, the outbox entries, and what the availability stream tells its readers. Appointment ids (random) become the
  * position of the booking that created them; security codes (random) are checked against the
  * appointment and then masked; photo IDs (fresh per world) are dropped.
  */
@@ -135,7 +149,7 @@ async function bookingResults(world: BookingWorld, outcomes: BookingOutcome[]): 
     beneficiaries: await Promise.all(world.families.map((f) => world.engine.listBeneficiaries(f.accountId))),
     appointments: await Promise.all([...created.keys()].map((id) => world.engine.getAppointment(id))),
     outbox: await readOutbox(world.redis),
-    availability: (await world.redis.xrange(keys.availability(), '-', '+')).map(([, fields]) => fields),
+    availability: await availabilityBySession(world.redis),
   };
   let text = JSON.stringify(state, (key, value: unknown) => (key === 'security_code' || key === 'code' ? '####' : key.startsWith('photo_id') ? undefined : value));
   for (const [id, alias] of created) text = text.replaceAll(id, alias);
@@ -326,6 +340,8 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
         const few = (await engine.getSession(worlds[0]!.sessions.few))!;
         expect(few.booked1).toBeLessThanOrEqual(12);
         few.slot_booked.forEach((n) => expect(n).toBeLessThanOrEqual(4));
+        // the stream's readers learn the seats left after the batch
+        expect((await availabilityBySession(redis))[worlds[0]!.sessions.few]).toMatchObject({ a1: String(12 - few.booked1) });
       } finally {
         aloneRedis.disconnect();
       }
