@@ -8,6 +8,7 @@ import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, publish
 import { nextMobileOf, otherTwoDoseVaccine, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { WORKING_DAY } from '../support/clock.js';
 import { connectTestRedis, describe, expect, test, type TestClock } from '../support/fixtures.js';
+import { createBeneficiaryPool } from '../../loadtest/bench-support.js';
 
 const DAY = 86_400_000;
 
@@ -345,6 +346,16 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
       } finally {
         aloneRedis.disconnect();
       }
+    });
+
+    test('a turn of more bookings than one call carries goes as several calls, in arrival order', async ({ engine, redis }) => {
+      const sessionId = await publishSession(engine, { capacity_dose1: 260, capacity_dose2: 0, slot_capacity: everySlot(engine, demoCenterId(engine), 260) });
+      const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+      const ids = await createBeneficiaryPool(redis, 'many', 300);
+      const outcomes = await Promise.all(ids.map((id) => engine.book({ accountId: 'many', sessionId, slot, dose: 1, beneficiaryIds: [id] })));
+      expect([...engine.bookings.counts.bySize]).toEqual([[256, 1], [44, 1]]);
+      // the first 260 to arrive got the seats, though the last 4 of them went in the second call
+      expect(outcomes.map((o) => o.status)).toEqual([...Array(260).fill(Status.OK), ...Array(40).fill(Status.FULL)]);
     });
 
     test('a coalesced batch whose changes the replicas do not confirm: exactly the bookings that changed something fail', async ({ engine: setup, makeEngine, redis }) => {
