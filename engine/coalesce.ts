@@ -37,10 +37,12 @@ export class PartitionBatcher<T, R> {
   /**
    * `send` answers one reply per item, in order; with one item it may take the single-call path.
    * `coalesce` false sends every item alone at once (TEEKA_COALESCE=off, to measure the difference).
+   * `maxBatch` bounds one call: a turn that brought more sends several calls, in arrival order.
    */
   constructor(
     private readonly send: (partition: number, items: T[]) => Promise<R[]>,
     private readonly coalesce = true,
+    private readonly maxBatch = Infinity,
   ) {}
 
   submit(partition: number, item: T): Promise<R> {
@@ -63,22 +65,26 @@ export class PartitionBatcher<T, R> {
     this.scheduled = false;
     const batches = [...this.waiting];
     this.waiting.clear();
-    for (const [partition, list] of batches) {
-      this.counts.add(list.length);
-      this.send(
-        partition,
-        list.map((w) => w.item),
-      ).then(
-        (replies) => {
-          if (replies.length !== list.length) throw new Error(`a batch of ${list.length} got ${replies.length} replies`);
-          list.forEach((w, i) => w.resolve(replies[i]!));
-        },
-        (error: unknown) => {
-          for (const w of list) w.reject(error);
-        },
-      ).catch((error: unknown) => {
-        for (const w of list) w.reject(error);
-      });
+    for (const [partition, waiting] of batches) {
+      for (let from = 0; from < waiting.length; from += this.maxBatch) this.sendBatch(partition, waiting.slice(from, from + this.maxBatch));
     }
+  }
+
+  private sendBatch(partition: number, list: Waiting<T, R>[]): void {
+    this.counts.add(list.length);
+    this.send(
+      partition,
+      list.map((w) => w.item),
+    ).then(
+      (replies) => {
+        if (replies.length !== list.length) throw new Error(`a batch of ${list.length} got ${replies.length} replies`);
+        list.forEach((w, i) => w.resolve(replies[i]!));
+      },
+      (error: unknown) => {
+        for (const w of list) w.reject(error);
+      },
+    ).catch((error: unknown) => {
+      for (const w of list) w.reject(error);
+    });
   }
 }

@@ -64,10 +64,13 @@ export class ReplicaAcknowledgement {
     return this.options.replicas > 0;
   }
 
-  /** Resolves once the change a script just wrote to `key` is held by the required replicas. */
-  async afterChange(key: string): Promise<void> {
+  /**
+   * Resolves once the change a script just wrote to `key` is held by the required replicas;
+   * `changes` > 1 for a coalesced script call that made several (one WAIT covers them all).
+   */
+  async afterChange(key: string, changes = 1): Promise<void> {
     if (!this.enabled) return;
-    this.counts.changes += 1;
+    this.counts.changes += changes;
     const node = this.nodeOf(key);
     let wait = this.inFlight.get(node);
     if (!wait) {

@@ -159,6 +159,33 @@ export function failure(reply: unknown[], detail: 'beneficiary' | 'retryAfter' |
   return { ok: false, status };
 }
 
+/**
+ * The partition bookings are coalesced by: every booking key is in the one `{bk}` slot today
+ * (engine/keys.ts), so all bookings of an event-loop turn can go as one script call.
+ */
+const BOOKING_PARTITION = 0;
+/**
+ * At most this many bookings in one script call: Redis runs a script alone, so a batch's length is
+ * how long every other command waits (a booking is tens of microseconds of script time).
+ */
+const MAX_BOOKINGS_PER_CALL = 256;
+
+/** One booking as the engine sends it to Redis (engine.book prepares it; sendBookings sends a batch). */
+interface BookingCall {
+  appointmentId: string;
+  sessionId: string;
+  accountId: string;
+  slot: string;
+  dose: number;
+  /** the request's fingerprint under its idempotency key, '' without one */
+  fingerprint: string;
+  /** 4 random digits per beneficiary: their security codes */
+  codeDigits: string;
+  beneficiaryIds: string[];
+  /** the client's idempotency key, '-' without one (the record's key is then never written) */
+  idempotencyKey: string;
+}
+
 export class BookingEngine {
   readonly scripts: LuaScripts;
   readonly country: Country;
@@ -178,6 +205,11 @@ export class BookingEngine {
   readonly durability: ReplicaAcknowledgement;
   /** protected searches coalesced per partition and event-loop turn (engine/coalesce.ts); counts say how */
   readonly searchQuotas: PartitionBatcher<{ accountId: string; sid: string }, unknown[]>;
+  /**
+   * bookings coalesced per booking partition and event-loop turn (engine/coalesce.ts); counts say how.
+   * A booking's answer is its script reply, or the error that fails it alone (see sendBookings)
+   */
+  readonly bookings: PartitionBatcher<BookingCall, unknown[] | Error>;
 
   constructor(
     readonly redis: RedisClient,
@@ -197,6 +229,7 @@ export class BookingEngine {
     this.scripts = new LuaScripts(redis);
     this.durability = new ReplicaAcknowledgement(redis, options.durability ?? NO_REPLICA_WAIT);
     this.searchQuotas = new PartitionBatcher((partition, searches) => this.sendSearchQuotas(partition, searches), options.coalesce ?? true);
+    this.bookings = new PartitionBatcher((_partition, bookings) => this.sendBookings(bookings), options.coalesce ?? true, MAX_BOOKINGS_PER_CALL);
   }
 
   /**
@@ -528,31 +561,18 @@ export class BookingEngine {
     const appointmentId = newAppointmentId();
     const fingerprint = bookingFingerprint(request);
     const codeDigits = await this.securityCodeDigits(accountId, beneficiaryIds.length);
-    const reply = await this.change(
-      'bookAppointment',
-      [
-        keys.session(sessionId),
-        keys.account(accountId),
-        keys.appointment(appointmentId),
-        keys.idempotency(accountId, idempotencyKey ?? '-'),
-        keys.outbox(),
-        keys.availability(),
-      ],
-      [
-        appointmentId,
-        sessionId,
-        accountId,
-        slot,
-        dose,
-        this.now(),
-        this.today(),
-        fingerprint,
-        this.idempotencyTtlMs,
-        this.availabilityCap,
-        codeDigits,
-        ...beneficiaryIds,
-      ],
-    );
+    const reply = await this.bookings.submit(BOOKING_PARTITION, {
+      appointmentId,
+      sessionId,
+      accountId,
+      slot,
+      dose,
+      fingerprint,
+      codeDigits,
+      beneficiaryIds,
+      idempotencyKey: idempotencyKey ?? '-',
+    });
+    if (reply instanceof Error) throw reply;
     const status = code(reply);
     if (status === Status.OK) {
       const securityCodes = beneficiaryIds.map((beneficiaryId, i) => ({ beneficiaryId, code: codeDigits.slice(i * 4, i * 4 + 4) }));
@@ -566,6 +586,51 @@ export class BookingEngine {
       return { ok: true, status, appointmentId, securityCodes };
     }
     return failure(reply, 'beneficiary');
+  }
+
+  /**
+   * The bookings of one event-loop turn (engine/coalesce.ts): alone, the single-booking script as
+   * before; several, bookAppointments, which decides and writes each as bookAppointment would, in
+   * order. `now` and `today` are read once for the batch: its bookings are decided at one instant.
+   *
+   * Durability as change() gives a single booking: once the batch made any change (an accepted or
+   * replayed booking), one WAIT covers the whole batch, and if the replicas fall short, exactly the
+   * bookings that changed something fail with the error; a refused booking changed nothing and keeps
+   * its answer.
+   */
+  private async sendBookings(bookings: BookingCall[]): Promise<(unknown[] | Error)[]> {
+    const now = this.now();
+    const today = this.today();
+    if (bookings.length === 1) {
+      const { keys: callKeys, args } = this.bookingCall(bookings[0]!, now, today);
+      return [await this.change('bookAppointment', callKeys, args)];
+    }
+    const batchKeys = [keys.outbox(), keys.availability()];
+    const args: (string | number)[] = [now, today, this.idempotencyTtlMs, this.availabilityCap];
+    for (const b of bookings) {
+      batchKeys.push(keys.session(b.sessionId), keys.account(b.accountId), keys.appointment(b.appointmentId), keys.idempotency(b.accountId, b.idempotencyKey));
+      args.push(b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, b.fingerprint, b.codeDigits, b.beneficiaryIds.length, ...b.beneficiaryIds);
+    }
+    // a booking whose call Redis refused comes back as an Error element (ioredis's reply parser)
+    const replies = (await this.scripts.run('bookAppointments', batchKeys, args)) as (unknown[] | Error)[];
+    const changedSomething = (reply: unknown[] | Error) => !(reply instanceof Error) && (code(reply) === Status.OK || code(reply) === Status.REPLAYED);
+    const changes = replies.filter(changedSomething).length;
+    if (changes === 0) return replies;
+    try {
+      await this.durability.afterChange(batchKeys[0]!, changes);
+    } catch (error) {
+      const failed = error instanceof Error ? error : new Error(String(error));
+      return replies.map((reply) => (changedSomething(reply) ? failed : reply));
+    }
+    return replies;
+  }
+
+  /** The keys and arguments of one single-booking script call (bookAppointment-6.lua). */
+  private bookingCall(b: BookingCall, now: number, today: number): { keys: string[]; args: (string | number)[] } {
+    return {
+      keys: [keys.session(b.sessionId), keys.account(b.accountId), keys.appointment(b.appointmentId), keys.idempotency(b.accountId, b.idempotencyKey), keys.outbox(), keys.availability()],
+      args: [b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, now, today, b.fingerprint, this.idempotencyTtlMs, this.availabilityCap, b.codeDigits, ...b.beneficiaryIds],
+    };
   }
 
   /** Cancel some beneficiaries of an appointment (all still booked when none are named). */

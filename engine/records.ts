@@ -7,13 +7,14 @@
  * Who writes what in Lua:
  * - session hash (`keys.session`): publishSession-4.lua (definition, capacities, `slotcap:<slot>`,
  *   `slotbooked:<slot>`, version); the seat counters `booked1`, `booked2`, `slotbooked:<slot>` by
- *   bookAppointment-6, cancelAppointment-5 and rescheduleAppointment-6. Read in Lua by
+ *   a booking (includes/booking.lua: bookAppointment-6, bookAppointments-n), cancelAppointment-5 and
+ *   rescheduleAppointment-6. Read in Lua by
  *   includes/readSession.lua.
  * - account hash (`keys.account`): addBeneficiary-4.lua (`created_at`, `ben_count`, `ben:<id>` JSON),
  *   deleteBeneficiary-3.lua; the `appt<dose>` / `appt<dose>_day` pointers of `ben:<id>` by booking,
  *   cancel and reschedule; `dose<n>`, `vaccine`, `version` by markVaccinated-6.lua. Checked in Lua by
  *   includes/eligibility.lua.
- * - appointment hash (`keys.appointment`): bookAppointment-6.lua (`bens`, `status:<id>`, `code:<id>`,
+ * - appointment hash (`keys.appointment`): includes/booking.lua (`bens`, `status:<id>`, `code:<id>`,
  *   version 1); cancelAppointment-5, rescheduleAppointment-6, markVaccinated-6 (`code_tries` too).
  *   Read in Lua by includes/appointmentState.lua.
  * - operator hash (`keys.operator`): issueOperator-3.lua, revokeOperator-3.lua; an operator's login

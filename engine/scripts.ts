@@ -28,6 +28,7 @@ export type ScriptName =
   | 'addBeneficiary'
   | 'deleteBeneficiary'
   | 'bookAppointment'
+  | 'bookAppointments'
   | 'cancelAppointment'
   | 'rescheduleAppointment'
   | 'markVaccinated'

@@ -106,6 +106,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
   const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);
   const metrics = new GatewayMetrics();
   metrics.followBatches('consumeSearchQuota', engine.searchQuotas.counts);
+  metrics.followBatches('bookAppointment', engine.bookings.counts);
   const availability = { ...DEFAULT_AVAILABILITY_OPTIONS, ...deps.availability };
   const book = new AvailabilityBook(engine, deps.streamRedis, availability, metrics.lagObserver('availability'));
   const revocations = new RevocationBook(

@@ -90,6 +90,18 @@ function citizens(engine: BookingEngine, run: number, accounts: number, perAccou
   });
 }
 
+/**
+ * How the gateway's booking scripts were coalesced (engine/coalesce.ts), from its counters; since
+ * `before` when given. The threads' counts reach /metrics once a second (and a second later on a busy
+ * machine), so it waits for two of those.
+ */
+async function coalescedBookings(base: string, before = { bookings: 0, calls: 0 }): Promise<{ bookings: number; calls: number }> {
+  await new Promise((resolve) => setTimeout(resolve, 2200));
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name}\\{script="bookAppointment"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { bookings: read('teeka_coalesced_requests_total') - before.bookings, calls: read('teeka_coalesced_batches_total') - before.calls };
+}
+
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
   const redis = connectRedis({ address: config.redis, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
@@ -168,6 +180,7 @@ async function main(): Promise<void> {
 
       progress(`run ${r}: hot-session rush through the gateway (wrk, ${RUSH_SECONDS}s, ${RUSH_POOL} citizens)`);
       const rowsBefore = Number((await pool.query('select count(*)::int as n from appointments')).rows[0].n);
+      const batchesBefore = await coalescedBookings(base);
       const rushStarted = performance.now();
       const rush = await wrkPost({
         scenario: 'rush',
@@ -181,14 +194,16 @@ async function main(): Promise<void> {
         okStatus: 200,
         expectedRefusal: 409,
       });
-      results.push(rush);
       const rushEnded = performance.now();
+      results.push(rush);
 
       // drain: how long until PostgreSQL has everything, and at what rate the backlog went
       const backlog = (await readQueueDepth(redis, queue.queue)).outboxLength;
       const drainedAt = await drained();
       const rows = Number((await pool.query('select count(*)::int as n from appointments')).rows[0].n) - rowsBefore;
       const drainSeconds = (drainedAt - rushEnded) / 1000;
+      const batches = await coalescedBookings(base, batchesBefore);
+      rush.notes.push(`booking scripts: ${batches.bookings} bookings in ${batches.calls} calls (mean ${(batches.bookings / Math.max(1, batches.calls)).toFixed(1)} per call)`);
 
       progress(`run ${r}: the same rush driven by autocannon (${AUTOCANNON_RUSH} bookings)`);
       results.push(

@@ -8,10 +8,13 @@
  * Both sides do the same work per call: a successful booking of one new beneficiary (capacity is
  * large), and a successful quota consumption (limits are raised so no call is refused).
  * Traffic goes to REDIS_URL only (loopback by default) and stops after --requests per run.
+ * The engine coalesces the calls of one event-loop turn into one script call (engine/coalesce.ts;
+ * TEEKA_COALESCE=off sends each alone); the table gives the mean batch size beside each rate.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../engine/config.js';
+import type { BatchCounts } from '../engine/coalesce.js';
 import { BookingEngine } from '../engine/engine.js';
 import { sha256Hex } from '../engine/ids.js';
 import { keys } from '../engine/keys.js';
@@ -52,7 +55,12 @@ const country = parseCountry({
     search_quota: { ...demo.rules.search_quota, max_per_window: 1e9, max_per_day: 1e9 },
   },
 });
-const engine = new BookingEngine(redis, { country, secret: 'bench-secret', testMobiles: { prefix: '9999', otp: '123456' } });
+const engine = new BookingEngine(redis, { country, secret: 'bench-secret', testMobiles: { prefix: '9999', otp: '123456' }, coalesce: config.coalesce });
+
+/** The mean size of the batches `counts` gained since `before` (what one script call carried). */
+function meanBatch(counts: BatchCounts, before: { batches: number; calls: number }): number {
+  return (counts.calls - before.calls) / Math.max(1, counts.batches - before.batches);
+}
 
 async function main(): Promise<void> {
   const sessionOutcome = await engine.publishSession({
@@ -72,7 +80,7 @@ async function main(): Promise<void> {
   await redis.script('LOAD', book.lua);
   await redis.script('LOAD', quota.lua);
 
-  const rows: { run: number; bookEngine: number; bookRaw: number; quotaEngine: number; quotaRaw: number }[] = [];
+  const rows: { run: number; bookEngine: number; bookBatch: number; bookRaw: number; quotaEngine: number; quotaBatch: number; quotaRaw: number }[] = [];
   for (let r = 1; r <= RUNS; r++) {
     process.stdout.write(`run ${r}/${RUNS}: preparing ${REQUESTS} beneficiaries per side… `);
     const engineAccount = `bench-engine-${r}`;
@@ -83,12 +91,14 @@ async function main(): Promise<void> {
 
     process.stdout.write('booking (engine)… ');
     let refused = 0;
+    const bookingsBefore = { ...engine.bookings.counts };
     const started = performance.now();
     await runWithConcurrency(REQUESTS, CONNECTIONS, async (i) => {
       const outcome = await engine.book({ accountId: engineAccount, sessionId, slot, dose: 1, beneficiaryIds: [engineIds[i]!] });
       if (!outcome.ok) refused += 1;
     });
     const bookEngine = REQUESTS / ((performance.now() - started) / 1000);
+    const bookBatch = meanBatch(engine.bookings.counts, bookingsBefore);
     if (refused) throw new Error(`${refused} engine bookings were refused; the benchmark expects every one to succeed`);
 
     process.stdout.write('booking (redis-benchmark)… ');
@@ -106,36 +116,50 @@ async function main(): Promise<void> {
     if (!issued.ok) throw new Error('issueOtp failed');
     const login = await engine.verifyOtp(issued.txnId, sha256Hex('123456'));
     if (!login.ok) throw new Error('verifyOtp failed');
+    const quotasBefore = { ...engine.searchQuotas.counts };
     const quotaStarted = performance.now();
     await runWithConcurrency(REQUESTS, CONNECTIONS, async () => {
       const outcome = await engine.consumeSearchQuota(login.accountId, login.sid);
       if (!outcome.ok) throw new Error(`quota refused: ${Status[outcome.status]}`);
     });
     const quotaEngine = REQUESTS / ((performance.now() - quotaStarted) / 1000);
+    const quotaBatch = meanBatch(engine.searchQuotas.counts, quotasBefore);
 
     process.stdout.write('quota (redis-benchmark)…\n');
     const call = engine.searchQuotaCall(login.accountId, login.sid);
     const quotaRaw = await redisBenchmark(host.replace(/^\[|\]$/g, ''), port, REQUESTS, CONNECTIONS, 1, [
       'EVALSHA', quota.sha, String(call.keys.length), ...call.keys.map((key) => prefix + key), ...call.args.map(String),
     ]);
-    rows.push({ run: r, bookEngine, bookRaw, quotaEngine, quotaRaw });
+    rows.push({ run: r, bookEngine, bookBatch, bookRaw, quotaEngine, quotaBatch, quotaRaw });
     await redis.del(keys.account(engineAccount), keys.account(rawAccount), keys.outbox());
   }
 
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
-  console.log(`\nRedis ${host}:${port}; ${REQUESTS} calls per side per run; ${CONNECTIONS} concurrent; ${RUNS} runs\n`);
+  console.log(`\nRedis ${host}:${port}; ${REQUESTS} calls per side per run; ${CONNECTIONS} concurrent; ${RUNS} runs; coalescing ${config.coalesce ? 'on' : 'off'}\n`);
   console.log(
     formatTable(
-      ['run', 'book: engine ops/s', 'book: redis-benchmark ops/s', 'ratio', 'quota: engine ops/s', 'quota: redis-benchmark ops/s', 'ratio'],
+      ['run', 'book: engine ops/s', 'mean batch', 'book: redis-benchmark ops/s', 'ratio', 'quota: engine ops/s', 'mean batch', 'quota: redis-benchmark ops/s', 'ratio'],
       [
-        ...rows.map((x) => [String(x.run), fmt(x.bookEngine), fmt(x.bookRaw), ratio(x.bookEngine, x.bookRaw), fmt(x.quotaEngine), fmt(x.quotaRaw), ratio(x.quotaEngine, x.quotaRaw)]),
+        ...rows.map((x) => [
+          String(x.run),
+          fmt(x.bookEngine),
+          x.bookBatch.toFixed(1),
+          fmt(x.bookRaw),
+          ratio(x.bookEngine, x.bookRaw),
+          fmt(x.quotaEngine),
+          x.quotaBatch.toFixed(1),
+          fmt(x.quotaRaw),
+          ratio(x.quotaEngine, x.quotaRaw),
+        ]),
         [
           'median',
           fmt(median(rows.map((x) => x.bookEngine))),
+          median(rows.map((x) => x.bookBatch)).toFixed(1),
           fmt(median(rows.map((x) => x.bookRaw))),
           median(rows.map((x) => x.bookEngine / x.bookRaw)).toFixed(2),
           fmt(median(rows.map((x) => x.quotaEngine))),
+          median(rows.map((x) => x.quotaBatch)).toFixed(1),
           fmt(median(rows.map((x) => x.quotaRaw))),
           median(rows.map((x) => x.quotaEngine / x.quotaRaw)).toFixed(2),
         ],

@@ -40,94 +40,11 @@
     {Status.FULL}
 ]]
 local rcall = redis.call
---- @include "includes/readSession"
---- @include "includes/capacityBucket"
---- @include "includes/eligibility"
---- @include "includes/appendOutbox"
---- @include "includes/publishAvailability"
+--- @include "includes/booking"
 
-local sessionKey, accountKey, appointmentKey, idempotencyKey, outboxKey, availabilityKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local appointmentId, sessionId, accountId, slot = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local dose, now, today = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local fingerprint, idempotencyTtl, availabilityCap = ARGV[8], ARGV[9], ARGV[10]
-local codeDigits = ARGV[11]
-local FIRST_BENEFICIARY_ARG = 12
-
-if fingerprint ~= '' then
-  local previous = rcall('GET', idempotencyKey)
-  if previous then
-    local sep = string.find(previous, '|', 1, true)
-    if string.sub(previous, 1, sep - 1) == fingerprint then
-      return { Status.REPLAYED, string.sub(previous, sep + 1) }
-    end
-    return { Status.IDEMPOTENCY_MISMATCH }
-  end
-end
-
-if dose ~= 1 and dose ~= 2 and dose ~= 3 then return { Status.INVALID_DOSE } end
-
-local session = readSession(sessionKey, slot)
-if not session then return { Status.SESSION_NOT_FOUND } end
-local windowProblem = bookingWindowProblem(session, now)
-if windowProblem then return { windowProblem } end
-if not session.slotCap then return { Status.INVALID_SLOT } end
-
-local ids, seen = {}, {}
-for i = FIRST_BENEFICIARY_ARG, #ARGV do
-  local id = ARGV[i]
-  if seen[id] then return { Status.DUPLICATE_BENEFICIARY, id } end
-  seen[id] = true
-  ids[#ids + 1] = id
-end
-local count = #ids
-if count == 0 then return { Status.BENEFICIARY_NOT_FOUND, '' } end
-if #codeDigits < 4 * count or string.find(codeDigits, '%D') then
-  return redis.error_reply('bookAppointment: ARGV[11] must hold 4 random digits per beneficiary')
-end
-
-local bens, refusal, refusedId = eligibleBeneficiaries(accountKey, ids, dose, session, today, nil)
-if not bens then return { refusal, refusedId } end
-
-local bucket = capacityBucket(dose)
-local available = session['cap' .. bucket] - session['booked' .. bucket]
-if count > available or session.slotBooked + count > session.slotCap then return { Status.FULL } end
-
--- every check passed: write
-rcall('HINCRBY', sessionKey, 'booked' .. bucket, count)
-rcall('HINCRBY', sessionKey, 'slotbooked:' .. slot, count)
-
-local event = {
-  appointment_id = appointmentId, account_id = accountId, session_id = sessionId, slot = slot, dose = dose,
-  version = 1, action = 'booked', at = now, created_at = now, beneficiaries = {},
-}
-local appointmentFields = {
-  'account_id', accountId, 'session_id', sessionId, 'slot', slot, 'dose', dose,
-  'bens', table.concat(ids, ','), 'version', 1, 'created_at', now,
-}
-for i, ben in ipairs(bens) do
-  local id = ids[i]
-  local superseded = ben['appt' .. dose] or ''
-  if superseded ~= '' then
-    -- a past appointment of this dose that was never vaccinated: the worker marks it expired
-    event.expired = event.expired or {}
-    event.expired[#event.expired + 1] = { appointment_id = superseded, beneficiary_id = id }
-  end
-  ben['appt' .. dose] = appointmentId
-  ben['appt' .. dose .. '_day'] = session.date
-  rcall('HSET', accountKey, 'ben:' .. id, cjson.encode(ben))
-  local code = string.sub(codeDigits, 4 * i - 3, 4 * i)
-  appointmentFields[#appointmentFields + 1] = 'status:' .. id
-  appointmentFields[#appointmentFields + 1] = 'booked'
-  appointmentFields[#appointmentFields + 1] = 'code:' .. id
-  appointmentFields[#appointmentFields + 1] = code
-  event.beneficiaries[i] = { id = id, status = 'booked', security_code = code }
-end
-rcall('HSET', appointmentKey, unpack(appointmentFields))
-if fingerprint ~= '' then
-  rcall('SET', idempotencyKey, fingerprint .. '|' .. appointmentId, 'PX', idempotencyTtl)
-end
-appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':1', 'appointment', event)
-publishAvailability(availabilityKey, sessionKey, sessionId, availabilityCap, { slot })
-
-return { Status.OK, appointmentId, available - count }
+local ids = {}
+for i = 12, #ARGV do ids[#ids + 1] = ARGV[i] end
+return bookAppointment(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], {
+  appointmentId = ARGV[1], sessionId = ARGV[2], accountId = ARGV[3], slot = ARGV[4], dose = ARGV[5],
+  fingerprint = ARGV[8], codeDigits = ARGV[11], ids = ids,
+}, { now = tonumber(ARGV[6]), today = tonumber(ARGV[7]), idempotencyTtl = ARGV[9], availabilityCap = ARGV[10] })

@@ -1,13 +1,14 @@
 import type { RedisClient } from '../../engine/redis.js';
-import { BookingEngine } from '../../engine/engine.js';
+import { BookingEngine, type BookingRequest } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
 import { localInstant, yearOf } from '../../engine/dates.js';
 import { defineSession, SessionInputError } from '../../engine/sessions.js';
 import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, publishSession, slotsOf } from '../support/booking.js';
-import { otherTwoDoseVaccine, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
+import { nextMobileOf, otherTwoDoseVaccine, singleDoseVaccine, testCountries, twoDoseVaccine } from '../support/countries.js';
 import { WORKING_DAY } from '../support/clock.js';
 import { connectTestRedis, describe, expect, test, type TestClock } from '../support/fixtures.js';
+import { createBeneficiaryPool } from '../../loadtest/bench-support.js';
 
 const DAY = 86_400_000;
 
@@ -63,6 +64,97 @@ async function readOutbox(redis: RedisClient): Promise<OutboxEntry[]> {
     for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
     return { id: map.id!, kind: map.kind!, data: JSON.parse(map.data!) as Record<string, unknown> };
   });
+}
+
+/**
+ * The same bookings in two worlds (coalescing tests): sessions and accounts built alike on two key
+ * prefixes, so one world can take the bookings coalesced and the other one by one, and the two
+ * compared. Accounts come from the same mobiles, so their ids and beneficiary ids are the same.
+ */
+interface BookingWorld {
+  engine: BookingEngine;
+  redis: RedisClient;
+  /** `few` has few seats (its slots fewer still), `other` plenty, at another centre */
+  sessions: { few: string; other: string };
+  families: { accountId: string; beneficiaryIds: string[] }[];
+}
+
+/** One planned booking: which family, which of its beneficiaries (an index may repeat), where. */
+interface PlannedBooking {
+  family: number;
+  bens: number[];
+  session: 'few' | 'other' | 'missing';
+  slot: number | 'nope';
+  dose?: number;
+  idempotencyKey?: string;
+}
+
+async function bookingWorld(engine: BookingEngine, redis: RedisClient, mobiles: string[], familySize: (k: number) => number, birthYear: (k: number) => number): Promise<BookingWorld> {
+  const few = await publishSession(engine, { capacity_dose1: 12, capacity_dose2: 0, slot_capacity: everySlot(engine, demoCenterId(engine), 4) });
+  const other = await publishSession(engine, { center_id: demoCenterId(engine, 1), capacity_dose1: 100, capacity_dose2: 10 });
+  const families = [];
+  for (const [k, mobile] of mobiles.entries()) families.push(await accountWithBeneficiaries(engine, familySize(k), birthYear(k), mobile));
+  return { engine, redis, sessions: { few, other }, families };
+}
+
+function plannedRequest(world: BookingWorld, plan: PlannedBooking): BookingRequest {
+  const family = world.families[plan.family]!;
+  const sessionId = plan.session === 'missing' ? 'no-such-session' : world.sessions[plan.session];
+  const centerId = demoCenterId(world.engine, plan.session === 'other' ? 1 : 0);
+  return {
+    accountId: family.accountId,
+    sessionId,
+    slot: plan.slot === 'nope' ? 'nope' : slotsOf(world.engine, centerId)[plan.slot % slotsOf(world.engine, centerId).length]!,
+    dose: plan.dose ?? 1,
+    beneficiaryIds: plan.bens.map((i) => family.beneficiaryIds[i]!),
+    idempotencyKey: plan.idempotencyKey,
+  };
+}
+
+type BookingOutcome = Awaited<ReturnType<BookingEngine['book']>>;
+
+/**
+ * What a reader of the availability stream knows once it has read every entry: each session's
+ * latest fields (a batch publishes a session once, after its bookings; one by one, after each).
+ */
+async function availabilityBySession(redis: RedisClient): Promise<Record<string, Record<string, string>>> {
+  const known: Record<string, Record<string, string>> = {};
+  for (const [, fields] of await redis.xrange(keys.availability(), '-', '+')) {
+    const entry: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!;
+    known[entry.s!] = { ...known[entry.s!], ...entry };
+  }
+  return known;
+}
+
+/**
+ * Everything a world's bookings decided and wrote: the answers, the sessions, the beneficiaries,
+ * the appointments, the outbox entries, and what the availability stream tells its readers. Appointment ids (random) become the
+ * position of the booking that created them; security codes (random) are checked against the
+ * appointment and then masked; photo IDs (fresh per world) are dropped.
+ */
+async function bookingResults(world: BookingWorld, outcomes: BookingOutcome[]): Promise<unknown> {
+  const created = new Map<string, string>();
+  outcomes.forEach((o, i) => {
+    if (o.ok && o.status === Status.OK) created.set(o.appointmentId, `appointment#${i}`);
+  });
+  for (const o of outcomes) {
+    if (!o.ok) continue;
+    const appointment = (await world.engine.getAppointment(o.appointmentId))!;
+    // the answer's codes are the slip's, for a first answer and a replay alike
+    expect(o.securityCodes.map((c) => c.code)).toEqual(o.securityCodes.map((c) => appointment.beneficiaries.find((b) => b.id === c.beneficiaryId)?.security_code));
+  }
+  const state = {
+    outcomes,
+    sessions: [await world.engine.getSession(world.sessions.few), await world.engine.getSession(world.sessions.other)],
+    beneficiaries: await Promise.all(world.families.map((f) => world.engine.listBeneficiaries(f.accountId))),
+    appointments: await Promise.all([...created.keys()].map((id) => world.engine.getAppointment(id))),
+    outbox: await readOutbox(world.redis),
+    availability: await availabilityBySession(world.redis),
+  };
+  let text = JSON.stringify(state, (key, value: unknown) => (key === 'security_code' || key === 'code' ? '####' : key.startsWith('photo_id') ? undefined : value));
+  for (const [id, alias] of created) text = text.replaceAll(id, alias);
+  return JSON.parse(text);
 }
 
 /**
@@ -194,6 +286,96 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
       // without a key, a repeat is an ordinary second booking and is refused as already booked
       const again = await engine.book({ ...request, idempotencyKey: undefined });
       expect(again).toMatchObject({ ok: false, status: Status.ALREADY_BOOKED });
+    });
+
+    test('bookings coalesced into one call are decided and written exactly as the same bookings one by one', async ({ engine, redis, prefix, clock }) => {
+      const year = yearOf(engine.today());
+      const mobiles = Array.from({ length: 30 }, () => nextMobileOf(engine.country));
+      // families of 1 to 3; every tenth family from the eighth is too young for the sessions
+      const familySize = (k: number) => 1 + (k % 3);
+      const birthYear = (k: number) => (k % 10 === 7 ? year - 10 : 1985);
+      const aloneRedis = connectTestRedis(`${prefix}alone:`);
+      try {
+        const alone = new BookingEngine(aloneRedis, { country: engine.country, secret: 'test-secret', clock: clock.now, coalesce: false });
+        const worlds = [await bookingWorld(engine, redis, mobiles, familySize, birthYear), await bookingWorld(alone, aloneRedis, mobiles, familySize, birthYear)];
+
+        // every family tries the session with few seats, in turn; between them: replays and a
+        // mismatch under an idempotency key, a beneficiary booked twice in the batch, a beneficiary
+        // named twice, bookings that cannot be (no session, no such slot or dose, dose 2 first)
+        const plans: PlannedBooking[] = [];
+        for (let k = 0; k < mobiles.length; k++) {
+          const all = Array.from({ length: familySize(k) }, (_, i) => i);
+          plans.push({ family: k, bens: all, session: 'few', slot: k, idempotencyKey: k % 5 === 0 ? `key-${k}` : undefined });
+          if (k === 0) plans.push({ family: 0, bens: [0], session: 'few', slot: 0, idempotencyKey: 'key-0' }, { family: 0, bens: [0], session: 'few', slot: 1, idempotencyKey: 'key-0' });
+          if (k === 2) plans.push({ family: 1, bens: [1], session: 'other', slot: 0 }, { family: 2, bens: [0, 0], session: 'other', slot: 0 });
+          if (k === 5) {
+            plans.push(
+              { family: 4, bens: [0], session: 'missing', slot: 0 },
+              { family: 4, bens: [0], session: 'other', slot: 'nope' },
+              { family: 4, bens: [0], session: 'other', slot: 0, dose: 4 },
+              { family: 3, bens: [0], session: 'other', slot: 0, dose: 2 },
+            );
+          }
+        }
+        // the last family, refused for want of seats, books elsewhere; a late replay
+        plans.push({ family: 29, bens: [0, 1, 2], session: 'other', slot: 1 }, { family: 5, bens: [0, 1, 2], session: 'few', slot: 5, idempotencyKey: 'key-5' });
+
+        const before = engine.bookings.counts.batches;
+        const coalesced = await Promise.all(plans.map((plan) => engine.book(plannedRequest(worlds[0]!, plan))));
+        const oneByOne: BookingOutcome[] = [];
+        for (const plan of plans) oneByOne.push(await alone.book(plannedRequest(worlds[1]!, plan)));
+        // all of them in one script call; the other world's one at a time
+        expect(engine.bookings.counts.batches - before).toBe(1);
+        expect(alone.bookings.counts.bySize.get(1)).toBe(plans.length);
+
+        expect(await bookingResults(worlds[0]!, coalesced)).toEqual(await bookingResults(worlds[1]!, oneByOne));
+        // and the batch went through what it was meant to
+        const statuses = new Set(coalesced.map((o) => o.status));
+        for (const status of [
+          Status.OK, Status.REPLAYED, Status.IDEMPOTENCY_MISMATCH, Status.FULL, Status.ALREADY_BOOKED, Status.DUPLICATE_BENEFICIARY, Status.AGE_NOT_ELIGIBLE,
+          Status.SESSION_NOT_FOUND, Status.INVALID_SLOT, Status.INVALID_DOSE, Status.PREVIOUS_DOSE_MISSING,
+        ]) {
+          expect(statuses, Status[status]).toContain(status);
+        }
+        expect(coalesced.some((o, i) => o.status === Status.OK && plans[i]!.bens.length === 3)).toBe(true); // a family of three
+        const few = (await engine.getSession(worlds[0]!.sessions.few))!;
+        expect(few.booked1).toBeLessThanOrEqual(12);
+        few.slot_booked.forEach((n) => expect(n).toBeLessThanOrEqual(4));
+        // the stream's readers learn the seats left after the batch
+        expect((await availabilityBySession(redis))[worlds[0]!.sessions.few]).toMatchObject({ a1: String(12 - few.booked1) });
+      } finally {
+        aloneRedis.disconnect();
+      }
+    });
+
+    test('a turn of more bookings than one call carries goes as several calls, in arrival order', async ({ engine, redis }) => {
+      const sessionId = await publishSession(engine, { capacity_dose1: 260, capacity_dose2: 0, slot_capacity: everySlot(engine, demoCenterId(engine), 260) });
+      const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+      const ids = await createBeneficiaryPool(redis, 'many', 300);
+      const outcomes = await Promise.all(ids.map((id) => engine.book({ accountId: 'many', sessionId, slot, dose: 1, beneficiaryIds: [id] })));
+      expect([...engine.bookings.counts.bySize]).toEqual([[256, 1], [44, 1]]);
+      // the first 260 to arrive got the seats, though the last 4 of them went in the second call
+      expect(outcomes.map((o) => o.status)).toEqual([...Array(260).fill(Status.OK), ...Array(40).fill(Status.FULL)]);
+    });
+
+    test('a coalesced batch whose changes the replicas do not confirm: exactly the bookings that changed something fail', async ({ engine: setup, makeEngine, redis }) => {
+      // more replicas than any test Redis has: the WAIT after the batch falls short
+      const engine = makeEngine({ durability: { replicas: 5, timeoutMs: 50 } });
+      const sessionId = await publishSession(setup, { capacity_dose1: 2, capacity_dose2: 0, slot_capacity: everySlot(setup, demoCenterId(setup), 2) });
+      const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+      const { accountId, beneficiaryIds } = await accountWithBeneficiaries(setup, 3);
+      const batch: [number[], string?][] = [[[0], 'retry-me'], [[0], 'retry-me'], [[0]], [[1]], [[2]], [[1, 2]]];
+      const outcomes = await Promise.allSettled(
+        batch.map(([bens, idempotencyKey]) => engine.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds: bens.map((i) => beneficiaryIds[i]!), idempotencyKey })),
+      );
+      const summary = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : Status[(o.value as BookingOutcome).status]));
+      // two seats: the first two distinct bookings and the replay changed something (applied, not
+      // acknowledged); the refused ones keep their answers
+      expect(summary).toEqual(['ReplicationShortfallError', 'ReplicationShortfallError', 'ALREADY_BOOKED', 'ReplicationShortfallError', 'FULL', 'ALREADY_BOOKED']);
+      expect(engine.bookings.counts.bySize.get(batch.length)).toBe(1);
+      expect(engine.durability.counts).toEqual({ waits: 1, changes: 3 });
+      expect((await engine.getSession(sessionId))!.booked1).toBe(2);
+      expect((await readOutbox(redis)).filter((e) => e.kind === 'appointment')).toHaveLength(2);
     });
   });
 

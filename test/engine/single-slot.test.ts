@@ -67,6 +67,10 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     const slots = slotsOf(engine, demoCenterId(engine));
     const booked = await engine.book({ accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds: beneficiaryIds.slice(0, 2) });
     if (!booked.ok) throw new Error(`book: ${booked.status}`);
+    // two bookings in one event-loop turn: one coalesced call (bookAppointments)
+    const family = await accountWithBeneficiaries(engine, 2);
+    const pair = await Promise.all(family.beneficiaryIds.map((id) => engine.book({ accountId: family.accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds: [id] })));
+    expect(pair.map((o) => o.ok)).toEqual([true, true]);
     expect((await engine.reschedule(accountId, booked.appointmentId, otherSessionId, slots[1]!)).ok).toBe(true);
     expect((await engine.cancel(accountId, booked.appointmentId, [beneficiaryIds[1]!])).ok).toBe(true);
     expect((await engine.deleteBeneficiary(accountId, beneficiaryIds[2]!)).ok).toBe(true);
@@ -136,6 +140,7 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect([...tags('consumeSearchQuotas')]).toEqual([engine.partitions.tag(engine.partitions.of(relogin.accountId)).slice(1, -1)]);
     expect([...tags('passOtpGate')]).toEqual(['otp']);
     expect([...tags('bookAppointment')]).toEqual(['bk']);
+    expect([...tags('bookAppointments')]).toEqual(['bk']);
     // the partitioned steps: the account's partition, or the session's
     const tagOf = (id: string) => engine.partitions.tagOf(id).slice(1, -1);
     expect([...tags('holdAppointment')]).toEqual([tagOf(account.accountId)]);

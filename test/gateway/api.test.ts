@@ -306,6 +306,8 @@ describe("teeka's own endpoints", () => {
       /teeka_booking_outcomes_total\{outcome="ok"\} [1-9]/,
       // the protected searches above went through the coalescing of search-quota scripts
       /teeka_coalesced_requests_total\{script="consumeSearchQuota"\} [1-9]/,
+      // and the bookings through the coalescing of booking scripts
+      /teeka_coalesced_requests_total\{script="bookAppointment"\} [1-9]/,
     ];
     let text = '';
     for (let i = 0; i < 100 && !counted.every((line) => line.test(text)); i++) {
@@ -315,6 +317,8 @@ describe("teeka's own endpoints", () => {
     expect(text).toMatch(counted[0]!);
     expect(text).toMatch(counted[1]!);
     expect(text).toMatch(counted[2]!);
+    expect(text).toMatch(counted[3]!);
+    expect(text).toMatch(/teeka_coalesced_batches_total\{script="bookAppointment"\} [1-9]/);
     expect(text).toMatch(/teeka_coalesced_batches_total\{script="consumeSearchQuota"\} [1-9]/);
     expect(text).toContain('teeka_http_request_duration_seconds_bucket');
   });

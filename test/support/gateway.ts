@@ -39,6 +39,11 @@ export interface GatewayOptions {
   country?: TestCountry;
   /** the instant the gateway's clock reads now (default: the country's working morning); time then runs on */
   at?: number;
+  /**
+   * whether the test's own engine coalesces calls (engine/coalesce.ts). Default true; false makes each
+   * of its bookings a script call and an availability entry of its own
+   */
+  coalesce?: boolean;
 }
 
 /** The clock offset that makes "now" read as `at`, else the country's morning, for this test file's processes. */
@@ -100,6 +105,7 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
     country: options.country?.country ?? demoCountry(),
     secret: 'teeka-demo-secret-do-not-use-in-production',
     clock: offsetClock(clockOffset),
+    coalesce: options.coalesce ?? true,
   });
   return {
     url: `http://127.0.0.1:${port}`,
