@@ -21,7 +21,7 @@ import { BookingEngine } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
 import { Partitions } from '../../engine/partitions.js';
 import { connectRedis, parseClusterNodes, type ClusterNode, type RedisClient } from '../../engine/redis.js';
-import { loggedInCitizens, runWithConcurrency } from '../../loadtest/bench-support.js';
+import { runWithConcurrency } from '../../loadtest/bench-support.js';
 import { PrivateCluster } from '../../loadtest/private-cluster.js';
 import { openPool } from '../../worker/database.js';
 import { readQueueDepth } from '../../worker/queue-depth.js';
@@ -29,6 +29,7 @@ import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
 import { processClock, realTimeEnv } from '../support/clock.js';
 import { demoCountry } from '../support/fixtures.js';
 import { freePort } from '../support/gateway.js';
+import { bookUntilAnswered, publishRushSessions, rushSeats } from './rush.js';
 import { PrivatePostgres, spawnNode, startWorkerProcess, waitFor, type ChildProcessHandle } from '../worker/support.js';
 
 const DEMO_SECRET = 'teeka-demo-secret-do-not-use-in-production'; // the gateway's demo default
@@ -88,36 +89,15 @@ async function rushThroughFailover(waitReplicas: number) {
   const pool = openPool({ databaseUrl: postgres.url, schema: run, max: 2, onIdleError: () => {} });
   cleanUps.push(() => pool.end());
 
-  const country = demoCountry();
   const engine = new BookingEngine(redis, {
-    country,
+    country: demoCountry(),
     secret: DEMO_SECRET,
     testMobiles: { prefix: '9999', otp: '123456' },
     clock: processClock,
     partitions: new Partitions(16),
   });
-  const centers = country.data.centers.filter((c) => country.slotsOf(c).length === 4).slice(0, SESSIONS);
-  const sessions: { id: string; slots: string[] }[] = [];
-  for (const center of centers) {
-    const published = await engine.publishSession({
-      center_id: center.center_id,
-      date: engine.today() + 1,
-      vaccine: 'COVISHIELD',
-      min_age_limit: 18,
-      capacity_dose1: 1000,
-      capacity_dose2: 0,
-      slot_capacity: [250, 250, 250, 250],
-    });
-    if (!published.ok) throw new Error('publish failed');
-    sessions.push({ id: published.sessionId, slots: country.slotsOf(center) });
-  }
-  const citizens = await loggedInCitizens(engine, DEMO_SECRET, '123456', {
-    accounts: BOOKINGS / 4,
-    mobileOf: (i) => `9999${String(i).padStart(6, '0')}`,
-    beneficiariesOf: () => 4,
-    photoIdOf: (i, b) => String(i * 4 + b + 1).padStart(12, '0'),
-  });
-  const seats = citizens.flatMap((c) => c.beneficiaryIds.map((beneficiaryId) => ({ token: c.token, beneficiaryId })));
+  const sessions = await publishRushSessions(engine, SESSIONS, 250);
+  const seats = await rushSeats(engine, DEMO_SECRET, BOOKINGS);
 
   // when the answered attempt was sent and when its answer came (performance.now())
   const acknowledged = new Map<string, Acknowledged & { sentAt: number; answeredAt: number }>();
@@ -126,25 +106,10 @@ async function rushThroughFailover(waitReplicas: number) {
   const book = async (i: number) => {
     const seat = seats[i]!;
     const session = sessions[i % sessions.length]!;
-    const body = JSON.stringify({ dose: 1, session_id: session.id, slot: session.slots[i % 4], beneficiaries: [seat.beneficiaryId] });
-    for (;;) {
-      const sentAt = performance.now();
-      const response = await fetch(`http://127.0.0.1:${port}/api/v2/appointment/schedule`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${seat.token}`, 'idempotency-key': `rush-${seat.beneficiaryId}` },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      }).catch(() => null);
-      if (response && response.status < 500) {
-        const answer = (await response.json()) as { appointment_confirmation_no?: string; errorCode?: string };
-        if (response.status === 200) acknowledged.set(seat.beneficiaryId, { appointmentId: answer.appointment_confirmation_no!, sessionId: session.id, sentAt, answeredAt: performance.now() });
-        else refusals.push(`${response.status} ${answer.errorCode}`);
-        return;
-      }
-      await response?.body?.cancel();
-      retries += 1;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const answer = await bookUntilAnswered(port, seat, session, session.slots[i % 4]!);
+    retries += answer.retries;
+    if (answer.status === 200) acknowledged.set(seat.beneficiaryId, { appointmentId: answer.appointmentId!, sessionId: session.id, sentAt: answer.sentAt, answeredAt: answer.answeredAt });
+    else refusals.push(`${answer.status} ${answer.errorCode}`);
   };
 
   // every booking key shares the {bk} slot: its master is the one whose loss matters

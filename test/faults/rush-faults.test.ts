@@ -12,9 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { projectRoot } from '../../engine/config.js';
 import { BookingEngine } from '../../engine/engine.js';
-import { sha256Hex } from '../../engine/ids.js';
 import { deleteKeysWithPrefix, type RedisClient } from '../../engine/redis.js';
-import { signToken } from '../../engine/tokens.js';
 import { runWithConcurrency } from '../../loadtest/bench-support.js';
 import { openPool } from '../../worker/database.js';
 import { readQueueDepth } from '../../worker/queue-depth.js';
@@ -22,6 +20,7 @@ import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
 import { processClock } from '../support/clock.js';
 import { connectTestRedis, demoCountry, TEST_REDIS } from '../support/fixtures.js';
 import { freePort } from '../support/gateway.js';
+import { bookUntilAnswered, publishRushSessions, rushSeats } from './rush.js';
 import { PrivatePostgres, spawnNode, startWorkerProcess, waitFor, type ChildProcessHandle } from '../worker/support.js';
 
 const DEMO_SECRET = 'teeka-demo-secret-do-not-use-in-production'; // the gateway's demo default
@@ -73,44 +72,9 @@ it(
   `${BOOKINGS} bookings through the gateway while the worker is killed twice, the gateway once and PostgreSQL is down for 10 s`,
   async () => {
     const engine = new BookingEngine(redis, { country: demoCountry(), secret: DEMO_SECRET, testMobiles: { prefix: '9999', otp: '123456' }, clock: processClock });
-    const centers = demoCountry().data.centers.filter((c) => demoCountry().slotsOf(c).length === 4).slice(0, 3);
-    const sessions: { id: string; slots: string[] }[] = [];
-    for (const center of centers) {
-      const published = await engine.publishSession({
-        center_id: center.center_id,
-        date: engine.today() + 1,
-        vaccine: 'COVISHIELD',
-        min_age_limit: 18,
-        capacity_dose1: 4000,
-        capacity_dose2: 0,
-        slot_capacity: [4000, 4000, 4000, 4000],
-      });
-      if (!published.ok) throw new Error('publish failed');
-      sessions.push({ id: published.sessionId, slots: demoCountry().slotsOf(center) });
-    }
-
+    const sessions = await publishRushSessions(engine, 3, 4000);
     // citizens: test numbers logged in through the engine, 4 beneficiaries each (the demo's limit)
-    const seats: { token: string; beneficiaryId: string }[] = [];
-    await runWithConcurrency(BOOKINGS / 4, 100, async (i) => {
-      const issued = await engine.issueOtp(`9999${String(i).padStart(6, '0')}`, '127.0.0.1');
-      if (!issued.ok) throw new Error('issueOtp failed');
-      const login = await engine.verifyOtp(issued.txnId, sha256Hex('123456'));
-      if (!login.ok) throw new Error('verifyOtp failed');
-      const token = signToken(DEMO_SECRET, { sub: login.accountId, sid: login.sid, role: 'citizen' }, 3600, processClock());
-      for (let b = 0; b < 4; b++) {
-        const added = await engine.addBeneficiary(login.accountId, {
-          name: 'Rush Citizen',
-          birth_year: 1970 + b,
-          gender_id: 1,
-          photo_id_type: 1,
-          photo_id_number: String(i * 4 + b + 1).padStart(12, '0'),
-          comorbidity_ind: 'N',
-          consent_version: 'V1',
-        });
-        if (!added.ok) throw new Error(`addBeneficiary: ${added.status}`);
-        seats.push({ token, beneficiaryId: added.beneficiaryId });
-      }
-    });
+    const seats = await rushSeats(engine, DEMO_SECRET, BOOKINGS);
 
     // the rush: every request retried with its Idempotency-Key until it gets an answer
     const acknowledged = new Map<string, { appointmentId: string; sessionId: string }>();
@@ -119,23 +83,10 @@ it(
     const book = async (i: number) => {
       const seat = seats[i]!;
       const session = sessions[i % sessions.length]!;
-      const body = JSON.stringify({ dose: 1, session_id: session.id, slot: session.slots[i % 4], beneficiaries: [seat.beneficiaryId] });
-      for (;;) {
-        const response = await fetch(`http://127.0.0.1:${port}/api/v2/appointment/schedule`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${seat.token}`, 'idempotency-key': `rush-${seat.beneficiaryId}` },
-          body,
-          signal: AbortSignal.timeout(10_000),
-        }).catch(() => null);
-        if (response && response.status < 500) {
-          const answer = (await response.json()) as { appointment_confirmation_no?: string; errorCode?: string };
-          if (response.status === 200) acknowledged.set(seat.beneficiaryId, { appointmentId: answer.appointment_confirmation_no!, sessionId: session.id });
-          else refusals.push(`${response.status} ${answer.errorCode}`);
-          return;
-        }
-        retries += 1;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const answer = await bookUntilAnswered(port, seat, session, session.slots[i % 4]!);
+      retries += answer.retries;
+      if (answer.status === 200) acknowledged.set(seat.beneficiaryId, { appointmentId: answer.appointmentId!, sessionId: session.id });
+      else refusals.push(`${answer.status} ${answer.errorCode}`);
     };
 
     // the faults, each triggered by the rush's progress so that it strikes mid-rush
