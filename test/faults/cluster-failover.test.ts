@@ -74,10 +74,26 @@ async function rushThroughFailover(waitReplicas: number) {
   const redis: RedisClient = connectRedis({ address, keyPrefix: prefix, role: 'tool' });
   cleanUps.push(async () => redis.disconnect());
 
-  let worker: ChildProcessHandle = await startWorkerProcess(env);
-  cleanUps.push(() => worker.kill('SIGTERM'));
+  // a process that exits on its own (not killed by the test) ends the run with its output
+  let failed: (error: Error) => void = () => {};
+  const died = new Promise<never>((_resolve, reject) => (failed = reject));
+  died.catch(() => {}); // observed by the race below
+  const killedOnPurpose = new Set<ChildProcessHandle>();
+  const watch = (name: string, handle: ChildProcessHandle) => {
+    void handle.exited.then(({ code, signal }) => {
+      if (!killedOnPurpose.has(handle)) failed(new Error(`the ${name} exited by itself (code ${code}, signal ${signal}):\n${handle.output.slice(-4000)}`));
+    });
+    return handle;
+  };
+  const stop = (handle: ChildProcessHandle, signal: NodeJS.Signals) => {
+    killedOnPurpose.add(handle);
+    return handle.kill(signal);
+  };
+
+  let worker: ChildProcessHandle = watch('worker', await startWorkerProcess(env));
+  cleanUps.push(() => stop(worker, 'SIGTERM'));
   const startGateway = async (): Promise<ChildProcessHandle> => {
-    const handle = spawnNode(join(projectRoot(), 'dist', 'gateway', 'main.js'), env);
+    const handle = watch('gateway', spawnNode(join(projectRoot(), 'dist', 'gateway', 'main.js'), env));
     await waitFor('the gateway to answer', async () => {
       if (handle.child.exitCode !== null) throw new Error(`gateway exited:\n${handle.output}`);
       return fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
@@ -85,7 +101,7 @@ async function rushThroughFailover(waitReplicas: number) {
     return handle;
   };
   let gateway = await startGateway();
-  cleanUps.push(() => gateway.kill('SIGTERM'));
+  cleanUps.push(() => stop(gateway, 'SIGTERM'));
   const pool = openPool({ databaseUrl: postgres.url, schema: run, max: 2, onIdleError: () => {} });
   cleanUps.push(() => pool.end());
 
@@ -140,13 +156,14 @@ async function rushThroughFailover(waitReplicas: number) {
     await cluster.restartStopped();
     log.push(`node ${bookingMaster} restarted as a replica and in sync at ${acknowledged.size} acknowledged`);
     await at(0.6);
-    await gateway.kill('SIGKILL');
+    await stop(gateway, 'SIGKILL');
     log.push(`gateway SIGKILLed at ${acknowledged.size} acknowledged`);
     gateway = await startGateway();
     log.push(`gateway restarted at ${acknowledged.size} acknowledged`);
   })();
   const started = Date.now();
-  await runWithConcurrency(BOOKINGS, 32, book);
+  // the rush and the faults, unless a process dies on its own first
+  await Promise.race([Promise.all([runWithConcurrency(BOOKINGS, 32, book), faults]), died]);
   const rushSeconds = (Date.now() - started) / 1000;
   await faults;
 

@@ -59,10 +59,15 @@ export interface RushAnswer {
   retries: number;
 }
 
-/** Book one seat into a session's slot, retrying with the same Idempotency-Key until answered below 500. */
-export async function bookUntilAnswered(port: number, seat: Seat, session: RushSession, slot: string): Promise<RushAnswer> {
+/**
+ * Book one seat into a session's slot, retrying with the same Idempotency-Key until answered below 500;
+ * past `giveUpMs` without such an answer it throws (a gateway that never comes back ends the rush).
+ */
+export async function bookUntilAnswered(port: number, seat: Seat, session: RushSession, slot: string, giveUpMs = 180_000): Promise<RushAnswer> {
   const body = JSON.stringify({ dose: 1, session_id: session.id, slot, beneficiaries: [seat.beneficiaryId] });
+  const deadline = performance.now() + giveUpMs;
   for (let retries = 0; ; retries++) {
+    if (performance.now() > deadline) throw new Error(`booking of ${seat.beneficiaryId} got no answer below 500 in ${giveUpMs} ms (${retries} attempts)`);
     const sentAt = performance.now();
     const response = await fetch(`http://127.0.0.1:${port}/api/v2/appointment/schedule`, {
       method: 'POST',
