@@ -151,8 +151,23 @@ export class LuaScripts {
   /** Run a script: EVALSHA, falling back to EVAL once when Redis does not have it yet. */
   run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown[]> {
     const source = this.checked(name, keys);
+    if (source.numberOfKeys === null) return this.runAlone(source, keys, args);
     const invoke = (this.redis as unknown as Record<string, Invoker>)[source.commandName]!;
-    return invoke.call(this.redis, ...keyArguments(source, keys), ...args) as Promise<unknown[]>;
+    return invoke.call(this.redis, ...keys, ...args) as Promise<unknown[]>;
+  }
+
+  /**
+   * A script of any number of keys, in a pipeline of its own. Not through ioredis's auto-pipelining:
+   * on a cluster that picks a command's node by its first argument, which for these is the key count,
+   * so a batch would join another node's pipeline ("All keys in the pipeline should belong to the
+   * same slots allocation group"); an explicit pipeline finds the slot from the keys themselves.
+   */
+  private async runAlone(source: ScriptSource, keys: string[], args: Arg[]): Promise<unknown[]> {
+    const pipeline = this.redis.pipeline();
+    (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[source.commandName]!(keys.length, ...keys, ...args);
+    const [error, reply] = (await pipeline.exec())?.[0] ?? [new Error(`${source.name}: the pipeline gave no reply`), null];
+    if (error) throw error;
+    return reply as unknown[];
   }
 
   /** Queue a script on a pipeline or transaction. */
