@@ -125,14 +125,19 @@ interface EmbeddedFont {
   characters: Set<number>;
 }
 
+/** where a page's first line sits, and the lowest a line may go, in points from the bottom */
+const TOP = 790;
+const BOTTOM = 50;
+
 export class PdfPage {
   /** the baseline of the next line, in points from the bottom */
-  y = 790;
+  y = TOP;
   private readonly fonts = new Map<string, Promise<EmbeddedFont>>();
 
   private constructor(
     readonly pdf: PDFDocument,
-    readonly page: PDFPage,
+    /** the page being written: a long document (a slip for many people) goes on to another */
+    public page: PDFPage,
   ) {}
 
   static async create(title: string): Promise<PdfPage> {
@@ -153,15 +158,27 @@ export class PdfPage {
 
   /** One line at the left margin; the cursor moves down by `gap`. */
   async line(text: string, size = 11, weight: Weight = 'regular', gap = 18): Promise<void> {
+    this.keepTogether(0);
     await this.draw(text, 50, this.y, size, weight, INK);
     this.y -= gap;
   }
 
   /** A label and its value side by side (the certificate's details). */
   async row(label: string, value: string): Promise<void> {
+    this.keepTogether(0);
     await this.draw(label, 50, this.y, 10, 'regular', LABEL_INK);
     await this.draw(value, 200, this.y, 11, 'bold', INK);
     this.y -= 18;
+  }
+
+  /**
+   * Start a new page unless the next `points` (below the next line) fit on this one: a block such
+   * as one person on a slip is not cut in two.
+   */
+  keepTogether(points: number): void {
+    if (this.y - points >= BOTTOM) return;
+    this.page = this.pdf.addPage(A4);
+    this.y = TOP;
   }
 
   /** Leave `points` of space. */

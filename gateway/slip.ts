@@ -1,5 +1,5 @@
 /**
- * The appointment slip a citizen shows at the centre, as a one-page PDF in the citizen's language,
+ * The appointment slip a citizen shows at the centre, as a PDF (one page, a second for a family of more than about ten) in the citizen's language,
  * with names in the script they were registered in (gateway/pdf-page.ts).
  */
 import { fill, type DocumentText } from './i18n.js';
@@ -46,6 +46,8 @@ export async function renderSlip(slip: SlipContent, text: DocumentText): Promise
   page.skip(6);
   await page.line(text.beneficiaries, 12, 'bold');
   for (const b of slip.beneficiaries) {
+    // a person's three lines stay on one page (a family of more than about ten goes on to a second)
+    page.keepTogether(15 + (b.securityCode ? 15 + 22 : 20));
     await page.line(fill(text.beneficiaryLine, { name: b.name, year: b.birthYear, ref: b.referenceId }), 11, 'regular', 15);
     const status = text.status[b.status] ?? b.status;
     await page.line(fill(text.photoIdLine, { type: b.photoIdType, last4: b.photoIdLast4, status }), 10, 'regular', b.securityCode ? 15 : 20);

@@ -14,7 +14,7 @@ import { renderSlip, type SlipContent } from '../../gateway/slip.js';
 import { personName } from '../../gateway/validation.js';
 import { testCountries } from '../support/countries.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
-import { pdfText, renderFirstPage } from '../support/pdf.js';
+import { pdfPages, pdfText, renderFirstPage } from '../support/pdf.js';
 
 /** Real names, one per script teeka prints, with the characters that tripped the old rule. */
 const NAMES = {
@@ -146,6 +146,18 @@ describe('the documents print every script', () => {
       expect(extracted).toContain(text.status[family[0]!.status]!);
       expect(extracted).not.toContain('?');
     }
+  });
+
+  it("a slip for the most beneficiaries a country allows goes on to a second page instead of off the first's bottom", async () => {
+    const text = documentText('en');
+    // masterdata allows up to 20 people per account; one page holds about ten
+    const many = Array.from({ length: 20 }, (_, i) => ({ ...slip.beneficiaries[i % slip.beneficiaries.length]!, name: `Person Number${String.fromCharCode(65 + i)}`, referenceId: String(20_000_000_000_001 + i) }));
+    const pdf = await renderSlip({ ...slip, beneficiaries: many }, text);
+    const pages = await pdfPages(pdf);
+    expect(pages.length).toBeGreaterThan(1);
+    // pdftotext reads only what lies on a page: every name, each whole on one page, once
+    for (const { name } of many) expect(pages.filter((page) => page.includes(name)), name).toHaveLength(1);
+    expect(pages.at(-1)).toContain(text.codeAdvice);
   });
 
   it('a script with no font prints as ? and is still in the text layer; the same slip renders to the same bytes', async () => {

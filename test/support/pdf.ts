@@ -26,6 +26,14 @@ export function pdfText(pdf: Uint8Array): Promise<string> {
   return withPdfFile(pdf, async (_dir, file) => (await run('pdftotext', ['-layout', file, '-'])).stdout);
 }
 
+/** The text of each page (pdftotext separates pages with a form feed). */
+export async function pdfPages(pdf: Uint8Array): Promise<string[]> {
+  const pages = (await pdfText(pdf)).split('\f');
+  // the form feed ends every page, the last one included
+  if (pages.at(-1)?.trim() === '') pages.pop();
+  return pages;
+}
+
 /** The first page rendered at `dpi` as a PNG file's bytes. */
 export function renderFirstPage(pdf: Uint8Array, dpi = 200): Promise<Buffer> {
   return withPdfFile(pdf, async (dir, file) => {
