@@ -22,7 +22,7 @@ import type { Operators } from '../engine/operators.js';
 import type { Partners } from '../engine/partners.js';
 import type { RedisClient } from '../engine/redis.js';
 import type { GatewayContext } from './context.js';
-import type { Handler, HttpRequest, HttpResponse, Router } from './http.js';
+import { jsonValueOf, type Handler, type HttpRequest, type HttpResponse, type Router } from './http.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { PartnerGate } from './partner-gate.js';
 
@@ -135,7 +135,7 @@ export function objectsOf(request: HttpRequest, response: HttpResponse): string[
   for (const [name, value] of Object.entries(request.params)) if (ID_FIELDS[name]) found.add(`${ID_FIELDS[name]}:${value}`);
   collectIds(parsedJson(request.body), found);
   const type = response.headers?.['content-type'] ?? '';
-  if (response.status < 300 && type.startsWith('application/json')) collectIds(parsedJson(response.body), found);
+  if (response.status < 300 && type.startsWith('application/json')) collectIds(jsonValueOf(response) ?? parsedJson(response.body), found);
   return [...found].slice(0, MAX_OBJECTS);
 }
 
