@@ -227,7 +227,9 @@ const inScript = new WeakMap<HttpRequest, { entryFor: (response: HttpResponse) =
  * For a route whose script can append the entry itself: the entry (JSON) of `response`, to pass to
  * the script, or undefined when the wrapper logs this call itself (the log is off, or the reader is
  * counted by the watch, which needs its own script). Call it with the very answer the route will
- * return when the script reports the entry appended.
+ * return when the script reports the entry appended. (A booking made but answered 503 because the
+ * replicas fell short keeps its entry, as it keeps the booking: it was made, and the client may
+ * learn of it by its retry.)
  */
 export function accessEntryInScript(request: HttpRequest): ((response: HttpResponse) => string) | undefined {
   const pending = inScript.get(request);

@@ -10,7 +10,8 @@
  *
  * It prints the rates and the on/off ratios (medians of the turns), and the gateway's CPU time per
  * answer (user + system, all its threads, from /proc: what the log costs the gateway whatever else
- * the machine runs, where a rate on a shared machine swings with its neighbours), and writes them to
+ * the machine runs, where a rate on a shared machine swings with its neighbours), and Redis's script
+ * calls and script time per answer (INFO commandstats: give it a Redis of its own), and writes them to
  * loadtest/reports/<time>/access-log.md. About a minute; the machine is shared, so compare ratios.
  *
  *   npm run bench:access-log -- [--seconds 4] [--turns 2] [--connections 32]
@@ -57,12 +58,15 @@ const progress = (line: string) => console.log(`[bench:access-log ${new Date().t
 
 type Mode = 'on' | 'off';
 
-/** Redis's script calls (EVALSHA, EVAL) and CPU time (ms) so far, from INFO: the two gateways take turns, so a turn's deltas are its own. */
-async function redisCounters(redis: RedisClient): Promise<{ scripts: number; cpuMs: number }> {
-  const info = await redis.info();
-  const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return { scripts: calls('evalsha') + calls('eval'), cpuMs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000 };
+/**
+ * Redis's script calls (EVALSHA, EVAL) so far and the time it spent running them (µs, the commands
+ * they call included), from INFO commandstats: the two gateways take turns, so a turn's deltas are
+ * its own (on a Redis of its own: REDIS_URL).
+ */
+async function redisCounters(redis: RedisClient): Promise<{ scripts: number; scriptUs: number }> {
+  const info = await redis.info('commandstats');
+  const stat = (name: string, field: string) => Number(new RegExp(`cmdstat_${name}:(?:.*,)?${field}=(\\d+)`).exec(info)?.[1] ?? 0);
+  return { scripts: stat('evalsha', 'calls') + stat('eval', 'calls'), scriptUs: stat('evalsha', 'usec') + stat('eval', 'usec') };
 }
 
 /** CPU time a process has used (user + system, every thread), ms; Linux's /proc. */
@@ -112,8 +116,8 @@ async function main(): Promise<void> {
     const results: Record<string, Record<Mode, number[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
     /** the gateway's CPU µs per ok answer, per scenario and mode */
     const cpu: Record<string, Record<Mode, number[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
-    /** Redis's script calls and CPU µs per ok answer, per scenario and mode */
-    const redisSide: Record<string, Record<Mode, { scripts: number; cpuUs: number }[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
+    /** Redis's script calls and script time (µs) per ok answer, per scenario and mode */
+    const redisSide: Record<string, Record<Mode, { scripts: number; scriptUs: number }[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
     const statsRedis = connectRedis({ address: config.redis, keyPrefix: '', role: 'tool' });
     const measured = async <T extends { okPerSecond: number }>(scenario: string, setup: { pid: number }, mode: Mode, run: () => Promise<T>): Promise<T> => {
       const before = cpuMs(setup.pid);
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
       const answers = result.okPerSecond * SECONDS;
       if (answers > 0) {
         cpu[scenario]![mode].push(((cpuMs(setup.pid) - before) * 1000) / answers);
-        redisSide[scenario]![mode].push({ scripts: (redisAfter.scripts - redisBefore.scripts) / answers, cpuUs: ((redisAfter.cpuMs - redisBefore.cpuMs) * 1000) / answers });
+        redisSide[scenario]![mode].push({ scripts: (redisAfter.scripts - redisBefore.scripts) / answers, scriptUs: (redisAfter.scriptUs - redisBefore.scriptUs) / answers });
       }
       return result;
     };
@@ -185,10 +189,10 @@ async function main(): Promise<void> {
     });
     const cpuTable = formatTable(["gateway CPU µs per ok answer (median of turns)", 'log on', 'log off', 'on / off', 'each turn (on / off)'], cpuRows);
     const redisRows = Object.entries(redisSide).map(([scenario, byMode]) => {
-      const of = (mode: Mode, pick: (v: { scripts: number; cpuUs: number }) => number) => median(byMode[mode].map(pick));
-      return [scenario, of('on', (v) => v.scripts).toFixed(3), of('off', (v) => v.scripts).toFixed(3), of('on', (v) => v.cpuUs).toFixed(1), of('off', (v) => v.cpuUs).toFixed(1)];
+      const of = (mode: Mode, pick: (v: { scripts: number; scriptUs: number }) => number) => median(byMode[mode].map(pick));
+      return [scenario, of('on', (v) => v.scripts).toFixed(3), of('off', (v) => v.scripts).toFixed(3), of('on', (v) => v.scriptUs).toFixed(1), of('off', (v) => v.scriptUs).toFixed(1)];
     });
-    const redisTable = formatTable(['Redis per ok answer (median of turns; the whole server: run on a Redis of its own)', 'script calls, log on', 'log off', 'CPU µs, log on', 'log off'], redisRows);
+    const redisTable = formatTable(['Redis per ok answer (median of turns; the whole server: run on a Redis of its own)', 'script calls, log on', 'log off', 'script µs, log on', 'log off'], redisRows);
     statsRedis.disconnect();
     const report = `# Access log cost\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.\n\n${table}\n\n${cpuTable}\n\n${redisTable}\n${saturated.length ? `\nBooking turns that booked most of their pool of ${POOL} (their rate is a lower bound): ${saturated.join(', ')}.\n` : ''}`;
     writeFileSync(join(runDir, 'access-log.md'), report);

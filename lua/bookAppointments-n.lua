@@ -23,8 +23,8 @@
     ARGV[5..] per booking, in order: appointment id (new, unique), session id, account id, slot label,
               dose, request fingerprint ('' without an idempotency key), security code digits (4 per
               beneficiary), access log entry id ('' for none), access log entry, the number of
-              beneficiaries n, then the n beneficiary reference ids (bookAppointment's ARGV[1..5],
-              ARGV[8], ARGV[11..13] and ARGV[14..])
+              beneficiaries n, then the n beneficiary reference ids (bookAppointment's ARGV[1..5], ARGV[8],
+              ARGV[11..13] and ARGV[14..])
 
   Output: one reply per booking, in order, each as bookAppointment's (an error reply in place of a
   booking whose security code digits are malformed).
