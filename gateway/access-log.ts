@@ -244,13 +244,14 @@ export function accessEntryInScript(request: HttpRequest): ((response: HttpRespo
 function logged(ctx: GatewayContext, log: AccessLog, watch: AccessWatch, handler: Handler): Handler {
   return async (request) => {
     const caller = callerOf(ctx, request);
-    // only what was answered counts toward the watch
     const reader = watch.readerOf(caller);
+    // a reader the watch counts needs its own script (appendAccessEntry-2); anyone else's entry may ride in the route's
     if (!reader) inScript.set(request, { entryFor: (response) => JSON.stringify(entryOf(ctx, request, caller, response)) });
     const response = await handler(request);
     if (!isAccessEntry(response.status)) return response;
     if (inScript.get(request)?.logged === response) return response;
     const entry = entryOf(ctx, request, caller, response);
+    // only what was answered counts toward the watch
     const counted = response.status < 300 ? reader : undefined;
     const distinct = await log.append(entry, counted);
     if (counted) await watch.observe(counted, distinct);
