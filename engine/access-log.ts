@@ -1,7 +1,8 @@
 /**
  * The access log: one entry per read or change of personal data, who, from where, what, outcome.
  * The gateway appends each entry to the outbox (kind `access`) before it answers, so an answer that
- * carried personal data always has its entry, and the worker writes it to PostgreSQL's append-only
+ * carried personal data always has its entry (an accepted booking's goes in its booking script, the
+ * same call: engine.book's `accessEntry`), and the worker writes it to PostgreSQL's append-only
  * `access_log` exactly once (by entry id), chained: each row's hash covers the previous row's hash
  * and its own fields (`accessRowHash`), which `npm run audit -- verify` recomputes.
  */
@@ -59,6 +60,11 @@ export interface CountedReader {
   windowMs: number;
 }
 
+/** A new entry's id in the outbox (the worker writes each id once). */
+export function accessEntryId(): string {
+  return `access:${randomUUID()}`;
+}
+
 /** Entries sent in one script call at most. */
 const BATCH_MAX = 500;
 
@@ -94,7 +100,7 @@ export class AccessLog {
     const reply = await this.scripts.run(
       'appendAccessEntry',
       [keys.outbox(), keys.accessReader(counted.reader)],
-      [`access:${randomUUID()}`, JSON.stringify(entry), this.clock(), counted.windowMs, ...people],
+      [accessEntryId(), JSON.stringify(entry), this.clock(), counted.windowMs, ...people],
     );
     return reply[1] as number;
   }
@@ -104,7 +110,7 @@ export class AccessLog {
     const batch = this.pending;
     if (!batch.length) return;
     this.pending = [];
-    this.scripts.run('appendAccessEntries', [keys.outbox()], batch.flatMap((e) => [`access:${randomUUID()}`, e.data])).then(
+    this.scripts.run('appendAccessEntries', [keys.outbox()], batch.flatMap((e) => [accessEntryId(), e.data])).then(
       () => batch.forEach((e) => e.resolve()),
       (err: unknown) => batch.forEach((e) => e.reject(err)),
     );

@@ -18,6 +18,7 @@ import {
   photoIdHashOf,
   sha256Hex,
 } from './ids.js';
+import { accessEntryId } from './access-log.js';
 import { KeyRing } from './certificate-keys.js';
 import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
 import { keys } from './keys.js';
@@ -119,6 +120,19 @@ export interface BookingRequest {
   beneficiaryIds: string[];
   /** a client-chosen key: the same request retried with it books once and gets the same answer */
   idempotencyKey?: string | undefined;
+  /**
+   * The access log entry (JSON, engine/access-log.ts AccessEntry) of the answer this booking gets
+   * if accepted, given its new appointment id and security codes: the booking script appends it to
+   * the outbox with the booking, in the same call (includes/booking.lua). An outcome with
+   * `accessLogged` had it appended; any other outcome (a refusal, a replay) did not.
+   */
+  accessEntry?: ((appointmentId: string, securityCodes: SecurityCode[]) => string) | undefined;
+}
+
+/** A beneficiary's security code on an appointment. */
+export interface SecurityCode {
+  beneficiaryId: string;
+  code: string;
 }
 
 const MINUTE_MS = 60_000;
@@ -184,6 +198,9 @@ interface BookingCall {
   beneficiaryIds: string[];
   /** the client's idempotency key, '-' without one (the record's key is then never written) */
   idempotencyKey: string;
+  /** the access log entry's id and the entry, appended if the booking is accepted; '' for none */
+  accessId: string;
+  accessEntry: string;
 }
 
 export class BookingEngine {
@@ -553,7 +570,7 @@ export class BookingEngine {
   /** Book beneficiaries of one account into a session slot: all of them or none. */
   async book(
     request: BookingRequest,
-  ): Promise<Outcome<{ appointmentId: string; availableAfter?: number; securityCodes: { beneficiaryId: string; code: string }[] }>> {
+  ): Promise<Outcome<{ appointmentId: string; availableAfter?: number; securityCodes: SecurityCode[]; accessLogged?: boolean }>> {
     const { accountId, sessionId, slot, dose, beneficiaryIds, idempotencyKey } = request;
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       return { ok: false, status: Status.IDEMPOTENCY_MISMATCH };
@@ -561,6 +578,7 @@ export class BookingEngine {
     const appointmentId = newAppointmentId();
     const fingerprint = bookingFingerprint(request);
     const codeDigits = await this.securityCodeDigits(accountId, beneficiaryIds.length);
+    const securityCodes = beneficiaryIds.map((beneficiaryId, i) => ({ beneficiaryId, code: codeDigits.slice(i * 4, i * 4 + 4) }));
     const reply = await this.bookings.submit(BOOKING_PARTITION, {
       appointmentId,
       sessionId,
@@ -571,12 +589,13 @@ export class BookingEngine {
       codeDigits,
       beneficiaryIds,
       idempotencyKey: idempotencyKey ?? '-',
+      accessId: request.accessEntry ? accessEntryId() : '',
+      accessEntry: request.accessEntry ? request.accessEntry(appointmentId, securityCodes) : '',
     });
     if (reply instanceof Error) throw reply;
     const status = code(reply);
     if (status === Status.OK) {
-      const securityCodes = beneficiaryIds.map((beneficiaryId, i) => ({ beneficiaryId, code: codeDigits.slice(i * 4, i * 4 + 4) }));
-      return { ok: true, status, appointmentId: reply[1] as string, availableAfter: reply[2] as number, securityCodes };
+      return { ok: true, status, appointmentId: reply[1] as string, availableAfter: reply[2] as number, securityCodes, accessLogged: request.accessEntry !== undefined };
     }
     if (status === Status.REPLAYED) {
       // the first answer's codes, as the appointment keeps them
@@ -609,7 +628,7 @@ export class BookingEngine {
     const args: (string | number)[] = [now, today, this.idempotencyTtlMs, this.availabilityCap];
     for (const b of bookings) {
       batchKeys.push(keys.session(b.sessionId), keys.account(b.accountId), keys.appointment(b.appointmentId), keys.idempotency(b.accountId, b.idempotencyKey));
-      args.push(b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, b.fingerprint, b.codeDigits, b.beneficiaryIds.length, ...b.beneficiaryIds);
+      args.push(b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, b.fingerprint, b.codeDigits, b.accessId, b.accessEntry, b.beneficiaryIds.length, ...b.beneficiaryIds);
     }
     // a booking whose call Redis refused comes back as an Error element (ioredis's reply parser)
     const replies = (await this.scripts.run('bookAppointments', batchKeys, args)) as (unknown[] | Error)[];
@@ -629,7 +648,7 @@ export class BookingEngine {
   private bookingCall(b: BookingCall, now: number, today: number): { keys: string[]; args: (string | number)[] } {
     return {
       keys: [keys.session(b.sessionId), keys.account(b.accountId), keys.appointment(b.appointmentId), keys.idempotency(b.accountId, b.idempotencyKey), keys.outbox(), keys.availability()],
-      args: [b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, now, today, b.fingerprint, this.idempotencyTtlMs, this.availabilityCap, b.codeDigits, ...b.beneficiaryIds],
+      args: [b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, now, today, b.fingerprint, this.idempotencyTtlMs, this.availabilityCap, b.codeDigits, b.accessId, b.accessEntry, ...b.beneficiaryIds],
     };
   }
 

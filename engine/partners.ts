@@ -15,6 +15,21 @@
  *
  * The registry lives in `{partners}` (engine/keys.ts): partner and key records, and the stream of
  * revocations and changes that every gateway thread follows (gateway/partner-gate.ts).
+ *
+ * Durability: every change is also recorded in PostgreSQL (`partners`, `partner_keys`; the key's
+ * sha256 only), which `npm run rebuild` lays the registry out from again. The booking changes reach
+ * PostgreSQL through the outbox, written by the very script that makes them; the registry's scripts
+ * run in the `{partners}` slot, which in a cluster cannot reach the outbox's `{bk}`, so here the
+ * admin's path records each change itself (a PartnerLedger), in this order:
+ * 1. Redis first: its script decides (the version, a key id's clash, a key already revoked) and a
+ *    revocation or suspension is in force on every gateway thread at once, PostgreSQL up or not;
+ * 2. then the record as Redis now holds it goes to PostgreSQL, guarded (a partner row only moves to a
+ *    higher version, a key only from active to revoked), so concurrent admins and a repeat converge.
+ * If PostgreSQL refuses step 2, the operation fails to the admin (the error propagates: 503 for an
+ * outage, as every backend failure): no change is acknowledged without its record. Repeating it
+ * records it (register, suspend and revoke are repeatable as they stand); a key whose record failed
+ * is revoked in Redis at once instead, since its text is never shown. Until repeated, the difference
+ * is not silent: `npm run reconcile` names every partner and key whose Redis record and row differ.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from './clock.js';
@@ -163,10 +178,10 @@ export function decodePartnerHash(partnerId: string, hash: Record<string, string
 }
 
 /** A key hash as issuePartnerKey-3.lua and revokePartnerKey-2.lua write it (with its sha256, which never leaves the engine). */
-export function decodePartnerKeyHash(keyName: string, keyId: string, hash: Record<string, string>): (PartnerKeyRecord & { hash: string }) | null {
+export function decodePartnerKeyHash(keyName: string, keyId: string, hash: Record<string, string>): StoredPartnerKey | null {
   if (Object.keys(hash).length === 0) return null;
   const fields = new Fields(`partner key ${keyName}`, hash);
-  const record: PartnerKeyRecord & { hash: string } = {
+  const record: StoredPartnerKey = {
     keyId,
     hash: fields.text('hash'),
     status: fields.oneOf('status', ['active', 'revoked'] as const),
@@ -193,6 +208,60 @@ export function decodePartnerStreamEntry(id: string, fields: string[]): PartnerS
   return keyId === undefined ? { partnerId: reader.text('p') } : { partnerId: reader.text('p'), keyId };
 }
 
+/** The partner hash's fields, as registerPartner-3.lua writes them (a rebuild lays them out again). */
+export function encodePartnerHash(partner: PartnerRecord): (string | number)[] {
+  return [
+    'name', partner.name, 'contact', partner.contact, 'scopes', partner.scopes.join(','), 'per_minute', partner.limits.perMinute,
+    'per_day', partner.limits.perDay, 'status', partner.status, 'created_at', partner.createdAt, 'updated_at', partner.updatedAt,
+    'updated_by', partner.updatedBy, 'version', partner.version,
+  ]; // prettier-ignore
+}
+
+/** A key hash's fields, as issuePartnerKey-3.lua and revokePartnerKey-2.lua write them. */
+export function encodePartnerKeyHash(key: StoredPartnerKey): (string | number)[] {
+  const fields: (string | number)[] = ['hash', key.hash, 'status', key.status, 'issued_at', key.issuedAt, 'issued_by', key.issuedBy];
+  if (key.revokedAt !== undefined) fields.push('revoked_at', key.revokedAt, 'revoked_by', key.revokedBy ?? '');
+  return fields;
+}
+
+/** A key as the registry stores it: with its sha256, which never leaves the engine and PostgreSQL. */
+export type StoredPartnerKey = PartnerKeyRecord & { hash: string };
+
+/** A partner with every key it was issued, as stored. */
+export type StoredPartner = PartnerRecord & { keys: StoredPartnerKey[] };
+
+/**
+ * Where the registry's changes are recorded durably (worker/partners.ts: PostgreSQL). Each call
+ * resolves once the record is stored, or throws; a record older than the stored one (a lower
+ * version; a key revoked already) leaves the stored one as it is.
+ */
+export interface PartnerLedger {
+  recordPartner(partner: PartnerRecord): Promise<void>;
+  recordKey(partnerId: string, key: StoredPartnerKey): Promise<void>;
+}
+
+/** A partner and its keys with their hashes, as Redis holds them (reconcile compares them with PostgreSQL's). */
+export async function readStoredPartner(redis: RedisClient, partnerId: string): Promise<StoredPartner | null> {
+  if (!PARTNER_ID.test(partnerId)) return null;
+  const partner = decodePartnerHash(partnerId, await redis.hgetall(keys.partner(partnerId)));
+  if (!partner) return null;
+  const keyIds = (await redis.smembers(keys.partnerKeys(partnerId))).sort();
+  const records: StoredPartnerKey[] = [];
+  for (const keyId of keyIds) {
+    const name = keys.partnerKey(partnerId, keyId);
+    const stored = decodePartnerKeyHash(name, keyId, await redis.hgetall(name));
+    if (stored) records.push(stored);
+  }
+  return { ...partner, keys: records.sort((a, b) => a.issuedAt - b.issuedAt || (a.keyId < b.keyId ? -1 : 1)) };
+}
+
+/** Every registered partner (the index) with its keys and their hashes, as Redis holds them. */
+export async function readStoredPartners(redis: RedisClient): Promise<StoredPartner[]> {
+  const ids = await redis.zrange(keys.partnerIndex(), 0, -1);
+  const partners = await Promise.all(ids.map((id) => readStoredPartner(redis, id)));
+  return partners.filter((p): p is StoredPartner => p !== null);
+}
+
 // ---------------------------------------------------------------- the registry
 
 export class Partners {
@@ -200,7 +269,21 @@ export class Partners {
     private readonly redis: RedisClient,
     private readonly scripts: LuaScripts,
     private readonly clock: Clock,
+    /** where every change is recorded after Redis (see the header: a refusal fails the operation) */
+    private readonly ledger: PartnerLedger,
   ) {}
+
+  /** The partner's record and its key's as Redis holds them now, to the ledger. */
+  private async recordPartner(partnerId: string): Promise<void> {
+    const partner = decodePartnerHash(partnerId, await this.redis.hgetall(keys.partner(partnerId)));
+    if (partner) await this.ledger.recordPartner(partner);
+  }
+
+  private async recordKey(partnerId: string, keyId: string): Promise<void> {
+    const name = keys.partnerKey(partnerId, keyId);
+    const key = decodePartnerKeyHash(name, keyId, await this.redis.hgetall(name));
+    if (key) await this.ledger.recordKey(partnerId, key);
+  }
 
   /** Register a partner, or change one (every field as given). Throws PartnerInputError for bad input. */
   async register(input: PartnerInput, by: string): Promise<PartnerOutcome<{ version: number; created: boolean }>> {
@@ -222,6 +305,7 @@ export class Partners {
       ],
     );
     if (reply[0] !== Status.OK) return { ok: false, status: reply[0] as Status };
+    await this.recordPartner(partner.partnerId);
     return { ok: true, version: reply[1] as number, created: reply[2] === 1 };
   }
 
@@ -237,7 +321,18 @@ export class Partners {
         [keys.partner(partnerId), keys.partnerKey(partnerId, keyId), keys.partnerKeys(partnerId)],
         [keyId, apiKeyHash(apiKey), this.clock(), by],
       );
-      if (reply[0] === Status.OK) return { ok: true, keyId, apiKey };
+      if (reply[0] === Status.OK) {
+        try {
+          // the partner's row first: a key row names it (the partner may predate PostgreSQL's record)
+          await this.recordPartner(partnerId);
+          await this.recordKey(partnerId, keyId);
+        } catch (error) {
+          // never shown, so never to be used: revoked at once, and the admin issues again
+          await this.revokeKey(partnerId, keyId, 'teeka: not recorded').catch(() => {});
+          throw error;
+        }
+        return { ok: true, keyId, apiKey };
+      }
       if (reply[0] !== Status.PARTNER_KEY_REFUSED) return { ok: false, status: reply[0] as Status };
     }
   }
@@ -251,6 +346,8 @@ export class Partners {
       [partnerId, keyId, this.clock(), by, PARTNER_STREAM_CAP],
     );
     if (reply[0] !== Status.OK) return { ok: false, status: reply[0] as Status };
+    // recorded even when it was revoked already: the repeat of a revocation whose record failed
+    await this.recordKey(partnerId, keyId);
     return { ok: true, revokedNow: reply[1] === 1 };
   }
 
@@ -300,19 +397,13 @@ export class Partners {
   }
 
   async get(partnerId: string): Promise<(PartnerRecord & { keys: PartnerKeyRecord[] }) | null> {
-    if (!PARTNER_ID.test(partnerId)) return null;
-    const partner = decodePartnerHash(partnerId, await this.redis.hgetall(keys.partner(partnerId)));
-    if (!partner) return null;
-    const keyIds = (await this.redis.smembers(keys.partnerKeys(partnerId))).sort();
-    const records: PartnerKeyRecord[] = [];
-    for (const keyId of keyIds) {
-      const name = keys.partnerKey(partnerId, keyId);
-      const stored = decodePartnerKeyHash(name, keyId, await this.redis.hgetall(name));
-      if (!stored) continue;
-      const { hash: _hash, ...record } = stored;
-      records.push(record);
-    }
-    return { ...partner, keys: records.sort((a, b) => a.issuedAt - b.issuedAt || (a.keyId < b.keyId ? -1 : 1)) };
+    const stored = await this.stored(partnerId);
+    if (!stored) return null;
+    return { ...stored, keys: stored.keys.map(({ hash: _hash, ...record }) => record) };
+  }
+
+  async stored(partnerId: string): Promise<StoredPartner | null> {
+    return readStoredPartner(this.redis, partnerId);
   }
 
   /** Every partner with its keys (partners number in the dozens). */

@@ -22,7 +22,7 @@ import type { Operators } from '../engine/operators.js';
 import type { Partners } from '../engine/partners.js';
 import type { RedisClient } from '../engine/redis.js';
 import type { GatewayContext } from './context.js';
-import type { Handler, HttpRequest, HttpResponse, Router } from './http.js';
+import { jsonValueOf, type Handler, type HttpRequest, type HttpResponse, type Router } from './http.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { PartnerGate } from './partner-gate.js';
 
@@ -135,7 +135,7 @@ export function objectsOf(request: HttpRequest, response: HttpResponse): string[
   for (const [name, value] of Object.entries(request.params)) if (ID_FIELDS[name]) found.add(`${ID_FIELDS[name]}:${value}`);
   collectIds(parsedJson(request.body), found);
   const type = response.headers?.['content-type'] ?? '';
-  if (response.status < 300 && type.startsWith('application/json')) collectIds(parsedJson(response.body), found);
+  if (response.status < 300 && type.startsWith('application/json')) collectIds(jsonValueOf(response) ?? parsedJson(response.body), found);
   return [...found].slice(0, MAX_OBJECTS);
 }
 
@@ -215,31 +215,65 @@ export function isAccessEntry(status: number): boolean {
   return (status >= 200 && status < 300) || status === 403 || status === 404;
 }
 
+/**
+ * Requests whose route may have its own script append the entry (a booking: engine.book's
+ * `accessEntry`), with the function that makes the entry of a given answer. The route hands that
+ * answer back unchanged when the script appended its entry, and the wrapper then appends nothing
+ * for it: the answer object the entry was made for is remembered, and only that one counts as logged.
+ */
+const inScript = new WeakMap<HttpRequest, { entryFor: (response: HttpResponse) => string; logged?: HttpResponse }>();
+
+/**
+ * For a route whose script can append the entry itself: the entry (JSON) of `response`, to pass to
+ * the script, or undefined when the wrapper logs this call itself (the log is off, or the reader is
+ * counted by the watch, which needs its own script). Call it with the very answer the route will
+ * return when the script reports the entry appended. (A booking made but answered 503 because the
+ * replicas fell short keeps its entry, as it keeps the booking: it was made, and the client may
+ * learn of it by its retry.)
+ */
+export function accessEntryInScript(request: HttpRequest): ((response: HttpResponse) => string) | undefined {
+  const pending = inScript.get(request);
+  if (!pending) return undefined;
+  return (response) => {
+    pending.logged = response;
+    return pending.entryFor(response);
+  };
+}
+
 /** Log every call of `handler` (a personal-data route) that answered an entry's status, before the answer leaves. */
 function logged(ctx: GatewayContext, log: AccessLog, watch: AccessWatch, handler: Handler): Handler {
   return async (request) => {
+    const caller = callerOf(ctx, request);
+    const reader = watch.readerOf(caller);
+    // a reader the watch counts needs its own script (appendAccessEntry-2); anyone else's entry may ride in the route's
+    if (!reader) inScript.set(request, { entryFor: (response) => JSON.stringify(entryOf(ctx, request, caller, response)) });
     const response = await handler(request);
     if (!isAccessEntry(response.status)) return response;
-    const caller = callerOf(ctx, request);
-    const objects = objectsOf(request, response);
-    // a citizen's own record is what every one of their calls reads or changes
-    if (caller.kind === 'citizen') objects.unshift(`account:${caller.actor}`);
-    const entry: AccessEntry = {
-      at: ctx.engine.now(),
-      actor_kind: caller.kind,
-      actor: caller.actor,
-      partner: caller.partner,
-      address: request.remoteAddress,
-      method: request.method === 'HEAD' ? 'GET' : request.method,
-      route: request.route,
-      objects: objects.slice(0, MAX_OBJECTS),
-      status: response.status,
-    };
+    if (inScript.get(request)?.logged === response) return response;
+    const entry = entryOf(ctx, request, caller, response);
     // only what was answered counts toward the watch
-    const reader = response.status < 300 ? watch.readerOf(caller) : undefined;
-    const distinct = await log.append(entry, reader);
-    if (reader) await watch.observe(reader, distinct);
+    const counted = response.status < 300 ? reader : undefined;
+    const distinct = await log.append(entry, counted);
+    if (counted) await watch.observe(counted, distinct);
     return response;
+  };
+}
+
+/** The entry of one answer. */
+function entryOf(ctx: GatewayContext, request: HttpRequest, caller: ReturnType<typeof callerOf>, response: HttpResponse): AccessEntry {
+  const objects = objectsOf(request, response);
+  // a citizen's own record is what every one of their calls reads or changes
+  if (caller.kind === 'citizen') objects.unshift(`account:${caller.actor}`);
+  return {
+    at: ctx.engine.now(),
+    actor_kind: caller.kind,
+    actor: caller.actor,
+    partner: caller.partner,
+    address: request.remoteAddress,
+    method: request.method === 'HEAD' ? 'GET' : request.method,
+    route: request.route,
+    objects: objects.slice(0, MAX_OBJECTS),
+    status: response.status,
   };
 }
 

@@ -42,6 +42,7 @@ import { SessionSearch } from './search.js';
 import type { StatsSample } from './stats.js';
 import type { SocketConnection, WebSocketRoute } from './uws-adapter.js';
 import { bodySchemas, urlTextProblem } from './validation.js';
+import { PostgresPartnerLedger } from '../worker/partners.js';
 
 export interface GatewayDependencies {
   config: TeekaConfig;
@@ -115,7 +116,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     { tokenTtlMs: country.rules.token_ttl_seconds * 1000, capacity: DEFAULT_REVOCATION_STREAM_CAP, blockMs: availability.blockMs },
     metrics.lagObserver('revocations'),
   );
-  const partnerRegistry = new Partners(deps.redis, engine.scripts, config.clock);
+  const partnerRegistry = new Partners(deps.redis, engine.scripts, config.clock, new PostgresPartnerLedger(deps.pgPool));
   // the partner stream's follower blocks a connection of its own, a duplicate of the revocations'
   const quotas = new QuotaGate(engine, revocations, metrics);
   const partners = new PartnerGate(partnerRegistry, deps.revocationRedis.duplicate(), config.clock, metrics, quotas, availability.blockMs);

@@ -58,7 +58,22 @@ export type Handler = (request: HttpRequest) => HttpResponse | Promise<HttpRespo
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
 export function json(status: number, value: unknown, headers?: Record<string, string>): HttpResponse {
-  return { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS, body: JSON.stringify(value) };
+  const response = { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS, body: JSON.stringify(value) };
+  jsonValues.set(response, { value, body: response.body });
+  return response;
+}
+
+/**
+ * The value each JSON answer was made from, so that a reader of the answer on its way out (the
+ * access log, which names the ids an answer holds) need not parse its body back (a citizen's
+ * beneficiary list is kilobytes).
+ */
+const jsonValues = new WeakMap<HttpResponse, { value: unknown; body: string }>();
+
+/** The value `response` was made from by json(), or undefined (not made by json(), or its body was replaced since). */
+export function jsonValueOf(response: HttpResponse): unknown {
+  const made = jsonValues.get(response);
+  return made && made.body === response.body ? made.value : undefined;
 }
 
 /** A CoWIN-style error body: {"errorCode":"APPOIN0040","error":"…"} */

@@ -8,20 +8,24 @@
  * - a citizen listing their beneficiaries (a logged read);
  * - the protected session search (not personal data: no entry, so the ratio shows the noise).
  *
- * It prints the rates and the on/off ratios (medians of the turns) and writes them to
+ * It prints the rates and the on/off ratios (medians of the turns), and the gateway's CPU time per
+ * answer (user + system, all its threads, from /proc: what the log costs the gateway whatever else
+ * the machine runs, where a rate on a shared machine swings with its neighbours), and Redis's script
+ * calls and script time per answer (INFO commandstats: give it a Redis of its own), and writes them to
  * loadtest/reports/<time>/access-log.md. About a minute; the machine is shared, so compare ratios.
  *
  *   npm run bench:access-log -- [--seconds 4] [--turns 2] [--connections 32]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
-import { connectRedis } from '../engine/redis.js';
+import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkPost } from './bench-scenarios.js';
 import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
@@ -54,14 +58,32 @@ const progress = (line: string) => console.log(`[bench:access-log ${new Date().t
 
 type Mode = 'on' | 'off';
 
+/**
+ * Redis's script calls (EVALSHA, EVAL) so far and the time it spent running them (µs, the commands
+ * they call included), from INFO commandstats: the two gateways take turns, so a turn's deltas are
+ * its own (on a Redis of its own: REDIS_URL).
+ */
+async function redisCounters(redis: RedisClient): Promise<{ scripts: number; scriptUs: number }> {
+  const info = await redis.info('commandstats');
+  const stat = (name: string, field: string) => Number(new RegExp(`cmdstat_${name}:(?:.*,)?${field}=(\\d+)`).exec(info)?.[1] ?? 0);
+  return { scripts: stat('evalsha', 'calls') + stat('eval', 'calls'), scriptUs: stat('evalsha', 'usec') + stat('eval', 'usec') };
+}
+
+/** CPU time a process has used (user + system, every thread), ms; Linux's /proc. */
+function cpuMs(pid: number): number {
+  // fields after the command's closing parenthesis: state is the 3rd field, utime the 14th, stime the 15th
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
-  const setups = new Map<Mode, { base: string; prefix: string; engine: BookingEngine; disconnect: () => void; seats: { token: string; beneficiaryId: string }[]; tokens: string[] }>();
+  const setups = new Map<Mode, { pid: number; base: string; prefix: string; engine: BookingEngine; disconnect: () => void; seats: { token: string; beneficiaryId: string }[]; tokens: string[] }>();
   try {
     for (const mode of ['on', 'off'] as const) {
       const prefix = `bench-access-${mode}:${id}:`;
       const port = await freePort();
-      await startProcess({
+      const gateway = await startProcess({
         name: `gateway-log-${mode}`,
         script: 'gateway/main.js',
         // no worker: the outbox keeps what both write, so each pays the same for it
@@ -81,6 +103,7 @@ async function main(): Promise<void> {
         photoIdOf: (i, b) => `2${String(i).padStart(9, '0')}${String(b).padStart(2, '0')}`,
       });
       setups.set(mode, {
+        pid: gateway.child.pid!,
         base: `http://127.0.0.1:${port}`,
         prefix,
         engine,
@@ -91,6 +114,23 @@ async function main(): Promise<void> {
     }
 
     const results: Record<string, Record<Mode, number[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
+    /** the gateway's CPU µs per ok answer, per scenario and mode */
+    const cpu: Record<string, Record<Mode, number[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
+    /** Redis's script calls and script time (µs) per ok answer, per scenario and mode */
+    const redisSide: Record<string, Record<Mode, { scripts: number; scriptUs: number }[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
+    const statsRedis = connectRedis({ address: config.redis, keyPrefix: '', role: 'tool' });
+    const measured = async <T extends { okPerSecond: number }>(scenario: string, setup: { pid: number }, mode: Mode, run: () => Promise<T>): Promise<T> => {
+      const before = cpuMs(setup.pid);
+      const redisBefore = await redisCounters(statsRedis);
+      const result = await run();
+      const redisAfter = await redisCounters(statsRedis);
+      const answers = result.okPerSecond * SECONDS;
+      if (answers > 0) {
+        cpu[scenario]![mode].push(((cpuMs(setup.pid) - before) * 1000) / answers);
+        redisSide[scenario]![mode].push({ scripts: (redisAfter.scripts - redisBefore.scripts) / answers, scriptUs: (redisAfter.scriptUs - redisBefore.scriptUs) / answers });
+      }
+      return result;
+    };
     const center = country.data.centers[0]!;
     const slots = country.slotsOf(center);
     const today = setups.get('on')!.engine.today();
@@ -103,7 +143,7 @@ async function main(): Promise<void> {
         const hot = await setup.engine.publishSession({ center_id: center.center_id, date: today + 1 + turn, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: seats.length, capacity_dose2: 0 });
         if (!hot.ok) throw new Error(`publishSession: ${hot.status}`);
         progress(`turn ${turn + 1}, log ${mode}: booking rush, beneficiary lists, protected search (${SECONDS} s each)`);
-        const rush = await wrkPost({
+        const rush = await measured('booking', setup, mode, () => wrkPost({
           scenario: `access-${mode}-rush-${turn}`,
           target: 'POST /appointment/schedule, a new citizen per request',
           url: setup.base,
@@ -114,12 +154,12 @@ async function main(): Promise<void> {
           requests: seats.map((seat, i) => ({ token: seat.token, body: JSON.stringify({ dose: 1, session_id: hot.sessionId, slot: slots[i % slots.length], beneficiaries: [seat.beneficiaryId] }) })),
           okStatus: 200,
           expectedRefusal: 409,
-        });
+        }));
         results.booking![mode].push(rush.okPerSecond);
         if (rush.okPerSecond * SECONDS >= 0.9 * POOL) saturated.push(`turn ${turn + 1} log ${mode}`);
-        const lists = await wrkGet({ scenario: `access-${mode}-beneficiaries-${turn}`, target: 'GET /appointment/beneficiaries', url: setup.base, paths: ['/api/v2/appointment/beneficiaries'], tokens: setup.tokens, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir });
+        const lists = await measured('beneficiaries', setup, mode, () => wrkGet({ scenario: `access-${mode}-beneficiaries-${turn}`, target: 'GET /appointment/beneficiaries', url: setup.base, paths: ['/api/v2/appointment/beneficiaries'], tokens: setup.tokens, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
         results.beneficiaries![mode].push(lists.okPerSecond);
-        const search = await wrkGet({
+        const search = await measured('search', setup, mode, () => wrkGet({
           scenario: `access-${mode}-search-${turn}`,
           target: 'protected calendarByDistrict',
           url: setup.base,
@@ -129,7 +169,7 @@ async function main(): Promise<void> {
           seconds: SECONDS,
           connections: CONNECTIONS,
           scratchDir: runDir,
-        });
+        }));
         results.search![mode].push(search.okPerSecond);
       }
     }
@@ -141,7 +181,20 @@ async function main(): Promise<void> {
       return [scenario, on.toFixed(0), off.toFixed(0), (on / off).toFixed(2), turns];
     });
     const table = formatTable(['scenario (ok answers/s, median of turns)', 'log on', 'log off', 'on / off', 'each turn (on / off)'], rows);
-    const report = `# Access log cost\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.\n\n${table}\n${saturated.length ? `\nBooking turns that booked most of their pool of ${POOL} (their rate is a lower bound): ${saturated.join(', ')}.\n` : ''}`;
+    const cpuRows = Object.entries(cpu).map(([scenario, byMode]) => {
+      const on = median(byMode.on);
+      const off = median(byMode.off);
+      const turns = byMode.on.map((v, i) => `${v.toFixed(0)} / ${(byMode.off[i] ?? NaN).toFixed(0)}`).join(', ');
+      return [scenario, on.toFixed(0), off.toFixed(0), (on / off).toFixed(2), turns];
+    });
+    const cpuTable = formatTable(["gateway CPU µs per ok answer (median of turns)", 'log on', 'log off', 'on / off', 'each turn (on / off)'], cpuRows);
+    const redisRows = Object.entries(redisSide).map(([scenario, byMode]) => {
+      const of = (mode: Mode, pick: (v: { scripts: number; scriptUs: number }) => number) => median(byMode[mode].map(pick));
+      return [scenario, of('on', (v) => v.scripts).toFixed(3), of('off', (v) => v.scripts).toFixed(3), of('on', (v) => v.scriptUs).toFixed(1), of('off', (v) => v.scriptUs).toFixed(1)];
+    });
+    const redisTable = formatTable(['Redis per ok answer (median of turns; the whole server: run on a Redis of its own)', 'script calls, log on', 'log off', 'script µs, log on', 'log off'], redisRows);
+    statsRedis.disconnect();
+    const report = `# Access log cost\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.\n\n${table}\n\n${cpuTable}\n\n${redisTable}\n${saturated.length ? `\nBooking turns that booked most of their pool of ${POOL} (their rate is a lower bound): ${saturated.join(', ')}.\n` : ''}`;
     writeFileSync(join(runDir, 'access-log.md'), report);
     console.log(`\n${report}\nwritten to ${join(runDir, 'access-log.md')}`);
   } finally {

@@ -268,7 +268,7 @@ async function main(): Promise<void> {
         'EVALSHA', book.sha, '6',
         rawPrefix + keys.session(rawSession.sessionId), rawPrefix + keys.account(rawAccount), rawPrefix + keys.appointment('__rand_int__'),
         rawPrefix + keys.idempotency(rawAccount, '-'), rawPrefix + keys.outbox(), rawPrefix + keys.availability(),
-        'raw-__rand_int__', rawSession.sessionId, rawAccount, slots[0]!, '1', String(engine.now()), String(today), '', '86400000', '100000', '4821', '__rand_int__',
+        'raw-__rand_int__', rawSession.sessionId, rawAccount, slots[0]!, '1', String(engine.now()), String(today), '', '86400000', '100000', '4821', '', '', '__rand_int__',
       ]);
       rawRedis.disconnect();
       await deleteKeysWithPrefix(config.redis, rawPrefix);

@@ -108,6 +108,7 @@ async function main(): Promise<void> {
       prefix + keys.idempotency(rawAccount, '-'), prefix + keys.outbox(), prefix + keys.availability(),
       `appt-${r}`, sessionId, rawAccount, slot, '1', String(engine.now()), String(engine.today()), '', '86400000', '100000',
       '4821', // the security code's random digits (the engine draws fresh ones per booking)
+      '', '', // no access log entry (the engine's bookings here carry none either)
       '__rand_int__',
     ]);
 

@@ -22,8 +22,9 @@
     ARGV[4] availability stream cap
     ARGV[5..] per booking, in order: appointment id (new, unique), session id, account id, slot label,
               dose, request fingerprint ('' without an idempotency key), security code digits (4 per
-              beneficiary), the number of beneficiaries n, then the n beneficiary reference ids
-              (bookAppointment's ARGV[1..5], ARGV[8], ARGV[11] and ARGV[12..])
+              beneficiary), access log entry id ('' for none), access log entry, the number of
+              beneficiaries n, then the n beneficiary reference ids (bookAppointment's ARGV[1..5], ARGV[8],
+              ARGV[11..13] and ARGV[14..])
 
   Output: one reply per booking, in order, each as bookAppointment's (an error reply in place of a
   booking whose security code digits are malformed).
@@ -37,14 +38,14 @@ local replies, pending = {}, {}
 local a = 5
 for i = 1, (#KEYS - 2) / 4 do
   local k = 3 + 4 * (i - 1)
-  local count = tonumber(ARGV[a + 7])
+  local count = tonumber(ARGV[a + 9])
   local ids = {}
-  for j = 1, count do ids[j] = ARGV[a + 7 + j] end
+  for j = 1, count do ids[j] = ARGV[a + 9 + j] end
   replies[i] = bookAppointment(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], outboxKey, availabilityKey, {
     appointmentId = ARGV[a], sessionId = ARGV[a + 1], accountId = ARGV[a + 2], slot = ARGV[a + 3], dose = ARGV[a + 4],
-    fingerprint = ARGV[a + 5], codeDigits = ARGV[a + 6], ids = ids,
+    fingerprint = ARGV[a + 5], codeDigits = ARGV[a + 6], accessId = ARGV[a + 7], accessEntry = ARGV[a + 8], ids = ids,
   }, shared, pending)
-  a = a + 8 + count
+  a = a + 10 + count
 end
 publishPending(pending, availabilityKey, shared.availabilityCap)
 return replies

@@ -1,6 +1,7 @@
 /**
  * `npm run partner -- COMMAND …`: an admin's partner registry (engine/partners.ts) from a shell, on
- * the deployment's Redis (REDIS_URL / REDIS_CLUSTER, TEEKA_REDIS_PREFIX). The admin endpoints under
+ * the deployment's Redis (REDIS_URL / REDIS_CLUSTER, TEEKA_REDIS_PREFIX), each change recorded in its
+ * PostgreSQL too (DATABASE_URL, TEEKA_PG_SCHEMA), so a rebuild keeps it. The admin endpoints under
  * /teeka/admin/partners do the same over HTTP.
  *
  *   register ID --name NAME --contact CONTACT --scopes availability,booking --per-minute N --per-day N
@@ -21,6 +22,10 @@ import { connectRedis, whenReady } from '../engine/redis.js';
 import { LuaScripts } from '../engine/scripts.js';
 import { apiErrorFor, Status } from '../engine/status.js';
 import { describePartner } from '../gateway/routes/partners.js';
+import { openPool } from '../worker/database.js';
+import { migrate } from '../worker/migrate.js';
+import { PostgresPartnerLedger } from '../worker/partners.js';
+import { databaseSchema } from '../worker/settings.js';
 
 const USAGE = `usage: npm run partner -- register ID --name NAME --contact CONTACT --scopes availability,booking --per-minute N --per-day N
        npm run partner -- suspend ID | resume ID | issue-key ID | revoke-key ID KEY_ID | show ID | list`;
@@ -54,8 +59,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = settingsOrExit('partner', () => loadConfig());
+  const schema = databaseSchema();
+  // every change is recorded in PostgreSQL too (engine/partners.ts): its tables first
+  await migrate(config.databaseUrl, schema);
+  const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 1, onIdleError: () => {} });
   const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'tool' });
-  const partners = new Partners(redis, new LuaScripts(redis), config.clock);
+  const partners = new Partners(redis, new LuaScripts(redis), config.clock, new PostgresPartnerLedger(pool));
   // what the registry records as who did it: the shell's user
   const by = `cli:${userInfo().username}`;
   try {
@@ -120,6 +129,7 @@ async function main(): Promise<number> {
     throw err;
   } finally {
     redis.disconnect();
+    await pool.end();
   }
 }
 

@@ -60,6 +60,7 @@ import { explainStanding, foreignMarker, markDeployment, MARKER_WATCH_MS, markRe
 import { describeSetAside } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
+import { rebuildPartners } from './partners.js';
 import { restoreDailyQuotas } from './quotas.js';
 import { formatReconcileReport, reconcile, type AppointmentRow } from './reconcile.js';
 import { loadWorkerSettings } from './settings.js';
@@ -79,6 +80,9 @@ export interface RebuildReport {
   quotas: number;
   operators: number;
   certificates: number;
+  /** partners and their API keys (the registry, laid out again from PostgreSQL) */
+  partners: number;
+  partnerKeys: number;
 }
 
 export interface RebuildOptions {
@@ -122,7 +126,7 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   const log = options.log ?? (() => {});
   const record = await readDeploymentRecord(pool);
   if (!record) throw new Error('PostgreSQL has no deployment record: migrate the schema first');
-  const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0, operators: 0, certificates: 0 };
+  const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0, operators: 0, certificates: 0, partners: 0, partnerKeys: 0 };
 
   // 0. from here until the end, Redis is not fit to serve on
   await markRebuilding(redis, record.deploymentId);
@@ -357,6 +361,12 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   );
   await writer.flush();
   log(`rebuild: ${report.operators} operators`);
+
+  // 3d'. partners and their API keys (the registry's own slot, not wiped: see worker/partners.ts)
+  const restored = await rebuildPartners(redis, pool);
+  report.partners = restored.partners;
+  report.partnerKeys = restored.keys;
+  log(`rebuild: ${report.partners} partners, ${report.partnerKeys} API keys`);
 
   // 3e. certificates, each beneficiary's by dose, and each key's revocation list
   await forEachChunk<{

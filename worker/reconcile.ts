@@ -8,8 +8,9 @@
  * dose 1 is bucket 1, doses 2 and 3 share bucket 2. Then every appointment (session, slot, dose,
  * version, beneficiaries in order, their statuses and security codes), every beneficiary (version,
  * doses, live appointment per dose), every operator (role, centres, secret hash, status, version),
- * every certificate (whom, which dose, key, revocation id, status, version, the signed text itself)
- * and each key's revocation list must be the same on both sides.
+ * every certificate (whom, which dose, key, revocation id, status, version, the signed text itself),
+ * each key's revocation list, and every partner (name, contact, scopes, limits, status, version) with
+ * its API keys (status, hash) must be the same on both sides.
  *
  *   npm run reconcile                  exits 2 when the outbox still holds changes
  *   npm run reconcile -- --wait[=120]  waits (up to N seconds) for the worker to drain it first
@@ -49,6 +50,7 @@ import { forEachChunk, openPool } from './database.js';
 import { describeSetAside, readDeadLetters, type DeadLetter } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
+import { reconcilePartners } from './partners.js';
 import { readOutboxBacklog, type OutboxBacklog } from './outbox.js';
 import { loadWorkerSettings } from './settings.js';
 
@@ -64,7 +66,7 @@ export interface ReconcileReport {
   drained: boolean;
   outboxBefore: OutboxBacklog;
   outboxAfter: OutboxBacklog;
-  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number; operators: number; certificates: number };
+  counts: { sessions: number; appointments: number; seats: number; beneficiaries: number; accounts: number; operators: number; certificates: number; partners: number };
   problems: ReconcileProblem[];
   /** changes PostgreSQL refused for good, set aside (the oldest DEAD_LETTERS_READ of them) */
   deadLetters: DeadLetter[];
@@ -411,6 +413,9 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
     if (operator.secret_hash !== row.secret_hash) problem(scope, 'the secret hashes differ between Redis and PostgreSQL');
   }
 
+  // ---------------------------------------------------------------- partners and their API keys
+  const partnerCount = await reconcilePartners(redis, pool, problem);
+
   // ---------------------------------------------------------------- certificates and revocation lists
   const redisCertificates = await readRecords(redis, keys.certificate(''), decodeCertificateHash, problem);
   const redisCertificateIndex = await readRecords(redis, keys.beneficiaryCertificates(''), decodeBeneficiaryCertificates, problem);
@@ -488,6 +493,7 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
       accounts: redisAccounts.size,
       operators: redisOperators.size,
       certificates: redisCertificates.size,
+      partners: partnerCount,
     },
     problems,
     deadLetters,
@@ -525,7 +531,8 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
     `${number(counts.sessions)} sessions, ${number(counts.appointments)} appointments (${number(counts.seats)} seats), ` +
     `${number(counts.beneficiaries)} beneficiaries in ${number(counts.accounts)} accounts` +
     (counts.operators ? `, ${number(counts.operators)} operators` : '') +
-    (counts.certificates ? `, ${number(counts.certificates)} certificates` : '');
+    (counts.certificates ? `, ${number(counts.certificates)} certificates` : '') +
+    (counts.partners ? `, ${number(counts.partners)} partners` : '');
   if (report.ok) return `reconcile: OK: ${what} match in Redis and PostgreSQL; outbox drained`;
   const lines = [
     report.problems.length || !report.deadLetterCount

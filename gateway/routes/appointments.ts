@@ -1,11 +1,13 @@
 /** Booking: schedule, reschedule, cancel, the captcha, and the appointment slip. */
 import { createRequire } from 'node:module';
 import { formatCowinDate } from '../../engine/dates.js';
+import type { SecurityCode } from '../../engine/engine.js';
 import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
+import { accessEntryInScript } from '../access-log.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
-import { apiError, json, noContent, pdfDownload, type Router } from '../http.js';
+import { apiError, json, noContent, pdfDownload, type HttpResponse, type Router } from '../http.js';
 import { documentLanguage, documentText } from '../i18n.js';
 import { centerPlaceFields } from '../search.js';
 import { renderSlip } from '../slip.js';
@@ -13,6 +15,14 @@ import { parseBody } from '../validation.js';
 
 const require = createRequire(import.meta.url);
 const svgCaptcha = require('svg-captcha') as { create(options: object): { data: string; text: string } };
+
+/** CoWIN's answer to a booking, and the security codes the citizen will give at the centre (also on the slip). */
+function bookedAnswer(appointmentId: string, securityCodes: SecurityCode[]): HttpResponse {
+  return json(200, {
+    appointment_confirmation_no: appointmentId,
+    security_codes: securityCodes.map((c) => ({ beneficiary_reference_id: c.beneficiaryId, security_code: c.code })),
+  });
+}
 
 export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
   const { engine, schemas, metrics, country } = ctx;
@@ -51,6 +61,9 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
         if (!checked.ok) return outcomeResponse(checked);
       }
+      // the access log entry of the answer, made before the booking: the booking script appends it
+      const entryInScript = accessEntryInScript(request);
+      let answer: HttpResponse | undefined;
       const outcome = await engine.book({
         accountId: citizen.accountId,
         sessionId: session_id,
@@ -58,14 +71,12 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         dose,
         beneficiaryIds: beneficiaries,
         idempotencyKey,
+        accessEntry: entryInScript && ((appointmentId, securityCodes) => entryInScript((answer = bookedAnswer(appointmentId, securityCodes)))),
       });
       metrics.booking(outcome.status);
       if (!outcome.ok) return outcomeResponse(outcome);
-      // CoWIN's answer, and the security codes the citizen will give at the centre (also on the slip)
-      return json(200, {
-        appointment_confirmation_no: outcome.appointmentId,
-        security_codes: outcome.securityCodes.map((c) => ({ beneficiary_reference_id: c.beneficiaryId, security_code: c.code })),
-      });
+      if (outcome.accessLogged && answer) return answer;
+      return bookedAnswer(outcome.appointmentId, outcome.securityCodes);
     }),
   );
 

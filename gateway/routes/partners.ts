@@ -1,7 +1,9 @@
 /**
  * Admins' endpoints for partners (engine/partners.ts): register or change a partner, issue and
  * revoke its API keys, and list partners with their keys and their usage of the open windows.
- * `npm run partner -- …` (scripts/partner.ts) does the same from a shell.
+ * `npm run partner -- …` (scripts/partner.ts) does the same from a shell. Each change is recorded
+ * in PostgreSQL after Redis (engine/partners.ts); a PostgreSQL that refuses it fails the request
+ * (503 for an outage), and the admin repeats it.
  */
 import { PartnerInputError, type PartnerKeyRecord, type PartnerRecord, type Partners } from '../../engine/partners.js';
 import { REQUEST_ERRORS } from '../../engine/status.js';

@@ -377,6 +377,34 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
       expect((await engine.getSession(sessionId))!.booked1).toBe(2);
       expect((await readOutbox(redis)).filter((e) => e.kind === 'appointment')).toHaveLength(2);
     });
+
+    test("an accepted booking's access log entry is appended by its own script, alone and in a batch; a refused or replayed one appends none", async ({ engine, makeEngine, redis }) => {
+      const sessionId = await publishSession(engine, { capacity_dose1: 2, capacity_dose2: 0, slot_capacity: everySlot(engine, demoCenterId(engine), 2) });
+      const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+      const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 4);
+      const entryOf = (appointmentId: string, codes: { beneficiaryId: string; code: string }[]) =>
+        JSON.stringify({ appointment: appointmentId, codes: codes.map((c) => `${c.beneficiaryId}=${c.code}`) });
+      const request = (i: number, idempotencyKey?: string): BookingRequest => ({ accountId, sessionId, slot, dose: 1, beneficiaryIds: [beneficiaryIds[i]!], idempotencyKey, accessEntry: entryOf });
+
+      // alone (the single-booking script), then a batch of four in one turn: accepted, replayed, refused twice
+      const alone = makeEngine({ coalesce: false });
+      const first = await alone.book(request(0, 'key-0'));
+      const batch = await Promise.all([request(1), request(0, 'key-0'), request(2), request(0)].map((r) => engine.book(r)));
+      expect(engine.bookings.counts.bySize.get(4)).toBe(1);
+      expect([first, ...batch].map((o) => [Status[o.status], o.ok && o.accessLogged === true])).toEqual([
+        ['OK', true], ['OK', true], ['REPLAYED', false], ['FULL', false], ['ALREADY_BOOKED', false],
+      ]); // prettier-ignore
+
+      // each accepted booking's entry follows its appointment entry, with the appointment id and the codes it answered
+      const outbox = await readOutbox(redis);
+      const accepted = [first, batch[0]!].map((o) => (o.ok ? o : expect.fail('accepted')));
+      const expected = accepted.flatMap((o) => [
+        { kind: 'appointment', id: `appointment:${o.appointmentId}:1` },
+        { kind: 'access', data: JSON.parse(entryOf(o.appointmentId, o.securityCodes)) },
+      ]);
+      expect(outbox.filter((e) => e.kind === 'appointment' || e.kind === 'access')).toMatchObject(expected);
+      expect(outbox.filter((e) => e.kind === 'access').map((e) => e.id)).toEqual([expect.stringMatching(/^access:[0-9a-f-]{36}$/), expect.stringMatching(/^access:[0-9a-f-]{36}$/)]);
+    });
   });
 
   describe('booking rules', () => {

@@ -7,7 +7,9 @@ import { hashTagOf, keys } from '../../engine/keys.js';
 import { apiKeyHash, DAY_MS, decodePartnerStreamEntry, MINUTE_MS, PartnerInputError, Partners, type PartnerInput } from '../../engine/partners.js';
 import { Status } from '../../engine/status.js';
 import { rateLimitHeaders } from '../../gateway/partner-gate.js';
-import { describe, expect, test } from '../support/fixtures.js';
+import { PostgresPartnerLedger } from '../../worker/partners.js';
+// the registry records every change in PostgreSQL as well: these tests give it a schema of their own
+import { describe, expect, test } from '../worker/support.js';
 
 const partner = (overrides: Partial<PartnerInput> = {}): PartnerInput => ({
   partnerId: 'slotbot',
@@ -19,8 +21,8 @@ const partner = (overrides: Partial<PartnerInput> = {}): PartnerInput => ({
 });
 
 describe('partner registry', () => {
-  test('keys are issued several at once (rotation), stored as sha256 only, and a revoked key no longer verifies', async ({ engine, redis, clock }) => {
-    const partners = new Partners(redis, engine.scripts, clock.now);
+  test('keys are issued several at once (rotation), stored as sha256 only, and a revoked key no longer verifies', async ({ engine, redis, clock, pool }) => {
+    const partners = new Partners(redis, engine.scripts, clock.now, new PostgresPartnerLedger(pool));
     expect(await partners.register(partner({ scopes: ['booking', 'availability'] }), 'admin')).toEqual({ ok: true, version: 1, created: true });
     const first = await partners.issueKey('slotbot', 'admin');
     const second = await partners.issueKey('slotbot', 'admin');
@@ -62,8 +64,8 @@ describe('partner registry', () => {
     expect(await partners.issueKey('nobody', 'admin')).toEqual({ ok: false, status: Status.PARTNER_NOT_FOUND });
   });
 
-  test('bad partner input is refused with the field and why', async ({ engine, redis, clock }) => {
-    const partners = new Partners(redis, engine.scripts, clock.now);
+  test('bad partner input is refused with the field and why', async ({ engine, redis, clock, pool }) => {
+    const partners = new Partners(redis, engine.scripts, clock.now, new PostgresPartnerLedger(pool));
     const refused = async (input: PartnerInput, message: RegExp) => {
       await expect(partners.register(input, 'admin')).rejects.toThrow(PartnerInputError);
       await expect(partners.register(input, 'admin')).rejects.toThrow(message);
@@ -77,8 +79,8 @@ describe('partner registry', () => {
     expect(await partners.list()).toEqual([]);
   });
 
-  test('the limits per minute and per day are exact at each boundary, and a refused call does not count', async ({ engine, redis, clock }) => {
-    const partners = new Partners(redis, engine.scripts, clock.now);
+  test('the limits per minute and per day are exact at each boundary, and a refused call does not count', async ({ engine, redis, clock, pool }) => {
+    const partners = new Partners(redis, engine.scripts, clock.now, new PostgresPartnerLedger(pool));
     const limits = { perMinute: 3, perDay: 5 };
     const call = () => partners.consumeQuota('slotbot', limits);
 

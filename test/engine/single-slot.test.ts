@@ -18,7 +18,9 @@ import { Partners } from '../../engine/partners.js';
 import { LuaScripts, readScripts } from '../../engine/scripts.js';
 import { Status } from '../../engine/status.js';
 import { accountWithBeneficiaries, demoCenterId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
-import { describe, expect, test, TEST_REDIS } from '../support/fixtures.js';
+import { PostgresPartnerLedger } from '../../worker/partners.js';
+// (with a PostgreSQL schema: the partner registry records its changes there too)
+import { describe, expect, test, TEST_REDIS } from '../worker/support.js';
 import { partitionedAccount, partitionedSessions } from '../support/partitioned.js';
 
 const slotOf = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
@@ -27,7 +29,7 @@ const slotOf = createRequire(import.meta.url)('cluster-key-slot') as (key: strin
 // whole suite running there (npm run test:cluster) is this check; on one Redis, which would accept
 // such a command, this test records every command's keys and computes their slots
 describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => {
-  test('every Lua script, called as the engine calls it, and every multi-key command, touches one slot', async ({ engine, redis, clock }) => {
+  test('every Lua script, called as the engine calls it, and every multi-key command, touches one slot', async ({ engine, redis, clock, pool }) => {
     const scriptBySha = new Map(readScripts().map((s) => [s.sha, s.name]));
     const calls: { command: string; keys: string[] }[] = [];
     const send = redis.sendCommand.bind(redis);
@@ -93,7 +95,7 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     const certificates = new Certificates(redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
     expect((await certificates.revoke(vaccinated.certificateId, 'admin', 'issued in error')).ok).toBe(true);
     // partners: registered and changed, a key issued, a call counted, the key revoked
-    const partners = new Partners(redis, engine.scripts, clock.now);
+    const partners = new Partners(redis, engine.scripts, clock.now, new PostgresPartnerLedger(pool));
     const partner = { partnerId: 'slotbot', name: 'Slot Bot', contact: 'ops@slotbot.example', scopes: ['availability' as const], limits: { perMinute: 5, perDay: 10 } };
     expect((await partners.register(partner, 'admin')).ok).toBe(true);
     expect((await partners.register({ ...partner, status: 'suspended' }, 'admin')).ok).toBe(true);

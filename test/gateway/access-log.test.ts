@@ -172,6 +172,33 @@ describe('entries', () => {
   });
 });
 
+describe("a booking's entry", () => {
+  it('is appended by the booking script for an accepted booking, and by the wrapper for a replay: one entry each, the same content', async () => {
+    const centerId = gateway.engine.country.data.centers[2]!.center_id;
+    const published = await gateway.engine.publishSession({ center_id: centerId, date: gateway.engine.today() + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 5, capacity_dose2: 0 });
+    if (!published.ok) throw new Error('publish failed');
+    const slot = gateway.engine.country.slotsOf(gateway.engine.country.centersById.get(centerId)!)[0];
+    const citizen = await new CowinClient(gateway.url).login(testMobile());
+    const beneficiaryId = await citizen.addBeneficiary('Person Booked', 1980, testPhotoId());
+    const body = { dose: 1, session_id: published.sessionId, slot, beneficiaries: [beneficiaryId] };
+    const retry = { 'idempotency-key': `log-${randomUUID()}` };
+
+    const booked = await loggedBy(() => citizen.post('/api/v2/appointment/schedule', body, retry));
+    expect(booked.result.status, booked.result.text).toBe(200);
+    const appointmentId = booked.result.json.appointment_confirmation_no as string;
+    const replayed = await loggedBy(() => citizen.post('/api/v2/appointment/schedule', body, retry));
+    expect(replayed.result.json.appointment_confirmation_no).toBe(appointmentId);
+    for (const { entry } of [booked, replayed]) {
+      expect(entry).toMatchObject({ actor_kind: 'citizen', partner: '', method: 'POST', route: '/api/v2/appointment/schedule', status: 200 });
+      expect(entry.objects).toEqual([`account:${entry.actor}`, `beneficiary:${beneficiaryId}`, `appointment:${appointmentId}`]);
+    }
+    // the script's entry is the one right after the booking's own outbox entry
+    const outbox = ((await gateway.redis.xrange(keys.outbox(), '-', '+')) as StreamEntry[]).map(parseOutboxEntry);
+    const at = outbox.findIndex((e) => e.eventId === `appointment:${appointmentId}:1`);
+    expect(outbox[at + 1]).toMatchObject({ kind: 'access', change: booked.entry });
+  });
+});
+
 describe('the watch', () => {
   it('flags and suspends a vaccinator reading more distinct people than configured, not one whose reads stay within it', async () => {
     const centerId = gateway.engine.country.data.centers[1]!.center_id;

@@ -12,16 +12,19 @@ import { Router } from '../../gateway/http.js';
 import { bodySchemas, type BodySchemas } from '../../gateway/validation.js';
 import { processClock } from '../support/clock.js';
 import { demoCountry } from '../support/fixtures.js';
-import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
+import { CowinClient, migratedSchema, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 
 let gateway: RunningGateway;
+let record: Awaited<ReturnType<typeof migratedSchema>> | undefined;
 let citizen: CowinClient;
 let sessionId: string;
 let beneficiaryId: string;
 const statuses: number[] = [];
 
 beforeAll(async () => {
-  gateway = await startGateway();
+  // the partner registry records its changes in PostgreSQL: a migrated schema of this file's own
+  record = await migratedSchema('gw_bad_input');
+  gateway = await startGateway({ TEEKA_PG_SCHEMA: record.schema });
   citizen = await new CowinClient(gateway.url).login(testMobile());
   beneficiaryId = await citizen.addBeneficiary('Valid Person', 1980, testPhotoId());
   const published = await gateway.engine.publishSession({
@@ -40,6 +43,7 @@ afterAll(async () => {
   // no response anywhere in this file was a 5xx
   expect(statuses.filter((s) => s >= 500)).toEqual([]);
   await gateway?.stop();
+  await record?.drop();
 });
 
 async function expectError(response: { status: number; json: any }, status: number, pattern: RegExp | string, code?: string) {

@@ -15,7 +15,7 @@ import { formatCowinDate } from '../../engine/dates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { parseOutboxEntry, type StreamEntry } from '../../engine/records.js';
-import { CowinClient, requestOnNewConnection, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
+import { CowinClient, migratedSchema, requestOnNewConnection, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 
 const run = promisify(execFile);
 const STATES = '/api/v2/admin/location/states';
@@ -23,10 +23,13 @@ const STATES = '/api/v2/admin/location/states';
 const REVOCATION_BOUND_MS = 1000;
 
 let gateway: RunningGateway;
+let record: Awaited<ReturnType<typeof migratedSchema>> | undefined;
 let admin: CowinClient;
 
 beforeAll(async () => {
-  gateway = await startGateway();
+  // the partner registry records its changes in PostgreSQL: a migrated schema of this file's own
+  record = await migratedSchema('gw_partners');
+  gateway = await startGateway({ TEEKA_PG_SCHEMA: record.schema });
   admin = new CowinClient(gateway.url);
   const login = await admin.post('/teeka/auth/operator', { role: 'admin', key: 'demo-admin-key' });
   expect(login.status, login.text).toBe(200);
@@ -35,12 +38,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.stop();
+  await record?.drop();
 });
 
 /** `npm run partner -- …` (the built script) on the gateway's Redis prefix. */
 function partnerCli(...args: string[]) {
   return run(process.execPath, [join(projectRoot(), 'dist', 'scripts', 'partner.js'), ...args], {
-    env: { ...process.env, TEEKA_ENV: 'demo', TEEKA_REDIS_PREFIX: gateway.prefix },
+    env: { ...process.env, TEEKA_ENV: 'demo', TEEKA_REDIS_PREFIX: gateway.prefix, TEEKA_PG_SCHEMA: record!.schema },
   });
 }
 

@@ -18,6 +18,8 @@ import type { Country } from '../../engine/masterdata.js';
 import { testMobileOf, type TestCountry } from './countries.js';
 import type { RedisClient } from '../../engine/redis.js';
 import { connectTestRedis, deleteKeysWithPrefix, demoCountry, ownRedisServerEnv, TEST_REDIS } from './fixtures.js';
+import pg from 'pg';
+import { migrate } from '../../worker/migrate.js';
 
 export { freePort };
 
@@ -50,6 +52,25 @@ export interface GatewayOptions {
 function clockOffsetFor(options: GatewayOptions): number {
   if (options.at !== undefined) return processClockOffsetAt(options.at);
   return options.country ? processClockOffset(options.country.country.timeZone) : PROCESS_CLOCK_OFFSET_MS;
+}
+
+/**
+ * A migrated PostgreSQL schema of the test file's own, for gateways whose admin records reach
+ * PostgreSQL directly (the partner registry: engine/partners.ts); `TEEKA_PG_SCHEMA` for startGateway.
+ */
+export async function migratedSchema(name: string): Promise<{ schema: string; drop: () => Promise<void> }> {
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const schema = `${name}_${randomUUID().slice(0, 8)}`;
+  await migrate(databaseUrl, schema);
+  return {
+    schema,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
 }
 
 export async function startGateway(env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<RunningGateway> {

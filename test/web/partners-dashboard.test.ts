@@ -5,22 +5,26 @@
  */
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CowinClient, startGateway, testMobile, type RunningGateway } from '../support/gateway.js';
+import { CowinClient, migratedSchema, startGateway, testMobile, type RunningGateway } from '../support/gateway.js';
 import { DESKTOP, launchBrowser, newContext, pageProblems } from './browser.js';
 
 let gateway: RunningGateway;
+let record: Awaited<ReturnType<typeof migratedSchema>> | undefined;
 let browser: Browser;
 let context: BrowserContext;
 
 beforeAll(async () => {
   // a partner reading more than 1 distinct person in the window is flagged by the access watch
-  [gateway, browser] = await Promise.all([startGateway({ TEEKA_ACCESS_FLAG_PARTNER: '1' }), launchBrowser()]);
+  // the partner registry records its changes in PostgreSQL: a migrated schema of this file's own
+  record = await migratedSchema('web_partners');
+  [gateway, browser] = await Promise.all([startGateway({ TEEKA_ACCESS_FLAG_PARTNER: '1', TEEKA_PG_SCHEMA: record.schema }), launchBrowser()]);
   context = await newContext(browser, DESKTOP);
 });
 afterAll(async () => {
   await context?.close().catch(() => {});
   await browser?.close();
   await gateway?.stop();
+  await record?.drop();
 });
 
 describe('dashboard: partners', () => {
