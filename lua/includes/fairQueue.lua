@@ -4,7 +4,8 @@
   A place, JSON in the places hash under its account id: `seq` (join order, 1, 2, …), `b` (beneficiary
   ids), `n` (their count: the seats it may book), `st` (pre | waiting | admitted | used | expired |
   lapsed), `num` (its position number in the line once the opening shuffled it or it joined after),
-  `adm` and `exp` (its admission and when that expires, ms), `seen` (when its holder last showed up),
+  `adm`, `exp` and `c` (its admission, when that expires, ms, and the seats it counts for while
+  outstanding: its beneficiaries, or fewer when fewer seats were free), `seen` (when its holder last showed up),
   and for a place the opening shuffled, `ps` and `sn` (its join order and the number the shuffle gave).
 
   The line (a sorted set) holds the waiting places only. Before the opening they are scored by `seq`;
