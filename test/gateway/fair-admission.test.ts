@@ -143,3 +143,75 @@ describe('an opening under fair admission', () => {
     expect((await person.client.get(`/teeka/queue/status?session_id=${sessionId}`)).json.state).toBe('used');
   }, 60_000);
 });
+
+describe('joining under real concurrency', () => {
+  it('gives one place per account and per beneficiary, however many requests race', async () => {
+    const sessionId = await publish({ fair_admission: true, admission_rate: 1 }, 60_000, 'COVAXIN', 30);
+    const crowd = await Promise.all(Array.from({ length: 30 }, (_, i) => citizen(i % 3 === 0 ? 2 : 1)));
+    // every account fires six joins at once (its devices), with its beneficiaries in different subsets
+    const attempts = crowd.flatMap((p) =>
+      Array.from({ length: 6 }, (_, k) => ({ p, beneficiaries: p.beneficiaries.length === 2 && k % 3 !== 2 ? [p.beneficiaries[k % 2]!] : p.beneficiaries })),
+    );
+    const answers = await Promise.all(attempts.map(({ p, beneficiaries }) => p.client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries })));
+    for (const answer of answers) expect(answer.status, answer.text).toBe(200);
+    for (const [i] of crowd.entries()) {
+      const mine = answers.slice(i * 6, i * 6 + 6);
+      expect(mine.filter((a) => a.json.joined).length).toBe(1);
+    }
+    const k = gateway.engine.fairAdmission.keysOf(sessionId);
+    expect(await gateway.redis.hlen(k.places)).toBe(30);
+    expect(await gateway.redis.zcard(k.line)).toBe(30);
+    // each beneficiary in at most one place, and every place's beneficiaries the account's own
+    const places = Object.entries(await gateway.redis.hgetall(k.places)).map(([, json]) => JSON.parse(json) as { b: string[] });
+    const held = places.flatMap((p) => p.b);
+    expect(new Set(held).size).toBe(held.length);
+    expect(await gateway.redis.hlen(k.beneficiaries)).toBe(held.length);
+  }, 120_000);
+});
+
+/** A WebSocket that collects every message. */
+async function socketOf(url: string): Promise<{ socket: WebSocket; messages: any[] }> {
+  const socket = new WebSocket(url);
+  const messages: any[] = [];
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  return { socket, messages };
+}
+
+describe('the WebSocket', () => {
+  it("pushes a citizen's position as it falls, then the admission, which books", async () => {
+    const sessionId = await publish({ fair_admission: true, admission_rate: 1 }, 2500, 'COVISHIELD', 18);
+    const crowd = await Promise.all(Array.from({ length: 5 }, () => citizen()));
+    for (const p of crowd) expect((await p.client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries: p.beneficiaries })).status).toBe(200);
+    const sockets = await Promise.all(crowd.map(() => socketOf(`ws://127.0.0.1:${gateway.port}/teeka/ws/availability`)));
+    // a bad token is refused on the socket, in the API's words
+    sockets[0]!.socket.send(JSON.stringify({ queue: { session_id: sessionId, token: 'nope' } }));
+    crowd.forEach((p, i) => sockets[i]!.socket.send(JSON.stringify({ queue: { session_id: sessionId, token: p.client.token } })));
+    await waitFor('the refusal', async () => sockets[0]!.messages, (m) => m.some((x) => x.type === 'error'));
+    expect(sockets[0]!.messages.find((x) => x.type === 'error')).toMatchObject({ session_id: sessionId, errorCode: 'USRAUT0001' });
+    // the last place of the shuffle sees its position fall to 1, then its admission
+    await waitFor('every place admitted', async () => sockets.map((s) => s.messages), (all) => all.every((m) => m.some((x) => x.type === 'queue' && x.admitted)), 20_000);
+    const positionsOf = (messages: any[]) => messages.filter((x) => x.type === 'queue' && x.state === 'waiting').map((x) => x.position as number);
+    const longest = sockets.map((s) => positionsOf(s.messages)).sort((a, b) => b.length - a.length)[0]!;
+    expect(longest.length).toBeGreaterThanOrEqual(3);
+    expect(longest).toEqual([...longest].sort((a, b) => b - a));
+    expect(longest.at(-1)).toBe(1);
+    const first = sockets[0]!.messages.filter((x) => x.type === 'queue');
+    expect(first[0]).toMatchObject({ session_id: sessionId, state: 'prequeue', position: null, admitted: false });
+    const admittedMessage = first.find((x) => x.admitted);
+    expect(admittedMessage).toMatchObject({ state: 'admitted', admission: expect.stringMatching(/^[0-9a-f]{16}\.\d+$/), admission_expires_at: expect.any(String) });
+    const slot = gateway.engine.country.slotsOf(gateway.engine.country.centersById.get(centerId)!)[1]!;
+    const booked = await crowd[0]!.client.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessionId, slot, beneficiaries: crowd[0]!.beneficiaries, admission: admittedMessage.admission });
+    expect(booked.status, booked.text).toBe(200);
+    for (const s of sockets) s.socket.close();
+    // the dashboard's numbers for this opening
+    const openings = (await admin.get('/teeka/ops/openings')).json.openings;
+    expect(openings.find((o: any) => o.session_id === sessionId)).toMatchObject({ phase: 'open', shuffled: true, admitted: 5, admission_rate: 1, queue_length: 0 });
+    // /metrics is aggregated over the threads once a second
+    const line = new RegExp(`teeka_queue_admitted\\{session_id="${sessionId}"\\} 5`);
+    await waitFor('the queue gauges in /metrics', async () => (await fetch(`${gateway.url}/metrics`)).text(), (text) => line.test(text));
+  }, 60_000);
+});
