@@ -215,3 +215,69 @@ describe('the WebSocket', () => {
     await waitFor('the queue gauges in /metrics', async () => (await fetch(`${gateway.url}/metrics`)).text(), (text) => line.test(text));
   }, 60_000);
 });
+
+describe('a gateway killed with SIGKILL during the opening', () => {
+  it('loses no place and admits no one twice: another gateway carries on from Redis', async () => {
+    const doomed = await startGateway();
+    const survivor = await startGateway({ TEEKA_REDIS_PREFIX: doomed.prefix });
+    try {
+      const boss = new CowinClient(doomed.url);
+      boss.token = (await boss.post('/teeka/auth/operator', { role: 'admin', key: 'demo-admin-key' })).json.token;
+      // the citizens first (logins take a while on a busy machine), then an opening 3 s away they all join before
+      const crowd = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const client = await new CowinClient(doomed.url).login(testMobile());
+          return { client, id: await client.addBeneficiary('Asha Rao', 1970, testPhotoId()) };
+        }),
+      );
+      const published = await boss.post('/teeka/admin/sessions', {
+        center_id: centerId, date: formatCowinDate(day), vaccine: 'COVISHIELD', min_age_limit: 45, capacity_dose1: 40, capacity_dose2: 0,
+        opens_at: new Date(doomed.engine.now() + 3000).toISOString(), fair_admission: true, admission_rate: 4,
+      });
+      expect(published.status, published.text).toBe(200);
+      const sessionId = published.json.session_id as string;
+      const joins = await Promise.all(crowd.map(({ client, id }) => client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries: [id] })));
+      for (const join of joins) expect(join.json).toMatchObject({ state: 'prequeue' });
+      const k = doomed.engine.fairAdmission.keysOf(sessionId);
+      // one transaction: the places and the line as one moment saw them
+      const census = async () => {
+        const [[, hash], [, line]] = (await survivor.redis.multi().hgetall(k.places).zcard(k.line).exec()) as [[null, Record<string, string>], [null, number]];
+        const places = Object.values(hash).map((json) => JSON.parse(json) as { st: string });
+        const count = (st: string) => places.filter((p) => p.st === st).length;
+        return { places: places.length, waiting: line, admitted: count('admitted'), lapsed: count('lapsed'), expired: count('expired'), waitingPlaces: count('waiting'), pre: count('pre') };
+      };
+      // into the opening: some admitted, most waiting; then the kill
+      await waitFor('the first admissions', census, (c) => c.admitted >= 3);
+      doomed.process.kill('SIGKILL');
+      await new Promise((resolve) => doomed.process.once('exit', resolve));
+      expect(doomed.process.signalCode).toBe('SIGKILL');
+      const samples: Awaited<ReturnType<typeof census>>[] = [];
+      const done = await waitFor('everyone admitted by the survivor', async () => {
+        const c = await census();
+        samples.push(c);
+        return c;
+      }, (c) => c.admitted === 20, 30_000);
+      // at every moment each place was either in the line or admitted, never lost or skipped
+      for (const c of samples) {
+        expect(c.places).toBe(20);
+        expect(c.waiting).toBe(c.waitingPlaces);
+        expect(c.waiting + c.admitted).toBe(20);
+        expect(c.lapsed + c.expired + c.pre).toBe(0);
+      }
+      expect(done.waiting).toBe(0);
+      const state = await survivor.redis.hmget(k.state, 'admitted', 'out_seats');
+      expect(state).toEqual(['20', '20']);
+      // the admissions are distinct, and the survivor accepts them for booking
+      const statuses = await Promise.all(crowd.map(({ client }) => Object.assign(new CowinClient(survivor.url), { token: client.token }).get(`/teeka/queue/status?session_id=${sessionId}`)));
+      const admissions = statuses.map((s) => s.json.admission as string);
+      expect(new Set(admissions).size).toBe(20);
+      const slot = survivor.engine.country.slotsOf(survivor.engine.country.centersById.get(centerId)!)[0]!;
+      const me = Object.assign(new CowinClient(survivor.url), { token: crowd[0]!.client.token });
+      const booked = await me.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessionId, slot, beneficiaries: [crowd[0]!.id], admission: admissions[0] });
+      expect(booked.status, booked.text).toBe(200);
+    } finally {
+      await doomed.stop({ keepData: true });
+      await survivor.stop();
+    }
+  }, 120_000);
+});
