@@ -5,7 +5,9 @@
  * its turn on and is never issued again; a crash between checking an admission and booking loses
  * no place and admits no one twice.
  */
-import { describe, expect, test } from '../support/fixtures.js';
+import { demoCountry, describe, expect, test } from '../support/fixtures.js';
+import { keys } from '../../engine/keys.js';
+import { parseCountry } from '../../engine/masterdata.js';
 import { accountWithBeneficiaries, publishSession, slotsOf, demoCenterId } from '../support/booking.js';
 import { isUnderFairAdmission, nextRandom, replayShuffle, type AdmitSummary } from '../../engine/fair-admission.js';
 import type { BookingEngine } from '../../engine/engine.js';
@@ -212,6 +214,21 @@ describe('the queue', () => {
     // the late mark still lands, and the admission can never book again
     expect((await engine.fairAdmission.useAdmission(session.session_id, p.accountId, status.queue.admission)).ok).toBe(true);
     expect((await engine.fairAdmission.checkAdmission(session.session_id, p.accountId, status.queue.admission, p.beneficiaryIds, false)).status).toBe(Status.ADMISSION_USED);
+  });
+
+  test("a publication that does not say takes the country's defaults; one that says off is off", async ({ makeEngine, clock }) => {
+    const data = structuredClone(demoCountry().data);
+    data.rules.fair_admission = { enabled: true, prequeue_minutes: 5, admission_rate: 3, admission_seconds: 45, grace_seconds: 0 };
+    const engine = makeEngine({ country: parseCountry(data, 'fair-by-default.json') });
+    const defaulted = (await engine.getSession(await publishSession(engine, { opens_at: clock.ms + MINUTE })))!;
+    expect(defaulted.fair).toEqual({ prequeue_ms: 5 * MINUTE, rate: 3, admission_ms: 45_000, grace_ms: 0 });
+    const own = (await engine.getSession(await publishSession(engine, { opens_at: clock.ms + MINUTE, date: engine.today() + 2, admission_rate: 0.5, prequeue_minutes: 0 })))!;
+    expect(own.fair).toEqual({ prequeue_ms: 0, rate: 0.5, admission_ms: 45_000, grace_ms: 0 });
+    const off = (await engine.getSession(await publishSession(engine, { opens_at: clock.ms + MINUTE, date: engine.today() + 3, fair_admission: false })))!;
+    expect(off.fair).toBeUndefined();
+    // the demo country's default is off, and an unchanged definition stays byte for byte what it was
+    expect(demoCountry().rules.fair_admission.enabled).toBe(false);
+    expect(await engine.redis.hget(keys.session(off.session_id), 'definition')).not.toContain('fair');
   });
 
   test('refuses what the queue is not for', async ({ engine, clock }) => {
