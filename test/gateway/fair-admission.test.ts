@@ -279,5 +279,5 @@ describe('a gateway killed with SIGKILL during the opening', () => {
       await doomed.stop({ keepData: true });
       await survivor.stop();
     }
-  }, 120_000);
+  }, 240_000);
 });
