@@ -231,6 +231,36 @@ describe('the queue', () => {
     expect(await engine.redis.hget(keys.session(off.session_id), 'definition')).not.toContain('fair');
   });
 
+  test('a place not seen for the grace period after the opening is skipped at its turn; one seen (status, an open socket) keeps it', async ({ makeEngine, clock }) => {
+    const data = structuredClone(demoCountry().data);
+    data.rules.fair_admission = { ...data.rules.fair_admission, grace_seconds: 30, admission_seconds: 3600 };
+    const engine = makeEngine({ country: parseCountry(data, 'grace.json') });
+    // one place a second: the second turn comes after the grace period
+    const session = await fairSession(engine, clock, 10, 0.02);
+    const [gone, polling, socket] = await people(engine, 3);
+    for (const p of [polling!, socket!]) await engine.fairAdmission.join(session, p.accountId, p.beneficiaryIds);
+    clock.advance(10 * MINUTE);
+    // the last in the line: it joins after the opening, then is never seen again
+    await engine.fairAdmission.join(session, gone!.accountId, gone!.beneficiaryIds);
+    expect((await engine.fairAdmission.admit(session)).admittedNow).toBe(1);
+    const summaries = [];
+    for (let turn = 0; turn < 6; turn++) {
+      clock.advance(20_000);
+      // the others show up: one polls its status, the other's socket is open on a gateway thread
+      await engine.fairAdmission.status(session, polling!.accountId);
+      summaries.push(await engine.fairAdmission.admit(session, [socket!.accountId]));
+    }
+    const final = summaries.at(-1)!;
+    expect(final).toMatchObject({ admitted: 2, lapsed: 1, waiting: 0 });
+    // skipped only at its turn: after the second admission, 50 s after the first
+    expect(summaries.findIndex((s) => s.lapsed === 1)).toBeGreaterThan(summaries.findIndex((s) => s.admitted === 2) - 1);
+    const state = async (account: string) => ((await engine.fairAdmission.status(session, account)) as { queue: { state: string } }).queue.state;
+    expect([await state(polling!.accountId), await state(socket!.accountId), await state(gone!.accountId)]).toEqual(['admitted', 'admitted', 'lapsed']);
+    // it may join again, at the end
+    const again = await engine.fairAdmission.join(session, gone!.accountId, gone!.beneficiaryIds);
+    expect(again.ok && again.place.state).toBe('waiting');
+  });
+
   test('refuses what the queue is not for', async ({ engine, clock }) => {
     const plainId = await publishSession(engine, { opens_at: clock.ms + MINUTE });
     const plain = (await engine.getSession(plainId))!;
