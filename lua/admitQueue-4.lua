@@ -84,9 +84,10 @@ if now >= opensAt then
 
   local skipped, SKIP_MOST = 0, 1000
   while admittedNow < most and skipped < SKIP_MOST do
-    local head = rcall('ZRANGE', lineKey, 0, 0)[1]
+    local headEntry = rcall('ZRANGE', lineKey, 0, 0, 'WITHSCORES')
+    local head = headEntry[1]
     if not head then break end
-    local place = readPlace(placesKey, head)
+    local place = settlePlace(stateKey, lineKey, head, readPlace(placesKey, head), headEntry[2])
     if graceMs > 0 and now - math.max(place.seen or 0, opensAt) > graceMs then
       place.st = 'lapsed'
       writePlace(placesKey, head, place)
