@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { formatCowinDate } from '../../engine/dates.js';
 import type { SecurityCode } from '../../engine/engine.js';
+import { ADMISSION_PATTERN, isUnderFairAdmission } from '../../engine/fair-admission.js';
 import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { accessEntryInScript } from '../access-log.js';
 import { outcomeResponse } from '../auth.js';
@@ -22,6 +23,18 @@ function bookedAnswer(appointmentId: string, securityCodes: SecurityCode[]): Htt
     appointment_confirmation_no: appointmentId,
     security_codes: securityCodes.map((c) => ({ beneficiary_reference_id: c.beneficiaryId, security_code: c.code })),
   });
+}
+
+/**
+ * After a booking under an admission: mark it used. The booking stands whatever happens here; if
+ * Redis fails now, the admission stays outstanding until it expires and is then never reissued.
+ */
+async function markAdmissionUsed(ctx: GatewayContext, sessionId: string, accountId: string, admission: string): Promise<void> {
+  try {
+    await ctx.engine.fairAdmission.useAdmission(sessionId, accountId, admission);
+  } catch (err) {
+    console.error(`marking admission ${admission} used failed (it expires by itself):`, err);
+  }
 }
 
 export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
@@ -61,6 +74,20 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
         if (!checked.ok) return outcomeResponse(checked);
       }
+      // fair admission: while the session's opening is on, only with the account's admission (checked
+      // before booking, marked used after: a crash between leaves an admission that expires, never a
+      // place that lost its turn; engine/fair-admission.ts). A session this thread does not hold in
+      // memory is read, so a gateway that has not seen its publication yet cannot let a booking by.
+      const fairSession = known ?? (await engine.getSession(session_id));
+      const admission = fairSession && isUnderFairAdmission(fairSession, engine.now()) ? body.value.admission ?? request.headers['x-admission'] ?? '' : null;
+      if (admission !== null) {
+        if (admission !== '' && !ADMISSION_PATTERN.test(admission)) return apiError(apiErrorFor(Status.ADMISSION_INVALID));
+        const checked = await engine.fairAdmission.checkAdmission(session_id, citizen.accountId, admission, beneficiaries, idempotencyKey !== undefined);
+        if (!checked.ok) {
+          metrics.booking(checked.status);
+          return outcomeResponse(checked);
+        }
+      }
       // the access log entry of the answer, made before the booking: the booking script appends it
       const entryInScript = accessEntryInScript(request);
       let answer: HttpResponse | undefined;
@@ -75,6 +102,7 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
       });
       metrics.booking(outcome.status);
       if (!outcome.ok) return outcomeResponse(outcome);
+      if (admission) await markAdmissionUsed(ctx, session_id, citizen.accountId, admission);
       if (outcome.accessLogged && answer) return answer;
       return bookedAnswer(outcome.appointmentId, outcome.securityCodes);
     }),
