@@ -4,7 +4,7 @@
 // Every word is the language file's (web/language.js); every number, date and fee goes through Intl.
 import { ApiError, callApi, messageFor, setBeneficiaryNames, show } from './api.js';
 import { AvailabilityFeed } from './availability-feed.js';
-import { FairQueues } from './fair-queue.js';
+import { admissionExpiry, FairQueues } from './fair-queue.js';
 import { isUnavailable, reportProblems, setBusy, setFieldError } from './forms.js';
 import { formatDay, formatMoney, formatNumber, formatTime, has, loadLanguage, setupSwitcher, t } from './language.js';
 import { sha256Hex } from './sha256.js';
@@ -1169,7 +1169,7 @@ function openBooking(sessionId, button, admitted = null) {
   const note = $('book-queue-note');
   const opensAt = openingOf(session);
   if (mode === 'join') show(note, opensAt > Date.now() ? t('citizen.queue.joinNoteBefore', { time: formatTime(opensAt) }) : t('citizen.queue.joinNote'), 'info');
-  else if (mode === 'admitted') show(note, t('citizen.queue.yourTurn', { time: formatTime(Number(admitted.status.admission_expires_at)) }), 'success');
+  else if (mode === 'admitted') show(note, t('citizen.queue.yourTurn', { time: formatTime(admissionExpiry(admitted.status)) }), 'success');
   else show(note, '');
 
   const slots = $('book-slots');

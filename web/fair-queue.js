@@ -25,6 +25,9 @@ export function waitWords(seconds) {
   return t('citizen.queue.waitHours', { count: hours, n: formatNumber(hours) });
 }
 
+/** An admission's deadline (epoch ms); the API writes it as an ISO time. */
+export const admissionExpiry = (status) => Date.parse(status.admission_expires_at ?? '') || 0;
+
 /** The account a token belongs to (its `sub`): a device shared by two accounts keeps their queues apart. */
 function accountOf(token) {
   try {
@@ -96,7 +99,7 @@ export class FairQueues {
       beneficiaries,
       session,
       center,
-      opensAt: json.opens_at ?? null,
+      opensAt: Date.parse(json.opens_at ?? '') || null,
       status: { position: json.position ?? null, ahead: null, estimated_wait_seconds: null, admitted: false },
       announcedAt: 0,
       offered: false,
@@ -225,17 +228,31 @@ export class FairQueues {
 
   // ---------------------------------------------------------------- one status
 
-  /** What a status means for the citizen: waiting (before or after the opening), their turn, or over. */
+  /**
+   * What a status (its `state`, gateway/queue-room.ts) means for the citizen: before the opening (no
+   * place until the draw), waiting, their turn, booked, or over (the seats are gone, the turn lapsed
+   * unused, the place was skipped for absence, the opening closed).
+   */
   static phase(entry, status, now = Date.now()) {
     if (!status) return 'unknown';
     if (status.gone) return 'gone';
-    if (status.sold_out || status.seats_left === 0) return 'soldOut';
-    if (status.admitted && status.admission) {
-      const expires = Number(status.admission_expires_at ?? 0);
-      return !expires || expires > now ? 'admitted' : 'expired';
+    switch (status.state) {
+      case 'prequeue':
+        return 'before';
+      case 'admitted':
+        return status.admission && admissionExpiry(status) > now ? 'admitted' : 'expired';
+      case 'used':
+        return 'used';
+      case 'expired':
+        return 'expired';
+      case 'full':
+        return 'soldOut';
+      case 'lapsed':
+      case 'closed':
+        return 'gone';
+      default:
+        return 'waiting';
     }
-    if (entry.opensAt && now < entry.opensAt) return 'before';
-    return 'waiting';
   }
 
   apply(sessionId, status) {
@@ -243,12 +260,13 @@ export class FairQueues {
     if (!entry || !status) return;
     const before = FairQueues.phase(entry, entry.status);
     entry.status = status;
+    if (status.opens_at) entry.opensAt = Date.parse(status.opens_at) || entry.opensAt;
     const phase = FairQueues.phase(entry, status);
     this.renderEntry(entry);
     const changed = phase !== before;
     if (phase === 'admitted' && !entry.offered) {
       entry.offered = true;
-      this.announce(t('citizen.queue.say.admitted', { time: formatTime(Number(status.admission_expires_at)) }));
+      this.announce(t('citizen.queue.say.admitted', { time: formatTime(admissionExpiry(status)) }));
       this.onAdmitted(entry);
     } else if (changed && phase === 'soldOut') {
       this.announce(t('citizen.queue.say.soldOut'));
@@ -334,14 +352,18 @@ export class FairQueues {
       }
       parts.push(figures);
       if (phase === 'waiting') parts.push(node('p', 'hint', t('citizen.queue.waitHint')));
+      // honest: more places ahead than seats left (less those admitted places hold)
+      if (phase === 'waiting' && status?.seats_may_run_out) parts.push(node('p', 'notice queue-warning', t('citizen.queue.mayRunOut')));
     } else if (phase === 'admitted') {
-      parts.push(node('p', 'notice queue-turn', t('citizen.queue.yourTurn', { time: formatTime(Number(status.admission_expires_at)) })));
+      parts.push(node('p', 'notice queue-turn', t('citizen.queue.yourTurn', { time: formatTime(admissionExpiry(status)) })));
       const book = node('button', 'primary', t('citizen.queue.bookNow'));
       book.type = 'button';
       book.addEventListener('click', () => this.onAdmitted(entry));
       parts.push(book);
     } else if (phase === 'expired') {
       parts.push(node('p', 'notice queue-ended', t('citizen.queue.expired')));
+    } else if (phase === 'used') {
+      parts.push(node('p', 'notice queue-turn', t('citizen.queue.used')));
     } else if (phase === 'soldOut') {
       parts.push(node('p', 'notice queue-ended', t('citizen.queue.soldOut')));
     } else if (phase === 'gone') {
@@ -349,7 +371,7 @@ export class FairQueues {
     } else {
       parts.push(node('p', 'hint', t('common.loading')));
     }
-    if (phase === 'soldOut' || phase === 'gone' || phase === 'expired') {
+    if (phase === 'soldOut' || phase === 'gone' || phase === 'expired' || phase === 'used') {
       const dismiss = node('button', 'link-button', t('citizen.queue.dismiss', { centre: entry.center.name }));
       dismiss.type = 'button';
       dismiss.addEventListener('click', () => {
@@ -359,6 +381,6 @@ export class FairQueues {
       parts.push(dismiss);
     }
     item.replaceChildren(...parts);
-    for (const notice of item.querySelectorAll('.notice')) notice.dataset.kind = phase === 'admitted' ? 'success' : 'warning';
+    for (const notice of item.querySelectorAll('.notice')) notice.dataset.kind = phase === 'admitted' || phase === 'used' ? 'success' : 'warning';
   }
 }
