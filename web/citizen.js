@@ -1383,6 +1383,12 @@ function setupBooking() {
       if (error.code === 'APPOIN0044') void refreshCaptcha();
       // a turn that lapsed or seats that ran out: the queue's status says which, in its panel
       if (booking.mode === 'admitted') void queues.poll(booking.sessionId);
+      // a session the search did not mark, under fair admission after all: the dialog joins its queue instead
+      if (error.code === 'APPOIN0050' && booking.mode === 'book' && !rescheduling) {
+        session.fair_admission = true;
+        openBooking(booking.sessionId, null);
+        show($('book-error'), error.message, 'error');
+      }
       if (error.code !== 'NETWORK') booking.idempotencyKey = newIdempotencyKey();
       $('book-error').scrollIntoView({ block: 'nearest' });
     } finally {
