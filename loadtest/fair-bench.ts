@@ -270,10 +270,11 @@ async function runMode(mode: 'off' | 'on', ctx: { engine: BookingEngine; pool: p
       const startedAt = performance.now();
       const answer = await call(actor, 'status', 'GET', `/teeka/queue/status?session_id=${encodeURIComponent(sessionId)}`);
       const status = answer.json ?? {};
-      if (answer.status === 404 || status.sold_out === true || status.seats_left === 0) return;
+      // the seats are gone, the opening closed, the turn lapsed or the place was skipped: this citizen is done
+      if (answer.status === 404 || ['full', 'closed', 'expired', 'lapsed', 'used'].includes(String(status.state))) return;
       if (answer.status === 200 && status.admitted === true && typeof status.admission === 'string') {
         const admission = status.admission;
-        if (!admissions.has(admission) && typeof status.admission_expires_at === 'number') admissions.set(admission, status.admission_expires_at - admissionMs);
+        if (!admissions.has(admission)) admissions.set(admission, Date.parse(String(status.admission_expires_at)) - admissionMs);
         // a person reads the page and presses Book; a bot books at once
         if (actor.kind === 'person') await sleep(between(500, 5000));
         for (let attempt = 0; attempt < slots.length && !over; attempt++) {

@@ -116,7 +116,7 @@ export class FairQueues {
   remove(sessionId) {
     if (!this.entries.delete(sessionId)) return;
     this.save();
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ unsubscribe: [sessionId] }));
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ unqueue: { session_id: sessionId } }));
     this.render();
   }
 
@@ -149,18 +149,21 @@ export class FairQueues {
 
   // ---------------------------------------------------------------- live: the WebSocket, and polling while it is away
 
+  /**
+   * The gateway's WebSocket (the one the availability feed uses, gateway/routes/queue.ts): each place
+   * is followed with `{"queue":{"session_id","token"}}` (a browser's WebSocket cannot send headers, so
+   * the login goes in the message, never in the URL), answered at once and then on every change.
+   */
   connect() {
     clearTimeout(this.retryTimer);
     if (this.socket || !this.token || !this.entries.size) return;
-    const ids = [...this.entries.keys()].join(',');
-    // a browser's WebSocket cannot send headers: the login rides on the URL, over the same origin
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/teeka/ws/queue?session_id=${encodeURIComponent(ids)}&token=${encodeURIComponent(this.token)}`;
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/teeka/ws/availability`);
     this.socket = socket;
     this.setLive('connecting');
     socket.addEventListener('open', () => {
       this.retryMs = 1000;
       this.setLive('live');
+      this.follow([...this.entries.keys()]);
       this.schedulePoll(CHECK_MS);
     });
     socket.addEventListener('message', (event) => {
@@ -170,8 +173,9 @@ export class FairQueues {
       } catch {
         return;
       }
-      const statuses = message.type === 'queue' && Array.isArray(message.statuses) ? message.statuses : message.session_id ? [message] : [];
-      for (const status of statuses) this.apply(status.session_id, status);
+      if (message.type === 'queue') this.apply(message.session_id, message);
+      // the place cannot be followed here (no place, the login ended): the status call says which
+      else if (message.type === 'error' && message.session_id) void this.poll(message.session_id);
     });
     socket.addEventListener('close', () => {
       if (this.socket !== socket) return;
@@ -185,8 +189,12 @@ export class FairQueues {
     });
   }
 
+  follow(ids) {
+    for (const id of ids) this.socket.send(JSON.stringify({ queue: { session_id: id, token: this.token } }));
+  }
+
   subscribe(ids) {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ subscribe: ids }));
+    if (this.socket?.readyState === WebSocket.OPEN) this.follow(ids);
     else if (!this.socket) this.connect();
   }
 
