@@ -20,6 +20,7 @@ import {
 } from './ids.js';
 import { KeyRing } from './certificate-keys.js';
 import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
+import { FairAdmission } from './fair-admission.js';
 import { keys } from './keys.js';
 import { PartitionBatcher } from './coalesce.js';
 import { Partitions } from './partitions.js';
@@ -210,6 +211,8 @@ export class BookingEngine {
    * A booking's answer is its script reply, or the error that fails it alone (see sendBookings)
    */
   readonly bookings: PartitionBatcher<BookingCall, unknown[] | Error>;
+  /** fair admission at openings: the queues of sessions published with it (engine/fair-admission.ts) */
+  readonly fairAdmission: FairAdmission;
 
   constructor(
     readonly redis: RedisClient,
@@ -229,6 +232,7 @@ export class BookingEngine {
     this.scripts = new LuaScripts(redis);
     this.durability = new ReplicaAcknowledgement(redis, options.durability ?? NO_REPLICA_WAIT);
     this.searchQuotas = new PartitionBatcher((partition, searches) => this.sendSearchQuotas(partition, searches), options.coalesce ?? true);
+    this.fairAdmission = new FairAdmission(redis, this.scripts, this.partitions, this.clock);
     this.bookings = new PartitionBatcher((_partition, bookings) => this.sendBookings(bookings), options.coalesce ?? true, MAX_BOOKINGS_PER_CALL);
   }
 

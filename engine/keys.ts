@@ -131,6 +131,26 @@ export class AccountKeys {
   }
 }
 
+/** The keys of one session's fair admission queue (lua/includes/fairQueue.lua reads their layout). */
+export interface FairQueueKeys {
+  /**
+   * hash: the queue's own bookkeeping: `seq` (places ever joined), `shuffled` (1 once the pre-queue
+   * was shuffled), `seed` and `prequeue` (the shuffle's seed and how many it shuffled), `tail` (the
+   * last position number handed out), `tokens`/`tokens_at` (the admission rate's bucket), counts
+   * `admitted`, `used`, `expired`, `lapsed`, `out_seats` (beneficiaries of admissions outstanding) and
+   * `seats_left` (as the last admit was told)
+   */
+  state: string;
+  /** sorted set: the waiting places (account ids), scored by join order before the opening and by position number after */
+  line: string;
+  /** hash: account id → its place, JSON (lua/includes/fairQueue.lua: `seq`, `b`, `st`, `num`, `adm`, `exp`, `seen`) */
+  places: string;
+  /** hash: beneficiary id → the account whose place holds it */
+  beneficiaries: string;
+  /** sorted set: accounts holding an outstanding admission, scored by when it expires */
+  outstanding: string;
+}
+
 export const keys = {
   // booking partition
   /** hash: one vaccination session (centre × date × vaccine × age limit) with capacities and slot counters */
@@ -227,6 +247,19 @@ export const keys = {
   partitionOutbox: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:outbox`,
   /** capped stream: available capacity of the partition's sessions after each change, tailed by gateways */
   partitionAvailability: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:availability`,
+
+  // fair admission (engine/fair-admission.ts): one opening's queue, in the session's partition p(S)
+  /** the keys of one session's queue, all in the session id's partition */
+  fairQueue: (partitions: Partitions, sessionId: string): FairQueueKeys => {
+    const base = `${partitions.tagOf(sessionId)}:fair:${sessionId}`;
+    return {
+      state: base,
+      line: `${base}:line`,
+      places: `${base}:places`,
+      beneficiaries: `${base}:bens`,
+      outstanding: `${base}:admitted`,
+    };
+  },
 
   // per-address partition
   /** counter: public API calls from one address in the current window */

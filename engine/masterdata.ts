@@ -98,6 +98,29 @@ const rulesSchema = z.strictObject({
   calendar_days: z.number().int().min(1).max(31),
   /** the default slot layout of a session; a centre may override it */
   slots: z.array(slotLabel).min(1).max(12),
+  /**
+   * Fair admission at an opening (engine/fair-admission.ts): the defaults of a session published
+   * without saying. Citizens who join before `opens_at` are shuffled at the opening, later ones queue
+   * first come first served, and `schedule` needs an admission. Off by default: CoWIN clients book as
+   * they always did.
+   */
+  fair_admission: z
+    .strictObject({
+      /** whether a session is under fair admission when its publication does not say. Default false */
+      enabled: z.boolean().default(false),
+      /** the pre-queue opens this many minutes before `opens_at`. Default 30 */
+      prequeue_minutes: z.number().int().min(0).max(1440).default(30),
+      /** places admitted per second (a fraction is allowed: 0.5 is one every 2 s). Default 10 */
+      admission_rate: z.number().positive().max(100_000).default(10),
+      /** how long an admission stays usable; unused, it passes to the next place. Default 60 */
+      admission_seconds: z.number().int().min(5).max(3600).default(60),
+      /**
+       * a waiting place not seen (status asked, WebSocket open) for this long after the opening is
+       * skipped when its turn comes (it may join again, at the end). 0: never skipped. Default 120
+       */
+      grace_seconds: z.number().int().min(0).max(86_400).default(120),
+    })
+    .prefault({}),
 });
 
 /**

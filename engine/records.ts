@@ -153,6 +153,23 @@ export interface SessionDefinition {
   /** minimum days from the last primary dose to the precaution dose; -1 when the vaccine has none */
   precaution_after: number;
   status: 'open' | 'closed';
+  /**
+   * present only for a session under fair admission (engine/fair-admission.ts), so the definition of
+   * every other session stays byte for byte what it was
+   */
+  fair?: FairAdmissionSettings;
+}
+
+/** A session's fair admission settings, as its definition stores them. */
+export interface FairAdmissionSettings {
+  /** the pre-queue opens this long before `opens_at` */
+  prequeue_ms: number;
+  /** places admitted per second */
+  rate: number;
+  /** how long an admission stays usable */
+  admission_ms: number;
+  /** a waiting place not seen for this long after the opening is skipped at its turn; 0 never */
+  grace_ms: number;
 }
 
 /** A session as stored in Redis: its definition plus what is booked. */
@@ -186,6 +203,7 @@ const sessionDefinitionSchema = z
     dose2_after: int,
     precaution_after: int,
     status: z.enum(['open', 'closed']),
+    fair: z.object({ prequeue_ms: ms, rate: z.number().positive(), admission_ms: ms, grace_ms: ms }).optional(),
   })
   .refine((d) => d.slot_caps.length === d.slots.length, { message: 'one slot capacity per slot', path: ['slot_caps'] });
 

@@ -55,7 +55,13 @@ export type ScriptName =
   | 'revokePartnerKey'
   | 'consumePartnerQuota'
   | 'appendAccessEntry'
-  | 'appendAccessEntries';
+  | 'appendAccessEntries'
+  // fair admission (engine/fair-admission.ts)
+  | 'joinQueue'
+  | 'queueStatus'
+  | 'admitQueue'
+  | 'checkAdmission'
+  | 'useAdmission';
 
 export interface ScriptSource {
   name: ScriptName;

@@ -5,7 +5,7 @@
 import { formatCowinDate, localInstant, yearOf } from './dates.js';
 import { sessionIdFor } from './ids.js';
 import type { Center, Country } from './masterdata.js';
-import type { SessionDefinition } from './records.js';
+import type { FairAdmissionSettings, SessionDefinition } from './records.js';
 
 /** What an operator says about a session. */
 export interface SessionInput {
@@ -24,10 +24,16 @@ export interface SessionInput {
   opens_at?: number | undefined;
   /** a closed session takes no bookings but keeps its appointments */
   status?: 'open' | 'closed' | undefined;
+  /** open through the queue (engine/fair-admission.ts); default: the country's `rules.fair_admission.enabled` */
+  fair_admission?: boolean | undefined;
+  /** with fair admission: the pre-queue opens this many minutes before opens_at; default the country's */
+  prequeue_minutes?: number | undefined;
+  /** with fair admission: places admitted per second; default the country's */
+  admission_rate?: number | undefined;
 }
 
 // the stored layout of a session (its definition and the hash around it) is engine/records.ts's
-export type { SessionDefinition, SessionState } from './records.js';
+export type { FairAdmissionSettings, SessionDefinition, SessionState } from './records.js';
 
 export class SessionInputError extends Error {
   constructor(
@@ -70,6 +76,7 @@ export function defineSession(country: Country, input: SessionInput): { sessionI
   if (slotCaps.length !== slots.length || slotCaps.some((c) => !Number.isInteger(c) || c < 0)) {
     throw new SessionInputError('slot_capacity', `expected ${slots.length} whole numbers, one per slot`);
   }
+  const fair = fairAdmissionOf(country, input);
   const tz = country.timeZone;
   const definition: SessionDefinition = {
     center_id: center.center_id,
@@ -92,8 +99,36 @@ export function defineSession(country: Country, input: SessionInput): { sessionI
     dose2_after: vaccine.doses === 1 ? -1 : vaccine.dose2_after_days ?? -1,
     precaution_after: vaccine.precaution_after_days ?? -1,
     status: input.status ?? 'open',
+    // only when on: every other session's definition keeps its exact text (a republish is unchanged)
+    ...(fair ? { fair } : {}),
   };
   return { sessionId: sessionIdFor(center.center_id, input.date, vaccine.name, input.min_age_limit), definition };
+}
+
+/** A session's fair admission settings: what its publication says, the country's defaults for the rest. */
+function fairAdmissionOf(country: Country, input: SessionInput): FairAdmissionSettings | undefined {
+  const defaults = country.rules.fair_admission;
+  const on = input.fair_admission ?? defaults.enabled;
+  if (!on) {
+    for (const field of ['prequeue_minutes', 'admission_rate'] as const) {
+      if (input[field] !== undefined) throw new SessionInputError(field, 'only with fair_admission: true');
+    }
+    return undefined;
+  }
+  const prequeueMinutes = input.prequeue_minutes ?? defaults.prequeue_minutes;
+  if (!Number.isInteger(prequeueMinutes) || prequeueMinutes < 0 || prequeueMinutes > 1440) {
+    throw new SessionInputError('prequeue_minutes', 'expected a whole number of minutes from 0 to 1440');
+  }
+  const rate = input.admission_rate ?? defaults.admission_rate;
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > 100_000) {
+    throw new SessionInputError('admission_rate', 'expected places per second, above 0 and at most 100000');
+  }
+  return {
+    prequeue_ms: prequeueMinutes * 60_000,
+    rate,
+    admission_ms: defaults.admission_seconds * 1000,
+    grace_ms: defaults.grace_seconds * 1000,
+  };
 }
 
 /** The sessions the country file's plans give for `days` days from `fromDay`. */

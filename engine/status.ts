@@ -94,6 +94,24 @@ export enum Status {
   PARTNER_SCOPE_REFUSED = -63,
   /** The partner used up its calls of the minute or of the day. */
   PARTNER_RATE_LIMITED = -64,
+
+  // fair admission (engine/fair-admission.ts): the queue of an opening and its admissions
+  /** `schedule` for a session under fair admission, without an admission (an old client, a bot) */
+  ADMISSION_REQUIRED = -70,
+  /** an admission that is not the caller's for this session, or names beneficiaries its place did not join with */
+  ADMISSION_INVALID = -71,
+  /** the admission's time passed unused: its place is over (it may join again, at the end) */
+  ADMISSION_EXPIRED = -72,
+  /** the admission already booked */
+  ADMISSION_USED = -73,
+  /** joining the queue of a session that does not open through one */
+  QUEUE_OFF = -74,
+  /** joining before the pre-queue opens (prequeue_minutes before opens_at) */
+  QUEUE_NOT_OPEN_YET = -75,
+  /** asking for a place in a queue the account never joined */
+  QUEUE_PLACE_NOT_FOUND = -76,
+  /** a beneficiary already holds a place in this queue through another place */
+  QUEUE_BENEFICIARY_TAKEN = -77,
 }
 
 /** What an API client receives for a non-success outcome. */
@@ -270,6 +288,35 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
   [Status.PARTNER_KEY_REFUSED]: { httpStatus: 401, errorCode: 'PRTAUT0001', error: 'Invalid or revoked API key' },
   [Status.PARTNER_SCOPE_REFUSED]: { httpStatus: 403, errorCode: 'PRTAUT0002', error: "This API key's scopes do not cover this endpoint" },
   [Status.PARTNER_RATE_LIMITED]: { httpStatus: 429, errorCode: 'USRRES0429', error: "Too many requests for this partner's limit, please retry later" },
+  [Status.ADMISSION_REQUIRED]: {
+    httpStatus: 403,
+    errorCode: 'APPOIN0050',
+    error:
+      'This session opens through the queue (fair admission): join it (POST /teeka/queue/join) and book with the admission you are given (the admission field or the X-Admission header)',
+  },
+  [Status.ADMISSION_INVALID]: {
+    httpStatus: 403,
+    errorCode: 'APPOIN0051',
+    error: 'This admission is not yours for this session, or it does not cover these beneficiaries: this session opens through the queue',
+  },
+  [Status.ADMISSION_EXPIRED]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0052',
+    error: 'Your admission expired unused and passed to the next place in the queue; you may join the queue again',
+  },
+  [Status.ADMISSION_USED]: { httpStatus: 409, errorCode: 'APPOIN0053', error: 'This admission was already used to book' },
+  [Status.QUEUE_OFF]: { httpStatus: 409, errorCode: 'APPOIN0054', error: 'This session does not open through a queue: book it directly' },
+  [Status.QUEUE_NOT_OPEN_YET]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0055',
+    error: "The queue for this session is not open yet: it opens prequeue_minutes before the session's opening",
+  },
+  [Status.QUEUE_PLACE_NOT_FOUND]: { httpStatus: 404, errorCode: 'APPOIN0056', error: 'You have no place in the queue of this session' },
+  [Status.QUEUE_BENEFICIARY_TAKEN]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0057',
+    error: 'A beneficiary already holds a place in the queue of this session',
+  },
   [Status.CAPACITY_BELOW_BOOKED]: {
     httpStatus: 409,
     errorCode: 'SESADM0001',

@@ -35,6 +35,9 @@ export const PERSONAL_DATA_ROUTES: readonly string[] = [
   'POST /api/v2/appointment/schedule',
   'POST /api/v2/appointment/reschedule',
   'POST /api/v2/appointment/cancel',
+  // fair admission: a citizen joins a queue with their beneficiaries; an auditor reads who was shuffled where
+  'POST /teeka/queue/join',
+  'GET /teeka/admin/queue/audit',
   'GET /api/v2/appointment/appointmentslip/download',
   'GET /api/v2/registration/certificate/public/download',
   // a vaccinator's lookups and actions at the centre
@@ -86,6 +89,8 @@ export const NOT_PERSONAL_ROUTES: Readonly<Record<string, string>> = {
   'GET /metrics': 'counters',
   'GET /teeka/ops/stats': 'rates',
   'GET /teeka/ops/queue': 'queue depth',
+  'GET /teeka/queue/status': "the caller's own place in a queue: a position and their admission, no one's personal data",
+  'GET /teeka/ops/openings': 'counts per opening under fair admission',
   'GET /': 'pages',
   'GET /dashboard': 'pages',
   'GET /verify': 'pages: verifying a certificate happens in the browser',

@@ -24,6 +24,7 @@ import { otpSenderFor } from './otp-sender.js';
 import { PartnerGate } from './partner-gate.js';
 import { AccessWatch, logPersonalDataAccess } from './access-log.js';
 import { accessLogRoutes } from './routes/access-log.js';
+import { QueueRoom } from './queue-room.js';
 import { QuotaGate } from './quota-gate.js';
 import { RevocationBook } from './revocations.js';
 import { appointmentRoutes } from './routes/appointments.js';
@@ -37,6 +38,7 @@ import { vaccinatorRoutes } from './routes/vaccinator.js';
 import { certificateRoutes } from './routes/certificates.js';
 import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
+import { queueRoutes, queueSocketMessage } from './routes/queue.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { SessionSearch } from './search.js';
 import type { StatsSample } from './stats.js';
@@ -78,6 +80,7 @@ export const ROUTE_MODULES: readonly ((router: Router, ctx: GatewayContext) => v
   centerRoutes,
   beneficiaryRoutes,
   appointmentRoutes,
+  queueRoutes,
   operatorRoutes,
   partnerRoutes,
   accessLogRoutes,
@@ -149,6 +152,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     revocations,
     quotas,
     search: new SessionSearch(country, book),
+    queueRoom: new QueueRoom({ engine, book, metrics }),
     metrics,
     auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators, revocations, metrics),
     schemas: bodySchemas(country, config.clock),
@@ -158,6 +162,8 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     queueDepth: deps.queueDepth,
     stats: deps.stats,
   };
+
+  context.queueRoom.start();
 
   const router = new Router();
   for (const addRoutes of ROUTE_MODULES) addRoutes(router, context);
@@ -217,11 +223,16 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       socket.send(JSON.stringify({ type: 'subscribed', district_ids: ids }));
     },
     onMessage: (socket, text) => {
-      let message: { subscribe?: unknown; unsubscribe?: unknown };
+      let message: { subscribe?: unknown; unsubscribe?: unknown; queue?: unknown; unqueue?: unknown };
       try {
         message = JSON.parse(text) as typeof message;
       } catch {
         socket.send(JSON.stringify({ type: 'error', error: 'expected JSON like {"subscribe":[140]}' }));
+        return;
+      }
+      // a citizen's place in a queue (fair admission): routes/queue.ts
+      if (message?.queue !== undefined || message?.unqueue !== undefined) {
+        queueSocketMessage(context, socket, message);
         return;
       }
       for (const [action, value] of [['subscribe', message?.subscribe], ['unsubscribe', message?.unsubscribe]] as const) {
@@ -235,7 +246,10 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
         socket.send(JSON.stringify({ type: `${action}d`, district_ids: ids }));
       }
     },
-    onClose: () => metrics.socketClosed(),
+    onClose: (socket) => {
+      metrics.socketClosed();
+      context.queueRoom.forget(socket);
+    },
   };
 
   let publish: ((topic: string, text: string) => void) | undefined;
@@ -280,6 +294,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
       subscribers = count;
     },
     stop: async () => {
+      context.queueRoom.stop();
       await Promise.all([book.stop(), revocations.stop(), partners.stop()]);
     },
   };

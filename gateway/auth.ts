@@ -51,11 +51,22 @@ export class Authenticator {
   }
 
   /**
+   * The citizen a bare token names (a WebSocket message carries it: browsers cannot set headers on
+   * a WebSocket), or the 401 to answer; checked as `citizen` checks a request's.
+   */
+  async citizenOfToken(token: string): Promise<Citizen | HttpResponse> {
+    return this.citizenOfClaims(token.length > 4096 ? null : this.verifier.verify(token.trim(), this.engine.now()), true);
+  }
+
+  /**
    * The calling citizen, or the 401 to answer. `checkLogin: false` skips the login check for
    * routes that check the login session their own way (protected search: quota-gate.ts and its script).
    */
   async citizen(request: HttpRequest, checkLogin = true): Promise<Citizen | HttpResponse> {
-    const claims = this.claims(request);
+    return this.citizenOfClaims(this.claims(request), checkLogin);
+  }
+
+  private async citizenOfClaims(claims: TokenClaims | null, checkLogin: boolean): Promise<Citizen | HttpResponse> {
     if (!claims || claims.role !== 'citizen') return apiError(apiErrorFor(Status.UNAUTHENTICATED));
     if (checkLogin) {
       const live = this.revocations.loginLive(claims.sub, claims.sid, claims.iat);

@@ -12,6 +12,7 @@ import type { OtpSender } from './otp-sender.js';
 import type { PartnerGate } from './partner-gate.js';
 import type { AccessWatch } from './access-log.js';
 import type { Partners } from '../engine/partners.js';
+import type { QueueRoom } from './queue-room.js';
 import type { QuotaGate } from './quota-gate.js';
 import type { RevocationBook } from './revocations.js';
 import type { SessionSearch } from './search.js';
@@ -45,6 +46,8 @@ export interface GatewayContext {
   /** the search quota and the public limit, with the blocks they answered kept in memory */
   quotas: QuotaGate;
   search: SessionSearch;
+  /** fair admission: the admission ticker, the citizens' queue pushes, the openings' numbers */
+  queueRoom: QueueRoom;
   metrics: GatewayMetrics;
   auth: Authenticator;
   schemas: BodySchemas;

@@ -25,6 +25,8 @@ export const READ_HEADERS = [
   'access-control-request-headers',
   // a partner's API key (partner-gate.ts)
   'x-api-key',
+  // an admission from the queue of a session under fair admission (routes/appointments.ts)
+  'x-admission',
 ] as const;
 export type HeaderName = (typeof READ_HEADERS)[number];
 

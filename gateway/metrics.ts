@@ -98,6 +98,43 @@ export class GatewayMetrics {
     labelNames: ['kind', 'reader'] as const,
     registers: [this.registry],
   });
+  // fair admission (gateway/queue-room.ts): every thread takes turns for every opening and sees the
+  // same numbers in Redis, so the main thread keeps the largest (the freshest), not their sum
+  private readonly queueWaiting = new Gauge({
+    name: 'teeka_queue_waiting',
+    help: 'Places waiting in the queue of a session under fair admission, by session',
+    labelNames: ['session_id'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly queueAdmitted = new Gauge({
+    name: 'teeka_queue_admitted',
+    help: 'Places admitted so far in the queue of a session under fair admission, by session',
+    labelNames: ['session_id'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly queueRate = new Gauge({
+    name: 'teeka_queue_admission_rate',
+    help: 'The configured admission rate of a session under fair admission, places a second',
+    labelNames: ['session_id'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly queueSeatsLeft = new Gauge({
+    name: 'teeka_queue_seats_left',
+    help: 'Seats left in a session under fair admission while its opening is on (dose 1 and 2 together)',
+    labelNames: ['session_id'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly queueOutstanding = new Gauge({
+    name: 'teeka_queue_outstanding_seats',
+    help: 'Beneficiaries of the admissions outstanding (admitted, not yet used or expired), by session',
+    labelNames: ['session_id'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
   private readonly sockets = new Gauge({
     name: 'teeka_websocket_connections',
     help: 'Open availability WebSocket connections',
@@ -200,6 +237,21 @@ export class GatewayMetrics {
 
   search(kind: 'public' | 'protected'): void {
     this.searches.inc({ kind });
+  }
+
+  /** One opening's numbers after an admission turn (gateway/queue-room.ts). */
+  queueOpening(sessionId: string, n: { waiting: number; admitted: number; seatsLeft: number; outstandingSeats: number; rate: number }): void {
+    const labels = { session_id: sessionId };
+    this.queueWaiting.set(labels, n.waiting);
+    this.queueAdmitted.set(labels, n.admitted);
+    this.queueSeatsLeft.set(labels, n.seatsLeft);
+    this.queueOutstanding.set(labels, n.outstandingSeats);
+    this.queueRate.set(labels, n.rate);
+  }
+
+  /** An opening long past its cutoff leaves the metrics. */
+  forgetQueueOpening(sessionId: string): void {
+    for (const gauge of [this.queueWaiting, this.queueAdmitted, this.queueSeatsLeft, this.queueOutstanding, this.queueRate]) gauge.remove({ session_id: sessionId });
   }
 
   socketOpened(): void {

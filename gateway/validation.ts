@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { Clock } from '../engine/clock.js';
 import { localEpochDay, parseCowinDate, yearOf } from '../engine/dates.js';
 import type { Country } from '../engine/masterdata.js';
+import { ADMISSION_PATTERN } from '../engine/fair-admission.js';
 import { OPERATOR_ID } from '../engine/operators.js';
 import { PARTNER_ID, PARTNER_SCOPES } from '../engine/partners.js';
 import { REQUEST_ERRORS, type ApiError } from '../engine/status.js';
@@ -106,6 +107,8 @@ export function urlTextProblem(request: Pick<HttpRequest, 'query' | 'params'>): 
 }
 
 const referenceId = z.union([z.string().regex(/^\d{1,20}$/, 'expected a beneficiary reference id'), z.number().int().nonnegative()]).transform(String);
+/** an admission as the queue hands it out (engine/fair-admission.ts ADMISSION_PATTERN) */
+export const admissionToken = z.string().regex(ADMISSION_PATTERN, 'expected an admission from the queue');
 const uuidLike = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'expected an id');
 const slotLabel = z.string().min(1).max(40);
 const operatorId = z.string().regex(OPERATOR_ID, 'expected 2 to 64 letters, digits, . _ or -, starting with a letter or digit');
@@ -155,6 +158,8 @@ export function bodySchemas(country: Country, clock: Clock) {
       beneficiaries: z.array(referenceId).min(1).max(country.rules.beneficiaries_per_account),
       center_id: wholeNumber(1, 1e12).optional(),
       captcha: z.string().max(20).optional(),
+      /** the admission a session under fair admission needs (or the X-Admission header) */
+      admission: admissionToken.optional(),
     }),
     reschedule: z.strictObject({ appointment_id: uuidLike, session_id: uuidLike, slot: slotLabel }),
     cancel: z.strictObject({
@@ -207,6 +212,14 @@ export function bodySchemas(country: Country, clock: Clock) {
       slot_capacity: z.array(wholeNumber(0, 1_000_000)).max(12).optional(),
       opens_at: z.string().datetime({ offset: true }).optional(),
       status: z.enum(['open', 'closed']).optional(),
+      // fair admission (engine/fair-admission.ts); engine/sessions.ts checks how they go together
+      fair_admission: z.boolean().optional(),
+      prequeue_minutes: wholeNumber(0, 1440).optional(),
+      admission_rate: z.number().positive().max(100_000).optional(),
+    }),
+    queueJoin: z.strictObject({
+      session_id: uuidLike,
+      beneficiaries: z.array(referenceId).min(1).max(country.rules.beneficiaries_per_account),
     }),
   };
 }

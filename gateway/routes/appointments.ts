@@ -1,6 +1,7 @@
 /** Booking: schedule, reschedule, cancel, the captcha, and the appointment slip. */
 import { createRequire } from 'node:module';
 import { formatCowinDate } from '../../engine/dates.js';
+import { ADMISSION_PATTERN, isUnderFairAdmission } from '../../engine/fair-admission.js';
 import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
@@ -13,6 +14,18 @@ import { parseBody } from '../validation.js';
 
 const require = createRequire(import.meta.url);
 const svgCaptcha = require('svg-captcha') as { create(options: object): { data: string; text: string } };
+
+/**
+ * After a booking under an admission: mark it used. The booking stands whatever happens here; if
+ * Redis fails now, the admission stays outstanding until it expires and is then never reissued.
+ */
+async function markAdmissionUsed(ctx: GatewayContext, sessionId: string, accountId: string, admission: string): Promise<void> {
+  try {
+    await ctx.engine.fairAdmission.useAdmission(sessionId, accountId, admission);
+  } catch (err) {
+    console.error(`marking admission ${admission} used failed (it expires by itself):`, err);
+  }
+}
 
 export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
   const { engine, schemas, metrics, country } = ctx;
@@ -51,6 +64,20 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
         if (!checked.ok) return outcomeResponse(checked);
       }
+      // fair admission: while the session's opening is on, only with the account's admission (checked
+      // before booking, marked used after: a crash between leaves an admission that expires, never a
+      // place that lost its turn; engine/fair-admission.ts). A session this thread does not hold in
+      // memory is read, so a gateway that has not seen its publication yet cannot let a booking by.
+      const fairSession = known ?? (await engine.getSession(session_id));
+      const admission = fairSession && isUnderFairAdmission(fairSession, engine.now()) ? body.value.admission ?? request.headers['x-admission'] ?? '' : null;
+      if (admission !== null) {
+        if (admission !== '' && !ADMISSION_PATTERN.test(admission)) return apiError(apiErrorFor(Status.ADMISSION_INVALID));
+        const checked = await engine.fairAdmission.checkAdmission(session_id, citizen.accountId, admission, beneficiaries, idempotencyKey !== undefined);
+        if (!checked.ok) {
+          metrics.booking(checked.status);
+          return outcomeResponse(checked);
+        }
+      }
       const outcome = await engine.book({
         accountId: citizen.accountId,
         sessionId: session_id,
@@ -61,6 +88,7 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
       });
       metrics.booking(outcome.status);
       if (!outcome.ok) return outcomeResponse(outcome);
+      if (admission) await markAdmissionUsed(ctx, session_id, citizen.accountId, admission);
       // CoWIN's answer, and the security codes the citizen will give at the centre (also on the slip)
       return json(200, {
         appointment_confirmation_no: outcome.appointmentId,

@@ -129,6 +129,8 @@ describe('entries', () => {
       ['POST /teeka/vaccinator/walk-in', () => vaccinator.post('/teeka/vaccinator/walk-in', { ...walker, dose: 1, session_id: ZERO, slot: '09:00AM-11:00AM' })],
       ['POST /teeka/admin/certificates/revoke', () => admin.post('/teeka/admin/certificates/revoke', { certificate_id: ZERO, reason: 'issued in error' })],
       ['GET /teeka/admin/access-log', () => admin.get(`/teeka/admin/access-log?object=beneficiary:${beneficiaryId}`)],
+      ['POST /teeka/queue/join', () => other.post('/teeka/queue/join', { session_id: ZERO, beneficiaries: [beneficiaryId] })],
+      ['GET /teeka/admin/queue/audit', () => admin.get(`/teeka/admin/queue/audit?session_id=${ZERO}`)],
     ];
     // the walk covers the whole table
     expect(calls.map(([route]) => route).sort()).toEqual([...PERSONAL_DATA_ROUTES].sort());

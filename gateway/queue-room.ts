@@ -1,0 +1,313 @@
+/**
+ * One gateway thread's part of fair admission (engine/fair-admission.ts): the admission ticker, the
+ * citizens' queue pushes over the WebSocket, and the numbers the dashboard draws.
+ *
+ * The ticker: every `TICK_MS`, for every session in this thread's book whose opening is on (from its
+ * pre-queue's opening to its cutoff), one admit call (lua/admitQueue-4.lua). Every thread of every
+ * gateway does the same; the script keeps the time and the rate's bucket itself, so the callers
+ * together admit at the rate, and a gateway killed at any instant leaves nothing half done: the next
+ * call of any other thread carries on from Redis.
+ *
+ * The pushes: a citizen's socket subscribes to its place (`{"queue":{"session_id","token"}}`). Each
+ * admit call answers the head of the line; a waiting place's position number minus the head is how
+ * many wait ahead of it (lua/includes/fairQueue.lua), so positions are pushed from memory. A place
+ * whose turn came (or that the call changed: admitted, expired, skipped) is read from Redis once and
+ * pushed with its admission. Open sockets count as signs of life for the grace period.
+ */
+import type { SessionState } from '../engine/sessions.js';
+import { isUnderFairAdmission, prequeueOpensAt, type AdmitSummary, type QueueStatus } from '../engine/fair-admission.js';
+import { apiErrorFor, type Status } from '../engine/status.js';
+import type { GatewayContext } from './context.js';
+import type { SocketConnection } from './uws-adapter.js';
+
+/** how often each thread takes an admission turn for each opening */
+const TICK_MS = 200;
+/** how often the list of sessions under fair admission is read again from the book */
+const RESCAN_MS = 2000;
+/** an opening stays on the dashboard this long after its cutoff */
+const KEEP_AFTER_CUTOFF_MS = 10 * 60_000;
+
+/** A place as the API answers it (`GET /teeka/queue/status`, and the WebSocket's `queue` message). */
+export interface QueueStatusBody {
+  session_id: string;
+  /** prequeue (joined before the opening: no position until the shuffle) | waiting | admitted | used | expired | lapsed | full | closed */
+  state: string;
+  /** 1 for the next place admitted; null when not waiting */
+  position: number | null;
+  ahead: number | null;
+  /** ahead ÷ admission rate, rounded up; null when not waiting */
+  estimated_wait_seconds: number | null;
+  /** true when the seats left (less those admitted places hold) are fewer than the places ahead: the seats may be gone before this turn */
+  seats_may_run_out: boolean;
+  admitted: boolean;
+  admission?: string;
+  admission_expires_at?: string;
+  opens_at: string;
+  queue_length: number;
+  seats_left: number | null;
+  admission_rate: number;
+}
+
+/** One opening as the dashboard draws it (`GET /teeka/ops/openings`). */
+export interface OpeningNumbers {
+  session_id: string;
+  center_id: number;
+  date: number;
+  opens_at: string;
+  prequeue_opens_at: string;
+  /** prequeue | open | closed */
+  phase: string;
+  shuffled: boolean;
+  queue_length: number;
+  admitted: number;
+  used: number;
+  expired: number;
+  lapsed: number;
+  outstanding_seats: number;
+  seats_left: number;
+  /** the configured rate, places a second */
+  admission_rate: number;
+  /** places admitted a second, measured between this thread's last two turns at least a second apart */
+  admitted_per_s: number;
+  updated_at: string;
+}
+
+interface Subscription {
+  accountId: string;
+  /** the place's position number once known */
+  number: number | null;
+  /** the place's state when last read */
+  state: string;
+  /** the last message sent, to send only changes */
+  lastSent: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The API's view of a place, from what Redis answered. */
+export function queueStatusBody(session: SessionState, status: QueueStatus, now: number): QueueStatusBody {
+  const rate = session.fair!.rate;
+  let state: string = status.state === 'pre' ? 'prequeue' : status.state;
+  if (now >= session.cutoff_at && (state === 'waiting' || state === 'prequeue')) state = 'closed';
+  else if (state === 'waiting' && status.seatsLeft === 0) state = 'full';
+  const waiting = state === 'waiting';
+  const ahead = waiting ? status.ahead : null;
+  const free = status.seatsLeft < 0 ? null : Math.max(0, status.seatsLeft - status.outstandingSeats);
+  return {
+    session_id: session.session_id,
+    state,
+    position: ahead === null ? null : ahead + 1,
+    ahead,
+    estimated_wait_seconds: ahead === null ? null : Math.ceil(ahead / rate),
+    seats_may_run_out: ahead !== null && free !== null && ahead >= free,
+    admitted: status.state === 'admitted',
+    ...(status.admission ? { admission: status.admission, admission_expires_at: iso(status.admissionExpiresAt!) } : {}),
+    opens_at: iso(session.opens_at),
+    queue_length: status.waiting,
+    seats_left: status.seatsLeft < 0 ? null : status.seatsLeft,
+    admission_rate: rate,
+  };
+}
+
+export class QueueRoom {
+  private fairSessions: SessionState[] = [];
+  private readonly summaries = new Map<string, { summary: AdmitSummary; at: number; perSecond: number; rateFrom: { admitted: number; at: number } }>();
+  private readonly subscribers = new Map<string, Map<SocketConnection, Subscription>>();
+  /** when this thread last told each queue which of its holders are connected */
+  private readonly seenSentAt = new Map<string, number>();
+  private ticker: NodeJS.Timeout | undefined;
+  private rescanner: NodeJS.Timeout | undefined;
+  private ticking = false;
+
+  constructor(private readonly ctx: Pick<GatewayContext, 'engine' | 'book' | 'metrics'>) {}
+
+  start(): void {
+    this.rescan();
+    this.rescanner = setInterval(() => this.rescan(), RESCAN_MS);
+    this.rescanner.unref();
+    this.ticker = setInterval(() => void this.tick(), TICK_MS);
+    this.ticker.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.ticker);
+    clearInterval(this.rescanner);
+  }
+
+  /** The sessions under fair admission in this thread's book (the book follows publications). */
+  private rescan(): void {
+    const found: SessionState[] = [];
+    for (const session of this.ctx.book.sessions.values()) if (session.fair) found.push(session);
+    this.fairSessions = found;
+  }
+
+  /** The session as the book holds it now (a republication replaces the object). */
+  session(sessionId: string): SessionState | undefined {
+    return this.ctx.book.sessions.get(sessionId);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = this.ctx.engine.now();
+      for (const listed of this.fairSessions) {
+        const session = this.session(listed.session_id) ?? listed;
+        if (!session.fair) continue;
+        if (!isUnderFairAdmission(session, now)) {
+          if (now >= session.cutoff_at + KEEP_AFTER_CUTOFF_MS) this.forgetOpening(session.session_id);
+          continue;
+        }
+        try {
+          const summary = await this.ctx.engine.fairAdmission.admit(session, this.seenFor(session, now));
+          this.record(session, summary);
+          await this.push(session, summary);
+        } catch (err) {
+          console.error(`admission turn for session ${session.session_id} failed:`, (err as Error).message);
+        }
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** The holders connected to this thread, sent once per quarter of the grace period (at least a second apart). */
+  private seenFor(session: SessionState, now: number): string[] {
+    const subs = this.subscribers.get(session.session_id);
+    if (!subs || subs.size === 0 || !session.fair || session.fair.grace_ms === 0) return [];
+    const last = this.seenSentAt.get(session.session_id) ?? 0;
+    if (Date.now() - last < Math.max(1000, session.fair.grace_ms / 4)) return [];
+    this.seenSentAt.set(session.session_id, Date.now());
+    return [...new Set([...subs.values()].map((s) => s.accountId))];
+  }
+
+  private record(session: SessionState, summary: AdmitSummary): void {
+    const at = Date.now();
+    const previous = this.summaries.get(session.session_id);
+    let rateFrom = previous?.rateFrom ?? { admitted: summary.admitted, at };
+    let perSecond = previous?.perSecond ?? 0;
+    if (at - rateFrom.at >= 1000) {
+      perSecond = ((summary.admitted - rateFrom.admitted) * 1000) / (at - rateFrom.at);
+      rateFrom = { admitted: summary.admitted, at };
+    }
+    this.summaries.set(session.session_id, { summary, at, perSecond, rateFrom });
+    this.ctx.metrics.queueOpening(session.session_id, {
+      waiting: summary.waiting,
+      admitted: summary.admitted,
+      seatsLeft: summary.seatsLeft,
+      outstandingSeats: summary.outstandingSeats,
+      rate: session.fair!.rate,
+    });
+  }
+
+  private forgetOpening(sessionId: string): void {
+    if (this.summaries.delete(sessionId)) this.ctx.metrics.forgetQueueOpening(sessionId);
+  }
+
+  /** Every opening this thread takes turns for, for the dashboard. */
+  openings(): OpeningNumbers[] {
+    const now = this.ctx.engine.now();
+    const list: OpeningNumbers[] = [];
+    for (const [sessionId, { summary, at, perSecond }] of this.summaries) {
+      const session = this.session(sessionId);
+      if (!session?.fair) continue;
+      list.push({
+        session_id: sessionId,
+        center_id: session.center_id,
+        date: session.date,
+        opens_at: iso(session.opens_at),
+        prequeue_opens_at: iso(prequeueOpensAt(session)!),
+        phase: now < session.opens_at ? 'prequeue' : now < session.cutoff_at ? 'open' : 'closed',
+        shuffled: summary.shuffled,
+        queue_length: summary.waiting,
+        admitted: summary.admitted,
+        used: summary.used,
+        expired: summary.expired,
+        lapsed: summary.lapsed,
+        outstanding_seats: summary.outstandingSeats,
+        seats_left: summary.seatsLeft,
+        admission_rate: session.fair.rate,
+        admitted_per_s: Math.round(perSecond * 100) / 100,
+        updated_at: iso(at),
+      });
+    }
+    return list.sort((a, b) => a.opens_at.localeCompare(b.opens_at) || a.session_id.localeCompare(b.session_id));
+  }
+
+  // ---------------------------------------------------------------- the citizens' sockets
+
+  /** Follow a citizen's place on a socket; answers its status at once. */
+  async subscribe(socket: SocketConnection, session: SessionState, accountId: string): Promise<void> {
+    let subs = this.subscribers.get(session.session_id);
+    if (!subs) this.subscribers.set(session.session_id, (subs = new Map()));
+    const sub: Subscription = { accountId, number: null, state: '', lastSent: '' };
+    subs.set(socket, sub);
+    await this.refresh(socket, session, sub);
+  }
+
+  unsubscribe(socket: SocketConnection, sessionId: string): void {
+    const subs = this.subscribers.get(sessionId);
+    subs?.delete(socket);
+    if (subs?.size === 0) this.subscribers.delete(sessionId);
+  }
+
+  /** A closed socket follows nothing. */
+  forget(socket: SocketConnection): void {
+    for (const sessionId of [...this.subscribers.keys()]) this.unsubscribe(socket, sessionId);
+  }
+
+  /** Read a place from Redis and send it (when it changed). */
+  private async refresh(socket: SocketConnection, session: SessionState, sub: Subscription): Promise<void> {
+    const outcome = await this.ctx.engine.fairAdmission.status(session, sub.accountId);
+    if (!outcome.ok) {
+      socket.send(JSON.stringify({ type: 'error', session_id: session.session_id, ...socketErrorOf(outcome.status) }));
+      this.unsubscribe(socket, session.session_id);
+      return;
+    }
+    sub.number = outcome.queue.number;
+    sub.state = outcome.queue.state;
+    this.send(socket, sub, queueStatusBody(session, outcome.queue, this.ctx.engine.now()));
+  }
+
+  private send(socket: SocketConnection, sub: Subscription, body: QueueStatusBody): void {
+    const text = JSON.stringify({ type: 'queue', ...body });
+    if (text === sub.lastSent) return;
+    sub.lastSent = text;
+    socket.send(text);
+  }
+
+  /** After an admit call: tell this thread's subscribers of the session what changed for them. */
+  private async push(session: SessionState, summary: AdmitSummary): Promise<void> {
+    const subs = this.subscribers.get(session.session_id);
+    if (!subs || subs.size === 0) return;
+    const changed = new Set(summary.changed);
+    const now = this.ctx.engine.now();
+    const reads: Promise<void>[] = [];
+    for (const [socket, sub] of subs) {
+      const waiting = sub.state === 'waiting' && sub.number !== null;
+      // in memory: a waiting place behind the head; else (its turn came, the shuffle gave it a number,
+      // the call changed it, an admission that may have expired) one read from Redis
+      if (waiting && !changed.has(sub.accountId) && summary.head > 0 && sub.number! >= summary.head) {
+        const ahead = sub.number! - summary.head;
+        this.send(
+          socket,
+          sub,
+          queueStatusBody(
+            session,
+            { state: 'waiting', number: sub.number, ahead, admission: null, admissionExpiresAt: null, waiting: summary.waiting, seatsLeft: summary.seatsLeft, outstandingSeats: summary.outstandingSeats },
+            now,
+          ),
+        );
+      } else if (changed.has(sub.accountId) || waiting || (sub.state === 'pre' && summary.shuffled)) {
+        reads.push(this.refresh(socket, session, sub).catch((err: unknown) => console.error('queue push failed:', (err as Error).message)));
+      }
+    }
+    await Promise.all(reads);
+  }
+}
+
+/** The CoWIN-style pair every HTTP error carries, for a socket's error message. */
+export function socketErrorOf(status: Status): { errorCode: string; error: string } {
+  const { errorCode, error } = apiErrorFor(status);
+  return { errorCode, error };
+}
