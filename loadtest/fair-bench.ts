@@ -207,7 +207,7 @@ async function runMode(mode: 'off' | 'on', ctx: { engine: BookingEngine; pool: p
   });
   if (!published.ok) throw new Error(`publishSession (${mode}): status ${published.status}`);
   const sessionId = published.sessionId;
-  const admissionMs = (engine.country.rules as unknown as { fair_admission: { admission_seconds: number } }).fair_admission.admission_seconds * 1000;
+  const admissionMs = engine.country.rules.fair_admission.admission_seconds * 1000;
 
   const bots = Math.round(CITIZENS * BOT_SHARE);
   // which accounts are bots does not matter: every arrival time below is drawn at random
@@ -388,7 +388,7 @@ async function main(): Promise<void> {
       progress(`${mode}: bots ${r.booked.bot}, people ${r.booked.person} of ${SEATS} seats; oversold: ${r.oversold ? 'YES' : 'no'}`);
     }
 
-    const report = renderReport(results, (country.rules as unknown as { fair_admission: { admission_seconds: number } }).fair_admission.admission_seconds);
+    const report = renderReport(results, country.rules.fair_admission.admission_seconds);
     writeFileSync(join(runDir, 'report.md'), report);
     writeFileSync(join(runDir, 'results.json'), JSON.stringify(results, null, 2));
     console.log(`\n${report}\nreport: ${join(runDir, 'report.md')}`);

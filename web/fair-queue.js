@@ -302,16 +302,20 @@ export class FairQueues {
 
   // ---------------------------------------------------------------- drawing
 
+  /** Draw every queue: items of queues left are removed, new ones appended, the others redrawn in place (focus stays). */
   render() {
     this.section.hidden = this.entries.size === 0;
-    const items = [...this.entries.values()].map((entry) => {
-      const item = document.createElement('li');
-      item.className = 'queue';
-      item.dataset.queueSession = entry.sessionId;
+    for (const item of [...this.list.children]) if (!this.entries.has(item.dataset.queueSession)) item.remove();
+    for (const entry of this.entries.values()) {
+      let item = this.list.querySelector(`[data-queue-session="${CSS.escape(entry.sessionId)}"]`);
+      if (!item) {
+        item = document.createElement('li');
+        item.className = 'queue';
+        item.dataset.queueSession = entry.sessionId;
+        this.list.append(item);
+      }
       this.fill(item, entry);
-      return item;
-    });
-    this.list.replaceChildren(...items);
+    }
   }
 
   renderEntry(entry) {
@@ -331,15 +335,19 @@ export class FairQueues {
       if (text !== undefined) n.textContent = text;
       return n;
     };
-    // the heading keeps its node across updates, so focus on it is not lost every few seconds
+    // the heading stays in the document across updates (only the body below it is redrawn): a
+    // focused element taken out, even for an instant, loses the focus
     let heading = item.querySelector('h3');
-    if (!heading) {
+    let body = item.querySelector('.queue-body');
+    if (!heading || !body) {
       heading = node('h3', '', '');
       heading.tabIndex = -1;
       heading.id = `queue-${entry.sessionId}`;
+      body = node('div', 'queue-body');
+      item.replaceChildren(heading, body);
     }
     heading.textContent = entry.center.name;
-    const parts = [heading, node('p', 'queue-session', this.describe(entry))];
+    const parts = [node('p', 'queue-session', this.describe(entry))];
 
     const figures = node('dl', 'facts queue-figures');
     const figure = (label, value, name) => {
@@ -388,7 +396,7 @@ export class FairQueues {
       });
       parts.push(dismiss);
     }
-    item.replaceChildren(...parts);
-    for (const notice of item.querySelectorAll('.notice')) notice.dataset.kind = phase === 'admitted' || phase === 'used' ? 'success' : 'warning';
+    body.replaceChildren(...parts);
+    for (const notice of body.querySelectorAll('.notice')) notice.dataset.kind = phase === 'admitted' || phase === 'used' ? 'success' : 'warning';
   }
 }
