@@ -10,13 +10,14 @@
  * How the crowd is simulated. Every citizen is a real logged-in account with one beneficiary (made
  * through the engine, as the opening bench does), and a timer in this one Node process: 20,000
  * sockets would measure the load generator, not teeka, so the citizens share keep-alive connections
- * (node:http Agents; people and bots each have their own pool, so a bot farm's queue of requests does
- * not delay people's calls inside this process). A request's latency is measured from the moment it
+ * (node:http Agents; people and bots each have their own pool, 2,048 and 256 connections: a request
+ * in flight has a connection of its own, so the gateway, not this process, decides whose call is
+ * answered first; a smaller pool would hand the seats to whichever pool is larger). A request's latency is measured from the moment it
  * has a connection to its answer: the gateway's time, not the time waiting for a free connection here.
  * - People act 0.5–5 s after they are able to (uniform): at the opening, after each refusal, after
  *   their turn comes. In the fair run 90% join at a uniform time over the pre-queue window's first 70%
  *   (they came for the opening), the rest over a quarter of its length after `opens_at`; they ask for their
- *   status once after the opening, then every 2–15 s (a third of the estimated wait: what the page
+ *   status once after the opening, then every 2–10 s (a third of the estimated wait: what the page
  *   does without its WebSocket would be every 3 s; the pushes are not simulated).
  * - Bots join at the start of the pre-queue and fire every ~20 ms (one request in flight each), i.e.
  *   50× faster than people; in the race they start 200 ms before `opens_at`. Their farm has
@@ -34,14 +35,14 @@ import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import type { Pool } from 'pg';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { Partitions } from '../engine/partitions.js';
 import { connectRedis } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
-import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
-import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, percentile, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
+import { answers, freePort, runBench, startProcess } from './bench-processes.js';
+import { benchedRedisServer, formatTable, loggedInCitizens, percentile, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,14 +51,14 @@ const { values: args } = parseArgs({
     bots: { type: 'string', default: '0.1' },
     rate: { type: 'string' },
     seconds: { type: 'string' },
-    'bot-connections': { type: 'string', default: '32' },
-    'people-connections': { type: 'string', default: '64' },
+    'bot-connections': { type: 'string', default: '256' },
+    'people-connections': { type: 'string', default: '2048' },
     smoke: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('npm run bench:fair -- [--seats 500] [--citizens 20000] [--bots 0.1] [--rate 50] [--seconds 90] [--bot-connections 32] [--people-connections 64] [--smoke]');
+  console.log('npm run bench:fair -- [--seats 500] [--citizens 20000] [--bots 0.1] [--rate 50] [--seconds 90] [--bot-connections 256] [--people-connections 2048] [--smoke]');
   process.exit(0);
 }
 const SMOKE = args.smoke!;
@@ -75,14 +76,14 @@ for (const [name, value, min, max] of [
   ['citizens', CITIZENS, 10, 50_000],
   ['rate', RATE, 1, 10_000],
   ['seconds', SECONDS, 5, 600],
-  ['bot-connections', BOT_CONNECTIONS, 1, 1024],
-  ['people-connections', PEOPLE_CONNECTIONS, 1, 1024],
+  ['bot-connections', BOT_CONNECTIONS, 1, 4096],
+  ['people-connections', PEOPLE_CONNECTIONS, 1, 8192],
 ] as const) {
   if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name}: expected a whole number from ${min} to ${max}`);
 }
 if (!(BOT_SHARE > 0 && BOT_SHARE < 1)) throw new Error('--bots: expected the share of bots among the citizens, above 0 and below 1');
 /** the pre-queue's length in the fair run: bots join at its start, people over it and a little after */
-const LEAD_MS = SMOKE ? 10_000 : 30_000;
+const LEAD_MS = SMOKE ? 10_000 : 45_000;
 /**
  * the share of people who mean to join before the opening, over the pre-queue's first 70% (a 30-minute
  * pre-queue squeezed into seconds: the rest leaves room for joins the loaded gateway answers late);
@@ -196,7 +197,7 @@ interface ModeResult {
   wallSeconds: number;
 }
 
-async function runMode(mode: 'off' | 'on', ctx: { engine: BookingEngine; pool: pg.Pool; port: number; citizens: Citizen[]; centerIndex: number }): Promise<ModeResult> {
+async function runMode(mode: 'off' | 'on', ctx: { engine: BookingEngine; pool: Pool; port: number; citizens: Citizen[]; centerIndex: number }): Promise<ModeResult> {
   const { engine, pool, port } = ctx;
   const center = engine.country.data.centers[ctx.centerIndex % engine.country.data.centers.length]!;
   const slots = engine.country.slotsOf(center);
@@ -210,7 +211,7 @@ async function runMode(mode: 'off' | 'on', ctx: { engine: BookingEngine; pool: p
     capacity_dose1: SEATS,
     capacity_dose2: 0,
     opens_at: opensAt,
-    ...(mode === 'on' ? { fair_admission: true, prequeue_minutes: Math.ceil(leadMs / 60_000), admission_rate: RATE } : {}),
+    ...(mode === 'on' ? { fair_admission: true, prequeue_minutes: Math.ceil(leadMs / 60_000) + 1, admission_rate: RATE } : {}),
   });
   if (!published.ok) throw new Error(`publishSession (${mode}): status ${published.status}`);
   const sessionId = published.sessionId;
@@ -302,7 +303,7 @@ async function runMode(mode: 'off' | 'on', ctx: { engine: BookingEngine; pool: p
       else if (status.state === 'prequeue') await wait(Math.max(between(2000, 5000), opensAt - engine.now() + between(0, 3000)));
       else {
         const estimate = typeof status.estimated_wait_seconds === 'number' ? status.estimated_wait_seconds * 1000 : 5000;
-        await wait(Math.min(15_000, Math.max(2000, estimate / 3)) * between(0.8, 1.2));
+        await wait(Math.min(10_000, Math.max(2000, estimate / 3)) * between(0.8, 1.2));
       }
     }
   }
@@ -350,9 +351,10 @@ async function runMode(mode: 'off' | 'on', ctx: { engine: BookingEngine; pool: p
   const issued = [...admissions.values()].sort((a, b) => a - b);
   const windowSeconds = issued.length > 1 ? (issued[issued.length - 1]! - issued[0]!) / 1000 : 0;
   // the admission script's bucket holds one second's worth: the first second may admit up to twice
-  // the rate, so the rate held is also measured from one second after the first admission
+  // the rate, so the rate held is also measured from one second after the first admission, up to the
+  // admission that filled the seats (after it, admissions follow bookings and expiries, not the rate)
   const steadyFrom = (issued[0] ?? 0) + 1000;
-  const steady = issued.filter((at) => at >= steadyFrom);
+  const steady = issued.slice(0, SEATS).filter((at) => at >= steadyFrom);
   const steadySeconds = steady.length > 1 ? (steady[steady.length - 1]! - steadyFrom) / 1000 : 0;
   const count = (kind: Kind, pick: (a: Actor) => boolean) => actors.filter((a) => a.kind === kind && pick(a)).length;
   return {
@@ -436,7 +438,6 @@ async function main(): Promise<void> {
   } finally {
     await pool.end().catch(() => {});
     redis.disconnect();
-    await cleanUp();
   }
 }
 
@@ -473,7 +474,7 @@ function renderReport(results: ModeResult[], admissionSeconds: number): string {
   const on = results.find((r) => r.mode === 'on');
   if (on) {
     lines.push(
-      `\nAdmission rate held: ${on.admissions.count} admissions issued over ${on.admissions.windowSeconds.toFixed(2)} s = ${ms(on.admissions.measuredRate)}/s; from one second after the first (the bucket's burst left out) ${on.admissions.steadyCount} = ${ms(on.admissions.steadyRate)}/s; configured ${on.admissions.configuredRate}/s. Issue times are each admission's expiry less its ${admissionSeconds} s; admissions stop once the places admitted fill the seats left.\n`,
+      `\nAdmission rate held: ${on.admissions.count} admissions issued over ${on.admissions.windowSeconds.toFixed(2)} s = ${ms(on.admissions.measuredRate)}/s; from one second after the first (the bucket's burst left out) to the ${SEATS}th ${on.admissions.steadyCount} = ${ms(on.admissions.steadyRate)}/s; configured ${on.admissions.configuredRate}/s. Issue times are each admission's expiry less its ${admissionSeconds} s; admissions stop once the places admitted fill the seats left.\n`,
     );
   }
   lines.push('\nLatency of each call, from having a connection to the answer (ms):\n');
@@ -487,38 +488,12 @@ function renderReport(results: ModeResult[], admissionSeconds: number): string {
   return lines.join('\n');
 }
 
-let cleanedUp: Promise<void> | undefined;
-/** Stop what the bench started, drop its schema and delete its keys (once). */
-function cleanUp(): Promise<void> {
-  cleanedUp ??= (async () => {
-    await stopAll();
-    const admin = new pg.Client({ connectionString: config.databaseUrl });
-    await admin.connect().then(
-      () => admin.query(`drop schema if exists ${schema} cascade`),
-      () => undefined,
-    );
-    await admin.end().catch(() => {});
-    await deleteKeysWithPrefix(config.redis, prefix);
-  })();
-  return cleanedUp;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`bench:fair: ${signal}, cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
 // the whole run is bounded: logins, two openings and the drains, whatever happens
 const WHOLE_RUN_MS = (SMOKE ? 3 : 15) * 60_000;
 setTimeout(() => {
   console.error(`bench:fair: still running after ${WHOLE_RUN_MS / 60_000} minutes, stopping`);
-  void cleanUp().finally(() => process.exit(1));
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
 }, WHOLE_RUN_MS).unref();
 
-main().catch(async (err) => {
-  console.error('bench:fair failed:', err);
-  await cleanUp();
-  process.exit(1);
-});
+runBench('bench:fair', main, { databaseUrl: config.databaseUrl, schemas: [schema], redis: config.redis, prefix });
