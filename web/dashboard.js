@@ -278,6 +278,17 @@ function showLatest(sample) {
   previousQueue = { known, outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
 }
 
+/** A table row of text cells (text only: partner names and errors may hold anything). */
+function tableRow(texts) {
+  const row = document.createElement('tr');
+  for (const text of texts) {
+    const cell = document.createElement('td');
+    cell.textContent = text;
+    row.append(cell);
+  }
+  return row;
+}
+
 // ------------------------------------------------------------------ partners (GET /teeka/admin/partners)
 
 // partners and flags change slowly and the lists read Redis: every few seconds is enough
@@ -294,21 +305,15 @@ async function refreshPartners() {
   $('partners').hidden = partners.length === 0;
   $('partner-rows').replaceChildren(
     ...partners.map((p) => {
-      const row = document.createElement('tr');
-      row.dataset.partner = p.partner_id;
-      const cells = [
+      const row = tableRow([
         `${p.name} (${p.partner_id})`,
         p.scopes.join(', '), // the scope names partners configure: not translated
         t(`dashboard.partners.state.${p.status}`),
         `${number(p.usage.minute)} / ${number(p.per_minute)}`,
         `${number(p.usage.day)} / ${number(p.per_day)}`,
         number(p.keys.filter((k) => k.status === 'active').length),
-      ];
-      for (const text of cells) {
-        const cell = document.createElement('td');
-        cell.textContent = text;
-        row.append(cell);
-      }
+      ]);
+      row.dataset.partner = p.partner_id;
       row.classList.toggle('alert', p.usage.minute >= p.per_minute || p.usage.day >= p.per_day);
       return row;
     }),
@@ -334,9 +339,7 @@ async function refreshOpenings() {
   $('openings').hidden = openings.length === 0;
   $('opening-rows').replaceChildren(
     ...openings.map((o) => {
-      const row = document.createElement('tr');
-      row.dataset.session = o.session_id;
-      const cells = [
+      const row = tableRow([
         t('dashboard.openings.sessionName', { centre: o.center_id, day: formatDay(o.date) }),
         formatTime(Date.parse(o.opens_at)),
         t(`dashboard.openings.phases.${o.phase}`),
@@ -344,12 +347,8 @@ async function refreshOpenings() {
         t('dashboard.openings.rateHeld', { measured: number(o.admitted_per_s), configured: number(o.admission_rate) }),
         t('dashboard.openings.seats', { left: number(o.seats_left), held: number(o.outstanding_seats) }),
         t('dashboard.openings.turnsText', { admitted: number(o.admitted), used: number(o.used), expired: number(o.expired), lapsed: number(o.lapsed) }),
-      ];
-      for (const text of cells) {
-        const cell = document.createElement('td');
-        cell.textContent = text;
-        row.append(cell);
-      }
+      ]);
+      row.dataset.session = o.session_id;
       row.classList.toggle('alert', o.phase === 'open' && o.seats_left === 0 && o.queue_length > 0);
       return row;
     }),

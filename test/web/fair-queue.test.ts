@@ -3,39 +3,21 @@
  * gateway and Redis: the session's Book dialog joins the queue, the queue panel shows the place
  * falling as the places ahead are admitted (pushed over the WebSocket), the place survives a reload,
  * the booking dialog opens on admission and books with it; axe-core finds nothing on the panel and on
- * the dialog of the turn.
+ * the dialog of the turn; the dashboard shows the opening with its rate and the seat taken.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
-import { axeViolations, launchBrowser, newContext, PHONE, pageProblems, screenshot, seedSessionStorage } from './browser.js';
+import { axeViolations, DESKTOP, openCitizenPage, pageProblems, PHONE, screenshot, suiteBrowser } from './browser.js';
 
+const browser = suiteBrowser();
 let gateway: RunningGateway;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
 beforeAll(async () => {
-  [gateway, browser] = await Promise.all([startGateway(), launchBrowser()]);
+  gateway = await startGateway();
 });
-afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close().catch(() => {})));
-  await browser?.close();
-  await gateway?.stop();
-});
+afterAll(() => gateway?.stop());
 
 const NEW_DELHI = 140;
-
-async function pageLoggedInAs(client: CowinClient, mobile: string): Promise<{ page: Page; problems: string[] }> {
-  const context = await newContext(browser, PHONE);
-  contexts.push(context);
-  await seedSessionStorage(context, { 'teeka.citizen.token': client.token, 'teeka.citizen.mobile': mobile });
-  const page = await context.newPage();
-  const problems = pageProblems(page);
-  await page.goto(`${gateway.url}/`);
-  await page.locator('html[data-ready=true]').waitFor();
-  await page.getByRole('heading', { name: 'Beneficiaries' }).waitFor();
-  return { page, problems };
-}
 
 /** The figure a queue panel shows ("Your place", "People ahead of you"), as a number; null when it shows none. */
 async function figure(page: Page, sessionId: string, name: 'position' | 'ahead'): Promise<number | null> {
@@ -77,7 +59,7 @@ describe('fair admission on the citizen page', () => {
     const mobile = testMobile();
     const client = await new CowinClient(gateway.url).login(mobile);
     await client.addBeneficiary('Lata Menon', 1979, testPhotoId());
-    const { page, problems } = await pageLoggedInAs(client, mobile);
+    const { page, problems } = await openCitizenPage(await browser.context(PHONE), gateway.url, client.token, mobile);
 
     await page.getByLabel('State', { exact: true }).selectOption({ label: 'Delhi' });
     await page.getByLabel('District', { exact: true }).selectOption({ label: 'New Delhi' });
@@ -134,5 +116,23 @@ describe('fair admission on the citizen page', () => {
     await expect.poll(() => panel.count()).toBe(0);
     expect(await page.evaluate('Object.keys(localStorage).filter((k) => k.startsWith("teeka.citizen.queues.")).length')).toBe(0);
     expect(problems).toEqual([]);
+
+    // the operator's dashboard: the opening, its rate and the seat taken
+    const dashboard = await (await browser.context(DESKTOP)).newPage();
+    const dashboardProblems = pageProblems(dashboard);
+    await dashboard.goto(`${gateway.url}/dashboard`);
+    await dashboard.locator('html[data-ready=true]').waitFor();
+    await dashboard.getByLabel('Admin key').fill('demo-admin-key');
+    await dashboard.keyboard.press('Enter');
+    const row = dashboard.locator(`#opening-rows tr[data-session="${sessionId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    const cells = row.locator('td');
+    expect(await cells.nth(0).textContent()).toBe(`Centre ${center.center_id}, ${await dashboard.evaluate(`new Intl.DateTimeFormat('en-IN', { weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(${(gateway.engine.today() + 2) * 86_400_000}))`)}`);
+    expect(await cells.nth(2).textContent()).toBe('open');
+    expect(await cells.nth(4).textContent()).toMatch(/ of 0\.5$/);
+    await expect.poll(() => cells.nth(5).textContent(), { timeout: 5000 }).toMatch(/^19 \(/);
+    await expect.poll(() => cells.nth(6).textContent(), { timeout: 5000 }).toMatch(/, 1 booked,/);
+    await screenshot(dashboard, 'dashboard-openings');
+    expect(dashboardProblems).toEqual([]);
   });
 });
