@@ -256,10 +256,22 @@ export class FairAdmission {
     const k = this.keysOf(sessionId);
     const [shuffled, seed] = await this.redis.hmget(k.state, 'shuffled', 'seed');
     if (shuffled !== '1') return null;
-    // `ps` and `sn`: the join order and number the shuffle gave (kept if the place joined again later)
-    const shuffledPlaces = Object.entries(await this.redis.hgetall(k.places))
-      .map(([account, json]) => ({ account, ...(JSON.parse(json) as { ps?: number; sn?: number }) }))
-      .filter((p): p is { account: string; ps: number; sn: number } => p.ps !== undefined && p.sn !== undefined);
+    // a place that left the line carries `ps` and `sn` (its join order and the number the shuffle
+    // gave, kept should it join again); one still waiting from the pre-queue reads `pre`, its join
+    // order its `seq` and its number its score in the line (lua/includes/fairQueue.lua settlePlace)
+    // one transaction (one slot): an admission between the two reads would move a place from one to the other
+    const replies = (await this.redis.multi().hgetall(k.places).zrange(k.line, 0, -1, 'WITHSCORES').exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const hash = replies[0]![1] as Record<string, string>;
+    const line = replies[1]![1] as string[];
+    const scores = new Map<string, number>();
+    for (let i = 0; i < line.length; i += 2) scores.set(line[i]!, Number(line[i + 1]));
+    const shuffledPlaces: { account: string; ps: number; sn: number }[] = [];
+    for (const [account, json] of Object.entries(hash)) {
+      const place = JSON.parse(json) as { st: string; seq: number; ps?: number; sn?: number };
+      if (place.st === 'pre') shuffledPlaces.push({ account, ps: place.seq, sn: scores.get(account)! });
+      else if (place.ps !== undefined && place.sn !== undefined) shuffledPlaces.push({ account, ps: place.ps, sn: place.sn });
+    }
     return {
       seed: Number(seed),
       joined: [...shuffledPlaces].sort((a, b) => a.ps - b.ps).map((p) => p.account),

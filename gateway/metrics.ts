@@ -98,43 +98,15 @@ export class GatewayMetrics {
     labelNames: ['kind', 'reader'] as const,
     registers: [this.registry],
   });
-  // fair admission (gateway/queue-room.ts): every thread takes turns for every opening and sees the
-  // same numbers in Redis, so the main thread keeps the largest (the freshest), not their sum
-  private readonly queueWaiting = new Gauge({
-    name: 'teeka_queue_waiting',
-    help: 'Places waiting in the queue of a session under fair admission, by session',
-    labelNames: ['session_id'] as const,
-    aggregator: 'max',
-    registers: [this.registry],
-  });
-  private readonly queueAdmitted = new Gauge({
-    name: 'teeka_queue_admitted',
-    help: 'Places admitted so far in the queue of a session under fair admission, by session',
-    labelNames: ['session_id'] as const,
-    aggregator: 'max',
-    registers: [this.registry],
-  });
-  private readonly queueRate = new Gauge({
-    name: 'teeka_queue_admission_rate',
-    help: 'The configured admission rate of a session under fair admission, places a second',
-    labelNames: ['session_id'] as const,
-    aggregator: 'max',
-    registers: [this.registry],
-  });
-  private readonly queueSeatsLeft = new Gauge({
-    name: 'teeka_queue_seats_left',
-    help: 'Seats left in a session under fair admission while its opening is on (dose 1 and 2 together)',
-    labelNames: ['session_id'] as const,
-    aggregator: 'max',
-    registers: [this.registry],
-  });
-  private readonly queueOutstanding = new Gauge({
-    name: 'teeka_queue_outstanding_seats',
-    help: 'Beneficiaries of the admissions outstanding (admitted, not yet used or expired), by session',
-    labelNames: ['session_id'] as const,
-    aggregator: 'max',
-    registers: [this.registry],
-  });
+  // fair admission (gateway/queue-room.ts), by session: every thread takes turns for every opening
+  // and sees the same numbers in Redis, so the main thread keeps the largest (the freshest), not their sum
+  private readonly queue = {
+    waiting: this.queueGauge('teeka_queue_waiting', 'Places waiting in the queue of a session under fair admission'),
+    admitted: this.queueGauge('teeka_queue_admitted', 'Places admitted so far in the queue of a session under fair admission'),
+    rate: this.queueGauge('teeka_queue_admission_rate', 'The configured admission rate of a session under fair admission, places a second'),
+    seatsLeft: this.queueGauge('teeka_queue_seats_left', 'Seats left in a session under fair admission while its opening is on (dose 1 and 2 together)'),
+    outstandingSeats: this.queueGauge('teeka_queue_outstanding_seats', 'Beneficiaries of the admissions outstanding (admitted, not yet used or expired)'),
+  };
   private readonly sockets = new Gauge({
     name: 'teeka_websocket_connections',
     help: 'Open availability WebSocket connections',
@@ -239,19 +211,18 @@ export class GatewayMetrics {
     this.searches.inc({ kind });
   }
 
+  private queueGauge(name: string, help: string): Gauge<'session_id'> {
+    return new Gauge({ name, help: `${help}, by session`, labelNames: ['session_id'] as const, aggregator: 'max', registers: [this.registry] });
+  }
+
   /** One opening's numbers after an admission turn (gateway/queue-room.ts). */
-  queueOpening(sessionId: string, n: { waiting: number; admitted: number; seatsLeft: number; outstandingSeats: number; rate: number }): void {
-    const labels = { session_id: sessionId };
-    this.queueWaiting.set(labels, n.waiting);
-    this.queueAdmitted.set(labels, n.admitted);
-    this.queueSeatsLeft.set(labels, n.seatsLeft);
-    this.queueOutstanding.set(labels, n.outstandingSeats);
-    this.queueRate.set(labels, n.rate);
+  queueOpening(sessionId: string, n: Record<keyof GatewayMetrics['queue'], number>): void {
+    for (const [name, gauge] of Object.entries(this.queue)) gauge.set({ session_id: sessionId }, n[name as keyof typeof n]);
   }
 
   /** An opening long past its cutoff leaves the metrics. */
   forgetQueueOpening(sessionId: string): void {
-    for (const gauge of [this.queueWaiting, this.queueAdmitted, this.queueSeatsLeft, this.queueOutstanding, this.queueRate]) gauge.remove({ session_id: sessionId });
+    for (const gauge of Object.values(this.queue)) gauge.remove({ session_id: sessionId });
   }
 
   socketOpened(): void {

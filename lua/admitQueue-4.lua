@@ -11,7 +11,9 @@
   never has admissions outstanding for more beneficiaries than those seats. Bookings only lower the
   seats left, and an admission that booked is marked used after its booking (useAdmission-3.lua), so
   between the two its seats are counted twice: the bound errs on the side of admitting fewer, never
-  more. Counting the seats in the queue's own keys instead would need the booking script to write
+  more. A place counts its beneficiaries, or the seats free when it was admitted if fewer (`c`: it may
+  book some of them; a head that waited for all would hold the line while seats are left). Counting
+  the seats in the queue's own keys instead would need the booking script to write
   them: a second slot in every booking. Cancellations give seats back, and admission resumes.
 
   Input:
@@ -67,7 +69,7 @@ if now >= opensAt then
     if place and place.st == 'admitted' then
       place.st = 'expired'
       writePlace(placesKey, account, place)
-      outSeats = outSeats - place.n
+      outSeats = outSeats - (place.c or place.n)
       refunds = refunds + 1
       changed[#changed + 1] = account
     end
@@ -82,9 +84,10 @@ if now >= opensAt then
 
   local skipped, SKIP_MOST = 0, 1000
   while admittedNow < most and skipped < SKIP_MOST do
-    local head = rcall('ZRANGE', lineKey, 0, 0)[1]
+    local headEntry = rcall('ZRANGE', lineKey, 0, 0, 'WITHSCORES')
+    local head = headEntry[1]
     if not head then break end
-    local place = readPlace(placesKey, head)
+    local place = settlePlace(stateKey, lineKey, head, readPlace(placesKey, head), headEntry[2])
     if graceMs > 0 and now - math.max(place.seen or 0, opensAt) > graceMs then
       place.st = 'lapsed'
       writePlace(placesKey, head, place)
@@ -92,14 +95,18 @@ if now >= opensAt then
       skipped = skipped + 1
       changed[#changed + 1] = head
     else
-      if tokens < 1 or outSeats + place.n > seatsLeft then break end
+      -- the head waits for a seat; one that wants more than are free is admitted for those free
+      -- (it can book some of its beneficiaries), so it never blocks the line while seats are left
+      local free = seatsLeft - outSeats
+      if tokens < 1 or free < 1 then break end
       place.st = 'admitted'
       place.adm = nonce .. '.' .. place.num
       place.exp = now + admissionMs
+      place.c = math.min(place.n, free)
       writePlace(placesKey, head, place)
       rcall('ZREM', lineKey, head)
       rcall('ZADD', outstandingKey, place.exp, head)
-      outSeats = outSeats + place.n
+      outSeats = outSeats + place.c
       tokens = tokens - 1
       admittedNow = admittedNow + 1
       changed[#changed + 1] = head

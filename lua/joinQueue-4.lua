@@ -41,6 +41,7 @@ ensureShuffled(stateKey, lineKey, placesKey, now, opensAt, seed)
 
 local place = readPlace(placesKey, account)
 if place and place.st ~= 'expired' and place.st ~= 'lapsed' then
+  place = settlePlace(stateKey, lineKey, account, place)
   place.seen = now
   writePlace(placesKey, account, place)
   local reply = describePlace(lineKey, account, place, now)

@@ -26,6 +26,7 @@ local account, now, opensAt, seed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]
 ensureShuffled(stateKey, lineKey, placesKey, now, opensAt, seed)
 local place = readPlace(placesKey, account)
 if not place then return { Status.QUEUE_PLACE_NOT_FOUND } end
+place = settlePlace(stateKey, lineKey, account, place)
 place.seen = now
 writePlace(placesKey, account, place)
 

@@ -25,7 +25,7 @@ if not place or place.adm ~= admission then return { Status.ADMISSION_INVALID } 
 if place.st == 'used' then return { Status.OK, 0 } end
 if place.st == 'admitted' then
   rcall('ZREM', outstandingKey, account)
-  rcall('HINCRBY', stateKey, 'out_seats', -place.n)
+  rcall('HINCRBY', stateKey, 'out_seats', -(place.c or place.n))
 end
 place.st = 'used'
 writePlace(placesKey, account, place)

@@ -142,6 +142,9 @@ export function operatorRoutes(router: Router, ctx: GatewayContext): void {
           booked_dose1: s.booked1,
           booked_dose2: s.booked2,
           slots: s.slots.map((label, i) => ({ slot: label, capacity: s.slot_caps[i], booked: s.slot_booked[i] })),
+          opens_at: s.opens_at > 0 ? new Date(s.opens_at).toISOString() : null,
+          fair_admission: s.fair !== undefined,
+          ...(s.fair ? { prequeue_minutes: s.fair.prequeue_ms / 60_000, admission_rate: s.fair.rate } : {}),
           version: s.version,
         })),
       });

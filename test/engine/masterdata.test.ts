@@ -50,6 +50,10 @@ describe('the country file', () => {
     typo.rules.booking_cutof_hour = 15;
     expect(problemsOf(typo).join('\n')).toMatch(/rules.*booking_cutof_hour/);
 
+    const rate = clone() as unknown as { rules: { fair_admission: { admission_rate: unknown } } };
+    rate.rules.fair_admission.admission_rate = 0;
+    expect(problemsOf(rate).join('\n')).toMatch(/^rules\.fair_admission\.admission_rate: /m);
+
     const zone = clone();
     zone.country.timezone = 'Asia/Atlantis';
     expect(problemsOf(zone)).toContain('country.timezone: not a known IANA time zone');

@@ -126,6 +126,18 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     clock.advance(60_000);
     expect(await partitioned.resolveExpiredIntents(engine.partitions.of(account.accountId))).toBe(1);
 
+    // fair admission (engine/fair-admission.ts): join, the shuffle and an admission, the status, an admission checked and used
+    const fairId = await publishSession(engine, { opens_at: clock.ms + 60_000, fair_admission: true, date: engine.today() + 2 });
+    const fair = (await engine.getSession(fairId))!;
+    const queued = await accountWithBeneficiaries(engine, 1);
+    expect((await engine.fairAdmission.join(fair, queued.accountId, queued.beneficiaryIds)).ok).toBe(true);
+    clock.advance(60_000);
+    expect((await engine.fairAdmission.admit(fair)).changed).toEqual([queued.accountId]);
+    const place = await engine.fairAdmission.status(fair, queued.accountId);
+    if (!place.ok || !place.queue.admission) throw new Error('no admission');
+    expect((await engine.fairAdmission.checkAdmission(fairId, queued.accountId, place.queue.admission, queued.beneficiaryIds, false)).ok).toBe(true);
+    expect((await engine.fairAdmission.useAdmission(fairId, queued.accountId, place.queue.admission)).ok).toBe(true);
+
     const scriptCalls = calls.filter((c) => scriptBySha.has(c.command as never) || [...scriptBySha.values()].includes(c.command as never));
     const scriptsSeen = new Set(scriptCalls.map((c) => c.command));
     expect([...scriptsSeen].sort()).toEqual([...new Set(scriptBySha.values())].sort());
@@ -146,5 +158,7 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect([...tags('holdAppointment')]).toEqual([tagOf(account.accountId)]);
     expect([...tags('takeSeats')].sort()).toEqual([tagOf(p1!), tagOf(p2!)].sort());
     expect(tagOf(p1!)).not.toBe(tagOf(p2!));
+    // a session's queue: the session's partition
+    for (const name of ['joinQueue', 'admitQueue', 'queueStatus', 'checkAdmission', 'useAdmission']) expect([...tags(name)], name).toEqual([tagOf(fairId)]);
   });
 });

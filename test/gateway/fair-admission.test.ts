@@ -143,3 +143,142 @@ describe('an opening under fair admission', () => {
     expect((await person.client.get(`/teeka/queue/status?session_id=${sessionId}`)).json.state).toBe('used');
   }, 60_000);
 });
+
+describe('joining under real concurrency', () => {
+  it('gives one place per account and per beneficiary, however many requests race', async () => {
+    const sessionId = await publish({ fair_admission: true, admission_rate: 1 }, 60_000, 'COVAXIN', 30);
+    const crowd = await Promise.all(Array.from({ length: 30 }, (_, i) => citizen(i % 3 === 0 ? 2 : 1)));
+    // every account fires six joins at once (its devices), with its beneficiaries in different subsets
+    const attempts = crowd.flatMap((p) =>
+      Array.from({ length: 6 }, (_, k) => ({ p, beneficiaries: p.beneficiaries.length === 2 && k % 3 !== 2 ? [p.beneficiaries[k % 2]!] : p.beneficiaries })),
+    );
+    const answers = await Promise.all(attempts.map(({ p, beneficiaries }) => p.client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries })));
+    for (const answer of answers) expect(answer.status, answer.text).toBe(200);
+    for (const [i] of crowd.entries()) {
+      const mine = answers.slice(i * 6, i * 6 + 6);
+      expect(mine.filter((a) => a.json.joined).length).toBe(1);
+    }
+    const k = gateway.engine.fairAdmission.keysOf(sessionId);
+    expect(await gateway.redis.hlen(k.places)).toBe(30);
+    expect(await gateway.redis.zcard(k.line)).toBe(30);
+    // each beneficiary in at most one place, and every place's beneficiaries the account's own
+    const places = Object.entries(await gateway.redis.hgetall(k.places)).map(([, json]) => JSON.parse(json) as { b: string[] });
+    const held = places.flatMap((p) => p.b);
+    expect(new Set(held).size).toBe(held.length);
+    expect(await gateway.redis.hlen(k.beneficiaries)).toBe(held.length);
+  }, 120_000);
+});
+
+/** A WebSocket that collects every message. */
+async function socketOf(url: string): Promise<{ socket: WebSocket; messages: any[] }> {
+  const socket = new WebSocket(url);
+  const messages: any[] = [];
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  return { socket, messages };
+}
+
+describe('the WebSocket', () => {
+  it("pushes a citizen's position as it falls, then the admission, which books", async () => {
+    const sessionId = await publish({ fair_admission: true, admission_rate: 1 }, 2500, 'COVISHIELD', 18);
+    const crowd = await Promise.all(Array.from({ length: 5 }, () => citizen()));
+    for (const p of crowd) expect((await p.client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries: p.beneficiaries })).status).toBe(200);
+    const sockets = await Promise.all(crowd.map(() => socketOf(`ws://127.0.0.1:${gateway.port}/teeka/ws/availability`)));
+    // a bad token is refused on the socket, in the API's words
+    sockets[0]!.socket.send(JSON.stringify({ queue: { session_id: sessionId, token: 'nope' } }));
+    crowd.forEach((p, i) => sockets[i]!.socket.send(JSON.stringify({ queue: { session_id: sessionId, token: p.client.token } })));
+    await waitFor('the refusal', async () => sockets[0]!.messages, (m) => m.some((x) => x.type === 'error'));
+    expect(sockets[0]!.messages.find((x) => x.type === 'error')).toMatchObject({ session_id: sessionId, errorCode: 'USRAUT0001' });
+    // the last place of the shuffle sees its position fall to 1, then its admission
+    await waitFor('every place admitted', async () => sockets.map((s) => s.messages), (all) => all.every((m) => m.some((x) => x.type === 'queue' && x.admitted)), 20_000);
+    const positionsOf = (messages: any[]) => messages.filter((x) => x.type === 'queue' && x.state === 'waiting').map((x) => x.position as number);
+    const longest = sockets.map((s) => positionsOf(s.messages)).sort((a, b) => b.length - a.length)[0]!;
+    expect(longest.length).toBeGreaterThanOrEqual(3);
+    expect(longest).toEqual([...longest].sort((a, b) => b - a));
+    expect(longest.at(-1)).toBe(1);
+    const first = sockets[0]!.messages.filter((x) => x.type === 'queue');
+    expect(first[0]).toMatchObject({ session_id: sessionId, state: 'prequeue', position: null, admitted: false });
+    const admittedMessage = first.find((x) => x.admitted);
+    expect(admittedMessage).toMatchObject({ state: 'admitted', admission: expect.stringMatching(/^[0-9a-f]{16}\.\d+$/), admission_expires_at: expect.any(String) });
+    const slot = gateway.engine.country.slotsOf(gateway.engine.country.centersById.get(centerId)!)[1]!;
+    const booked = await crowd[0]!.client.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessionId, slot, beneficiaries: crowd[0]!.beneficiaries, admission: admittedMessage.admission });
+    expect(booked.status, booked.text).toBe(200);
+    for (const s of sockets) s.socket.close();
+    // the dashboard's numbers for this opening
+    const openings = (await admin.get('/teeka/ops/openings')).json.openings;
+    expect(openings.find((o: any) => o.session_id === sessionId)).toMatchObject({ phase: 'open', shuffled: true, admitted: 5, admission_rate: 1, queue_length: 0 });
+    // /metrics is aggregated over the threads once a second
+    const line = new RegExp(`teeka_queue_admitted\\{session_id="${sessionId}"\\} 5`);
+    await waitFor('the queue gauges in /metrics', async () => (await fetch(`${gateway.url}/metrics`)).text(), (text) => line.test(text));
+  }, 60_000);
+});
+
+describe('a gateway killed with SIGKILL during the opening', () => {
+  it('loses no place and admits no one twice: another gateway carries on from Redis', async () => {
+    const doomed = await startGateway();
+    const survivor = await startGateway({ TEEKA_REDIS_PREFIX: doomed.prefix });
+    try {
+      const boss = new CowinClient(doomed.url);
+      boss.token = (await boss.post('/teeka/auth/operator', { role: 'admin', key: 'demo-admin-key' })).json.token;
+      // the citizens first (logins take a while on a busy machine), then an opening 3 s away they all join before
+      const crowd = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const client = await new CowinClient(doomed.url).login(testMobile());
+          return { client, id: await client.addBeneficiary('Asha Rao', 1970, testPhotoId()) };
+        }),
+      );
+      const published = await boss.post('/teeka/admin/sessions', {
+        center_id: centerId, date: formatCowinDate(day), vaccine: 'COVISHIELD', min_age_limit: 45, capacity_dose1: 40, capacity_dose2: 0,
+        opens_at: new Date(doomed.engine.now() + 3000).toISOString(), fair_admission: true, admission_rate: 4,
+      });
+      expect(published.status, published.text).toBe(200);
+      const sessionId = published.json.session_id as string;
+      const joins = await Promise.all(crowd.map(({ client, id }) => client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries: [id] })));
+      for (const join of joins) expect(join.json).toMatchObject({ state: 'prequeue' });
+      const k = doomed.engine.fairAdmission.keysOf(sessionId);
+      // one transaction: the places and the line as one moment saw them (a place the shuffle put in the
+      // line reads `pre` until it leaves it: lua/includes/fairQueue.lua settlePlace)
+      const census = async () => {
+        const [[, hash], [, line]] = (await survivor.redis.multi().hgetall(k.places).zcard(k.line).exec()) as [[null, Record<string, string>], [null, number]];
+        const places = Object.values(hash).map((json) => JSON.parse(json) as { st: string });
+        const count = (st: string) => places.filter((p) => p.st === st).length;
+        return { places: places.length, waiting: line, admitted: count('admitted'), lapsed: count('lapsed'), expired: count('expired'), waitingPlaces: count('waiting') + count('pre') };
+      };
+      // into the opening: some admitted, most waiting; then the kill
+      await waitFor('the first admissions', census, (c) => c.admitted >= 3);
+      doomed.process.kill('SIGKILL');
+      await new Promise((resolve) => doomed.process.once('exit', resolve));
+      expect(doomed.process.signalCode).toBe('SIGKILL');
+      const samples: Awaited<ReturnType<typeof census>>[] = [];
+      const done = await waitFor('everyone admitted by the survivor', async () => {
+        const c = await census();
+        samples.push(c);
+        return c;
+      }, (c) => c.admitted === 20, 30_000);
+      // at every moment each place was either in the line or admitted, never lost or skipped
+      for (const c of samples) {
+        expect(c.places).toBe(20);
+        expect(c.waiting).toBe(c.waitingPlaces);
+        expect(c.waiting + c.admitted).toBe(20);
+        expect(c.lapsed + c.expired).toBe(0);
+      }
+      expect(done.waiting).toBe(0);
+      const state = await survivor.redis.hmget(k.state, 'admitted', 'out_seats');
+      expect(state).toEqual(['20', '20']);
+      // the admissions are distinct, and the survivor accepts them for booking
+      const statuses = await Promise.all(crowd.map(({ client }) => Object.assign(new CowinClient(survivor.url), { token: client.token }).get(`/teeka/queue/status?session_id=${sessionId}`)));
+      const admissions = statuses.map((s) => s.json.admission as string);
+      expect(new Set(admissions).size).toBe(20);
+      const slot = survivor.engine.country.slotsOf(survivor.engine.country.centersById.get(centerId)!)[0]!;
+      const me = Object.assign(new CowinClient(survivor.url), { token: crowd[0]!.client.token });
+      const booked = await me.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessionId, slot, beneficiaries: [crowd[0]!.id], admission: admissions[0] });
+      expect(booked.status, booked.text).toBe(200);
+    } finally {
+      await doomed.stop({ keepData: true });
+      await survivor.stop();
+    }
+  }, 240_000);
+});
