@@ -474,7 +474,7 @@ function renderReport(results: ModeResult[], admissionSeconds: number): string {
   const on = results.find((r) => r.mode === 'on');
   if (on) {
     lines.push(
-      `\nAdmission rate held: ${on.admissions.count} admissions issued over ${on.admissions.windowSeconds.toFixed(2)} s = ${ms(on.admissions.measuredRate)}/s; from one second after the first (the bucket's burst left out) to the ${SEATS}th ${on.admissions.steadyCount} = ${ms(on.admissions.steadyRate)}/s; configured ${on.admissions.configuredRate}/s. Issue times are each admission's expiry less its ${admissionSeconds} s; admissions stop once the places admitted fill the seats left.\n`,
+      `\nAdmission rate held: ${on.admissions.count} admissions issued over ${on.admissions.windowSeconds.toFixed(2)} s = ${ms(on.admissions.measuredRate)}/s; from one second after the first (the bucket's burst left out) to the ${SEATS}th ${on.admissions.steadyCount}${on.admissions.steadyCount >= 10 ? ` = ${ms(on.admissions.steadyRate)}/s` : ' (too few to measure a rate)'}; configured ${on.admissions.configuredRate}/s. Issue times are each admission's expiry less its ${admissionSeconds} s; admissions stop once the places admitted fill the seats left.\n`,
     );
   }
   lines.push('\nLatency of each call, from having a connection to the answer (ms):\n');
