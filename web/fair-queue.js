@@ -3,6 +3,7 @@
 // (polling the status while it is away), remembered on this device so a reload or a dropped
 // connection finds the place again, and the admission handed to the booking dialog when the turn
 // comes. Plain DOM code like citizen.js; every word is the language file's.
+import { gatewaySocket } from './availability-feed.js';
 import { formatNumber, formatTime, t } from './language.js';
 
 /** How often the status is asked while the WebSocket is away (and once a minute while it is up, as a check). */
@@ -157,7 +158,11 @@ export class FairQueues {
   connect() {
     clearTimeout(this.retryTimer);
     if (this.socket || !this.token || !this.entries.size) return;
-    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/teeka/ws/availability`);
+    const socket = gatewaySocket('', (message) => {
+      if (message.type === 'queue') this.apply(message.session_id, message);
+      // the place cannot be followed here (no place, the login ended): the status call says which
+      else if (message.type === 'error' && message.session_id) void this.poll(message.session_id);
+    });
     this.socket = socket;
     this.setLive('connecting');
     socket.addEventListener('open', () => {
@@ -165,17 +170,6 @@ export class FairQueues {
       this.setLive('live');
       this.follow([...this.entries.keys()]);
       this.schedulePoll(CHECK_MS);
-    });
-    socket.addEventListener('message', (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (message.type === 'queue') this.apply(message.session_id, message);
-      // the place cannot be followed here (no place, the login ended): the status call says which
-      else if (message.type === 'error' && message.session_id) void this.poll(message.session_id);
     });
     socket.addEventListener('close', () => {
       if (this.socket !== socket) return;
