@@ -136,13 +136,14 @@ describe('the queue', () => {
         const p = byAccount.get(account)!;
         const checked = await engine.fairAdmission.checkAdmission(session.session_id, account, status.queue.admission!, p.beneficiaryIds, false);
         expect(checked.ok).toBe(true);
-        // the slot with room, for as many of the place's beneficiaries as the seats left allow
-        const seats = Math.min(p.beneficiaryIds.length, await engine.fairAdmission.seatsLeft(session.session_id));
-        for (const slot of slots) {
-          const booked = await engine.book({ accountId: account, sessionId: session.session_id, slot, dose: 1, beneficiaryIds: p.beneficiaryIds.slice(0, seats) });
-          if (!booked.ok) continue;
-          await engine.fairAdmission.useAdmission(session.session_id, account, status.queue.admission!);
-          break;
+        // as many of the place's beneficiaries as a slot has room for (7 seats are 2, 2, 2 and 1 a slot)
+        book: for (let seats = p.beneficiaryIds.length; seats >= 1; seats--) {
+          for (const slot of slots) {
+            const booked = await engine.book({ accountId: account, sessionId: session.session_id, slot, dose: 1, beneficiaryIds: p.beneficiaryIds.slice(0, seats) });
+            if (!booked.ok) continue;
+            await engine.fairAdmission.useAdmission(session.session_id, account, status.queue.admission!);
+            break book;
+          }
         }
       }
       clock.advance(1000);

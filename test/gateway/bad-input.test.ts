@@ -210,8 +210,9 @@ describe('control characters and unpaired surrogates, in every field of every ro
     '/api/v2/appointment/schedule': {
       schema: 'schedule',
       caller: 'citizen',
-      body: () => ({ dose: 1, session_id: sessionId, slot: '09:00AM-11:00AM', beneficiaries: [beneficiaryId], center_id: 1, captcha: 'abcde' }),
+      body: () => ({ dose: 1, session_id: sessionId, slot: '09:00AM-11:00AM', beneficiaries: [beneficiaryId], center_id: 1, captcha: 'abcde', admission: '0123456789abcdef.1' }),
     },
+    '/teeka/queue/join': { schema: 'queueJoin', caller: 'citizen', body: () => ({ session_id: sessionId, beneficiaries: [beneficiaryId] }) },
     '/api/v2/appointment/reschedule': { schema: 'reschedule', caller: 'citizen', body: () => ({ appointment_id: sessionId, session_id: sessionId, slot: '09:00AM-11:00AM' }) },
     '/api/v2/appointment/cancel': { schema: 'cancel', caller: 'citizen', body: () => ({ appointment_id: sessionId, beneficiariesToCancel: [beneficiaryId] }) },
     '/teeka/auth/operator': { schema: 'operatorLogin', caller: 'public', body: () => ({ role: 'admin', key: 'demo-admin-key', operator_id: 'adm-1', secret: 'x' }) },
@@ -230,7 +231,8 @@ describe('control characters and unpaired surrogates, in every field of every ro
       caller: 'admin',
       body: () => ({
         center_id: 1, date: '01-05-2026', vaccine: 'COVISHIELD', min_age_limit: 18, max_age_limit: 44, allow_all_age: false, capacity_dose1: 10,
-        capacity_dose2: 10, slot_capacity: [5, 5], opens_at: '2026-05-01T04:30:00Z', status: 'open',
+        capacity_dose2: 10, slot_capacity: [5, 5], opens_at: '2026-05-01T04:30:00Z', status: 'open', fair_admission: true, prequeue_minutes: 30,
+        admission_rate: 10,
       }), // prettier-ignore
     },
     '/teeka/vaccinator/vaccinate': { schema: 'vaccinate', caller: 'vaccinator', body: () => ({ appointment_id: sessionId, beneficiary_reference_id: beneficiaryId, security_code: '1234' }) },
