@@ -150,6 +150,9 @@ export class SessionSearch {
       allow_all_age: s.allow_all_age === 1,
       vaccine: s.vaccine,
       slots: s.slots,
+      // a session that opens through its queue (fair admission) says so, and when it opens, so a page
+      // can offer the queue instead of a booking; every other session keeps CoWIN's exact fields
+      ...(s.fair ? { fair_admission: true, opens_at: new Date(s.opens_at).toISOString() } : {}),
     };
   }
 }

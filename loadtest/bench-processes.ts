@@ -7,7 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import pg from 'pg';
 import { projectRoot } from '../engine/config.js';
+import { deleteKeysWithPrefix, type RedisAddress } from '../engine/redis.js';
 
 export interface BenchProcess {
   name: string;
@@ -87,4 +89,37 @@ export async function startProcess(options: {
 /** Ready when GET `url` answers 2xx. */
 export function answers(url: string): () => Promise<boolean> {
   return async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+}
+
+/**
+ * How a bench run ends, whatever happens: `main` runs; then, and on SIGINT or SIGTERM, every process
+ * it started is stopped, its PostgreSQL schemas dropped and its Redis keys deleted, once. A failure
+ * is printed under the bench's name and exits 1; a signal exits 130.
+ */
+export function runBench(name: string, main: () => Promise<void>, leftovers: { databaseUrl: string; schemas: string[]; redis: RedisAddress; prefix: string }): void {
+  let cleanedUp: Promise<void> | undefined;
+  const cleanUp = (): Promise<void> => {
+    cleanedUp ??= (async () => {
+      await stopAll();
+      const admin = new pg.Client({ connectionString: leftovers.databaseUrl });
+      await admin.connect().then(
+        () => admin.query(leftovers.schemas.map((schema) => `drop schema if exists ${schema} cascade`).join('; ')),
+        () => undefined,
+      );
+      await admin.end().catch(() => {});
+      await deleteKeysWithPrefix(leftovers.redis, leftovers.prefix);
+    })();
+    return cleanedUp;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`${name}: ${signal}, cleaning up`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  main().then(cleanUp, async (err: unknown) => {
+    console.error(`${name} failed:`, err);
+    await cleanUp();
+    process.exit(1);
+  });
 }

@@ -19,7 +19,7 @@ import { loadConfig } from '../engine/config.js';
 import { BookingEngine } from '../engine/engine.js';
 import { loadCountry, parseCountry } from '../engine/masterdata.js';
 import { freePort } from './bench-processes.js';
-import { createBeneficiaryPool, formatTable, median, runWithConcurrency } from './bench-support.js';
+import { createBeneficiaryPool, formatTable, median, percentile, runWithConcurrency } from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -64,10 +64,6 @@ interface Row {
   p50: number;
   p99: number;
   perWait: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function main(): Promise<void> {

@@ -23,7 +23,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
@@ -32,9 +31,9 @@ import { Partitions } from '../engine/partitions.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
 import { formatReconcileReport, reconcile } from '../worker/reconcile.js';
-import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
+import { answers, freePort, runBench, startProcess } from './bench-processes.js';
 import { wrkGet, wrkMix, wrkPost, type MixedRequest, type ScenarioResult } from './bench-scenarios.js';
-import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
+import { benchedRedisServer, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -279,7 +278,6 @@ async function main(): Promise<void> {
   } finally {
     await pool.end().catch(() => {});
     redis.disconnect();
-    await cleanUp();
   }
 }
 
@@ -351,31 +349,4 @@ function renderReport(runs: OpeningRun[]): string {
   return lines.join('\n');
 }
 
-let cleanedUp: Promise<void> | undefined;
-/** Stop what the bench started, drop its schema and delete its keys (once). */
-function cleanUp(): Promise<void> {
-  cleanedUp ??= (async () => {
-    await stopAll();
-    const admin = new pg.Client({ connectionString: config.databaseUrl });
-    await admin.connect().then(
-      () => admin.query(`drop schema if exists ${schema} cascade`),
-      () => undefined,
-    );
-    await admin.end().catch(() => {});
-    await deleteKeysWithPrefix(config.redis, prefix);
-  })();
-  return cleanedUp;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`bench:opening: ${signal}, cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-main().catch(async (err) => {
-  console.error('bench:opening failed:', err);
-  await cleanUp();
-  process.exit(1);
-});
+runBench('bench:opening', main, { databaseUrl: config.databaseUrl, schemas: [schema], redis: config.redis, prefix });

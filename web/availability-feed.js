@@ -2,6 +2,24 @@
 // /teeka/ws/availability, subscribed to the districts of the last search.
 
 /**
+ * A WebSocket to the gateway (`/teeka/ws/availability`: capacities by district, and the places of
+ * fair admission's queues), `query` appended; `onMessage` gets each message parsed (others are dropped).
+ */
+export function gatewaySocket(query, onMessage) {
+  const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/teeka/ws/availability${query}`);
+  socket.addEventListener('message', (event) => {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    onMessage(message);
+  });
+  return socket;
+}
+
+/**
  * The availability feed: one WebSocket subscribed to the districts of the last search. It
  * reconnects with backoff; capacities pushed while it was away are not replayed, so it says so.
  */
@@ -33,17 +51,7 @@ export class AvailabilityFeed {
   connect() {
     clearTimeout(this.retryTimer);
     // the districts ride on the URL: the socket is subscribed the moment it opens
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/teeka/ws/availability?district_id=${this.districts.join(',')}`;
-    const socket = new WebSocket(url);
-    this.socket = socket;
-    this.onState('connecting');
-    socket.addEventListener('message', (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
+    const socket = gatewaySocket(`?district_id=${this.districts.join(',')}`, (message) => {
       if (message.type === 'subscribed' && message.district_ids.length) {
         this.retryMs = 1000;
         this.onState(this.interrupted ? 'resumed' : 'live');
@@ -52,6 +60,8 @@ export class AvailabilityFeed {
         this.onSessions(message.sessions);
       }
     });
+    this.socket = socket;
+    this.onState('connecting');
     socket.addEventListener('close', () => {
       if (this.socket !== socket) return;
       this.socket = null;

@@ -4,6 +4,7 @@
 // Every word is the language file's (web/language.js); every number, date and fee goes through Intl.
 import { ApiError, callApi, messageFor, setBeneficiaryNames, show } from './api.js';
 import { AvailabilityFeed } from './availability-feed.js';
+import { admissionExpiry, FairQueues } from './fair-queue.js';
 import { isUnavailable, reportProblems, setBusy, setFieldError } from './forms.js';
 import { formatDay, formatMoney, formatNumber, formatTime, has, loadLanguage, setupSwitcher, t } from './language.js';
 import { sha256Hex } from './sha256.js';
@@ -30,7 +31,11 @@ const state = {
   searchesLeft: null,
   /** set while the citizen picks a new slot for an existing appointment */
   reschedule: null,
-  /** the session the booking dialog is open for, and the idempotency key of this booking attempt */
+  /**
+   * the session the booking dialog is open for, the idempotency key of this booking attempt, and its
+   * mode: 'book', 'join' (a session under fair admission: the dialog joins its queue) or 'admitted'
+   * (the citizen's turn came: the booking carries the admission)
+   */
   booking: null,
   statesList: null,
   districtsByState: new Map(),
@@ -254,7 +259,8 @@ function enterAccount({ justLoggedIn = false } = {}) {
   if (!$('from-date').value || isoToDay($('from-date').value) < today) $('from-date').value = dayToIso(today);
   showQuotaHint(null);
   watchExpiry();
-  void loadBeneficiaries();
+  // the queues after the beneficiaries: a turn that came while away opens the dialog with their names
+  void loadBeneficiaries().then(() => queues.start(state.token));
   void loadStates();
   if (justLoggedIn) $('beneficiaries-title').focus();
 }
@@ -297,6 +303,7 @@ function logout(reason, kind = 'error') {
   clearTimeout(expiryTimer);
   clearTimeout(expiryWarningTimer);
   feed.stop();
+  queues.stop();
   for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   $('account').hidden = true;
   $('signed-in').hidden = true;
@@ -1021,6 +1028,7 @@ function sessionButton(center, session, day, doses) {
       ),
     ),
     el('span', { className: 'full-label', text: t('citizen.booked') }),
+    underFairAdmission(session) ? el('span', { className: 'queue-label', text: t('citizen.queue.sessionLabel') }) : null,
   );
   updateSessionButton(button, session);
   return button;
@@ -1058,6 +1066,15 @@ const LIVE_TEXT = () => ({
 const feed = new AvailabilityFeed(applyAvailability, (feedState) => {
   $('live-status').dataset.state = feedState;
   $('live-text').textContent = LIVE_TEXT()[feedState];
+});
+
+const queues = new FairQueues({
+  list: $('queue-list'),
+  section: $('queues'),
+  announcer: $('queue-announcer'),
+  authed,
+  onAdmitted: offerAdmission,
+  describe: (entry) => describeSession(entry.center, entry.session),
 });
 
 /** District ids of the centres found: a PIN code can span districts, and results name them. */
@@ -1122,22 +1139,42 @@ function applyAvailability(pushed) {
 
 // ------------------------------------------------------------------ booking and rescheduling
 
-function openBooking(sessionId, button) {
+/**
+ * Open the booking dialog for a session of the results. A session under fair admission opens through
+ * its queue: the dialog joins it (who to book for, no slot yet), and once the citizen's turn comes
+ * (`admitted`, from the queue panel) it books with the admission.
+ */
+function openBooking(sessionId, button, admitted = null) {
   const known = state.sessions.get(sessionId);
   if (!known) return;
   const { session, center } = known;
-  if (button.getAttribute('aria-disabled') === 'true') {
+  if (!admitted && button?.getAttribute('aria-disabled') === 'true') {
     show($('search-status'), t('citizen.sessionFull', { centre: center.name, day: dayLabel(cowinToDay(session.date)) }), 'error');
     return;
   }
-  const rescheduling = state.reschedule;
-  state.booking = { sessionId, idempotencyKey: newIdempotencyKey() };
-  $('book-title').textContent = rescheduling ? t('citizen.moveTitle') : t('citizen.bookTitle');
+  const rescheduling = admitted ? null : state.reschedule;
+  const queued = !rescheduling && !admitted && underFairAdmission(session) ? queues.get(sessionId) : undefined;
+  if (queued) {
+    // already in this queue (on this device or restored after a reload): the panel says where
+    if (FairQueues.phase(queued, queued.status) === 'admitted') return openBooking(sessionId, null, queued);
+    queues.heading(sessionId)?.focus();
+    return;
+  }
+  const mode = admitted ? 'admitted' : !rescheduling && underFairAdmission(session) ? 'join' : 'book';
+  state.booking = { sessionId, idempotencyKey: newIdempotencyKey(), mode, admission: admitted?.status.admission ?? null };
+  $('book-title').textContent = rescheduling ? t('citizen.moveTitle') : mode === 'join' ? t('citizen.queue.joinTitle') : mode === 'admitted' ? t('citizen.queue.admittedTitle') : t('citizen.bookTitle');
   $('book-session').textContent = describeSession(center, session);
   $('book-capacity').textContent = capacityLine(session);
   $('book-error-summary').hidden = true;
+  const note = $('book-queue-note');
+  const opensAt = openingOf(session);
+  if (mode === 'join') show(note, opensAt > Date.now() ? t('citizen.queue.joinNoteBefore', { time: formatTime(opensAt) }) : t('citizen.queue.joinNote'), 'info');
+  else if (mode === 'admitted') show(note, t('citizen.queue.yourTurn', { time: formatTime(admissionExpiry(admitted.status)) }), 'success');
+  else show(note, '');
 
   const slots = $('book-slots');
+  // a queue is joined for the session; the slot is chosen when the turn comes
+  slots.hidden = mode === 'join';
   slots.replaceChildren(
     el('legend', { text: t('citizen.timeSlot') }),
     ...session.slots.map((slot, i) =>
@@ -1158,6 +1195,9 @@ function openBooking(sessionId, button) {
     const eligible = people.filter((p) => !p.reason);
     const refused = people.filter((p) => p.reason);
     bookable = eligible.length;
+    // on their turn, the people the queue was joined for (the admission is for them)
+    const joinedFor = admitted ? new Set(admitted.beneficiaries) : null;
+    const preselected = (ben) => (joinedFor ? joinedFor.has(ben.beneficiary_reference_id) : eligible.length === 1);
     const parts = [
       el('legend', { text: t('citizen.bookFor') }),
       ...eligible.map(({ ben, dose }, i) => {
@@ -1165,7 +1205,7 @@ function openBooking(sessionId, button) {
         return el(
           'div',
           { className: 'check' },
-          el('input', { type: 'checkbox', id: `book-ben-${i}`, name: 'beneficiary', value: ben.beneficiary_reference_id, dataset: { dose, name: ben.name }, checked: eligible.length === 1, 'aria-describedby': due !== null ? `book-ben-${i}-due` : null }),
+          el('input', { type: 'checkbox', id: `book-ben-${i}`, name: 'beneficiary', value: ben.beneficiary_reference_id, dataset: { dose, name: ben.name }, checked: preselected(ben), 'aria-describedby': due !== null ? `book-ben-${i}-due` : null }),
           el('label', { for: `book-ben-${i}`, text: t('citizen.personDose', { name: ben.name, dose: doseName(dose) }) }),
           due !== null ? el('p', { id: `book-ben-${i}-due`, className: 'hint', text: t('citizen.dueFrom', { dose: doseName(dose), date: longDayLabel(due) }) }) : null,
         );
@@ -1182,16 +1222,58 @@ function openBooking(sessionId, button) {
     ];
     who.replaceChildren(...parts.filter(Boolean));
   }
-  $('book-confirm').textContent = rescheduling ? t('citizen.moveConfirm') : t('citizen.bookConfirm');
+  $('book-confirm').textContent = rescheduling ? t('citizen.moveConfirm') : mode === 'join' ? t('citizen.queue.join') : t('citizen.bookConfirm');
   if (!rescheduling && bookable === 0) $('book-confirm').setAttribute('aria-disabled', 'true');
   else $('book-confirm').removeAttribute('aria-disabled');
   delete $('book-confirm').dataset.busy;
   show($('book-error'), '');
   setFieldError($('captcha'), $('captcha-error'), '');
-  $('book-captcha').hidden = !config.captchaRequired;
-  if (config.captchaRequired) void refreshCaptcha();
-  $('book-dialog').showModal();
-  slots.querySelector('input')?.focus();
+  const captcha = config.captchaRequired && mode !== 'join';
+  $('book-captcha').hidden = !captcha;
+  if (captcha) void refreshCaptcha();
+  for (const dialog of document.querySelectorAll('dialog[open]')) if (dialog !== $('book-dialog')) dialog.close();
+  if (!$('book-dialog').open) $('book-dialog').showModal();
+  (mode === 'join' ? who.querySelector('input') ?? $('book-confirm') : slots.querySelector('input'))?.focus();
+}
+
+/** When a session opens for booking (epoch ms; 0 when it is open already). */
+function openingOf(session) {
+  const at = typeof session.opens_at === 'number' ? session.opens_at : Date.parse(session.opens_at ?? '');
+  return Number.isFinite(at) ? at : 0;
+}
+
+/** Whether a session opens through a queue (fair admission, issue 16): its Book button joins the queue. */
+function underFairAdmission(session) {
+  return session.fair_admission === true;
+}
+
+/** The queue panel told us it is this citizen's turn: the booking dialog opens with the admission. */
+function offerAdmission(entry) {
+  if (!state.sessions.has(entry.sessionId)) state.sessions.set(entry.sessionId, { session: entry.session, center: entry.center });
+  // a booking the citizen is typing elsewhere is not taken away: the panel's "Book now" waits for them
+  if ($('book-dialog').open && state.booking?.sessionId !== entry.sessionId) return;
+  if ($('cancel-dialog').open) return;
+  openBooking(entry.sessionId, null, entry);
+}
+
+/** Join a session's queue with the people chosen in the dialog. */
+async function joinQueue(booking, chosen) {
+  const { session, center } = state.sessions.get(booking.sessionId);
+  const button = $('book-confirm');
+  setBusy(button, true);
+  show($('book-error'), t('citizen.queue.joining'), 'info');
+  try {
+    await queues.join({ session, center, beneficiaries: chosen.map((box) => box.value) });
+    closeBooking();
+    show($('beneficiaries-status'), '');
+    queues.heading(session.session_id)?.scrollIntoView({ block: 'center' });
+    queues.heading(session.session_id)?.focus();
+  } catch (error) {
+    if (error.loggedOut) return;
+    show($('book-error'), error.message, 'error');
+  } finally {
+    setBusy(button, false);
+  }
 }
 
 async function refreshCaptcha() {
@@ -1213,8 +1295,10 @@ function closeBooking() {
 function setupBooking() {
   $('book-close').addEventListener('click', () => {
     const sessionId = state.booking?.sessionId;
+    const admitted = state.booking?.mode === 'admitted';
     closeBooking();
-    document.querySelector(`button.session[data-session-id="${CSS.escape(sessionId ?? '')}"]`)?.focus();
+    const back = admitted ? queues.heading(sessionId ?? '') : document.querySelector(`button.session[data-session-id="${CSS.escape(sessionId ?? '')}"]`);
+    (back ?? queues.heading(sessionId ?? ''))?.focus();
   });
   $('book-dialog').addEventListener('close', () => {
     state.booking = null;
@@ -1231,14 +1315,15 @@ function setupBooking() {
     const summary = $('book-error-summary');
     const captchaField = { input: $('captcha'), error: $('captcha-error') };
     if (isUnavailable(button)) return show($('book-error'), t('citizen.nobodyHere'), 'error');
-    const slot = $('book-slots').querySelector('input[name=slot]:checked')?.value;
-    const captcha = config.captchaRequired ? $('captcha').value.trim() : undefined;
+    const joining = booking.mode === 'join';
+    const slot = joining ? undefined : $('book-slots').querySelector('input[name=slot]:checked')?.value;
+    const captcha = config.captchaRequired && !joining ? $('captcha').value.trim() : undefined;
     const chosen = rescheduling ? [] : [...$('book-beneficiaries').querySelectorAll('input[type=checkbox]:checked')];
     const firstPerson = $('book-beneficiaries').querySelector('input[type=checkbox]');
     const problems = [];
-    if (!slot) problems.push({ input: $('book-slots').querySelector('input') ?? button, error: $('book-error'), message: t('citizen.chooseSlot') });
+    if (!joining && !slot) problems.push({ input: $('book-slots').querySelector('input') ?? button, error: $('book-error'), message: t('citizen.chooseSlot') });
     if (!rescheduling && !chosen.length && firstPerson) problems.push({ input: firstPerson, error: $('book-error'), message: t('citizen.chooseWho') });
-    if (config.captchaRequired && !captcha) problems.push({ ...captchaField, message: t('citizen.typeCaptcha') });
+    if (config.captchaRequired && !joining && !captcha) problems.push({ ...captchaField, message: t('citizen.typeCaptcha') });
     reportProblems(summary, problems, [captchaField]);
     if (problems.length) return;
     show($('book-error'), '');
@@ -1250,13 +1335,23 @@ function setupBooking() {
       const doses = new Set(chosen.map((box) => Number(box.dataset.dose)));
       if (doses.size > 1) return show($('book-error'), t('citizen.differentDoses'), 'error');
       const [dose] = doses;
+      if (joining) return joinQueue(booking, chosen);
       if (dose !== 3 && capacityOf(session, dose) < chosen.length) {
         // the server decides, but saying it now saves a refused request in a rush
         return show($('book-error'), `${t('citizen.notEnoughLeft', { left: formatNumber(capacityOf(session, dose)), dose: doseName(dose), count: chosen.length, n: formatNumber(chosen.length) })} ${messageFor('APPOIN0040')}`, 'error');
       }
       request = [
         '/api/v2/appointment/schedule',
-        { dose, session_id: session.session_id, slot, beneficiaries: chosen.map((box) => box.value), center_id: center.center_id, ...(captcha ? { captcha } : {}) },
+        {
+          dose,
+          session_id: session.session_id,
+          slot,
+          beneficiaries: chosen.map((box) => box.value),
+          center_id: center.center_id,
+          ...(captcha ? { captcha } : {}),
+          // the turn the queue gave this citizen (fair admission): schedule refuses the session without it
+          ...(booking.admission ? { admission: booking.admission } : {}),
+        },
       ];
     }
 
@@ -1269,6 +1364,7 @@ function setupBooking() {
         headers: rescheduling ? {} : { 'idempotency-key': booking.idempotencyKey },
       });
       closeBooking();
+      if (booking.mode === 'admitted') queues.remove(booking.sessionId);
       const appointmentId = rescheduling ? rescheduling.appointment.appointment_id : json.appointment_confirmation_no;
       const who = rescheduling ? rescheduling.ben.name : chosen.map((box) => box.dataset.name).join(', ');
       stopReschedule();
@@ -1285,6 +1381,14 @@ function setupBooking() {
       if (error.loggedOut) return;
       show($('book-error'), error.message, 'error');
       if (error.code === 'APPOIN0044') void refreshCaptcha();
+      // a turn that lapsed or seats that ran out: the queue's status says which, in its panel
+      if (booking.mode === 'admitted') void queues.poll(booking.sessionId);
+      // a session the search did not mark, under fair admission after all: the dialog joins its queue instead
+      if (error.code === 'APPOIN0050' && booking.mode === 'book' && !rescheduling) {
+        session.fair_admission = true;
+        openBooking(booking.sessionId, null);
+        show($('book-error'), error.message, 'error');
+      }
       if (error.code !== 'NETWORK') booking.idempotencyKey = newIdempotencyKey();
       $('book-error').scrollIntoView({ block: 'nearest' });
     } finally {

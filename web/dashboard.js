@@ -4,7 +4,7 @@
 // Words from the language file (web/language.js); times in the country's time zone and locale.
 import { callApi, messageFor, show } from './api.js';
 import { isUnavailable, setBusy } from './forms.js';
-import { formatNumber, formatTime, loadLanguage, setupSwitcher, t } from './language.js';
+import { formatDay, formatNumber, formatTime, loadLanguage, setupSwitcher, t } from './language.js';
 
 const config = JSON.parse(document.getElementById('teeka-config').textContent);
 await loadLanguage(config);
@@ -278,6 +278,17 @@ function showLatest(sample) {
   previousQueue = { known, outbox, failed: q?.bull.failed ?? previousQueue.failed, deadLetters: q?.deadLetters ?? previousQueue.deadLetters };
 }
 
+/** A table row of text cells (text only: partner names and errors may hold anything). */
+function tableRow(texts) {
+  const row = document.createElement('tr');
+  for (const text of texts) {
+    const cell = document.createElement('td');
+    cell.textContent = text;
+    row.append(cell);
+  }
+  return row;
+}
+
 // ------------------------------------------------------------------ partners (GET /teeka/admin/partners)
 
 // partners and flags change slowly and the lists read Redis: every few seconds is enough
@@ -294,22 +305,51 @@ async function refreshPartners() {
   $('partners').hidden = partners.length === 0;
   $('partner-rows').replaceChildren(
     ...partners.map((p) => {
-      const row = document.createElement('tr');
-      row.dataset.partner = p.partner_id;
-      const cells = [
+      const row = tableRow([
         `${p.name} (${p.partner_id})`,
         p.scopes.join(', '), // the scope names partners configure: not translated
         t(`dashboard.partners.state.${p.status}`),
         `${number(p.usage.minute)} / ${number(p.per_minute)}`,
         `${number(p.usage.day)} / ${number(p.per_day)}`,
         number(p.keys.filter((k) => k.status === 'active').length),
-      ];
-      for (const text of cells) {
-        const cell = document.createElement('td');
-        cell.textContent = text;
-        row.append(cell);
-      }
+      ]);
+      row.dataset.partner = p.partner_id;
       row.classList.toggle('alert', p.usage.minute >= p.per_minute || p.usage.day >= p.per_day);
+      return row;
+    }),
+  );
+}
+
+// ------------------------------------------------------------------ openings under fair admission (GET /teeka/ops/openings)
+
+// a queue moves at its admission rate: every couple of seconds shows it move without reading Redis each second
+const OPENINGS_EVERY_MS = 2000;
+let openingsShownAt = 0;
+
+/**
+ * One row per opening under fair admission: its queue's length, the admission rate held against the
+ * configured one, the seats left (less those admitted places still hold) and what became of the turns.
+ * Text only.
+ */
+async function refreshOpenings() {
+  if (performance.now() - openingsShownAt < OPENINGS_EVERY_MS) return;
+  openingsShownAt = performance.now();
+  const { json } = await callApi('GET', '/teeka/ops/openings', { token });
+  const openings = json.openings ?? [];
+  $('openings').hidden = openings.length === 0;
+  $('opening-rows').replaceChildren(
+    ...openings.map((o) => {
+      const row = tableRow([
+        t('dashboard.openings.sessionName', { centre: o.center_id, day: formatDay(o.date) }),
+        formatTime(Date.parse(o.opens_at)),
+        t(`dashboard.openings.phases.${o.phase}`),
+        number(o.queue_length),
+        t('dashboard.openings.rateHeld', { measured: number(o.admitted_per_s), configured: number(o.admission_rate) }),
+        t('dashboard.openings.seats', { left: number(o.seats_left), held: number(o.outstanding_seats) }),
+        t('dashboard.openings.turnsText', { admitted: number(o.admitted), used: number(o.used), expired: number(o.expired), lapsed: number(o.lapsed) }),
+      ]);
+      row.dataset.session = o.session_id;
+      row.classList.toggle('alert', o.phase === 'open' && o.seats_left === 0 && o.queue_length > 0);
       return row;
     }),
   );
@@ -350,6 +390,7 @@ async function refresh() {
     if (json.samples?.length) lastSampleArrived = performance.now();
     samples = samples.concat(json.samples ?? []).slice(-KEEP_SAMPLES);
     await refreshPartners();
+    await refreshOpenings();
     const newest = samples[samples.length - 1];
     if (newest && performance.now() - lastSampleArrived > STALE_MS) {
       // the gateway answers but its figures stopped: as unknown as no answer
@@ -405,6 +446,7 @@ function logout(reason, kind = 'error') {
   token = null;
   samples = [];
   partnersShownAt = 0;
+  openingsShownAt = 0;
   sessionStorage.removeItem(TOKEN_KEY);
   $('board').hidden = true;
   $('signed-in').hidden = true;

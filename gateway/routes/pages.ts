@@ -35,7 +35,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** The files under web/ served as assets (the HTML pages are templates, served by their own routes). */
-const WEB_ASSETS = ['citizen.js', 'dashboard.js', 'api.js', 'language.js', 'forms.js', 'availability-feed.js', 'sha256.js', 'teeka.css', 'icon.svg', 'verify.js'];
+const WEB_ASSETS = ['citizen.js', 'fair-queue.js', 'dashboard.js', 'api.js', 'language.js', 'forms.js', 'availability-feed.js', 'sha256.js', 'teeka.css', 'icon.svg', 'verify.js'];
 
 /**
  * Scripts, styles, fetches and images only from this origin, plus `data:` images (the booking

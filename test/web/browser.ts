@@ -109,6 +109,20 @@ export function pageProblems(page: Page): string[] {
   return problems;
 }
 
+/**
+ * The citizen page in `context`, logged in as `mobile` (its token put in sessionStorage, as the OTP
+ * form leaves it; the login form itself is tested once, in the journey), loaded and showing the account.
+ */
+export async function openCitizenPage(context: BrowserContext, gatewayUrl: string, token: string, mobile: string): Promise<{ page: Page; problems: string[] }> {
+  await seedSessionStorage(context, { 'teeka.citizen.token': token, 'teeka.citizen.mobile': mobile });
+  const page = await context.newPage();
+  const problems = pageProblems(page);
+  await page.goto(`${gatewayUrl}/`);
+  await page.locator('html[data-ready=true]').waitFor(); // words and handlers in place (web/language.js)
+  await page.getByRole('heading', { name: 'Beneficiaries' }).waitFor();
+  return { page, problems };
+}
+
 // The tests type-check without the DOM library (tsconfig's lib is ES2023), so what runs inside the
 // page is written as page-side source text.
 

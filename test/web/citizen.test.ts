@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
-import { DESKTOP, focusedId, focusedText, launchBrowser, newContext, PHONE, pageProblems, screenshot, seedSessionStorage, sessionValue } from './browser.js';
+import { DESKTOP, focusedId, focusedText, launchBrowser, newContext, openCitizenPage, PHONE, pageProblems, screenshot, sessionValue } from './browser.js';
 
 let gateway: RunningGateway;
 let browser: Browser;
@@ -49,13 +49,7 @@ async function publish(centerIndex: number, daysAhead: number, capacity: { dose1
 async function pageLoggedInAs(client: CowinClient, mobile: string, options = PHONE): Promise<{ page: Page; problems: string[] }> {
   const context = await newContext(browser, options);
   contexts.push(context);
-  await seedSessionStorage(context, { 'teeka.citizen.token': client.token, 'teeka.citizen.mobile': mobile });
-  const page = await context.newPage();
-  const problems = pageProblems(page);
-  await page.goto(`${gateway.url}/`);
-  await page.locator('html[data-ready=true]').waitFor(); // words and handlers in place (web/language.js)
-  await page.getByRole('heading', { name: 'Beneficiaries' }).waitFor();
-  return { page, problems };
+  return openCitizenPage(context, gateway.url, client.token, mobile);
 }
 
 /** Choose a district and press Search. */

@@ -64,7 +64,7 @@ describe('the language files', () => {
 
   it('every key the pages name exists in English, and every page key is named by a page', () => {
     const web = join(projectRoot(), 'web');
-    const sources = ['citizen.js', 'api.js', 'dashboard.js', 'index.html', 'dashboard.html'].map((f) => readFileSync(join(web, f), 'utf8')).join('\n');
+    const sources = ['citizen.js', 'fair-queue.js', 'api.js', 'dashboard.js', 'index.html', 'dashboard.html'].map((f) => readFileSync(join(web, f), 'utf8')).join('\n');
     const named = new Set([
       ...[...sources.matchAll(/\bt\('([\w.]+)'/g)].map((m) => m[1]!),
       ...[...sources.matchAll(/data-i18n="([\w.]+)"/g)].map((m) => m[1]!),
