@@ -4,10 +4,11 @@
  * it answers, and is stopped at the end whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../engine/config.js';
+import { summarizeProfiles } from './profile-summary.js';
 
 export interface BenchProcess {
   name: string;
@@ -87,4 +88,23 @@ export async function startProcess(options: {
 /** Ready when GET `url` answers 2xx. */
 export function answers(url: string): () => Promise<boolean> {
   return async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+}
+
+/**
+ * The node options that make a process write a V8 CPU profile per thread into `dir` when it exits
+ * (a benchmark's `--profile`); none when `enabled` is false.
+ */
+export function profilingArgs(enabled: boolean | undefined, dir: string): string[] {
+  return enabled ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
+ * Once the profiled processes have stopped: the top self-time functions of each busy thread's
+ * profile in `dir`, printed and written beside them (profile-summary.txt). Nothing when no profile.
+ */
+export function reportProfiles(dir: string, top = 15): void {
+  if (!existsSync(dir)) return;
+  const text = summarizeProfiles([dir], top);
+  writeFileSync(join(dir, 'profile-summary.txt'), text + '\n');
+  console.log(`\nGateway CPU profiles (${dir}; open a .cpuprofile in Chrome DevTools for the call tree):\n${text}`);
 }

@@ -27,7 +27,7 @@ import { BookingEngine } from '../engine/engine.js';
 import { Partitions } from '../engine/partitions.js';
 import { sha256Hex } from '../engine/ids.js';
 import { publishPlannedSessions } from '../engine/seed.js';
-import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
+import { answers, freePort, profilingArgs, reportProfiles, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkPostRefusals, type ScenarioResult } from './bench-scenarios.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
         HOST: '127.0.0.1',
         GATEWAY_THREADS: String(THREADS),
       },
-      nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [],
+      nodeArgs: profilingArgs(args.profile, join(runDir, 'profiles')),
       port: gatewayPort,
       logDir: runDir,
       ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`),
@@ -316,6 +316,7 @@ async function main(): Promise<void> {
     plain.disconnect();
     await stopAll();
     await deleteKeysWithPrefix(config.redis, prefix);
+    if (args.profile) reportProfiles(join(runDir, 'profiles'));
   }
 }
 
