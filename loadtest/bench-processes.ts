@@ -4,7 +4,7 @@
  * it answers, and is stopped at the end whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../engine/config.js';
@@ -107,4 +107,20 @@ export function reportProfiles(dir: string, top = 15): void {
   const text = summarizeProfiles([dir], top);
   writeFileSync(join(dir, 'profile-summary.txt'), text + '\n');
   console.log(`\nGateway CPU profiles (${dir}; open a .cpuprofile in Chrome DevTools for the call tree):\n${text}`);
+}
+
+/**
+ * CPU seconds a process has used so far, all its threads, user and system (Linux /proc; NaN
+ * elsewhere). Read before and after a scenario, divided by the requests answered: the CPU a request
+ * costs, which other work on a busy machine changes far less than it changes requests per second.
+ */
+export function cpuSeconds(process: BenchProcess): number {
+  try {
+    const stat = readFileSync(`/proc/${process.child.pid}/stat`, 'utf8');
+    // the fields after the command name (which may hold spaces) in parentheses; utime and stime are the 14th and 15th
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ: 100 on Linux
+  } catch {
+    return NaN;
+  }
 }

@@ -3,7 +3,10 @@
  * a gateway started with --cpu-prof writes one .cpuprofile per thread when it exits, and this reads
  * them and says where each thread's samples went, without a browser or a new dependency.
  *
- *   node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15]
+ *   node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15] [--from S --to S]
+ *
+ * --from/--to keep only the samples taken between those seconds after the profile's start (one
+ * scenario of a bench: find it with --timeline, which prints each second's busy time).
  *
  * A thread's start (loading modules, compressing the web pages, loading sessions) is left out: the
  * count begins at the first sample taken while answering a request (inside gateway/uws-adapter.js).
@@ -75,7 +78,13 @@ function firstRequestSample(profile: CpuProfile, byId: Map<number, ProfileNode>)
 }
 
 /** Self time per function of one profile (time deltas attributed to each sample's node). */
-export function summarizeProfile(profile: CpuProfile, file: string, top = 15): ProfileSummary {
+/** Seconds after the profile's start to keep samples from and to (a bench's one scenario). */
+export interface Window {
+  from?: number;
+  to?: number;
+}
+
+export function summarizeProfile(profile: CpuProfile, file: string, top = 15, window: Window = {}): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfMs = new Map<number, number>();
   const samples = profile.samples ?? [];
@@ -84,8 +93,13 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 15): P
   if (samples.length) {
     const first = firstRequestSample(profile, byId);
     for (let i = 0; i < first; i++) startupMs += (deltas[i + 1] ?? 0) / 1000;
+    let at = 0;
+    for (let i = 0; i < first; i++) at += deltas[i] ?? 0;
+    const [from, to] = [(window.from ?? 0) * 1e6, (window.to ?? Infinity) * 1e6];
     // a sample's time is the delta to the next one (V8's own convention in DevTools)
     for (let i = first; i < samples.length; i++) {
+      at += deltas[i] ?? 0;
+      if (at < from || at > to) continue;
       const ms = (deltas[i + 1] ?? deltas[i] ?? 0) / 1000;
       selfMs.set(samples[i]!, (selfMs.get(samples[i]!) ?? 0) + ms);
     }
@@ -112,6 +126,22 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 15): P
   return { file, totalMs: total, busyMs: busy, startupMs, top: ranked.map(([name, ms]) => ({ name, ms, share: busy ? ms / busy : 0 })) };
 }
 
+/** Busy ms in each second after the profile's start (to find a scenario's window). */
+export function timeline(profile: CpuProfile): string {
+  const busy: number[] = [];
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  let at = 0;
+  for (let i = 0; i < samples.length; i++) {
+    at += deltas[i] ?? 0;
+    if (byId.get(samples[i]!)!.callFrame.functionName === '(idle)') continue;
+    const second = Math.floor(at / 1e6);
+    busy[second] = (busy[second] ?? 0) + (deltas[i + 1] ?? 0) / 1000;
+  }
+  return Array.from(busy, (ms, second) => `${String(second).padStart(4)} s  ${String(Math.round(ms ?? 0)).padStart(5)} ms busy`).join('\n');
+}
+
 /** The .cpuprofile files under each path (a file, or a directory read one level deep). */
 export function profileFiles(paths: string[]): string[] {
   return paths.flatMap((path) =>
@@ -134,8 +164,8 @@ export function formatSummary(summary: ProfileSummary): string {
 }
 
 /** Summaries of every profile under `paths`, as text; profiles with almost no busy time (idle threads) are left out. */
-export function summarizeProfiles(paths: string[], top = 15): string {
-  const summaries = profileFiles(paths).map((file) => summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, file, top));
+export function summarizeProfiles(paths: string[], top = 15, window: Window = {}): string {
+  const summaries = profileFiles(paths).map((file) => summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, file, top, window));
   const busiest = Math.max(0, ...summaries.map((s) => s.busyMs));
   const shown = summaries.filter((s) => s.busyMs >= 0.05 * busiest);
   if (!shown.length) return 'no CPU profiles found';
@@ -144,10 +174,18 @@ export function summarizeProfiles(paths: string[], top = 15): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '15' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { top: { type: 'string', default: '15' }, from: { type: 'string' }, to: { type: 'string' }, timeline: { type: 'boolean', default: false } },
+  });
   if (!positionals.length) {
-    console.log('node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15]');
+    console.log('node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15] [--from S --to S] [--timeline]');
     process.exit(2);
   }
-  console.log(summarizeProfiles(positionals, Number(values.top)));
+  if (values.timeline) {
+    for (const file of profileFiles(positionals)) console.log(`${basename(file)}\n${timeline(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile)}\n`);
+  } else {
+    const window = { from: values.from === undefined ? undefined : Number(values.from), to: values.to === undefined ? undefined : Number(values.to) };
+    console.log(summarizeProfiles(positionals, Number(values.top), window));
+  }
 }
