@@ -3,8 +3,9 @@
  * a gateway started with --cpu-prof writes one .cpuprofile per thread when it exits, and this reads
  * them and says where each thread's samples went, without a browser or a new dependency.
  *
- *   node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15] [--from S --to S]
+ *   node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15] [--from S --to S] [--inclusive]
  *
+ * --inclusive ranks functions by their total time (with what they called) instead of self time.
  * --from/--to keep only the samples taken between those seconds after the profile's start (one
  * scenario of a bench: find it with --timeline, which prints each second's busy time).
  *
@@ -49,6 +50,8 @@ export interface ProfileSummary {
   busyMs: number;
   /** time before the first request, left out */
   startupMs: number;
+  /** ranked by total time rather than self time */
+  inclusive: boolean;
   top: SelfTime[];
 }
 
@@ -82,6 +85,8 @@ function firstRequestSample(profile: CpuProfile, byId: Map<number, ProfileNode>)
 export interface Window {
   from?: number;
   to?: number;
+  /** rank by total time (the function and what it called) instead of self time */
+  inclusive?: boolean;
 }
 
 export function summarizeProfile(profile: CpuProfile, file: string, top = 15, window: Window = {}): ProfileSummary {
@@ -109,6 +114,8 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 15, wi
   }
   // the same function reached through different callers is one node per caller: add them up
   const byName = new Map<string, number>();
+  const parent = new Map<number, number>();
+  if (window.inclusive) for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   let idle = 0;
   let total = 0;
   for (const [id, ms] of selfMs) {
@@ -118,12 +125,23 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 15, wi
       idle += ms;
       continue;
     }
-    const name = frameName(node);
-    byName.set(name, (byName.get(name) ?? 0) + ms);
+    if (!window.inclusive) {
+      const name = frameName(node);
+      byName.set(name, (byName.get(name) ?? 0) + ms);
+      continue;
+    }
+    // every function on the sample's stack, once (a recursive one is not counted twice)
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const name = frameName(byId.get(at)!);
+      if (name === '(root)' || seen.has(name)) continue;
+      seen.add(name);
+      byName.set(name, (byName.get(name) ?? 0) + ms);
+    }
   }
   const busy = total - idle;
   const ranked = [...byName.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return { file, totalMs: total, busyMs: busy, startupMs, top: ranked.map(([name, ms]) => ({ name, ms, share: busy ? ms / busy : 0 })) };
+  return { file, totalMs: total, busyMs: busy, startupMs, inclusive: window.inclusive ?? false, top: ranked.map(([name, ms]) => ({ name, ms, share: busy ? ms / busy : 0 })) };
 }
 
 /** Busy ms in each second after the profile's start (to find a scenario's window). */
@@ -157,7 +175,7 @@ export function profileFiles(paths: string[]): string[] {
 export function formatSummary(summary: ProfileSummary): string {
   const lines = [
     `${basename(summary.file)}: ${(summary.totalMs / 1000).toFixed(1)} s profiled from the first request (${(summary.startupMs / 1000).toFixed(1)} s of start left out), busy ${(summary.busyMs / 1000).toFixed(1)} s (${summary.totalMs ? ((100 * summary.busyMs) / summary.totalMs).toFixed(0) : 0} %)`,
-    '  self % of busy   self ms   function',
+    summary.inclusive ? '  total % of busy   total ms   function (and what it called)' : '  self % of busy   self ms   function',
   ];
   for (const t of summary.top) lines.push(`  ${(100 * t.share).toFixed(1).padStart(12)} % ${t.ms.toFixed(0).padStart(9)}   ${t.name}`);
   return lines.join('\n');
@@ -176,16 +194,16 @@ export function summarizeProfiles(paths: string[], top = 15, window: Window = {}
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { top: { type: 'string', default: '15' }, from: { type: 'string' }, to: { type: 'string' }, timeline: { type: 'boolean', default: false } },
+    options: { top: { type: 'string', default: '15' }, from: { type: 'string' }, to: { type: 'string' }, timeline: { type: 'boolean', default: false }, inclusive: { type: 'boolean', default: false } },
   });
   if (!positionals.length) {
-    console.log('node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15] [--from S --to S] [--timeline]');
+    console.log('node dist/loadtest/profile-summary.js <dir or .cpuprofile>... [--top 15] [--from S --to S] [--inclusive] [--timeline]');
     process.exit(2);
   }
   if (values.timeline) {
     for (const file of profileFiles(positionals)) console.log(`${basename(file)}\n${timeline(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile)}\n`);
   } else {
-    const window = { from: values.from === undefined ? undefined : Number(values.from), to: values.to === undefined ? undefined : Number(values.to) };
+    const window = { from: values.from === undefined ? undefined : Number(values.from), to: values.to === undefined ? undefined : Number(values.to), inclusive: values.inclusive };
     console.log(summarizeProfiles(positionals, Number(values.top), window));
   }
 }
