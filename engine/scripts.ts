@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from './redis.js';
+import { isCluster, type RedisClient } from './redis.js';
 import { luaStatusPrelude } from './status.js';
 
 export type ScriptName =
@@ -157,16 +157,19 @@ export class LuaScripts {
   /** Run a script: EVALSHA, falling back to EVAL once when Redis does not have it yet. */
   run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown[]> {
     const source = this.checked(name, keys);
-    if (source.numberOfKeys === null) return this.runAlone(source, keys, args);
+    if (source.numberOfKeys === null && isCluster(this.redis)) return this.runAlone(source, keys, args);
     const invoke = (this.redis as unknown as Record<string, Invoker>)[source.commandName]!;
-    return invoke.call(this.redis, ...keys, ...args) as Promise<unknown[]>;
+    return invoke.call(this.redis, ...keyArguments(source, keys), ...args) as Promise<unknown[]>;
   }
 
   /**
-   * A script of any number of keys, in a pipeline of its own. Not through ioredis's auto-pipelining:
-   * on a cluster that picks a command's node by its first argument, which for these is the key count,
-   * so a batch would join another node's pipeline ("All keys in the pipeline should belong to the
-   * same slots allocation group"); an explicit pipeline finds the slot from the keys themselves.
+   * On a cluster, a script of any number of keys, in a pipeline of its own. Not through ioredis's
+   * auto-pipelining: on a cluster that picks a command's node by its first argument, which for these
+   * is the key count, so a batch would join another node's pipeline ("All keys in the pipeline should
+   * belong to the same slots allocation group"); an explicit pipeline finds the slot from the keys
+   * themselves. On one server there is one node and the auto-pipeline is right: a pipeline of its own
+   * cost each coalesced batch an ioredis Pipeline (its constructor copies every defined script onto
+   * the new object), the search path's largest JavaScript cost in the gateway's profile.
    */
   private async runAlone(source: ScriptSource, keys: string[], args: Arg[]): Promise<unknown[]> {
     const pipeline = this.redis.pipeline();

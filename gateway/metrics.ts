@@ -27,14 +27,48 @@ export type FollowedStream = 'availability' | 'revocations' | 'partners';
 /** What became of a call that carried a partner's API key (gateway/partner-gate.ts). */
 export type PartnerCallOutcome = 'allowed' | 'rate_limited' | 'scope_refused' | 'key_refused';
 
+/** One label set's count not yet added to its prom-client counter. */
+interface PendingCount {
+  labels: Record<string, string>;
+  count: number;
+}
+
+/**
+ * Counts of a labelled counter kept as plain numbers and added to the prom-client counter when the
+ * metrics are read (its `collect`: the thread's snapshot once a second). prom-client hashes and
+ * validates the label set on every inc, a labelled child's too; a request counted three or four
+ * times paid that each time, on every request of the hot paths.
+ */
+class DeferredCounts {
+  private readonly pending: PendingCount[] = [];
+
+  /** A slot for a label set: add to its `count` (slots that share labels add up). */
+  slot(labels: Record<string, string>): PendingCount {
+    const slot = { labels, count: 0 };
+    this.pending.push(slot);
+    return slot;
+  }
+
+  /** Add what was counted since the last read to `counter`. */
+  flushInto(counter: Counter<string>): void {
+    for (const slot of this.pending) {
+      if (slot.count === 0) continue;
+      counter.inc(slot.labels, slot.count);
+      slot.count = 0;
+    }
+  }
+}
+
 /** One thread's counters. */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
+  private readonly pendingRequests = new DeferredCounts();
+  private readonly requests: Counter<'route' | 'method' | 'status'> = new Counter({
     name: 'teeka_http_requests_total',
     help: 'HTTP requests by route pattern, method and status',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [this.registry],
+    collect: () => this.pendingRequests.flushInto(this.requests),
   });
   private readonly latency = new Histogram({
     name: 'teeka_http_request_duration_seconds',
@@ -43,11 +77,13 @@ export class GatewayMetrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
-  private readonly bookings = new Counter({
+  private readonly pendingBookings = new DeferredCounts();
+  private readonly bookings: Counter<'outcome'> = new Counter({
     name: 'teeka_booking_outcomes_total',
     help: 'Answers to booking attempts (schedule), by outcome (ok, full, already_booked, …)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
+    collect: () => this.pendingBookings.flushInto(this.bookings),
   });
   private readonly quota = new Counter({
     name: 'teeka_quota_events_total',
@@ -55,23 +91,29 @@ export class GatewayMetrics {
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
-  private readonly searches = new Counter({
+  private readonly pendingSearches = new DeferredCounts();
+  private readonly searches: Counter<'kind'> = new Counter({
     name: 'teeka_searches_total',
     help: 'Session searches answered, public and protected',
     labelNames: ['kind'] as const,
     registers: [this.registry],
+    collect: () => this.pendingSearches.flushInto(this.searches),
   });
-  private readonly fromMemory = new Counter({
+  private readonly pendingFromMemory = new DeferredCounts();
+  private readonly fromMemory: Counter<'reason'> = new Counter({
     name: 'teeka_refused_from_memory_total',
     help: 'Requests refused by a gateway thread from memory, without Redis: full (dose or slot), login_revoked, account_blocked, address_limited',
     labelNames: ['reason'] as const,
     registers: [this.registry],
+    collect: () => this.pendingFromMemory.flushInto(this.fromMemory),
   });
-  private readonly loginChecks = new Counter({
+  private readonly pendingLoginChecks = new DeferredCounts();
+  private readonly loginChecks: Counter<'answered_by'> = new Counter({
     name: 'teeka_login_checks_total',
     help: 'Checks that a citizen token\'s login is still live, by who answered: memory (the revocation stream) or redis (a thread starting, behind, or an older token)',
     labelNames: ['answered_by'] as const,
     registers: [this.registry],
+    collect: () => this.pendingLoginChecks.flushInto(this.loginChecks),
   });
   private readonly streamLag = new Histogram({
     name: 'teeka_stream_lag_seconds',
@@ -113,8 +155,6 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  // prom-client hashes the label set on every inc/observe; a labelled child is looked up once per
-  // (route, method, status) and reused, which matters at tens of thousands of requests a second
   /** the engine's coalesced scripts (engine/coalesce.ts), read at each snapshot */
   private readonly batchSources = new Map<string, BatchCounts>();
   private readonly coalescedBatches: Counter<'script'> = new Counter({
@@ -146,33 +186,36 @@ export class GatewayMetrics {
     }
   }
 
-  private readonly requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+  /** route → `method status` → its count and latency child (route names are the router's patterns: bounded) */
+  private readonly requestChildren = new Map<string, Map<string, { count: PendingCount; latency: { observe(v: number): void } }>>();
 
   request(route: string, method: string, status: number, seconds: number): void {
-    const key = `${route} ${method} ${status}`;
-    let child = this.requestChildren.get(key);
+    let byRoute = this.requestChildren.get(route);
+    if (!byRoute) this.requestChildren.set(route, (byRoute = new Map()));
+    const key = `${method} ${status}`;
+    let child = byRoute.get(key);
     if (!child) {
-      child = { count: this.requests.labels(route, method, String(status)), latency: this.latency.labels(route) };
-      this.requestChildren.set(key, child);
+      child = { count: this.pendingRequests.slot({ route, method, status: String(status) }), latency: this.latency.labels(route) };
+      byRoute.set(key, child);
     }
-    child.count.inc();
+    child.count.count += 1;
     child.latency.observe(seconds);
   }
 
-  private readonly memoryChildren = new Map<string, { inc(): void }>();
+  private readonly memorySlots = new Map<string, PendingCount>();
 
   refusedFromMemory(reason: MemoryRefusal): void {
-    let child = this.memoryChildren.get(reason);
-    if (!child) this.memoryChildren.set(reason, (child = this.fromMemory.labels(reason)));
-    child.inc();
+    let slot = this.memorySlots.get(reason);
+    if (!slot) this.memorySlots.set(reason, (slot = this.pendingFromMemory.slot({ reason })));
+    slot.count += 1;
   }
 
-  private readonly loginCheckChildren = new Map<string, { inc(): void }>();
+  private readonly loginCheckSlots = new Map<string, PendingCount>();
 
   loginChecked(answeredBy: 'memory' | 'redis'): void {
-    let child = this.loginCheckChildren.get(answeredBy);
-    if (!child) this.loginCheckChildren.set(answeredBy, (child = this.loginChecks.labels(answeredBy)));
-    child.inc();
+    let slot = this.loginCheckSlots.get(answeredBy);
+    if (!slot) this.loginCheckSlots.set(answeredBy, (slot = this.pendingLoginChecks.slot({ answered_by: answeredBy })));
+    slot.count += 1;
   }
 
   // partners number in the dozens: the label set stays small
@@ -199,16 +242,27 @@ export class GatewayMetrics {
     return (seconds) => child.observe(seconds);
   }
 
+  private readonly bookingSlots = new Map<Status, PendingCount>();
+
   booking(status: Status): void {
-    this.bookings.inc({ outcome: status > 0 ? 'ok' : (Status[status] ?? String(status)).toLowerCase() });
+    let slot = this.bookingSlots.get(status);
+    if (!slot) {
+      slot = this.pendingBookings.slot({ outcome: status > 0 ? 'ok' : (Status[status] ?? String(status)).toLowerCase() });
+      this.bookingSlots.set(status, slot);
+    }
+    slot.count += 1;
   }
 
   quotaEvent(event: QuotaEvent): void {
     this.quota.inc({ event });
   }
 
+  private readonly searchSlots = new Map<string, PendingCount>();
+
   search(kind: 'public' | 'protected'): void {
-    this.searches.inc({ kind });
+    let slot = this.searchSlots.get(kind);
+    if (!slot) this.searchSlots.set(kind, (slot = this.pendingSearches.slot({ kind })));
+    slot.count += 1;
   }
 
   private queueGauge(name: string, help: string): Gauge<'session_id'> {

@@ -283,8 +283,9 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         finish(options.refuse(413), true);
         return;
       }
-      // the ArrayBuffer is neutered after this callback: copy it
-      chunks.push(Buffer.from(chunk.slice(0)));
+      // the ArrayBuffer is neutered after this callback: copy it, into Node's pooled memory (a body
+      // is small) rather than an ArrayBuffer of its own per request, which the GC must finalize
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (isLast) {
         request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
         run();

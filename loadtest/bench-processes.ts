@@ -4,12 +4,13 @@
  * it answers, and is stopped at the end whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '../engine/config.js';
 import { deleteKeysWithPrefix, type RedisAddress } from '../engine/redis.js';
+import { summarizeProfiles } from './profile-summary.js';
 
 export interface BenchProcess {
   name: string;
@@ -122,4 +123,39 @@ export function runBench(name: string, main: () => Promise<void>, leftovers: { d
     await cleanUp();
     process.exit(1);
   });
+}
+
+/**
+ * The node options that make a process write a V8 CPU profile per thread into `dir` when it exits
+ * (a benchmark's `--profile`); none when `enabled` is false.
+ */
+export function profilingArgs(enabled: boolean | undefined, dir: string): string[] {
+  return enabled ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
+ * Once the profiled processes have stopped: the top self-time functions of each busy thread's
+ * profile in `dir`, printed and written beside them (profile-summary.txt). Nothing when no profile.
+ */
+export function reportProfiles(dir: string, top = 15): void {
+  if (!existsSync(dir)) return;
+  const text = summarizeProfiles([dir], top);
+  writeFileSync(join(dir, 'profile-summary.txt'), text + '\n');
+  console.log(`\nGateway CPU profiles (${dir}; open a .cpuprofile in Chrome DevTools for the call tree):\n${text}`);
+}
+
+/**
+ * CPU seconds a process has used so far, all its threads, user and system (Linux /proc; NaN
+ * elsewhere). Read before and after a scenario, divided by the requests answered: the CPU a request
+ * costs, which other work on a busy machine changes far less than it changes requests per second.
+ */
+export function cpuSeconds(process: BenchProcess): number {
+  try {
+    const stat = readFileSync(`/proc/${process.child.pid}/stat`, 'utf8');
+    // the fields after the command name (which may hold spaces) in parentheses; utime and stime are the 14th and 15th
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ: 100 on Linux
+  } catch {
+    return NaN;
+  }
 }

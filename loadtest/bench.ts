@@ -13,6 +13,8 @@
  *   npm run bench -- --runs 3          three runs, medians
  *   npm run bench -- --publish         also write docs/performance.md and docs/performance-chart.svg
  *   npm run bench -- --smoke           seconds-long version for CI
+ *   npm run bench -- --profile         also a V8 CPU profile of each gateway thread (all scenarios it
+ *                                      serves: searches, both rushes, watchers) and its top functions
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -32,7 +34,7 @@ import { openPersistQueue } from '../worker/queue.js';
 import { readQueueDepth } from '../worker/queue-depth.js';
 import { reconcile, formatReconcileReport } from '../worker/reconcile.js';
 import { loadWorkerSettings } from '../worker/settings.js';
-import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
+import { answers, cpuSeconds, freePort, profilingArgs, reportProfiles, startProcess, stopAll } from './bench-processes.js';
 import { renderChart, renderReport, type BenchRun, type BotsResult } from './bench-report.js';
 import { autocannonPost, redisBenchmark, watchers, wrkGet, wrkPost, type ScenarioResult } from './bench-scenarios.js';
 import { connectRedis } from '../engine/redis.js';
@@ -47,6 +49,8 @@ const { values: args } = parseArgs({
     publish: { type: 'boolean', default: false },
     connections: { type: 'string', default: '64' },
     'gateway-threads': { type: 'string' },
+    /** write V8 CPU profiles of the gateway's threads into the run's folder and print their top functions */
+    profile: { type: 'boolean', default: false },
   },
 });
 
@@ -115,7 +119,7 @@ async function main(): Promise<void> {
     const [gatewayPort, helloPort, pgPort, botsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     await startProcess({ name: 'worker', script: 'worker/main.js', env, port: 0, logDir: runDir, ready: async () => (await pool.query("select to_regclass('appointments') as t")).rows[0].t !== null });
     // every watcher connects from this one address: lift the per-address WebSocket limit above them
-    await startProcess({ name: 'gateway', script: 'gateway/main.js', env: { ...env, PORT: String(gatewayPort), HOST: '127.0.0.1', GATEWAY_THREADS: String(THREADS), TEEKA_WS_MAX_PER_ADDRESS: String(WATCHERS + 10) }, port: gatewayPort, logDir: runDir, ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`) });
+    const gateway = await startProcess({ name: 'gateway', script: 'gateway/main.js', env: { ...env, PORT: String(gatewayPort), HOST: '127.0.0.1', GATEWAY_THREADS: String(THREADS), TEEKA_WS_MAX_PER_ADDRESS: String(WATCHERS + 10) }, nodeArgs: profilingArgs(args.profile, join(runDir, 'profiles')), port: gatewayPort, logDir: runDir, ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`) });
     await startProcess({ name: 'hello-uws', script: 'loadtest/baseline/hello-uws.js', args: [String(helloPort), String(THREADS)], port: helloPort, logDir: runDir, ready: answers(`http://127.0.0.1:${helloPort}/`) });
     await startProcess({
       name: 'pg-baseline',
@@ -174,13 +178,18 @@ async function main(): Promise<void> {
       progress(`run ${r}: hello-world (wrk, ${SECONDS}s)`);
       results.push(await wrkGet({ scenario: 'hello-world', target: 'uWS hello-world (baseline)', url: `http://127.0.0.1:${helloPort}`, paths: ['/'], seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
       progress(`run ${r}: protected search with quota (wrk, ${SECONDS}s)`);
-      results.push(await wrkGet({ scenario: 'search', target: 'protected calendarByDistrict (gzip), per-user quota script on every request', url: base, paths: searchPaths(''), tokens, gzip: true, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
+      const searchCpuBefore = cpuSeconds(gateway);
+      const search = await wrkGet({ scenario: 'search', target: 'protected calendarByDistrict (gzip), per-user quota script on every request', url: base, paths: searchPaths(''), tokens, gzip: true, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir });
+      // the CPU a request costs the gateway (all its threads, /proc): a busy machine moves it far less than req/s
+      search.notes.push(`gateway CPU ${(((cpuSeconds(gateway) - searchCpuBefore) * 1e6) / Math.max(1, search.requests)).toFixed(1)} µs per request`);
+      results.push(search);
       progress(`run ${r}: public search (wrk, ${SECONDS}s)`);
       results.push(await wrkGet({ scenario: 'search-public', target: 'public calendarByDistrict (gzip), per-address limit script on every request', url: base, paths: searchPaths('public/'), gzip: true, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
 
       progress(`run ${r}: hot-session rush through the gateway (wrk, ${RUSH_SECONDS}s, ${RUSH_POOL} citizens)`);
       const rowsBefore = Number((await pool.query('select count(*)::int as n from appointments')).rows[0].n);
       const batchesBefore = await coalescedBookings(base);
+      const rushCpuBefore = cpuSeconds(gateway);
       const rushStarted = performance.now();
       const rush = await wrkPost({
         scenario: 'rush',
@@ -195,6 +204,7 @@ async function main(): Promise<void> {
         expectedRefusal: 409,
       });
       const rushEnded = performance.now();
+      rush.notes.push(`gateway CPU ${(((cpuSeconds(gateway) - rushCpuBefore) * 1e6) / Math.max(1, rush.requests)).toFixed(1)} µs per request`);
       results.push(rush);
 
       // drain: how long until PostgreSQL has everything, and at what rate the backlog went
@@ -355,6 +365,7 @@ async function main(): Promise<void> {
     await pool.end().catch(() => {});
     redis.disconnect();
     await cleanUp();
+    if (args.profile) reportProfiles(join(runDir, 'profiles'));
   }
 }
 

@@ -31,7 +31,7 @@ import { Partitions } from '../engine/partitions.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
 import { formatReconcileReport, reconcile } from '../worker/reconcile.js';
-import { answers, freePort, runBench, startProcess } from './bench-processes.js';
+import { answers, freePort, profilingArgs, reportProfiles, runBench, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkMix, wrkPost, type MixedRequest, type ScenarioResult } from './bench-scenarios.js';
 import { benchedRedisServer, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
 
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       name: 'gateway',
       script: 'gateway/main.js',
       env: { ...env, PORT: String(gatewayPort), HOST: '127.0.0.1', GATEWAY_THREADS: String(THREADS) },
-      nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [],
+      nodeArgs: profilingArgs(args.profile, join(runDir, 'profiles')),
       port: gatewayPort,
       logDir: runDir,
       ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`),
@@ -278,6 +278,11 @@ async function main(): Promise<void> {
   } finally {
     await pool.end().catch(() => {});
     redis.disconnect();
+    // the gateway writes its profiles as it exits: stop it now (runBench's clean-up finds nothing left)
+    if (args.profile) {
+      await stopAll();
+      reportProfiles(join(runDir, 'profiles'));
+    }
   }
 }
 

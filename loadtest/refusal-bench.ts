@@ -27,7 +27,7 @@ import { BookingEngine } from '../engine/engine.js';
 import { Partitions } from '../engine/partitions.js';
 import { sha256Hex } from '../engine/ids.js';
 import { publishPlannedSessions } from '../engine/seed.js';
-import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
+import { answers, cpuSeconds, freePort, profilingArgs, reportProfiles, startProcess, stopAll, type BenchProcess } from './bench-processes.js';
 import { wrkGet, wrkPostRefusals, type ScenarioResult } from './bench-scenarios.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   try {
     const [gatewayPort, helloPort] = await Promise.all([freePort(), freePort()]);
     progress(`starting on loopback: gateway (${THREADS} threads, no worker: nothing is booked during the crowd), uWS hello-world (${THREADS} threads)`);
-    await startProcess({
+    const gateway = await startProcess({
       name: 'gateway',
       script: 'gateway/main.js',
       // no worker and no system of record behind it: a schema no one migrates
@@ -125,12 +125,12 @@ async function main(): Promise<void> {
         HOST: '127.0.0.1',
         GATEWAY_THREADS: String(THREADS),
       },
-      nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, 'profiles')}`] : [],
+      nodeArgs: profilingArgs(args.profile, join(runDir, 'profiles')),
       port: gatewayPort,
       logDir: runDir,
       ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`),
     });
-    await startProcess({ name: 'hello-uws', script: 'loadtest/baseline/hello-uws.js', args: [String(helloPort), String(THREADS)], port: helloPort, logDir: runDir, ready: answers(`http://127.0.0.1:${helloPort}/`) });
+    const helloProcess = await startProcess({ name: 'hello-uws', script: 'loadtest/baseline/hello-uws.js', args: [String(helloPort), String(THREADS)], port: helloPort, logDir: runDir, ready: answers(`http://127.0.0.1:${helloPort}/`) });
     const base = `http://127.0.0.1:${gatewayPort}`;
     const today = engine.today();
     const seeded = await publishPlannedSessions(engine, today, 8);
@@ -204,7 +204,15 @@ async function main(): Promise<void> {
       search: ScenarioResult;
       /** Redis commands per refused attempt, by command, during the crowd (every client of the shared Redis counts) */
       perAttempt: Record<string, number>;
+      /** CPU µs per request of the process that answered it (/proc, all threads) */
+      cpu: { hello: number; refused: number; search: number };
     }
+    /** `scenario`'s result and the CPU µs per request `process` spent on it */
+    const measured = async (process: BenchProcess, scenario: () => Promise<ScenarioResult>): Promise<[ScenarioResult, number]> => {
+      const before = cpuSeconds(process);
+      const result = await scenario();
+      return [result, ((cpuSeconds(process) - before) * 1e6) / Math.max(1, result.requests)];
+    };
     const runs: Run[] = [];
     /** the lag histograms read before and after each crowd: only what the crowd's churn counted */
     const lagReadings: { when: 'quiet' | 'crowd'; stream: string; before: Map<number, number>; after: Map<number, number> }[] = [];
@@ -225,13 +233,13 @@ async function main(): Promise<void> {
       await quietChurn;
       recordLag('quiet', quietBefore, await settledMetrics(base));
       progress(`run ${r}/${RUNS}: hello-world (wrk, ${SECONDS}s)`);
-      const hello = await wrkGet({ scenario: 'hello-world', target: 'uWS hello-world (baseline)', url: `http://127.0.0.1:${helloPort}`, paths: ['/'], seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir });
+      const [hello, helloCpu] = await measured(helloProcess, () => wrkGet({ scenario: 'hello-world', target: 'uWS hello-world (baseline)', url: `http://127.0.0.1:${helloPort}`, paths: ['/'], seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
       progress(`run ${r}/${RUNS}: refused attempts into the full session (wrk, ${SECONDS}s), churn underneath`);
       const metricsBefore = await settledMetrics(base);
       churning = true;
       const churned = churn();
       const before = await commandCalls(plain);
-      const refused = await wrkPostRefusals({
+      const [refused, refusedCpu] = await measured(gateway, () => wrkPostRefusals({
         scenario: 'refused',
         target: 'POST /appointment/schedule into a full session, a crowd of logged-in citizens (wrk)',
         url: base,
@@ -240,7 +248,7 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         scratchDir: runDir,
         requests: attempts,
-      });
+      }));
       const after = await commandCalls(plain);
       churning = false;
       await churned;
@@ -248,9 +256,9 @@ async function main(): Promise<void> {
       const perAttempt: Record<string, number> = {};
       for (const command of ['evalsha', 'eval', 'hget', 'xread']) perAttempt[command] = ((after.get(command) ?? 0) - (before.get(command) ?? 0)) / refused.requests;
       progress(`run ${r}/${RUNS}: protected search with the quota (wrk, ${SECONDS}s)`);
-      const search = await wrkGet({ scenario: 'search', target: 'protected calendarByDistrict (gzip), per-user quota', url: base, paths: searchPaths, tokens, gzip: true, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir });
-      runs.push({ run: r, hello, refused, search, perAttempt });
-      progress(`run ${r}: hello ${Math.round(hello.rps)}/s, refused ${Math.round(refused.rps)}/s (${refused.notes.join('; ')}), search ${Math.round(search.rps)}/s`);
+      const [search, searchCpu] = await measured(gateway, () => wrkGet({ scenario: 'search', target: 'protected calendarByDistrict (gzip), per-user quota', url: base, paths: searchPaths, tokens, gzip: true, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
+      runs.push({ run: r, hello, refused, search, perAttempt, cpu: { hello: helloCpu, refused: refusedCpu, search: searchCpu } });
+      progress(`run ${r}: hello ${Math.round(hello.rps)}/s, refused ${Math.round(refused.rps)}/s (${refused.notes.join('; ')}), search ${Math.round(search.rps)}/s; CPU µs per request: hello ${helloCpu.toFixed(1)}, refused ${refusedCpu.toFixed(1)}, search ${searchCpu.toFixed(1)}`);
     }
     const booked = (await engine.getSession(full.sessionId))!;
     if (booked.booked1 !== 1) throw new Error(`OVERSOLD: the full session holds ${booked.booked1} bookings`);
@@ -269,6 +277,9 @@ async function main(): Promise<void> {
       ms(x.search.p99Ms),
       (x.perAttempt.evalsha! + x.perAttempt.eval!).toFixed(3),
       x.perAttempt.hget!.toFixed(3),
+      x.cpu.hello.toFixed(1),
+      x.cpu.refused.toFixed(1),
+      x.cpu.search.toFixed(1),
     ]);
     rows.push([
       'median',
@@ -281,6 +292,9 @@ async function main(): Promise<void> {
       ms(median(runs.map((x) => x.search.p99Ms))),
       median(runs.map((x) => x.perAttempt.evalsha! + x.perAttempt.eval!)).toFixed(3),
       median(runs.map((x) => x.perAttempt.hget!)).toFixed(3),
+      median(runs.map((x) => x.cpu.hello)).toFixed(1),
+      median(runs.map((x) => x.cpu.refused)).toFixed(1),
+      median(runs.map((x) => x.cpu.search)).toFixed(1),
     ]);
     const lag = (when: 'quiet' | 'crowd', stream: string) => {
       // every run's crowd, pooled
@@ -302,12 +316,13 @@ async function main(): Promise<void> {
     const report = [
       `Command: \`npm run bench:refusals -- --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --gateway-threads ${THREADS} --citizens ${CITIZENS}\``,
       '',
-      formatTable(['run', 'hello-world req/s', 'refused attempts/s', '÷ hello', 'refused p99', 'protected search req/s', '÷ hello', 'search p99', 'scripts per attempt', 'HGET per attempt'], rows),
+      formatTable(['run', 'hello-world req/s', 'refused attempts/s', '÷ hello', 'refused p99', 'protected search req/s', '÷ hello', 'search p99', 'scripts per attempt', 'HGET per attempt', 'hello CPU µs/req', 'gateway CPU µs/refusal', 'gateway CPU µs/search'], rows),
       '',
       `Staleness, XADD → applied by a gateway thread (${churnEvents} churn events in all): with the churn alone, ${lag('quiet', 'availability')}; ${lag('quiet', 'revocations')}. Under the crowd: ${lag('crowd', 'availability')}; ${lag('crowd', 'revocations')}.`,
       `Refusals answered from memory: ${memory.length ? memory.join(', ') : 'none counted'}.`,
       coalescedSearches(metricsText),
       'Scripts and HGET per attempt count every client of the Redis during the crowd (the churn: about 2 scripts per 20 ms; other users of a shared Redis).',
+      'CPU µs per request: the process\'s CPU time (/proc, every thread, user and system) over the scenario ÷ the requests it answered; the gateway\'s includes its main thread and, during the crowd, the churn\'s stream entries. On a busy machine this moves far less than req/s.',
     ].join('\n');
     writeFileSync(join(runDir, 'report.md'), report + '\n');
     console.log(`\n${report}\n\nreport: ${join(runDir, 'report.md')}`);
@@ -316,6 +331,7 @@ async function main(): Promise<void> {
     plain.disconnect();
     await stopAll();
     await deleteKeysWithPrefix(config.redis, prefix);
+    if (args.profile) reportProfiles(join(runDir, 'profiles'));
   }
 }
 
