@@ -112,6 +112,11 @@ export enum Status {
   QUEUE_PLACE_NOT_FOUND = -76,
   /** a beneficiary already holds a place in this queue through another place */
   QUEUE_BENEFICIARY_TAKEN = -77,
+  /**
+   * moving an appointment into a session while its opening is under fair admission: a reschedule would
+   * take a seat past the queue, so the citizen cancels, joins the queue and books with the admission
+   */
+  RESCHEDULE_INTO_QUEUE = -78,
 }
 
 /** What an API client receives for a non-success outcome. */
@@ -316,6 +321,11 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     httpStatus: 409,
     errorCode: 'APPOIN0057',
     error: 'A beneficiary already holds a place in the queue of this session',
+  },
+  [Status.RESCHEDULE_INTO_QUEUE]: {
+    httpStatus: 409,
+    errorCode: 'APPOIN0058',
+    error: 'This session opens through the queue (fair admission): an appointment cannot be moved into it during its opening; join its queue and book with your admission',
   },
   [Status.CAPACITY_BELOW_BOOKED]: {
     httpStatus: 409,

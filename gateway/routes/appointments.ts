@@ -113,6 +113,10 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
     citizenOnly(ctx, async (request, citizen) => {
       const body = parseBody(request, schemas.reschedule);
       if (!body.ok) return apiError(body.error);
+      // a session whose opening is under fair admission is booked only with an admission: a move into
+      // it would pass the queue by (a booking elsewhere, then a reschedule at opens_at)
+      const target = ctx.book.sessions.get(body.value.session_id) ?? (await engine.getSession(body.value.session_id));
+      if (target && isUnderFairAdmission(target, engine.now())) return apiError(apiErrorFor(Status.RESCHEDULE_INTO_QUEUE));
       const outcome = await engine.reschedule(citizen.accountId, body.value.appointment_id, body.value.session_id, body.value.slot);
       if (!outcome.ok) return outcomeResponse(outcome);
       return noContent();

@@ -114,6 +114,18 @@ describe('an opening under fair admission', () => {
       () => Promise.all(people.map((p) => p.client.get(`/teeka/queue/status?session_id=${sessionId}`))),
       (all) => all.every((s) => s.json.state !== 'prequeue'),
     );
+    // once open, no seat is taken past the queue by booking another session and moving the appointment in
+    // (another vaccine's session: a session's id comes from its centre, day, vaccine and age limit)
+    const elsewhere = await publish({}, -1000, 'COVAXIN', 45);
+    const mover = await citizen();
+    const bookedElsewhere = await mover.client.post('/api/v2/appointment/schedule', { dose: 1, session_id: elsewhere, slot, beneficiaries: mover.beneficiaries });
+    expect(bookedElsewhere.status, bookedElsewhere.text).toBe(200);
+    const appointmentId = bookedElsewhere.json.appointment_confirmation_no as string;
+    // to another slot, which a move without the queue would get (the same centre and slot is refused anyway)
+    const otherSlot = gateway.engine.country.slotsOf(gateway.engine.country.centersById.get(centerId)!)[1]!;
+    const moved = await mover.client.post('/api/v2/appointment/reschedule', { appointment_id: appointmentId, session_id: sessionId, slot: otherSlot });
+    expect([moved.status, moved.json.errorCode]).toEqual([409, 'APPOIN0058']);
+    expect((await gateway.engine.getAppointment(appointmentId))!.session_id).toBe(elsewhere);
     const audit = (await admin.get(`/teeka/admin/queue/audit?session_id=${sessionId}`)).json;
     expect(audit.order).toHaveLength(6);
     expect(audit.replays).toBe(true);
