@@ -153,7 +153,11 @@ export class QueueRoom {
   private rescanner: NodeJS.Timeout | undefined;
   private ticking = false;
 
-  constructor(private readonly ctx: Pick<GatewayContext, 'engine' | 'book' | 'metrics'>) {}
+  constructor(
+    private readonly ctx: Pick<GatewayContext, 'engine' | 'book' | 'metrics'>,
+    /** tells this process's other threads of a change made here (gateway/thread.ts) */
+    private readonly tellThreads: (sessionId: string, accountId: string) => void = () => {},
+  ) {}
 
   start(): void {
     this.rescan();
@@ -291,7 +295,17 @@ export class QueueRoom {
     };
   }
 
-  /** Drop a kept status (a join or a booking under an admission on this thread changed the place). */
+  /**
+   * A join or a booking under an admission changed the place here: this thread's kept status is
+   * dropped, and the other threads of the process drop theirs (within milliseconds; another gateway's
+   * threads see it when their window ends).
+   */
+  placeChanged(sessionId: string, accountId: string): void {
+    this.forgetStatus(sessionId, accountId);
+    this.tellThreads(sessionId, accountId);
+  }
+
+  /** Drop a kept status. */
   forgetStatus(sessionId: string, accountId: string, only?: CachedStatus): void {
     const byAccount = this.statuses.get(sessionId);
     if (!byAccount || (only && byAccount.get(accountId) !== only)) return;

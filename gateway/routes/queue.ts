@@ -34,7 +34,7 @@ export function queueRoutes(router: Router, ctx: GatewayContext): void {
       if (!session) return apiError(apiErrorFor(Status.SESSION_NOT_FOUND));
       const outcome = await engine.fairAdmission.join(session, citizen.accountId, body.value.beneficiaries);
       // a status this thread kept from before the join (not found, or a place since expired) is outdated
-      ctx.queueRoom.forgetStatus(session.session_id, citizen.accountId);
+      ctx.queueRoom.placeChanged(session.session_id, citizen.accountId);
       if (!outcome.ok) return outcomeResponse(outcome);
       const { place } = outcome;
       return json(
