@@ -2,7 +2,8 @@
  * `GET /teeka/queue/status` polled as fast as a bot polls (gateway/queue-room.ts STATUS_CACHE_MS),
  * through a real gateway (two threads) on a Redis of the test's own: 200 rapid polls by one account,
  * spread over both threads, run the status script at most once per thread and window; an admission
- * still reaches a poller within the window of its being made.
+ * still reaches a poller within the window of its being made; a booking under it shows on every
+ * thread at once.
  *
  * The script calls are counted by MONITOR, by the status script's SHA: `INFO commandstats` (as
  * test/gateway/memory.test.ts counts) cannot tell them from the admission ticker's admit calls, which
@@ -141,5 +142,18 @@ describe('status polling', () => {
     // the watcher polls Redis every 20 ms: the lag is measured to within that
     expect(lagMs).toBeLessThanOrEqual(WINDOW_MS + 500);
     expect(polled.calls).toBeLessThan(polls);
+
+    // every thread keeps `admitted` now (20 polls on new connections); a booking under the admission
+    // drops what every thread kept: the polls right after it, on either thread, read `used`
+    const before = await Promise.all(Array.from({ length: 20 }, () => requestOnNewConnection('GET', path, { token: poller.token })));
+    for (const b of before) expect(b.json).toMatchObject({ state: 'admitted', admission: answer.admission });
+    const slot = gateway.engine.country.slotsOf(center)[0]!;
+    const booked = await requestOnNewConnection('POST', `${gateway.url}/api/v2/appointment/schedule`, {
+      token: poller.token,
+      body: { dose: 1, session_id: sessionId, slot, beneficiaries: [beneficiary], admission: answer.admission },
+    });
+    expect(booked.status, JSON.stringify(booked.json)).toBe(200);
+    const after = await Promise.all(Array.from({ length: 20 }, () => requestOnNewConnection('GET', path, { token: poller.token })));
+    for (const a of after) expect(a.json).toMatchObject({ state: 'used', admitted: false });
   }, 90_000);
 });
