@@ -20,8 +20,8 @@
  * polls share one read. A cached answer is dropped as soon as this thread learns of a change to the
  * place: an admit call that changed it, the head of the line passing it (another thread or gateway
  * admitted it), the shuffle (for a pre-queue place), the admission's expiry, a join or a booking
- * under the admission on this thread. A change this thread cannot learn of (a booking on another
- * thread) shows within the window. A waiting place's position is answered from the latest head, as
+ * under the admission on any thread of this gateway (relayed by the main thread). A change it cannot
+ * learn of (a booking on another gateway) shows within the window. A waiting place's position is answered from the latest head, as
  * fresh as the pushes.
  */
 import type { Outcome } from '../engine/engine.js';
