@@ -8,6 +8,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  */
 const OWN_REDIS_SERVER = [
   'test/gateway/memory.test.ts',
+  'test/gateway/queue-status-cache.test.ts',
   'test/gateway/unavailable.test.ts',
   'test/worker/redis-aof.test.ts',
   'test/worker/redis-loss.test.ts',

@@ -59,6 +59,8 @@ export interface GatewayDependencies {
   metricsText: () => string;
   queueDepth: () => unknown;
   stats: () => StatsSample[];
+  /** tell the process's other threads that a place changed (their kept status answers are outdated) */
+  placeChanged?: (sessionId: string, accountId: string) => void;
   availability?: Partial<AvailabilityOptions>;
 }
 
@@ -153,7 +155,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     revocations,
     quotas,
     search: new SessionSearch(country, book),
-    queueRoom: new QueueRoom({ engine, book, metrics }),
+    queueRoom: new QueueRoom({ engine, book, metrics }, deps.placeChanged),
     metrics,
     auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators, revocations, metrics),
     schemas: bodySchemas(country, config.clock),

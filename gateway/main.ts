@@ -77,6 +77,7 @@ function startThread(index: number, port: number): Promise<{ worker: Worker; por
     worker.on('message', (message: ThreadToMain) => {
       if (message.type === 'listening') resolve({ worker, port: message.port });
       else if (message.type === 'metrics') latestMetrics.set(worker, message.metrics);
+      else if (message.type === 'queue-place-changed') broadcast(message);
     });
     worker.once('error', (err) => {
       console.error(`gateway thread ${index} failed:`, err);

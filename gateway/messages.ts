@@ -12,10 +12,13 @@ export interface ThreadData {
 export type ThreadToMain =
   | { type: 'listening'; port: number }
   | { type: 'metrics'; metrics: object[] }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** a place's kept status answers are outdated (a booking under its admission, a join): relayed to every thread */
+  | { type: 'queue-place-changed'; sessionId: string; accountId: string };
 
 export type MainToThread =
   | { type: 'metrics-text'; text: string }
   | { type: 'queue-depth'; depth: unknown }
   | { type: 'stats'; samples: StatsSample[] }
+  | { type: 'queue-place-changed'; sessionId: string; accountId: string }
   | { type: 'shutdown' };

@@ -13,7 +13,18 @@
  * many wait ahead of it (lua/includes/fairQueue.lua), so positions are pushed from memory. A place
  * whose turn came (or that the call changed: admitted, expired, skipped) is read from Redis once and
  * pushed with its admission. Open sockets count as signs of life for the grace period.
+ *
+ * The status answers: `GET /teeka/queue/status` is what a polling client (or bot) calls as fast as it
+ * likes, and each read is a script that also writes (the place's `seen`). A thread keeps each
+ * (session, account) answer for `STATUS_CACHE_MS` and answers repeated polls from memory; concurrent
+ * polls share one read. A cached answer is dropped as soon as this thread learns of a change to the
+ * place: an admit call that changed it, the head of the line passing it (another thread or gateway
+ * admitted it), the shuffle (for a pre-queue place), the admission's expiry, a join or a booking
+ * under the admission on any thread of this gateway (relayed by the main thread). A change it cannot
+ * learn of (a booking on another gateway) shows within the window. A waiting place's position is answered from the latest head, as
+ * fresh as the pushes.
  */
+import type { Outcome } from '../engine/engine.js';
 import type { SessionState } from '../engine/sessions.js';
 import { isUnderFairAdmission, prequeueOpensAt, type AdmitSummary, type QueueStatus } from '../engine/fair-admission.js';
 import { apiErrorFor, type Status } from '../engine/status.js';
@@ -26,6 +37,14 @@ const TICK_MS = 200;
 const RESCAN_MS = 2000;
 /** an opening stays on the dashboard this long after its cutoff */
 const KEEP_AFTER_CUTOFF_MS = 10 * 60_000;
+/**
+ * How long a thread answers a place's status from memory. The place's `seen` (its sign of life for
+ * the grace period, lua/queueStatus-3.lua) is then written at most once per window per thread for a
+ * poller instead of on every poll: the grace period is minutes (country default 120 s), so a sign of
+ * life a second old keeps a place exactly as a fresh one does. A grace period configured shorter
+ * than four windows shortens the window to a quarter of it (as the sockets' signs of life are sent).
+ */
+export const STATUS_CACHE_MS = 1000;
 
 /** A place as the API answers it (`GET /teeka/queue/status`, and the WebSocket's `queue` message). */
 export interface QueueStatusBody {
@@ -82,6 +101,19 @@ interface Subscription {
   lastSent: string;
 }
 
+type StatusOutcome = Outcome<{ queue: QueueStatus }>;
+
+/** A place's status as this thread last read it, or the read in flight. */
+interface CachedStatus {
+  read: Promise<StatusOutcome>;
+  /** engine clock, ms: when the read started */
+  at: number;
+  /** engine clock, ms: answered from memory until then */
+  until: number;
+  /** the answer once in */
+  outcome?: StatusOutcome;
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The API's view of a place, from what Redis answered. */
@@ -115,11 +147,17 @@ export class QueueRoom {
   private readonly subscribers = new Map<string, Map<SocketConnection, Subscription>>();
   /** when this thread last told each queue which of its holders are connected */
   private readonly seenSentAt = new Map<string, number>();
+  /** the status answers kept per session, then per account (see STATUS_CACHE_MS) */
+  private readonly statuses = new Map<string, Map<string, CachedStatus>>();
   private ticker: NodeJS.Timeout | undefined;
   private rescanner: NodeJS.Timeout | undefined;
   private ticking = false;
 
-  constructor(private readonly ctx: Pick<GatewayContext, 'engine' | 'book' | 'metrics'>) {}
+  constructor(
+    private readonly ctx: Pick<GatewayContext, 'engine' | 'book' | 'metrics'>,
+    /** tells this process's other threads of a change made here (gateway/thread.ts) */
+    private readonly tellThreads: (sessionId: string, accountId: string) => void = () => {},
+  ) {}
 
   start(): void {
     this.rescan();
@@ -156,11 +194,13 @@ export class QueueRoom {
         if (!session.fair) continue;
         if (!isUnderFairAdmission(session, now)) {
           if (now >= session.cutoff_at + KEEP_AFTER_CUTOFF_MS) this.forgetOpening(session.session_id);
+          else this.settleStatuses(session.session_id, null);
           continue;
         }
         try {
           const summary = await this.ctx.engine.fairAdmission.admit(session, this.seenFor(session, now));
           this.record(session, summary);
+          this.settleStatuses(session.session_id, summary);
           await this.push(session, summary);
         } catch (err) {
           console.error(`admission turn for session ${session.session_id} failed:`, (err as Error).message);
@@ -202,6 +242,101 @@ export class QueueRoom {
 
   private forgetOpening(sessionId: string): void {
     if (this.summaries.delete(sessionId)) this.ctx.metrics.forgetQueueOpening(sessionId);
+    this.statuses.delete(sessionId);
+  }
+
+  // ---------------------------------------------------------------- the status answers
+
+  /**
+   * A place's status (`GET /teeka/queue/status`): from memory within the window unless this thread
+   * learnt of a change, else one read (lua/queueStatus-3.lua) that every poll meanwhile shares.
+   */
+  async status(session: SessionState, accountId: string): Promise<StatusOutcome> {
+    // not under fair admission: answered without Redis, and nothing kept (no tick would sweep it)
+    if (!session.fair) return this.ctx.engine.fairAdmission.status(session, accountId);
+    const now = this.ctx.engine.now();
+    const cached = this.statuses.get(session.session_id)?.get(accountId);
+    if (cached && now < cached.until) return this.fresher(session.session_id, cached, await cached.read);
+    return this.read(session, accountId, now).read;
+  }
+
+  /** Read a place from Redis, kept for the window (a failed read is not kept). */
+  private read(session: SessionState, accountId: string, now: number): CachedStatus {
+    return this.keep(session, accountId, this.ctx.engine.fairAdmission.status(session, accountId), now);
+  }
+
+  private keep(session: SessionState, accountId: string, read: Promise<StatusOutcome>, now: number): CachedStatus {
+    const grace = session.fair?.grace_ms ?? 0;
+    const window = grace > 0 ? Math.min(STATUS_CACHE_MS, grace / 4) : STATUS_CACHE_MS;
+    const entry: CachedStatus = { read, at: now, until: now + window };
+    let byAccount = this.statuses.get(session.session_id);
+    if (!byAccount) this.statuses.set(session.session_id, (byAccount = new Map()));
+    byAccount.set(accountId, entry);
+    read.then(
+      (outcome) => {
+        entry.outcome = outcome;
+        // an admission is not answered past its expiry
+        if (outcome.ok && outcome.queue.admissionExpiresAt !== null) entry.until = Math.min(entry.until, outcome.queue.admissionExpiresAt);
+      },
+      () => this.forgetStatus(session.session_id, accountId, entry),
+    );
+    return entry;
+  }
+
+  /** A waiting place answered from memory moves with the head of the line this thread saw since. */
+  private fresher(sessionId: string, cached: CachedStatus, outcome: StatusOutcome): StatusOutcome {
+    if (!outcome.ok || outcome.queue.state !== 'waiting' || outcome.queue.number === null) return outcome;
+    const latest = this.summaries.get(sessionId);
+    if (!latest || latest.at <= cached.at || latest.summary.head <= 0 || outcome.queue.number < latest.summary.head) return outcome;
+    const { summary } = latest;
+    return {
+      ...outcome,
+      queue: { ...outcome.queue, ahead: outcome.queue.number - summary.head, waiting: summary.waiting, seatsLeft: summary.seatsLeft, outstandingSeats: summary.outstandingSeats },
+    };
+  }
+
+  /**
+   * A join or a booking under an admission changed the place here: this thread's kept status is
+   * dropped, and the other threads of the process drop theirs (within milliseconds; another gateway's
+   * threads see it when their window ends).
+   */
+  placeChanged(sessionId: string, accountId: string): void {
+    this.forgetStatus(sessionId, accountId);
+    this.tellThreads(sessionId, accountId);
+  }
+
+  /** Drop a kept status. */
+  forgetStatus(sessionId: string, accountId: string, only?: CachedStatus): void {
+    const byAccount = this.statuses.get(sessionId);
+    if (!byAccount || (only && byAccount.get(accountId) !== only)) return;
+    byAccount.delete(accountId);
+    if (byAccount.size === 0) this.statuses.delete(sessionId);
+  }
+
+  /** After an admit call: drop the kept answers it outdated, and those past their window. */
+  private settleStatuses(sessionId: string, summary: AdmitSummary | null): void {
+    const byAccount = this.statuses.get(sessionId);
+    if (!byAccount) return;
+    const now = this.ctx.engine.now();
+    if (!summary) {
+      for (const [accountId, cached] of byAccount) if (now >= cached.until) byAccount.delete(accountId);
+      if (byAccount.size === 0) this.statuses.delete(sessionId);
+      return;
+    }
+    const changed = new Set(summary.changed);
+    for (const [accountId, cached] of byAccount) {
+      const queue = cached.outcome?.ok ? cached.outcome.queue : null;
+      const outdated =
+        now >= cached.until ||
+        changed.has(accountId) ||
+        // the head passed it: admitted (or skipped) by another thread's or gateway's call
+        (queue?.state === 'waiting' && queue.number !== null && summary.head > 0 && queue.number < summary.head) ||
+        (queue?.state === 'waiting' && summary.head === 0 && summary.waiting === 0) ||
+        (queue?.state === 'pre' && summary.shuffled);
+      // a read in flight that the call changed may have run before it: dropped too (its callers keep it)
+      if (outdated) byAccount.delete(accountId);
+    }
+    if (byAccount.size === 0) this.statuses.delete(sessionId);
   }
 
   /** Every opening this thread takes turns for, for the dashboard. */
@@ -266,6 +401,8 @@ export class QueueRoom {
     }
     sub.number = outcome.queue.number;
     sub.state = outcome.queue.state;
+    // a fresh read: the status polls of this account answer it too
+    this.keep(session, sub.accountId, Promise.resolve(outcome), this.ctx.engine.now());
     this.send(socket, sub, queueStatusBody(session, outcome.queue, this.ctx.engine.now()));
   }
 

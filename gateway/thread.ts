@@ -55,6 +55,7 @@ const gateway = await createGateway({
   metricsText: () => metricsText,
   queueDepth: () => queueDepth,
   stats: () => stats,
+  placeChanged: (sessionId, accountId) => send({ type: 'queue-place-changed', sessionId, accountId }),
 });
 
 /** The answers to requests the adapter refuses before routing (see ServerOptions.refuse). */
@@ -94,6 +95,7 @@ parentPort!.on('message', (message: MainToThread) => {
   if (message.type === 'metrics-text') metricsText = message.text;
   else if (message.type === 'queue-depth') queueDepth = message.depth;
   else if (message.type === 'stats') stats = message.samples;
+  else if (message.type === 'queue-place-changed') gateway.context.queueRoom.forgetStatus(message.sessionId, message.accountId);
   else if (message.type === 'shutdown') {
     clearInterval(metricsTimer);
     server.close();

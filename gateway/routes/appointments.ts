@@ -32,6 +32,8 @@ function bookedAnswer(appointmentId: string, securityCodes: SecurityCode[]): Htt
 async function markAdmissionUsed(ctx: GatewayContext, sessionId: string, accountId: string, admission: string): Promise<void> {
   try {
     await ctx.engine.fairAdmission.useAdmission(sessionId, accountId, admission);
+    // the threads' kept status says `admitted`: the next poll reads `used`
+    ctx.queueRoom.placeChanged(sessionId, accountId);
   } catch (err) {
     console.error(`marking admission ${admission} used failed (it expires by itself):`, err);
   }

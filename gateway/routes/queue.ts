@@ -33,6 +33,8 @@ export function queueRoutes(router: Router, ctx: GatewayContext): void {
       const session = await sessionNamed(ctx, body.value.session_id);
       if (!session) return apiError(apiErrorFor(Status.SESSION_NOT_FOUND));
       const outcome = await engine.fairAdmission.join(session, citizen.accountId, body.value.beneficiaries);
+      // a status this thread kept from before the join (not found, or a place since expired) is outdated
+      ctx.queueRoom.placeChanged(session.session_id, citizen.accountId);
       if (!outcome.ok) return outcomeResponse(outcome);
       const { place } = outcome;
       return json(
@@ -57,7 +59,8 @@ export function queueRoutes(router: Router, ctx: GatewayContext): void {
       if (!SESSION_ID.test(sessionId)) return apiError(REQUEST_ERRORS.badRequest('session_id: expected an id'));
       const session = await sessionNamed(ctx, sessionId);
       if (!session) return apiError(apiErrorFor(Status.SESSION_NOT_FOUND));
-      const outcome = await engine.fairAdmission.status(session, citizen.accountId);
+      // from this thread's memory within a second unless it learnt of a change (gateway/queue-room.ts)
+      const outcome = await ctx.queueRoom.status(session, citizen.accountId);
       if (!outcome.ok) return outcomeResponse(outcome);
       return json(200, queueStatusBody(session, outcome.queue, engine.now()), NO_STORE);
     }),
