@@ -115,8 +115,9 @@ describe('an opening under fair admission', () => {
       (all) => all.every((s) => s.json.state !== 'prequeue'),
     );
     // once open, no seat is taken past the queue by booking another session and moving the appointment in
-    // (another vaccine's session: a session's id comes from its centre, day, vaccine and age limit)
-    const elsewhere = await publish({}, -1000, 'COVAXIN', 45);
+    // (another vaccine's session: a session's id comes from its centre, day, vaccine and age limit;
+    // opened a minute ago: a gateway started under libfaketime may read a few seconds behind this file)
+    const elsewhere = await publish({}, -60_000, 'COVAXIN', 45);
     const mover = await citizen();
     const bookedElsewhere = await mover.client.post('/api/v2/appointment/schedule', { dose: 1, session_id: elsewhere, slot, beneficiaries: mover.beneficiaries });
     expect(bookedElsewhere.status, bookedElsewhere.text).toBe(200);
