@@ -220,9 +220,14 @@ describe('the WebSocket', () => {
     const booked = await crowd[0]!.client.post('/api/v2/appointment/schedule', { dose: 1, session_id: sessionId, slot, beneficiaries: crowd[0]!.beneficiaries, admission: admittedMessage.admission });
     expect(booked.status, booked.text).toBe(200);
     for (const s of sockets) s.socket.close();
-    // the dashboard's numbers for this opening
-    const openings = (await admin.get('/teeka/ops/openings')).json.openings;
-    expect(openings.find((o: any) => o.session_id === sessionId)).toMatchObject({ phase: 'open', shuffled: true, admitted: 5, admission_rate: 1, queue_length: 0 });
+    // the dashboard's numbers for this opening: each thread shows its own last admission turn (200 ms
+    // apart), and the last admission may have been another thread's
+    const opening = await waitFor(
+      "the dashboard's numbers",
+      async () => (await admin.get('/teeka/ops/openings')).json.openings.find((o: any) => o.session_id === sessionId),
+      (o) => o?.admitted === 5,
+    );
+    expect(opening).toMatchObject({ phase: 'open', shuffled: true, admitted: 5, admission_rate: 1, queue_length: 0 });
     // /metrics is aggregated over the threads once a second
     const line = new RegExp(`teeka_queue_admitted\\{session_id="${sessionId}"\\} 5`);
     await waitFor('the queue gauges in /metrics', async () => (await fetch(`${gateway.url}/metrics`)).text(), (text) => line.test(text));
