@@ -8,6 +8,7 @@
  * - "Morning" is the country's: a test of another country (test/support/countries.ts) starts at
  *   10:00 in that country's time zone (`morningIn`, `processClockFor`).
  */
+import { spawnSync } from 'node:child_process';
 import { offsetClock, type Clock } from '../../engine/clock.js';
 import { localInstant } from '../../engine/dates.js';
 
@@ -50,11 +51,37 @@ export function processClockOffset(timeZone: string): number {
 /** The shift that makes the moment this test file loaded read as MORNING; time then runs on. */
 export const PROCESS_CLOCK_OFFSET_MS = MORNING - LOADED_AT;
 
+/**
+ * How far this process's wall clock is from the real one: zero, unless a run moves it with
+ * libfaketime (test:any-hour, `faketime -f '@2026-12-31 18:35:00' npx vitest run …`). Read once, at
+ * load: the faked clock runs at the real rate, so the difference stays.
+ */
+export const FAKED_CLOCK_SKEW_MS = process.env.FAKETIME ? measureFakedClockSkew() : 0;
+
+function measureFakedClockSkew(): number {
+  const before = Date.now();
+  const real = spawnSync('date', ['+%s%3N'], { env: realTimeEnv(), encoding: 'utf8' });
+  const after = Date.now();
+  const realMs = Number(real.stdout.trim());
+  if (real.status !== 0 || !Number.isFinite(realMs)) throw new Error(`reading the real clock under libfaketime failed: ${real.stderr || real.error}`);
+  return Math.round((before + after) / 2 - realMs);
+}
+
+/**
+ * What keeps a started Node process on this process's faked clock. libfaketime's "start at" form
+ * (`-f '@<instant>'`) starts every process's clock at that instant *when the process starts*: a
+ * gateway started 5 s after the test file ran 5 s behind it, and openings timed seconds apart
+ * disagreed. As an offset from the real clock, every process of the run reads the same time.
+ */
+export const SAME_FAKED_CLOCK_ENV: Record<string, string> = process.env.FAKETIME
+  ? { FAKETIME: `${FAKED_CLOCK_SKEW_MS >= 0 ? '+' : '-'}${(Math.abs(FAKED_CLOCK_SKEW_MS) / 1000).toFixed(3)}` }
+  : {};
+
 /** The clock of the processes this test file starts (for the demo country). */
 export const processClock = offsetClock(PROCESS_CLOCK_OFFSET_MS);
 
 /** The environment that puts a started process on `processClock`. */
-export const PROCESS_CLOCK_ENV = { TEEKA_CLOCK_OFFSET_MS: String(PROCESS_CLOCK_OFFSET_MS) };
+export const PROCESS_CLOCK_ENV = { TEEKA_CLOCK_OFFSET_MS: String(PROCESS_CLOCK_OFFSET_MS), ...SAME_FAKED_CLOCK_ENV };
 
 /** The clock of processes started for a country in `timeZone`: its working morning. */
 export function processClockFor(timeZone: string): Clock {
@@ -62,8 +89,8 @@ export function processClockFor(timeZone: string): Clock {
 }
 
 /** The environment that puts a started process on `processClockFor(timeZone)`. */
-export function processClockEnvFor(timeZone: string): { TEEKA_CLOCK_OFFSET_MS: string } {
-  return { TEEKA_CLOCK_OFFSET_MS: String(processClockOffset(timeZone)) };
+export function processClockEnvFor(timeZone: string): Record<string, string> {
+  return { TEEKA_CLOCK_OFFSET_MS: String(processClockOffset(timeZone)), ...SAME_FAKED_CLOCK_ENV };
 }
 
 /**

@@ -13,7 +13,7 @@ import { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { freePort } from '../../loadtest/bench-processes.js';
 import { offsetClock } from '../../engine/clock.js';
-import { PROCESS_CLOCK_OFFSET_MS, processClockOffset, processClockOffsetAt } from './clock.js';
+import { PROCESS_CLOCK_OFFSET_MS, processClockOffset, processClockOffsetAt, SAME_FAKED_CLOCK_ENV } from './clock.js';
 import type { Country } from '../../engine/masterdata.js';
 import { testMobileOf, type TestCountry } from './countries.js';
 import type { RedisClient } from '../../engine/redis.js';
@@ -90,6 +90,7 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
       // prefix with (whatever the machine's own deployment keeps in `public`); test/worker covers that
       TEEKA_PG_SCHEMA: 'gateway_tests_no_record',
       TEEKA_CLOCK_OFFSET_MS: String(clockOffset),
+      ...SAME_FAKED_CLOCK_ENV,
       ...(options.country ? { TEEKA_COUNTRY: options.country.file } : {}),
       // a REDIS_URL given here is a redis-server of the test's own, even when the tests run on a cluster
       ...(env.REDIS_URL ? ownRedisServerEnv(env.REDIS_URL) : {}),

@@ -10,7 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { projectRoot } from '../../engine/config.js';
 import type { Clock } from '../../engine/clock.js';
-import { processClock, realTimeEnv } from '../support/clock.js';
+import { FAKED_CLOCK_SKEW_MS, processClock, realTimeEnv } from '../support/clock.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -44,8 +44,11 @@ export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height:
 export async function newContext(browser: Browser, options: BrowserContextOptions, clock: Clock = processClock): Promise<BrowserContext> {
   const context = await browser.newContext({ locale: 'en-IN', timezoneId: 'Asia/Kolkata', acceptDownloads: true, ...options });
   context.setDefaultTimeout(10_000);
-  // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour
-  await context.clock.install({ time: clock() });
+  // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour.
+  // Playwright stamps the install with this process's wall clock and the page moves it on by the
+  // browser's, which libfaketime does not move: a run faked 3 h behind the real time put the page
+  // 3 h ahead of the gateway, past every token's expiry. The skew taken off here undoes that.
+  await context.clock.install({ time: clock() + FAKED_CLOCK_SKEW_MS });
   return context;
 }
 
