@@ -60,6 +60,11 @@ export interface CountedReader {
   windowMs: number;
 }
 
+/** The people an entry names: its accounts and beneficiaries. */
+export function peopleOf(entry: AccessEntry): string[] {
+  return entry.objects.filter((o) => o.startsWith('beneficiary:') || o.startsWith('account:'));
+}
+
 /** A new entry's id in the outbox (the worker writes each id once). */
 export function accessEntryId(): string {
   return `access:${randomUUID()}`;
@@ -84,10 +89,10 @@ export class AccessLog {
 
   /**
    * One entry, in the outbox before this resolves (a Redis failure throws: the caller must not
-   * answer). With `counted`, the people the entry names are counted for that reader; the answer is
-   * the distinct people it read in its current window (0 when not counted).
+   * answer). With `counted`, `objects` (by default the people the entry names) are counted for that
+   * reader; the answer is the distinct ones it read in its current window (0 when not counted).
    */
-  async append(entry: AccessEntry, counted?: CountedReader): Promise<number> {
+  async append(entry: AccessEntry, counted?: CountedReader, objects: readonly string[] = peopleOf(entry)): Promise<number> {
     if (!counted) {
       await new Promise<void>((resolve, reject) => {
         this.pending.push({ data: JSON.stringify(entry), resolve, reject });
@@ -96,11 +101,10 @@ export class AccessLog {
       });
       return 0;
     }
-    const people = entry.objects.filter((o) => o.startsWith('beneficiary:') || o.startsWith('account:'));
     const reply = await this.scripts.run(
       'appendAccessEntry',
       [keys.outbox(), keys.accessReader(counted.reader)],
-      [accessEntryId(), JSON.stringify(entry), this.clock(), counted.windowMs, ...people],
+      [accessEntryId(), JSON.stringify(entry), this.clock(), counted.windowMs, ...objects],
     );
     return reply[1] as number;
   }

@@ -143,8 +143,9 @@ export interface AccessLogOptions {
   windowMs: number;
   /**
    * TEEKA_ACCESS_FLAG_VACCINATOR, TEEKA_ACCESS_FLAG_ADMIN, TEEKA_ACCESS_FLAG_PARTNER: more distinct
-   * people than this in one window flags the reader (metrics, dashboard). Defaults 300 (a busy
-   * centre's day is a few hundred), 1000, 5000.
+   * people than this in one window flags the reader (metrics, dashboard). A vaccinator's own
+   * centres' appointments of the day are its work and not counted; the records it reaches for
+   * outside them (refused) are. Defaults 50 (a few mistyped ids a day are normal), 1000, 5000.
    */
   flagAbove: { vaccinator: number; admin: number; partner: number };
   /** TEEKA_ACCESS_SUSPEND: a flagged operator is revoked, a flagged partner suspended, at once. Default off */
@@ -288,7 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
       enabled: read(true, () => flag(env, 'TEEKA_ACCESS_LOG', true)),
       windowMs: read(3_600_000, () => integer(env, 'TEEKA_ACCESS_WINDOW_MS', 3_600_000, 1000, 7 * 86_400_000)),
       flagAbove: {
-        vaccinator: read(300, () => integer(env, 'TEEKA_ACCESS_FLAG_VACCINATOR', 300, 1, 100_000_000)),
+        vaccinator: read(50, () => integer(env, 'TEEKA_ACCESS_FLAG_VACCINATOR', 50, 1, 100_000_000)),
         admin: read(1000, () => integer(env, 'TEEKA_ACCESS_FLAG_ADMIN', 1000, 1, 100_000_000)),
         partner: read(5000, () => integer(env, 'TEEKA_ACCESS_FLAG_PARTNER', 5000, 1, 100_000_000)),
       },

@@ -12,10 +12,12 @@
  * The watch (the 2023 pattern: a staff account reading far more people than its work explains):
  * each operator's and partner's distinct people are counted in a window as their entries are
  * appended (one script); past the configured number for its role the reader is flagged (metrics,
- * the dashboard, GET /teeka/admin/access-log/flagged) and, when configured, suspended at once.
+ * the dashboard, GET /teeka/admin/access-log/flagged) and, when configured, suspended at once. A
+ * vaccinator's work is its centres' appointments of the day: those are not counted, the records it
+ * reaches for outside them are (CENTRE_WORK_ROUTES).
  */
 import type { AccessLogOptions } from '../engine/config.js';
-import { AccessLog, type AccessActorKind, type AccessEntry, type CountedReader } from '../engine/access-log.js';
+import { AccessLog, peopleOf, type AccessActorKind, type AccessEntry, type CountedReader } from '../engine/access-log.js';
 import { keys } from '../engine/keys.js';
 import { parseApiKey } from '../engine/partners.js';
 import type { Operators } from '../engine/operators.js';
@@ -97,6 +99,19 @@ export const NOT_PERSONAL_ROUTES: Readonly<Record<string, string>> = {
   'GET /assets/:release/:file': 'pages',
 };
 
+/**
+ * The routes whose every answer is a vaccinator's own work: the day's appointments at its centres
+ * (gateway/routes/vaccinator.ts answers 404 for anything else). What a vaccinator is shown through
+ * them is explained by its work and not counted by the watch; what it reaches for there and is
+ * refused (an appointment of another centre or day, a guessed id) is.
+ */
+const CENTRE_WORK_ROUTES: ReadonlySet<string> = new Set([
+  'GET /teeka/vaccinator/day',
+  'GET /teeka/vaccinator/appointments/:appointment_id',
+  'POST /teeka/vaccinator/vaccinate',
+  'POST /teeka/vaccinator/walk-in',
+]);
+
 /** Fields that name a person or a record, and what they name. */
 const ID_FIELDS: Readonly<Record<string, string>> = {
   beneficiary_reference_id: 'beneficiary',
@@ -175,6 +190,18 @@ export class AccessWatch {
     if (caller.partner) return { reader: `partner:${caller.partner}`, windowMs, threshold: flagAbove.partner };
     if (caller.kind === 'vaccinator' || caller.kind === 'admin') return { reader: `operator:${caller.actor}`, windowMs, threshold: flagAbove[caller.kind] };
     return undefined;
+  }
+
+  /**
+   * What an entry of a counted reader counts toward its window: the people it was shown, except a
+   * vaccinator's work at its own centres, where only the records it reached for and was refused
+   * count (the 2023 pattern: reading people outside the appointments one's work brings).
+   */
+  countedObjects(caller: { kind: AccessActorKind; partner: string }, entry: AccessEntry): readonly string[] {
+    if (caller.kind === 'vaccinator' && !caller.partner && CENTRE_WORK_ROUTES.has(`${entry.method} ${entry.route}`)) {
+      return entry.status < 300 ? [] : entry.objects;
+    }
+    return entry.status < 300 ? peopleOf(entry) : [];
   }
 
   /** The reader read `distinct` people in its window; past its threshold it is flagged (and suspended when configured). */
@@ -256,10 +283,12 @@ function logged(ctx: GatewayContext, log: AccessLog, watch: AccessWatch, handler
     if (!isAccessEntry(response.status)) return response;
     if (inScript.get(request)?.logged === response) return response;
     const entry = entryOf(ctx, request, caller, response);
-    // only what was answered counts toward the watch
-    const counted = response.status < 300 ? reader : undefined;
-    const distinct = await log.append(entry, counted);
-    if (counted) await watch.observe(counted, distinct);
+    const counts = reader ? watch.countedObjects(caller, entry) : [];
+    if (!reader || counts.length === 0) {
+      await log.append(entry);
+      return response;
+    }
+    await watch.observe(reader, await log.append(entry, reader, counts));
     return response;
   };
 }

@@ -23,6 +23,7 @@ import { drainOutboxDirectly } from '../../worker/drain.js';
 import { migrate } from '../../worker/migrate.js';
 import { processClock } from '../support/clock.js';
 import { demoCountry } from '../support/fixtures.js';
+import { showsSecret } from '../support/secrets.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -202,19 +203,32 @@ describe("a booking's entry", () => {
 });
 
 describe('the watch', () => {
-  it('flags and suspends a vaccinator reading more distinct people than configured, not one whose reads stay within it', async () => {
+  it("flags and suspends a vaccinator reaching for people outside its centre's appointments, not one doing a day's work", async () => {
     const centerId = gateway.engine.country.data.centers[1]!.center_id;
-    const booked = await bookedToday(centerId, 5);
+    const elsewhere = gateway.engine.country.data.centers[2]!.center_id;
+    const [booked, bookedElsewhere] = [await bookedToday(centerId, 5), await bookedToday(elsewhere, 5)];
     const normal = await issueVaccinator('vax-normal', centerId);
     const scraper = await issueVaccinator('vax-scraper', centerId);
 
-    // a normal morning: three people, each looked up a few times
-    for (let round = 0; round < 3; round++) {
-      for (const person of booked.slice(0, 3)) expect((await normal.get(`/teeka/vaccinator/appointments/${person.appointmentId}`)).status).toBe(200);
+    // a normal day, more people than the threshold: the day's list, every person looked up twice and
+    // vaccinated, and one mistyped id (a refused reach, counted: 1 of the 3 allowed)
+    expect((await normal.get(`/teeka/vaccinator/day?center_id=${centerId}`)).status).toBe(200);
+    for (const person of booked) {
+      for (let round = 0; round < 2; round++) expect((await normal.get(`/teeka/vaccinator/appointments/${person.appointmentId}`)).status).toBe(200);
+      const done = await normal.post('/teeka/vaccinator/vaccinate', { appointment_id: person.appointmentId, beneficiary_reference_id: person.beneficiaryId, security_code: person.code });
+      expect(done.status, done.text).toBe(200);
     }
-    // the scraper reads everyone: the fourth distinct person flags it, and the configuration suspends it
-    for (const person of booked.slice(0, 4)) expect((await scraper.get(`/teeka/vaccinator/appointments/${person.appointmentId}`)).status).toBe(200);
-    expect((await scraper.get(`/teeka/vaccinator/appointments/${booked[4]!.appointmentId}`)).status).toBe(401);
+    const mistyped = booked[0]!.appointmentId.slice(0, -1) + (booked[0]!.appointmentId.endsWith('0') ? '1' : '0');
+    expect((await normal.get(`/teeka/vaccinator/appointments/${mistyped}`)).status).toBe(404);
+
+    // the scraper reaches for another centre's people: each one refused, and the fourth distinct one
+    // flags it and (as configured) suspends it at once
+    for (const person of bookedElsewhere.slice(0, 4)) {
+      const answer = await scraper.get(`/teeka/vaccinator/appointments/${person.appointmentId}`);
+      expect(answer.status, answer.text).toBe(404);
+      expect(showsSecret(answer.text, person.code)).toBe(false);
+    }
+    expect((await scraper.get(`/teeka/vaccinator/appointments/${bookedElsewhere[4]!.appointmentId}`)).status).toBe(401);
     expect((await normal.get(`/teeka/vaccinator/appointments/${booked[0]!.appointmentId}`)).status).toBe(200);
 
     const flagged = await admin.get('/teeka/admin/access-log/flagged');
@@ -224,5 +238,6 @@ describe('the watch', () => {
       .toBe(true);
     const operators = (await admin.get('/teeka/admin/operators')).json.operators;
     expect(operators.find((o: { operator_id: string }) => o.operator_id === 'vax-scraper')).toMatchObject({ status: 'revoked', revoked_by: 'access-watch' });
+    expect(operators.find((o: { operator_id: string }) => o.operator_id === 'vax-normal')).toMatchObject({ status: 'active' });
   });
 });
