@@ -56,7 +56,7 @@ export const PROCESS_CLOCK_OFFSET_MS = MORNING - LOADED_AT;
  * libfaketime (test:any-hour, `faketime -f '@2026-12-31 18:35:00' npx vitest run …`). Read once, at
  * load: the faked clock runs at the real rate, so the difference stays.
  */
-export const FAKED_CLOCK_SKEW_MS = process.env.FAKETIME ? measureFakedClockSkew() : 0;
+const FAKED_CLOCK_SKEW_MS = process.env.FAKETIME ? measureFakedClockSkew() : 0;
 
 function measureFakedClockSkew(): number {
   const before = Date.now();
@@ -68,10 +68,11 @@ function measureFakedClockSkew(): number {
 }
 
 /**
- * What keeps a started Node process on this process's faked clock. libfaketime's "start at" form
- * (`-f '@<instant>'`) starts every process's clock at that instant *when the process starts*: a
- * gateway started 5 s after the test file ran 5 s behind it, and openings timed seconds apart
- * disagreed. As an offset from the real clock, every process of the run reads the same time.
+ * What keeps a started process (a gateway, a worker, Chromium) on this process's faked clock.
+ * libfaketime's "start at" form (`-f '@<instant>'`) starts every process's clock at that instant
+ * *when the process starts*: a gateway started 5 s after the test file ran 5 s behind it, and
+ * openings timed seconds apart disagreed. As an offset from the real clock, every process of the
+ * run reads the same time.
  */
 export const SAME_FAKED_CLOCK_ENV: Record<string, string> = process.env.FAKETIME
   ? { FAKETIME: `${FAKED_CLOCK_SKEW_MS >= 0 ? '+' : '-'}${(Math.abs(FAKED_CLOCK_SKEW_MS) / 1000).toFixed(3)}` }

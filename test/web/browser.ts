@@ -10,7 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { projectRoot } from '../../engine/config.js';
 import type { Clock } from '../../engine/clock.js';
-import { FAKED_CLOCK_SKEW_MS, processClock, realTimeEnv } from '../support/clock.js';
+import { processClock, SAME_FAKED_CLOCK_ENV } from '../support/clock.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -31,9 +31,11 @@ const CHROMIUM_ARGS = [
 ];
 
 export function launchBrowser(): Promise<Browser> {
-  // the browser keeps the real clock (libfaketime, when a run uses it, is for Node); each context
-  // gets the tested processes' clock instead (newContext)
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000, env: realTimeEnv() as Record<string, string> });
+  // under libfaketime (test:any-hour) the browser runs on the test's faked clock like every process
+  // of the run: Playwright's clock (newContext) stamps its install with this process's wall clock
+  // and moves the page on by the browser's, so a browser on the real clock put the page hours off
+  // (past every token's expiry), and a year off stopped its timers
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000, env: { ...process.env, ...SAME_FAKED_CLOCK_ENV } as Record<string, string> });
 }
 
 /** A phone-sized context (the citizen page's first audience) and a desktop one. */
@@ -44,11 +46,8 @@ export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height:
 export async function newContext(browser: Browser, options: BrowserContextOptions, clock: Clock = processClock): Promise<BrowserContext> {
   const context = await browser.newContext({ locale: 'en-IN', timezoneId: 'Asia/Kolkata', acceptDownloads: true, ...options });
   context.setDefaultTimeout(10_000);
-  // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour.
-  // Playwright stamps the install with this process's wall clock and the page moves it on by the
-  // browser's, which libfaketime does not move: a run faked 3 h behind the real time put the page
-  // 3 h ahead of the gateway, past every token's expiry. The skew taken off here undoes that.
-  await context.clock.install({ time: clock() + FAKED_CLOCK_SKEW_MS });
+  // the pages' "today" and token expiry must agree with the gateway's clock, whatever the hour
+  await context.clock.install({ time: clock() });
   return context;
 }
 
