@@ -14,7 +14,7 @@
  * calls and script time per answer (INFO commandstats: give it a Redis of its own), and writes them to
  * loadtest/reports/<time>/access-log.md. About a minute; the machine is shared, so compare ratios.
  *
- *   npm run bench:access-log -- [--seconds 4] [--turns 2] [--connections 32]
+ *   npm run bench:access-log -- [--seconds 4] [--turns 2] [--connections 32] [--profile]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
-import { answers, freePort, startProcess, stopAll } from './bench-processes.js';
+import { answers, freePort, profilingArgs, reportProfiles, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkPost } from './bench-scenarios.js';
 import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
 
@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '4' },
     turns: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
+    /** write V8 CPU profiles of each gateway's thread into the run's folder (profiles-on, profiles-off) */
+    profile: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
       const gateway = await startProcess({
         name: `gateway-log-${mode}`,
         script: 'gateway/main.js',
+        nodeArgs: profilingArgs(args.profile, join(runDir, `profiles-${mode}`)),
         // no worker: the outbox keeps what both write, so each pays the same for it
         env: { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: `bench_access_${id}`, TEEKA_ENV: 'demo', PORT: String(port), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ACCESS_LOG: mode },
         port,
@@ -204,6 +207,7 @@ async function main(): Promise<void> {
       await deleteKeysWithPrefix(config.redis, setup.prefix);
     }
   }
+  if (args.profile) for (const mode of ['on', 'off']) reportProfiles(join(runDir, `profiles-${mode}`));
 }
 
 main().catch(async (err) => {
