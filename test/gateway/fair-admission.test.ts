@@ -116,7 +116,7 @@ describe('an opening under fair admission', () => {
     );
     // once open, no seat is taken past the queue by booking another session and moving the appointment in
     // (another vaccine's session: a session's id comes from its centre, day, vaccine and age limit;
-    // opened a minute ago: a gateway started under libfaketime may read a few seconds behind this file)
+    // opened a minute ago, well before this moment on any process's clock)
     const elsewhere = await publish({}, -60_000, 'COVAXIN', 45);
     const mover = await citizen();
     const bookedElsewhere = await mover.client.post('/api/v2/appointment/schedule', { dose: 1, session_id: elsewhere, slot, beneficiaries: mover.beneficiaries });
