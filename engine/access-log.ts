@@ -65,9 +65,13 @@ export function peopleOf(entry: AccessEntry): string[] {
   return entry.objects.filter((o) => o.startsWith('beneficiary:') || o.startsWith('account:'));
 }
 
-/** A new entry's id in the outbox (the worker writes each id once). */
-export function accessEntryId(): string {
-  return `access:${randomUUID()}`;
+/**
+ * A new entry's id in the outbox (the worker writes each id once). A booking's entry, which its
+ * booking script appends once, is named by the booking's new appointment id: no random id to draw
+ * in a rush, and the entry names its booking.
+ */
+export function accessEntryId(appointmentId?: string): string {
+  return appointmentId === undefined ? `access:${randomUUID()}` : `access:booking:${appointmentId}`;
 }
 
 /** Entries sent in one script call at most. */

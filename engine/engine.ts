@@ -593,7 +593,7 @@ export class BookingEngine {
       codeDigits,
       beneficiaryIds,
       idempotencyKey: idempotencyKey ?? '-',
-      accessId: request.accessEntry ? accessEntryId() : '',
+      accessId: request.accessEntry ? accessEntryId(appointmentId) : '',
       accessEntry: request.accessEntry ? request.accessEntry(appointmentId, securityCodes) : '',
     });
     if (reply instanceof Error) throw reply;

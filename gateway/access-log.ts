@@ -130,7 +130,8 @@ function collectIds(value: unknown, into: Set<string>, kind?: string): void {
   if (Array.isArray(value)) {
     for (const item of value) collectIds(item, into, kind);
   } else if (value !== null && typeof value === 'object') {
-    for (const [field, inner] of Object.entries(value)) collectIds(inner, into, ID_FIELDS[field]);
+    // for-in over a parsed JSON value (own plain fields only): no array of entries per object
+    for (const field in value) collectIds((value as Record<string, unknown>)[field], into, ID_FIELDS[field]);
   } else if (kind && (typeof value === 'string' || typeof value === 'number') && String(value) !== '') {
     into.add(`${kind}:${value}`);
   }
@@ -152,11 +153,12 @@ export function objectsOf(request: HttpRequest, response: HttpResponse): string[
   // an admin's question to the log names its person as `object=beneficiary:<id>`
   const asked = request.query.get('object');
   if (asked !== null && /^[a-z]+:./.test(asked)) found.add(asked);
-  for (const [name, value] of Object.entries(request.params)) if (ID_FIELDS[name]) found.add(`${ID_FIELDS[name]}:${value}`);
-  collectIds(parsedJson(request.body), found);
+  for (const name in request.params) if (ID_FIELDS[name]) found.add(`${ID_FIELDS[name]}:${request.params[name]}`);
+  // the route's parseBody has usually read the body already
+  collectIds(request.bodyValue !== undefined ? request.bodyValue : parsedJson(request.body), found);
   const type = response.headers?.['content-type'] ?? '';
   if (response.status < 300 && type.startsWith('application/json')) collectIds(jsonValueOf(response) ?? parsedJson(response.body), found);
-  return [...found].slice(0, MAX_OBJECTS);
+  return Array.from(found);
 }
 
 /** Who is asking, from the verified token and the key's partner id (the key was checked by the route's guard). */
@@ -248,14 +250,6 @@ export function isAccessEntry(status: number): boolean {
 }
 
 /**
- * Requests whose route may have its own script append the entry (a booking: engine.book's
- * `accessEntry`), with the function that makes the entry of a given answer. The route hands that
- * answer back unchanged when the script appended its entry, and the wrapper then appends nothing
- * for it: the answer object the entry was made for is remembered, and only that one counts as logged.
- */
-const inScript = new WeakMap<HttpRequest, { entryFor: (response: HttpResponse) => string; logged?: HttpResponse }>();
-
-/**
  * For a route whose script can append the entry itself: the entry (JSON) of `response`, to pass to
  * the script, or undefined when the wrapper logs this call itself (the log is off, or the reader is
  * counted by the watch, which needs its own script). Call it with the very answer the route will
@@ -264,10 +258,10 @@ const inScript = new WeakMap<HttpRequest, { entryFor: (response: HttpResponse) =
  * learn of it by its retry.)
  */
 export function accessEntryInScript(request: HttpRequest): ((response: HttpResponse) => string) | undefined {
-  const pending = inScript.get(request);
+  const pending = request.accessEntry;
   if (!pending) return undefined;
   return (response) => {
-    pending.logged = response;
+    pending.madeFor = response;
     return pending.entryFor(response);
   };
 }
@@ -277,11 +271,13 @@ function logged(ctx: GatewayContext, log: AccessLog, watch: AccessWatch, handler
   return async (request) => {
     const caller = callerOf(ctx, request);
     const reader = watch.readerOf(caller);
-    // a reader the watch counts needs its own script (appendAccessEntry-2); anyone else's entry may ride in the route's
-    if (!reader) inScript.set(request, { entryFor: (response) => JSON.stringify(entryOf(ctx, request, caller, response)) });
+    // a reader the watch counts needs its own script (appendAccessEntry-2); anyone else's entry may
+    // ride in the route's (a booking's): the route hands back unchanged the very answer whose entry
+    // its script appended, and only that answer counts as logged
+    if (!reader) request.accessEntry = { entryFor: (response) => JSON.stringify(entryOf(ctx, request, caller, response)) };
     const response = await handler(request);
     if (!isAccessEntry(response.status)) return response;
-    if (inScript.get(request)?.logged === response) return response;
+    if (request.accessEntry?.madeFor === response) return response;
     const entry = entryOf(ctx, request, caller, response);
     const counts = reader ? watch.countedObjects(caller, entry) : [];
     if (!reader || counts.length === 0) {
@@ -306,7 +302,7 @@ function entryOf(ctx: GatewayContext, request: HttpRequest, caller: ReturnType<t
     address: request.remoteAddress,
     method: request.method === 'HEAD' ? 'GET' : request.method,
     route: request.route,
-    objects: objects.slice(0, MAX_OBJECTS),
+    objects: objects.length > MAX_OBJECTS ? objects.slice(0, MAX_OBJECTS) : objects,
     status: response.status,
   };
 }

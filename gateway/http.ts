@@ -47,12 +47,25 @@ export interface HttpRequest {
   params: Record<string, string>;
   /** the matched route's pattern (metrics label); '' until routed, 'unmatched' when nothing matched */
   route: string;
+  /** the body's JSON value once parseBody has read it, so that the access log need not parse the body again */
+  bodyValue?: unknown;
+  /**
+   * Set by the access log (gateway/access-log.ts) on a personal-data route whose own script may append
+   * the entry: how to make the entry of an answer, and the answer the route had it made for.
+   */
+  accessEntry?: { entryFor: (response: HttpResponse) => string; madeFor?: HttpResponse };
 }
 
 export interface HttpResponse {
   status: number;
   headers?: Record<string, string>;
   body?: string | Uint8Array;
+  /**
+   * The value a JSON answer was made from (json()), with the body made of it, so that a reader of the
+   * answer on its way out (the access log, which names the ids an answer holds) need not parse its body
+   * back: a citizen's beneficiary list is kilobytes. (A field, not a WeakMap: every answer has one.)
+   */
+  madeFrom?: { value: unknown; body: string };
 }
 
 export type Handler = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
@@ -60,21 +73,13 @@ export type Handler = (request: HttpRequest) => HttpResponse | Promise<HttpRespo
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
 export function json(status: number, value: unknown, headers?: Record<string, string>): HttpResponse {
-  const response = { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS, body: JSON.stringify(value) };
-  jsonValues.set(response, { value, body: response.body });
-  return response;
+  const body = JSON.stringify(value);
+  return { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS, body, madeFrom: { value, body } };
 }
-
-/**
- * The value each JSON answer was made from, so that a reader of the answer on its way out (the
- * access log, which names the ids an answer holds) need not parse its body back (a citizen's
- * beneficiary list is kilobytes).
- */
-const jsonValues = new WeakMap<HttpResponse, { value: unknown; body: string }>();
 
 /** The value `response` was made from by json(), or undefined (not made by json(), or its body was replaced since). */
 export function jsonValueOf(response: HttpResponse): unknown {
-  const made = jsonValues.get(response);
+  const made = response.madeFrom;
   return made && made.body === response.body ? made.value : undefined;
 }
 

@@ -185,6 +185,22 @@ function byteLength(body: string | Uint8Array): number {
   return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
 }
 
+/**
+ * The query of every request without one (most POSTs): one shared object, so that a route or the
+ * access log looking at it costs no allocation. Routes only read their query; a write to this
+ * shared one would reach every later request, so it throws.
+ */
+const NO_QUERY = new URLSearchParams();
+for (const write of ['append', 'set', 'delete', 'sort'] as const) {
+  Object.defineProperty(NO_QUERY, write, {
+    value: () => {
+      throw new Error('the empty query is shared by every request without one: copy it to change it');
+    },
+  });
+}
+/** uWS gives the address as ASCII text in an ArrayBuffer: decoded straight, without a Buffer view around it. */
+const ADDRESS_TEXT = new TextDecoder('latin1');
+
 export function startServer(options: ServerOptions): Promise<RunningServer> {
   const uws = loadUws(options.allowFallback);
   const app = uws.App();
@@ -217,12 +233,12 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       method,
       path: url,
       get query() {
-        query ??= new URLSearchParams(rawQuery);
+        query ??= rawQuery === '' ? NO_QUERY : new URLSearchParams(rawQuery);
         return query;
       },
       headers,
       get remoteAddress() {
-        remoteAddress ??= aborted ? '' : Buffer.from(res.getRemoteAddressAsText()).toString();
+        remoteAddress ??= aborted ? '' : ADDRESS_TEXT.decode(res.getRemoteAddressAsText());
         return remoteAddress;
       },
       body: null,
@@ -233,6 +249,9 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       },
       params: {},
       route: '',
+      // set by some routes later: present from the start so that every request keeps one shape
+      bodyValue: undefined,
+      accessEntry: undefined,
     };
 
     /** `closeConnection`: end the connection after this response even if the client would keep it */

@@ -331,6 +331,7 @@ export function parseBody<S extends z.ZodType>(request: HttpRequest, schema: S):
   }
   const text = textProblem(raw);
   if (text) return { ok: false, error: text };
+  request.bodyValue = raw;
   const quick = fastPaths.get(schema)?.(raw as Record<string, unknown>);
   if (quick !== undefined) return { ok: true, value: quick as z.output<S> };
   const result = schema.safeParse(raw);

@@ -27,7 +27,7 @@
     ARGV[10] availability stream cap
     ARGV[11] random decimal digits, 4 per beneficiary in order: each one's security code. The engine
              draws them (node:crypto): Redis seeds Lua's math.random alike for every script run
-    ARGV[12] access log entry id (`access:<uuid>`), appended with ARGV[13] when the booking is
+    ARGV[12] access log entry id (`access:booking:<appointment id>`), appended with ARGV[13] when the booking is
              accepted; '' for none (includes/booking)
     ARGV[13] the access log entry (JSON, engine/access-log.ts AccessEntry), '' for none
     ARGV[14..] beneficiary reference ids
