@@ -136,7 +136,7 @@ export class GatewayMetrics {
   });
   private readonly accessFlags = new Counter({
     name: 'teeka_access_flagged_total',
-    help: 'Operators and partners the access log watch flagged for reading more distinct people in a window than configured (TEEKA_ACCESS_FLAG_*), by kind and reader; once per window per gateway thread',
+    help: 'Operators and partners the access log watch flagged for reading more distinct people in a window than configured (TEEKA_ACCESS_FLAG_*; for a vaccinator, only people outside the appointments of its centres that day), by kind and reader; once per window per gateway thread',
     labelNames: ['kind', 'reader'] as const,
     registers: [this.registry],
   });
