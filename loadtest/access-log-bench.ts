@@ -8,17 +8,24 @@
  * - a citizen listing their beneficiaries (a logged read);
  * - the protected session search (not personal data: no entry, so the ratio shows the noise).
  *
+ * Each turn starts a fresh gateway for each mode, one at a time, and stops it after its scenarios.
+ * Two long-lived gateways with both logs off (`--control`) differed by up to 14 % in CPU per booking
+ * for a whole run, one way or the other (first ÷ second: 1.14, 0.93, 0.99, 0.91 in four runs): each
+ * process's own luck, which a median of turns cannot average out when every turn meets the same two
+ * processes. With fresh processes that luck is a turn's, and the median spreads it over both modes.
+ * Every turn's gateways start cold alike (the booking rush runs first; the JIT warms up in its first
+ * moments, for the log's code too).
+ *
  * It prints the rates and the on/off ratios (medians of the turns), and the gateway's CPU time per
  * answer (user + system, all its threads, from /proc: what the log costs the gateway whatever else
  * the machine runs, where a rate on a shared machine swings with its neighbours), and Redis's script
  * calls and script time per answer (INFO commandstats: give it a Redis of its own), and writes them to
- * loadtest/reports/<time>/access-log.md. About a minute; the machine is shared, so compare ratios.
+ * loadtest/reports/<time>/access-log.md. A few minutes; the machine is shared, so compare ratios.
  *
- *   npm run bench:access-log -- [--seconds 4] [--turns 2] [--connections 32] [--profile]
+ *   npm run bench:access-log -- [--seconds 4] [--turns 2] [--connections 32] [--profile] [--control]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +33,7 @@ import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
-import { answers, freePort, profilingArgs, reportProfiles, startProcess, stopAll } from './bench-processes.js';
+import { answers, cpuSeconds, freePort, profilingArgs, reportProfiles, startProcess, stopAll, type BenchProcess } from './bench-processes.js';
 import { wrkGet, wrkPost } from './bench-scenarios.js';
 import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
 
@@ -37,6 +44,11 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     /** write V8 CPU profiles of each gateway's thread into the run's folder (profiles-on, profiles-off) */
     profile: { type: 'boolean', default: false },
+    /**
+     * the control: both gateways with the log off, so the ratios show what the bench itself does
+     * to two identical gateways (it should print about 1.00; see docs/performance.md)
+     */
+    control: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -71,34 +83,18 @@ async function redisCounters(redis: RedisClient): Promise<{ scripts: number; scr
   return { scripts: stat('evalsha', 'calls') + stat('eval', 'calls'), scriptUs: stat('evalsha', 'usec') + stat('eval', 'usec') };
 }
 
-/** CPU time a process has used (user + system, every thread), ms; Linux's /proc. */
-function cpuMs(pid: number): number {
-  // fields after the command's closing parenthesis: state is the 3rd field, utime the 14th, stime the 15th
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-}
 
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
-  const setups = new Map<Mode, { pid: number; base: string; prefix: string; engine: BookingEngine; disconnect: () => void; seats: { token: string; beneficiaryId: string }[]; tokens: string[] }>();
+  /** each mode's citizens (made before any gateway starts: a gateway running while they are written is disturbed) */
+  const setups = new Map<Mode, { prefix: string; engine: BookingEngine; disconnect: () => void; seats: { token: string; beneficiaryId: string }[]; tokens: string[] }>();
   try {
     for (const mode of ['on', 'off'] as const) {
       const prefix = `bench-access-${mode}:${id}:`;
-      const port = await freePort();
-      const gateway = await startProcess({
-        name: `gateway-log-${mode}`,
-        script: 'gateway/main.js',
-        nodeArgs: profilingArgs(args.profile, join(runDir, `profiles-${mode}`)),
-        // no worker: the outbox keeps what both write, so each pays the same for it
-        env: { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: `bench_access_${id}`, TEEKA_ENV: 'demo', PORT: String(port), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ACCESS_LOG: mode },
-        port,
-        logDir: runDir,
-        ready: answers(`http://127.0.0.1:${port}/healthz`),
-      });
       const redis = connectRedis({ address: config.redis, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
       const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp } });
       const accounts = Math.ceil((POOL * TURNS) / 20);
-      progress(`gateway with the access log ${mode}: ${accounts * 20} beneficiaries in ${accounts} logged-in accounts`);
+      progress(`citizens for the gateway with the access log ${mode}: ${accounts * 20} beneficiaries in ${accounts} logged-in accounts`);
       const people = await loggedInCitizens(engine, config.secret, config.testOtp, {
         accounts,
         mobileOf: (i) => `9999${String(i).padStart(6, '0')}`,
@@ -106,8 +102,6 @@ async function main(): Promise<void> {
         photoIdOf: (i, b) => `2${String(i).padStart(9, '0')}${String(b).padStart(2, '0')}`,
       });
       setups.set(mode, {
-        pid: gateway.child.pid!,
-        base: `http://127.0.0.1:${port}`,
         prefix,
         engine,
         disconnect: () => redis.disconnect(),
@@ -115,6 +109,21 @@ async function main(): Promise<void> {
         tokens: people.slice(0, 500).map((c) => c.token),
       });
     }
+    /** a fresh gateway of `mode` for one turn (the log on or off; both off for --control) */
+    const startGateway = async (mode: Mode, turn: number): Promise<{ process: BenchProcess; base: string }> => {
+      const port = await freePort();
+      const process = await startProcess({
+        name: `gateway-log-${mode}-turn-${turn + 1}`,
+        script: 'gateway/main.js',
+        nodeArgs: profilingArgs(args.profile, join(runDir, `profiles-${mode}`)),
+        // no worker: the outbox keeps what both write, so each pays the same for it
+        env: { TEEKA_REDIS_PREFIX: setups.get(mode)!.prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: `bench_access_${id}`, TEEKA_ENV: 'demo', PORT: String(port), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ACCESS_LOG: args.control ? 'off' : mode },
+        port,
+        logDir: runDir,
+        ready: answers(`http://127.0.0.1:${port}/healthz`),
+      });
+      return { process, base: `http://127.0.0.1:${port}` };
+    };
 
     const results: Record<string, Record<Mode, number[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
     /** the gateway's CPU µs per ok answer, per scenario and mode */
@@ -122,14 +131,14 @@ async function main(): Promise<void> {
     /** Redis's script calls and script time (µs) per ok answer, per scenario and mode */
     const redisSide: Record<string, Record<Mode, { scripts: number; scriptUs: number }[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
     const statsRedis = connectRedis({ address: config.redis, keyPrefix: '', role: 'tool' });
-    const measured = async <T extends { okPerSecond: number }>(scenario: string, setup: { pid: number }, mode: Mode, run: () => Promise<T>): Promise<T> => {
-      const before = cpuMs(setup.pid);
+    const measured = async <T extends { okPerSecond: number }>(scenario: string, gateway: BenchProcess, mode: Mode, run: () => Promise<T>): Promise<T> => {
+      const before = cpuSeconds(gateway);
       const redisBefore = await redisCounters(statsRedis);
       const result = await run();
       const redisAfter = await redisCounters(statsRedis);
       const answers = result.okPerSecond * SECONDS;
       if (answers > 0) {
-        cpu[scenario]![mode].push(((cpuMs(setup.pid) - before) * 1000) / answers);
+        cpu[scenario]![mode].push(((cpuSeconds(gateway) - before) * 1e6) / answers);
         redisSide[scenario]![mode].push({ scripts: (redisAfter.scripts - redisBefore.scripts) / answers, scriptUs: (redisAfter.scriptUs - redisBefore.scriptUs) / answers });
       }
       return result;
@@ -147,11 +156,12 @@ async function main(): Promise<void> {
         const seats = setup.seats.slice(turn * POOL, (turn + 1) * POOL);
         const hot = await setup.engine.publishSession({ center_id: center.center_id, date: today + 1 + turn, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: seats.length, capacity_dose2: 0 });
         if (!hot.ok) throw new Error(`publishSession: ${hot.status}`);
+        const gateway = await startGateway(mode, turn);
         progress(`turn ${turn + 1}, log ${mode}: booking rush, beneficiary lists, protected search (${SECONDS} s each)`);
-        const rush = await measured('booking', setup, mode, () => wrkPost({
+        const rush = await measured('booking', gateway.process, mode, () => wrkPost({
           scenario: `access-${mode}-rush-${turn}`,
           target: 'POST /appointment/schedule, a new citizen per request',
-          url: setup.base,
+          url: gateway.base,
           path: '/api/v2/appointment/schedule',
           seconds: SECONDS,
           connections: CONNECTIONS,
@@ -162,12 +172,12 @@ async function main(): Promise<void> {
         }));
         results.booking![mode].push(rush.okPerSecond);
         if (rush.okPerSecond * SECONDS >= 0.9 * POOL) saturated.push(`turn ${turn + 1} log ${mode}`);
-        const lists = await measured('beneficiaries', setup, mode, () => wrkGet({ scenario: `access-${mode}-beneficiaries-${turn}`, target: 'GET /appointment/beneficiaries', url: setup.base, paths: ['/api/v2/appointment/beneficiaries'], tokens: setup.tokens, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
+        const lists = await measured('beneficiaries', gateway.process, mode, () => wrkGet({ scenario: `access-${mode}-beneficiaries-${turn}`, target: 'GET /appointment/beneficiaries', url: gateway.base, paths: ['/api/v2/appointment/beneficiaries'], tokens: setup.tokens, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
         results.beneficiaries![mode].push(lists.okPerSecond);
-        const search = await measured('search', setup, mode, () => wrkGet({
+        const search = await measured('search', gateway.process, mode, () => wrkGet({
           scenario: `access-${mode}-search-${turn}`,
           target: 'protected calendarByDistrict',
-          url: setup.base,
+          url: gateway.base,
           paths: [`/api/v2/appointment/sessions/calendarByDistrict?district_id=${district}&date=${formatCowinDate(today)}`],
           tokens: setup.tokens,
           gzip: true,
@@ -176,6 +186,7 @@ async function main(): Promise<void> {
           scratchDir: runDir,
         }));
         results.search![mode].push(search.okPerSecond);
+        await gateway.process.stop();
       }
     }
 
@@ -199,7 +210,8 @@ async function main(): Promise<void> {
     });
     const redisTable = formatTable(['Redis per ok answer (median of turns; the whole server: run on a Redis of its own)', 'script calls, log on', 'log off', 'script µs, log on', 'log off'], redisRows);
     statsRedis.disconnect();
-    const report = `# Access log cost\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.\n\n${table}\n\n${cpuTable}\n\n${redisTable}\n${saturated.length ? `\nBooking turns that booked most of their pool of ${POOL} (their rate is a lower bound): ${saturated.join(', ')}.\n` : ''}`;
+    const title = args.control ? 'Access log cost: the control (both gateways with the log off; "log on" is the first gateway)' : 'Access log cost';
+    const report = `# ${title}\n\n${new Date().toISOString()}, ${TURNS} turns of ${SECONDS} s, ${CONNECTIONS} connections, one gateway thread each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.\n\n${table}\n\n${cpuTable}\n\n${redisTable}\n${saturated.length ? `\nBooking turns that booked most of their pool of ${POOL} (their rate is a lower bound): ${saturated.join(', ')}.\n` : ''}`;
     writeFileSync(join(runDir, 'access-log.md'), report);
     console.log(`\n${report}\nwritten to ${join(runDir, 'access-log.md')}`);
   } finally {
