@@ -1,14 +1,16 @@
 /**
  * The access log: one entry per read or change of personal data, who, from where, what, outcome.
  * The gateway appends each entry to the outbox (kind `access`) before it answers, so an answer that
- * carried personal data always has its entry (an accepted booking's goes in its booking script, the
- * same call: engine.book's `accessEntry`), and the worker writes it to PostgreSQL's append-only
+ * carried personal data always has its entry (a citizen's accepted booking carries its entry inside
+ * its own appointment entry, written by the booking script: engine.book's `access`, and
+ * `bookingAccessEntry`), and the worker writes it to PostgreSQL's append-only
  * `access_log` exactly once (by entry id), chained: each row's hash covers the previous row's hash
  * and its own fields (`accessRowHash`), which `npm run audit -- verify` recomputes.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { keys } from './keys.js';
+import type { AccessChange, AppointmentChange, OutboxEvent } from './records.js';
 import type { LuaScripts } from './scripts.js';
 
 export const ACCESS_ACTOR_KINDS = ['citizen', 'vaccinator', 'admin', 'anonymous'] as const;
@@ -67,11 +69,56 @@ export function peopleOf(entry: AccessEntry): string[] {
 
 /**
  * A new entry's id in the outbox (the worker writes each id once). A booking's entry, which its
- * booking script appends once, is named by the booking's new appointment id: no random id to draw
- * in a rush, and the entry names its booking.
+ * appointment entry carries, is named by the booking's appointment id: one per booking however
+ * often the outbox entry is read, and the entry names its booking.
  */
 export function accessEntryId(appointmentId?: string): string {
   return appointmentId === undefined ? `access:${randomUUID()}` : `access:booking:${appointmentId}`;
+}
+
+/**
+ * What a citizen's booking call gives its booking script for the access log: the route that books
+ * (`METHOD pattern`) and the client's address. Everything else the entry holds, the booking knows.
+ */
+export interface BookingAccess {
+  route: string;
+  address: string;
+}
+
+/**
+ * The access log entry of a citizen's accepted booking, read from its appointment entry (version 1,
+ * with `access`; includes/booking.lua): who is the account, what are the account, the people booked
+ * and the new appointment, and the outcome is the booked answer's 200. It is the entry the gateway's
+ * wrapper would make of that call and its answer (gateway/access-log.ts entryOf;
+ * test/gateway/access-log.test.ts holds the two equal), made without costing the rush a JSON
+ * entry per booking. Undefined for any other appointment change.
+ */
+export function bookingAccessEntry(change: AppointmentChange): AccessEntry | undefined {
+  if (!change.access || change.version !== 1) return undefined;
+  const space = change.access.route.indexOf(' ');
+  return {
+    at: change.at,
+    actor_kind: 'citizen',
+    actor: change.account_id,
+    partner: '',
+    address: change.access.address,
+    method: change.access.route.slice(0, space),
+    route: change.access.route.slice(space + 1),
+    objects: [`account:${change.account_id}`, ...change.beneficiaries.map((b) => `beneficiary:${b.id}`), `appointment:${change.appointment_id}`],
+    status: 200,
+  };
+}
+
+/** Every access log entry in outbox events, in outbox order: `access` entries, and those bookings carry. */
+export function accessEntriesOf(events: readonly OutboxEvent[]): { eventId: string; change: AccessChange }[] {
+  const entries: { eventId: string; change: AccessChange }[] = [];
+  for (const event of events) {
+    if (event.kind === 'access') entries.push({ eventId: event.eventId, change: event.change });
+    if (event.kind !== 'appointment') continue;
+    const booked = bookingAccessEntry(event.change);
+    if (booked) entries.push({ eventId: accessEntryId(event.change.appointment_id), change: booked });
+  }
+  return entries;
 }
 
 /** Entries sent in one script call at most. */

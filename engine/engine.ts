@@ -18,7 +18,7 @@ import {
   photoIdHashOf,
   sha256Hex,
 } from './ids.js';
-import { accessEntryId } from './access-log.js';
+import type { BookingAccess } from './access-log.js';
 import { KeyRing } from './certificate-keys.js';
 import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
 import { FairAdmission } from './fair-admission.js';
@@ -122,12 +122,12 @@ export interface BookingRequest {
   /** a client-chosen key: the same request retried with it books once and gets the same answer */
   idempotencyKey?: string | undefined;
   /**
-   * The access log entry (JSON, engine/access-log.ts AccessEntry) of the answer this booking gets
-   * if accepted, given its new appointment id and security codes: the booking script appends it to
-   * the outbox with the booking, in the same call (includes/booking.lua). An outcome with
-   * `accessLogged` had it appended; any other outcome (a refusal, a replay) did not.
+   * For the access log of a citizen's call: its route and address. If the booking is accepted, its
+   * appointment's outbox entry carries them, and that entry is the call's access log entry
+   * (engine/access-log.ts bookingAccessEntry), in the outbox with the booking. An outcome with
+   * `accessLogged` had it so; any other outcome (a refusal, a replay) did not.
    */
-  accessEntry?: ((appointmentId: string, securityCodes: SecurityCode[]) => string) | undefined;
+  access?: BookingAccess | undefined;
 }
 
 /** A beneficiary's security code on an appointment. */
@@ -199,9 +199,9 @@ interface BookingCall {
   beneficiaryIds: string[];
   /** the client's idempotency key, '-' without one (the record's key is then never written) */
   idempotencyKey: string;
-  /** the access log entry's id and the entry, appended if the booking is accepted; '' for none */
-  accessId: string;
-  accessEntry: string;
+  /** for the access log: the route that books ('' for none) and the client's address */
+  accessRoute: string;
+  accessAddress: string;
 }
 
 export class BookingEngine {
@@ -593,13 +593,13 @@ export class BookingEngine {
       codeDigits,
       beneficiaryIds,
       idempotencyKey: idempotencyKey ?? '-',
-      accessId: request.accessEntry ? accessEntryId(appointmentId) : '',
-      accessEntry: request.accessEntry ? request.accessEntry(appointmentId, securityCodes) : '',
+      accessRoute: request.access?.route ?? '',
+      accessAddress: request.access?.address ?? '',
     });
     if (reply instanceof Error) throw reply;
     const status = code(reply);
     if (status === Status.OK) {
-      return { ok: true, status, appointmentId: reply[1] as string, availableAfter: reply[2] as number, securityCodes, accessLogged: request.accessEntry !== undefined };
+      return { ok: true, status, appointmentId: reply[1] as string, availableAfter: reply[2] as number, securityCodes, accessLogged: request.access !== undefined };
     }
     if (status === Status.REPLAYED) {
       // the first answer's codes, as the appointment keeps them
@@ -632,7 +632,7 @@ export class BookingEngine {
     const args: (string | number)[] = [now, today, this.idempotencyTtlMs, this.availabilityCap];
     for (const b of bookings) {
       batchKeys.push(keys.session(b.sessionId), keys.account(b.accountId), keys.appointment(b.appointmentId), keys.idempotency(b.accountId, b.idempotencyKey));
-      args.push(b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, b.fingerprint, b.codeDigits, b.accessId, b.accessEntry, b.beneficiaryIds.length, ...b.beneficiaryIds);
+      args.push(b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, b.fingerprint, b.codeDigits, b.accessRoute, b.accessAddress, b.beneficiaryIds.length, ...b.beneficiaryIds);
     }
     // a booking whose call Redis refused comes back as an Error element (ioredis's reply parser)
     const replies = (await this.scripts.run('bookAppointments', batchKeys, args)) as (unknown[] | Error)[];
@@ -652,7 +652,7 @@ export class BookingEngine {
   private bookingCall(b: BookingCall, now: number, today: number): { keys: string[]; args: (string | number)[] } {
     return {
       keys: [keys.session(b.sessionId), keys.account(b.accountId), keys.appointment(b.appointmentId), keys.idempotency(b.accountId, b.idempotencyKey), keys.outbox(), keys.availability()],
-      args: [b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, now, today, b.fingerprint, this.idempotencyTtlMs, this.availabilityCap, b.codeDigits, b.accessId, b.accessEntry, ...b.beneficiaryIds],
+      args: [b.appointmentId, b.sessionId, b.accountId, b.slot, b.dose, now, today, b.fingerprint, this.idempotencyTtlMs, this.availabilityCap, b.codeDigits, b.accessRoute, b.accessAddress, ...b.beneficiaryIds],
     };
   }
 

@@ -23,7 +23,9 @@
  *   (`keys.beneficiaryCertificates`): markVaccinated-6.lua; revokeCertificate-3.lua.
  * - outbox entry (`keys.outbox`): includes/appendOutbox.lua (`id`, `kind`, `data` JSON), from every
  *   booking-domain script; the shape of each kind's `data` is checked by `parseOutboxEntry`. The
- *   `access` kind is written from TypeScript by engine/access-log.ts, in the same layout.
+ *   `access` kind is written by engine/access-log.ts's scripts, in the same layout; a citizen's
+ *   accepted booking carries its access log entry inside its `appointment` entry instead
+ *   (`accessEntriesOf` reads both).
  * - dead letter (`keys.outboxDeadLetters`): setAsideOutboxEntries-2.lua.
  * - availability entry (`keys.availability`): includes/publishAvailability.lua.
  * - login revocation entry (`keys.loginRevocations`): includes/revokeLogin.lua.
@@ -770,6 +772,9 @@ const appointmentChange = z.object({
     )
     .min(1),
   expired: z.array(z.object({ appointment_id: z.string().min(1), beneficiary_id: beneficiaryId })).optional(),
+  // a citizen's accepted booking: the call's route and address, for its access log entry
+  // (includes/booking.lua; engine/access-log.ts bookingAccessEntry)
+  access: z.strictObject({ route: z.string().regex(/^[A-Z]+ \/\S*$/).max(200), address: z.string().max(100) }).optional(),
 });
 
 const operatorChange = z.object({

@@ -17,7 +17,7 @@
  * reaches for outside them are (CENTRE_WORK_ROUTES).
  */
 import type { AccessLogOptions } from '../engine/config.js';
-import { AccessLog, peopleOf, type AccessActorKind, type AccessEntry, type CountedReader } from '../engine/access-log.js';
+import { AccessLog, peopleOf, type AccessActorKind, type AccessEntry, type BookingAccess, type CountedReader } from '../engine/access-log.js';
 import { keys } from '../engine/keys.js';
 import { parseApiKey } from '../engine/partners.js';
 import type { Operators } from '../engine/operators.js';
@@ -250,20 +250,30 @@ export function isAccessEntry(status: number): boolean {
 }
 
 /**
- * For a route whose script can append the entry itself: the entry (JSON) of `response`, to pass to
- * the script, or undefined when the wrapper logs this call itself (the log is off, or the reader is
- * counted by the watch, which needs its own script). Call it with the very answer the route will
- * return when the script reports the entry appended. (A booking made but answered 503 because the
- * replicas fell short keeps its entry, as it keeps the booking: it was made, and the client may
- * learn of it by its retry.)
+ * For a citizen's booking, whose booking script carries the call's entry in the appointment's own
+ * outbox entry: what the script needs (the route and the client's address), and `logged`, to hand
+ * back the accepted booking's answer through; or undefined when the wrapper logs this call itself
+ * (the log is off, or the reader is counted by the watch, which needs its own script). The entry so
+ * carried is `bookingAccessEntry`'s (engine/access-log.ts): the entry `entryOf` makes of a booking
+ * call and its booked answer, so only a route whose accepted answer is that may use this. (A
+ * booking made but answered 503 because the replicas fell short keeps its entry, as it keeps the
+ * booking: it was made, and the client may learn of it by its retry.)
  */
-export function accessEntryInScript(request: HttpRequest): ((response: HttpResponse) => string) | undefined {
-  const pending = request.accessEntry;
+export function accessInScript(request: HttpRequest): { access: BookingAccess; logged: (answer: HttpResponse) => HttpResponse } | undefined {
+  const pending = request.accessInScript;
   if (!pending) return undefined;
-  return (response) => {
-    pending.madeFor = response;
-    return pending.entryFor(response);
+  return {
+    access: { route: `${methodOf(request)} ${request.route}`, address: request.remoteAddress },
+    logged: (answer) => {
+      pending.loggedAnswer = answer;
+      return answer;
+    },
   };
+}
+
+/** The method an entry names: HEAD reads what GET reads. */
+function methodOf(request: HttpRequest): string {
+  return request.method === 'HEAD' ? 'GET' : request.method;
 }
 
 /** Log every call of `handler` (a personal-data route) that answered an entry's status, before the answer leaves. */
@@ -272,12 +282,12 @@ function logged(ctx: GatewayContext, log: AccessLog, watch: AccessWatch, handler
     const caller = callerOf(ctx, request);
     const reader = watch.readerOf(caller);
     // a reader the watch counts needs its own script (appendAccessEntry-2); anyone else's entry may
-    // ride in the route's (a booking's): the route hands back unchanged the very answer whose entry
-    // its script appended, and only that answer counts as logged
-    if (!reader) request.accessEntry = { entryFor: (response) => JSON.stringify(entryOf(ctx, request, caller, response)) };
+    // ride in the route's (a citizen's booking): only the very answer the route hands back through
+    // `accessInScript(request).logged` counts as logged
+    if (!reader) request.accessInScript = {};
     const response = await handler(request);
     if (!isAccessEntry(response.status)) return response;
-    if (request.accessEntry?.madeFor === response) return response;
+    if (request.accessInScript?.loggedAnswer === response) return response;
     const entry = entryOf(ctx, request, caller, response);
     const counts = reader ? watch.countedObjects(caller, entry) : [];
     if (!reader || counts.length === 0) {
@@ -300,7 +310,7 @@ function entryOf(ctx: GatewayContext, request: HttpRequest, caller: ReturnType<t
     actor: caller.actor,
     partner: caller.partner,
     address: request.remoteAddress,
-    method: request.method === 'HEAD' ? 'GET' : request.method,
+    method: methodOf(request),
     route: request.route,
     objects: objects.length > MAX_OBJECTS ? objects.slice(0, MAX_OBJECTS) : objects,
     status: response.status,

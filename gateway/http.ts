@@ -50,10 +50,10 @@ export interface HttpRequest {
   /** the body's JSON value once parseBody has read it, so that the access log need not parse the body again */
   bodyValue?: unknown;
   /**
-   * Set by the access log (gateway/access-log.ts) on a personal-data route whose own script may append
-   * the entry: how to make the entry of an answer, and the answer the route had it made for.
+   * Set by the access log (gateway/access-log.ts) on a personal-data route whose own script may carry
+   * the entry (a citizen's booking): the answer the route reports logged so, once it has one.
    */
-  accessEntry?: { entryFor: (response: HttpResponse) => string; madeFor?: HttpResponse };
+  accessInScript?: { loggedAnswer?: HttpResponse };
 }
 
 export interface HttpResponse {

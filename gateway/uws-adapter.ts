@@ -251,7 +251,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       route: '',
       // set by some routes later: present from the start so that every request keeps one shape
       bodyValue: undefined,
-      accessEntry: undefined,
+      accessInScript: undefined,
     };
 
     /** `closeConnection`: end the connection after this response even if the client would keep it */

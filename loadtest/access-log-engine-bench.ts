@@ -1,8 +1,8 @@
 /**
  * `npm run bench:access-log-engine`: what a booking's access log entry costs at the engine, without
- * HTTP, on one Redis: the same bookings with no entry (`off`), with the entry appended by the booking
- * script itself (`in script`, what the gateway does for an accepted booking: engine.book's
- * `accessEntry`), and with the entry appended in a call of its own after the booking answered (`own
+ * HTTP, on one Redis: the same bookings with no entry (`off`), with the entry carried by the
+ * booking's own outbox entry (`in script`, what the gateway does for an accepted booking: engine.book's
+ * `access`), and with the entry appended in a call of its own after the booking answered (`own
  * call`, what the gateway did before, coalesced per turn by engine/access-log.ts). Callers are a
  * closed loop, as a rush's clients are (each sends its next booking when answered), so the latency an
  * extra call adds shows in the rate. Modes take turns in rotated order; medians of the rounds, and
@@ -46,7 +46,7 @@ async function scriptCounters(): Promise<{ calls: number; usec: number }> {
   return { calls: Number(match?.[1] ?? 0), usec: Number(match?.[2] ?? 0) };
 }
 
-/** The entry the gateway makes for an accepted booking (gateway/access-log.ts), for one beneficiary. */
+/** The entry of an accepted booking (engine/access-log.ts bookingAccessEntry), for one beneficiary, as a call of its own. */
 function entryOf(accountId: string, beneficiaryId: string, appointmentId: string): AccessEntry {
   const objects = [`account:${accountId}`, `beneficiary:${beneficiaryId}`, `appointment:${appointmentId}`];
   return { at: engine.now(), actor_kind: 'citizen', actor: accountId, partner: '', address: '127.0.0.1', method: 'POST', route: '/api/v2/appointment/schedule', objects, status: 200 };
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
         const beneficiaryId = ids[i]!;
         const request = { accountId, sessionId: session.sessionId, slot: slots[0]!, dose: 1, beneficiaryIds: [beneficiaryId] };
         if (mode === 'in script') {
-          const booked = await engine.book({ ...request, accessEntry: (appointmentId) => JSON.stringify(entryOf(accountId, beneficiaryId, appointmentId)) });
+          const booked = await engine.book({ ...request, access: { route: 'POST /api/v2/appointment/schedule', address: '127.0.0.1' } });
           if (!booked.ok || !booked.accessLogged) throw new Error(`booking refused or not logged: ${booked.status}`);
           return;
         }

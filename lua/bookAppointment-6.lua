@@ -27,9 +27,10 @@
     ARGV[10] availability stream cap
     ARGV[11] random decimal digits, 4 per beneficiary in order: each one's security code. The engine
              draws them (node:crypto): Redis seeds Lua's math.random alike for every script run
-    ARGV[12] access log entry id (`access:booking:<appointment id>`), appended with ARGV[13] when the booking is
-             accepted; '' for none (includes/booking)
-    ARGV[13] the access log entry (JSON, engine/access-log.ts AccessEntry), '' for none
+    ARGV[12] for the access log: the route that books, `METHOD pattern`, carried with ARGV[13] in the
+             appointment's outbox entry when the booking is accepted; '' when the caller logs the call
+             itself (includes/booking)
+    ARGV[13] for the access log: the client's address
     ARGV[14..] beneficiary reference ids
 
   Output:
@@ -49,5 +50,5 @@ local ids = {}
 for i = 14, #ARGV do ids[#ids + 1] = ARGV[i] end
 return bookAppointment(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], {
   appointmentId = ARGV[1], sessionId = ARGV[2], accountId = ARGV[3], slot = ARGV[4], dose = ARGV[5],
-  fingerprint = ARGV[8], codeDigits = ARGV[11], accessId = ARGV[12], accessEntry = ARGV[13], ids = ids,
+  fingerprint = ARGV[8], codeDigits = ARGV[11], accessRoute = ARGV[12], accessAddress = ARGV[13], ids = ids,
 }, { now = tonumber(ARGV[6]), today = tonumber(ARGV[7]), idempotencyTtl = ARGV[9], availabilityCap = ARGV[10] })

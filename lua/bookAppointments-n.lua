@@ -22,7 +22,7 @@
     ARGV[4] availability stream cap
     ARGV[5..] per booking, in order: appointment id (new, unique), session id, account id, slot label,
               dose, request fingerprint ('' without an idempotency key), security code digits (4 per
-              beneficiary), access log entry id ('' for none), access log entry, the number of
+              beneficiary), access log route ('' for none), client address, the number of
               beneficiaries n, then the n beneficiary reference ids (bookAppointment's ARGV[1..5], ARGV[8],
               ARGV[11..13] and ARGV[14..])
 
@@ -43,7 +43,7 @@ for i = 1, (#KEYS - 2) / 4 do
   for j = 1, count do ids[j] = ARGV[a + 9 + j] end
   replies[i] = bookAppointment(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], outboxKey, availabilityKey, {
     appointmentId = ARGV[a], sessionId = ARGV[a + 1], accountId = ARGV[a + 2], slot = ARGV[a + 3], dose = ARGV[a + 4],
-    fingerprint = ARGV[a + 5], codeDigits = ARGV[a + 6], accessId = ARGV[a + 7], accessEntry = ARGV[a + 8], ids = ids,
+    fingerprint = ARGV[a + 5], codeDigits = ARGV[a + 6], accessRoute = ARGV[a + 7], accessAddress = ARGV[a + 8], ids = ids,
   }, shared, pending)
   a = a + 10 + count
 end

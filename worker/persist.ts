@@ -14,9 +14,9 @@
  */
 import type pg from 'pg';
 import { appendAccessEntries } from './access-log.js';
+import { accessEntriesOf } from '../engine/access-log.js';
 import { inTransaction } from './database.js';
 import type {
-  AccessChange,
   AccountChange,
   AppointmentChange,
   BeneficiaryChange,
@@ -291,15 +291,15 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
   const appointments: (AppointmentChange & { eventId: string; streamId: string; raw: string })[] = [];
   const operators: OperatorChange[] = [];
   const certificates: CertificateChange[] = [];
-  const accessEntries: { eventId: string; change: AccessChange }[] = [];
+  // the `access` entries' and those citizens' bookings carry, in outbox order
+  const accessEntries = accessEntriesOf(events);
   for (const event of events) {
-    if (event.kind === 'access') accessEntries.push({ eventId: event.eventId, change: event.change });
-    else if (event.kind === 'operator') operators.push(event.change);
+    if (event.kind === 'operator') operators.push(event.change);
     else if (event.kind === 'certificate') certificates.push(event.change);
     else if (event.kind === 'account') accounts.push(event.change);
     else if (event.kind === 'session') sessions.push(event.change);
     else if (event.kind === 'beneficiary') beneficiaries.push(event.change);
-    else appointments.push({ ...event.change, eventId: event.eventId, streamId: event.streamId, raw: event.raw });
+    else if (event.kind === 'appointment') appointments.push({ ...event.change, eventId: event.eventId, streamId: event.streamId, raw: event.raw });
   }
   const expiries = appointments.flatMap((a) =>
     (a.expired ?? []).map((x) => ({ appointmentId: x.appointment_id, beneficiaryId: x.beneficiary_id, supersededBy: a.appointment_id, at: a.at })),

@@ -4,7 +4,7 @@ import { formatCowinDate } from '../../engine/dates.js';
 import type { SecurityCode } from '../../engine/engine.js';
 import { ADMISSION_PATTERN, isUnderFairAdmission } from '../../engine/fair-admission.js';
 import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
-import { accessEntryInScript } from '../access-log.js';
+import { accessInScript } from '../access-log.js';
 import { outcomeResponse } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
@@ -90,9 +90,8 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
           return outcomeResponse(checked);
         }
       }
-      // the access log entry of the answer, made before the booking: the booking script appends it
-      const entryInScript = accessEntryInScript(request);
-      let answer: HttpResponse | undefined;
+      // an accepted booking's access log entry rides in its appointment's outbox entry
+      const logInScript = accessInScript(request);
       const outcome = await engine.book({
         accountId: citizen.accountId,
         sessionId: session_id,
@@ -100,13 +99,13 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         dose,
         beneficiaryIds: beneficiaries,
         idempotencyKey,
-        accessEntry: entryInScript && ((appointmentId, securityCodes) => entryInScript((answer = bookedAnswer(appointmentId, securityCodes)))),
+        access: logInScript?.access,
       });
       metrics.booking(outcome.status);
       if (!outcome.ok) return outcomeResponse(outcome);
       if (admission) await markAdmissionUsed(ctx, session_id, citizen.accountId, admission);
-      if (outcome.accessLogged && answer) return answer;
-      return bookedAnswer(outcome.appointmentId, outcome.securityCodes);
+      const answer = bookedAnswer(outcome.appointmentId, outcome.securityCodes);
+      return outcome.accessLogged && logInScript ? logInScript.logged(answer) : answer;
     }),
   );
 

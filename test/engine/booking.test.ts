@@ -1,6 +1,8 @@
 import type { RedisClient } from '../../engine/redis.js';
 import { BookingEngine, type BookingRequest } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
+import { accessEntriesOf } from '../../engine/access-log.js';
+import { parseOutboxEntry } from '../../engine/records.js';
 import { Status } from '../../engine/status.js';
 import { localInstant, yearOf } from '../../engine/dates.js';
 import { defineSession, SessionInputError } from '../../engine/sessions.js';
@@ -378,13 +380,12 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
       expect((await readOutbox(redis)).filter((e) => e.kind === 'appointment')).toHaveLength(2);
     });
 
-    test("an accepted booking's access log entry is appended by its own script, alone and in a batch; a refused or replayed one appends none", async ({ engine, makeEngine, redis }) => {
+    test("an accepted booking's access log entry rides in its appointment entry, alone and in a batch; a refused or replayed one carries none", async ({ engine, makeEngine, redis }) => {
       const sessionId = await publishSession(engine, { capacity_dose1: 2, capacity_dose2: 0, slot_capacity: everySlot(engine, demoCenterId(engine), 2) });
       const slot = slotsOf(engine, demoCenterId(engine))[0]!;
       const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 4);
-      const entryOf = (appointmentId: string, codes: { beneficiaryId: string; code: string }[]) =>
-        JSON.stringify({ appointment: appointmentId, codes: codes.map((c) => `${c.beneficiaryId}=${c.code}`) });
-      const request = (i: number, idempotencyKey?: string): BookingRequest => ({ accountId, sessionId, slot, dose: 1, beneficiaryIds: [beneficiaryIds[i]!], idempotencyKey, accessEntry: entryOf });
+      const access = { route: 'POST /api/v2/appointment/schedule', address: '203.0.113.7' };
+      const request = (i: number, idempotencyKey?: string): BookingRequest => ({ accountId, sessionId, slot, dose: 1, beneficiaryIds: [beneficiaryIds[i]!], idempotencyKey, access });
 
       // alone (the single-booking script), then a batch of four in one turn: accepted, replayed, refused twice
       const alone = makeEngine({ coalesce: false });
@@ -395,16 +396,29 @@ describe.each(testCountries())('$name', ({ country, morning }) => {
         ['OK', true], ['OK', true], ['REPLAYED', false], ['FULL', false], ['ALREADY_BOOKED', false],
       ]); // prettier-ignore
 
-      // each accepted booking's entry follows its appointment entry, with the appointment id and the codes it answered
-      const outbox = await readOutbox(redis);
+      // each accepted booking's appointment entry carries the call's route and address, and nothing else is appended
+      const outbox = (await redis.xrange(keys.outbox(), '-', '+')).map(parseOutboxEntry);
       const accepted = [first, batch[0]!].map((o) => (o.ok ? o : expect.fail('accepted')));
-      const expected = accepted.flatMap((o) => [
-        { kind: 'appointment', id: `appointment:${o.appointmentId}:1` },
-        { kind: 'access', data: JSON.parse(entryOf(o.appointmentId, o.securityCodes)) },
-      ]);
-      expect(outbox.filter((e) => e.kind === 'appointment' || e.kind === 'access')).toMatchObject(expected);
-      // named by the booking's appointment: one entry per booking, whoever replays it
-      expect(outbox.filter((e) => e.kind === 'access').map((e) => e.id)).toEqual(accepted.map((o) => `access:booking:${o.appointmentId}`));
+      const appointments = outbox.filter((e) => e.kind === 'appointment');
+      expect(appointments.map((e) => [e.eventId, e.change.access])).toEqual(accepted.map((o) => [`appointment:${o.appointmentId}:1`, access]));
+      expect(outbox.filter((e) => e.kind === 'access')).toEqual([]);
+      // read as entries: one per booking, named by its appointment, whoever replays it
+      expect(accessEntriesOf(outbox)).toEqual(
+        accepted.map((o, i) => ({
+          eventId: `access:booking:${o.appointmentId}`,
+          change: {
+            at: engine.now(),
+            actor_kind: 'citizen',
+            actor: accountId,
+            partner: '',
+            address: '203.0.113.7',
+            method: 'POST',
+            route: '/api/v2/appointment/schedule',
+            objects: [`account:${accountId}`, `beneficiary:${beneficiaryIds[i]}`, `appointment:${o.appointmentId}`],
+            status: 200,
+          },
+        })),
+      );
     });
   });
 

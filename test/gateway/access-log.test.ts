@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../engine/config.js';
+import { accessEntriesOf } from '../../engine/access-log.js';
 import { keys } from '../../engine/keys.js';
 import { parseOutboxEntry, type AccessChange, type StreamEntry } from '../../engine/records.js';
 import { isAccessEntry, logPersonalDataAccess, NOT_PERSONAL_ROUTES, PERSONAL_DATA_ROUTES } from '../../gateway/access-log.js';
@@ -47,10 +48,10 @@ afterAll(async () => {
   await pool?.end();
 });
 
-/** The access entries in the outbox (the worker has not drained them in these tests until asked). */
+/** The access entries in the outbox, those bookings carry too (the worker has not drained them in these tests until asked). */
 async function accessEntries(): Promise<AccessChange[]> {
   const entries = ((await gateway.redis.xrange(keys.outbox(), '-', '+')) as StreamEntry[]).map(parseOutboxEntry);
-  return entries.flatMap((e) => (e.kind === 'access' ? [e.change] : []));
+  return accessEntriesOf(entries).map((e) => e.change);
 }
 
 /** What one call appended to the log: it must be exactly one entry. */
@@ -176,7 +177,7 @@ describe('entries', () => {
 });
 
 describe("a booking's entry", () => {
-  it('is appended by the booking script for an accepted booking, and by the wrapper for a replay: one entry each, the same content', async () => {
+  it("rides in an accepted booking's appointment entry, and is appended by the wrapper for a replay: one entry each, the same content", async () => {
     const centerId = gateway.engine.country.data.centers[2]!.center_id;
     const published = await gateway.engine.publishSession({ center_id: centerId, date: gateway.engine.today() + 1, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 5, capacity_dose2: 0 });
     if (!published.ok) throw new Error('publish failed');
@@ -195,10 +196,14 @@ describe("a booking's entry", () => {
       expect(entry).toMatchObject({ actor_kind: 'citizen', partner: '', method: 'POST', route: '/api/v2/appointment/schedule', status: 200 });
       expect(entry.objects).toEqual([`account:${entry.actor}`, `beneficiary:${beneficiaryId}`, `appointment:${appointmentId}`]);
     }
-    // the script's entry is the one right after the booking's own outbox entry
+    expect(booked.entry.address).not.toBe('');
+    expect({ ...booked.entry, at: 0 }).toEqual({ ...replayed.entry, at: 0 });
+    // the booking's entry is its appointment entry's, named by the appointment; the replay's is an entry of its own
     const outbox = ((await gateway.redis.xrange(keys.outbox(), '-', '+')) as StreamEntry[]).map(parseOutboxEntry);
-    const at = outbox.findIndex((e) => e.eventId === `appointment:${appointmentId}:1`);
-    expect(outbox[at + 1]).toMatchObject({ kind: 'access', change: booked.entry });
+    const booking = outbox.find((e) => e.eventId === `appointment:${appointmentId}:1`);
+    expect(booking?.kind === 'appointment' && booking.change.access).toEqual({ route: 'POST /api/v2/appointment/schedule', address: booked.entry.address });
+    const named = accessEntriesOf(outbox).filter((e) => e.change.objects.includes(`appointment:${appointmentId}`));
+    expect(named.map((e) => e.eventId)).toEqual([`access:booking:${appointmentId}`, expect.stringMatching(/^access:[0-9a-f-]{36}$/)]);
   });
 });
 

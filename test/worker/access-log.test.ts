@@ -2,7 +2,8 @@
  * The access log in real PostgreSQL: entries from the outbox land once each (a replayed batch adds
  * nothing), numbered and chained; the database refuses to edit or delete a row, the application's
  * role holds only SELECT and INSERT; a superuser who edits or deletes a row anyway (triggers off)
- * is caught by `npm run audit -- verify`; `audit query` answers by who, by whose data and since when.
+ * is caught by `npm run audit -- verify`; `audit query` answers by who, by whose data and since when;
+ * a citizen's booking's entry, carried by its appointment entry, lands like any other.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import type { RedisClient } from '../../engine/redis.js';
 import { verifyAccessChain, queryAccessLog } from '../../worker/access-log.js';
 import { parseOutboxEntry, type StreamEntry } from '../../worker/outbox.js';
 import { writeBatch } from '../../worker/persist.js';
+import { accountWithBeneficiaries, demoCenterId, publishSession, slotsOf } from '../support/booking.js';
 import { DATABASE_URL, describe, expect, test } from './support.js';
 
 const run = promisify(execFile);
@@ -111,5 +113,38 @@ describe('access log', () => {
     const lines = cli.stdout.trim().split('\n').map((line) => JSON.parse(line));
     expect(lines).toEqual([expect.objectContaining({ actor: 'vax-2', at: new Date(1_777_600_060_000).toISOString(), objects: ['beneficiary:7', 'beneficiary:8'] })]);
     expect((await auditCli(schema, 'query', '--since', 'yesterday')).code).toBe(2);
+  });
+
+  test("a citizen's booking: its appointment entry carries its access entry, which lands once, chained, beside the appointment", async ({ engine, redis, pool }) => {
+    const sessionId = await publishSession(engine);
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 2);
+    const access = { route: 'POST /api/v2/appointment/schedule', address: '198.51.100.4' };
+    const booked = await engine.book({ accountId, sessionId, slot: slotsOf(engine, demoCenterId(engine))[0]!, dose: 1, beneficiaryIds, access });
+    if (!booked.ok || !booked.accessLogged) throw new Error(`booking refused or not logged: ${booked.status}`);
+    // and an entry of its own after it (a vaccinator's lookup): the chain keeps outbox order
+    await new AccessLog(new LuaScripts(redis), () => engine.now()).append(entry({ objects: [`appointment:${booked.appointmentId}`] }));
+    const events = await outbox(redis);
+
+    expect((await writeBatch(pool, events)).accessEntries).toBe(2);
+    expect((await writeBatch(pool, events)).accessEntries).toBe(0);
+    const { rows } = await pool.query('SELECT seq, entry_id, actor_kind, actor, partner, address, method, route, objects, status FROM access_log ORDER BY seq');
+    expect(rows.map((r) => ({ ...r, seq: Number(r.seq) }))).toEqual([
+      {
+        seq: 1,
+        entry_id: `access:booking:${booked.appointmentId}`,
+        actor_kind: 'citizen',
+        actor: accountId,
+        partner: '',
+        address: '198.51.100.4',
+        method: 'POST',
+        route: '/api/v2/appointment/schedule',
+        objects: [`account:${accountId}`, ...beneficiaryIds.map((id) => `beneficiary:${id}`), `appointment:${booked.appointmentId}`],
+        status: 200,
+      },
+      expect.objectContaining({ seq: 2, actor: 'vax-1', objects: [`appointment:${booked.appointmentId}`] }),
+    ]);
+    expect(await verifyAccessChain(pool)).toEqual({ rows: 2, problem: null });
+    // the appointment itself is written too, a row per person
+    expect((await pool.query('SELECT 1 FROM appointments WHERE appointment_id = $1', [booked.appointmentId])).rowCount).toBe(beneficiaryIds.length);
   });
 });
