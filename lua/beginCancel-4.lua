@@ -39,33 +39,14 @@ local held = rcall('HMGET', appointmentKey, 'pending', 'claim', 'day_end')
 if held[1] == 'book' then return { Status.APPOINTMENT_NOT_FOUND } end
 if held[1] == 'move' then return { Status.STALE_APPOINTMENT } end
 
-local targets = {}
-if #ARGV >= FIRST_BENEFICIARY_ARG then
-  local seen = {}
-  for i = FIRST_BENEFICIARY_ARG, #ARGV do
-    local id = ARGV[i]
-    if not appointment.status[id] then return { Status.BENEFICIARY_NOT_FOUND, id } end
-    if appointment.status[id] ~= 'booked' then return { Status.APPOINTMENT_NOT_ACTIVE } end
-    if not seen[id] then
-      seen[id] = true
-      targets[#targets + 1] = id
-    end
-  end
-else
-  targets = liveBeneficiaries(appointment)
-end
+local targets, refusal = cancelTargets(appointment, { unpack(ARGV, FIRST_BENEFICIARY_ARG) })
+if not targets then return refusal end
 if #targets == 0 then return { Status.APPOINTMENT_NOT_ACTIVE } end
 if now >= tonumber(held[3]) then return { Status.TOO_LATE_TO_CHANGE } end
 
 -- every check passed: write
-local dose, count = appointment.dose, #targets
-for _, id in ipairs(targets) do
-  appointment.status[id] = 'cancelled'
-  rcall('HSET', appointmentKey, 'status:' .. id, 'cancelled')
-  local raw = rcall('HGET', accountKey, 'ben:' .. id)
-  if raw and cjson.decode(raw)['appt' .. dose] == appointmentId then setDosePointer(accountKey, id, dose, '', 0) end
-end
-appointment.version = rcall('HINCRBY', appointmentKey, 'version', 1)
+local count = #targets
+cancelBeneficiaries(accountKey, appointmentKey, appointmentId, appointment, targets)
 local n = rcall('HINCRBY', appointmentKey, 'changes', 1)
 rcall('HSET', appointmentKey, 'release:' .. n, cjson.encode({ session_id = appointment.session_id, claim = held[2], count = count }))
 rcall('ZADD', intentsKey, deadline, 'release:' .. appointmentId .. ':' .. n)

@@ -39,48 +39,19 @@ local appointment = readAppointment(appointmentKey)
 if not appointment or appointment.account_id ~= accountId then return { Status.APPOINTMENT_NOT_FOUND } end
 if appointment.session_id ~= expectedSessionId then return { Status.STALE_APPOINTMENT } end
 
-local targets = {}
-if #ARGV >= FIRST_BENEFICIARY_ARG then
-  local seen = {}
-  for i = FIRST_BENEFICIARY_ARG, #ARGV do
-    local id = ARGV[i]
-    if not appointment.status[id] then return { Status.BENEFICIARY_NOT_FOUND, id } end
-    if appointment.status[id] ~= 'booked' then return { Status.APPOINTMENT_NOT_ACTIVE } end
-    if not seen[id] then
-      seen[id] = true
-      targets[#targets + 1] = id
-    end
-  end
-else
-  for _, id in ipairs(appointment.bens) do
-    if appointment.status[id] == 'booked' then targets[#targets + 1] = id end
-  end
-end
+local targets, refusal = cancelTargets(appointment, { unpack(ARGV, FIRST_BENEFICIARY_ARG) })
+if not targets then return refusal end
 if #targets == 0 then return { Status.APPOINTMENT_NOT_ACTIVE } end
 
 local dayEnd = tonumber(rcall('HGET', sessionKey, 'day_end'))
 if dayEnd and now >= dayEnd then return { Status.TOO_LATE_TO_CHANGE } end
 
 -- every check passed: write
-local dose = appointment.dose
-local bucket = capacityBucket(dose)
+local bucket = capacityBucket(appointment.dose)
 local count = #targets
 rcall('HINCRBY', sessionKey, 'booked' .. bucket, -count)
 rcall('HINCRBY', sessionKey, 'slotbooked:' .. appointment.slot, -count)
-for _, id in ipairs(targets) do
-  appointment.status[id] = 'cancelled'
-  rcall('HSET', appointmentKey, 'status:' .. id, 'cancelled')
-  local raw = rcall('HGET', accountKey, 'ben:' .. id)
-  if raw then
-    local ben = cjson.decode(raw)
-    if ben['appt' .. dose] == appointmentId then
-      ben['appt' .. dose] = ''
-      ben['appt' .. dose .. '_day'] = 0
-      rcall('HSET', accountKey, 'ben:' .. id, cjson.encode(ben))
-    end
-  end
-end
-appointment.version = rcall('HINCRBY', appointmentKey, 'version', 1)
+cancelBeneficiaries(accountKey, appointmentKey, appointmentId, appointment, targets)
 appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':' .. appointment.version, 'appointment',
   appointmentEvent(appointmentId, appointment, 'cancelled', now))
 publishAvailability(availabilityKey, sessionKey, appointment.session_id, availabilityCap, { appointment.slot })

@@ -40,6 +40,7 @@ local rcall = redis.call
 --- @include "includes/sessionFacts"
 --- @include "includes/readSession"
 --- @include "includes/eligibility"
+--- @include "includes/idempotency"
 
 local accountKey, appointmentKey, idempotencyKey, intentsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local appointmentId, sessionId, accountId, slot = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -48,38 +49,14 @@ local fingerprint, idempotencyTtl, codeDigits, deadline = ARGV[8], ARGV[9], ARGV
 local factsJson, clientKey = ARGV[12], ARGV[13]
 local FIRST_BENEFICIARY_ARG = 14
 
-if fingerprint ~= '' then
-  local previous = rcall('GET', idempotencyKey)
-  if previous then
-    local sep = string.find(previous, '|', 1, true)
-    if string.sub(previous, 1, sep - 1) == fingerprint then
-      -- the engine reads whether that booking is still pending, and if so finishes it
-      return { Status.REPLAYED, string.sub(previous, sep + 1) }
-    end
-    return { Status.IDEMPOTENCY_MISMATCH }
-  end
-end
-
-if dose ~= 1 and dose ~= 2 and dose ~= 3 then return { Status.INVALID_DOSE } end
+-- on a replay the engine reads whether that booking is still pending, and if so finishes it
+local replay = replayOrMismatch(idempotencyKey, fingerprint)
+if replay then return replay end
 
 local session = sessionFromFacts(factsJson)
-if not session then return { Status.SESSION_NOT_FOUND } end
-local windowProblem = bookingWindowProblem(session, now)
-if windowProblem then return { windowProblem } end
-if not session.slotCap then return { Status.INVALID_SLOT } end
-
-local ids, seen = {}, {}
-for i = FIRST_BENEFICIARY_ARG, #ARGV do
-  local id = ARGV[i]
-  if seen[id] then return { Status.DUPLICATE_BENEFICIARY, id } end
-  seen[id] = true
-  ids[#ids + 1] = id
-end
+local ids, problem = checkBookingRequest(dose, session, now, { unpack(ARGV, FIRST_BENEFICIARY_ARG) }, codeDigits, 'holdAppointment')
+if not ids then return problem end
 local count = #ids
-if count == 0 then return { Status.BENEFICIARY_NOT_FOUND, '' } end
-if #codeDigits < 4 * count or string.find(codeDigits, '%D') then
-  return redis.error_reply('holdAppointment: ARGV[10] must hold 4 random digits per beneficiary')
-end
 
 local bens, refusal, refusedId = eligibleBeneficiaries(accountKey, ids, dose, session, today, nil)
 if not bens then return { refusal, refusedId } end

@@ -38,11 +38,8 @@ if pending == 'book' and moveNumber == '' then
   for _, superseded in ipairs(held[2] and cjson.decode(held[2]) or {}) do before[superseded.beneficiary_id] = superseded end
   local dose = appointment.dose
   for _, id in ipairs(appointment.bens) do
-    local raw = rcall('HGET', accountKey, 'ben:' .. id)
-    if raw and cjson.decode(raw)['appt' .. dose] == appointmentId then
-      local previous = before[id]
-      setDosePointer(accountKey, id, dose, previous and previous.appointment_id or '', previous and previous.day or 0)
-    end
+    local previous = before[id]
+    repointDose(accountKey, id, dose, appointmentId, previous and previous.appointment_id or '', previous and previous.day or 0)
   end
   rcall('DEL', appointmentKey)
   rcall('ZREM', intentsKey, 'book:' .. appointmentId)

@@ -32,3 +32,51 @@ local function appointmentEvent(appointmentId, appointment, action, now)
     created_at = appointment.created_at, beneficiaries = beneficiaries,
   }
 end
+
+-- The beneficiaries still booked on an appointment read by readAppointment.
+local function liveBeneficiaries(appointment)
+  local live = {}
+  for _, id in ipairs(appointment.bens) do
+    if appointment.status[id] == 'booked' then live[#live + 1] = id end
+  end
+  return live
+end
+
+-- The beneficiaries a cancel names (`named`, each counted once), or every one still booked when it
+-- names none. Returns the list, or nil and the refusal.
+local function cancelTargets(appointment, named)
+  if #named == 0 then return liveBeneficiaries(appointment) end
+  local targets, seen = {}, {}
+  for _, id in ipairs(named) do
+    if not appointment.status[id] then return nil, { Status.BENEFICIARY_NOT_FOUND, id } end
+    if appointment.status[id] ~= 'booked' then return nil, { Status.APPOINTMENT_NOT_ACTIVE } end
+    if not seen[id] then
+      seen[id] = true
+      targets[#targets + 1] = id
+    end
+  end
+  return targets
+end
+
+-- Point a beneficiary's dose at another appointment (or at none: '' and day 0), but only while it
+-- still points at `fromAppointmentId`: a later booking of the same dose keeps its pointer.
+local function repointDose(accountKey, id, dose, fromAppointmentId, toAppointmentId, toDay)
+  local raw = rcall('HGET', accountKey, 'ben:' .. id)
+  if not raw then return end
+  local ben = cjson.decode(raw)
+  if ben['appt' .. dose] ~= fromAppointmentId then return end
+  ben['appt' .. dose] = toAppointmentId
+  ben['appt' .. dose .. '_day'] = toDay
+  rcall('HSET', accountKey, 'ben:' .. id, cjson.encode(ben))
+end
+
+-- Cancel `targets` (from cancelTargets) on the appointment: their status, their dose pointers, and
+-- the appointment's version, which names the outbox entry the caller then appends.
+local function cancelBeneficiaries(accountKey, appointmentKey, appointmentId, appointment, targets)
+  for _, id in ipairs(targets) do
+    appointment.status[id] = 'cancelled'
+    rcall('HSET', appointmentKey, 'status:' .. id, 'cancelled')
+    repointDose(accountKey, id, appointment.dose, appointmentId, '', 0)
+  end
+  appointment.version = rcall('HINCRBY', appointmentKey, 'version', 1)
+end

@@ -26,6 +26,7 @@
 --- @include "includes/eligibility"
 --- @include "includes/appendOutbox"
 --- @include "includes/publishAvailability"
+--- @include "includes/idempotency"
 
 -- Remember that `slot` of a session changed, to publish the session once after the batch.
 local function notePending(pending, sessionKey, sessionId, slot)
@@ -53,36 +54,13 @@ local function bookAppointment(sessionKey, accountKey, appointmentKey, idempoten
   local appointmentId, sessionId, accountId, slot = b.appointmentId, b.sessionId, b.accountId, b.slot
   local dose, now, today, fingerprint, codeDigits = tonumber(b.dose), c.now, c.today, b.fingerprint, b.codeDigits
 
-  if fingerprint ~= '' then
-    local previous = rcall('GET', idempotencyKey)
-    if previous then
-      local sep = string.find(previous, '|', 1, true)
-      if string.sub(previous, 1, sep - 1) == fingerprint then
-        return { Status.REPLAYED, string.sub(previous, sep + 1) }
-      end
-      return { Status.IDEMPOTENCY_MISMATCH }
-    end
-  end
-
-  if dose ~= 1 and dose ~= 2 and dose ~= 3 then return { Status.INVALID_DOSE } end
+  local replay = replayOrMismatch(idempotencyKey, fingerprint)
+  if replay then return replay end
 
   local session = readSession(sessionKey, slot)
-  if not session then return { Status.SESSION_NOT_FOUND } end
-  local windowProblem = bookingWindowProblem(session, now)
-  if windowProblem then return { windowProblem } end
-  if not session.slotCap then return { Status.INVALID_SLOT } end
-
-  local ids, seen = {}, {}
-  for _, id in ipairs(b.ids) do
-    if seen[id] then return { Status.DUPLICATE_BENEFICIARY, id } end
-    seen[id] = true
-    ids[#ids + 1] = id
-  end
+  local ids, problem = checkBookingRequest(dose, session, now, b.ids, codeDigits, 'bookAppointment')
+  if not ids then return problem end
   local count = #ids
-  if count == 0 then return { Status.BENEFICIARY_NOT_FOUND, '' } end
-  if #codeDigits < 4 * count or string.find(codeDigits, '%D') then
-    return redis.error_reply('bookAppointment: the security code digits must be 4 random digits per beneficiary')
-  end
 
   local bens, refusal, refusedId = eligibleBeneficiaries(accountKey, ids, dose, session, today, nil)
   if not bens then return { refusal, refusedId } end

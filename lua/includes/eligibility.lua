@@ -6,6 +6,31 @@
   longer counts as live. `ownAppointmentId` is the appointment being moved by a reschedule, which
   must not block itself.
 ]]
+--- @include "includes/readSession"
+
+-- The checks of a new booking before its beneficiaries' (the same order in every booking script):
+-- the dose, the session (nil: not found), its booking window, the slot, the beneficiaries named
+-- (each once, at least one) and the security code digits (4 per beneficiary, else a script error
+-- naming `script`). Returns the distinct ids, or nil and the reply.
+local function checkBookingRequest(dose, session, now, named, codeDigits, script)
+  if dose ~= 1 and dose ~= 2 and dose ~= 3 then return nil, { Status.INVALID_DOSE } end
+  if not session then return nil, { Status.SESSION_NOT_FOUND } end
+  local windowProblem = bookingWindowProblem(session, now)
+  if windowProblem then return nil, { windowProblem } end
+  if not session.slotCap then return nil, { Status.INVALID_SLOT } end
+  local ids, seen = {}, {}
+  for _, id in ipairs(named) do
+    if seen[id] then return nil, { Status.DUPLICATE_BENEFICIARY, id } end
+    seen[id] = true
+    ids[#ids + 1] = id
+  end
+  if #ids == 0 then return nil, { Status.BENEFICIARY_NOT_FOUND, '' } end
+  if #codeDigits < 4 * #ids or string.find(codeDigits, '%D') then
+    return nil, redis.error_reply(script .. ': the security code digits must be 4 random digits per beneficiary')
+  end
+  return ids
+end
+
 local function eligibilityProblem(ben, dose, session, today, ownAppointmentId)
   local age = session.year - ben.birth_year
   if age < session.min_age then return Status.AGE_NOT_ELIGIBLE end

@@ -24,12 +24,3 @@ local function setDosePointer(accountKey, id, dose, appointmentId, day)
   ben['appt' .. dose .. '_day'] = day
   rcall('HSET', accountKey, 'ben:' .. id, cjson.encode(ben))
 end
-
--- The beneficiaries still booked on an appointment read by readAppointment.
-local function liveBeneficiaries(appointment)
-  local live = {}
-  for _, id in ipairs(appointment.bens) do
-    if appointment.status[id] == 'booked' then live[#live + 1] = id end
-  end
-  return live
-end
