@@ -2,13 +2,16 @@
  * The worker process (`npm run worker`; `npm start` runs it beside the gateway): migrates the
  * schema, loads the master data, checks that Redis agrees with PostgreSQL (worker/deployment.ts:
  * it refuses an emptied or foreign Redis, exit 2), then drains the outbox into PostgreSQL until
- * SIGTERM or SIGINT, or until Redis is emptied under it (exit 2).
+ * SIGTERM or SIGINT, or until Redis is emptied under it (exit 2); and resolves the partitioned
+ * booking's expired intents (worker/outbox-worker.ts, TEEKA_WORKER_SWEEP_MS).
  * Settings: engine/config.ts (REDIS_URL, TEEKA_REDIS_PREFIX, DATABASE_URL, TEEKA_COUNTRY) and
  * worker/settings.ts (TEEKA_PG_SCHEMA, TEEKA_WORKER_*).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, settingsOrExit } from '../engine/config.js';
+import { BookingEngine } from '../engine/engine.js';
 import { loadCountry } from '../engine/masterdata.js';
+import { PartitionedBooking } from '../engine/partitioned-booking.js';
 import { Partitions } from '../engine/partitions.js';
 import { connectRedis } from '../engine/redis.js';
 import { openPool } from './database.js';
@@ -66,13 +69,14 @@ async function main(): Promise<void> {
   const masterData = await saveMasterData(pool, country);
   log(`worker: master data: ${masterData.states} states, ${masterData.districts} districts, ${masterData.centers} centres`);
 
+  const partitions = new Partitions(config.partitions);
   const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'worker' });
   redis.on('error', (err) => log(`worker: Redis: ${err.message}`));
   // never drain an emptied or foreign Redis into this PostgreSQL
   const place = { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
   let deploymentId: string | null;
   try {
-    deploymentId = await admitRedis(redis, pool, place, new Partitions(config.partitions), (line) => log(`worker: ${line}`));
+    deploymentId = await admitRedis(redis, pool, place, partitions, (line) => log(`worker: ${line}`));
   } catch (err) {
     if (!(err instanceof RedisDisagrees)) throw err;
     console.error(`worker: not starting: ${err.message}`);
@@ -80,7 +84,10 @@ async function main(): Promise<void> {
     await pool.end();
     process.exit(DISAGREEMENT_EXIT_CODE);
   }
-  const worker = new OutboxWorker({ redis, redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, pool, settings, durability: config.durability, log });
+  // the engine only for the partitioned booking's recovery (the sweeper's pass): its clock, partitions and durability
+  const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock, durability: config.durability, partitions });
+  const intents = new PartitionedBooking(engine);
+  const worker = new OutboxWorker({ redis, redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, pool, settings, durability: config.durability, intents, log });
   shutdown = async () => {
     await worker.stop();
     await pool.end();

@@ -17,6 +17,13 @@
  * split until it stands alone, and it is moved to the dead-letter stream (dead-letter.ts).
  *
  * Several workers may run at once: each is a consumer of the group and a Bull worker of the queue.
+ *
+ * Given the partitioned booking (`intents`), it is also the intents' sweeper
+ * (engine/partitioned-booking.md, "Recovery"): every TEEKA_WORKER_SWEEP_MS it resolves, over every
+ * partition, the intents of operations whose process stopped between two steps and whose deadline
+ * has passed, which nobody else may ever meet again (the citizen never retries). A pass never
+ * touches an intent before its deadline, so it cannot race a step still running; two workers'
+ * passes may meet the same intent, which the steps' idempotence makes harmless.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -26,6 +33,7 @@ import type { RedisAddress, RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
 import { NO_REPLICA_WAIT, ReplicaAcknowledgement, type DurabilityOptions } from '../engine/durability.js';
 import { keys } from '../engine/keys.js';
+import type { PartitionedBooking } from '../engine/partitioned-booking.js';
 import { describeSetAside, persistOutboxEntries } from './dead-letter.js';
 import { ensureOutboxGroup, OUTBOX_GROUP, outboxKeyWithPrefix, readOutboxEntries, type StreamEntry } from './outbox.js';
 import type { BatchWriteReport } from './persist.js';
@@ -47,6 +55,8 @@ export interface OutboxWorkerOptions {
    * replicas hold it. Default none.
    */
   durability?: DurabilityOptions;
+  /** the partitioned booking whose expired intents this worker resolves (see above). Default: none */
+  intents?: PartitionedBooking;
   /** this worker's consumer name in the group. Default: host, pid and a random part */
   consumer?: string;
   /** progress and trouble lines. Default: stdout */
@@ -64,17 +74,20 @@ export interface WorkerTotals {
   claimed: number;
   /** entries PostgreSQL refused for good, moved to the dead-letter stream */
   setAside: number;
+  /** the partitioned booking's expired intents this worker resolved */
+  intentsResolved: number;
 }
 
 export class OutboxWorker {
   readonly consumer: string;
-  readonly totals: WorkerTotals = { batches: 0, events: 0, rows: 0, failedAttempts: 0, claimed: 0, setAside: 0 };
+  readonly totals: WorkerTotals = { batches: 0, events: 0, rows: 0, failedAttempts: 0, claimed: 0, setAside: 0, intentsResolved: 0 };
   private readonly redis: RedisClient;
   private readonly pool: pg.Pool;
   private readonly settings: WorkerSettings;
   private readonly log: (line: string) => void;
   private readonly persist: PersistQueue;
   private readonly replicas: ReplicaAcknowledgement;
+  private readonly intents: PartitionedBooking | undefined;
   private reader: RedisClient | undefined;
   private stopping = false;
   private readLoop: Promise<void> | undefined;
@@ -90,6 +103,7 @@ export class OutboxWorker {
     this.log = options.log ?? ((line) => console.log(line));
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
     this.replicas = new ReplicaAcknowledgement(this.redis, options.durability ?? NO_REPLICA_WAIT);
+    this.intents = options.intents;
     this.persist = openPersistQueue({ redisAddress: options.redisAddress, redisKeyPrefix: options.redisKeyPrefix, settings: options.settings });
   }
 
@@ -119,6 +133,7 @@ export class OutboxWorker {
     this.readLoop = this.readOutbox();
     this.every('claiming abandoned entries', settings.claimIntervalMs, () => this.claimAbandoned());
     if (settings.quotaSnapshotMs > 0) this.every('quota snapshot', settings.quotaSnapshotMs, () => this.snapshotQuotas());
+    if (this.intents && settings.sweepMs > 0) this.every('sweeping expired intents', settings.sweepMs, () => this.sweepIntents(this.intents!));
     this.every('progress line', settings.logEveryMs, async () => this.logProgress());
     // the gateways show what this publishes, and "unknown" once no worker has for a while
     await this.publishDepth().catch((err: Error) => this.log(`worker: queue depth failed: ${err.message}`));
@@ -281,6 +296,13 @@ export class OutboxWorker {
 
   private async beat(): Promise<void> {
     await this.redis.set(keys.persistConsumer(this.consumer), String(Date.now()), 'PX', this.settings.heartbeatMs);
+  }
+
+  private async sweepIntents(intents: PartitionedBooking): Promise<void> {
+    const resolved = await intents.resolveAllExpiredIntents();
+    if (resolved === 0) return;
+    this.totals.intentsResolved += resolved;
+    this.log(`worker: resolved ${resolved} expired intent${resolved === 1 ? '' : 's'} of stopped bookings, cancels or reschedules (${this.totals.intentsResolved} since start)`);
   }
 
   private async snapshotQuotas(): Promise<void> {

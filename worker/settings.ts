@@ -58,6 +58,11 @@ export interface WorkerSettings {
   depthPublishMs: number;
   /** TEEKA_PG_STATEMENT_TIMEOUT_MS: a batch that takes longer fails and is retried. Default 30000 */
   statementTimeoutMs: number;
+  /**
+   * TEEKA_WORKER_SWEEP_MS: how often the worker resolves the partitioned booking's expired intents
+   * (worker/sweeper.ts); 0 turns it off. Default 5000
+   */
+  sweepMs: number;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -96,6 +101,7 @@ export function loadWorkerSettings(env: NodeJS.ProcessEnv = process.env): Worker
     logEveryMs: integer(env, 'TEEKA_WORKER_LOG_MS', 5000, 100, 3_600_000),
     depthPublishMs: integer(env, 'TEEKA_WORKER_DEPTH_MS', 1000, 100, 60_000),
     statementTimeoutMs: integer(env, 'TEEKA_PG_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    sweepMs: integer(env, 'TEEKA_WORKER_SWEEP_MS', 5000, 0, 3_600_000),
   };
   if (settings.retryCapMs < settings.retryBaseMs) {
     throw new ConfigError('TEEKA_WORKER_RETRY_CAP_MS', `must not be below TEEKA_WORKER_RETRY_BASE_MS (${settings.retryBaseMs})`);
