@@ -338,6 +338,8 @@ const API_ERRORS: Record<Exclude<Status, Status.OK | Status.REPLAYED>, ApiError>
     error: 'Center, date, vaccine and slots of a session with bookings cannot change',
   },
 };
+// frozen: one object per status, shared by every answer (the gateway makes each status's answer once)
+for (const error of Object.values(API_ERRORS)) Object.freeze(error);
 
 export function isSuccess(status: Status): status is Status.OK | Status.REPLAYED {
   return status > 0;

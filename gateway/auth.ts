@@ -129,8 +129,7 @@ export function isResponse(value: object): value is HttpResponse {
 /** The HTTP answer for a refused outcome, with Retry-After where waiting helps. */
 export function outcomeResponse(outcome: Extract<Outcome, { ok: false }>): HttpResponse {
   const error = apiErrorFor(outcome.status);
-  const headers: Record<string, string> = {};
-  if (outcome.retryAfterMs !== undefined && outcome.retryAfterMs > 0) headers['retry-after'] = String(Math.ceil(outcome.retryAfterMs / 1000));
+  const headers = outcome.retryAfterMs !== undefined && outcome.retryAfterMs > 0 ? { 'retry-after': String(Math.ceil(outcome.retryAfterMs / 1000)) } : undefined;
   const body = outcome.beneficiaryId ? { ...error, error: `${error.error} (beneficiary ${outcome.beneficiaryId})` } : error;
   return apiError(body, headers);
 }

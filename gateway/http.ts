@@ -83,9 +83,24 @@ export function jsonValueOf(response: HttpResponse): unknown {
   return made && made.body === response.body ? made.value : undefined;
 }
 
+/**
+ * The answers of the fixed errors (engine/status.ts's API_ERRORS, one object per status), made once:
+ * an opening's refused attempts are mostly the same 409, and serializing it again per attempt was
+ * work and garbage for nothing. Frozen, so that an answer shared by every request cannot be changed
+ * by one (answers are copied, never changed in place: withHeaders, cors.ts).
+ */
+const FIXED_ERROR_ANSWERS = new WeakMap<ApiError, HttpResponse>();
+
 /** A CoWIN-style error body: {"errorCode":"APPOIN0040","error":"…"} */
 export function apiError(error: ApiError, headers?: Record<string, string>): HttpResponse {
-  return json(error.httpStatus, { errorCode: error.errorCode, error: error.error }, headers);
+  if (headers || !Object.isFrozen(error)) return json(error.httpStatus, { errorCode: error.errorCode, error: error.error }, headers);
+  let answer = FIXED_ERROR_ANSWERS.get(error);
+  if (!answer) {
+    const made = json(error.httpStatus, Object.freeze({ errorCode: error.errorCode, error: error.error }));
+    answer = Object.freeze({ ...made, madeFrom: Object.freeze(made.madeFrom!) });
+    FIXED_ERROR_ANSWERS.set(error, answer);
+  }
+  return answer;
 }
 
 export const noContent = (): HttpResponse => ({ status: 204 });

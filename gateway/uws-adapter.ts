@@ -201,115 +201,148 @@ for (const write of ['append', 'set', 'delete', 'sort'] as const) {
 /** uWS gives the address as ASCII text in an ArrayBuffer: decoded straight, without a Buffer view around it. */
 const ADDRESS_TEXT = new TextDecoder('latin1');
 
+/**
+ * One HTTP exchange: the request as routes see it (HttpRequest), and its answer. A class rather than
+ * an object literal with getters and closures per request: at a rush's rate the literal's accessors
+ * and the closures were a good part of what the garbage collector had to clear (a tenth of a refused
+ * booking's CPU was the adapter's per-request setup, a quarter GC). The query, the client address and
+ * the AbortSignal are made only when a route reads them.
+ */
+class UwsExchange implements HttpRequest {
+  readonly headers = {} as Record<HeaderName, string>;
+  body: Buffer | null = null;
+  params: Record<string, string> = {};
+  route = '';
+  // set by some routes later: present from the start so that every request keeps one shape
+  bodyValue: unknown = undefined;
+  accessInScript: { loggedAnswer?: HttpResponse } | undefined = undefined;
+  /** the connection's fate after the answer, as the request asked */
+  private readonly requested: Closing;
+  private readonly started = performance.now();
+  private parsedQuery: URLSearchParams | undefined = undefined;
+  private address: string | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  private aborted = false;
+  private done = false;
+  // the body as it arrives (onData)
+  private chunks: Buffer[] | undefined = undefined;
+  private size = 0;
+
+  constructor(
+    private readonly res: Uws.HttpResponse,
+    req: Uws.HttpRequest,
+    private readonly options: ServerOptions,
+    readonly method: string,
+    readonly path: string,
+    private readonly rawQuery: string,
+  ) {
+    // copy everything out of req now: it is invalid after uWS's callback returns
+    for (const name of READ_HEADERS) this.headers[name] = req.getHeader(name);
+    this.requested = requestedClosing(req.getHeader('connection'));
+  }
+
+  get query(): URLSearchParams {
+    this.parsedQuery ??= this.rawQuery === '' ? NO_QUERY : new URLSearchParams(this.rawQuery);
+    return this.parsedQuery;
+  }
+
+  // from `res` (valid until the response ends or aborts), not from the stack-allocated `req`
+  get remoteAddress(): string {
+    this.address ??= this.aborted ? '' : ADDRESS_TEXT.decode(this.res.getRemoteAddressAsText());
+    return this.address;
+  }
+
+  // most routes never look at the signal: the AbortController is made only when one does
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  /** uWS's onAborted: the client went away; `res` is never touched again */
+  abort(): void {
+    this.done = true;
+    this.aborted = true;
+    this.controller?.abort();
+  }
+
+  /** `closeConnection`: end the connection after this response even if the client would keep it */
+  finish(response: HttpResponse, closeConnection = false): void {
+    if (this.done) return;
+    this.done = true;
+    const closing = closeConnection && this.requested === 'keep-alive' ? 'close' : this.requested;
+    this.res.cork(() => writeResponse(this.res, response, this.method === 'HEAD', closing));
+    this.options.onResponse?.(this, response, performance.now() - this.started);
+  }
+
+  run(): void {
+    let result: HttpResponse | Promise<HttpResponse>;
+    try {
+      result = this.options.handle(this);
+    } catch (err) {
+      this.finish(this.options.onError(err, this));
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (response) => this.finish(response),
+        (err: unknown) => this.finish(this.options.onError(err, this)),
+      );
+    } else {
+      this.finish(result);
+    }
+  }
+
+  /** uWS's onData: a chunk of the body; the last one runs the route */
+  receive(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.done) return;
+    this.size += chunk.byteLength;
+    if (this.size > this.options.maxBodyBytes) {
+      this.finish(this.options.refuse(413), true);
+      return;
+    }
+    // the ArrayBuffer is neutered after this callback: copy it, into Node's pooled memory (a body
+    // is small) rather than an ArrayBuffer of its own per request, which the GC must finalize
+    const copy = Buffer.from(new Uint8Array(chunk));
+    if (isLast && this.chunks === undefined) {
+      this.body = copy;
+      this.run();
+      return;
+    }
+    (this.chunks ??= []).push(copy);
+    if (isLast) {
+      this.body = Buffer.concat(this.chunks, this.size);
+      this.run();
+    }
+  }
+}
+
 export function startServer(options: ServerOptions): Promise<RunningServer> {
   const uws = loadUws(options.allowFallback);
   const app = uws.App();
 
   app.any('/*', (res, req) => {
-    const started = performance.now();
-    // copy everything out of req now: it is invalid after this callback returns
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const url = req.getUrl();
     const rawQuery = req.getQuery() ?? '';
-    const headers = {} as Record<HeaderName, string>;
-    for (const name of READ_HEADERS) headers[name] = req.getHeader(name);
-    const requested = requestedClosing(req.getHeader('connection'));
-
-    // most routes never look at the signal: create the AbortController only when one does
-    let controller: AbortController | undefined;
-    let aborted = false;
-    let done = false;
-    res.onAborted(() => {
-      done = true;
-      aborted = true;
-      controller?.abort();
-    });
-
-    // the query string and the address are parsed only by routes that read them; the address comes
-    // from `res` (valid until the response ends or aborts), not from the stack-allocated `req`
-    let query: URLSearchParams | undefined;
-    let remoteAddress: string | undefined;
-    const request: HttpRequest = {
-      method,
-      path: url,
-      get query() {
-        query ??= rawQuery === '' ? NO_QUERY : new URLSearchParams(rawQuery);
-        return query;
-      },
-      headers,
-      get remoteAddress() {
-        remoteAddress ??= aborted ? '' : ADDRESS_TEXT.decode(res.getRemoteAddressAsText());
-        return remoteAddress;
-      },
-      body: null,
-      get signal() {
-        controller ??= new AbortController();
-        if (aborted) controller.abort();
-        return controller.signal;
-      },
-      params: {},
-      route: '',
-      // set by some routes later: present from the start so that every request keeps one shape
-      bodyValue: undefined,
-      accessInScript: undefined,
-    };
-
-    /** `closeConnection`: end the connection after this response even if the client would keep it */
-    const finish = (response: HttpResponse, closeConnection = false) => {
-      if (done) return;
-      done = true;
-      const closing = closeConnection && requested === 'keep-alive' ? 'close' : requested;
-      res.cork(() => writeResponse(res, response, method === 'HEAD', closing));
-      options.onResponse?.(request, response, performance.now() - started);
-    };
-
-    const run = () => {
-      let result: HttpResponse | Promise<HttpResponse>;
-      try {
-        result = options.handle(request);
-      } catch (err) {
-        finish(options.onError(err, request));
-        return;
-      }
-      if (result instanceof Promise) {
-        result.then(finish, (err: unknown) => finish(options.onError(err, request)));
-      } else {
-        finish(result);
-      }
-    };
+    const exchange = new UwsExchange(res, req, options, method, url, rawQuery);
+    res.onAborted(() => exchange.abort());
 
     if (url.length + rawQuery.length > options.maxUrlBytes) {
-      finish(options.refuse(414), BODY_METHODS.has(method));
+      exchange.finish(options.refuse(414), BODY_METHODS.has(method));
       return;
     }
     if (!BODY_METHODS.has(method)) {
-      run();
+      exchange.run();
       return;
     }
-
-    const declared = Number(headers['content-length'] || 0);
+    const declared = Number(exchange.headers['content-length'] || 0);
     if (declared > options.maxBodyBytes) {
       // refuse without reading: the connection closes, so the unread body cannot confuse the next request
-      finish(options.refuse(413), true);
+      exchange.finish(options.refuse(413), true);
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.onData((chunk, isLast) => {
-      if (done) return;
-      size += chunk.byteLength;
-      if (size > options.maxBodyBytes) {
-        finish(options.refuse(413), true);
-        return;
-      }
-      // the ArrayBuffer is neutered after this callback: copy it, into Node's pooled memory (a body
-      // is small) rather than an ArrayBuffer of its own per request, which the GC must finalize
-      chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) {
-        request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        run();
-      }
-    });
+    res.onData((chunk, isLast) => exchange.receive(chunk, isLast));
   });
 
   if (options.websocket) {
