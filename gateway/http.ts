@@ -114,33 +114,40 @@ export function pdfDownload(filename: string, pdf: Uint8Array): HttpResponse {
   };
 }
 
-interface Route {
-  method: string;
-  /** label for metrics: the pattern, never the concrete path (bounded cardinality) */
-  name: string;
-  segments: string[];
-  handler: Handler;
-}
-
 export interface RouteMatch {
   handler: Handler;
+  /** label for metrics: the pattern, never the concrete path (bounded cardinality) */
   name: string;
   params: Record<string, string>;
 }
+
+/** A route; a static one is its own match (no object made per request). */
+interface Route extends RouteMatch {
+  method: string;
+  segments: string[];
+}
+
+/** The params of every static route: none, one frozen object for all (routes read params, never write them). */
+const NO_PARAMS: Record<string, string> = Object.freeze({});
 
 /**
  * Routes by method and path. Static paths are one map lookup; patterns with `:param` segments are
  * matched segment by segment. A path that exists with another method is told apart (405 vs 404).
  */
 export class Router {
-  private readonly exact = new Map<string, Route>();
+  /** method → static path → route: no key string made per request */
+  private readonly exact = new Map<string, Map<string, Route>>();
   private readonly patterned: Route[] = [];
   private readonly knownPaths = new Set<string>();
 
   add(method: string, pattern: string, handler: Handler): this {
-    const route: Route = { method, name: pattern, segments: pattern.split('/'), handler };
+    const route: Route = { method, name: pattern, segments: pattern.split('/'), handler, params: NO_PARAMS };
     if (pattern.includes(':')) this.patterned.push(route);
-    else this.exact.set(`${method} ${pattern}`, route);
+    else {
+      let byPath = this.exact.get(method);
+      if (!byPath) this.exact.set(method, (byPath = new Map()));
+      byPath.set(pattern, route);
+    }
     this.knownPaths.add(pattern);
     return this;
   }
@@ -155,7 +162,7 @@ export class Router {
 
   /** Put `wrap` around one route's handler (the access log wraps the personal-data routes); no such route throws. */
   wrap(method: string, pattern: string, wrap: (handler: Handler) => Handler): void {
-    const route = this.exact.get(`${method} ${pattern}`) ?? this.patterned.find((r) => r.method === method && r.name === pattern);
+    const route = this.exact.get(method)?.get(pattern) ?? this.patterned.find((r) => r.method === method && r.name === pattern);
     if (!route) throw new Error(`no route ${method} ${pattern} to wrap`);
     route.handler = wrap(route.handler);
   }
@@ -163,8 +170,8 @@ export class Router {
   /** The route for a request, 'method' when the path exists only for other methods, or null. */
   match(method: string, path: string): RouteMatch | 'method' | null {
     const effective = method === 'HEAD' ? 'GET' : method;
-    const exact = this.exact.get(`${effective} ${path}`);
-    if (exact) return { handler: exact.handler, name: exact.name, params: {} };
+    const exact = this.exact.get(effective)?.get(path);
+    if (exact) return exact;
     const segments = path.split('/');
     let pathExists = this.knownPaths.has(path);
     for (const route of this.patterned) {
@@ -201,7 +208,7 @@ export class Router {
 
   /** Every route's metrics label and method (for pre-registering metrics). */
   routes(): { method: string; name: string }[] {
-    return [...this.exact.values(), ...this.patterned].map((r) => ({ method: r.method, name: r.name }));
+    return [...[...this.exact.values()].flatMap((byPath) => [...byPath.values()]), ...this.patterned].map((r) => ({ method: r.method, name: r.name }));
   }
 }
 
