@@ -53,6 +53,8 @@ const PERSIST = '{persist}';
 const OTP_GATE = '{otp}';
 const PARTNERS = '{partners}';
 
+const deadLettersOf = (outbox: string) => `${outbox}:dead-letters`;
+
 /**
  * The keys of one citizen account, all in the account's partition. Methods, not a record of
  * strings: a search builds only the few it uses.
@@ -173,7 +175,12 @@ export const keys = {
    * stream: outbox entries PostgreSQL refused for good (a data error), set aside with the database's
    * error for an operator; beside the outbox, so an entry moves from one to the other atomically
    */
-  outboxDeadLetters: () => `${BOOKING}:outbox:dead-letters`,
+  outboxDeadLetters: () => deadLettersOf(`${BOOKING}:outbox`),
+  /**
+   * stream: the dead letters of one outbox stream (the booking partition's or a partition's,
+   * keys.partitionOutbox), beside it in its slot so that the script moving an entry touches one slot
+   */
+  deadLettersOf: (outbox: string) => deadLettersOf(outbox),
   /**
    * hash: an operator (vaccinator or admin) issued by an admin: role, centre ids, the secret's scrypt
    * hash, active or revoked. In the booking partition because its changes go through the outbox.

@@ -5,7 +5,7 @@
  * A batch that fails with a data error, one that retrying cannot fix, is split in halves and each
  * half written on its own, down to the single entries PostgreSQL refuses. Every other entry is
  * written; the refused ones move, with the database's error, from the outbox to the dead-letter
- * stream (`keys.outboxDeadLetters()`), where /metrics, /teeka/ops/queue, the dashboard and
+ * stream beside it (`keys.deadLettersOf(outbox)`; the booking partition's is `keys.outboxDeadLetters()`), where /metrics, /teeka/ops/queue, the dashboard and
  * `npm run reconcile` show them. Any other failure (PostgreSQL down, a timeout, a deadlock, the
  * documented out-of-order rebooking) fails the batch as before, and Bull retries it.
  *
@@ -123,7 +123,7 @@ function compareStreamIds(a: string, b: string): number {
  * are acknowledged, those refused for good are moved to the dead-letter stream with the error.
  * The commit comes first, so a crash at any point leaves each entry written or still in the outbox.
  */
-export async function persistOutboxEntries(redis: RedisClient, pool: pg.Pool, entries: StreamEntry[]): Promise<OutboxWriteResult> {
+export async function persistOutboxEntries(redis: RedisClient, pool: pg.Pool, entries: StreamEntry[], stream = keys.outbox()): Promise<OutboxWriteResult> {
   const byId = new Map(entries.map((entry) => [entry[0], entry]));
   const refused: { entry: StreamEntry; refusal: Refusal }[] = [];
   const events: OutboxEvent[] = [];
@@ -147,12 +147,13 @@ export async function persistOutboxEntries(redis: RedisClient, pool: pg.Pool, en
       const { outboxId, eventId, kind, refusal } = setAside[i]!;
       args.push(outboxId, eventId, kind, refusal.code, refusal.error, refusal.detail, encodeDeadLetterEntry(fields));
     });
-    await new LuaScripts(redis).run('setAsideOutboxEntries', [keys.outbox(), keys.outboxDeadLetters()], args);
+    await new LuaScripts(redis).run('setAsideOutboxEntries', [stream, keys.deadLettersOf(stream)], args);
   }
   const refusedIds = new Set(setAside.map((s) => s.outboxId));
   await acknowledgeOutboxEntries(
     redis,
     entries.map(([id]) => id).filter((id) => !refusedIds.has(id)),
+    stream,
   );
   return { written, setAside };
 }
@@ -167,19 +168,31 @@ export function describeSetAside({ outboxId, eventId, kind, refusal }: SetAsideE
 // a dead letter's layout is engine/records.ts's
 export type { DeadLetter, DeadLetterSummary } from '../engine/records.js';
 
-/** The dead letters, oldest first, at most `limit` of them. */
-export async function readDeadLetters(redis: RedisClient, limit = 1000): Promise<DeadLetter[]> {
-  const entries = (await redis.xrange(keys.outboxDeadLetters(), '-', '+', 'COUNT', limit)) as StreamEntry[];
-  return entries.map(decodeDeadLetter);
+/** Dead-letter ids are stream ids of several streams: order by when they were set aside. */
+const bySetAside = (a: DeadLetter, b: DeadLetter) => compareStreamIds(a.id, b.id);
+
+/** The dead letters of these outbox streams (default: the booking partition's), oldest first, at most `limit` of them. */
+export async function readDeadLetters(redis: RedisClient, limit = 1000, streams: readonly string[] = [keys.outbox()]): Promise<DeadLetter[]> {
+  const perStream = await Promise.all(streams.map((stream) => redis.xrange(keys.deadLettersOf(stream), '-', '+', 'COUNT', limit) as Promise<StreamEntry[]>));
+  return perStream.flat().map(decodeDeadLetter).sort(bySetAside).slice(0, limit);
 }
 
-/** How many dead letters there are, and the newest `latest` of them. */
-export async function deadLetterBacklog(redis: RedisClient, latest = 5): Promise<{ count: number; latest: DeadLetterSummary[] }> {
-  const count = await redis.xlen(keys.outboxDeadLetters());
+async function deadLetterCounts(redis: RedisClient, streams: readonly string[]): Promise<number[]> {
+  return Promise.all(streams.map((stream) => redis.xlen(keys.deadLettersOf(stream))));
+}
+
+/** How many dead letters these outbox streams have (default: the booking partition's). */
+export async function deadLetterCount(redis: RedisClient, streams: readonly string[] = [keys.outbox()]): Promise<number> {
+  return (await deadLetterCounts(redis, streams)).reduce((sum, n) => sum + n, 0);
+}
+
+/** How many dead letters these outbox streams have (default: the booking partition's), and the newest `latest` of them. */
+export async function deadLetterBacklog(redis: RedisClient, latest = 5, streams: readonly string[] = [keys.outbox()]): Promise<{ count: number; latest: DeadLetterSummary[] }> {
+  const counts = await deadLetterCounts(redis, streams);
+  const count = counts.reduce((sum, n) => sum + n, 0);
   if (count === 0) return { count, latest: [] };
-  const entries = (await redis.xrevrange(keys.outboxDeadLetters(), '+', '-', 'COUNT', latest)) as StreamEntry[];
-  return {
-    count,
-    latest: entries.map(decodeDeadLetter).map(({ id, outboxId, eventId, kind, code, error }) => ({ id, outboxId, eventId, kind, code, error })),
-  };
+  const withLetters = streams.filter((_, i) => counts[i]! > 0);
+  const perStream = await Promise.all(withLetters.map((stream) => redis.xrevrange(keys.deadLettersOf(stream), '+', '-', 'COUNT', latest) as Promise<StreamEntry[]>));
+  const newest = perStream.flat().map(decodeDeadLetter).sort(bySetAside).reverse().slice(0, latest);
+  return { count, latest: newest.map(({ id, outboxId, eventId, kind, code, error }) => ({ id, outboxId, eventId, kind, code, error })) };
 }

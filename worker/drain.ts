@@ -18,17 +18,23 @@ export interface DrainReport {
   setAside: SetAsideEntry[];
 }
 
-export async function drainOutboxDirectly(redis: RedisClient, pool: pg.Pool, batchSize = 500): Promise<DrainReport> {
-  // XACK needs the group; a stream without one (never drained) gets it here
-  await ensureOutboxGroup(redis);
+/** Write what the outbox streams hold (default: the booking partition's; outbox.ts `outboxStreams` for all), stream by stream. */
+export async function drainOutboxDirectly(redis: RedisClient, pool: pg.Pool, batchSize = 500, streams: readonly string[] = [keys.outbox()]): Promise<DrainReport> {
   const report: DrainReport = { events: 0, rows: 0, batches: 0, setAside: [] };
-  for (;;) {
-    const entries = (await redis.xrange(keys.outbox(), '-', '+', 'COUNT', batchSize)) as StreamEntry[];
-    if (!entries.length) return report;
-    const { written, setAside } = await persistOutboxEntries(redis, pool, entries);
-    report.events += written.events;
-    report.rows += written.rows;
-    report.batches += 1;
-    report.setAside.push(...setAside);
+  for (const stream of streams) {
+    // a partition's stream that never held anything is not made here (the booking partition's always is)
+    if (stream !== keys.outbox() && (await redis.xlen(stream)) === 0) continue;
+    // XACK needs the group; a stream without one (never drained) gets it here
+    await ensureOutboxGroup(redis, stream);
+    for (;;) {
+      const entries = (await redis.xrange(stream, '-', '+', 'COUNT', batchSize)) as StreamEntry[];
+      if (!entries.length) break;
+      const { written, setAside } = await persistOutboxEntries(redis, pool, entries, stream);
+      report.events += written.events;
+      report.rows += written.rows;
+      report.batches += 1;
+      report.setAside.push(...setAside);
+    }
   }
+  return report;
 }

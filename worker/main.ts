@@ -2,8 +2,9 @@
  * The worker process (`npm run worker`; `npm start` runs it beside the gateway): migrates the
  * schema, loads the master data, checks that Redis agrees with PostgreSQL (worker/deployment.ts:
  * it refuses an emptied or foreign Redis, exit 2), then drains the outbox into PostgreSQL until
- * SIGTERM or SIGINT, or until Redis is emptied under it (exit 2); and resolves the partitioned
- * booking's expired intents (worker/outbox-worker.ts, TEEKA_WORKER_SWEEP_MS).
+ * SIGTERM or SIGINT, or until Redis is emptied under it (exit 2): the booking partition's outbox
+ * and every partition's (TEEKA_PARTITIONS); and resolves the partitioned booking's expired intents
+ * (worker/outbox-worker.ts, TEEKA_WORKER_SWEEP_MS).
  * Settings: engine/config.ts (REDIS_URL, TEEKA_REDIS_PREFIX, DATABASE_URL, TEEKA_COUNTRY) and
  * worker/settings.ts (TEEKA_PG_SCHEMA, TEEKA_WORKER_*).
  */
@@ -87,7 +88,17 @@ async function main(): Promise<void> {
   // the engine only for the partitioned booking's recovery (the sweeper's pass): its clock, partitions and durability
   const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock, durability: config.durability, partitions });
   const intents = new PartitionedBooking(engine);
-  const worker = new OutboxWorker({ redis, redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, pool, settings, durability: config.durability, intents, log });
+  const worker = new OutboxWorker({
+    redis,
+    redisAddress: config.redis,
+    redisKeyPrefix: config.redisKeyPrefix,
+    pool,
+    settings,
+    durability: config.durability,
+    intents,
+    partitions,
+    log,
+  });
   shutdown = async () => {
     await worker.stop();
     await pool.end();

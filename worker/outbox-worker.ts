@@ -1,8 +1,15 @@
 /**
- * The persistence worker: drains the outbox stream into PostgreSQL.
+ * The persistence worker: drains the outbox streams into PostgreSQL.
  *
- *   outbox stream ──XREADGROUP (batch)──▶ Bull job {ids} ──processor──▶ one PostgreSQL transaction
- *                                                                   └──▶ XACK + XDEL (one MULTI)
+ *   outbox stream ──XREADGROUP (batch)──▶ Bull job {ids, stream} ──processor──▶ one PostgreSQL transaction
+ *                                                                           └──▶ XACK + XDEL (one MULTI)
+ *
+ * The streams: the booking partition's, read with a blocking XREADGROUP, and given the partitions,
+ * each partition's (engine/partitioned-booking.md, "What PostgreSQL sees"). Redis Cluster refuses
+ * one XREADGROUP over keys in several slots, so the partitions' streams are read one call each,
+ * without blocking, in rounds: a round that finds nothing waits, doubling from 10 ms up to
+ * TEEKA_WORKER_BLOCK_MS, and one that finds something goes again at once. Everything below holds
+ * per stream: its own consumer group (same name), its pending entries, its dead letters.
  *
  * Exactly once, whatever dies when:
  * - an entry stays in the stream, pending in the consumer group, until its batch is committed;
@@ -34,8 +41,9 @@ import type pg from 'pg';
 import { NO_REPLICA_WAIT, ReplicaAcknowledgement, type DurabilityOptions } from '../engine/durability.js';
 import { keys } from '../engine/keys.js';
 import type { PartitionedBooking } from '../engine/partitioned-booking.js';
+import type { Partitions } from '../engine/partitions.js';
 import { describeSetAside, persistOutboxEntries } from './dead-letter.js';
-import { ensureOutboxGroup, OUTBOX_GROUP, outboxKeyWithPrefix, readOutboxEntries, type StreamEntry } from './outbox.js';
+import { ensureOutboxGroup, OUTBOX_GROUP, outboxKeyWithPrefix, outboxStreams, readOutboxEntries, type StreamEntry } from './outbox.js';
 import type { BatchWriteReport } from './persist.js';
 import { batchJobId, openPersistQueue, type BatchJob, type PersistQueue } from './queue.js';
 import { publishQueueDepth, readQueueDepth } from './queue-depth.js';
@@ -57,6 +65,8 @@ export interface OutboxWorkerOptions {
   durability?: DurabilityOptions;
   /** the partitioned booking whose expired intents this worker resolves (see above). Default: none */
   intents?: PartitionedBooking;
+  /** the partitions whose outbox streams this worker drains beside the booking partition's. Default: none */
+  partitions?: Partitions;
   /** this worker's consumer name in the group. Default: host, pid and a random part */
   consumer?: string;
   /** progress and trouble lines. Default: stdout */
@@ -88,9 +98,13 @@ export class OutboxWorker {
   private readonly persist: PersistQueue;
   private readonly replicas: ReplicaAcknowledgement;
   private readonly intents: PartitionedBooking | undefined;
+  /** every stream this worker drains, the booking partition's first */
+  private readonly streams: string[];
+  private readonly drained: Set<string>;
   private reader: RedisClient | undefined;
   private stopping = false;
   private readLoop: Promise<void> | undefined;
+  private partitionReadLoop: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<void>>();
   private lastError = '';
@@ -104,6 +118,8 @@ export class OutboxWorker {
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
     this.replicas = new ReplicaAcknowledgement(this.redis, options.durability ?? NO_REPLICA_WAIT);
     this.intents = options.intents;
+    this.streams = outboxStreams(options.partitions);
+    this.drained = new Set(this.streams);
     this.persist = openPersistQueue({ redisAddress: options.redisAddress, redisKeyPrefix: options.redisKeyPrefix, settings: options.settings });
   }
 
@@ -113,7 +129,7 @@ export class OutboxWorker {
 
   async start(): Promise<void> {
     const { settings, queue } = this;
-    await ensureOutboxGroup(this.redis);
+    for (const stream of this.streams) await ensureOutboxGroup(this.redis, stream);
     // alive before the first read: a consumer seen in the group without its key is taken for dead
     await this.beat();
     this.every('heartbeat', Math.max(100, Math.floor(settings.heartbeatMs / 3)), () => this.beat());
@@ -131,6 +147,7 @@ export class OutboxWorker {
 
     this.reader = this.redis.duplicate();
     this.readLoop = this.readOutbox();
+    if (this.streams.length > 1) this.partitionReadLoop = this.readPartitionOutboxes(this.streams.slice(1));
     this.every('claiming abandoned entries', settings.claimIntervalMs, () => this.claimAbandoned());
     if (settings.quotaSnapshotMs > 0) this.every('quota snapshot', settings.quotaSnapshotMs, () => this.snapshotQuotas());
     if (this.intents && settings.sweepMs > 0) this.every('sweeping expired intents', settings.sweepMs, () => this.sweepIntents(this.intents!));
@@ -138,7 +155,8 @@ export class OutboxWorker {
     // the gateways show what this publishes, and "unknown" once no worker has for a while
     await this.publishDepth().catch((err: Error) => this.log(`worker: queue depth failed: ${err.message}`));
     this.every('queue depth', settings.depthPublishMs, () => this.publishDepth());
-    this.log(`worker: consumer ${this.consumer} reading ${outboxKeyWithPrefix(this.redis)} in batches of ${settings.batchSize}`);
+    const partitionStreams = this.streams.length > 1 ? ` and the ${this.streams.length - 1} partitions' outbox streams` : '';
+    this.log(`worker: consumer ${this.consumer} reading ${outboxKeyWithPrefix(this.redis)}${partitionStreams} in batches of ${settings.batchSize}`);
   }
 
   /** Stop reading, let the batch in progress finish, close the queue. The caller closes redis and pool. */
@@ -147,6 +165,7 @@ export class OutboxWorker {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     await this.readLoop;
+    await this.partitionReadLoop;
     await Promise.all(this.running);
     await this.persist.close();
     this.reader?.disconnect();
@@ -157,13 +176,17 @@ export class OutboxWorker {
 
   // ------------------------------------------------------------------ reading and enqueueing
 
+  /** Backpressure: while PostgreSQL is down or slow the backlog stays in the streams (as lag). */
+  private async queueIsFull(): Promise<boolean> {
+    const counts = await this.queue.getJobCounts();
+    return counts.waiting + counts.active + counts.delayed >= this.settings.maxQueuedJobs;
+  }
+
   private async readOutbox(): Promise<void> {
-    const { batchSize, readBlockMs, maxQueuedJobs } = this.settings;
+    const { batchSize, readBlockMs } = this.settings;
     while (!this.stopping) {
       try {
-        // backpressure: while PostgreSQL is down or slow the backlog stays in the stream (as lag)
-        const counts = await this.queue.getJobCounts();
-        if (counts.waiting + counts.active + counts.delayed >= maxQueuedJobs) {
+        if (await this.queueIsFull()) {
           await sleep(100);
           continue;
         }
@@ -195,11 +218,57 @@ export class OutboxWorker {
     }
   }
 
-  /** Enqueue a batch; entries read are pending on this consumer until their job writes them. */
-  private async enqueue(ids: string[], jobId = batchJobId(ids)): Promise<void> {
+  /** The partitions' streams, in rounds of one non-blocking read each (see the header). */
+  private async readPartitionOutboxes(streams: string[]): Promise<void> {
+    const { batchSize, readBlockMs } = this.settings;
+    let idleMs = 0;
+    while (!this.stopping) {
+      try {
+        if (await this.queueIsFull()) {
+          await sleep(100);
+          continue;
+        }
+        const found = await Promise.all(
+          streams.map(async (stream) => {
+            const reply = (await this.redis.xreadgroup('GROUP', OUTBOX_GROUP, this.consumer, 'COUNT', batchSize, 'STREAMS', stream, '>')) as
+              | [string, StreamEntry[]][]
+              | null;
+            const entries = reply?.[0]?.[1] ?? [];
+            if (entries.length) await this.enqueue(entries.map(([id]) => id), stream);
+            return entries.length;
+          }),
+        );
+        if (found.some((count) => count > 0)) {
+          idleMs = 0;
+          continue;
+        }
+        idleMs = Math.min(readBlockMs, Math.max(10, idleMs * 2));
+        await sleep(idleMs);
+      } catch (err) {
+        if (this.stopping) break;
+        const message = (err as Error).message;
+        if (/NOGROUP/.test(message)) {
+          // a stream was wiped (a rebuild): its group starts again from the beginning
+          for (const stream of streams) await ensureOutboxGroup(this.redis, stream).catch(() => {});
+          continue;
+        }
+        this.log(`worker: reading the partitions' outbox streams failed (${message}); retrying`);
+        await sleep(1000);
+      }
+    }
+  }
+
+  /**
+   * Enqueue a batch of one stream; entries read are pending on this consumer until their job writes
+   * them. A job of the booking partition's stream names no stream, as before there were others.
+   */
+  private async enqueue(ids: string[], stream = keys.outbox(), jobId?: string): Promise<void> {
+    const named = stream === keys.outbox() ? undefined : stream;
+    const job: BatchJob = named ? { ids, stream: named } : { ids };
+    jobId ??= batchJobId(ids, named);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.queue.add({ ids }, { jobId });
+        await this.queue.add(job, { jobId });
         return;
       } catch (err) {
         // keep trying: giving up would leave the entries pending until the orphan sweep
@@ -212,11 +281,18 @@ export class OutboxWorker {
   /**
    * Entries of consumers whose heartbeat key has expired (their process died) are claimed and
    * enqueued again; then anything pending longer than the orphan idle time, whoever holds it.
+   * Stream by stream.
    */
   private async claimAbandoned(): Promise<void> {
-    const outbox = keys.outbox();
+    for (const stream of this.streams) {
+      if (this.stopping) return;
+      await this.claimAbandonedIn(stream);
+    }
+  }
+
+  private async claimAbandonedIn(outbox: string): Promise<void> {
     const { batchSize, orphanIdleMs } = this.settings;
-    const consumers = (await this.redis.xinfo('CONSUMERS', outboxKeyWithPrefix(this.redis), OUTBOX_GROUP)) as unknown[][];
+    const consumers = (await this.redis.xinfo('CONSUMERS', outboxKeyWithPrefix(this.redis, outbox), OUTBOX_GROUP)) as unknown[][];
     for (const fields of consumers) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < fields.length; i += 2) info[String(fields[i])] = fields[i + 1];
@@ -229,12 +305,12 @@ export class OutboxWorker {
         const claimed = (await this.redis.xclaim(outbox, OUTBOX_GROUP, this.consumer, 1000, ...pending.map(([id]) => id), 'JUSTID')) as string[];
         if (!claimed.length) break;
         this.totals.claimed += claimed.length;
-        this.log(`worker: claimed ${claimed.length} entries of dead consumer ${name}`);
-        await this.enqueueClaimed(claimed);
+        this.log(`worker: claimed ${claimed.length} entries of dead consumer ${name}${this.inStream(outbox)}`);
+        await this.enqueueClaimed(claimed, outbox);
       }
       // a dead consumer with nothing pending is only clutter in XINFO
       const left = (await this.redis.xpending(outbox, OUTBOX_GROUP, '-', '+', 1, name)) as unknown[];
-      if (!left.length) await this.redis.xgroup('DELCONSUMER', outboxKeyWithPrefix(this.redis), OUTBOX_GROUP, name);
+      if (!left.length) await this.redis.xgroup('DELCONSUMER', outboxKeyWithPrefix(this.redis, outbox), OUTBOX_GROUP, name);
     }
 
     let cursor = '0-0';
@@ -247,8 +323,8 @@ export class OutboxWorker {
       cursor = next;
       if (claimed.length) {
         this.totals.claimed += claimed.length;
-        this.log(`worker: ${claimed.length} entries pending longer than ${orphanIdleMs} ms; enqueued again`);
-        await this.enqueueClaimed(claimed);
+        this.log(`worker: ${claimed.length} entries pending longer than ${orphanIdleMs} ms${this.inStream(outbox)}; enqueued again`);
+        await this.enqueueClaimed(claimed, outbox);
       }
     } while (cursor !== '0-0' && !this.stopping);
   }
@@ -259,31 +335,42 @@ export class OutboxWorker {
    * completed, if its acknowledgement was lost) would swallow the retry, so those entries get a
    * job of their own and the failed one stays for inspection.
    */
-  private async enqueueClaimed(ids: string[]): Promise<void> {
-    const jobId = batchJobId(ids);
+  private async enqueueClaimed(ids: string[], stream: string): Promise<void> {
+    const jobId = batchJobId(ids, stream === keys.outbox() ? undefined : stream);
     const existing = await this.queue.getJob(jobId);
     const state = existing ? await existing.getState() : null;
-    if (state === 'failed' || state === 'completed') await this.enqueue(ids, `${jobId}:again:${Date.now()}`);
-    else await this.enqueue(ids, jobId);
+    if (state === 'failed' || state === 'completed') await this.enqueue(ids, stream, `${jobId}:again:${Date.now()}`);
+    else await this.enqueue(ids, stream, jobId);
+  }
+
+  /** For log lines: which stream, when it is a partition's. */
+  private inStream(stream: string): string {
+    return stream === keys.outbox() ? '' : ` in ${stream}`;
   }
 
   // ------------------------------------------------------------------ writing
 
   private async writeJob(job: Bull.Job<BatchJob>): Promise<BatchWriteReport> {
     const { ids } = job.data;
+    const outbox = job.data.stream ?? keys.outbox();
+    if (!this.drained.has(outbox)) {
+      // another worker enqueued it: the workers disagree on TEEKA_PARTITIONS; Bull retries it, and
+      // once its attempts are spent keeps it as failed, for a worker that drains that stream
+      throw new Error(`batch ${job.id} names the outbox stream ${outbox}, which this worker does not drain (do all workers have the same TEEKA_PARTITIONS?)`);
+    }
     // The entries are this consumer's from now on: the reader that enqueued them may be dead, and
     // its heartbeat's expiry must not enqueue them again while this job holds them. Touching them
     // at every attempt also keeps them younger than the orphan idle time.
-    await this.redis.xclaim(keys.outbox(), OUTBOX_GROUP, this.consumer, 0, ...ids, 'JUSTID');
+    await this.redis.xclaim(outbox, OUTBOX_GROUP, this.consumer, 0, ...ids, 'JUSTID');
     // A booking whose WAIT timed out was answered 503 and exists on the master only; if the master
     // dies, the promoted replica never had it and the citizen's retry books again. Writing it to
     // PostgreSQL before a replica holds it would leave a booking nobody was told of beside the one
     // they were. WAIT after the XCLAIM (a write) covers every entry written before it.
-    await this.replicas.afterChange(keys.outbox());
+    await this.replicas.afterChange(outbox);
     // entries no longer in the stream were written and acknowledged by an earlier run of this batch
-    const entries = await readOutboxEntries(this.redis, ids);
+    const entries = await readOutboxEntries(this.redis, ids, outbox);
     // the commit is durable (synchronous_commit stays on) before the entries leave the outbox
-    const { written, setAside } = await persistOutboxEntries(this.redis, this.pool, entries);
+    const { written, setAside } = await persistOutboxEntries(this.redis, this.pool, entries, outbox);
     for (const entry of setAside) this.log(`worker: set aside ${describeSetAside(entry)}`);
     this.totals.batches += 1;
     this.totals.events += written.events;
@@ -313,7 +400,7 @@ export class OutboxWorker {
   }
 
   private async publishDepth(): Promise<void> {
-    await publishQueueDepth(this.redis, await readQueueDepth(this.redis, this.queue), this.settings.depthPublishMs);
+    await publishQueueDepth(this.redis, await readQueueDepth(this.redis, this.queue, this.streams), this.settings.depthPublishMs);
   }
 
   /** One line per interval in which something happened: throughput, retries, backlog. */
@@ -330,7 +417,7 @@ export class OutboxWorker {
     const rows = this.totals.rows - last.rows;
     const events = this.totals.events - last.events;
     this.sinceLastLine = { at: now, ...this.totals };
-    void readQueueDepth(this.redis, this.queue)
+    void readQueueDepth(this.redis, this.queue, this.streams)
       .then((depth) => {
         this.log(
           `worker: ${batches} batches, ${events} events, ${rows} rows in ${seconds.toFixed(1)} s (${Math.round(rows / seconds)} rows/s)` +

@@ -5,9 +5,16 @@
  *
  * An entry is deleted from the stream in the same MULTI that acknowledges it, after its batch is
  * committed in PostgreSQL, so the stream only ever holds changes PostgreSQL may not have yet.
+ *
+ * There are several outbox streams: the booking partition's (`keys.outbox()`, where the single-slot
+ * scripts write) and one per virtual partition (`keys.partitionOutbox`, where the partitioned
+ * booking's steps and its sessions' publications write: engine/partitioned-booking.md). Each is
+ * drained alike, through a consumer group of its own name, with its dead letters beside it in its
+ * slot; every function here takes the stream's key (default: the booking partition's).
  */
 import type { RedisClient } from '../engine/redis.js';
 import { keys } from '../engine/keys.js';
+import type { Partitions } from '../engine/partitions.js';
 
 /** The consumer group every worker reads the outbox through. */
 export const OUTBOX_GROUP = 'persist';
@@ -35,35 +42,43 @@ export function streamIdTime(streamId: string): number {
 }
 
 /**
- * The outbox key as Redis knows it. ioredis adds its keyPrefix to ordinary key arguments, but not to
+ * Every outbox stream of a deployment: the booking partition's first, then, given the partitions,
+ * each partition's.
+ */
+export function outboxStreams(partitions?: Partitions): string[] {
+  return [keys.outbox(), ...(partitions ? partitions.all().map((partition) => keys.partitionOutbox(partitions, partition)) : [])];
+}
+
+/**
+ * An outbox key as Redis knows it. ioredis adds its keyPrefix to ordinary key arguments, but not to
  * the key inside subcommands (XGROUP CREATE, XINFO GROUPS), which need the full name.
  */
-export function outboxKeyWithPrefix(redis: RedisClient): string {
-  return `${redis.options.keyPrefix ?? ''}${keys.outbox()}`;
+export function outboxKeyWithPrefix(redis: RedisClient, stream = keys.outbox()): string {
+  return `${redis.options.keyPrefix ?? ''}${stream}`;
 }
 
 /**
  * Create the consumer group if it is missing (first start, or the stream was wiped by a rebuild).
  * It starts at the beginning: every entry still in the stream is one PostgreSQL may not have.
  */
-export async function ensureOutboxGroup(redis: RedisClient): Promise<void> {
+export async function ensureOutboxGroup(redis: RedisClient, stream = keys.outbox()): Promise<void> {
   try {
-    await redis.xgroup('CREATE', outboxKeyWithPrefix(redis), OUTBOX_GROUP, '0', 'MKSTREAM');
+    await redis.xgroup('CREATE', outboxKeyWithPrefix(redis, stream), OUTBOX_GROUP, '0', 'MKSTREAM');
   } catch (err) {
     if (!/BUSYGROUP/.test((err as Error).message)) throw err;
   }
 }
 
 /** The entries with these ids that are still in the stream (the others were written and deleted). */
-export async function readOutboxEntries(redis: RedisClient, ids: string[]): Promise<StreamEntry[]> {
+export async function readOutboxEntries(redis: RedisClient, ids: string[], stream = keys.outbox()): Promise<StreamEntry[]> {
   if (!ids.length) return [];
   // a batch as read is one run of consecutive entries: one range read returns exactly it
-  const run = (await redis.xrange(keys.outbox(), ids[0]!, ids[ids.length - 1]!, 'COUNT', ids.length)) as StreamEntry[];
+  const run = (await redis.xrange(stream, ids[0]!, ids[ids.length - 1]!, 'COUNT', ids.length)) as StreamEntry[];
   const wanted = new Set(ids);
   if (run.length === ids.length && run.every(([id]) => wanted.has(id))) return run;
   // claimed entries with others between them, or some already written and deleted: one by one
   const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.xrange(keys.outbox(), id, id);
+  for (const id of ids) pipeline.xrange(stream, id, id);
   const replies = (await pipeline.exec()) ?? [];
   const entries: StreamEntry[] = [];
   for (const [err, reply] of replies) {
@@ -75,9 +90,9 @@ export async function readOutboxEntries(redis: RedisClient, ids: string[]): Prom
 }
 
 /** Acknowledge entries written to PostgreSQL and delete them from the stream, atomically. */
-export async function acknowledgeOutboxEntries(redis: RedisClient, ids: string[]): Promise<void> {
+export async function acknowledgeOutboxEntries(redis: RedisClient, ids: string[], stream = keys.outbox()): Promise<void> {
   if (!ids.length) return;
-  const replies = await redis.multi().xack(keys.outbox(), OUTBOX_GROUP, ...ids).xdel(keys.outbox(), ...ids).exec();
+  const replies = await redis.multi().xack(stream, OUTBOX_GROUP, ...ids).xdel(stream, ...ids).exec();
   for (const [err] of replies ?? []) if (err) throw err;
 }
 
@@ -90,11 +105,11 @@ export interface OutboxBacklog {
   oldestId: string | null;
 }
 
-export async function readOutboxBacklog(redis: RedisClient): Promise<OutboxBacklog> {
+export async function readOutboxBacklog(redis: RedisClient, stream = keys.outbox()): Promise<OutboxBacklog> {
   const [length, oldest, groups] = await Promise.all([
-    redis.xlen(keys.outbox()),
-    redis.xrange(keys.outbox(), '-', '+', 'COUNT', 1),
-    (redis.xinfo('GROUPS', outboxKeyWithPrefix(redis)) as Promise<unknown[][]>).catch((err: Error) => {
+    redis.xlen(stream),
+    redis.xrange(stream, '-', '+', 'COUNT', 1),
+    (redis.xinfo('GROUPS', outboxKeyWithPrefix(redis, stream)) as Promise<unknown[][]>).catch((err: Error) => {
       if (/no such key/i.test(err.message)) return [];
       throw err;
     }),
@@ -111,4 +126,17 @@ export async function readOutboxBacklog(redis: RedisClient): Promise<OutboxBackl
     undelivered = typeof info.lag === 'number' ? info.lag : Math.max(0, length - pending);
   }
   return { length, pending, undelivered, oldestId: oldest[0]?.[0] ?? null };
+}
+
+/** The backlog over several outbox streams (outboxStreams): the sums, and the oldest entry of them all. */
+export async function readTotalBacklog(redis: RedisClient, streams: readonly string[]): Promise<OutboxBacklog> {
+  const backlogs = await Promise.all(streams.map((stream) => readOutboxBacklog(redis, stream)));
+  const total: OutboxBacklog = { length: 0, pending: 0, undelivered: 0, oldestId: null };
+  for (const backlog of backlogs) {
+    total.length += backlog.length;
+    total.pending += backlog.pending;
+    total.undelivered += backlog.undelivered;
+    if (backlog.oldestId && (!total.oldestId || streamIdTime(backlog.oldestId) < streamIdTime(total.oldestId))) total.oldestId = backlog.oldestId;
+  }
+  return total;
 }

@@ -23,29 +23,34 @@ export const DEPTH_LIFETIME_PERIODS = 3;
 
 /**
  * `redis` carries the deployment's key prefix; `queue` is the persistence queue
- * (worker/queue.ts `openPersistQueue`), or null to leave Bull's counts out.
+ * (worker/queue.ts `openPersistQueue`), or null to leave Bull's counts out; `streams` the outbox
+ * streams to count (worker/outbox.ts `outboxStreams`; default the booking partition's). The record
+ * lists the booking partition's stream always and a partition's only while it holds something, so
+ * that it stays small with a thousand partitions; the totals are over all of them.
  */
-export async function readQueueDepth(redis: RedisClient, queue: Bull.Queue | null): Promise<QueueDepth> {
-  const [backlog, counts, now, deadLetters] = await Promise.all([
-    readOutboxBacklog(redis),
+export async function readQueueDepth(redis: RedisClient, queue: Bull.Queue | null, streams: readonly string[] = [keys.outbox()]): Promise<QueueDepth> {
+  const [backlogs, counts, now, deadLetters] = await Promise.all([
+    Promise.all(streams.map((stream) => readOutboxBacklog(redis, stream))),
     queue ? queue.getJobCounts() : null,
     redisNow(redis),
-    deadLetterBacklog(redis),
+    deadLetterBacklog(redis, 5, streams),
   ]);
-  // one outbox stream today; per-partition streams add entries here, and the totals follow
-  const streams: Record<string, OutboxStreamDepth> = {
-    [keys.outbox()]: {
+  const perStream: Record<string, OutboxStreamDepth> = {};
+  backlogs.forEach((backlog, i) => {
+    const stream = streams[i]!;
+    if (stream !== keys.outbox() && backlog.length === 0 && backlog.pending === 0) return;
+    perStream[stream] = {
       length: backlog.length,
       undelivered: backlog.undelivered,
       pending: backlog.pending,
       oldestUndrainedAgeMs: backlog.oldestId ? Math.max(0, now - streamIdTime(backlog.oldestId)) : 0,
-    },
-  };
-  const all = Object.values(streams);
+    };
+  });
+  const all = Object.values(perStream);
   const sum = (field: 'length' | 'undelivered' | 'pending') => all.reduce((total, stream) => total + stream[field], 0);
   return {
     readAt: now,
-    streams,
+    streams: perStream,
     outboxLength: sum('length'),
     undelivered: sum('undelivered'),
     pending: sum('pending'),
@@ -64,7 +69,7 @@ export async function readQueueDepth(redis: RedisClient, queue: Bull.Queue | nul
 
 /**
  * Publish a depth read by `readQueueDepth` for the gateways, living `DEPTH_LIFETIME_PERIODS`
- * publishing periods. Several workers publish the same numbers (one stream, one queue): the last wins.
+ * publishing periods. Several workers publish the same numbers (the same streams, one queue): the last wins.
  */
 export async function publishQueueDepth(redis: RedisClient, depth: QueueDepth, periodMs: number): Promise<void> {
   await redis.set(keys.workerQueueDepth(), encodeQueueDepth(depth), 'PX', DEPTH_LIFETIME_PERIODS * periodMs);

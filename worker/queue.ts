@@ -14,13 +14,21 @@ import type { WorkerSettings } from './settings.js';
 /** A job names the stream entries of one batch; the entries themselves stay in the stream until written. */
 export interface BatchJob {
   ids: string[];
+  /**
+   * the outbox stream they are in (worker/outbox.ts `outboxStreams`, without the deployment prefix);
+   * absent: the booking partition's, as every job before the partitions' streams said
+   */
+  stream?: string;
 }
 
 export const PERSIST_QUEUE_NAME = 'outbox';
 
-/** The job id of a batch: the same batch enqueued twice (a claim after a crash) is one job while it lives. */
-export function batchJobId(ids: string[]): string {
-  return `batch:${ids[0]}:${ids[ids.length - 1]}:${ids.length}`;
+/**
+ * The job id of a batch: the same batch enqueued twice (a claim after a crash) is one job while it
+ * lives. Stream ids repeat across streams, so a partition's batch names its stream too.
+ */
+export function batchJobId(ids: string[], stream?: string): string {
+  return `batch:${stream ? `${stream}:` : ''}${ids[0]}:${ids[ids.length - 1]}:${ids.length}`;
 }
 
 export interface PersistQueue {

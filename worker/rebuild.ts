@@ -59,6 +59,7 @@ import { forEachChunk, openPool } from './database.js';
 import { explainStanding, foreignMarker, markDeployment, MARKER_WATCH_MS, markRebuilding, readDeploymentRecord } from './deployment.js';
 import { describeSetAside } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
+import { outboxStreams } from './outbox.js';
 import { migrate } from './migrate.js';
 import { rebuildPartners } from './partners.js';
 import { restoreDailyQuotas } from './quotas.js';
@@ -133,7 +134,8 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   if (options.settleMs) await sleep(options.settleMs);
 
   // 1. the outbox may hold the newest changes: PostgreSQL gets them before Redis is laid out from it
-  const drained = await drainOutboxDirectly(redis, pool, options.batchSize ?? 500);
+  const partitions = options.partitions ?? new Partitions();
+  const drained = await drainOutboxDirectly(redis, pool, options.batchSize ?? 500, outboxStreams(partitions));
   report.drained = drained.events;
   log(`rebuild: wrote ${report.drained} outbox changes to PostgreSQL`);
   for (const entry of drained.setAside) log(`rebuild: PostgreSQL refused it for good, set aside: ${describeSetAside(entry)}`);
@@ -434,7 +436,6 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   log(`rebuild: ${report.certificates} certificates`);
 
   // 3d. quotas of the day, from the last snapshot
-  const partitions = options.partitions ?? new Partitions();
   report.quotas = await restoreDailyQuotas(redis, pool, partitions);
   log(`rebuild: ${report.quotas} daily quota keys`);
 
@@ -476,17 +477,18 @@ async function main(): Promise<number> {
       );
       return 2;
     }
+    const partitions = new Partitions(config.partitions);
     const report = await rebuildRedis(redis, pool, {
       log: (line) => console.log(line),
       batchSize: settings.batchSize,
       settleMs: 2 * MARKER_WATCH_MS,
-      partitions: new Partitions(config.partitions),
+      partitions,
     });
     console.log(
       `rebuild: done: ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
         `${report.appointments} appointments, ${report.quotas} daily quota keys`,
     );
-    const check = await reconcile(redis, pool);
+    const check = await reconcile(redis, pool, partitions);
     console.log(formatReconcileReport(check));
     return check.ok ? 0 : 1;
   } finally {

@@ -39,7 +39,10 @@ import {
   decodeAccountHash,
   decodeAppointmentHash,
   decodeBeneficiaryCertificates,
+  beneficiaryField,
+  decodeBeneficiary,
   decodeCertificateHash,
+  decodeHeldAppointment,
   decodeOperatorHash,
   decodeSessionDefinition,
   decodeStoredSession,
@@ -47,11 +50,12 @@ import {
   type StoredBeneficiary,
 } from '../engine/records.js';
 import { forEachChunk, openPool } from './database.js';
-import { describeSetAside, readDeadLetters, type DeadLetter } from './dead-letter.js';
+import { deadLetterCount, describeSetAside, readDeadLetters, type DeadLetter } from './dead-letter.js';
 import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { reconcilePartners } from './partners.js';
-import { readOutboxBacklog, type OutboxBacklog } from './outbox.js';
+import { outboxStreams, readTotalBacklog, type OutboxBacklog } from './outbox.js';
+import { Partitions } from '../engine/partitions.js';
 import { loadWorkerSettings } from './settings.js';
 
 export interface ReconcileProblem {
@@ -183,9 +187,77 @@ interface BeneficiaryRow {
   dose3: number;
 }
 
-export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<ReconcileReport> {
-  const outboxBefore = await readOutboxBacklog(redis);
-  const [deadLetters, deadLetterCount] = await Promise.all([readDeadLetters(redis, DEAD_LETTERS_READ), redis.xlen(keys.outboxDeadLetters())]);
+/**
+ * The partitioned booking's records of one kind (`session`, `appointment`) in every partition, by id:
+ * the keys `{p:<n>}:<kind>:<id>` whose tag is the id's own partition's (anything else is not one).
+ */
+async function readPartitionRecords<T>(
+  redis: RedisClient,
+  partitions: Partitions,
+  kind: 'session' | 'appointment',
+  keyOf: (id: string) => string,
+  decode: (id: string, hash: Record<string, string>) => T | null,
+  problem: (scope: string, detail: string) => void,
+): Promise<Map<string, T>> {
+  const records = new Map<string, T>();
+  const infix = `}:${kind}:`;
+  for await (const chunk of scanKeys(redis, `{p:*${infix}*`)) {
+    const ids = chunk.map((key) => key.slice(key.indexOf(infix) + infix.length)).filter((id, i) => keyOf(id) === chunk[i]);
+    const hashes = await Promise.all(ids.map((id) => redis.hgetall(keyOf(id))));
+    ids.forEach((id, i) => {
+      try {
+        const record = decode(id, hashes[i]!);
+        if (record !== null) records.set(id, record);
+      } catch (error) {
+        if (!(error instanceof MalformedRecord)) throw error;
+        problem(`record ${keyOf(id)}`, `malformed in Redis: ${error.message}`);
+      }
+    });
+  }
+  return records;
+}
+
+/**
+ * The beneficiaries of every account's partition (`{p:<n>}:u:<account>:account`, the partitioned
+ * booking's copy, which holds their dose pointers), by beneficiary id.
+ */
+async function readPartitionBeneficiaries(
+  redis: RedisClient,
+  partitions: Partitions,
+  problem: (scope: string, detail: string) => void,
+): Promise<Map<string, StoredBeneficiary & { account: string }>> {
+  const beneficiaries = new Map<string, StoredBeneficiary & { account: string }>();
+  for await (const chunk of scanKeys(redis, '{p:*}:u:*:account')) {
+    for (const key of chunk) {
+      const accountId = key.slice(key.indexOf('}:u:') + 4, -':account'.length);
+      if (keys.forAccount(partitions, accountId).bookingAccount() !== key) continue;
+      const hash = await redis.hgetall(key);
+      for (const [field, json] of Object.entries(hash)) {
+        if (!field.startsWith(beneficiaryField(''))) continue;
+        try {
+          const ben = decodeBeneficiary(`account hash ${key}, field "${field}"`, json);
+          beneficiaries.set(ben.id, { ...ben, account: accountId });
+        } catch (error) {
+          if (!(error instanceof MalformedRecord)) throw error;
+          problem(`record ${key}`, `malformed in Redis: ${error.message}`);
+        }
+      }
+    }
+  }
+  return beneficiaries;
+}
+
+/**
+ * Compare Redis and PostgreSQL. Given the partitions, the partitioned booking's records are compared
+ * too (its sessions, its appointments, and the beneficiaries' dose pointers it keeps in the account's
+ * partition: engine/partitioned-booking.md), and "drained" and the dead letters cover every
+ * partition's outbox stream (worker/outbox.ts `outboxStreams`). An appointment with a step still
+ * pending is named as such: run reconcile again once the sweeper has resolved it.
+ */
+export async function reconcile(redis: RedisClient, pool: pg.Pool, partitions?: Partitions): Promise<ReconcileReport> {
+  const streams = outboxStreams(partitions);
+  const outboxBefore = await readTotalBacklog(redis, streams);
+  const [deadLetters, deadLetterTotal] = await Promise.all([readDeadLetters(redis, DEAD_LETTERS_READ, streams), deadLetterCount(redis, streams)]);
   const problems: ReconcileProblem[] = [];
   const problem = (scope: string, detail: string) => problems.push({ scope, detail });
 
@@ -193,6 +265,20 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
   const redisSessions = await readRecords(redis, keys.session(''), decodeStoredSession, problem);
   const redisAppointments = await readRecords(redis, keys.appointment(''), decodeAppointmentHash, problem);
   const redisAccounts = await readRecords(redis, keys.account(''), decodeAccountHash, problem);
+  const partitionBeneficiaries = new Map<string, StoredBeneficiary & { account: string }>();
+  if (partitions) {
+    const sessions = await readPartitionRecords(redis, partitions, 'session', (id) => keys.partitionSession(partitions, id), decodeStoredSession, problem);
+    for (const [id, session] of sessions) {
+      if (redisSessions.has(id)) problem(`session ${id}`, 'in Redis twice: in the booking partition and in its own');
+      redisSessions.set(id, session);
+    }
+    const held = await readPartitionRecords(redis, partitions, 'appointment', (id) => keys.partitionAppointment(partitions, id), decodeHeldAppointment, problem);
+    for (const [id, { appointment, pending }] of held) {
+      if (pending) problem(`appointment ${id}`, `its ${pending === 'book' ? 'booking' : 'reschedule'} is still in flight in Redis; run reconcile again once it is resolved`);
+      else redisAppointments.set(id, appointment);
+    }
+    for (const [id, ben] of await readPartitionBeneficiaries(redis, partitions, problem)) partitionBeneficiaries.set(id, ben);
+  }
 
   const pgSessions = new Map<string, { version: number; definition: string }>();
   for (const row of (await pool.query<{ session_id: string; version: number; definition: string }>('SELECT session_id, version, definition FROM sessions')).rows) {
@@ -349,6 +435,8 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
     }
     for (const ben of account.beneficiaries) redisBeneficiaries.set(ben.id, { ...ben, account: accountId });
   }
+  // a beneficiary the partitioned booking keeps in its account's partition is as it has it there
+  for (const [id, ben] of partitionBeneficiaries) redisBeneficiaries.set(id, ben);
   let liveInPostgres = 0;
   for (const id of new Set([...redisBeneficiaries.keys(), ...pgBeneficiaries.keys()])) {
     const ben = redisBeneficiaries.get(id);
@@ -475,13 +563,13 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
     if (inRedis !== inPostgres) problem(`revocation list ${kid}`, `Redis [${inRedis}], PostgreSQL [${inPostgres}]`);
   }
 
-  const outboxAfter = await readOutboxBacklog(redis);
+  const outboxAfter = await readTotalBacklog(redis, streams);
   const drained = outboxBefore.length === 0 && outboxAfter.length === 0;
   if (outboxBefore.length === 0 && outboxAfter.length > 0) {
     problem('outbox', `${outboxAfter.length} changes were made during the comparison; run it again when bookings are quiet`);
   }
   return {
-    ok: problems.length === 0 && drained && deadLetterCount === 0,
+    ok: problems.length === 0 && drained && deadLetterTotal === 0,
     drained,
     outboxBefore,
     outboxAfter,
@@ -497,7 +585,7 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool): Promise<Reco
     },
     problems,
     deadLetters,
-    deadLetterCount,
+    deadLetterCount: deadLetterTotal,
   };
 }
 
@@ -576,12 +664,12 @@ export function formatReconcileReport(report: ReconcileReport, limit = 200): str
 
 // ---------------------------------------------------------------- command line
 
-async function waitForDrain(redis: RedisClient, seconds: number): Promise<OutboxBacklog> {
+async function waitForDrain(redis: RedisClient, streams: string[], seconds: number): Promise<OutboxBacklog> {
   const deadline = Date.now() + seconds * 1000;
-  let backlog = await readOutboxBacklog(redis);
+  let backlog = await readTotalBacklog(redis, streams);
   while (backlog.length > 0 && Date.now() < deadline) {
     await sleep(250);
-    backlog = await readOutboxBacklog(redis);
+    backlog = await readTotalBacklog(redis, streams);
   }
   return backlog;
 }
@@ -600,16 +688,18 @@ async function main(): Promise<number> {
   await migrate(config.databaseUrl, settings.schema);
   const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'tool' });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema: settings.schema, statementTimeoutMs: 600_000 });
+  const partitions = new Partitions(config.partitions);
+  const streams = outboxStreams(partitions);
   try {
-    let backlog = await readOutboxBacklog(redis);
+    let backlog = await readTotalBacklog(redis, streams);
     if (backlog.length > 0 && drain) {
-      const drained = await drainOutboxDirectly(redis, pool, settings.batchSize);
+      const drained = await drainOutboxDirectly(redis, pool, settings.batchSize, streams);
       console.log(`reconcile: wrote the ${number(drained.events)} changes left in the outbox to PostgreSQL`);
       for (const entry of drained.setAside) console.log(`reconcile: PostgreSQL refused it for good, set aside as a dead letter: ${describeSetAside(entry)}`);
-      backlog = await readOutboxBacklog(redis);
+      backlog = await readTotalBacklog(redis, streams);
     } else if (backlog.length > 0 && waitSeconds !== null) {
       console.log(`reconcile: waiting up to ${waitSeconds} s for the worker to drain ${number(backlog.length)} outbox entries`);
-      backlog = await waitForDrain(redis, waitSeconds);
+      backlog = await waitForDrain(redis, streams, waitSeconds);
     }
     if (backlog.length > 0) {
       console.log(
@@ -619,7 +709,7 @@ async function main(): Promise<number> {
       );
       return 2;
     }
-    const report = await reconcile(redis, pool);
+    const report = await reconcile(redis, pool, partitions);
     console.log(formatReconcileReport(report));
     if (!report.drained) return report.problems.length ? 1 : 2;
     return report.ok ? 0 : 1;

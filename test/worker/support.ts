@@ -23,6 +23,7 @@ import { OutboxWorker } from '../../worker/outbox-worker.js';
 import { loadWorkerSettings, type WorkerSettings } from '../../worker/settings.js';
 import { accountWithBeneficiaries, nextMobile } from '../support/booking.js';
 import { PROCESS_CLOCK_ENV, realTimeEnv } from '../support/clock.js';
+import type { Partitions } from '../../engine/partitions.js';
 import type { RedisClient } from '../../engine/redis.js';
 import { ownRedisServerEnv, TEST_REDIS, test as engineTest } from '../support/fixtures.js';
 
@@ -168,7 +169,7 @@ export async function startInProcessWorker(
   prefix: string,
   pool: pg.Pool,
   schema: string,
-  { settings = {}, log = () => {} }: { settings?: Record<string, string>; log?: (line: string) => void } = {},
+  { settings = {}, log = () => {}, partitions }: { settings?: Record<string, string>; log?: (line: string) => void; partitions?: Partitions } = {},
 ): Promise<OutboxWorker> {
   const worker = new OutboxWorker({
     redis,
@@ -176,6 +177,7 @@ export async function startInProcessWorker(
     redisKeyPrefix: prefix,
     pool,
     settings: fastWorkerSettings(schema, settings),
+    partitions,
     log,
   });
   await worker.start();
