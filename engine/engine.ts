@@ -303,14 +303,22 @@ export class BookingEngine {
   }
 
   /** Every session dated from `fromDay` to `toDay` inclusive. */
-  async loadSessions(fromDay: number, toDay: number): Promise<SessionState[]> {
-    const ids = await this.redis.zrangebyscore(keys.sessionsByDate(), fromDay, toDay);
+  loadSessions(fromDay: number, toDay: number): Promise<SessionState[]> {
+    return this.loadSessionsIn(keys.sessionsByDate(), keys.session, fromDay, toDay);
+  }
+
+  /**
+   * The sessions dated from `fromDay` to `toDay` inclusive of one partition: its index by date and
+   * where each session's hash is (both in one slot, so each pipeline stays on one node of a cluster).
+   */
+  async loadSessionsIn(byDate: string, sessionKey: (sessionId: string) => string, fromDay: number, toDay: number): Promise<SessionState[]> {
+    const ids = await this.redis.zrangebyscore(byDate, fromDay, toDay);
     const sessions: SessionState[] = [];
     const CHUNK = 500;
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
       const pipeline = this.redis.pipeline();
-      for (const id of chunk) pipeline.hgetall(keys.session(id));
+      for (const id of chunk) pipeline.hgetall(sessionKey(id));
       const replies = (await pipeline.exec()) ?? [];
       replies.forEach(([err, hash], j) => {
         if (err) throw err;

@@ -122,6 +122,16 @@ export class PartitionedBooking {
     return decodeSessionHash(sessionId, await this.engine.redis.hgetall(keys.partitionSession(this.partitions, sessionId)));
   }
 
+  /** Every partition's sessions dated from `fromDay` to `toDay` inclusive. */
+  async loadSessions(fromDay: number, toDay: number): Promise<SessionState[]> {
+    const perPartition = await Promise.all(
+      this.partitions
+        .all()
+        .map((partition) => this.engine.loadSessionsIn(keys.partitionSessionsByDate(this.partitions, partition), (id) => keys.partitionSession(this.partitions, id), fromDay, toDay)),
+    );
+    return perPartition.flat();
+  }
+
   async getAppointment(appointmentId: string): Promise<HeldAppointment | null> {
     return decodeHeldAppointment(appointmentId, await this.engine.redis.hgetall(keys.partitionAppointment(this.partitions, appointmentId)));
   }

@@ -1,6 +1,9 @@
 /**
  * Each gateway thread keeps every session of the coming weeks in memory and follows the
- * availability stream (XREAD BLOCK, stream-follower.ts), which every booking script appends to.
+ * availability streams (XREAD BLOCK, stream-follower.ts), which every booking script appends to:
+ * the booking partition's (`{bk}:availability`, the single-slot scripts) and every partition's
+ * (`{p:<n>}:availability`, the partitioned booking's steps and publications: engine/partitioned-booking.md).
+ * On one Redis one XREAD reads them all; on Redis Cluster one per slot, each on a connection of its own.
  * Searches are answered from memory — no Redis read per centre per request — and are as fresh as
  * the stream: a booking shows up here within milliseconds. The same feed drives the WebSocket pushes,
  * and lets a thread refuse a booking into a full dose or slot without Redis (`knownFull`).
@@ -9,15 +12,15 @@
  * stream read a moment ago returned everything) and what it holds says the seats asked for are not
  * there; any doubt sends the request to the booking script, which decides every acceptance.
  *
- * Safety nets: a full reload when the stream was trimmed past our position (a gap), after a
+ * Safety nets: a full reload when a stream was trimmed past our position (a gap), after a
  * reconnect, and every `fullReloadMs` (which also rolls the date window forward).
  */
-import type { RedisClient } from '../engine/redis.js';
 import type { BookingEngine } from '../engine/engine.js';
 import { keys } from '../engine/keys.js';
+import { PartitionedBooking } from '../engine/partitioned-booking.js';
 import { decodeAvailabilityEntry, MalformedRecord, type AvailabilityEntry } from '../engine/records.js';
 import { capacityBucket, type SessionState } from '../engine/sessions.js';
-import { DEFAULT_FOLLOW_OPTIONS, StreamFollower, type StreamEntry, type StreamOwner } from './stream-follower.js';
+import { DEFAULT_FOLLOW_OPTIONS, StreamFollower, streamGroups, type StreamConnection, type StreamEntry, type StreamOwner } from './stream-follower.js';
 
 export interface SessionAvailability {
   session_id: string;
@@ -49,33 +52,77 @@ export const DEFAULT_AVAILABILITY_OPTIONS: AvailabilityOptions = {
 
 type ChangeListener = (changes: SessionAvailability[]) => void;
 
-export class AvailabilityBook implements StreamOwner {
+/** One availability stream as the book follows it: its position, and where its sessions are read. */
+class AvailabilityStream implements StreamOwner {
+  lastId = '0-0';
+
+  constructor(
+    private readonly book: AvailabilityBook,
+    readonly key: string,
+    /** a session of this stream's, read whole (a new one, or one whose definition changed) */
+    readonly readSession: (sessionId: string) => Promise<SessionState | null>,
+  ) {}
+
+  position(): string {
+    return this.lastId;
+  }
+
+  apply(entries: StreamEntry[], readFrom: string): Promise<void> {
+    return this.book.applyFrom(this, entries, readFrom);
+  }
+
+  /** Redis was away: whatever changed meanwhile is read whole. */
+  reconnected(): Promise<void> {
+    return this.book.reload();
+  }
+
+  trimmedPast(): Promise<void> {
+    return this.book.reload();
+  }
+}
+
+export class AvailabilityBook {
   /** every known session by id */
   readonly sessions = new Map<string, SessionState>();
   private readonly byCenter = new Map<number, SessionState[]>();
   /** bumped on every change in a district: response caches compare it */
   private readonly districtVersions = new Map<number, number>();
   private readonly listeners: ChangeListener[] = [];
-  private lastId = '0-0';
   private reloadTimer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private readonly follower: StreamFollower;
+  /** the booking partition's stream first, then each partition's */
+  private readonly streams: AvailabilityStream[];
+  private readonly followers: StreamFollower[];
+  private readonly partitioned: PartitionedBooking;
 
   constructor(
     private readonly engine: BookingEngine,
-    /** a connection of its own: XREAD BLOCK holds it */
-    private readonly stream: RedisClient,
+    /**
+     * a connection of its own: XREAD BLOCK holds it. On Redis Cluster the streams of other slots
+     * are read on duplicates of it, each followed by its own XREAD
+     */
+    connection: StreamConnection,
     private readonly options: AvailabilityOptions = DEFAULT_AVAILABILITY_OPTIONS,
     /** called with each stream entry's age when applied, in seconds */
     observeLag?: (seconds: number) => void,
   ) {
-    this.follower = new StreamFollower(stream, [{ key: keys.availability(), owner: this }], { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag });
+    this.partitioned = new PartitionedBooking(engine);
+    const partitions = engine.partitions;
+    this.streams = [
+      new AvailabilityStream(this, keys.availability(), (id) => engine.getSession(id)),
+      ...partitions.all().map((partition) => new AvailabilityStream(this, keys.partitionAvailability(partitions, partition), (id) => this.partitioned.getSession(id))),
+    ];
+    const byKey = new Map(this.streams.map((stream) => [stream.key, stream]));
+    const followOptions = { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag };
+    this.followers = streamGroups(connection, [...byKey.keys()]).map(
+      (group) => new StreamFollower(group.connection, group.keys.map((key) => ({ key, owner: byKey.get(key)! })), followOptions),
+    );
   }
 
-  /** Load the sessions and start following the stream. */
+  /** Load the sessions and start following the streams. */
   async start(): Promise<void> {
     await this.reload();
-    this.follower.start();
+    for (const follower of this.followers) follower.start();
     this.reloadTimer = setInterval(() => {
       this.reload().catch((err: unknown) => console.error('availability reload failed:', (err as Error).message));
     }, this.options.fullReloadMs);
@@ -84,7 +131,12 @@ export class AvailabilityBook implements StreamOwner {
 
   async stop(): Promise<void> {
     clearInterval(this.reloadTimer);
-    await this.follower.stop();
+    await Promise.all(this.followers.map((follower) => follower.stop()));
+  }
+
+  /** Whether every stream's follower is current (stream-follower.ts): memory may refuse only then. */
+  private current(): boolean {
+    return this.followers.every((follower) => follower.current());
   }
 
   /**
@@ -94,7 +146,7 @@ export class AvailabilityBook implements StreamOwner {
    * closed one, a thread behind or just started) false: the booking script answers.
    */
   knownFull(sessionId: string, dose: number, slot: string, seats: number): boolean {
-    if (!this.follower.current()) return false;
+    if (!this.current()) return false;
     const session = this.sessions.get(sessionId);
     if (!session) return false;
     // the script checks these before capacity and answers something else: leave it to the script
@@ -106,22 +158,10 @@ export class AvailabilityBook implements StreamOwner {
     return seats > left || session.slot_booked[slotIndex]! + seats > session.slot_caps[slotIndex]!;
   }
 
-  position(): string {
-    return this.lastId;
-  }
-
-  apply(entries: StreamEntry[], readFrom: string): Promise<void> {
+  /** Entries of one stream, read after `readFrom`. */
+  applyFrom(stream: AvailabilityStream, entries: StreamEntry[], readFrom: string): Promise<void> {
     // skip the batch if a reload moved the position while this read was in flight
-    return this.exclusive(() => (this.lastId === readFrom ? this.applyEntries(entries) : Promise.resolve()));
-  }
-
-  /** Redis was away: whatever changed meanwhile is read whole. */
-  reconnected(): Promise<void> {
-    return this.reload();
-  }
-
-  trimmedPast(): Promise<void> {
-    return this.reload();
+    return this.exclusive(() => (stream.lastId === readFrom ? this.applyEntries(stream, entries) : Promise.resolve()));
   }
 
   onChange(listener: ChangeListener): void {
@@ -136,7 +176,7 @@ export class AvailabilityBook implements StreamOwner {
     return this.districtVersions.get(districtId) ?? 0;
   }
 
-  /** Reload every session in the window; remember the stream position first so nothing is missed. */
+  /** Reload every session in the window; remember the streams' positions first so nothing is missed. */
   reload(): Promise<void> {
     return this.exclusive(() => this.reloadNow());
   }
@@ -149,19 +189,22 @@ export class AvailabilityBook implements StreamOwner {
   }
 
   private async reloadNow(): Promise<void> {
-    const latest = await this.stream.xrevrange(keys.availability(), '+', '-', 'COUNT', 1);
-    const position = latest[0]?.[0] ?? '0-0';
+    // on the engine's connection: the followers' ones sit in their blocking reads
+    const latest = await Promise.all(this.streams.map((stream) => this.engine.redis.xrevrange(stream.key, '+', '-', 'COUNT', 1)));
     const today = this.engine.today();
-    const loaded = await this.engine.loadSessions(today - this.options.daysBack, today + this.options.daysAhead);
+    const [from, to] = [today - this.options.daysBack, today + this.options.daysAhead];
+    const [single, partitioned] = await Promise.all([this.engine.loadSessions(from, to), this.partitioned.loadSessions(from, to)]);
     this.sessions.clear();
     this.byCenter.clear();
-    for (const session of loaded) this.index(session);
+    for (const session of single) this.index(session);
+    // a session is in one place; one found in both (published both ways) shows as the booking partition has it
+    for (const session of partitioned) if (!this.sessions.has(session.session_id)) this.index(session);
     for (const list of this.byCenter.values()) list.sort((a, b) => a.date - b.date || a.session_id.localeCompare(b.session_id));
     // every cached search answer may be stale now, also for districts that never changed before
     for (const district of this.engine.country.data.districts) this.bump(district.district_id);
-    // read on from `position`: entries carry absolute values, so one applied twice is harmless,
+    // read on from the positions: entries carry absolute values, so one applied twice is harmless,
     // and an entry applied while the load ran is applied again on top of what the load read
-    this.lastId = position;
+    this.streams.forEach((stream, i) => (stream.lastId = latest[i]![0]?.[0] ?? '0-0'));
   }
 
   private index(session: SessionState): void {
@@ -175,10 +218,10 @@ export class AvailabilityBook implements StreamOwner {
     this.districtVersions.set(districtId, (this.districtVersions.get(districtId) ?? 0) + 1);
   }
 
-  private async applyEntries(entries: StreamEntry[]): Promise<void> {
+  private async applyEntries(stream: AvailabilityStream, entries: StreamEntry[]): Promise<void> {
     const changes: SessionAvailability[] = [];
     for (const [id, fields] of entries) {
-      this.lastId = id;
+      stream.lastId = id;
       let entry: AvailabilityEntry;
       try {
         entry = decodeAvailabilityEntry(id, fields);
@@ -192,7 +235,7 @@ export class AvailabilityBook implements StreamOwner {
       let session = this.sessions.get(sessionId);
       if (!session || session.version !== entry.version) {
         // new to us, or its definition changed: read it whole
-        const fresh = await this.engine.getSession(sessionId);
+        const fresh = await stream.readSession(sessionId);
         if (!fresh) continue;
         if (session) this.replace(session, fresh);
         else if (this.inWindow(fresh)) this.insert(fresh);

@@ -16,9 +16,11 @@ import { formatCowinDate } from '../../engine/dates.js';
 import { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
+import { PartitionedBooking } from '../../engine/partitioned-booking.js';
 import { signToken } from '../../engine/tokens.js';
 import { processClock } from '../support/clock.js';
 import { demoCountry } from '../support/fixtures.js';
+import { partitionedAccount } from '../support/partitioned.js';
 import { CowinClient, requestOnNewConnection, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 import { PrivateRedis } from '../worker/support.js';
 
@@ -133,6 +135,60 @@ async function publish(capacityDose1: number, slotCapacity: number[]): Promise<s
   if (!published.ok) throw new Error(`publishSession: ${published.status}`);
   return published.sessionId;
 }
+
+describe('a session of the partitioned booking', () => {
+  it('reaches every thread through its partition’s stream: shown in searches, its seats followed, refused from memory once full', async () => {
+    const booking = new PartitionedBooking(engine);
+    const date = engine.today() + 50;
+    const published = await booking.publishSession({ center_id: center().center_id, date, vaccine: 'COVISHIELD', min_age_limit: 18, capacity_dose1: 1, capacity_dose2: 0 });
+    if (!published.ok) throw new Error(`publishSession: ${published.status}`);
+    const { sessionId } = published;
+    expect(engine.partitions.tagOf(sessionId)).not.toBe('{bk}');
+    // a protected search on a new connection (either thread): the session's dose-1 seats, or undefined while unknown
+    const seatsShown = async (client: CowinClient) => {
+      const answer = await requestOnNewConnection('GET', `${gateway.url}/api/v2/appointment/sessions/calendarByCenter?center_id=${center().center_id}&date=${formatCowinDate(date)}`, {
+        token: client.token,
+      });
+      expect(answer.status).toBe(200);
+      return answer.json.centers?.sessions?.find((s: { session_id: string }) => s.session_id === sessionId)?.available_capacity_dose1 as number | undefined;
+    };
+    // few searches per citizen (the quota is 20 per 15 minutes): one every 100 ms
+    const seenWithin = async (client: CowinClient, seats: number) =>
+      until(
+        async () => {
+          const shown = await seatsShown(client);
+          if (shown !== seats) await sleep(100);
+          return shown;
+        },
+        (shown) => shown === seats,
+      );
+    expect(await seenWithin((await citizenWith(0)).client, 1)).toBeLessThan(PROPAGATION_BOUND_MS);
+
+    const holder = await partitionedAccount(engine, 1);
+    const booked = await booking.book({ accountId: holder.accountId, sessionId, slot: slots()[0]!, dose: 1, beneficiaryIds: holder.beneficiaryIds });
+    expect(booked.ok).toBe(true);
+    const watcher = (await citizenWith(0)).client;
+    expect(await seenWithin(watcher, 0)).toBeLessThan(PROPAGATION_BOUND_MS);
+    // the other thread too, once a body it rendered before the change is past the search cache's 250 ms (gateway/search.ts)
+    await sleep(300);
+    for (let i = 0; i < 4; i++) expect(await seatsShown(watcher)).toBe(0);
+
+    // full: the gateway's threads know it, and refuse without Redis
+    const crowd = await citizenWith(1);
+    const { result: answers, scripts } = await redisCallsDuring(() =>
+      Promise.all(
+        Array.from({ length: 20 }, () =>
+          requestOnNewConnection('POST', `${gateway.url}/api/v2/appointment/schedule`, {
+            token: crowd.client.token,
+            body: { dose: 1, session_id: sessionId, slot: slots()[0], beneficiaries: crowd.ids },
+          }),
+        ),
+      ),
+    );
+    expect(answers.map((a) => [a.status, a.json.errorCode])).toEqual(Array(20).fill([409, 'APPOIN0040']));
+    expect(scripts).toBe(0);
+  });
+});
 
 describe('a full session', () => {
   it('refuses 200 attempts from memory: 409 APPOIN0040, no script and no login read reach Redis; a booking that fits still goes to the script', async () => {
