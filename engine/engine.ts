@@ -218,7 +218,8 @@ export class BookingEngine {
   readonly partitions: Partitions;
   /** how long a booking's idempotency record answers retries */
   readonly idempotencyTtlMs: number;
-  private readonly firstReference: number;
+  /** the first beneficiary reference number (the counters start here) */
+  readonly firstReference: number;
   private readonly clock: Clock;
   readonly durability: ReplicaAcknowledgement;
   /** protected searches coalesced per partition and event-loop turn (engine/coalesce.ts); counts say how */
@@ -258,7 +259,7 @@ export class BookingEngine {
    * when it did, hold the answer until the required replicas have it. The first key (all of a script's
    * keys share its slot) routes the WAIT to the connection that carried the change.
    */
-  private async change(name: ScriptName, scriptKeys: string[], args: (string | number)[]): Promise<unknown[]> {
+  async change(name: ScriptName, scriptKeys: string[], args: (string | number)[]): Promise<unknown[]> {
     const reply = await this.scripts.run(name, scriptKeys, args);
     const status = code(reply);
     // a replayed answer acknowledges a change made earlier, which may not have been confirmed then
@@ -513,20 +514,30 @@ export class BookingEngine {
     return { normal: photoId.normal, hash: photoIdHashOf(photoIdType, photoId.normal, this.secret) };
   }
 
-  async addBeneficiary(accountId: string, input: NewBeneficiary): Promise<Outcome<{ beneficiaryId: string }>> {
+  /**
+   * What registration stores of a new beneficiary (the scripts add the id, version and dose fields:
+   * lua/includes/beneficiaryRecord.lua), or null when the photo ID number does not fit its type.
+   */
+  beneficiaryToStore(input: NewBeneficiary): { photoIdHash: string; stored: Record<string, string | number> } | null {
     const photoId = this.photoIdOf(input.photo_id_type, input.photo_id_number);
-    if (!photoId) return { ok: false, status: Status.INVALID_PHOTO_ID };
-    const photoIdHash = photoId.hash;
+    if (!photoId) return null;
     const stored = {
       name: input.name,
       birth_year: input.birth_year,
       gender_id: input.gender_id,
       photo_id_type: input.photo_id_type,
       photo_id_last4: photoId.normal.slice(-4),
-      photo_id_hash: photoIdHash,
+      photo_id_hash: photoId.hash,
       comorbidity: input.comorbidity_ind,
       consent_version: input.consent_version,
     };
+    return { photoIdHash: photoId.hash, stored };
+  }
+
+  async addBeneficiary(accountId: string, input: NewBeneficiary): Promise<Outcome<{ beneficiaryId: string }>> {
+    const beneficiary = this.beneficiaryToStore(input);
+    if (!beneficiary) return { ok: false, status: Status.INVALID_PHOTO_ID };
+    const { photoIdHash, stored } = beneficiary;
     const reply = await this.change(
       'addBeneficiary',
       [keys.account(accountId), keys.photoId(photoIdHash), keys.beneficiarySequence(), keys.outbox()],

@@ -250,6 +250,13 @@ export const keys = {
    * the deadline after which anyone may resolve them (PartitionedBooking.resolveExpiredIntents)
    */
   intents: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:intents`,
+  /**
+   * hash: who holds a photo ID (its keyed hash), in the photo ID's own partition: `account` and `ben`,
+   * or while a registration holds it `account`, `reg` and `deadline` (lua/reservePhotoId-1.lua)
+   */
+  partitionPhotoId: (partitions: Partitions, photoIdHash: string) => `${partitions.tagOf(photoIdHash)}:photoid:${photoIdHash}`,
+  /** counter: the beneficiaries a partition has registered (ids: first + n × stride + partition, lua/registerBeneficiary-3.lua) */
+  partitionBeneficiarySequence: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:seq:beneficiary`,
   /** stream: the booking-domain changes decided in one partition, drained by the worker */
   partitionOutbox: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:outbox`,
   /** capped stream: available capacity of the partition's sessions after each change, tailed by gateways */

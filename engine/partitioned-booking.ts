@@ -44,10 +44,11 @@ export interface PartitionedBookingOptions {
 }
 
 /** Thrown by the test hook: the operation stopped after its step k, as if its process had died there. */
+/** A test hook stopped an operation between two steps (engine/partitioned-beneficiaries.ts stops registrations too). */
 export class StoppedAfterStep extends Error {
   override readonly name = 'StoppedAfterStep';
   constructor(
-    readonly operation: PartitionedOperation,
+    readonly operation: PartitionedOperation | 'register' | 'remove',
     readonly step: number,
   ) {
     super(`${operation} stopped after step ${step} (test hook)`);
@@ -90,12 +91,8 @@ export class PartitionedBooking {
   }
 
   /** Run one step's script; a change it made is held until the required replicas have it (engine/durability.ts). */
-  private async run(name: ScriptName, scriptKeys: string[], args: (string | number)[]): Promise<unknown[]> {
-    const reply = await this.engine.scripts.run(name, scriptKeys, args);
-    const status = code(reply);
-    // a replay acknowledges a change made earlier, which may not have been confirmed by replicas then
-    if (status === Status.OK || status === Status.REPLAYED) await this.engine.durability.afterChange(scriptKeys[0]!);
-    return reply;
+  private run(name: ScriptName, scriptKeys: string[], args: (string | number)[]): Promise<unknown[]> {
+    return this.engine.change(name, scriptKeys, args);
   }
 
   // ---------------------------------------------------------------- sessions and records

@@ -353,9 +353,17 @@ export function encodeAccountFields(account: Pick<AccountRecord, 'created_at' | 
 /** An account hash (HGETALL); null when empty. Beneficiaries come in registration (id) order. */
 export function decodeAccountHash(accountId: string, hash: Record<string, string>): AccountRecord | null {
   if (Object.keys(hash).length === 0) return null;
+  const fields = new Fields(`account hash ${accountId}`, hash);
+  return { created_at: fields.int('created_at'), ben_count: fields.int('ben_count'), beneficiaries: decodeAccountBeneficiaries(accountId, hash) };
+}
+
+/**
+ * The beneficiaries of an account hash (its `ben:<id>` fields), by id; the other fields are not read
+ * (a partitioned account hash may hold only a registration's tombstone, lua/registerBeneficiary-3.lua).
+ */
+export function decodeAccountBeneficiaries(accountId: string, hash: Record<string, string>): StoredBeneficiary[] {
   const what = `account hash ${accountId}`;
-  const fields = new Fields(what, hash);
-  const beneficiaries = Object.entries(hash)
+  return Object.entries(hash)
     .filter(([field]) => field.startsWith(BENEFICIARY_FIELD))
     .map(([field, json]) => {
       const ben = decodeBeneficiary(`${what}, field "${field}"`, json);
@@ -363,7 +371,6 @@ export function decodeAccountHash(accountId: string, hash: Record<string, string
       return ben;
     })
     .sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { created_at: fields.int('created_at'), ben_count: fields.int('ben_count'), beneficiaries };
 }
 
 // ---------------------------------------------------------------- appointment hash

@@ -49,6 +49,12 @@ export type ScriptName =
   | 'releaseSeats'
   | 'clearIntent'
   | 'beginMove'
+  // registering beneficiaries in their account's partition (engine/partitioned-beneficiaries.ts)
+  | 'reservePhotoId'
+  | 'registerBeneficiary'
+  | 'settlePhotoId'
+  | 'abortRegistration'
+  | 'removeBeneficiary'
   // partners and the access log
   | 'registerPartner'
   | 'issuePartnerKey'

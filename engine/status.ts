@@ -40,6 +40,7 @@ export enum Status {
   /**
    * Partitioned booking: the booking was resolved as failed (its hold passed its deadline and
    * recovery wrote the `aborted` tombstone) before its seats were taken; a late step is refused.
+   * Also a partitioned registration's late step 2 (the engine starts that registration again).
    */
   BOOKING_ABORTED = -23,
   /** Partitioned booking: the session's definition changed after the hold read it; the engine retries. */

@@ -24,6 +24,7 @@
 ]]
 local rcall = redis.call
 --- @include "includes/appendOutbox"
+--- @include "includes/beneficiaryRecord"
 
 local accountKey, photoIdKey, sequenceKey, outboxKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local accountId, now, maxBeneficiaries = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -43,13 +44,7 @@ end
 if rcall('EXISTS', sequenceKey) == 0 then rcall('SET', sequenceKey, firstReference) end
 local id = tostring(rcall('INCR', sequenceKey))
 
-ben.id = id
-ben.version = 1
-ben.registered_at = now
-ben.vaccine = ''
-ben.dose1, ben.dose2, ben.dose3 = 0, 0, 0
-ben.appt1, ben.appt2, ben.appt3 = '', '', ''
-ben.appt1_day, ben.appt2_day, ben.appt3_day = 0, 0, 0
+newBeneficiary(ben, id, now)
 rcall('HSET', accountKey, 'ben:' .. id, cjson.encode(ben))
 rcall('HINCRBY', accountKey, 'ben_count', 1)
 rcall('SET', photoIdKey, accountId .. '|' .. id)

@@ -20,6 +20,7 @@
 ]]
 local rcall = redis.call
 --- @include "includes/appendOutbox"
+--- @include "includes/beneficiaryRecord"
 
 local accountKey, photoIdKey, outboxKey = KEYS[1], KEYS[2], KEYS[3]
 local accountId, id, photoIdHash = ARGV[1], ARGV[2], ARGV[3]
@@ -29,20 +30,13 @@ local raw = rcall('HGET', accountKey, 'ben:' .. id)
 if not raw then return { Status.BENEFICIARY_NOT_FOUND } end
 local ben = cjson.decode(raw)
 if ben.photo_id_hash ~= photoIdHash then return { Status.BENEFICIARY_NOT_FOUND } end
-for dose = 1, 3 do
-  if (ben['dose' .. dose] or 0) > 0 then return { Status.BENEFICIARY_LOCKED } end
-  if (ben['appt' .. dose] or '') ~= '' and (ben['appt' .. dose .. '_day'] or 0) >= today then
-    return { Status.BENEFICIARY_LOCKED }
-  end
-end
+if beneficiaryLocked(ben, today) then return { Status.BENEFICIARY_LOCKED } end
 
 -- every check passed: write
 rcall('HDEL', accountKey, 'ben:' .. id)
 rcall('HINCRBY', accountKey, 'ben_count', -1)
 if rcall('GET', photoIdKey) == accountId .. '|' .. id then rcall('DEL', photoIdKey) end
 
-ben.version = (ben.version or 0) + 1
-ben.deleted_at = now
-ben.account_id = accountId
+deletedBeneficiary(ben, accountId, now)
 appendOutbox(outboxKey, 'beneficiary:' .. id .. ':' .. ben.version, 'beneficiary', ben)
 return { Status.OK }

@@ -39,8 +39,7 @@ import {
   decodeAccountHash,
   decodeAppointmentHash,
   decodeBeneficiaryCertificates,
-  beneficiaryField,
-  decodeBeneficiary,
+  decodeAccountBeneficiaries,
   decodeCertificateHash,
   decodeHeldAppointment,
   decodeOperatorHash,
@@ -231,16 +230,11 @@ async function readPartitionBeneficiaries(
     for (const key of chunk) {
       const accountId = key.slice(key.indexOf('}:u:') + 4, -':account'.length);
       if (keys.forAccount(partitions, accountId).bookingAccount() !== key) continue;
-      const hash = await redis.hgetall(key);
-      for (const [field, json] of Object.entries(hash)) {
-        if (!field.startsWith(beneficiaryField(''))) continue;
-        try {
-          const ben = decodeBeneficiary(`account hash ${key}, field "${field}"`, json);
-          beneficiaries.set(ben.id, { ...ben, account: accountId });
-        } catch (error) {
-          if (!(error instanceof MalformedRecord)) throw error;
-          problem(`record ${key}`, `malformed in Redis: ${error.message}`);
-        }
+      try {
+        for (const ben of decodeAccountBeneficiaries(accountId, await redis.hgetall(key))) beneficiaries.set(ben.id, { ...ben, account: accountId });
+      } catch (error) {
+        if (!(error instanceof MalformedRecord)) throw error;
+        problem(`record ${key}`, `malformed in Redis: ${error.message}`);
       }
     }
   }

@@ -13,6 +13,7 @@ import { Certificates } from '../../engine/certificates.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { keys } from '../../engine/keys.js';
 import { Operators } from '../../engine/operators.js';
+import { PartitionedBeneficiaries } from '../../engine/partitioned-beneficiaries.js';
 import { PartitionedBooking, StoppedAfterStep } from '../../engine/partitioned-booking.js';
 import { Partners } from '../../engine/partners.js';
 import { LuaScripts, readScripts } from '../../engine/scripts.js';
@@ -21,7 +22,7 @@ import { accountWithBeneficiaries, demoCenterId, publishSession, securityCodeOf,
 import { PostgresPartnerLedger } from '../../worker/partners.js';
 // (with a PostgreSQL schema: the partner registry records its changes there too)
 import { describe, expect, test, TEST_REDIS } from '../worker/support.js';
-import { partitionedAccount, partitionedSessions } from '../support/partitioned.js';
+import { newPerson, partitionedAccount, partitionedSessions } from '../support/partitioned.js';
 
 const slotOf = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 
@@ -140,6 +141,19 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect((await engine.fairAdmission.checkAdmission(fairId, queued.accountId, place.queue.admission, queued.beneficiaryIds, false)).ok).toBe(true);
     expect((await engine.fairAdmission.useAdmission(fairId, queued.accountId, place.queue.admission)).ok).toBe(true);
 
+    // registering in the account's partition (engine/partitioned-beneficiaries.ts): one registration,
+    // one stopped after its reservation and resolved by the next past its deadline, a removal
+    const registrations = new PartitionedBeneficiaries(engine);
+    const registrant = engine.accountIdOf('9876500002');
+    const registered = await registrations.register(registrant, newPerson(engine));
+    if (!registered.ok) throw new Error(`register: ${registered.status}`);
+    const contested = newPerson(engine);
+    registrations.stopAfter = { operation: 'register', step: 1 };
+    await expect(registrations.register(registrant, contested)).rejects.toThrow(StoppedAfterStep);
+    clock.advance(60_000);
+    expect((await registrations.register(engine.accountIdOf('9876500003'), contested)).ok).toBe(true);
+    expect((await registrations.remove(registrant, registered.beneficiaryId)).ok).toBe(true);
+
     const scriptCalls = calls.filter((c) => scriptBySha.has(c.command as never) || [...scriptBySha.values()].includes(c.command as never));
     const scriptsSeen = new Set(scriptCalls.map((c) => c.command));
     expect([...scriptsSeen].sort()).toEqual([...new Set(scriptBySha.values())].sort());
@@ -160,6 +174,13 @@ describe.skipIf(TEST_REDIS.cluster !== undefined)('one slot per command', () => 
     expect([...tags('holdAppointment')]).toEqual([tagOf(account.accountId)]);
     expect([...tags('takeSeats')].sort()).toEqual([tagOf(p1!), tagOf(p2!)].sort());
     expect(tagOf(p1!)).not.toBe(tagOf(p2!));
+    // a registration: the account's partition, and the photo ID's
+    expect([...tags('registerBeneficiary')].sort()).toEqual([...new Set([tagOf(registrant), tagOf(engine.accountIdOf('9876500003'))])].sort());
+    expect([...tags('removeBeneficiary')]).toEqual([tagOf(registrant)]);
+    expect([...tags('abortRegistration')]).toEqual([tagOf(registrant)]);
+    const photoTag = tagOf(engine.beneficiaryToStore(contested)!.photoIdHash);
+    expect([...tags('reservePhotoId')]).toContain(photoTag);
+    expect([...tags('settlePhotoId')]).toContain(photoTag);
     // a session's queue: the session's partition
     for (const name of ['joinQueue', 'admitQueue', 'queueStatus', 'checkAdmission', 'useAdmission']) expect([...tags(name)], name).toEqual([tagOf(fairId)]);
   });

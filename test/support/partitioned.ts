@@ -1,11 +1,12 @@
 /** Builders for tests of the partitioned booking (engine/partitioned-booking.ts). */
-import type { BookingEngine } from '../../engine/engine.js';
+import type { BookingEngine, NewBeneficiary } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
 import { beneficiaryField, decodeBeneficiary } from '../../engine/records.js';
+import { PartitionedBeneficiaries } from '../../engine/partitioned-beneficiaries.js';
 import type { PartitionedBooking } from '../../engine/partitioned-booking.js';
 import type { SessionInput } from '../../engine/sessions.js';
 import { accountWithBeneficiaries, demoCenterId } from './booking.js';
-import { twoDoseVaccine } from './countries.js';
+import { nextMobileOf, nextPhotoIdOf, twoDoseVaccine } from './countries.js';
 
 /**
  * Put beneficiaries the engine registered (in `{bk}`, where addBeneficiary still writes them) into
@@ -21,6 +22,32 @@ export async function beneficiariesIntoPartition(engine: BookingEngine, accountI
     return [field, values[i]!];
   });
   await engine.redis.hset(keys.forAccount(engine.partitions, accountId).bookingAccount(), ...pairs);
+}
+
+/** A person to register (engine.addBeneficiary's input), with a fresh photo ID of the engine's country unless given. */
+export function newPerson(engine: BookingEngine, photoId = nextPhotoIdOf(engine.country), name = 'Partitioned Person'): NewBeneficiary {
+  return {
+    name,
+    birth_year: 1985,
+    gender_id: engine.country.data.genders[0]!.id,
+    photo_id_type: photoId.type,
+    photo_id_number: photoId.number,
+    comorbidity_ind: 'N',
+    consent_version: 'V1',
+  };
+}
+
+/** A new account with `count` beneficiaries registered in its partition (engine/partitioned-beneficiaries.ts), nothing in `{bk}`. */
+export async function registeredAccount(engine: BookingEngine, count: number): Promise<{ accountId: string; beneficiaryIds: string[] }> {
+  const registrations = new PartitionedBeneficiaries(engine);
+  const accountId = engine.accountIdOf(nextMobileOf(engine.country));
+  const beneficiaryIds: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const outcome = await registrations.register(accountId, newPerson(engine));
+    if (!outcome.ok) throw new Error(`register: ${outcome.status}`);
+    beneficiaryIds.push(outcome.beneficiaryId);
+  }
+  return { accountId, beneficiaryIds };
 }
 
 /** A new account with `count` beneficiaries, in its partition (accountWithBeneficiaries, then copied). */
