@@ -20,6 +20,16 @@ const HOLD_MS = 30_000;
 const newAccount = (engine: BookingEngine) => engine.accountIdOf(nextMobileOf(engine.country));
 const photoHashOf = (engine: BookingEngine, input: NewBeneficiary) => engine.beneficiaryToStore(input)!.photoIdHash;
 
+/** A registration of a new person by a new account, stopped after `step`; and a second account to try the same person. */
+async function registrationStoppedAfter(engine: BookingEngine, step: number) {
+  const stopped = new PartitionedBeneficiaries(engine, { holdMs: HOLD_MS });
+  const [first, second] = [newAccount(engine), newAccount(engine)];
+  const input = newPerson(engine);
+  stopped.stopAfter = { operation: 'register', step };
+  await expect(stopped.register(first, input)).rejects.toThrow(StoppedAfterStep);
+  return { stopped, first, second, input };
+}
+
 async function registered(beneficiaries: PartitionedBeneficiaries, accountId: string, input: NewBeneficiary): Promise<string> {
   const outcome = await beneficiaries.register(accountId, input);
   if (!outcome.ok) throw new Error(`register: ${outcome.status}`);
@@ -65,11 +75,7 @@ describe('registering beneficiaries in the account’s partition', () => {
   });
 
   test('a registration stopped after its reservation: the photo ID waits out the deadline, then the next one aborts it and a late step is refused', async ({ engine, clock }) => {
-    const stopped = new PartitionedBeneficiaries(engine, { holdMs: HOLD_MS });
-    const [first, second] = [newAccount(engine), newAccount(engine)];
-    const input = newPerson(engine);
-    stopped.stopAfter = { operation: 'register', step: 1 };
-    await expect(stopped.register(first, input)).rejects.toThrow(StoppedAfterStep);
+    const { stopped, first, second, input } = await registrationStoppedAfter(engine, 1);
     const entry = await stopped.photoIdHolder(photoHashOf(engine, input));
     expect(entry).toMatchObject({ account: first, reg: expect.any(String) });
 
@@ -91,11 +97,7 @@ describe('registering beneficiaries in the account’s partition', () => {
   });
 
   test('a registration stopped after writing its beneficiary: the next one confirms it and is refused', async ({ engine, clock }) => {
-    const stopped = new PartitionedBeneficiaries(engine, { holdMs: HOLD_MS });
-    const [first, second] = [newAccount(engine), newAccount(engine)];
-    const input = newPerson(engine);
-    stopped.stopAfter = { operation: 'register', step: 2 };
-    await expect(stopped.register(first, input)).rejects.toThrow(StoppedAfterStep);
+    const { stopped, first, second, input } = await registrationStoppedAfter(engine, 2);
     const [made] = await stopped.list(first);
     expect(made).toBeDefined();
     clock.advance(HOLD_MS + 1);
