@@ -24,8 +24,9 @@
  *   resharding moves whole partitions. The partitioned booking's records live here too: a session's
  *   hash, its claims (`{p:<n>}:claim:<booking id>`) and the partition's availability stream in the
  *   session's partition p(S); an account's booking hash, idempotency records and appointments (ids
- *   drawn to hash to the account's partition) in p(A); and per partition its intents (sorted by
- *   deadline) and its outbox stream. Each step script's keys are in one of the two.
+ *   drawn to hash to the account's partition) in p(A); a photo ID's entry in the photo ID's own
+ *   partition (engine/partitioned-beneficiaries.ts); and per partition its intents (sorted by
+ *   deadline), its beneficiary counter and its outbox stream. Each step script's keys are in one of the two.
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
  * - `{otp}` — the OTP issuing gate: per-address OTP windows, the country-wide OTP counter, and each
  *   txnId's record (the account it belongs to). The counter is a hot key (every OTP issued in the
