@@ -30,8 +30,9 @@ export interface TeekaConfig {
   /**
    * TEEKA_PARTITIONS: the number of virtual partitions per-account records are spread over
    * (engine/partitions.ts). More spread better over Redis Cluster masters and allow more of them (a
-   * partition never splits); each gateway thread follows one revocation stream per partition (on a
-   * cluster, a connection each). It must not change while Redis holds the deployment's data: a
+   * partition never splits); each gateway thread follows one revocation stream and one availability
+   * stream per partition (on a cluster, a connection per slot for each), and the worker drains one
+   * outbox stream per partition. It must not change while Redis holds the deployment's data: a
    * process configured for another count than Redis was laid out for refuses to start
    * (worker/deployment.ts), and `npm run rebuild` lays Redis out again for a new count. Default 16.
    */

@@ -111,9 +111,9 @@ async function main(): Promise<void> {
     };
     const tokens = people.slice(0, 500).map((c) => c.token);
     /** a fresh gateway of `mode` for one turn (the log on or off; both off for --control) */
-    const startGateway = async (mode: Mode, turn: number): Promise<{ process: BenchProcess; base: string }> => {
+    const startGateway = async (mode: Mode, turn: number): Promise<{ gatewayProcess: BenchProcess; base: string }> => {
       const port = await freePort();
-      const process = await startProcess({
+      const gatewayProcess = await startProcess({
         name: `gateway-log-${mode}-turn-${turn + 1}`,
         script: 'gateway/main.js',
         nodeArgs: profilingArgs(args.profile, join(runDir, `profiles-${mode}`)),
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
         logDir: runDir,
         ready: answers(`http://127.0.0.1:${port}/healthz`),
       });
-      return { process, base: `http://127.0.0.1:${port}` };
+      return { gatewayProcess, base: `http://127.0.0.1:${port}` };
     };
 
     const results: Record<string, Record<Mode, number[]>> = { booking: { on: [], off: [] }, beneficiaries: { on: [], off: [] }, search: { on: [], off: [] } };
@@ -191,14 +191,14 @@ async function main(): Promise<void> {
         await rushOf(gateway, `access-${mode}-warm-rush-${turn}`, 1, warm.sessionId, country.slotsOf(centers[mode].warm), warmSeats);
         await listsOf(gateway, `access-${mode}-warm-beneficiaries-${turn}`, 1, tokens);
         await searchOf(gateway, `access-${mode}-warm-search-${turn}`, 1, tokens);
-        const rush = await measured('booking', gateway.process, mode, () => rushOf(gateway, `access-${mode}-rush-${turn}`, SECONDS, hot.sessionId, country.slotsOf(centers[mode].hot), seats));
+        const rush = await measured('booking', gateway.gatewayProcess, mode, () => rushOf(gateway, `access-${mode}-rush-${turn}`, SECONDS, hot.sessionId, country.slotsOf(centers[mode].hot), seats));
         results.booking![mode].push(rush.okPerSecond);
         if (rush.okPerSecond * SECONDS >= 0.9 * POOL) saturated.push(`turn ${turn + 1} log ${mode}`);
-        const lists = await measured('beneficiaries', gateway.process, mode, () => listsOf(gateway, `access-${mode}-beneficiaries-${turn}`, SECONDS, tokens));
+        const lists = await measured('beneficiaries', gateway.gatewayProcess, mode, () => listsOf(gateway, `access-${mode}-beneficiaries-${turn}`, SECONDS, tokens));
         results.beneficiaries![mode].push(lists.okPerSecond);
-        const search = await measured('search', gateway.process, mode, () => searchOf(gateway, `access-${mode}-search-${turn}`, SECONDS, tokens));
+        const search = await measured('search', gateway.gatewayProcess, mode, () => searchOf(gateway, `access-${mode}-search-${turn}`, SECONDS, tokens));
         results.search![mode].push(search.okPerSecond);
-        await gateway.process.stop();
+        await gateway.gatewayProcess.stop();
       }
     }
 
