@@ -90,6 +90,8 @@ export class AvailabilityBook {
   private readonly listeners: ChangeListener[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** a reload queued that has not started yet */
+  private waitingReload: Promise<void> | undefined;
   /** the booking partition's stream first, then each partition's */
   private readonly streams: AvailabilityStream[];
   private readonly followers: StreamFollower[];
@@ -176,9 +178,17 @@ export class AvailabilityBook {
     return this.districtVersions.get(districtId) ?? 0;
   }
 
-  /** Reload every session in the window; remember the streams' positions first so nothing is missed. */
+  /**
+   * Reload every session in the window; remember the streams' positions first so nothing is missed.
+   * Requests made while one waits for its turn share it (a reconnection asks once per stream, 17
+   * times with 16 partitions): it has not read anything yet, so it reads all they would.
+   */
   reload(): Promise<void> {
-    return this.exclusive(() => this.reloadNow());
+    this.waitingReload ??= this.exclusive(() => {
+      this.waitingReload = undefined;
+      return this.reloadNow();
+    });
+    return this.waitingReload;
   }
 
   /** Reloads and stream entries mutate the same maps: one at a time, in order. */
