@@ -31,10 +31,14 @@ describe('the availability book', () => {
       const partitionedAfter = await publishPartitioned(booking, { date: engine.today() + 4, capacity_dose1: 1 });
       const holder = await partitionedAccount(engine, 1);
       expect((await booking.book({ accountId: holder.accountId, sessionId: partitionedAfter, slot: slotsOf(engine, demoCenterId(engine))[0]!, dose: 1, beneficiaryIds: holder.beneficiaryIds })).ok).toBe(true);
-      for (let i = 0; i < 100 && !(book.sessions.has(after) && book.sessions.get(partitionedAfter)?.booked1 === 1); i++) await sleep(20);
+      const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+      // knownFull also waits until every follower is current: on a cluster, 17 connections of their
+      // own, each reading once it has connected
+      const learnt = () => book.sessions.has(after) && book.sessions.get(partitionedAfter)?.booked1 === 1 && book.knownFull(partitionedAfter, 1, slot, 1);
+      for (let i = 0; i < 500 && !learnt(); i++) await sleep(20);
       expect(book.sessions.has(after)).toBe(true);
       expect(book.sessions.get(partitionedAfter)?.booked1).toBe(1);
-      expect(book.knownFull(partitionedAfter, 1, slotsOf(engine, demoCenterId(engine))[0]!, 1)).toBe(true);
+      expect(book.knownFull(partitionedAfter, 1, slot, 1)).toBe(true);
 
       // a reconnection asks once per stream (17 here): one reload serves them all
       const asked = Array.from({ length: engine.partitions.count + 1 }, () => book.reload());
