@@ -113,6 +113,18 @@ export interface Vaccination {
   centerIds: readonly number[];
 }
 
+/** What signing a vaccination's certificate reads: the beneficiary's record (JSON), the session's facts, the appointment's state for them. */
+export interface VaccinationFacts {
+  accountId: string;
+  rawBen: string | null;
+  centerId: number;
+  date: number;
+  vaccine: string | null;
+  dose: number;
+  status: string | null;
+  storedCode: string | null;
+}
+
 export interface BookingRequest {
   accountId: string;
   sessionId: string;
@@ -156,7 +168,9 @@ export function bookingFingerprint({ sessionId, slot, dose, beneficiaryIds, idem
     .digest('hex')
     .slice(0, 24);
 }
-const STALE_RETRIES = 5;
+
+/** How many times a change of an appointment reads it again when it changed in between (STALE_APPOINTMENT). */
+export const STALE_RETRIES = 5;
 
 /** The Status a script answered (the first element of its reply). */
 export function code(reply: unknown[]): Status {
@@ -209,7 +223,7 @@ export class BookingEngine {
   readonly country: Country;
   private readonly secret: string;
   private readonly testMobiles: { prefix: string; otp: string; securityCode?: string | null } | null;
-  private readonly securityCodeMaxWrong: number;
+  readonly securityCodeMaxWrong: number;
   readonly certificates: { ring: KeyRing; issuer: string };
   /** entries kept in the availability stream */
   readonly availabilityCap: number;
@@ -721,7 +735,7 @@ export class BookingEngine {
     const { appointmentId, beneficiaryId, securityCode, vaccinatorId, centerIds } = vaccination;
     return this.withFreshSession(appointmentId, async (sessionId, accountId) => {
       const certificateId = newCertificateId();
-      const prepared = await this.prepareCertificate(certificateId, vaccination, sessionId, accountId);
+      const prepared = await this.prepareCertificate(certificateId, vaccination, await this.readVaccinationFacts(vaccination, sessionId, accountId));
       const reply = await this.change(
         'markVaccinated',
         [
@@ -760,19 +774,9 @@ export class BookingEngine {
     });
   }
 
-  /**
-   * Sign the certificate a vaccination would issue, from the records as they stand (the script then
-   * checks the beneficiary has not changed). Nothing is signed, and null returned, when the records
-   * already show the script will refuse (another centre, not booked, a wrong code): signing costs a
-   * little, and a refused vaccination drops the certificate anyway.
-   */
-  private async prepareCertificate(
-    certificateId: string,
-    vaccination: Vaccination,
-    sessionId: string,
-    accountId: string,
-  ): Promise<{ beneficiaryVersion: number; signed: SignedCertificate } | null> {
-    const { appointmentId, beneficiaryId, securityCode, centerIds } = vaccination;
+  /** Read what signing a vaccination's certificate needs, in the single-slot layout (one slot: one pipeline). */
+  private async readVaccinationFacts(vaccination: Vaccination, sessionId: string, accountId: string): Promise<VaccinationFacts> {
+    const { appointmentId, beneficiaryId } = vaccination;
     const [rawBen, [centerText, dateText, vaccine], [doseText, status, storedCode]] = (await this.redis
       .pipeline()
       .hget(keys.account(accountId), beneficiaryField(beneficiaryId))
@@ -785,13 +789,27 @@ export class BookingEngine {
           return value;
         }),
       )) as [string | null, (string | null)[], (string | null)[]];
-    const centerId = Number(centerText);
+    return { accountId, rawBen, centerId: Number(centerText), date: Number(dateText), vaccine: vaccine ?? null, dose: Number(doseText), status: status ?? null, storedCode: storedCode ?? null };
+  }
+
+  /**
+   * Sign the certificate a vaccination would issue, from the records as they stand (the script then
+   * checks the beneficiary has not changed). Nothing is signed, and null returned, when the records
+   * already show the script will refuse (another centre, not booked, a wrong code): signing costs a
+   * little, and a refused vaccination drops the certificate anyway. Both layouts sign here.
+   */
+  async prepareCertificate(
+    certificateId: string,
+    vaccination: Vaccination,
+    facts: VaccinationFacts,
+  ): Promise<{ beneficiaryVersion: number; signed: SignedCertificate } | null> {
+    const { securityCode, centerIds } = vaccination;
+    const { accountId, rawBen, centerId, date, vaccine, dose, status, storedCode } = facts;
     if (!rawBen || !vaccine || !centerIds.includes(centerId) || status !== 'booked' || (storedCode && storedCode !== securityCode)) return null;
-    const ben = decodeBeneficiary(`account hash ${accountId}, beneficiary ${beneficiaryId}`, rawBen);
+    const ben = decodeBeneficiary(`account hash ${accountId}, beneficiary ${vaccination.beneficiaryId}`, rawBen);
     const center = this.country.centersById.get(centerId);
     const district = center && this.country.districtsById.get(center.district_id);
     const state = district && this.country.statesById.get(district.state_id);
-    const dose = Number(doseText);
     const signed = await signHealthCard(this.certificates.ring, {
       certificateId,
       issuer: this.certificates.issuer,
@@ -805,7 +823,7 @@ export class BookingEngine {
       cvx: this.country.vaccinesByName.get(vaccine)?.cvx ?? CVX_UNSPECIFIED,
       // the vaccine's primary series (1 for a single-dose vaccine); a precaution dose goes past it
       seriesDoses: Math.max(this.country.primaryDoses(vaccine), dose),
-      date: formatIsoDate(Number(dateText)),
+      date: formatIsoDate(date),
       centerName: center?.name ?? `centre ${centerId}`,
       place: [district?.district_name, state?.state_name].filter(Boolean).join(', '),
       countryName: this.country.data.country.name,

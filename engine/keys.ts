@@ -23,8 +23,9 @@
  *   partition, so they spread over a cluster. Redis Cluster places partitions on masters and a
  *   resharding moves whole partitions. The partitioned booking's records live here too: a session's
  *   hash, its claims (`{p:<n>}:claim:<booking id>`) and the partition's availability stream in the
- *   session's partition p(S); an account's booking hash, idempotency records and appointments (ids
- *   drawn to hash to the account's partition) in p(A); a photo ID's entry in the photo ID's own
+ *   session's partition p(S); an account's booking hash, idempotency records, appointments and
+ *   certificates (ids drawn to hash to the account's partition) and its beneficiaries' certificate
+ *   indexes in p(A); each partition's part of a key's revocation list; a photo ID's entry in the photo ID's own
  *   partition (engine/partitioned-beneficiaries.ts); and per partition its intents (sorted by
  *   deadline), its beneficiary counter and its outbox stream. Each step script's keys are in one of the two.
  * - `{ip:<address>}` — one per client address: the public API's per-IP limit.
@@ -131,6 +132,10 @@ export class AccountKeys {
   /** the outbox stream of the account's partition (keys.partitionOutbox) */
   outbox(): string {
     return `${this.tag}:outbox`;
+  }
+  /** hash: one of the account's beneficiaries' certificates, dose → certificate id (as `keys.beneficiaryCertificates`) */
+  beneficiaryCertificates(beneficiaryId: string): string {
+    return `${this.tag}:beneficiary-certificates:${beneficiaryId}`;
   }
 }
 
@@ -258,6 +263,16 @@ export const keys = {
   partitionPhotoId: (partitions: Partitions, photoIdHash: string) => `${partitions.tagOf(photoIdHash)}:photoid:${photoIdHash}`,
   /** counter: the beneficiaries a partition has registered (ids: first + n × stride + partition, lua/registerBeneficiary-3.lua) */
   partitionBeneficiarySequence: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:seq:beneficiary`,
+  /**
+   * hash: one vaccination certificate, in its account's partition (the id was drawn in it, as an
+   * appointment's), fields as `keys.certificate`
+   */
+  partitionCertificate: (partitions: Partitions, certificateId: string) => `${partitions.tagOf(certificateId)}:certificate:${certificateId}`,
+  /**
+   * sorted set: the revocation ids of one key's certificates revoked in one partition (a revocation
+   * is one script in the certificate's partition); the key's revocation list is every partition's
+   */
+  partitionCertificateRevocations: (partitions: Partitions, partition: number, kid: string) => `${partitions.tag(partition)}:crl:${kid}`,
   /** stream: the booking-domain changes decided in one partition, drained by the worker */
   partitionOutbox: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:outbox`,
   /** capped stream: available capacity of the partition's sessions after each change, tailed by gateways */

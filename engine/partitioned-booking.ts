@@ -14,12 +14,13 @@
  * Time is the engine's clock; the test hook `stopAfter` stops an operation after its step k, as a
  * crash there would (the steps after it never run).
  */
-import type { BookingEngine, BookingRequest, Outcome } from './engine.js';
-import { bookingFingerprint, code, failure, IDEMPOTENCY_KEY } from './engine.js';
-import { newAppointmentId } from './ids.js';
+import type { BookingEngine, BookingRequest, Outcome, Vaccination } from './engine.js';
+import { bookingFingerprint, code, failure, IDEMPOTENCY_KEY, STALE_RETRIES } from './engine.js';
+import { newAppointmentId, newCertificateId } from './ids.js';
 import { keys } from './keys.js';
 import {
   appointmentField,
+  beneficiaryField,
   decodeClaim,
   decodeHeldAppointment,
   decodeSessionHash,
@@ -331,6 +332,78 @@ export class PartitionedBooking {
     const reply = await attempt();
     if (code(reply) === Status.STALE_APPOINTMENT && (await this.resolveExpiredIntents(partition)) > 0) return attempt();
     return reply;
+  }
+
+  // ---------------------------------------------------------------- the vaccinator's action
+
+  /**
+   * Record a dose given to one beneficiary of an appointment and issue its certificate: one script
+   * in the account's partition (recordVaccination-5.lua), where the appointment, the beneficiary and
+   * the certificate (its id drawn there) live. Read again when the appointment changed in between
+   * (STALE_APPOINTMENT), as the single-slot path does.
+   */
+  async markVaccinated(vaccination: Vaccination): Promise<Outcome<{ dose: number; vaccine: string; date: number; certificateId: string }>> {
+    let outcome: Outcome<{ dose: number; vaccine: string; date: number; certificateId: string }> = { ok: false, status: Status.STALE_APPOINTMENT };
+    for (let i = 0; i < STALE_RETRIES && !outcome.ok && outcome.status === Status.STALE_APPOINTMENT; i++) {
+      outcome = await this.vaccinateOnce(vaccination);
+    }
+    return outcome;
+  }
+
+  private async vaccinateOnce(vaccination: Vaccination): Promise<Outcome<{ dose: number; vaccine: string; date: number; certificateId: string }>> {
+    const { appointmentId, beneficiaryId } = vaccination;
+    const held = await this.getAppointment(appointmentId);
+    if (!held) return { ok: false, status: Status.APPOINTMENT_NOT_FOUND };
+    const { account_id: accountId, session_id: sessionId, dose } = held.appointment;
+    const account = keys.forAccount(this.partitions, accountId);
+    // a step still pending whose process stopped: resolve it, so the vaccinator does not wait for the sweeper
+    if (held.pending) await this.resolveExpiredIntents(account.partition);
+    const [[centerText, dateText, vaccine], rawBen] = await Promise.all([
+      this.engine.redis.hmget(keys.partitionSession(this.partitions, sessionId), 'center_id', 'date', 'vaccine'),
+      this.engine.redis.hget(account.bookingAccount(), beneficiaryField(beneficiaryId)),
+    ]);
+    const ben = held.appointment.beneficiaries.find((b) => b.id === beneficiaryId);
+    const certificateId = this.partitions.idIn(account.partition, newCertificateId);
+    const prepared = held.pending
+      ? null
+      : await this.engine.prepareCertificate(certificateId, vaccination, {
+          accountId,
+          rawBen,
+          centerId: Number(centerText),
+          date: Number(dateText),
+          vaccine: vaccine ?? null,
+          dose,
+          status: ben?.status ?? null,
+          storedCode: ben?.security_code ?? null,
+        });
+    const reply = await this.run(
+      'recordVaccination',
+      [
+        account.bookingAccount(),
+        keys.partitionAppointment(this.partitions, appointmentId),
+        account.outbox(),
+        keys.partitionCertificate(this.partitions, certificateId),
+        account.beneficiaryCertificates(beneficiaryId),
+      ],
+      [
+        appointmentId,
+        beneficiaryId,
+        sessionId,
+        this.engine.now(),
+        vaccination.vaccinatorId,
+        vaccination.securityCode,
+        this.engine.securityCodeMaxWrong,
+        vaccination.centerIds.join(','),
+        prepared?.beneficiaryVersion ?? -1,
+        prepared?.signed.certificateId ?? '',
+        prepared?.signed.jws ?? '',
+        prepared?.signed.kid ?? '',
+        prepared?.signed.rid ?? '',
+        vaccine ?? '',
+      ],
+    );
+    if (code(reply) !== Status.OK) return failure(reply, 'beneficiary');
+    return { ok: true, status: Status.OK, dose: reply[1] as number, vaccine: reply[2] as string, date: reply[3] as number, certificateId: reply[4] as string };
   }
 
   // ---------------------------------------------------------------- reschedule

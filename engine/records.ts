@@ -12,15 +12,17 @@
  *   includes/readSession.lua.
  * - account hash (`keys.account`): addBeneficiary-4.lua (`created_at`, `ben_count`, `ben:<id>` JSON),
  *   deleteBeneficiary-3.lua; the `appt<dose>` / `appt<dose>_day` pointers of `ben:<id>` by booking,
- *   cancel and reschedule; `dose<n>`, `vaccine`, `version` by markVaccinated-6.lua. Checked in Lua by
+ *   cancel and reschedule; `dose<n>`, `vaccine`, `version` by includes/vaccination.lua
+ *   (markVaccinated-6, and recordVaccination-5 in the partitioned layout). Checked in Lua by
  *   includes/eligibility.lua.
  * - appointment hash (`keys.appointment`): includes/booking.lua (`bens`, `status:<id>`, `code:<id>`,
  *   version 1); cancelAppointment-5, rescheduleAppointment-6, markVaccinated-6 (`code_tries` too).
  *   Read in Lua by includes/appointmentState.lua.
  * - operator hash (`keys.operator`): issueOperator-3.lua, revokeOperator-3.lua; an operator's login
  *   session (`keys.operatorSession`): openOperatorSession-2.lua.
- * - certificate hash (`keys.certificate`) and a beneficiary's certificates by dose
- *   (`keys.beneficiaryCertificates`): markVaccinated-6.lua; revokeCertificate-3.lua.
+ * - certificate hash (`keys.certificate`, `keys.partitionCertificate`) and a beneficiary's
+ *   certificates by dose (`keys.beneficiaryCertificates`, `AccountKeys.beneficiaryCertificates`):
+ *   includes/vaccination.lua (markVaccinated-6, recordVaccination-5); revokeCertificate-3.lua.
  * - outbox entry (`keys.outbox`): includes/appendOutbox.lua (`id`, `kind`, `data` JSON), from every
  *   booking-domain script; the shape of each kind's `data` is checked by `parseOutboxEntry`. The
  *   `access` kind is written by engine/access-log.ts's scripts, in the same layout; a citizen's
@@ -637,7 +639,7 @@ export interface CertificateRecord {
   version: number;
 }
 
-/** The certificate hash, field for field as markVaccinated-6.lua and revokeCertificate-3.lua write it. */
+/** The certificate hash, field for field as includes/vaccination.lua and revokeCertificate-3.lua write it. */
 export function encodeCertificateHash(c: CertificateRecord): string[] {
   const fields = [
     'certificate_id', c.certificateId, 'beneficiary_id', c.beneficiaryId, 'account_id', c.accountId,

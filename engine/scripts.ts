@@ -49,6 +49,7 @@ export type ScriptName =
   | 'releaseSeats'
   | 'clearIntent'
   | 'beginMove'
+  | 'recordVaccination'
   // registering beneficiaries in their account's partition (engine/partitioned-beneficiaries.ts)
   | 'reservePhotoId'
   | 'registerBeneficiary'

@@ -50,75 +50,22 @@
 local rcall = redis.call
 --- @include "includes/appointmentState"
 --- @include "includes/appendOutbox"
+--- @include "includes/vaccination"
 
-local sessionKey, accountKey, appointmentKey, outboxKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local certificateKey, certificatesKey = KEYS[5], KEYS[6]
 local appointmentId, beneficiaryId, expectedSessionId = ARGV[1], ARGV[2], ARGV[3]
-local now, vaccinatorId = tonumber(ARGV[4]), ARGV[5]
-local givenCode, maxWrong = ARGV[6], tonumber(ARGV[7])
-local vaccinatorCenters = ARGV[8]
-local expectedVersion, certificateId, certificateJws, kid, rid = tonumber(ARGV[9]), ARGV[10], ARGV[11], ARGV[12], ARGV[13]
 
-local appointment = readAppointment(appointmentKey)
+local appointment = readAppointment(KEYS[3])
 if not appointment then return { Status.APPOINTMENT_NOT_FOUND } end
 if appointment.session_id ~= expectedSessionId then return { Status.STALE_APPOINTMENT } end
-local centerId = rcall('HGET', sessionKey, 'center_id')
-if not centerId or not string.find(',' .. vaccinatorCenters .. ',', ',' .. centerId .. ',', 1, true) then
-  return { Status.APPOINTMENT_NOT_FOUND }
-end
-local status = appointment.status[beneficiaryId]
-if not status then return { Status.BENEFICIARY_NOT_FOUND, beneficiaryId } end
-if status ~= 'booked' then return { Status.APPOINTMENT_NOT_ACTIVE } end
+local s = rcall('HMGET', KEYS[1], 'center_id', 'date', 'vaccine', 'day_start', 'day_end')
 
-local s = rcall('HMGET', sessionKey, 'date', 'vaccine', 'day_start', 'day_end')
-local date, vaccine, dayStart, dayEnd = tonumber(s[1]), s[2], tonumber(s[3]), tonumber(s[4])
-if now < dayStart or now >= dayEnd then return { Status.NOT_VACCINATION_DAY } end
-
-local wrongSoFar = tonumber(rcall('HGET', appointmentKey, 'code_tries') or '0')
-if wrongSoFar >= maxWrong then return { Status.SECURITY_CODE_LOCKED } end
-
-local raw = rcall('HGET', accountKey, 'ben:' .. beneficiaryId)
-if not raw then return { Status.BENEFICIARY_NOT_FOUND, beneficiaryId } end
-
--- the last check: a wrong code is counted (the only write of a refusal)
-local code = appointment.code[beneficiaryId]
-if code and code ~= givenCode then
-  local wrong = rcall('HINCRBY', appointmentKey, 'code_tries', 1)
-  return { Status.WRONG_SECURITY_CODE, maxWrong - wrong }
-end
-
-local ben = cjson.decode(raw)
-if (ben.version or 0) ~= expectedVersion or certificateId == '' then return { Status.STALE_APPOINTMENT } end
-
--- every check passed: write
-local dose = appointment.dose
-ben['dose' .. dose] = date
-ben.vaccine = vaccine
-ben['appt' .. dose] = ''
-ben['appt' .. dose .. '_day'] = 0
-ben.version = (ben.version or 0) + 1
-rcall('HSET', accountKey, 'ben:' .. beneficiaryId, cjson.encode(ben))
-
-appointment.status[beneficiaryId] = 'vaccinated'
-rcall('HSET', appointmentKey, 'status:' .. beneficiaryId, 'vaccinated')
-appointment.version = rcall('HINCRBY', appointmentKey, 'version', 1)
-local event = appointmentEvent(appointmentId, appointment, 'vaccinated', now)
-event.vaccinated_beneficiary_id = beneficiaryId
-event.vaccinator_id = vaccinatorId
-appendOutbox(outboxKey, 'appointment:' .. appointmentId .. ':' .. appointment.version, 'appointment', event)
-ben.account_id = appointment.account_id
-appendOutbox(outboxKey, 'beneficiary:' .. beneficiaryId .. ':' .. ben.version, 'beneficiary', ben)
-
-local certificate = {
-  certificate_id = certificateId, beneficiary_id = beneficiaryId, account_id = appointment.account_id,
-  appointment_id = appointmentId, dose = dose, vaccine = vaccine, date = date, center_id = tonumber(centerId),
-  kid = kid, rid = rid, jws = certificateJws, issued_at = now, issued_by = vaccinatorId, status = 'issued', version = 1,
-}
-rcall('HSET', certificateKey, 'certificate_id', certificateId, 'beneficiary_id', beneficiaryId,
-  'account_id', appointment.account_id, 'appointment_id', appointmentId, 'dose', dose, 'vaccine', vaccine,
-  'date', date, 'center_id', centerId, 'kid', kid, 'rid', rid, 'jws', certificateJws, 'issued_at', now,
-  'issued_by', vaccinatorId, 'status', 'issued', 'version', 1)
-rcall('HSET', certificatesKey, dose, certificateId)
-appendOutbox(outboxKey, 'certificate:' .. certificateId .. ':1', 'certificate', certificate)
-
-return { Status.OK, dose, vaccine, date, certificateId }
+return recordVaccination(
+  { account = KEYS[2], appointment = KEYS[3], outbox = KEYS[4], certificate = KEYS[5], certificates = KEYS[6] },
+  {
+    appointment_id = appointmentId, beneficiary_id = beneficiaryId, now = tonumber(ARGV[4]), vaccinator_id = ARGV[5],
+    code = ARGV[6], max_wrong = tonumber(ARGV[7]), vaccinator_centers = ARGV[8], expected_version = tonumber(ARGV[9]),
+    certificate_id = ARGV[10], jws = ARGV[11], kid = ARGV[12], rid = ARGV[13],
+  },
+  appointment,
+  { center_id = s[1], date = tonumber(s[2]), vaccine = s[3], day_start = tonumber(s[4]), day_end = tonumber(s[5]) }
+)

@@ -192,24 +192,24 @@ interface BeneficiaryRow {
  */
 async function readPartitionRecords<T>(
   redis: RedisClient,
-  partitions: Partitions,
-  kind: 'session' | 'appointment',
-  keyOf: (id: string) => string,
+  kind: 'session' | 'appointment' | 'certificate' | 'beneficiary-certificates',
   decode: (id: string, hash: Record<string, string>) => T | null,
   problem: (scope: string, detail: string) => void,
+  /** where the id's record belongs: a key elsewhere is not read. Absent for records placed by their account, not their id */
+  keyOf?: (id: string) => string,
 ): Promise<Map<string, T>> {
   const records = new Map<string, T>();
   const infix = `}:${kind}:`;
   for await (const chunk of scanKeys(redis, `{p:*${infix}*`)) {
-    const ids = chunk.map((key) => key.slice(key.indexOf(infix) + infix.length)).filter((id, i) => keyOf(id) === chunk[i]);
-    const hashes = await Promise.all(ids.map((id) => redis.hgetall(keyOf(id))));
-    ids.forEach((id, i) => {
+    const found = chunk.map((key) => ({ key, id: key.slice(key.indexOf(infix) + infix.length) })).filter(({ key, id }) => !keyOf || keyOf(id) === key);
+    const hashes = await Promise.all(found.map(({ key }) => redis.hgetall(key)));
+    found.forEach(({ key, id }, i) => {
       try {
         const record = decode(id, hashes[i]!);
         if (record !== null) records.set(id, record);
       } catch (error) {
         if (!(error instanceof MalformedRecord)) throw error;
-        problem(`record ${keyOf(id)}`, `malformed in Redis: ${error.message}`);
+        problem(`record ${key}`, `malformed in Redis: ${error.message}`);
       }
     });
   }
@@ -261,12 +261,12 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool, partitions?: 
   const redisAccounts = await readRecords(redis, keys.account(''), decodeAccountHash, problem);
   const partitionBeneficiaries = new Map<string, StoredBeneficiary & { account: string }>();
   if (partitions) {
-    const sessions = await readPartitionRecords(redis, partitions, 'session', (id) => keys.partitionSession(partitions, id), decodeStoredSession, problem);
+    const sessions = await readPartitionRecords(redis, 'session', decodeStoredSession, problem, (id) => keys.partitionSession(partitions, id));
     for (const [id, session] of sessions) {
       if (redisSessions.has(id)) problem(`session ${id}`, 'in Redis twice: in the booking partition and in its own');
       redisSessions.set(id, session);
     }
-    const held = await readPartitionRecords(redis, partitions, 'appointment', (id) => keys.partitionAppointment(partitions, id), decodeHeldAppointment, problem);
+    const held = await readPartitionRecords(redis, 'appointment', decodeHeldAppointment, problem, (id) => keys.partitionAppointment(partitions, id));
     for (const [id, { appointment, pending }] of held) {
       if (pending) problem(`appointment ${id}`, `its ${pending === 'book' ? 'booking' : 'reschedule'} is still in flight in Redis; run reconcile again once it is resolved`);
       else redisAppointments.set(id, appointment);
@@ -501,6 +501,15 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool, partitions?: 
   // ---------------------------------------------------------------- certificates and revocation lists
   const redisCertificates = await readRecords(redis, keys.certificate(''), decodeCertificateHash, problem);
   const redisCertificateIndex = await readRecords(redis, keys.beneficiaryCertificates(''), decodeBeneficiaryCertificates, problem);
+  if (partitions) {
+    // the partitioned layout's: a certificate in its account's partition, as is its beneficiary's index
+    const certificates = await readPartitionRecords(redis, 'certificate', decodeCertificateHash, problem, (id) => keys.partitionCertificate(partitions, id));
+    for (const [id, certificate] of certificates) {
+      if (redisCertificates.has(id)) problem(`certificate ${id}`, 'in Redis twice: in the booking partition and in its own');
+      redisCertificates.set(id, certificate);
+    }
+    for (const [id, index] of await readPartitionRecords(redis, 'beneficiary-certificates', decodeBeneficiaryCertificates, problem)) redisCertificateIndex.set(id, index);
+  }
   const pgCertificates = new Map<string, CertificateRow>();
   await forEachChunk<CertificateRow>(
     pool,
@@ -550,6 +559,17 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool, partitions?: 
   const redisRevoked = new Map<string, Set<string>>();
   for await (const chunk of scanKeys(redis, `${keys.certificateRevocations('')}*`)) {
     for (const key of chunk) redisRevoked.set(key.slice(keys.certificateRevocations('').length), new Set(await redis.zrange(key, 0, -1)));
+  }
+  if (partitions) {
+    // the partitioned layout keeps a key's revocations in each certificate's partition: their union is the list
+    for await (const chunk of scanKeys(redis, '{p:*}:crl:*')) {
+      for (const key of chunk) {
+        const kid = key.slice(key.indexOf('}:crl:') + '}:crl:'.length);
+        const rids = redisRevoked.get(kid) ?? new Set<string>();
+        for (const rid of await redis.zrange(key, 0, -1)) rids.add(rid);
+        redisRevoked.set(kid, rids);
+      }
+    }
   }
   for (const kid of new Set([...redisRevoked.keys(), ...pgRevoked.keys()])) {
     const inRedis = [...(redisRevoked.get(kid) ?? [])].sort().join(', ');

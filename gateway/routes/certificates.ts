@@ -38,7 +38,7 @@ export function certificateRoutes(router: Router, ctx: GatewayContext): void {
       const ben = (await engine.listBeneficiaries(citizen.accountId)).find((b) => b.id === beneficiaryId);
       // another account's beneficiary is answered like one that does not exist
       if (!ben) return apiError(REQUEST_ERRORS.notFound());
-      const certificate = await certificates.latestOf(beneficiaryId);
+      const certificate = await certificates.latestOf(citizen.accountId, beneficiaryId);
       if (!certificate) return apiError({ ...apiErrorFor(Status.CERTIFICATE_NOT_FOUND), error: 'No dose has been recorded for this beneficiary yet' });
       if (certificate.status === 'revoked') return apiError(apiErrorFor(Status.CERTIFICATE_REVOKED));
       const language = documentLanguage(country, request.query.get('lang'), request.headers['accept-language']);

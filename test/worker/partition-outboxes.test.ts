@@ -1,9 +1,10 @@
 /**
  * The worker drains every partition's outbox stream (worker/outbox-worker.ts), not only the booking
- * partition's: the partitioned booking's sessions, bookings, cancels and reschedules reach
- * PostgreSQL; an entry PostgreSQL refuses is set aside beside its own stream; a dead consumer's
+ * partition's: the partitioned booking's sessions, bookings, cancels and reschedules, and the
+ * vaccinations and certificates recorded in the account's partition, reach PostgreSQL; an entry PostgreSQL refuses is set aside beside its own stream; a dead consumer's
  * entries in a partition's stream are taken over; the depth and reconcile count every stream.
  */
+import { Certificates } from '../../engine/certificates.js';
 import { keys } from '../../engine/keys.js';
 import { PartitionedBooking } from '../../engine/partitioned-booking.js';
 import { Status } from '../../engine/status.js';
@@ -12,11 +13,11 @@ import { ensureOutboxGroup, OUTBOX_GROUP, outboxStreams, readTotalBacklog } from
 import { readQueueDepth } from '../../worker/queue-depth.js';
 import { reconcile } from '../../worker/reconcile.js';
 import { slotsOf, demoCenterId } from '../support/booking.js';
-import { partitionedSessions, registeredAccount } from '../support/partitioned.js';
+import { partitionedSessions, publishPartitioned, registeredAccount } from '../support/partitioned.js';
 import { describe, expect, startInProcessWorker, startWorkerProcess, test, waitFor } from './support.js';
 
 describe('the partitions’ outbox streams', () => {
-  test('a real worker writes the partitioned booking’s sessions, bookings, cancels and reschedules to PostgreSQL', async ({ engine, prefix, schema, pool }) => {
+  test('a real worker writes the partitioned booking’s sessions, bookings, cancels, reschedules, vaccinations and certificates to PostgreSQL', async ({ engine, prefix, schema, pool, clock }) => {
     const booking = new PartitionedBooking(engine);
     const [first, second] = await partitionedSessions(booking, 2);
     const slot = slotsOf(engine, demoCenterId(engine))[0]!;
@@ -32,6 +33,21 @@ describe('the partitions’ outbox streams', () => {
     const cancelledId = await book(cancelled!, first!);
     expect((await booking.reschedule(moved!.accountId, movedId, second!, slot)).status).toBe(Status.OK);
     expect((await booking.cancel(cancelled!.accountId, cancelledId)).status).toBe(Status.OK);
+    // the vaccinator's action in the account's partition: a dose recorded, its certificate revoked
+    const todaysSession = await publishPartitioned(booking, { date: engine.today() });
+    const vaccinated = await registeredAccount(engine, 1);
+    const dosed = await booking.book({ accountId: vaccinated.accountId, sessionId: todaysSession, slot, dose: 1, beneficiaryIds: vaccinated.beneficiaryIds });
+    if (!dosed.ok) throw new Error(`booking refused: ${dosed.status}`);
+    const dose = await booking.markVaccinated({
+      appointmentId: dosed.appointmentId,
+      beneficiaryId: vaccinated.beneficiaryIds[0]!,
+      securityCode: dosed.securityCodes[0]!.code,
+      vaccinatorId: 'vaccinator-1',
+      centerIds: [demoCenterId(engine)],
+    });
+    if (!dose.ok) throw new Error(`vaccination refused: ${dose.status}`);
+    const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer, engine.partitions);
+    expect(await certificates.revoke(dose.certificateId, 'admin', 'recorded for the wrong person')).toEqual({ ok: true, version: 2 });
 
     // the changes sit in several partitions' streams (sessions in p(S); accounts, beneficiaries and
     // appointments in p(A)), none in the booking partition's
@@ -68,9 +84,13 @@ describe('the partitions’ outbox streams', () => {
       // Redis and PostgreSQL agree on the partitioned records: sessions and their seats, appointments, dose pointers
       const report = await reconcile(engine.redis, pool, engine.partitions);
       expect(report.problems).toEqual([]);
-      expect(report).toMatchObject({ ok: true, counts: { appointments: 3, seats: 3, beneficiaries: 4 } });
-      const { rows: beneficiaryRows } = await pool.query('SELECT count(*)::int AS n FROM beneficiaries WHERE account_id = ANY($1)', [[moved, family, cancelled].map((a) => a!.accountId)]);
-      expect(beneficiaryRows[0].n).toBe(4);
+      expect(report).toMatchObject({ ok: true, counts: { appointments: 4, seats: 4, beneficiaries: 5, certificates: 1 } });
+      const { rows: beneficiaryRows } = await pool.query('SELECT count(*)::int AS n FROM beneficiaries WHERE account_id = ANY($1)', [[moved, family, cancelled, vaccinated].map((a) => a!.accountId)]);
+      expect(beneficiaryRows[0].n).toBe(5);
+      const { rows: certificateRows } = await pool.query('SELECT certificate_id, status, version FROM certificates');
+      expect(certificateRows).toEqual([{ certificate_id: dose.certificateId, status: 'revoked', version: 2 }]);
+      const { rows: vaccinatedRows } = await pool.query('SELECT status FROM appointments WHERE appointment_id = $1', [dosed.appointmentId]);
+      expect(vaccinatedRows).toEqual([{ status: 'vaccinated' }]);
     } finally {
       await worker.kill('SIGTERM');
     }
