@@ -12,6 +12,7 @@ import { offsetClock, type Clock } from './clock.js';
 import type { DurabilityOptions } from './durability.js';
 import type { Country } from './masterdata.js';
 import { DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT } from './partitions.js';
+import { LAYOUTS, type Layout } from './keys.js';
 import { parseClusterNodes, type RedisAddress } from './redis.js';
 
 export type Deployment = 'demo' | 'production';
@@ -37,6 +38,14 @@ export interface TeekaConfig {
    * (worker/deployment.ts), and `npm run rebuild` lays Redis out again for a new count. Default 16.
    */
   partitions: number;
+  /**
+   * TEEKA_LAYOUT: where the booking core keeps its records (engine/keys.ts `Layout`): `single`, every
+   * booking record in one Redis slot (`{bk}`), each booking one script; `partitioned`, sessions and
+   * accounts spread over the partitions, each booking a few one-slot steps that survive any crash
+   * (engine/partitioned-booking.md), so booking capacity grows with a cluster's masters. It must
+   * not change while Redis holds the deployment's data (worker/deployment.ts refuses). Default single.
+   */
+  layout: Layout;
   /** DATABASE_URL. Default postgres://postgres@127.0.0.1:5432/postgres */
   databaseUrl: string;
   /** HOST to listen on. Default 0.0.0.0 */
@@ -221,6 +230,14 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new ConfigError(name, `expected on/off, got "${raw}"`);
 }
 
+/** TEEKA_LAYOUT, or `single` when unset. */
+export function layoutFrom(env: NodeJS.ProcessEnv): Layout {
+  const raw = env.TEEKA_LAYOUT;
+  if (raw === undefined || raw === '') return 'single';
+  if (!(LAYOUTS as readonly string[]).includes(raw)) throw new ConfigError('TEEKA_LAYOUT', `expected ${LAYOUTS.join(' or ')}, got "${raw}"`);
+  return raw as Layout;
+}
+
 const DEMO_ADMIN_KEY = 'demo-admin-key';
 
 /**
@@ -263,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TeekaConfig {
     redis: read<RedisAddress>({ url: DEFAULT_REDIS_URL }, () => redisAddressFrom(env)),
     redisKeyPrefix: env.TEEKA_REDIS_PREFIX ?? 'teeka:',
     partitions: read(DEFAULT_PARTITION_COUNT, () => integer(env, 'TEEKA_PARTITIONS', DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT)),
+    layout: read<Layout>('single', () => layoutFrom(env)),
     databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     host: env.HOST ?? '0.0.0.0',
     port: read(8080, () => integer(env, 'PORT', 8080, 1, 65535)),

@@ -9,6 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import { formatIsoDate, localEpochDay, localInstant } from './dates.js';
 import {
   accountIdOf,
+  FIRST_BENEFICIARY_REFERENCE,
   isTxnId,
   newAppointmentId,
   newCertificateId,
@@ -22,7 +23,9 @@ import type { BookingAccess } from './access-log.js';
 import { KeyRing } from './certificate-keys.js';
 import { CVX_UNSPECIFIED, signHealthCard, type SignedCertificate } from './health-card.js';
 import { FairAdmission } from './fair-admission.js';
-import { keys } from './keys.js';
+import { bookingRecordKeys, keys, type BookingRecordKeys, type Layout } from './keys.js';
+import { PartitionedBeneficiaries } from './partitioned-beneficiaries.js';
+import { PartitionedBooking, type PartitionedBookingOptions } from './partitioned-booking.js';
 import { PartitionBatcher } from './coalesce.js';
 import { Partitions } from './partitions.js';
 import type { Country } from './masterdata.js';
@@ -65,6 +68,14 @@ export interface EngineOptions {
   durability?: DurabilityOptions;
   /** the deployment's virtual partitions (engine/partitions.ts, TEEKA_PARTITIONS). Default 16 */
   partitions?: Partitions;
+  /**
+   * the booking core's record layout (engine/keys.ts `Layout`, TEEKA_LAYOUT). Default `single`;
+   * `partitioned` runs every booking-domain method below through the partitioned booking
+   * (engine/partitioned-booking.ts) and registration (engine/partitioned-beneficiaries.ts)
+   */
+  layout?: Layout;
+  /** the partitioned layout's hold deadline and tombstone lifetime (engine/partitioned-booking.ts) */
+  partitionedBooking?: PartitionedBookingOptions;
   /** coalesce requests per partition and event-loop turn (engine/coalesce.ts, TEEKA_COALESCE). Default true */
   coalesce?: boolean;
   /** how long a booking's idempotency record answers retries. Default 24 h */
@@ -230,6 +241,14 @@ export class BookingEngine {
   /** entries kept in each partition's login revocation stream */
   private readonly revocationCap: number;
   readonly partitions: Partitions;
+  readonly layout: Layout;
+  /** where the layout keeps sessions, accounts, appointments and certificates */
+  readonly records: BookingRecordKeys;
+  /**
+   * the partitioned layout's booking and registration, when that is the layout: the methods below
+   * hand their work to them (never both layouts in one deployment: engine/keys.ts `Layout`)
+   */
+  readonly partitioned: { booking: PartitionedBooking; beneficiaries: PartitionedBeneficiaries } | null;
   /** how long a booking's idempotency record answers retries */
   readonly idempotencyTtlMs: number;
   /** the first beneficiary reference number (the counters start here) */
@@ -259,12 +278,18 @@ export class BookingEngine {
     this.partitions = options.partitions ?? new Partitions();
     this.revocationCap = Math.ceil((options.revocationStreamCap ?? DEFAULT_REVOCATION_STREAM_CAP) / this.partitions.count);
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
-    this.firstReference = options.firstBeneficiaryReference ?? 10_000_000_000_000;
+    this.firstReference = options.firstBeneficiaryReference ?? FIRST_BENEFICIARY_REFERENCE;
     this.clock = options.clock ?? systemClock;
     this.scripts = new LuaScripts(redis);
     this.durability = new ReplicaAcknowledgement(redis, options.durability ?? NO_REPLICA_WAIT);
     this.searchQuotas = new PartitionBatcher((partition, searches) => this.sendSearchQuotas(partition, searches), options.coalesce ?? true);
-    this.fairAdmission = new FairAdmission(redis, this.scripts, this.partitions, this.clock);
+    this.layout = options.layout ?? 'single';
+    this.partitioned =
+      this.layout === 'partitioned'
+        ? { booking: new PartitionedBooking(this, options.partitionedBooking), beneficiaries: new PartitionedBeneficiaries(this, options.partitionedBooking) }
+        : null;
+    this.records = bookingRecordKeys(this.layout, this.partitions);
+    this.fairAdmission = new FairAdmission(redis, this.scripts, this.partitions, this.clock, this.records);
     this.bookings = new PartitionBatcher((_partition, bookings) => this.sendBookings(bookings), options.coalesce ?? true, MAX_BOOKINGS_PER_CALL);
   }
 
@@ -303,6 +328,7 @@ export class BookingEngine {
 
   /** Publish or update a session. Throws SessionInputError when the input contradicts the master data. */
   async publishSession(input: SessionInput): Promise<Outcome<{ sessionId: string; version: number; changed: boolean }>> {
+    if (this.partitioned) return this.partitioned.booking.publishSession(input);
     const { sessionId, definition } = defineSession(this.country, input);
     const reply = await this.change(
       'publishSession',
@@ -314,11 +340,13 @@ export class BookingEngine {
   }
 
   async getSession(sessionId: string): Promise<SessionState | null> {
+    if (this.partitioned) return this.partitioned.booking.getSession(sessionId);
     return decodeSessionHash(sessionId, await this.redis.hgetall(keys.session(sessionId)));
   }
 
   /** Every session dated from `fromDay` to `toDay` inclusive. */
   loadSessions(fromDay: number, toDay: number): Promise<SessionState[]> {
+    if (this.partitioned) return this.partitioned.booking.loadSessions(fromDay, toDay);
     return this.loadSessionsIn(keys.sessionsByDate(), keys.session, fromDay, toDay);
   }
 
@@ -549,6 +577,7 @@ export class BookingEngine {
   }
 
   async addBeneficiary(accountId: string, input: NewBeneficiary): Promise<Outcome<{ beneficiaryId: string }>> {
+    if (this.partitioned) return this.partitioned.beneficiaries.register(accountId, input);
     const beneficiary = this.beneficiaryToStore(input);
     if (!beneficiary) return { ok: false, status: Status.INVALID_PHOTO_ID };
     const { photoIdHash, stored } = beneficiary;
@@ -562,6 +591,7 @@ export class BookingEngine {
   }
 
   async deleteBeneficiary(accountId: string, beneficiaryId: string): Promise<Outcome> {
+    if (this.partitioned) return this.partitioned.beneficiaries.remove(accountId, beneficiaryId);
     const raw = await this.redis.hget(keys.account(accountId), beneficiaryField(beneficiaryId));
     if (!raw) return { ok: false, status: Status.BENEFICIARY_NOT_FOUND };
     const ben = decodeBeneficiary(`account hash ${accountId}, beneficiary ${beneficiaryId}`, raw);
@@ -583,12 +613,18 @@ export class BookingEngine {
 
   /** The account's beneficiaries, in registration order. */
   async listBeneficiaries(accountId: string): Promise<StoredBeneficiary[]> {
+    if (this.partitioned) return this.partitioned.beneficiaries.list(accountId);
     return decodeAccountHash(accountId, await this.redis.hgetall(keys.account(accountId)))?.beneficiaries ?? [];
   }
 
   // ---------------------------------------------------------------- appointments
 
   async getAppointment(appointmentId: string): Promise<Appointment | null> {
+    if (this.partitioned) {
+      // a booking still between its steps is no appointment yet; a reschedule in flight still is, where it was
+      const held = await this.partitioned.booking.getAppointment(appointmentId);
+      return held && held.pending !== 'book' ? held.appointment : null;
+    }
     return decodeAppointmentHash(appointmentId, await this.redis.hgetall(keys.appointment(appointmentId)));
   }
 
@@ -608,6 +644,7 @@ export class BookingEngine {
   async book(
     request: BookingRequest,
   ): Promise<Outcome<{ appointmentId: string; availableAfter?: number; securityCodes: SecurityCode[]; accessLogged?: boolean }>> {
+    if (this.partitioned) return this.partitioned.booking.book(request);
     const { accountId, sessionId, slot, dose, beneficiaryIds, idempotencyKey } = request;
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       return { ok: false, status: Status.IDEMPOTENCY_MISMATCH };
@@ -691,6 +728,7 @@ export class BookingEngine {
 
   /** Cancel some beneficiaries of an appointment (all still booked when none are named). */
   async cancel(accountId: string, appointmentId: string, beneficiaryIds: string[] = []): Promise<Outcome<{ cancelled: number }>> {
+    if (this.partitioned) return this.partitioned.booking.cancel(accountId, appointmentId, beneficiaryIds);
     return this.withFreshSession(appointmentId, async (sessionId) => {
       const reply = await this.change(
         'cancelAppointment',
@@ -709,6 +747,7 @@ export class BookingEngine {
     newSessionId: string,
     newSlot: string,
   ): Promise<Outcome<{ availableAfter: number }>> {
+    if (this.partitioned) return this.partitioned.booking.reschedule(accountId, appointmentId, newSessionId, newSlot);
     return this.withFreshSession(appointmentId, async (sessionId) => {
       const reply = await this.change(
         'rescheduleAppointment',
@@ -732,6 +771,7 @@ export class BookingEngine {
    * the citizen gives. Wrong codes are counted per appointment (`triesLeft`); past the limit it is locked.
    */
   async markVaccinated(vaccination: Vaccination): Promise<Outcome<{ dose: number; vaccine: string; date: number; certificateId: string }>> {
+    if (this.partitioned) return this.partitioned.booking.markVaccinated(vaccination);
     const { appointmentId, beneficiaryId, securityCode, vaccinatorId, centerIds } = vaccination;
     return this.withFreshSession(appointmentId, async (sessionId, accountId) => {
       const certificateId = newCertificateId();

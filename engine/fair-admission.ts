@@ -14,12 +14,12 @@
  *   (`isUnderFairAdmission`): checked before the booking, marked used after it succeeded.
  *
  * The queue's keys live in the session's partition (engine/keys.ts `fairQueue`); every step is one
- * script in that slot. The booking itself runs on `{bk}` as before.
+ * script in that slot. The booking itself runs as the deployment's layout books (engine/keys.ts Layout).
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Clock } from './clock.js';
 import type { Outcome } from './engine.js';
-import { keys, type FairQueueKeys } from './keys.js';
+import { keys, type BookingRecordKeys, type FairQueueKeys } from './keys.js';
 import type { Partitions } from './partitions.js';
 import type { RedisClient } from './redis.js';
 import { beneficiaryField, type SessionState } from './records.js';
@@ -144,6 +144,8 @@ export class FairAdmission {
     private readonly scripts: LuaScripts,
     private readonly partitions: Partitions,
     private readonly clock: Clock,
+    /** where the deployment's layout keeps sessions and accounts (keys.ts bookingRecordKeys) */
+    private readonly records: BookingRecordKeys,
   ) {}
 
   keysOf(sessionId: string): FairQueueKeys {
@@ -152,11 +154,11 @@ export class FairAdmission {
 
   /**
    * Seats left in a session, dose 1 and 2 together, read from its hash now (0 for a closed or
-   * missing session). One read on `{bk}` per admit call: see lua/admitQueue-4.lua for why the queue
+   * missing session). One read of the session's hash per admit call: see lua/admitQueue-4.lua for why the queue
    * does not keep its own count.
    */
   async seatsLeft(sessionId: string): Promise<number> {
-    const [cap1, cap2, booked1, booked2, status] = await this.redis.hmget(keys.session(sessionId), 'cap1', 'cap2', 'booked1', 'booked2', 'status');
+    const [cap1, cap2, booked1, booked2, status] = await this.redis.hmget(this.records.session(sessionId), 'cap1', 'cap2', 'booked1', 'booked2', 'status');
     if (cap1 === null || status === 'closed') return 0;
     return Math.max(0, Number(cap1) + Number(cap2 ?? 0) - Number(booked1 ?? 0) - Number(booked2 ?? 0));
   }
@@ -169,9 +171,9 @@ export class FairAdmission {
    */
   async join(session: SessionState, accountId: string, beneficiaryIds: string[]): Promise<Outcome<{ place: QueuePlace; joinedNow: boolean }>> {
     if (!session.fair) return { ok: false, status: Status.QUEUE_OFF };
-    // the beneficiaries live in the account's hash on {bk}, another slot than the queue's: read
+    // the beneficiaries live in the account's hash, another slot than the queue's: read
     // first (they change only by the citizen's own hand); the booking script checks them again
-    const owned = await this.redis.hmget(keys.account(accountId), ...beneficiaryIds.map(beneficiaryField));
+    const owned = await this.redis.hmget(this.records.account(accountId), ...beneficiaryIds.map(beneficiaryField));
     const stranger = beneficiaryIds.find((_, i) => owned[i] === null);
     if (stranger !== undefined) return { ok: false, status: Status.BENEFICIARY_NOT_FOUND, beneficiaryId: stranger };
     const seats = await this.seatsLeft(session.session_id);

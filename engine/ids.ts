@@ -38,6 +38,9 @@ export function sessionIdFor(centerId: number, epochDay: number, vaccine: string
 
 export const newAppointmentId = (): string => randomUUID();
 
+/** The first beneficiary reference number handed out: 14 digits, like CoWIN's (engine.ts firstBeneficiaryReference). */
+export const FIRST_BENEFICIARY_REFERENCE = 10_000_000_000_000;
+
 /** A certificate's id, printed on it and named in revocations: random, so it tells nothing about whom. */
 export const newCertificateId = (): string => randomUUID();
 

@@ -159,6 +159,32 @@ export interface FairQueueKeys {
   outstanding: string;
 }
 
+/**
+ * The booking core's record layout, one setting per deployment (TEEKA_LAYOUT, engine/config.ts):
+ * - `single`: every session, account, appointment and certificate in `{bk}`, each booking one
+ *   script on one slot (the default; every booking runs on one Redis core);
+ * - `partitioned`: a session in its partition p(S), an account with its beneficiaries,
+ *   appointments and certificates in p(A); a booking runs as steps, each one script on one slot
+ *   (engine/partitioned-booking.md), spread over a cluster's masters.
+ * Never mixed in one deployment: a beneficiary's "one live appointment per dose" lives in one place.
+ */
+export type Layout = 'single' | 'partitioned';
+export const LAYOUTS: readonly Layout[] = ['single', 'partitioned'];
+
+/** Where a layout keeps the booking core's records that are found by their id. */
+export interface BookingRecordKeys {
+  /** a session's hash */
+  session: (sessionId: string) => string;
+  /** an account's booking hash (its beneficiaries) */
+  account: (accountId: string) => string;
+  /** an appointment's hash */
+  appointment: (appointmentId: string) => string;
+  /** a certificate's hash */
+  certificate: (certificateId: string) => string;
+  /** the outbox stream an account's changes (appointments, beneficiaries, certificates) go to */
+  accountOutbox: (accountId: string) => string;
+}
+
 export const keys = {
   // booking partition
   /** hash: one vaccination session (centre × date × vaccine × age limit) with capacities and slot counters */
@@ -224,6 +250,12 @@ export const keys = {
    * written with the deployment marker; a process configured for another count refuses to start
    */
   partitionCount: () => `${BOOKING}:partitions`,
+  /**
+   * string: the record layout (`Layout`: single or partitioned) this Redis was laid out for, written
+   * with the deployment marker; a process configured for the other refuses to start. Absent on a
+   * Redis laid out before layouts were recorded: those were all `single`.
+   */
+  layout: () => `${BOOKING}:layout`,
 
   // virtual partitions (see `{p:<n>}` above)
   /** every per-account key of one account, in its partition */
@@ -377,3 +409,15 @@ export function hashTagOf(key: string): string {
 
 /** Keys of the booking partition match this glob (after the prefix); used to wipe it on rebuild. */
 export const bookingPartitionPattern = `${BOOKING}:*`;
+
+/** Where a layout keeps a session's hash and an account's booking hash. */
+export function bookingRecordKeys(layout: Layout, partitions: Partitions): BookingRecordKeys {
+  if (layout === 'single') return { session: keys.session, account: keys.account, appointment: keys.appointment, certificate: keys.certificate, accountOutbox: () => keys.outbox() };
+  return {
+    session: (sessionId) => keys.partitionSession(partitions, sessionId),
+    account: (accountId) => keys.forAccount(partitions, accountId).bookingAccount(),
+    appointment: (appointmentId) => keys.partitionAppointment(partitions, appointmentId),
+    certificate: (certificateId) => keys.partitionCertificate(partitions, certificateId),
+    accountOutbox: (accountId) => keys.forAccount(partitions, accountId).outbox(),
+  };
+}

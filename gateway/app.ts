@@ -107,9 +107,17 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     durability: config.durability,
     coalesce: config.coalesce,
     partitions: new Partitions(config.partitions),
+    layout: config.layout,
   });
   const operators = new Operators(deps.redis, engine.scripts, config.clock);
-  const certificates = new Certificates(deps.redis, engine.scripts, config.clock, engine.certificates.ring, engine.certificates.issuer);
+  const certificates = new Certificates(
+    deps.redis,
+    engine.scripts,
+    config.clock,
+    engine.certificates.ring,
+    engine.certificates.issuer,
+    engine.layout === 'partitioned' ? engine.partitions : undefined,
+  );
   const metrics = new GatewayMetrics();
   metrics.followBatches('consumeSearchQuota', engine.searchQuotas.counts);
   metrics.followBatches('bookAppointment', engine.bookings.counts);

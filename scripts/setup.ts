@@ -24,7 +24,8 @@ import {
   type DeploymentPlace,
 } from '../worker/deployment.js';
 import { migrate } from '../worker/migrate.js';
-import { rebuildRedis } from '../worker/rebuild.js';
+import { layoutProblem, rebuildRedis } from '../worker/rebuild.js';
+import type { Layout } from '../engine/keys.js';
 import { formatReconcileReport, reconcile } from '../worker/reconcile.js';
 import { loadWorkerSettings } from '../worker/settings.js';
 
@@ -42,9 +43,9 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
   try {
     await whenReady(redis, 30_000);
     const partitions = new Partitions(config.partitions);
-    await bringRedisInLine(redis, pool, { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema }, partitions, log);
+    await bringRedisInLine(redis, pool, { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema }, partitions, config.layout, log);
     if (process.env.TEEKA_SEED_SESSIONS === 'off') return;
-    const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock, partitions });
+    const engine = new BookingEngine(redis, { country, secret: config.secret, clock: config.clock, partitions, layout: config.layout });
     const days = country.rules.calendar_days + 1;
     let shownAt = 0;
     const report = await publishPlannedSessions(engine, engine.today(), days, (done, total) => {
@@ -67,21 +68,30 @@ export async function setup(config: TeekaConfig, log: (line: string) => void = c
  * else that disagrees (another deployment's Redis, an older copy, bookings nobody claimed, a
  * rebuild under way) is for the operator to decide: RedisDisagrees says what to run.
  */
-async function bringRedisInLine(redis: RedisClient, pool: pg.Pool, place: DeploymentPlace, partitions: Partitions, log: (line: string) => void): Promise<void> {
-  const standing = await examineRedis(redis, pool, partitions);
+async function bringRedisInLine(
+  redis: RedisClient,
+  pool: pg.Pool,
+  place: DeploymentPlace,
+  partitions: Partitions,
+  layout: Layout,
+  log: (line: string) => void,
+): Promise<void> {
+  const standing = await examineRedis(redis, pool, partitions, layout);
   if (standing.kind === 'agrees') return;
   if (standing.kind === 'claimed') {
     log(`teeka: Redis marked for deployment ${standing.deploymentId}`);
     return;
   }
   if (standing.kind !== 'emptied') throw new RedisDisagrees(standing, explainStanding(standing, place));
+  const layoutRefusal = layoutProblem(layout);
+  if (layoutRefusal) throw new RedisDisagrees(standing, `${explainStanding(standing, place)} But: ${layoutRefusal}`);
 
   // SET NX: if another setup saw the same empty Redis, only one of them rebuilds it
   if (!(await markRebuilding(redis, standing.deploymentId, { onlyIfUnmarked: true }))) {
     throw new RedisDisagrees(standing, 'another process began rebuilding Redis meanwhile; start again once it has finished');
   }
   log(`teeka: Redis holds no bookings but PostgreSQL does (deployment ${standing.deploymentId}): Redis lost its data; rebuilding it from PostgreSQL`);
-  const report = await rebuildRedis(redis, pool, { log: (line) => log(`  ${line}`), partitions });
+  const report = await rebuildRedis(redis, pool, { log: (line) => log(`  ${line}`), partitions, layout });
   log(
     `teeka: rebuilt ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
       `${report.appointments} appointments, ${report.quotas} daily quota keys`,
