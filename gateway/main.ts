@@ -44,7 +44,7 @@ async function checkRedisAgainstRecord(): Promise<string | null | RedisDisagrees
   // PostgreSQL may be down: the check then trusts the marker, and must not hold the start for long
   const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 1, connectTimeoutMs: 2000, statementTimeoutMs: 5000, onIdleError: () => {} });
   try {
-    return await admitRedis(redis, pool, place, new Partitions(config.partitions), (line) => console.log(`gateway: ${line}`));
+    return await admitRedis(redis, pool, place, new Partitions(config.partitions), (line) => console.log(`gateway: ${line}`), config.layout);
   } catch (err) {
     if (err instanceof RedisDisagrees) return err;
     throw err;

@@ -17,14 +17,20 @@
  * TEEKA_PARTITIONS would read and write every account's records where nobody else does. A rebuild
  * lays Redis out for the configured count (the daily quotas are restored by account, not by key).
  *
+ * Redis records its record layout too (TEEKA_LAYOUT, engine/keys.ts `Layout`): a process of the
+ * other layout would book where nobody else reads. In the partitioned layout, beneficiary reference
+ * ids come from a counter per partition (engine/partitioned-beneficiaries.ts), so "behind" compares
+ * each partition's counter with the highest id PostgreSQL holds of that partition.
+ *
  * Every start (setup, gateway, worker) reads PostgreSQL's row (one query) and then the marker
  * (one MGET, with the beneficiary sequence and the partition count) and gets a RedisStanding; while the gateway and the
  * worker run they read the marker once a second (watchDeploymentMarker) and stop when it is gone.
  */
 import { describeRedis, type RedisAddress, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
-import { keys } from '../engine/keys.js';
-import type { Partitions } from '../engine/partitions.js';
+import { FIRST_BENEFICIARY_REFERENCE } from '../engine/ids.js';
+import { keys, type Layout } from '../engine/keys.js';
+import { MAX_PARTITION_COUNT, type Partitions } from '../engine/partitions.js';
 
 const REBUILDING = 'rebuilding:';
 
@@ -74,6 +80,8 @@ export type RedisStanding =
   | { kind: 'behind'; deploymentId: string; redisSequence: string | null; lastBeneficiaryId: string }
   /** this deployment's marker, laid out for another number of partitions than this process's */
   | { kind: 'repartitioned'; deploymentId: string; redisPartitions: number; partitions: number }
+  /** this deployment's marker, laid out for another record layout than this process's */
+  | { kind: 'relaid'; deploymentId: string; redisLayout: Layout; layout: Layout }
   /** another deployment's marker */
   | { kind: 'foreign'; deploymentId: string; redisDeploymentId: string; recordHoldsBookings: boolean };
 
@@ -88,7 +96,7 @@ function parseMarker(value: string | null): { deploymentId: string; rebuilding: 
  * no bookings. PostgreSQL is read first: every reference id it holds was handed out by Redis before,
  * so a sequence read afterwards can only be ahead of it, never falsely behind.
  */
-export async function examineRedis(redis: RedisClient, pool: pg.Pool, partitions: Partitions): Promise<RedisStanding> {
+export async function examineRedis(redis: RedisClient, pool: pg.Pool, partitions: Partitions, layout: Layout = 'single'): Promise<RedisStanding> {
   let record: DeploymentRecord | null;
   try {
     record = await readDeploymentRecord(pool);
@@ -98,7 +106,7 @@ export async function examineRedis(redis: RedisClient, pool: pg.Pool, partitions
   }
   if (!record) return { kind: 'unrecorded' };
   const { deploymentId } = record;
-  const [markerValue, sequence, partitionCount] = await redis.mget(keys.deployment(), keys.beneficiarySequence(), keys.partitionCount());
+  const [markerValue, sequence, partitionCount, layoutValue] = await redis.mget(keys.deployment(), keys.beneficiarySequence(), keys.partitionCount(), keys.layout());
   const marker = parseMarker(markerValue ?? null);
 
   if (marker && marker.deploymentId !== deploymentId) {
@@ -106,29 +114,74 @@ export async function examineRedis(redis: RedisClient, pool: pg.Pool, partitions
   }
   if (marker?.rebuilding) return { kind: 'rebuilding', deploymentId };
   if (marker) {
-    const last = record.lastBeneficiaryId;
-    if (last !== null && (sequence == null || BigInt(sequence) < BigInt(last))) {
-      return { kind: 'behind', deploymentId, redisSequence: sequence ?? null, lastBeneficiaryId: last };
-    }
     if (partitionCount == null) {
       // laid out before partition counts were recorded (or a claim stopped before recording it)
-      if (!(await redis.set(keys.partitionCount(), partitions.count, 'NX'))) return examineRedis(redis, pool, partitions);
+      if (!(await redis.set(keys.partitionCount(), partitions.count, 'NX'))) return examineRedis(redis, pool, partitions, layout);
     } else if (Number(partitionCount) !== partitions.count) {
       return { kind: 'repartitioned', deploymentId, redisPartitions: Number(partitionCount), partitions: partitions.count };
     }
+    if (layoutValue == null) {
+      // laid out before layouts were recorded (all single), or a claim stopped before recording it
+      const redisLayout = sequence != null || (await redis.exists(keys.sessionsByDate())) === 1 ? 'single' : layout;
+      if (redisLayout !== layout) return { kind: 'relaid', deploymentId, redisLayout, layout };
+      if (!(await redis.set(keys.layout(), layout, 'NX'))) return examineRedis(redis, pool, partitions, layout);
+    } else if (layoutValue !== layout) {
+      return { kind: 'relaid', deploymentId, redisLayout: layoutValue as Layout, layout };
+    }
+    const behind = layout === 'partitioned' ? await partitionBehind(redis, pool, partitions) : singleBehind(sequence ?? null, record.lastBeneficiaryId);
+    if (behind) return { kind: 'behind', deploymentId, ...behind };
     return { kind: 'agrees', deploymentId };
   }
   if (!record.holdsBookings) {
     if (await redis.set(keys.deployment(), deploymentId, 'NX')) {
-      await redis.set(keys.partitionCount(), partitions.count);
+      await redis.mset(keys.partitionCount(), partitions.count, keys.layout(), layout);
       return { kind: 'claimed', deploymentId };
     }
-    return examineRedis(redis, pool, partitions); // another process marked it meanwhile: compare with what it wrote
+    return examineRedis(redis, pool, partitions, layout); // another process marked it meanwhile: compare with what it wrote
   }
   // every booking key hangs off the sessions index (sessions, appointments) or the sequence (accounts,
-  // beneficiaries, photo IDs): without both, Redis holds no bookings
-  const holdsBookings = sequence != null || (await redis.exists(keys.sessionsByDate())) === 1;
+  // beneficiaries, photo IDs), in `{bk}` or in a partition: without all of them, Redis holds no bookings
+  const holdsBookings = sequence != null || (await redis.exists(keys.sessionsByDate())) === 1 || (await partitionsHoldBookings(redis, partitions));
   return holdsBookings ? { kind: 'unclaimed', deploymentId } : { kind: 'emptied', deploymentId };
+}
+
+/** The single-slot layout's sequence against PostgreSQL's highest reference id: what "behind" reports, or null. */
+function singleBehind(sequence: string | null, last: string | null): { redisSequence: string | null; lastBeneficiaryId: string } | null {
+  return last !== null && (sequence == null || BigInt(sequence) < BigInt(last)) ? { redisSequence: sequence, lastBeneficiaryId: last } : null;
+}
+
+/**
+ * The partitioned layout's counters against PostgreSQL: partition p hands out first + n × 1024 + p
+ * for n = 1, 2, … (lua/registerBeneficiary-3.lua), so its counter must be at least the n of the
+ * highest id PostgreSQL holds of p. The first partition found behind, or null.
+ */
+async function partitionBehind(redis: RedisClient, pool: pg.Pool, partitions: Partitions): Promise<{ redisSequence: string | null; lastBeneficiaryId: string } | null> {
+  const first = BigInt(FIRST_BENEFICIARY_REFERENCE);
+  const stride = BigInt(MAX_PARTITION_COUNT);
+  const { rows } = await pool.query<{ partition: number; last: string }>(
+    `SELECT ((beneficiary_id - $1) % $2)::int AS partition, max(beneficiary_id)::text AS last
+     FROM beneficiaries WHERE beneficiary_id > $1 GROUP BY 1 ORDER BY 1`,
+    [first.toString(), stride.toString()],
+  );
+  for (const { partition, last } of rows) {
+    if (partition >= partitions.count) continue; // not a partitioned id of this count (repartitioned is checked before)
+    const needed = (BigInt(last) - first - BigInt(partition)) / stride;
+    // one GET per partition: on a cluster the counters live in different slots
+    const counter = await redis.get(keys.partitionBeneficiarySequence(partitions, partition));
+    if (counter == null || BigInt(counter) < needed) return { redisSequence: `${counter ?? 'none'} in partition ${partition}`, lastBeneficiaryId: last };
+  }
+  return null;
+}
+
+/** Whether any partition holds sessions or has registered beneficiaries (one EXISTS each: different slots on a cluster). */
+async function partitionsHoldBookings(redis: RedisClient, partitions: Partitions): Promise<boolean> {
+  const found = await Promise.all(
+    partitions.all().flatMap((partition) => [
+      redis.exists(keys.partitionSessionsByDate(partitions, partition)),
+      redis.exists(keys.partitionBeneficiarySequence(partitions, partition)),
+    ]),
+  );
+  return found.some((n) => n === 1);
 }
 
 /**
@@ -211,6 +264,13 @@ export function explainStanding(standing: RedisStanding, place: DeploymentPlace)
         `Set TEEKA_PARTITIONS=${standing.redisPartitions} on every process; to change the count, stop every gateway and ` +
         'worker, run `npm run rebuild -- --force` with the new count, then start them all with it.'
       );
+    case 'relaid':
+      return (
+        `${redis} was laid out for the ${standing.redisLayout} record layout, but this process is configured for ` +
+        `${standing.layout} (TEEKA_LAYOUT): it would book where nobody else reads. Set TEEKA_LAYOUT=${standing.redisLayout} ` +
+        'on every process. Changing the layout of a deployment means laying Redis out again from PostgreSQL, which ' +
+        '`npm run rebuild` does for the single layout only (see worker/README.md).'
+      );
     case 'foreign':
       return (
         `${redis} belongs to deployment ${standing.redisDeploymentId}, but ${postgres} is deployment ${standing.deploymentId}. ` +
@@ -249,8 +309,9 @@ export async function admitRedis(
   place: DeploymentPlace,
   partitions: Partitions,
   log: (line: string) => void,
+  layout: Layout = 'single',
 ): Promise<string | null> {
-  const standing = await examineRedis(redis, pool, partitions);
+  const standing = await examineRedis(redis, pool, partitions, layout);
   const allowed = mayServe(standing);
   if (!allowed) throw new RedisDisagrees(standing, explainStanding(standing, place));
   if (standing.kind === 'claimed') log(`${redisAt(place)} held no deployment marker and ${postgresAt(place)} no bookings: marked for deployment ${standing.deploymentId}`);
@@ -265,9 +326,9 @@ export async function markRebuilding(redis: RedisClient, deploymentId: string, {
   return (onlyIfUnmarked ? await redis.set(keys.deployment(), value, 'NX') : await redis.set(keys.deployment(), value)) === 'OK';
 }
 
-/** Mark Redis as laid out for `deploymentId` and its partition count (the last step of a rebuild). */
+/** Mark Redis as laid out for `deploymentId`, its partition count and the single layout (the last step of a rebuild, which lays out that one). */
 export async function markDeployment(redis: RedisClient, deploymentId: string, partitions: Partitions): Promise<void> {
-  await redis.mset(keys.partitionCount(), partitions.count, keys.deployment(), deploymentId);
+  await redis.mset(keys.partitionCount(), partitions.count, keys.layout(), 'single', keys.deployment(), deploymentId);
 }
 
 /** The deployment id a Redis marker names, if it is another deployment's (for the rebuild's refusal). */

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const place = { redisAddress: config.redis, redisKeyPrefix: config.redisKeyPrefix, schema: settings.schema };
   let deploymentId: string | null;
   try {
-    deploymentId = await admitRedis(redis, pool, place, partitions, (line) => log(`worker: ${line}`));
+    deploymentId = await admitRedis(redis, pool, place, partitions, (line) => log(`worker: ${line}`), config.layout);
   } catch (err) {
     if (!(err instanceof RedisDisagrees)) throw err;
     console.error(`worker: not starting: ${err.message}`);
