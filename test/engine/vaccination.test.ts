@@ -2,7 +2,6 @@
  * At the centre: the security code each booking gets per beneficiary, and what marking a dose
  * given requires of it (the right code, a limited number of wrong ones per appointment).
  */
-import { keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
 import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, publishSession, slotsOf } from '../support/booking.js';
 import { describe, expect, test } from '../support/fixtures.js';
@@ -21,14 +20,14 @@ const wrong = (code: string) => String((Number(code) + 1) % 10_000).padStart(4, 
 
 describe('security codes', () => {
   test('each beneficiary of a booking gets a 4-digit code, kept with the appointment and carried to the outbox', async ({ engine, redis }) => {
-    const { booked, beneficiaryIds } = await bookedToday(engine, 3);
+    const { booked, beneficiaryIds, accountId } = await bookedToday(engine, 3);
     expect(booked.securityCodes.map((c) => c.beneficiaryId)).toEqual(beneficiaryIds);
     for (const { code } of booked.securityCodes) expect(code).toMatch(/^\d{4}$/);
 
     const appointment = (await engine.getAppointment(booked.appointmentId))!;
     expect(appointment.beneficiaries.map((b) => b.security_code)).toEqual(booked.securityCodes.map((c) => c.code));
 
-    const entries = await redis.xrange(keys.outbox(), '-', '+');
+    const entries = await redis.xrange(engine.records.accountOutbox(accountId), '-', '+');
     const booking = entries.map(([, f]) => JSON.parse(f[f.indexOf('data') + 1]!)).find((d) => d.appointment_id === booked.appointmentId && d.action === 'booked');
     expect(booking.beneficiaries).toEqual(beneficiaryIds.map((id, i) => ({ id, status: 'booked', security_code: booked.securityCodes[i]!.code })));
   });

@@ -19,9 +19,9 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newKeyRingFile, type KeyRingFile } from '../../engine/certificate-keys.js';
 import { projectRoot } from '../../engine/config.js';
-import { keys } from '../../engine/keys.js';
 import { openPool } from '../../worker/database.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
+import { outboxStreams } from '../../worker/outbox.js';
 import { migrate } from '../../worker/migrate.js';
 import { reconcile, formatReconcileReport } from '../../worker/reconcile.js';
 import { addKey, promoteKey, retireKey } from '../../scripts/certificate-keys.js';
@@ -145,7 +145,7 @@ async function jwksOf(): Promise<{ keys: Jwk[] }> {
 }
 
 async function storedJws(certificateId: string): Promise<string> {
-  return (await gateway.redis.hget(keys.certificate(certificateId), 'jws'))!;
+  return (await gateway.redis.hget(gateway.engine.records.certificate(certificateId), 'jws'))!;
 }
 
 /** `npm run verify-certificate` as a user runs it (from dist/, built by the test setup). */
@@ -268,7 +268,7 @@ describe('from appointment to proof', () => {
 
   it("an admin revokes a certificate issued in error: its key's revocation list names it, verifiers say revoked, the download says so", async () => {
     const { citizen, beneficiaryId, certificateId } = await vaccinated('Issued InError');
-    const kid = (await gateway.redis.hget(keys.certificate(certificateId), 'kid'))!;
+    const kid = (await gateway.redis.hget(gateway.engine.records.certificate(certificateId), 'kid'))!;
     const before = (await jwksOf()).keys.find((k) => k.kid === kid)!.crlVersion!;
     const vaccinatorTries = await vaccinator.post('/teeka/admin/certificates/revoke', { certificate_id: certificateId, reason: 'wrong person' });
     expect(vaccinatorTries.status).toBe(403);
@@ -278,7 +278,7 @@ describe('from appointment to proof', () => {
 
     expect((await jwksOf()).keys.find((k) => k.kid === kid)!.crlVersion).toBe(before + 1);
     const list = (await (await fetch(`${gateway.url}/.well-known/crl/${kid}.json`)).json()) as { kid: string; method: string; ctr: number; rids: string[] };
-    const rid = (await gateway.redis.hget(keys.certificate(certificateId), 'rid'))!;
+    const rid = (await gateway.redis.hget(gateway.engine.records.certificate(certificateId), 'rid'))!;
     expect(list).toEqual({ kid, method: 'rid', ctr: before + 1, rids: expect.arrayContaining([rid]) });
     const verdict = await verifyCli(await storedJws(certificateId));
     expect(verdict.code).toBe(2);
@@ -305,13 +305,13 @@ describe('from appointment to proof', () => {
 
   it('certificates reach PostgreSQL through the outbox exactly once; reconcile agrees with Redis', async () => {
     const { certificateId } = await vaccinated('Persisted Person');
-    await drainOutboxDirectly(gateway.redis, pool);
-    await drainOutboxDirectly(gateway.redis, pool); // nothing left: a no-op
+    await drainOutboxDirectly(gateway.redis, pool, 500, outboxStreams(gateway.engine.partitions));
+    await drainOutboxDirectly(gateway.redis, pool, 500, outboxStreams(gateway.engine.partitions)); // nothing left: a no-op
     const { rows } = await pool.query('SELECT certificate_id, status, version, jws FROM certificates WHERE certificate_id = $1', [certificateId]);
     expect(rows).toEqual([{ certificate_id: certificateId, status: 'issued', version: 1, jws: await storedJws(certificateId) }]);
     const revokedBefore = await pool.query(`SELECT count(*)::int AS n FROM certificates WHERE status = 'revoked'`);
     expect(revokedBefore.rows[0].n).toBe(1); // the one revoked above
-    const report = await reconcile(gateway.redis, pool);
+    const report = await reconcile(gateway.redis, pool, gateway.engine.partitions);
     expect(report.ok, formatReconcileReport(report)).toBe(true);
     expect(report.counts.certificates).toBeGreaterThanOrEqual(5);
   });

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookingEngine } from '../../engine/engine.js';
 import { formatCowinDate } from '../../engine/dates.js';
 import { readJws, summarize } from '../../engine/health-card.js';
-import { keys } from '../../engine/keys.js';
 import type { Center } from '../../engine/masterdata.js';
 import { check, COWIN_PUBLIC_API } from '../support/cowin-schema.js';
 import { nextPhotoIdOf, singleDoseVaccine, testCountries, testCountry, twoDoseVaccine } from '../support/countries.js';
@@ -227,7 +226,7 @@ describe.each(testCountries())('$name', (testing) => {
     expect(second.status, second.text).toBe(200);
     // the vaccinator records dose 2 on its day (the gateway's clock cannot move: an engine on that day does)
     const dose2Session = (await gateway.engine.getSession(sessions.dose2!))!;
-    const onTheDay = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: () => dose2Session.day_start + 10 * 3_600_000 });
+    const onTheDay = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: () => dose2Session.day_start + 10 * 3_600_000, layout: gateway.engine.layout });
     expect(
       await onTheDay.markVaccinated({ appointmentId: second.json.appointment_confirmation_no, beneficiaryId: id, securityCode: codeOf(second, id), vaccinatorId: 'vax-1', centerIds: [dose2Session.center_id] }),
     ).toMatchObject({ ok: true, dose: 2 });
@@ -248,7 +247,7 @@ describe.each(testCountries())('$name', (testing) => {
     const done = await vax.post('/teeka/vaccinator/vaccinate', { appointment_id: booked.json.appointment_confirmation_no, beneficiary_reference_id: id, security_code: codeOf(booked, id) });
     expect([done.status, done.json]).toEqual([200, { dose: 1, vaccine: single!.name, date: formatCowinDate(today), certificate_id: expect.any(String) }]);
     // the certificate says the series is complete: dose 1 of 1, with the vaccine's own CVX code
-    const card = summarize(readJws((await gateway.redis.hget(keys.certificate(done.json.certificate_id), 'jws'))!).payload);
+    const card = summarize(readJws((await gateway.redis.hget(gateway.engine.records.certificate(done.json.certificate_id), 'jws'))!).payload);
     expect(card).toMatchObject({ dose: 1, seriesDoses: 1, vaccine: single!.name });
     const seen = await vax.get(`/teeka/vaccinator/appointments/${booked.json.appointment_confirmation_no}`);
     expect(seen.json.beneficiaries[0]).toMatchObject({ appointment_status: 'vaccinated', vaccination_status: 'Vaccinated' });
@@ -322,7 +321,7 @@ describe('Guyana after 00:00 UTC: the gateway keeps the local day (still the eve
     const id = await client.addBeneficiary('Evening Person', 1990, early.number, early.type);
     const second = await client.addBeneficiary('Late Person', 1990, late.number, late.type);
     // booked that morning (10:00 in Georgetown), by an engine on the morning's clock
-    const morning = new BookingEngine(gateway.redis, { country: guyana.country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: () => guyana.morning });
+    const morning = new BookingEngine(gateway.redis, { country: guyana.country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: () => guyana.morning, layout: gateway.engine.layout });
     const booked = await morning.book({ accountId: gateway.engine.accountIdOf(mobile), sessionId: may1Session, slot, dose: 1, beneficiaryIds: [id] });
     if (!booked.ok) throw new Error(`morning booking: ${booked.status}`);
 

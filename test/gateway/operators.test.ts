@@ -12,6 +12,7 @@ import { formatCowinDate, yearOf } from '../../engine/dates.js';
 import { keys } from '../../engine/keys.js';
 import { openPool } from '../../worker/database.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
+import { outboxStreams } from '../../worker/outbox.js';
 import { migrate } from '../../worker/migrate.js';
 import { CowinClient, startGateway, testMobile, testPhotoId, type RunningGateway } from '../support/gateway.js';
 import { showsSecret } from '../support/secrets.js';
@@ -175,7 +176,9 @@ describe('a vaccinator and their centre', () => {
     const done = await vaccinator.post('/teeka/vaccinator/vaccinate', { appointment_id: ours.appointmentId, beneficiary_reference_id: ours.beneficiaryId, security_code: ours.code });
     expect(done.status, done.text).toBe(200);
     expect(done.json).toEqual({ dose: 1, vaccine: 'COVISHIELD', date: formatCowinDate(gateway.engine.today()), certificate_id: expect.any(String) });
-    const outbox = await gateway.redis.xrange(keys.outbox(), '-', '+');
+    // the vaccination goes to the outbox of the account's records (the booking partition's, or its own partition's)
+    const owner = (await gateway.engine.getAppointment(ours.appointmentId))!.account_id;
+    const outbox = await gateway.redis.xrange(gateway.engine.records.accountOutbox(owner), '-', '+');
     const vaccinated = outbox.map(([, f]) => JSON.parse(f[f.indexOf('data') + 1]!)).find((d) => d.appointment_id === ours.appointmentId && d.action === 'vaccinated');
     expect(vaccinated.vaccinator_id).toBe('vax-centre-a');
   });
@@ -205,7 +208,7 @@ describe('a vaccinator and their centre', () => {
     const second = await bookedToday(centerC, 'Gopal Singh');
     await bookedToday(centerB, 'Elsewhere Person');
     await bookedToday(centerC, 'Tomorrow Person', gateway.engine.today() + 1);
-    await drainOutboxDirectly(gateway.redis, pool);
+    await drainOutboxDirectly(gateway.redis, pool, 500, outboxStreams(gateway.engine.partitions));
     const issued = await issue('vax-centre-c', 'vaccinator', [centerC]);
     const vaccinator = await operatorLogin('vax-centre-c', issued.secret);
 

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { test as base } from 'vitest';
 import { BookingEngine, type EngineOptions } from '../../engine/engine.js';
 import { loadCountry, type Country } from '../../engine/masterdata.js';
-import { projectRoot, redisAddressFrom } from '../../engine/config.js';
+import { layoutFrom, projectRoot, redisAddressFrom } from '../../engine/config.js';
 import { connectRedis, deleteKeysWithPrefix, type RedisAddress, type RedisClient } from '../../engine/redis.js';
 import { join } from 'node:path';
 import { MORNING, morningIn, TestClock } from './clock.js';
@@ -79,6 +79,8 @@ export const test = base.extend<EngineFixtures>({
           // the demo's test numbers of the country (demo.test_mobile_prefix: India 9999, Guyana 699)
           testMobiles: { prefix: country.data.demo?.test_mobile_prefix ?? '9999', otp: '123456' },
           clock: clock.now,
+          // TEEKA_LAYOUT=partitioned runs the tests that use it on the partitioned layout (npm run test:partitioned)
+          layout: layoutFrom(process.env),
           ...options,
         }),
     );

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../../engine/config.js';
 import { BookingEngine } from '../../engine/engine.js';
+import { layoutFrom } from '../../engine/config.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { freePort } from '../../loadtest/bench-processes.js';
 import { offsetClock } from '../../engine/clock.js';
@@ -128,6 +129,8 @@ export async function startGateway(env: Record<string, string> = {}, options: Ga
     secret: 'teeka-demo-secret-do-not-use-in-production',
     clock: offsetClock(clockOffset),
     coalesce: options.coalesce ?? true,
+    // the layout the gateway reads from the environment (TEEKA_LAYOUT: npm run test:partitioned)
+    layout: layoutFrom({ ...process.env, ...env }),
   });
   return {
     url: `http://127.0.0.1:${port}`,

@@ -106,7 +106,7 @@ describe.each(testCountries())('$name', (testing) => {
     const id = await client.addBeneficiary('Jordan Persaud', 1985, photo.number, photo.type);
     const booked = await client.post('/api/v2/appointment/schedule', { dose: 1, session_id: first, slot: country.slotsOf(center)[0], beneficiaries: [id] });
     expect(booked.status, booked.text).toBe(200);
-    const engine = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: processClockFor(country.timeZone) });
+    const engine = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock: processClockFor(country.timeZone), layout: gateway.engine.layout });
     const securityCode = booked.json.security_codes[0].security_code as string;
     expect(await engine.markVaccinated({ appointmentId: booked.json.appointment_confirmation_no, beneficiaryId: id, securityCode, vaccinatorId: 'vax-1', centerIds: [center.center_id] })).toMatchObject({ ok: true });
 

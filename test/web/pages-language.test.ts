@@ -116,7 +116,7 @@ describe.each(testCountries())('$name', (testing) => {
       const waitingId = await add(names.waiting, year - 60);
       const booked = await client.post('/api/v2/appointment/schedule', { dose: 1, session_id: todays, slot: country.slotsOf(center)[0], beneficiaries: [waitingId] });
       expect(booked.status, booked.text).toBe(200);
-      const engine = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock });
+      const engine = new BookingEngine(gateway.redis, { country, secret: 'teeka-demo-secret-do-not-use-in-production', clock, layout: gateway.engine.layout });
       const code = booked.json.security_codes[0].security_code as string;
       expect(await engine.markVaccinated({ appointmentId: booked.json.appointment_confirmation_no, beneficiaryId: waitingId, securityCode: code, vaccinatorId: 'vax-1', centerIds: [center.center_id] })).toMatchObject({ ok: true });
 

@@ -18,6 +18,7 @@ import {
   type DeploymentPlace,
 } from '../../worker/deployment.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
+import { outboxStreams } from '../../worker/outbox.js';
 import { rebuildRedis } from '../../worker/rebuild.js';
 import { accountWithBeneficiaries, publishSession } from '../support/booking.js';
 import { deleteKeysWithPrefix } from '../support/fixtures.js';
@@ -160,5 +161,66 @@ describe('the partition count Redis was laid out for', () => {
     await rebuildRedis(redis, pool, { partitions: other });
     expect(await examineRedis(redis, pool, other)).toEqual({ kind: 'agrees', deploymentId });
     expect((await examineRedis(redis, pool, PARTITIONS)).kind).toBe('repartitioned');
+  });
+});
+
+describe('the record layout Redis was laid out for', () => {
+  test('is recorded with the marker; a process of the other layout is refused with what to do; a rebuild refuses the partitioned layout', async ({ redis, pool, prefix, schema }) => {
+    const { deploymentId } = (await readDeploymentRecord(pool))!;
+    expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toEqual({ kind: 'claimed', deploymentId });
+    expect(await redis.get(keys.layout())).toBe('partitioned');
+    expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toEqual({ kind: 'agrees', deploymentId });
+    const standing = await examineRedis(redis, pool, PARTITIONS, 'single');
+    expect(standing).toEqual({ kind: 'relaid', deploymentId, redisLayout: 'partitioned', layout: 'single' });
+    expect(mayServe(standing)).toBeNull();
+
+    // a gateway of the default layout refuses it, saying which layout to set
+    const env = { prefix, schema, extra: { PORT: String(await freePort()), HOST: '127.0.0.1', GATEWAY_THREADS: '1', TEEKA_ENV: 'demo' } };
+    const gateway = spawnNode(join(projectRoot(), 'dist', 'gateway', 'main.js'), env);
+    expect((await gateway.exited).code, gateway.output).toBe(2);
+    expect(gateway.output).toContain('was laid out for the partitioned record layout, but this process is configured for single (TEEKA_LAYOUT)');
+    // the rebuild lays out the single layout only: it refuses before touching anything
+    const rebuild = spawnNode(builtScript('rebuild.js'), { prefix, schema, extra: { TEEKA_LAYOUT: 'partitioned' } }, ['--force']);
+    expect((await rebuild.exited).code, rebuild.output).toBe(2);
+    expect(rebuild.output).toContain('rebuild: refused. A rebuild lays Redis out for the single record layout only');
+    expect(await redis.get(keys.deployment())).toBe(deploymentId);
+    await expect(rebuildRedis(redis, pool, { layout: 'partitioned' })).rejects.toThrow(/single record layout only/);
+
+    // a Redis laid out before layouts were recorded, holding bookings in {bk}, was single
+    await redis.del(keys.layout());
+    await redis.incr(keys.beneficiarySequence());
+    expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toMatchObject({ kind: 'relaid', redisLayout: 'single' });
+    expect(await examineRedis(redis, pool, PARTITIONS, 'single')).toEqual({ kind: 'agrees', deploymentId });
+    expect(await redis.get(keys.layout())).toBe('single');
+  });
+
+  test('partitioned: each partition’s beneficiary counter is checked against PostgreSQL’s highest id of that partition; an unmarked Redis with partitioned bookings is not taken for an emptied one', async ({
+    makeEngine,
+    redis,
+    pool,
+    prefix,
+  }) => {
+    const { deploymentId } = (await readDeploymentRecord(pool))!;
+    expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toEqual({ kind: 'claimed', deploymentId });
+    const engine = makeEngine({ layout: 'partitioned', partitions: PARTITIONS });
+    const { accountId, beneficiaryIds } = await accountWithBeneficiaries(engine, 2);
+    await drainOutboxDirectly(redis, pool, 500, outboxStreams(PARTITIONS));
+    expect((await readDeploymentRecord(pool))!.lastBeneficiaryId).toBe(beneficiaryIds[1]);
+    expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toEqual({ kind: 'agrees', deploymentId });
+    // the single layout's check would call this Redis behind: it has no {bk} sequence at all
+    expect(await redis.exists(keys.beneficiarySequence())).toBe(0);
+
+    // an older copy: the account's partition handed out fewer ids than PostgreSQL holds
+    const partition = PARTITIONS.of(accountId);
+    await redis.decr(keys.partitionBeneficiarySequence(PARTITIONS, partition));
+    const behind = await examineRedis(redis, pool, PARTITIONS, 'partitioned');
+    expect(behind).toEqual({ kind: 'behind', deploymentId, redisSequence: `1 in partition ${partition}`, lastBeneficiaryId: beneficiaryIds[1] });
+    expect(mayServe(behind)).toBeNull();
+
+    // no marker: the partitions' bookings show it is not an emptied Redis
+    await redis.del(keys.deployment());
+    expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toEqual({ kind: 'unclaimed', deploymentId });
+    await deleteKeysWithPrefix(TEST_REDIS, prefix);
+    expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toEqual({ kind: 'emptied', deploymentId });
   });
 });
