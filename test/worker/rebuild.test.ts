@@ -27,12 +27,12 @@ const PARTITIONS = new Partitions();
 /**
  * Everything a rebuild restores, read back as plain values: hashes (beneficiary JSON parsed, since
  * its key order is cjson's), the sessions index, strings. Keys a rebuild does not restore (the
- * outbox, the availability stream) are left out, and so is the deployment marker, which it writes
+ * outbox, the availability stream) are left out, and so are the deployment marker, the partition count and the layout, which it writes
  * (test/worker/redis-loss.test.ts); no test here books with an idempotency key.
  */
 async function bookingState(redis: RedisClient): Promise<Record<string, unknown>> {
   const state: Record<string, unknown> = {};
-  const skip = new Set([keys.outbox(), keys.availability(), keys.deployment(), keys.partitionCount()]);
+  const skip = new Set([keys.outbox(), keys.availability(), keys.deployment(), keys.partitionCount(), keys.layout()]);
   for (const key of (await allKeys(redis, bookingPartitionPattern)).sort()) {
     if (skip.has(key)) continue;
     const type = await redis.type(key);
