@@ -14,21 +14,11 @@ import { beneficiaryField, decodeBeneficiary } from '../../engine/records.js';
 import { Status } from '../../engine/status.js';
 import { demoCenterId, everyCenter, slotsOf } from '../support/booking.js';
 import { describe, expect, test } from '../support/fixtures.js';
-import { publishPartitioned, registeredAccount } from '../support/partitioned.js';
+import { bookedInPartition, publishPartitioned, registeredAccount } from '../support/partitioned.js';
 
 const HOLD_MS = 30_000;
 
 const wrong = (code: string) => String((Number(code) + 1) % 10_000).padStart(4, '0');
-
-/** An account of `count` registered in its partition, booked into a partitioned session `daysAhead` from today. */
-async function bookedIn(booking: PartitionedBooking, count: number, daysAhead = 0) {
-  const engine = booking.engine;
-  const sessionId = await publishPartitioned(booking, { date: engine.today() + daysAhead });
-  const { accountId, beneficiaryIds } = await registeredAccount(engine, count);
-  const booked = await booking.book({ accountId, sessionId, slot: slotsOf(engine, demoCenterId(engine))[0]!, dose: 1, beneficiaryIds });
-  if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
-  return { sessionId, accountId, beneficiaryIds, appointmentId: booked.appointmentId, codes: booked.securityCodes.map((c) => c.code) };
-}
 
 const vaccinate = (booking: PartitionedBooking, appointmentId: string, beneficiaryId: string, securityCode: string, centerIds = [demoCenterId(booking.engine)]) =>
   booking.markVaccinated({ appointmentId, beneficiaryId, securityCode, vaccinatorId: 'vax-1', centerIds });
@@ -48,7 +38,7 @@ function partitionedCertificates(engine: BookingEngine, now: () => number) {
 describe('the vaccinator’s action in the account’s partition', () => {
   test('the dose is recorded with the single-slot rules, its certificate issued and revoked in the account’s partition', async ({ engine, redis, clock }) => {
     const booking = new PartitionedBooking(engine);
-    const { accountId, beneficiaryIds, appointmentId, codes } = await bookedIn(booking, 2);
+    const { accountId, beneficiaryIds, appointmentId, codes } = await bookedInPartition(booking, 2);
     const [first, second] = beneficiaryIds as [string, string];
 
     // refusals: a wrong code (counted), another centre (answered as a missing appointment), the second's code for the first
@@ -102,10 +92,10 @@ describe('the vaccinator’s action in the account’s partition', () => {
 
   test('only on the appointment’s day; a wrong code locks the appointment after the limit', async ({ engine }) => {
     const booking = new PartitionedBooking(engine);
-    const tomorrow = await bookedIn(booking, 1, 1);
+    const tomorrow = await bookedInPartition(booking, 1, 1);
     expect(await vaccinate(booking, tomorrow.appointmentId, tomorrow.beneficiaryIds[0]!, tomorrow.codes[0]!)).toMatchObject({ ok: false, status: Status.NOT_VACCINATION_DAY });
 
-    const today = await bookedIn(booking, 1);
+    const today = await bookedInPartition(booking, 1);
     for (let left = 4; left >= 0; left--) {
       expect(await vaccinate(booking, today.appointmentId, today.beneficiaryIds[0]!, wrong(today.codes[0]!))).toEqual({ ok: false, status: Status.WRONG_SECURITY_CODE, triesLeft: left });
     }

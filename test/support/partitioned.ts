@@ -5,7 +5,7 @@ import { beneficiaryField, decodeBeneficiary } from '../../engine/records.js';
 import { PartitionedBeneficiaries } from '../../engine/partitioned-beneficiaries.js';
 import type { PartitionedBooking } from '../../engine/partitioned-booking.js';
 import type { SessionInput } from '../../engine/sessions.js';
-import { accountWithBeneficiaries, demoCenterId } from './booking.js';
+import { accountWithBeneficiaries, demoCenterId, slotsOf } from './booking.js';
 import { nextMobileOf, nextPhotoIdOf, twoDoseVaccine } from './countries.js';
 
 /**
@@ -151,3 +151,29 @@ export async function partitionedViolations(booking: PartitionedBooking, session
   }
   return problems;
 }
+
+/** An account of `count` registered in its partition, booked into a new partitioned session `daysAhead` from today (first centre, first slot). */
+export async function bookedInPartition(booking: PartitionedBooking, count: number, daysAhead = 0) {
+  const engine = booking.engine;
+  const sessionId = await publishPartitioned(booking, { date: engine.today() + daysAhead });
+  const { accountId, beneficiaryIds } = await registeredAccount(engine, count);
+  const slot = slotsOf(engine, demoCenterId(engine))[0]!;
+  const booked = await booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds });
+  if (!booked.ok) throw new Error(`booking refused: ${booked.status}`);
+  return { sessionId, accountId, beneficiaryIds, appointmentId: booked.appointmentId, codes: booked.securityCodes.map((c) => c.code) };
+}
+
+/** One citizen booked today (bookedInPartition) and vaccinated at the centre: the certificate's id too. */
+export async function vaccinatedInPartition(booking: PartitionedBooking) {
+  const booked = await bookedInPartition(booking, 1);
+  const dose = await booking.markVaccinated({
+    appointmentId: booked.appointmentId,
+    beneficiaryId: booked.beneficiaryIds[0]!,
+    securityCode: booked.codes[0]!,
+    vaccinatorId: 'vaccinator-1',
+    centerIds: [demoCenterId(booking.engine)],
+  });
+  if (!dose.ok) throw new Error(`vaccination refused: ${dose.status}`);
+  return { ...booked, certificateId: dose.certificateId };
+}
+

@@ -13,7 +13,7 @@ import { ensureOutboxGroup, OUTBOX_GROUP, outboxStreams, readTotalBacklog } from
 import { readQueueDepth } from '../../worker/queue-depth.js';
 import { reconcile } from '../../worker/reconcile.js';
 import { slotsOf, demoCenterId } from '../support/booking.js';
-import { partitionedSessions, publishPartitioned, registeredAccount } from '../support/partitioned.js';
+import { partitionedSessions, registeredAccount, vaccinatedInPartition } from '../support/partitioned.js';
 import { describe, expect, startInProcessWorker, startWorkerProcess, test, waitFor } from './support.js';
 
 describe('the partitions’ outbox streams', () => {
@@ -34,20 +34,9 @@ describe('the partitions’ outbox streams', () => {
     expect((await booking.reschedule(moved!.accountId, movedId, second!, slot)).status).toBe(Status.OK);
     expect((await booking.cancel(cancelled!.accountId, cancelledId)).status).toBe(Status.OK);
     // the vaccinator's action in the account's partition: a dose recorded, its certificate revoked
-    const todaysSession = await publishPartitioned(booking, { date: engine.today() });
-    const vaccinated = await registeredAccount(engine, 1);
-    const dosed = await booking.book({ accountId: vaccinated.accountId, sessionId: todaysSession, slot, dose: 1, beneficiaryIds: vaccinated.beneficiaryIds });
-    if (!dosed.ok) throw new Error(`booking refused: ${dosed.status}`);
-    const dose = await booking.markVaccinated({
-      appointmentId: dosed.appointmentId,
-      beneficiaryId: vaccinated.beneficiaryIds[0]!,
-      securityCode: dosed.securityCodes[0]!.code,
-      vaccinatorId: 'vaccinator-1',
-      centerIds: [demoCenterId(engine)],
-    });
-    if (!dose.ok) throw new Error(`vaccination refused: ${dose.status}`);
+    const vaccinated = await vaccinatedInPartition(booking);
     const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer, engine.partitions);
-    expect(await certificates.revoke(dose.certificateId, 'admin', 'recorded for the wrong person')).toEqual({ ok: true, version: 2 });
+    expect(await certificates.revoke(vaccinated.certificateId, 'admin', 'recorded for the wrong person')).toEqual({ ok: true, version: 2 });
 
     // the changes sit in several partitions' streams (sessions in p(S); accounts, beneficiaries and
     // appointments in p(A)), none in the booking partition's
@@ -88,8 +77,8 @@ describe('the partitions’ outbox streams', () => {
       const { rows: beneficiaryRows } = await pool.query('SELECT count(*)::int AS n FROM beneficiaries WHERE account_id = ANY($1)', [[moved, family, cancelled, vaccinated].map((a) => a!.accountId)]);
       expect(beneficiaryRows[0].n).toBe(5);
       const { rows: certificateRows } = await pool.query('SELECT certificate_id, status, version FROM certificates');
-      expect(certificateRows).toEqual([{ certificate_id: dose.certificateId, status: 'revoked', version: 2 }]);
-      const { rows: vaccinatedRows } = await pool.query('SELECT status FROM appointments WHERE appointment_id = $1', [dosed.appointmentId]);
+      expect(certificateRows).toEqual([{ certificate_id: vaccinated.certificateId, status: 'revoked', version: 2 }]);
+      const { rows: vaccinatedRows } = await pool.query('SELECT status FROM appointments WHERE appointment_id = $1', [vaccinated.appointmentId]);
       expect(vaccinatedRows).toEqual([{ status: 'vaccinated' }]);
     } finally {
       await worker.kill('SIGTERM');
