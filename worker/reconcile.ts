@@ -431,6 +431,11 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool, partitions?: 
   }
   // a beneficiary the partitioned booking keeps in its account's partition is as it has it there
   for (const [id, ben] of partitionBeneficiaries) redisBeneficiaries.set(id, ben);
+  // and its account there (registered with its first beneficiary)
+  const partitionAccounts = new Set([...partitionBeneficiaries.values()].map((ben) => ben.account));
+  for (const accountId of partitionAccounts) {
+    if (!pgAccounts.has(accountId)) problem(`account ${accountId}`, 'in Redis (its partition), missing in PostgreSQL');
+  }
   let liveInPostgres = 0;
   for (const id of new Set([...redisBeneficiaries.keys(), ...pgBeneficiaries.keys()])) {
     const ben = redisBeneficiaries.get(id);
@@ -592,7 +597,7 @@ export async function reconcile(redis: RedisClient, pool: pg.Pool, partitions?: 
       appointments: redisAppointments.size,
       seats,
       beneficiaries: Math.max(redisBeneficiaries.size, liveInPostgres),
-      accounts: redisAccounts.size,
+      accounts: redisAccounts.size + partitionAccounts.size,
       operators: redisOperators.size,
       certificates: redisCertificates.size,
       partners: partnerCount,

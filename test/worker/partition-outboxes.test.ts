@@ -73,7 +73,7 @@ describe('the partitions’ outbox streams', () => {
       // Redis and PostgreSQL agree on the partitioned records: sessions and their seats, appointments, dose pointers
       const report = await reconcile(engine.redis, pool, engine.partitions);
       expect(report.problems).toEqual([]);
-      expect(report).toMatchObject({ ok: true, counts: { appointments: 4, seats: 4, beneficiaries: 5, certificates: 1 } });
+      expect(report).toMatchObject({ ok: true, counts: { appointments: 4, seats: 4, beneficiaries: 5, accounts: 4, certificates: 1 } });
       const { rows: beneficiaryRows } = await pool.query('SELECT count(*)::int AS n FROM beneficiaries WHERE account_id = ANY($1)', [[moved, family, cancelled, vaccinated].map((a) => a!.accountId)]);
       expect(beneficiaryRows[0].n).toBe(5);
       const { rows: certificateRows } = await pool.query('SELECT certificate_id, status, version FROM certificates');
