@@ -6,10 +6,18 @@
 # against one layout's keys; the suites that read the single layout's records by key (the engine's
 # booking and differential tests, the coalescing and memory tests) run on it in `npm test`, and the
 # partitioned booking's own tests (test/engine/partitioned-*.test.ts) run there too.
+# With --cluster the same files run on the local Redis Cluster (scripts/redis-cluster.sh), where
+# the partitions' slots lie on three masters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-services.sh
-TEEKA_LAYOUT=partitioned npx vitest run \
+on=()
+if [[ "${1:-}" == "--cluster" ]]; then
+  bash scripts/ensure-services.sh --cluster
+  on=(bash scripts/redis-cluster.sh run)
+else
+  bash scripts/ensure-services.sh
+fi
+"${on[@]}" env TEEKA_LAYOUT=partitioned npx vitest run \
   test/gateway/api.test.ts \
   test/gateway/cowin-compat.test.ts \
   test/gateway/bot-flow.test.ts \
