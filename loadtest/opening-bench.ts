@@ -26,7 +26,6 @@ import { parseArgs } from 'node:util';
 import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
-import { keys } from '../engine/keys.js';
 import { Partitions } from '../engine/partitions.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
@@ -118,7 +117,14 @@ function shuffled<T>(items: T[], seed: number): T[] {
 async function main(): Promise<void> {
   const { country, path: countryPath } = writeBenchCountry(config.countryFile, runDir, { beneficiaries_per_account: 20 });
   const redis = connectRedis({ address: { url: benchedRedisServer(config, 'bench:opening').url }, keyPrefix: prefix, role: 'tool', overrides: { enableAutoPipelining: true } });
-  const engine = new BookingEngine(redis, { country, secret: config.secret, testMobiles: { prefix: '9999', otp: config.testOtp }, partitions: new Partitions(config.partitions) });
+  // TEEKA_LAYOUT as the gateway and worker have it (they inherit the environment)
+  const engine = new BookingEngine(redis, {
+    country,
+    secret: config.secret,
+    testMobiles: { prefix: '9999', otp: config.testOtp },
+    partitions: new Partitions(config.partitions),
+    layout: config.layout,
+  });
   const pool = openPool({ databaseUrl: config.databaseUrl, schema, max: 2 });
   const env = { TEEKA_REDIS_PREFIX: prefix, TEEKA_COUNTRY: countryPath, TEEKA_PG_SCHEMA: schema, TEEKA_ENV: 'demo' };
   const runs: OpeningRun[] = [];
@@ -195,7 +201,7 @@ async function main(): Promise<void> {
         let last = 0;
         while (watching) {
           const pipeline = redis.pipeline();
-          for (const s of sessions) pipeline.hget(keys.session(s.sessionId), 'booked1');
+          for (const s of sessions) pipeline.hget(engine.records.session(s.sessionId), 'booked1');
           const taken = ((await pipeline.exec()) ?? []).reduce((n, [, v]) => n + Number(v ?? 0), 0);
           if (taken > last) {
             last = taken;
@@ -239,7 +245,7 @@ async function main(): Promise<void> {
       const postgresSeats = await pgSeats();
       const perSession = await pool.query("select session_id, count(*)::int as n from appointments where session_id = any($1) and status <> 'cancelled' group by session_id having count(*) > $2", [ids, SEATS]);
       oversold += perSession.rowCount ?? 0;
-      const reconciled = await reconcile(redis, pool);
+      const reconciled = await reconcile(redis, pool, engine.partitions);
       if (!reconciled.ok) console.error(formatReconcileReport(reconciled, 20));
 
       progress(`run ${r}: the CoWIN mix (${SECONDS}s)`);
