@@ -111,9 +111,12 @@ describe('the vaccinator’s action in the account’s partition', () => {
       const { accountId, beneficiaryIds } = await registeredAccount(engine, 1);
       booking.stopAfter = { operation: 'book', step };
       await expect(booking.book({ accountId, sessionId, slot, dose: 1, beneficiaryIds })).rejects.toThrow(StoppedAfterStep);
+      // the partition may hold the other stopped booking's intent too (both accounts in one partition): take this account's
       const intents = await engine.redis.zrange(keys.intents(engine.partitions, engine.partitions.of(accountId)), 0, -1);
-      const appointmentId = intents.find((intent) => intent.startsWith('book:'))!.slice('book:'.length);
-      const held = (await booking.getAppointment(appointmentId))!;
+      const ids = intents.filter((intent) => intent.startsWith('book:')).map((intent) => intent.slice('book:'.length));
+      const helds = await Promise.all(ids.map((id) => booking.getAppointment(id)));
+      const held = helds.find((h) => h?.appointment.account_id === accountId)!;
+      const appointmentId = held.appointment.appointment_id;
       return { appointmentId, beneficiaryId: beneficiaryIds[0]!, code: held.appointment.beneficiaries[0]!.security_code! };
     };
     const seatsTaken = await stoppedAfter(2); // seats taken, appointment still pending
