@@ -140,7 +140,16 @@ async function refuseIfPortServed(host: string, port: number): Promise<void> {
 // the first thread may be given port 0 (tests): the others then join the port it got
 const first = await startThread(0, config.port);
 await Promise.all(Array.from({ length: config.gatewayThreads - 1 }, (_, i) => startThread(i + 1, first.port)));
-const metricsTimer = setInterval(() => void aggregateMetrics().catch((err) => console.error('metrics:', err)), 1000);
+// One aggregation at a time: an overlapping one would set the shared gauges while the other renders
+// them, and publish text that says the worker is down beside its last depth figures.
+let aggregating = false;
+const metricsTimer = setInterval(() => {
+  if (aggregating) return;
+  aggregating = true;
+  aggregateMetrics()
+    .catch((err) => console.error('metrics:', err))
+    .finally(() => (aggregating = false));
+}, 1000);
 // Redis emptied under a running gateway (a restart without its data): stop serving on it
 if (deploymentId) {
   watchDeploymentMarker(redis, deploymentId, place, (message) => {
