@@ -41,6 +41,18 @@ export const newAppointmentId = (): string => randomUUID();
 /** The first beneficiary reference number handed out: 14 digits, like CoWIN's (engine.ts firstBeneficiaryReference). */
 export const FIRST_BENEFICIARY_REFERENCE = 10_000_000_000_000;
 
+/**
+ * Where a reference id of the partitioned layout came from: partition p hands out first + n × stride
+ * + p for n = 1, 2, … (lua/registerBeneficiary-3.lua; the stride is the most partitions there can
+ * be). For any id at or above `first`, `partition` is the residue it falls in and `n` the counter
+ * value from which that partition's next id is above it. Null below `first`.
+ */
+export function referenceOrigin(id: bigint, stride: number, first: number = FIRST_BENEFICIARY_REFERENCE): { partition: number; n: bigint } | null {
+  const offset = id - BigInt(first);
+  if (offset < 0n) return null;
+  return { partition: Number(offset % BigInt(stride)), n: offset / BigInt(stride) };
+}
+
 /** A certificate's id, printed on it and named in revocations: random, so it tells nothing about whom. */
 export const newCertificateId = (): string => randomUUID();
 

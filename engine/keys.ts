@@ -410,6 +410,19 @@ export function hashTagOf(key: string): string {
 /** Keys of the booking partition match this glob (after the prefix); used to wipe it on rebuild. */
 export const bookingPartitionPattern = `${BOOKING}:*`;
 
+/** Keys of the virtual partitions match this glob (after the prefix); isPartitionedBookingRecord picks the booking records among them. */
+export const virtualPartitionsPattern = '{p:*';
+
+/**
+ * The partitioned layout's booking records among a partition's keys (the keys under "the partitioned
+ * booking" above, and an account's booking hash and idempotency records): what a rebuild replaces.
+ * Not: OTPs, login sessions, quotas, blocks, the login revocation stream, fair admission queues,
+ * and the dead letters beside each outbox stream (changes PostgreSQL never got, kept for an operator).
+ */
+const PARTITIONED_BOOKING_RECORD =
+  /^\{p:[^}]+\}:(?:session:|claim:|appointment:|photoid:|certificate:|crl:|beneficiary-certificates:|u:[^:]+:(?:account$|idem:)|(?:sessions|intents|seq:beneficiary|outbox|availability)$)/;
+export const isPartitionedBookingRecord = (key: string): boolean => PARTITIONED_BOOKING_RECORD.test(key);
+
 /** Where a layout keeps a session's hash and an account's booking hash. */
 export function bookingRecordKeys(layout: Layout, partitions: Partitions): BookingRecordKeys {
   if (layout === 'single') return { session: keys.session, account: keys.account, appointment: keys.appointment, certificate: keys.certificate, accountOutbox: () => keys.outbox() };

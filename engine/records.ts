@@ -529,6 +529,27 @@ export function decodeHeldAppointment(appointmentId: string, hash: Record<string
   };
 }
 
+/**
+ * The fields a decided appointment of the partitioned layout keeps beside encodeAppointmentHash's
+ * (lua/includes/heldAppointment.lua), as a rebuild lays it out: no step pending, no idempotency key,
+ * its seats held under the claim named by its own id, and the session's facts cancel, reschedule and
+ * the vaccinator's action check (holdAppointment-4.lua copies them when booking).
+ */
+export function encodeDecidedAppointmentFields(appointmentId: string, session: SessionDefinition, sessionVersion: number): string[] {
+  return [
+    'claim', appointmentId, 'idem', '', 'center_id', String(session.center_id), 'date', String(session.date),
+    'day_start', String(session.day_start), 'day_end', String(session.day_end), 'session_version', String(sessionVersion),
+  ]; // prettier-ignore
+}
+
+/** A taken claim's fields as takeSeats-4.lua writes them (`available_after`: what a replay answers). */
+export function encodeTakenClaim(claim: { bookingId: string; sessionId: string; slot: string; dose: number; seats: number; availableAfter: number; at: number }): string[] {
+  return [
+    'state', 'taken', 'booking_id', claim.bookingId, 'session_id', claim.sessionId, 'slot', claim.slot, 'dose', String(claim.dose),
+    'seats', String(claim.seats), 'available_after', String(claim.availableAfter), 'at', String(claim.at),
+  ]; // prettier-ignore
+}
+
 export type ClaimState = 'taken' | 'refused' | 'aborted';
 
 /** A claim (`keys.claim`): the seats one booking step holds in a session, or why it holds none. */

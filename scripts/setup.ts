@@ -24,7 +24,7 @@ import {
   type DeploymentPlace,
 } from '../worker/deployment.js';
 import { migrate } from '../worker/migrate.js';
-import { layoutProblem, rebuildRedis } from '../worker/rebuild.js';
+import { rebuildRedis } from '../worker/rebuild.js';
 import type { Layout } from '../engine/keys.js';
 import { formatReconcileReport, reconcile } from '../worker/reconcile.js';
 import { loadWorkerSettings } from '../worker/settings.js';
@@ -83,8 +83,6 @@ async function bringRedisInLine(
     return;
   }
   if (standing.kind !== 'emptied') throw new RedisDisagrees(standing, explainStanding(standing, place));
-  const layoutRefusal = layoutProblem(layout);
-  if (layoutRefusal) throw new RedisDisagrees(standing, `${explainStanding(standing, place)} But: ${layoutRefusal}`);
 
   // SET NX: if another setup saw the same empty Redis, only one of them rebuilds it
   if (!(await markRebuilding(redis, standing.deploymentId, { onlyIfUnmarked: true }))) {
@@ -96,7 +94,7 @@ async function bringRedisInLine(
     `teeka: rebuilt ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +
       `${report.appointments} appointments, ${report.quotas} daily quota keys`,
   );
-  const check = await reconcile(redis, pool);
+  const check = await reconcile(redis, pool, partitions);
   log(`teeka: ${formatReconcileReport(check)}`);
   if (!check.ok) throw new Error('Redis does not reconcile with PostgreSQL after the rebuild (see above); not starting');
 }

@@ -7,7 +7,8 @@
 # booking and differential tests, the coalescing and memory tests) run on it in `npm test`, and the
 # partitioned booking's own tests (test/engine/partitioned-*.test.ts) run there too.
 # With --cluster the same files run on the local Redis Cluster (scripts/redis-cluster.sh), where
-# the partitions' slots lie on three masters.
+# the partitions' slots lie on three masters. The rebuild's tests lay the partitioned layout out again
+# from PostgreSQL, by the function and by `npm start` on an emptied Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 on=()
@@ -28,4 +29,6 @@ fi
   test/gateway/country-flow.test.ts \
   test/gateway/isolation.test.ts \
   test/engine/vaccination.test.ts \
-  test/web/citizen-country.test.ts
+  test/web/citizen-country.test.ts \
+  test/worker/rebuild.test.ts \
+  test/worker/redis-loss.test.ts

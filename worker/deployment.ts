@@ -28,7 +28,7 @@
  */
 import { describeRedis, type RedisAddress, type RedisClient } from '../engine/redis.js';
 import type pg from 'pg';
-import { FIRST_BENEFICIARY_REFERENCE } from '../engine/ids.js';
+import { FIRST_BENEFICIARY_REFERENCE, referenceOrigin } from '../engine/ids.js';
 import { keys, type Layout } from '../engine/keys.js';
 import { MAX_PARTITION_COUNT, type Partitions } from '../engine/partitions.js';
 
@@ -156,16 +156,14 @@ function singleBehind(sequence: string | null, last: string | null): { redisSequ
  * highest id PostgreSQL holds of p. The first partition found behind, or null.
  */
 async function partitionBehind(redis: RedisClient, pool: pg.Pool, partitions: Partitions): Promise<{ redisSequence: string | null; lastBeneficiaryId: string } | null> {
-  const first = BigInt(FIRST_BENEFICIARY_REFERENCE);
-  const stride = BigInt(MAX_PARTITION_COUNT);
   const { rows } = await pool.query<{ partition: number; last: string }>(
     `SELECT ((beneficiary_id - $1) % $2)::int AS partition, max(beneficiary_id)::text AS last
      FROM beneficiaries WHERE beneficiary_id > $1 GROUP BY 1 ORDER BY 1`,
-    [first.toString(), stride.toString()],
+    [FIRST_BENEFICIARY_REFERENCE, MAX_PARTITION_COUNT],
   );
   for (const { partition, last } of rows) {
     if (partition >= partitions.count) continue; // not a partitioned id of this count (repartitioned is checked before)
-    const needed = (BigInt(last) - first - BigInt(partition)) / stride;
+    const needed = referenceOrigin(BigInt(last), MAX_PARTITION_COUNT)!.n;
     // one GET per partition: on a cluster the counters live in different slots
     const counter = await redis.get(keys.partitionBeneficiarySequence(partitions, partition));
     if (counter == null || BigInt(counter) < needed) return { redisSequence: `${counter ?? 'none'} in partition ${partition}`, lastBeneficiaryId: last };
@@ -326,9 +324,9 @@ export async function markRebuilding(redis: RedisClient, deploymentId: string, {
   return (onlyIfUnmarked ? await redis.set(keys.deployment(), value, 'NX') : await redis.set(keys.deployment(), value)) === 'OK';
 }
 
-/** Mark Redis as laid out for `deploymentId`, its partition count and the single layout (the last step of a rebuild, which lays out that one). */
-export async function markDeployment(redis: RedisClient, deploymentId: string, partitions: Partitions): Promise<void> {
-  await redis.mset(keys.partitionCount(), partitions.count, keys.layout(), 'single', keys.deployment(), deploymentId);
+/** Mark Redis as laid out for `deploymentId`, its partition count and its record layout (the last step of a rebuild). */
+export async function markDeployment(redis: RedisClient, deploymentId: string, partitions: Partitions, layout: Layout): Promise<void> {
+  await redis.mset(keys.partitionCount(), partitions.count, keys.layout(), layout, keys.deployment(), deploymentId);
 }
 
 /** The deployment id a Redis marker names, if it is another deployment's (for the rebuild's refusal). */

@@ -1,17 +1,24 @@
 /**
- * Rebuild (`npm run rebuild`): after Redis lost its data, lay the booking partition out again from
- * PostgreSQL, exactly as the booking scripts lay it out, so booking resumes without oversell or
- * double booking.
+ * Rebuild (`npm run rebuild`): after Redis lost its data, lay the booking records out again from
+ * PostgreSQL, exactly as the booking scripts lay them out in the deployment's record layout
+ * (TEEKA_LAYOUT: `{bk}`, or the partitions), so booking resumes without oversell or double booking.
  *
  * 0. Redis is marked `rebuilding:<deployment id>` (worker/deployment.ts): a gateway or worker
  *    watching it stops, one starting refuses, until the rebuild has finished.
  * 1. Whatever is still in the outbox is written to PostgreSQL first (it may hold the last bookings).
- * 2. Every key of the booking partition is deleted.
+ * 2. Every key of the booking partition is deleted, and every booking record in the partitions
+ *    (engine/keys.ts isPartitionedBookingRecord).
  * 3. From PostgreSQL, each record laid out by engine/records.ts as the scripts lay it out: session hashes (the definition text byte for byte, capacities, per-slot
  *    counters and seat counters counted from the appointments), the sessions-by-date index, account
  *    hashes with their beneficiaries (with pointers to their live appointments), the photo-ID
  *    index, the beneficiary sequence, appointment hashes; then the daily quotas from their last
  *    snapshot, with their remaining lifetime.
+ *    The partitioned layout (engine/partitioned-booking.md) puts each where its scripts keep it:
+ *    a session and its date index in p(S); an account, its appointments, certificates and indexes
+ *    in p(A); a photo ID's entry in its own partition; each partition's beneficiary counter, so its
+ *    next id is above every id PostgreSQL holds of it. An appointment comes back decided (nothing
+ *    pending: a booking PostgreSQL never got was never answered), with its session's facts, its
+ *    seats held in p(S) under a claim named by its id.
  * 4. Redis is marked with PostgreSQL's deployment id: gateways and workers may serve on it again.
  *
  * Counters come back from PostgreSQL, so no id is ever handed out twice: the beneficiary sequence
@@ -20,7 +27,8 @@
  * `<kind>:<id>:<version>` continue from them). Appointment ids are random UUIDs and session ids
  * derive from what the session is, so neither comes from a counter.
  *
- * Not rebuilt: idempotency records (a client retrying a booking under an old key is told the
+ * Not rebuilt: a partitioned booking's history of claims (its tombstones and the claims a reschedule
+ * or cancel emptied; no late step can arrive once the gateways have stopped), idempotency records (a client retrying a booking under an old key is told the
  * beneficiary is already booked instead of getting the first answer again), pending OTPs, login
  * sessions (citizens log in again), per-address limits, the availability stream (gateways reload
  * sessions; stop or restart them around a rebuild). Quotas of the day are as of the last snapshot.
@@ -37,8 +45,9 @@ import { allKeys, connectRedis, scanKeys, unlinkKeys, type RedisClient } from '.
 import type pg from 'pg';
 import { runAsCommand } from '../engine/command.js';
 import { loadConfig } from '../engine/config.js';
-import { bookingPartitionPattern, keys, type Layout } from '../engine/keys.js';
-import { Partitions } from '../engine/partitions.js';
+import { referenceOrigin } from '../engine/ids.js';
+import { bookingPartitionPattern, bookingRecordKeys, hashTagOf, isPartitionedBookingRecord, keys, virtualPartitionsPattern, type Layout } from '../engine/keys.js';
+import { MAX_PARTITION_COUNT, Partitions } from '../engine/partitions.js';
 import {
   beneficiaryField,
   decodeSessionDefinition,
@@ -47,12 +56,15 @@ import {
   encodeBeneficiary,
   encodeBeneficiaryCertificate,
   encodeCertificateHash,
+  encodeDecidedAppointmentFields,
   encodeOperatorHash,
   encodeSessionHash,
+  encodeTakenClaim,
   type Appointment,
   type BeneficiaryStatus,
   type CertificateRecord,
   type OperatorHash,
+  type SessionDefinition,
   type StoredBeneficiary,
 } from '../engine/records.js';
 import { forEachChunk, openPool } from './database.js';
@@ -96,54 +108,51 @@ export interface RebuildOptions {
    * gateways and workers watching the marker have stopped. Default 0 (the command: two watch periods)
    */
   settleMs?: number;
-  /** the partitions to lay the daily quotas out in (TEEKA_PARTITIONS). Default 16 */
+  /** the partitions to lay the daily quotas (and the partitioned layout's records) out in (TEEKA_PARTITIONS). Default 16 */
   partitions?: Partitions;
-  /** the deployment's record layout (TEEKA_LAYOUT): only `single` is laid out (layoutProblem). Default single */
+  /** the deployment's record layout (TEEKA_LAYOUT). Default single */
   layout?: Layout;
 }
 
 const CHUNK = 1000;
 
-/** Run queued commands in chunks, failing on the first error. */
+type Pipeline = ReturnType<RedisClient['pipeline']>;
+
+/**
+ * Run queued commands in chunks, failing on the first error. One pipeline per hash tag: on a
+ * cluster a pipeline's keys must share a slot, and the partitioned layout's records span many.
+ */
 class Writer {
-  private pipeline;
+  private pipelines = new Map<string, Pipeline>();
   private queued = 0;
-  constructor(private readonly redis: RedisClient) {
-    this.pipeline = redis.pipeline();
-  }
-  add(queue: (p: ReturnType<RedisClient['pipeline']>) => void, commands = 1): Promise<void> | undefined {
-    queue(this.pipeline);
+  constructor(private readonly redis: RedisClient) {}
+  /** Queue commands on keys in the slot of `key`. */
+  add(key: string, queue: (p: Pipeline) => void, commands = 1): Promise<void> | undefined {
+    const tag = hashTagOf(key);
+    let pipeline = this.pipelines.get(tag);
+    if (!pipeline) this.pipelines.set(tag, (pipeline = this.redis.pipeline()));
+    queue(pipeline);
     this.queued += commands;
     return this.queued >= CHUNK ? this.flush() : undefined;
   }
   async flush(): Promise<void> {
     if (!this.queued) return;
-    const pipeline = this.pipeline;
-    this.pipeline = this.redis.pipeline();
+    const pipelines = [...this.pipelines.values()];
+    this.pipelines = new Map();
     this.queued = 0;
-    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    for (const results of await Promise.all(pipelines.map((p) => p.exec()))) for (const [err] of results ?? []) if (err) throw err;
   }
 }
 
-/**
- * Why a rebuild cannot lay Redis out for a layout, or null. It lays out the single layout: the
- * partitioned layout's records (sessions and their claims in p(S); accounts, appointments with
- * their session facts, photo ID entries, the partitions' counters and certificates in p(A)) are not
- * laid out from PostgreSQL yet.
- */
-export function layoutProblem(layout: Layout): string | null {
-  if (layout === 'single') return null;
-  return (
-    'A rebuild lays Redis out for the single record layout only; this deployment is configured for the partitioned ' +
-    'layout (TEEKA_LAYOUT=partitioned), whose rebuild is not built yet (engine/partitioned-booking.md). Restore Redis ' +
-    'from its own persistence (AOF) instead.'
-  );
-}
+/** The seats a dose takes from a session's capacity: dose 1 from bucket 1, doses 2 and 3 from bucket 2 (lua/includes/capacityBucket.lua). */
+const bucketOf = (dose: number): 1 | 2 => (dose === 1 ? 1 : 2);
 
 export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: RebuildOptions = {}): Promise<RebuildReport> {
-  const layoutRefusal = layoutProblem(options.layout ?? 'single');
-  if (layoutRefusal) throw new Error(layoutRefusal);
   const log = options.log ?? (() => {});
+  const partitions = options.partitions ?? new Partitions();
+  const layout = options.layout ?? 'single';
+  const partitioned = layout === 'partitioned';
+  const records = bookingRecordKeys(layout, partitions);
   const record = await readDeploymentRecord(pool);
   if (!record) throw new Error('PostgreSQL has no deployment record: migrate the schema first');
   const report: RebuildReport = { deploymentId: record.deploymentId, drained: 0, wiped: 0, sessions: 0, accounts: 0, beneficiaries: 0, appointments: 0, quotas: 0, operators: 0, certificates: 0, partners: 0, partnerKeys: 0 };
@@ -153,18 +162,19 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   if (options.settleMs) await sleep(options.settleMs);
 
   // 1. the outbox may hold the newest changes: PostgreSQL gets them before Redis is laid out from it
-  const partitions = options.partitions ?? new Partitions();
   const drained = await drainOutboxDirectly(redis, pool, options.batchSize ?? 500, outboxStreams(partitions));
   report.drained = drained.events;
   log(`rebuild: wrote ${report.drained} outbox changes to PostgreSQL`);
   for (const entry of drained.setAside) log(`rebuild: PostgreSQL refused it for good, set aside: ${describeSetAside(entry)}`);
 
   // 2. wipe the booking partition, all but the marker set in 0 and the dead letters (changes
-  //    PostgreSQL never got, kept for an operator)
+  //    PostgreSQL never got, kept for an operator), and the booking records in the partitions
+  //    (a single-layout deployment has none: wiping them is a no-op there)
   for await (const chunk of scanKeys(redis, bookingPartitionPattern)) {
     const wipe = chunk.filter((key) => key !== keys.deployment() && key !== keys.outboxDeadLetters());
     report.wiped += await unlinkKeys(redis, wipe);
   }
+  for await (const chunk of scanKeys(redis, virtualPartitionsPattern)) report.wiped += await unlinkKeys(redis, chunk.filter(isPartitionedBookingRecord));
   log(`rebuild: deleted ${report.wiped} booking keys`);
 
   const writer = new Writer(redis);
@@ -172,6 +182,8 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   // 3a. sessions, with seats counted as the scripts count them (booked, vaccinated, and expired,
   //     which Redis keeps as booked); dose 1 is bucket 1, doses 2 and 3 bucket 2
   const seats = new Map<string, { booked1: number; booked2: number; slots: Map<string, number> }>();
+  /** the partitioned layout's claims answer a replay with what was left: each session's capacity per bucket */
+  const capacities = new Map<string, { cap1: number; cap2: number }>();
   const seatRows = await pool.query<{ session_id: string; bucket: number; slot: string; seats: number }>(
     `SELECT session_id, CASE WHEN dose = 1 THEN 1 ELSE 2 END AS bucket, slot, count(*)::int AS seats
      FROM appointments WHERE status IN ('booked', 'vaccinated', 'expired')
@@ -197,8 +209,10 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
           { booked1: booked?.booked1 ?? 0, booked2: booked?.booked2 ?? 0, slotBooked: (slot) => booked?.slots.get(slot) ?? 0 },
           version,
         );
-        const { date } = decodeSessionDefinition(`session ${sessionId} in PostgreSQL`, definitionJson);
-        await writer.add((p) => p.hset(keys.session(sessionId), ...fields).zadd(keys.sessionsByDate(), date, sessionId), 2);
+        const { date, cap1, cap2 } = decodeSessionDefinition(`session ${sessionId} in PostgreSQL`, definitionJson);
+        if (partitioned) capacities.set(sessionId, { cap1, cap2 });
+        const index = partitioned ? keys.partitionSessionsByDate(partitions, partitions.of(sessionId)) : keys.sessionsByDate();
+        await writer.add(index, (p) => p.hset(records.session(sessionId), ...fields).zadd(index, date, sessionId), 2);
         report.sessions += 1;
       }
     },
@@ -215,6 +229,8 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   }
   const benCount = new Map<string, number>();
   let sequence = 0n;
+  /** the partitioned layout: each partition's counter, from which its next id is above every id it handed out */
+  const counters = new Map<number, bigint>();
   await forEachChunk<{
     beneficiary_id: string;
     account_id: string;
@@ -252,6 +268,8 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
       for (const b of rows) {
         const id = BigInt(b.beneficiary_id);
         if (id > sequence) sequence = id;
+        const origin = partitioned ? referenceOrigin(id, MAX_PARTITION_COUNT) : null;
+        if (origin && origin.partition < partitions.count && origin.n > (counters.get(origin.partition) ?? 0n)) counters.set(origin.partition, origin.n);
         if (b.deleted) continue;
         const stored: StoredBeneficiary = {
           id: b.beneficiary_id,
@@ -283,44 +301,75 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
         }
         benCount.set(b.account_id, (benCount.get(b.account_id) ?? 0) + 1);
         if (!accountsCreated.has(b.account_id)) accountsCreated.set(b.account_id, Number(b.registered_ms));
-        await writer.add(
-          (p) =>
-            p
-              .hset(keys.account(b.account_id), beneficiaryField(b.beneficiary_id), encodeBeneficiary(stored))
-              .set(keys.photoId(b.photo_id_hash), `${b.account_id}|${b.beneficiary_id}`),
-          2,
-        );
+        const account = records.account(b.account_id);
+        await writer.add(account, (p) => p.hset(account, beneficiaryField(b.beneficiary_id), encodeBeneficiary(stored)));
+        // who holds a photo ID: in `{bk}` a string, in the partitioned layout a settled entry in the
+        // photo ID's own partition (lua/settlePhotoId-1.lua)
+        if (partitioned) {
+          const entry = keys.partitionPhotoId(partitions, b.photo_id_hash);
+          await writer.add(entry, (p) => p.hset(entry, 'account', b.account_id, 'ben', b.beneficiary_id));
+        } else await writer.add(keys.photoId(b.photo_id_hash), (p) => p.set(keys.photoId(b.photo_id_hash), `${b.account_id}|${b.beneficiary_id}`));
         report.beneficiaries += 1;
       }
     },
   );
   for (const [accountId, createdAt] of accountsCreated) {
-    await writer.add((p) => p.hset(keys.account(accountId), ...encodeAccountFields({ created_at: createdAt, ben_count: benCount.get(accountId) ?? 0 })));
+    const account = records.account(accountId);
+    await writer.add(account, (p) => p.hset(account, ...encodeAccountFields({ created_at: createdAt, ben_count: benCount.get(accountId) ?? 0 })));
     report.accounts += 1;
   }
-  if (sequence > 0n) await writer.add((p) => p.set(keys.beneficiarySequence(), sequence.toString()));
+  if (partitioned) {
+    for (const [partition, n] of counters) {
+      const counter = keys.partitionBeneficiarySequence(partitions, partition);
+      await writer.add(counter, (p) => p.set(counter, n.toString()));
+    }
+  } else if (sequence > 0n) await writer.add(keys.beneficiarySequence(), (p) => p.set(keys.beneficiarySequence(), sequence.toString()));
   log(`rebuild: ${report.accounts} accounts, ${report.beneficiaries} beneficiaries`);
 
-  // 3c. appointments: one hash each, beneficiaries in their order; an expired one is booked to Redis
+  // 3c. appointments: one hash each, beneficiaries in their order; an expired one is booked to Redis.
+  //     The partitioned layout adds the session's facts and the claim holding the seats (p(S)).
   let current: Appointment | null = null;
+  let session: { definition: SessionDefinition; version: number } | null = null;
   const flushAppointment = async () => {
     if (!current) return;
-    const fields = encodeAppointmentHash(current);
-    const id = current.appointment_id;
-    await writer.add((p) => p.hset(keys.appointment(id), ...fields));
+    const appointment: Appointment = current;
+    const id = appointment.appointment_id;
+    const fields = encodeAppointmentHash(appointment);
+    if (partitioned && session) {
+      fields.push(...encodeDecidedAppointmentFields(id, session.definition, session.version));
+      const held = appointment.beneficiaries.filter((b) => b.status === 'booked' || b.status === 'vaccinated').length;
+      if (held > 0) {
+        const bucket = bucketOf(appointment.dose);
+        const capacity = capacities.get(appointment.session_id)?.[`cap${bucket}`] ?? 0;
+        const booked = seats.get(appointment.session_id)?.[`booked${bucket}`] ?? 0;
+        const claim = keys.claim(partitions, appointment.session_id, id);
+        const taken = encodeTakenClaim({
+          bookingId: id, sessionId: appointment.session_id, slot: appointment.slot, dose: appointment.dose, seats: held,
+          availableAfter: Math.max(0, capacity - booked), at: appointment.created_at,
+        }); // prettier-ignore
+        await writer.add(claim, (p) => p.hset(claim, ...taken));
+      }
+    }
+    await writer.add(records.appointment(id), (p) => p.hset(records.appointment(id), ...fields));
     report.appointments += 1;
   };
-  await forEachChunk<AppointmentRow>(
+  // the partitioned layout reads each appointment's session with it (the definition for its facts)
+  await forEachChunk<AppointmentRow & { definition: string | null; session_version: number }>(
     pool,
-    `SELECT appointment_id, beneficiary_id::text, account_id, session_id, slot, dose, status, version,
-            (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms, security_code
-     FROM appointments ORDER BY appointment_id, position`,
+    `SELECT a.appointment_id, a.beneficiary_id::text, a.account_id, a.session_id, a.slot, a.dose, a.status, a.version,
+            (extract(epoch FROM a.created_at) * 1000)::bigint::text AS created_ms, a.security_code,
+            ${partitioned ? 's.definition, s.version AS session_version' : 'NULL AS definition, 0 AS session_version'}
+     FROM appointments a JOIN sessions s USING (session_id) ORDER BY a.appointment_id, a.position`,
     [],
     CHUNK * 5,
     async (rows) => {
       for (const row of rows) {
         if (current?.appointment_id !== row.appointment_id) {
           await flushAppointment();
+          session =
+            row.definition === null
+              ? null
+              : { definition: decodeSessionDefinition(`session ${row.session_id} in PostgreSQL`, row.definition), version: row.session_version };
           current = {
             appointment_id: row.appointment_id,
             account_id: row.account_id,
@@ -375,7 +424,7 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
           version: o.version,
         };
         if (o.revoked_ms !== null) Object.assign(operator, { revoked_at: Number(o.revoked_ms), revoked_by: o.revoked_by ?? '' });
-        await writer.add((p) => p.hset(keys.operator(o.operator_id), ...encodeOperatorHash(operator)));
+        await writer.add(keys.operator(o.operator_id), (p) => p.hset(keys.operator(o.operator_id), ...encodeOperatorHash(operator)));
         report.operators += 1;
       }
     },
@@ -439,14 +488,14 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
         if (c.revoked_ms !== null) {
           Object.assign(certificate, { revokedAt: Number(c.revoked_ms), revokedBy: c.revoked_by ?? '', revocationReason: c.revocation_reason ?? '' });
         }
-        await writer.add(
-          (p) => {
-            p.hset(keys.certificate(c.certificate_id), ...encodeCertificateHash(certificate))
-              .hset(keys.beneficiaryCertificates(c.beneficiary_id), ...encodeBeneficiaryCertificate(c.dose, c.certificate_id));
-            if (c.revoked_ms !== null) p.zadd(keys.certificateRevocations(c.kid), c.revoked_ms, c.rid);
-          },
-          c.revoked_ms !== null ? 3 : 2,
-        );
+        // the partitioned layout keeps a certificate, the beneficiary's index and the revocation in
+        // the certificate's partition, which is the account's (its id was drawn there)
+        const certificateKey = records.certificate(c.certificate_id);
+        const index = partitioned ? keys.forAccount(partitions, c.account_id).beneficiaryCertificates(c.beneficiary_id) : keys.beneficiaryCertificates(c.beneficiary_id);
+        const revocations = partitioned ? keys.partitionCertificateRevocations(partitions, partitions.of(c.certificate_id), c.kid) : keys.certificateRevocations(c.kid);
+        await writer.add(certificateKey, (p) => p.hset(certificateKey, ...encodeCertificateHash(certificate)));
+        await writer.add(index, (p) => p.hset(index, ...encodeBeneficiaryCertificate(c.dose, c.certificate_id)));
+        if (c.revoked_ms !== null) await writer.add(revocations, (p) => p.zadd(revocations, c.revoked_ms!, c.rid));
         report.certificates += 1;
       }
     },
@@ -459,7 +508,7 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
   log(`rebuild: ${report.quotas} daily quota keys`);
 
   // 4. Redis agrees with PostgreSQL again
-  await markDeployment(redis, record.deploymentId, partitions);
+  await markDeployment(redis, record.deploymentId, partitions, layout);
   log(`rebuild: Redis marked for deployment ${record.deploymentId}`);
   return report;
 }
@@ -471,11 +520,6 @@ async function main(): Promise<number> {
   const unknown = process.argv.slice(2).filter((a) => a !== '--force');
   if (unknown.length) throw new Error(`unknown argument "${unknown[0]}" (expected --force)`);
   const config = loadConfig();
-  const problem = layoutProblem(config.layout);
-  if (problem) {
-    console.log(`rebuild: refused. ${problem}`);
-    return 2;
-  }
   const settings = loadWorkerSettings();
   await migrate(config.databaseUrl, settings.schema);
   const redis = connectRedis({ address: config.redis, keyPrefix: config.redisKeyPrefix, role: 'tool' });
@@ -491,8 +535,12 @@ async function main(): Promise<number> {
     }
     // the outbox, the stream of availability changes, the dead letters and the marker may survive;
     // any other booking key means Redis still holds state that the rebuild would replace
+    const partitions = new Partitions(config.partitions);
     const kept = new Set([keys.outbox(), keys.availability(), keys.outboxDeadLetters(), keys.deployment()]);
     const survivors = (await allKeys(redis, bookingPartitionPattern)).filter((k) => !kept.has(k));
+    // in the partitions, the streams may survive too (written before the wipe, or drained by it)
+    const streams = new Set(partitions.all().flatMap((p) => [keys.partitionOutbox(partitions, p), keys.partitionAvailability(partitions, p)]));
+    survivors.push(...(await allKeys(redis, virtualPartitionsPattern)).filter((k) => isPartitionedBookingRecord(k) && !streams.has(k)));
     if (survivors.length && !force) {
       console.log(
         `rebuild: Redis still holds ${survivors.length} booking keys under "${config.redisKeyPrefix}". ` +
@@ -501,12 +549,12 @@ async function main(): Promise<number> {
       );
       return 2;
     }
-    const partitions = new Partitions(config.partitions);
     const report = await rebuildRedis(redis, pool, {
       log: (line) => console.log(line),
       batchSize: settings.batchSize,
       settleMs: 2 * MARKER_WATCH_MS,
       partitions,
+      layout: config.layout,
     });
     console.log(
       `rebuild: done: ${report.sessions} sessions, ${report.accounts} accounts, ${report.beneficiaries} beneficiaries, ` +

@@ -1,6 +1,8 @@
 /** Builders for tests of the partitioned booking (engine/partitioned-booking.ts). */
 import type { BookingEngine, NewBeneficiary } from '../../engine/engine.js';
 import { keys } from '../../engine/keys.js';
+import { referenceOrigin } from '../../engine/ids.js';
+import { MAX_PARTITION_COUNT } from '../../engine/partitions.js';
 import { beneficiaryField, decodeBeneficiary } from '../../engine/records.js';
 import { PartitionedBeneficiaries } from '../../engine/partitioned-beneficiaries.js';
 import type { PartitionedBooking } from '../../engine/partitioned-booking.js';
@@ -177,3 +179,17 @@ export async function vaccinatedInPartition(booking: PartitionedBooking) {
   return { ...booked, certificateId: dose.certificateId };
 }
 
+
+/**
+ * Whether a new reference id continues from the ids PostgreSQL held (`held`): never one of them, and
+ * above every one its counter handed out, which is every id in the single layout and the ids of its
+ * partition in the partitioned one (engine/ids.ts referenceOrigin). Null when it does, else why not.
+ */
+export function referenceIdReused(partitioned: boolean, id: string, held: readonly bigint[]): string | null {
+  const value = BigInt(id);
+  if (held.includes(value)) return `reference id ${id} was held already`;
+  const partitionOf = (of: bigint) => referenceOrigin(of, MAX_PARTITION_COUNT)?.partition;
+  const sameCounter = partitioned ? held.filter((other) => partitionOf(other) === partitionOf(value)) : held;
+  const above = sameCounter.find((other) => other >= value);
+  return above === undefined ? null : `reference id ${id} is not above ${above}, which its counter handed out before`;
+}

@@ -165,7 +165,7 @@ describe('the partition count Redis was laid out for', () => {
 });
 
 describe('the record layout Redis was laid out for', () => {
-  test('is recorded with the marker; a process of the other layout is refused with what to do; a rebuild refuses the partitioned layout', async ({ redis, pool, prefix, schema }) => {
+  test('is recorded with the marker; a process of the other layout is refused with what to do; a rebuild records the layout it laid out', async ({ redis, pool, prefix, schema }) => {
     const { deploymentId } = (await readDeploymentRecord(pool))!;
     expect(await examineRedis(redis, pool, PARTITIONS, 'partitioned')).toEqual({ kind: 'claimed', deploymentId });
     expect(await redis.get(keys.layout())).toBe('partitioned');
@@ -179,12 +179,15 @@ describe('the record layout Redis was laid out for', () => {
     const gateway = spawnNode(join(projectRoot(), 'dist', 'gateway', 'main.js'), env);
     expect((await gateway.exited).code, gateway.output).toBe(2);
     expect(gateway.output).toContain('was laid out for the partitioned record layout, but this process is configured for single (TEEKA_LAYOUT)');
-    // the rebuild lays out the single layout only: it refuses before touching anything
+    // a rebuild lays Redis out in the configured layout and records that one
     const rebuild = spawnNode(builtScript('rebuild.js'), { prefix, schema, extra: { TEEKA_LAYOUT: 'partitioned' } }, ['--force']);
-    expect((await rebuild.exited).code, rebuild.output).toBe(2);
-    expect(rebuild.output).toContain('rebuild: refused. A rebuild lays Redis out for the single record layout only');
-    expect(await redis.get(keys.deployment())).toBe(deploymentId);
-    await expect(rebuildRedis(redis, pool, { layout: 'partitioned' })).rejects.toThrow(/single record layout only/);
+    expect((await rebuild.exited).code, rebuild.output).toBe(0);
+    expect(rebuild.output).toMatch(/rebuild: done: 0 sessions[\s\S]*reconcile: OK/);
+    expect(await redis.mget(keys.deployment(), keys.layout())).toEqual([deploymentId, 'partitioned']);
+    await rebuildRedis(redis, pool, { layout: 'single', partitions: PARTITIONS });
+    expect(await redis.mget(keys.deployment(), keys.layout())).toEqual([deploymentId, 'single']);
+    await rebuildRedis(redis, pool, { layout: 'partitioned', partitions: PARTITIONS });
+    expect(await redis.get(keys.layout())).toBe('partitioned');
 
     // a Redis laid out before layouts were recorded, holding bookings in {bk}, was single
     await redis.del(keys.layout());

@@ -1,23 +1,26 @@
 /**
- * Redis loses its data after a drain; `rebuild` lays the booking partition out again from
+ * Redis loses its data after a drain; `rebuild` lays the booking records out again from
  * PostgreSQL. What must come back: capacities and seat counters, live appointments, beneficiaries
  * with their doses, the photo-ID index, and the quotas of the day; and booking must refuse what it
  * refused before (oversell, a second live appointment, a reused photo ID).
+ * In the layout TEEKA_LAYOUT names (npm run test:partitioned runs this file on the partitioned one).
  */
 import { allKeys, type RedisClient } from '../../engine/redis.js';
 import type { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
 import { Certificates } from '../../engine/certificates.js';
 import { Operators } from '../../engine/operators.js';
-import { bookingPartitionPattern, keys } from '../../engine/keys.js';
+import { bookingPartitionPattern, isPartitionedBookingRecord, keys, virtualPartitionsPattern } from '../../engine/keys.js';
 import { Partitions } from '../../engine/partitions.js';
 import { Status } from '../../engine/status.js';
 import { drainOutboxDirectly } from '../../worker/drain.js';
+import { outboxStreams } from '../../worker/outbox.js';
 import { snapshotDailyQuotas } from '../../worker/quotas.js';
 import { rebuildRedis } from '../../worker/rebuild.js';
 import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
 import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, nextMobile, nextPhotoId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
 import { deleteKeysWithPrefix, type TestClock } from '../support/fixtures.js';
+import { referenceIdReused } from '../support/partitioned.js';
 import { describe, expect, TEST_REDIS, spawnNode, builtScript, test } from './support.js';
 
 const DAY = 86_400_000;
@@ -25,25 +28,51 @@ const DAY = 86_400_000;
 const PARTITIONS = new Partitions();
 
 /**
+ * The partitioned layout's records of a booking's history, which a rebuild does not keep: on an
+ * appointment, the claim it names, its change counter, the seats each change owed back, the
+ * appointments it superseded and its idempotency key; in an account hash, its registrations
+ * (`reg:<id>`). The seats its claims hold are compared per session instead (`claimedSeats`).
+ */
+const HISTORY_FIELD = /^(?:claim|changes|release:\d+|expired|idem|reg:.*)$/;
+
+/**
  * Everything a rebuild restores, read back as plain values: hashes (beneficiary JSON parsed, since
- * its key order is cjson's), the sessions index, strings. Keys a rebuild does not restore (the
- * outbox, the availability stream) are left out, and so are the deployment marker, the partition count and the layout, which it writes
- * (test/worker/redis-loss.test.ts); no test here books with an idempotency key.
+ * its key order is cjson's), the sessions index, strings; in `{bk}` and, in the partitioned layout,
+ * in the partitions. Keys a rebuild does not restore (the outbox and availability streams, the
+ * partitioned layout's claims and history fields) are left out, and so are the deployment marker,
+ * the partition count and the layout, which it writes (test/worker/redis-loss.test.ts); no test here
+ * books with an idempotency key.
  */
 async function bookingState(redis: RedisClient): Promise<Record<string, unknown>> {
   const state: Record<string, unknown> = {};
   const skip = new Set([keys.outbox(), keys.availability(), keys.deployment(), keys.partitionCount(), keys.layout()]);
-  for (const key of (await allKeys(redis, bookingPartitionPattern)).sort()) {
+  const partitionRecords = (await allKeys(redis, virtualPartitionsPattern)).filter(
+    (key) => isPartitionedBookingRecord(key) && !/:(?:outbox|availability)$|:claim:/.test(key),
+  );
+  for (const key of [...(await allKeys(redis, bookingPartitionPattern)), ...partitionRecords].sort()) {
     if (skip.has(key)) continue;
     const type = await redis.type(key);
     if (type === 'hash') {
       const hash = await redis.hgetall(key);
-      state[key] = Object.fromEntries(Object.entries(hash).map(([f, v]) => [f, f.startsWith('ben:') ? JSON.parse(v) : v]));
+      const fields = Object.entries(hash).filter(([f]) => !(key.startsWith('{p:') && HISTORY_FIELD.test(f)));
+      state[key] = Object.fromEntries(fields.map(([f, v]) => [f, f.startsWith('ben:') ? JSON.parse(v) : v]));
     } else if (type === 'zset') state[key] = await redis.zrange(key, 0, -1, 'WITHSCORES');
     else if (type === 'string') state[key] = await redis.get(key);
     else state[key] = `unexpected ${type}`;
   }
   return state;
+}
+
+/** The partitioned layout: the seats the taken claims hold, per session and slot (empty in the single layout). */
+async function claimedSeats(redis: RedisClient): Promise<Record<string, number>> {
+  const seats: Record<string, number> = {};
+  for (const key of await allKeys(redis, `${virtualPartitionsPattern}:claim:*`)) {
+    const claim = await redis.hgetall(key);
+    if (claim.state !== 'taken' || claim.seats === '0') continue;
+    const where = `${claim.session_id} ${claim.slot} dose ${claim.dose}`;
+    seats[where] = (seats[where] ?? 0) + Number(claim.seats);
+  }
+  return seats;
 }
 
 /** Daily quota keys: value and remaining lifetime. */
@@ -90,8 +119,8 @@ async function bookingDay(engine: BookingEngine, clock: TestClock) {
     return outcome.appointmentId;
   };
   // the full session: a family of two and two singles
-  await book(family.accountId, full, slots[0]!, family.beneficiaryIds.slice(0, 2));
-  await book(singles[0]!.accountId, full, slots[1]!, singles[0]!.beneficiaryIds);
+  const familyFull = await book(family.accountId, full, slots[0]!, family.beneficiaryIds.slice(0, 2));
+  const singleFull = await book(singles[0]!.accountId, full, slots[1]!, singles[0]!.beneficiaryIds);
   await book(singles[1]!.accountId, full, slots[1]!, singles[1]!.beneficiaryIds);
   // the rest of the family in the open session, then one of them cancels
   const familyOpen = await book(family.accountId, open, otherSlots[0]!, family.beneficiaryIds.slice(2));
@@ -128,7 +157,7 @@ async function bookingDay(engine: BookingEngine, clock: TestClock) {
     centerIds: everyCenter(engine),
   });
   if (!mistakenVaccination.ok) throw new Error('vaccination refused');
-  const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer);
+  const certificates = new Certificates(engine.redis, engine.scripts, clock.now, engine.certificates.ring, engine.certificates.issuer, engine.partitioned ? engine.partitions : undefined);
   expect(await certificates.revoke(mistakenVaccination.certificateId, 'admin', 'recorded for the wrong person')).toEqual({ ok: true, version: 2 });
 
   // operators an admin issued: one still active, one revoked (their credentials survive; logins do not)
@@ -153,6 +182,8 @@ async function bookingDay(engine: BookingEngine, clock: TestClock) {
   return {
     sessions: { full, open, soon, dayAfter },
     fullDate: today + 3,
+    familyFull,
+    singleFull,
     family,
     singles,
     superseding,
@@ -171,9 +202,17 @@ describe('rebuilding Redis from PostgreSQL', () => {
     prefix,
   }) => {
     const day = await bookingDay(engine, clock);
-    await drainOutboxDirectly(redis, pool);
+    await drainOutboxDirectly(redis, pool, 500, outboxStreams(PARTITIONS));
     await snapshotDailyQuotas(redis, pool);
     const before = await bookingState(redis);
+    const seatsBefore = await claimedSeats(redis);
+    // what is compared lives where the layout keeps it: the partitions' sessions, accounts,
+    // appointments, photo ID entries, counters and certificates, and the claims' seats
+    const inPartitions = Object.keys(before).filter((key) => key.startsWith('{p:'));
+    if (engine.partitioned) {
+      expect(inPartitions.length).toBeGreaterThan(40);
+      expect(Object.keys(seatsBefore).length).toBeGreaterThan(3);
+    } else expect(inPartitions).toEqual([]);
     const quotasBefore = await quotaState(redis, day.quotaAccounts);
     expect(quotasBefore.size).toBe(3); // two accounts' searches of the day, one block
 
@@ -181,9 +220,10 @@ describe('rebuilding Redis from PostgreSQL', () => {
     await deleteKeysWithPrefix(TEST_REDIS, prefix);
     expect(await allKeys(redis, '*')).toEqual([]);
 
-    const report = await rebuildRedis(redis, pool);
+    const report = await rebuildRedis(redis, pool, { layout: engine.layout, partitions: PARTITIONS });
     expect(report).toMatchObject({ drained: 0, sessions: 5, quotas: 3, operators: 2, certificates: 2 });
     expect(await bookingState(redis)).toEqual(before);
+    expect(await claimedSeats(redis)).toEqual(seatsBefore);
     const quotasAfter = await quotaState(redis, day.quotaAccounts);
     expect([...quotasAfter.keys()].sort()).toEqual([...quotasBefore.keys()].sort());
     for (const [key, { value, ttl }] of quotasBefore) {
@@ -191,7 +231,7 @@ describe('rebuilding Redis from PostgreSQL', () => {
       // the lifetime left, as of the snapshot (which was taken just before the flush)
       expect(Math.abs(quotasAfter.get(key)!.ttl - ttl), key).toBeLessThan(5000);
     }
-    const check = await reconcile(redis, pool);
+    const check = await reconcile(redis, pool, PARTITIONS);
     expect(check.ok, formatReconcileReport(check)).toBe(true);
 
     // the full session stays full
@@ -214,12 +254,15 @@ describe('rebuilding Redis from PostgreSQL', () => {
     ).toMatchObject({ ok: false, status: Status.ALREADY_VACCINATED });
     // the photo-ID index is back, and new beneficiaries get new reference numbers
     const photoId = nextPhotoId();
-    const first = await engine.addBeneficiary(newcomer.accountId, {
+    const first = await engine.addBeneficiary(day.singles[5]!.accountId, {
       name: 'Asha', birth_year: 1985, gender_id: 2, photo_id_type: 1, photo_id_number: photoId, comorbidity_ind: 'N', consent_version: 'V1',
     }); // prettier-ignore
     expect(first.ok).toBe(true);
-    const every = [...day.family.beneficiaryIds, ...day.singles.flatMap((s) => s.beneficiaryIds), ...newcomer.beneficiaryIds];
-    if (first.ok) expect(BigInt(first.beneficiaryId)).toBeGreaterThan(every.map(BigInt).reduce((a, b) => (a > b ? a : b)));
+    // the counters continue from PostgreSQL's ids: the new id is above every id it holds (in the
+    // partitioned layout, every id of the new one's partition: each partition counts its own)
+    // (day.singles[5]'s partition holds its first beneficiary's id)
+    const held = (await pool.query<{ id: string }>('SELECT beneficiary_id::text AS id FROM beneficiaries')).rows.map((r) => BigInt(r.id));
+    if (first.ok) expect(referenceIdReused(engine.partitioned !== null, first.beneficiaryId, held)).toBeNull();
     const again = await accountWithBeneficiaries(engine, 0);
     expect(
       await engine.addBeneficiary(again.accountId, {
@@ -234,6 +277,21 @@ describe('rebuilding Redis from PostgreSQL', () => {
     expect(republished).toMatchObject({ ok: true, sessionId: day.sessions.full, changed: false });
     // quotas of the day still hold: the blocked account stays blocked
     expect(await redis.pttl(keys.forAccount(PARTITIONS, day.quotaAccounts[1]!).blocked())).toBeGreaterThan(DAY - 60_000);
+
+    // an appointment laid out by the rebuild changes as any other: a cancel gives its seats back to
+    // the session (the partitioned layout: from the claim the rebuild wrote), and a newcomer takes one
+    const fullSlot = day.slots[0]!;
+    expect(await engine.cancel(day.family.accountId, day.familyFull)).toMatchObject({ ok: true });
+    expect((await engine.getSession(day.sessions.full))!.booked1).toBe(2);
+    expect(await engine.book({ accountId: newcomer.accountId, sessionId: day.sessions.full, slot: fullSlot, dose: 1, beneficiaryIds: newcomer.beneficiaryIds })).toMatchObject({
+      ok: true,
+    });
+    // a reschedule moves its seats out of the full session into the open one
+    expect(await engine.reschedule(day.singles[0]!.accountId, day.singleFull, day.sessions.open, day.otherSlots[1]!)).toMatchObject({ ok: true });
+    expect((await engine.getSession(day.sessions.full))!.booked1).toBe(2);
+    await drainOutboxDirectly(redis, pool, 500, outboxStreams(PARTITIONS));
+    const after = await reconcile(redis, pool, PARTITIONS);
+    expect(after.ok, formatReconcileReport(after)).toBe(true);
   });
 
   test('changes still in the outbox are written to PostgreSQL before Redis is laid out from it', async ({ engine, redis, pool }) => {
@@ -241,25 +299,26 @@ describe('rebuilding Redis from PostgreSQL', () => {
     const sessionId = await publishSession(engine, { capacity_dose1: 10 });
     const early = await accountWithBeneficiaries(engine, 1);
     await engine.book({ accountId: early.accountId, sessionId, slot: slots[0]!, dose: 1, beneficiaryIds: early.beneficiaryIds });
-    await drainOutboxDirectly(redis, pool);
+    await drainOutboxDirectly(redis, pool, 500, outboxStreams(PARTITIONS));
     // booked after the last drain: only the outbox has these
     const late = await accountWithBeneficiaries(engine, 2);
     const lateBooking = await engine.book({ accountId: late.accountId, sessionId, slot: slots[1]!, dose: 1, beneficiaryIds: late.beneficiaryIds });
     expect(lateBooking.ok).toBe(true);
     const before = await bookingState(redis);
-    const outboxBefore = await redis.xlen(keys.outbox());
+    const lengths = await Promise.all(outboxStreams(PARTITIONS).map((stream) => redis.xlen(stream)));
+    const outboxBefore = lengths.reduce((a, b) => a + b, 0);
     expect(outboxBefore).toBeGreaterThan(0);
 
-    const report = await rebuildRedis(redis, pool);
+    const report = await rebuildRedis(redis, pool, { layout: engine.layout, partitions: PARTITIONS });
     expect(report.drained).toBe(outboxBefore);
     expect(await bookingState(redis)).toEqual(before);
     expect((await engine.getSession(sessionId))!.booked1).toBe(3);
-    expect(await reconcile(redis, pool)).toMatchObject({ ok: true });
+    expect(await reconcile(redis, pool, PARTITIONS)).toMatchObject({ ok: true });
   });
 
   test('npm run rebuild refuses to replace booking keys Redis still holds unless forced', async ({ engine, redis, pool, prefix, schema }) => {
     await publishSession(engine);
-    await drainOutboxDirectly(redis, pool);
+    await drainOutboxDirectly(redis, pool, 500, outboxStreams(PARTITIONS));
     const refused = spawnNode(builtScript('rebuild.js'), { prefix, schema });
     expect((await refused.exited).code).toBe(2);
     expect(refused.output).toMatch(/still holds \d+ booking keys.*--force/s);
