@@ -8,9 +8,11 @@
  * the stream: a booking shows up here within milliseconds. The same feed drives the WebSocket pushes,
  * and lets a thread refuse a booking into a full dose or slot without Redis (`knownFull`).
  *
- * Memory may refuse, never accept: `knownFull` says yes only while the thread is current (its last
- * stream read a moment ago returned everything) and what it holds says the seats asked for are not
- * there; any doubt sends the request to the booking script, which decides every acceptance.
+ * Memory may refuse, never accept: `knownFull` says yes only while the thread is current on the
+ * session's stream (its last read of it a moment ago returned everything: a session's seats change
+ * only through its own stream, so one slow master does not stop refusals for the others' sessions)
+ * and what it holds says the seats asked for are not there; any doubt sends the request to the
+ * booking script, which decides every acceptance.
  *
  * Safety nets: a full reload when a stream was trimmed past our position (a gap), after a
  * reconnect, and every `fullReloadMs` (which also rolls the date window forward).
@@ -95,6 +97,8 @@ export class AvailabilityBook {
   /** the booking partition's stream first, then each partition's */
   private readonly streams: AvailabilityStream[];
   private readonly followers: StreamFollower[];
+  /** each stream's follower, by the stream's key */
+  private readonly followerOf = new Map<string, StreamFollower>();
   private readonly partitioned: PartitionedBooking;
 
   constructor(
@@ -116,9 +120,11 @@ export class AvailabilityBook {
     ];
     const byKey = new Map(this.streams.map((stream) => [stream.key, stream]));
     const followOptions = { ...DEFAULT_FOLLOW_OPTIONS, blockMs: options.blockMs, observeLag };
-    this.followers = streamGroups(connection, [...byKey.keys()]).map(
-      (group) => new StreamFollower(group.connection, group.keys.map((key) => ({ key, owner: byKey.get(key)! })), followOptions),
-    );
+    this.followers = streamGroups(connection, [...byKey.keys()]).map((group) => {
+      const follower = new StreamFollower(group.connection, group.keys.map((key) => ({ key, owner: byKey.get(key)! })), followOptions);
+      for (const key of group.keys) this.followerOf.set(key, follower);
+      return follower;
+    });
   }
 
   /** Load the sessions and start following the streams. */
@@ -136,9 +142,16 @@ export class AvailabilityBook {
     await Promise.all(this.followers.map((follower) => follower.stop()));
   }
 
-  /** Whether every stream's follower is current (stream-follower.ts): memory may refuse only then. */
-  private current(): boolean {
-    return this.followers.every((follower) => follower.current());
+  /**
+   * Whether the followers of the streams a session's changes can arrive on are current
+   * (stream-follower.ts): memory may refuse only then. Those are `{bk}`'s (the single layout's
+   * scripts) and the session's partition's (the partitioned layout's); on one Redis one follower
+   * reads both, on a cluster two of the 17.
+   */
+  private currentFor(sessionId: string): boolean {
+    const partitions = this.engine.partitions;
+    const streams = [keys.availability(), keys.partitionAvailability(partitions, partitions.of(sessionId))];
+    return streams.every((stream) => this.followerOf.get(stream)?.current() ?? false);
   }
 
   /**
@@ -148,7 +161,7 @@ export class AvailabilityBook {
    * closed one, a thread behind or just started) false: the booking script answers.
    */
   knownFull(sessionId: string, dose: number, slot: string, seats: number): boolean {
-    if (!this.current()) return false;
+    if (!this.currentFor(sessionId)) return false;
     const session = this.sessions.get(sessionId);
     if (!session) return false;
     // the script checks these before capacity and answers something else: leave it to the script
