@@ -385,6 +385,23 @@ export function testMobilesOf(config: TeekaConfig, country: Country): { prefix: 
 }
 
 /**
+ * Settings that work but weaken a promise, said once at start (the gateway and the worker print
+ * them). The partitioned layout on a Redis Cluster without TEEKA_WAIT_REPLICAS: a booking's seats and
+ * its appointment are written on different masters, and a failover may keep one and lose the
+ * other (engine/partitioned-booking.md, "Crash points"; measured in test/faults/cluster-failover.test.ts).
+ */
+export function configWarnings(config: TeekaConfig): string[] {
+  const warnings: string[] = [];
+  if (config.layout === 'partitioned' && config.redis.cluster && config.durability.replicas === 0) {
+    warnings.push(
+      'TEEKA_LAYOUT=partitioned on a Redis Cluster with TEEKA_WAIT_REPLICAS=0: a failover can keep a booking\'s seats and lose ' +
+        'its appointment, or the reverse (seats sold twice, or held for no one, until `npm run rebuild`). Set TEEKA_WAIT_REPLICAS=1.',
+    );
+  }
+  return warnings;
+}
+
+/**
  * Settings for a process's entry point: a wrong setting prints every problem plainly (no stack
  * trace: nothing is wrong with the code) and exits 2.
  */

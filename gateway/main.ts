@@ -9,7 +9,7 @@
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { integer, loadConfig, settingsOrExit, testMobilesOf } from '../engine/config.js';
+import { configWarnings, integer, loadConfig, settingsOrExit, testMobilesOf } from '../engine/config.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { Partitions } from '../engine/partitions.js';
 import { connectRedis, whenReady } from '../engine/redis.js';
@@ -26,6 +26,7 @@ const config = settingsOrExit('gateway', () => loadConfig());
 const country = loadCountry(config.countryFile);
 // a test-number prefix that fits no mobile of the country is refused here, before any thread starts
 settingsOrExit('gateway', () => testMobilesOf(config, country));
+for (const warning of configWarnings(config)) console.warn(`gateway: warning: ${warning}`);
 loadUws(config.allowUwsFallback); // refuse the JS fallback before starting any thread
 await refuseIfPortServed(config.host, config.port);
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tmpdir } from 'node:os';
 import { newKeyRingFile } from '../../engine/certificate-keys.js';
-import { ConfigError, ConfigErrors, loadConfig, projectRoot, testMobilesOf } from '../../engine/config.js';
+import { ConfigError, ConfigErrors, configWarnings, loadConfig, projectRoot, testMobilesOf } from '../../engine/config.js';
 import { testCountry } from '../support/countries.js';
 
 // production signs certificates with keys of its own: a key ring file that exists and loads
@@ -163,5 +163,17 @@ describe('configuration', () => {
     });
     expect(result.status).toBe(2);
     expect(result.stderr).toBe('gateway: TEEKA_TEST_MOBILE_PREFIX: no mobile number of Guyana (demo) (7 digits starting with 6) starts with 9999\n');
+  });
+});
+
+describe('configuration warnings', () => {
+  it('warns of the partitioned layout on a cluster without WAIT, and of nothing else', () => {
+    const cluster = { REDIS_CLUSTER: '127.0.0.1:7000,127.0.0.1:7001', REDIS_URL: '' };
+    const warned = configWarnings(loadConfig({ ...cluster, TEEKA_LAYOUT: 'partitioned' } as NodeJS.ProcessEnv));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/TEEKA_LAYOUT=partitioned on a Redis Cluster with TEEKA_WAIT_REPLICAS=0.*Set TEEKA_WAIT_REPLICAS=1/);
+    expect(configWarnings(loadConfig({ ...cluster, TEEKA_LAYOUT: 'partitioned', TEEKA_WAIT_REPLICAS: '1' } as NodeJS.ProcessEnv))).toEqual([]);
+    expect(configWarnings(loadConfig({ ...cluster } as NodeJS.ProcessEnv))).toEqual([]);
+    expect(configWarnings(loadConfig({ TEEKA_LAYOUT: 'partitioned', REDIS_CLUSTER: '' } as NodeJS.ProcessEnv))).toEqual([]);
   });
 });
