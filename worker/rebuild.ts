@@ -28,8 +28,9 @@
  * derive from what the session is, so neither comes from a counter.
  *
  * Not rebuilt: a partitioned booking's history of claims (its tombstones and the claims a reschedule
- * or cancel emptied; no late step can arrive once the gateways have stopped), idempotency records (a client retrying a booking under an old key is told the
- * beneficiary is already booked instead of getting the first answer again), pending OTPs, login
+ * or cancel emptied; no late step can arrive once the gateways have stopped), idempotency records
+ * (a client retrying a booking under an old key is told the beneficiary is already booked instead
+ * of getting the first answer again), pending OTPs, login
  * sessions (citizens log in again), per-address limits, the availability stream (gateways reload
  * sessions; stop or restart them around a rebuild). Quotas of the day are as of the last snapshot.
  *
@@ -48,6 +49,7 @@ import { loadConfig } from '../engine/config.js';
 import { referenceOrigin } from '../engine/ids.js';
 import { bookingPartitionPattern, bookingRecordKeys, hashTagOf, isPartitionedBookingRecord, keys, virtualPartitionsPattern, type Layout } from '../engine/keys.js';
 import { MAX_PARTITION_COUNT, Partitions } from '../engine/partitions.js';
+import { capacityBucket } from '../engine/sessions.js';
 import {
   beneficiaryField,
   decodeSessionDefinition,
@@ -143,9 +145,6 @@ class Writer {
     for (const results of await Promise.all(pipelines.map((p) => p.exec()))) for (const [err] of results ?? []) if (err) throw err;
   }
 }
-
-/** The seats a dose takes from a session's capacity: dose 1 from bucket 1, doses 2 and 3 from bucket 2 (lua/includes/capacityBucket.lua). */
-const bucketOf = (dose: number): 1 | 2 => (dose === 1 ? 1 : 2);
 
 export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: RebuildOptions = {}): Promise<RebuildReport> {
   const log = options.log ?? (() => {});
@@ -339,7 +338,7 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
       fields.push(...encodeDecidedAppointmentFields(id, session.definition, session.version));
       const held = appointment.beneficiaries.filter((b) => b.status === 'booked' || b.status === 'vaccinated').length;
       if (held > 0) {
-        const bucket = bucketOf(appointment.dose);
+        const bucket = capacityBucket(appointment.dose);
         const capacity = capacities.get(appointment.session_id)?.[`cap${bucket}`] ?? 0;
         const booked = seats.get(appointment.session_id)?.[`booked${bucket}`] ?? 0;
         const claim = keys.claim(partitions, appointment.session_id, id);
@@ -359,13 +358,16 @@ export async function rebuildRedis(redis: RedisClient, pool: pg.Pool, options: R
     `SELECT a.appointment_id, a.beneficiary_id::text, a.account_id, a.session_id, a.slot, a.dose, a.status, a.version,
             (extract(epoch FROM a.created_at) * 1000)::bigint::text AS created_ms, a.security_code,
             ${partitioned ? 's.definition, s.version AS session_version' : 'NULL AS definition, 0 AS session_version'}
-     FROM appointments a JOIN sessions s USING (session_id) ORDER BY a.appointment_id, a.position`,
+     FROM appointments a ${partitioned ? 'LEFT JOIN sessions s USING (session_id)' : ''} ORDER BY a.appointment_id, a.position`,
     [],
     CHUNK * 5,
     async (rows) => {
       for (const row of rows) {
         if (current?.appointment_id !== row.appointment_id) {
           await flushAppointment();
+          if (partitioned && row.definition === null) {
+            throw new Error(`appointment ${row.appointment_id} names session ${row.session_id}, which PostgreSQL does not hold: run npm run reconcile`);
+          }
           session =
             row.definition === null
               ? null
