@@ -99,6 +99,11 @@ export class AvailabilityBook {
   private readonly followers: StreamFollower[];
   /** each stream's follower, by the stream's key */
   private readonly followerOf = new Map<string, StreamFollower>();
+  /**
+   * the followers whose streams a session's changes arrive on, by session id: found once, not per
+   * refused attempt (a hash of the id and two key strings); emptied with each full reload
+   */
+  private readonly sessionFollowers = new Map<string, readonly StreamFollower[]>();
   private readonly partitioned: PartitionedBooking;
 
   constructor(
@@ -149,9 +154,14 @@ export class AvailabilityBook {
    * reads both, on a cluster two of the 17.
    */
   private currentFor(sessionId: string): boolean {
-    const partitions = this.engine.partitions;
-    const streams = [keys.availability(), keys.partitionAvailability(partitions, partitions.of(sessionId))];
-    return streams.every((stream) => this.followerOf.get(stream)?.current() ?? false);
+    let followers = this.sessionFollowers.get(sessionId);
+    if (!followers) {
+      const partitions = this.engine.partitions;
+      const streams = [keys.availability(), keys.partitionAvailability(partitions, partitions.of(sessionId))];
+      followers = [...new Set(streams.map((stream) => this.followerOf.get(stream)!))];
+      this.sessionFollowers.set(sessionId, followers);
+    }
+    return followers.every((follower) => follower.current());
   }
 
   /**
@@ -161,9 +171,10 @@ export class AvailabilityBook {
    * closed one, a thread behind or just started) false: the booking script answers.
    */
   knownFull(sessionId: string, dose: number, slot: string, seats: number): boolean {
-    if (!this.currentFor(sessionId)) return false;
+    // known sessions only: the followers are remembered per session, and an unknown id asked by a
+    // bot must not add to that memory
     const session = this.sessions.get(sessionId);
-    if (!session) return false;
+    if (!session || !this.currentFor(sessionId)) return false;
     // the script checks these before capacity and answers something else: leave it to the script
     const now = this.engine.now();
     if (session.status !== 'open' || now < session.opens_at || now >= session.cutoff_at) return false;
@@ -218,6 +229,7 @@ export class AvailabilityBook {
     const [from, to] = [today - this.options.daysBack, today + this.options.daysAhead];
     const [single, partitioned] = await Promise.all([this.engine.loadSessions(from, to), this.partitioned.loadSessions(from, to)]);
     this.sessions.clear();
+    this.sessionFollowers.clear();
     this.byCenter.clear();
     for (const session of single) this.index(session);
     // a session is in one place; one found in both (published both ways) shows as the booking partition has it
