@@ -4,6 +4,7 @@
  * it answers, and is stopped at the end whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -90,6 +91,43 @@ export async function startProcess(options: {
 /** Ready when GET `url` answers 2xx. */
 export function answers(url: string): () => Promise<boolean> {
   return async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+}
+
+/** One answer as the gateway sent it, for loadtest/baseline/replay-uws.ts to send again. */
+export interface RecordedAnswer {
+  method: string;
+  /** path and query, as the request line has them */
+  url: string;
+  /** status line text, e.g. "409 Conflict" */
+  status: string;
+  headers: [string, string][];
+  /** base64 of the body bytes as sent (compressed when the answer was: node:http does not decode) */
+  body: string;
+}
+
+/** The framing headers uWS writes itself; every other header of the answer is replayed. */
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'date', 'keep-alive', 'uwebsockets']);
+
+/** Send one request to `base` and record its answer byte for byte. */
+export function recordAnswer(base: string, method: string, url: string, headers: Record<string, string>, body?: string): Promise<RecordedAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${url}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({
+          method,
+          url,
+          status: `${res.statusCode} ${res.statusMessage}`,
+          headers: Object.entries(res.headers).flatMap(([name, value]) => (FRAMING.has(name) || value === undefined ? [] : [[name, String(value)] as [string, string]])),
+          body: Buffer.concat(chunks).toString('base64'),
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /**

@@ -6,6 +6,9 @@
  * - refused attempts: POST /appointment/schedule into a full session, a rotating crowd of logged-in
  *   citizens (wrk), and the Redis commands each attempt costs (from `INFO commandstats`);
  * - protected search with the per-user quota (wrk, gzip), as in `npm run bench`;
+ * - both again against uWS replaying the gateway's recorded answers to the same requests
+ *   (loadtest/baseline/replay-uws.ts): the ceiling for that traffic, so that what teeka's own work
+ *   costs is told apart from what the bigger requests and answers cost uWS and the kernel;
  * - how stale a gateway thread's memory is, alone and under that load: a seat of another session
  *   is cancelled and booked again, and a login replaces the previous one, every 20 ms, for 2 s on
  *   its own and then under the crowd; the gateway's own histograms (`teeka_stream_lag_seconds`)
@@ -27,7 +30,7 @@ import { BookingEngine } from '../engine/engine.js';
 import { Partitions } from '../engine/partitions.js';
 import { sha256Hex } from '../engine/ids.js';
 import { publishPlannedSessions } from '../engine/seed.js';
-import { answers, cpuSeconds, freePort, profilingArgs, reportProfiles, startProcess, stopAll, type BenchProcess } from './bench-processes.js';
+import { answers, cpuSeconds, freePort, profilingArgs, recordAnswer, reportProfiles, startProcess, stopAll, type BenchProcess } from './bench-processes.js';
 import { wrkGet, wrkPostRefusals, type ScenarioResult } from './bench-scenarios.js';
 import { connectRedis, type RedisClient } from '../engine/redis.js';
 import { benchedRedisServer, deleteKeysWithPrefix, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry } from './bench-support.js';
@@ -197,15 +200,34 @@ async function main(): Promise<void> {
       body: JSON.stringify({ dose: 1, session_id: full.sessionId, slot: slots[i % slots.length], beneficiaries: [c.beneficiaryId] }),
     }));
 
+    // the same traffic's ceiling: uWS replaying the gateway's own answers to these requests
+    const recorded = [
+      await recordAnswer(base, 'POST', '/api/v2/appointment/schedule', { 'content-type': 'application/json', authorization: `Bearer ${attempts[0]!.token}` }, attempts[0]!.body),
+      ...(await Promise.all(searchPaths.map((path, i) => recordAnswer(base, 'GET', path, { 'accept-encoding': 'gzip', authorization: `Bearer ${tokens[i % tokens.length]}` })))),
+    ];
+    const wrong = recorded.find((a, i) => !a.status.startsWith(i === 0 ? '409' : '200'));
+    if (wrong) throw new Error(`recording the answers to replay: ${wrong.method} ${wrong.url} answered ${wrong.status}`);
+    const answersFile = join(runDir, 'replayed-answers.json');
+    writeFileSync(answersFile, JSON.stringify(recorded));
+    const replayPort = await freePort();
+    const replayProcess = await startProcess({ name: 'replay-uws', script: 'loadtest/baseline/replay-uws.js', args: [String(replayPort), String(THREADS), answersFile], port: replayPort, logDir: runDir, ready: answers(`http://127.0.0.1:${replayPort}${searchPaths[0]}`) });
+    const replayBase = `http://127.0.0.1:${replayPort}`;
+    const refusedAt = (url: string, scenario: string, target: string) =>
+      wrkPostRefusals({ scenario, target, url, path: '/api/v2/appointment/schedule', seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir, requests: attempts });
+    const searchAt = (url: string, scenario: string, target: string) => wrkGet({ scenario, target, url, paths: searchPaths, tokens, gzip: true, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir });
+
     interface Run {
       run: number;
       hello: ScenarioResult;
+      /** uWS replaying the gateway's answers to the same requests */
+      replayRefused: ScenarioResult;
+      replaySearch: ScenarioResult;
       refused: ScenarioResult;
       search: ScenarioResult;
       /** Redis commands per refused attempt, by command, during the crowd (every client of the shared Redis counts) */
       perAttempt: Record<string, number>;
       /** CPU µs per request of the process that answered it (/proc, all threads) */
-      cpu: { hello: number; refused: number; search: number };
+      cpu: { hello: number; refused: number; search: number; replayRefused: number; replaySearch: number };
     }
     /** `scenario`'s result and the CPU µs per request `process` spent on it */
     const measured = async (process: BenchProcess, scenario: () => Promise<ScenarioResult>): Promise<[ScenarioResult, number]> => {
@@ -234,21 +256,15 @@ async function main(): Promise<void> {
       recordLag('quiet', quietBefore, await settledMetrics(base));
       progress(`run ${r}/${RUNS}: hello-world (wrk, ${SECONDS}s)`);
       const [hello, helloCpu] = await measured(helloProcess, () => wrkGet({ scenario: 'hello-world', target: 'uWS hello-world (baseline)', url: `http://127.0.0.1:${helloPort}`, paths: ['/'], seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
+      progress(`run ${r}/${RUNS}: uWS replaying the gateway's answers to the same refused attempts and searches (wrk, 2 × ${SECONDS}s)`);
+      const [replayRefused, replayRefusedCpu] = await measured(replayProcess, () => refusedAt(replayBase, 'replay-refused', 'uWS replaying the 409 to the same attempts (baseline)'));
+      const [replaySearch, replaySearchCpu] = await measured(replayProcess, () => searchAt(replayBase, 'replay-search', 'uWS replaying the same searches\' answers (baseline)'));
       progress(`run ${r}/${RUNS}: refused attempts into the full session (wrk, ${SECONDS}s), churn underneath`);
       const metricsBefore = await settledMetrics(base);
       churning = true;
       const churned = churn();
       const before = await commandCalls(plain);
-      const [refused, refusedCpu] = await measured(gateway, () => wrkPostRefusals({
-        scenario: 'refused',
-        target: 'POST /appointment/schedule into a full session, a crowd of logged-in citizens (wrk)',
-        url: base,
-        path: '/api/v2/appointment/schedule',
-        seconds: SECONDS,
-        connections: CONNECTIONS,
-        scratchDir: runDir,
-        requests: attempts,
-      }));
+      const [refused, refusedCpu] = await measured(gateway, () => refusedAt(base, 'refused', 'POST /appointment/schedule into a full session, a crowd of logged-in citizens (wrk)'));
       const after = await commandCalls(plain);
       churning = false;
       await churned;
@@ -256,9 +272,12 @@ async function main(): Promise<void> {
       const perAttempt: Record<string, number> = {};
       for (const command of ['evalsha', 'eval', 'hget', 'xread']) perAttempt[command] = ((after.get(command) ?? 0) - (before.get(command) ?? 0)) / refused.requests;
       progress(`run ${r}/${RUNS}: protected search with the quota (wrk, ${SECONDS}s)`);
-      const [search, searchCpu] = await measured(gateway, () => wrkGet({ scenario: 'search', target: 'protected calendarByDistrict (gzip), per-user quota', url: base, paths: searchPaths, tokens, gzip: true, seconds: SECONDS, connections: CONNECTIONS, scratchDir: runDir }));
-      runs.push({ run: r, hello, refused, search, perAttempt, cpu: { hello: helloCpu, refused: refusedCpu, search: searchCpu } });
-      progress(`run ${r}: hello ${Math.round(hello.rps)}/s, refused ${Math.round(refused.rps)}/s (${refused.notes.join('; ')}), search ${Math.round(search.rps)}/s; CPU µs per request: hello ${helloCpu.toFixed(1)}, refused ${refusedCpu.toFixed(1)}, search ${searchCpu.toFixed(1)}`);
+      const [search, searchCpu] = await measured(gateway, () => searchAt(base, 'search', 'protected calendarByDistrict (gzip), per-user quota'));
+      runs.push({ run: r, hello, replayRefused, replaySearch, refused, search, perAttempt, cpu: { hello: helloCpu, refused: refusedCpu, search: searchCpu, replayRefused: replayRefusedCpu, replaySearch: replaySearchCpu } });
+      progress(
+        `run ${r}: hello ${Math.round(hello.rps)}/s, refused ${Math.round(refused.rps)}/s (${refused.notes.join('; ')}; replayed ${Math.round(replayRefused.rps)}/s), ` +
+          `search ${Math.round(search.rps)}/s (replayed ${Math.round(replaySearch.rps)}/s); CPU µs per request: hello ${helloCpu.toFixed(1)}, refused ${refusedCpu.toFixed(1)} (replayed ${replayRefusedCpu.toFixed(1)}), search ${searchCpu.toFixed(1)} (replayed ${replaySearchCpu.toFixed(1)})`,
+      );
     }
     const booked = (await engine.getSession(full.sessionId))!;
     if (booked.booked1 !== 1) throw new Error(`OVERSOLD: the full session holds ${booked.booked1} bookings`);
@@ -266,36 +285,31 @@ async function main(): Promise<void> {
     const metricsText = await settledMetrics(base);
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const ms = (n: number) => `${n.toFixed(2)} ms`;
-    const rows = runs.map((x) => [
-      String(x.run),
-      fmt(x.hello.rps),
-      fmt(x.refused.rps),
-      (x.refused.rps / x.hello.rps).toFixed(2),
-      ms(x.refused.p99Ms),
-      fmt(x.search.rps),
-      (x.search.rps / x.hello.rps).toFixed(2),
-      ms(x.search.p99Ms),
-      (x.perAttempt.evalsha! + x.perAttempt.eval!).toFixed(3),
-      x.perAttempt.hget!.toFixed(3),
-      x.cpu.hello.toFixed(1),
-      x.cpu.refused.toFixed(1),
-      x.cpu.search.toFixed(1),
-    ]);
-    rows.push([
-      'median',
-      fmt(median(runs.map((x) => x.hello.rps))),
-      fmt(median(runs.map((x) => x.refused.rps))),
-      median(runs.map((x) => x.refused.rps / x.hello.rps)).toFixed(2),
-      ms(median(runs.map((x) => x.refused.p99Ms))),
-      fmt(median(runs.map((x) => x.search.rps))),
-      median(runs.map((x) => x.search.rps / x.hello.rps)).toFixed(2),
-      ms(median(runs.map((x) => x.search.p99Ms))),
-      median(runs.map((x) => x.perAttempt.evalsha! + x.perAttempt.eval!)).toFixed(3),
-      median(runs.map((x) => x.perAttempt.hget!)).toFixed(3),
-      median(runs.map((x) => x.cpu.hello)).toFixed(1),
-      median(runs.map((x) => x.cpu.refused)).toFixed(1),
-      median(runs.map((x) => x.cpu.search)).toFixed(1),
-    ]);
+    const ratio = (n: number) => n.toFixed(2);
+    const micros = (n: number) => n.toFixed(1);
+    // each column a figure of a run; the last row is each column's median over the runs
+    const columns: [string, (x: Run) => number, (n: number) => string][] = [
+      ['hello-world req/s', (x) => x.hello.rps, fmt],
+      ['refused attempts/s', (x) => x.refused.rps, fmt],
+      ['÷ hello', (x) => x.refused.rps / x.hello.rps, ratio],
+      ['replayed 409s/s', (x) => x.replayRefused.rps, fmt],
+      ['÷ replayed', (x) => x.refused.rps / x.replayRefused.rps, ratio],
+      ['refused p99', (x) => x.refused.p99Ms, ms],
+      ['protected search req/s', (x) => x.search.rps, fmt],
+      ['÷ hello', (x) => x.search.rps / x.hello.rps, ratio],
+      ['replayed searches/s', (x) => x.replaySearch.rps, fmt],
+      ['÷ replayed', (x) => x.search.rps / x.replaySearch.rps, ratio],
+      ['search p99', (x) => x.search.p99Ms, ms],
+      ['scripts per attempt', (x) => x.perAttempt.evalsha! + x.perAttempt.eval!, (n) => n.toFixed(3)],
+      ['HGET per attempt', (x) => x.perAttempt.hget!, (n) => n.toFixed(3)],
+      ['hello CPU µs/req', (x) => x.cpu.hello, micros],
+      ['replay CPU µs/409', (x) => x.cpu.replayRefused, micros],
+      ['gateway CPU µs/refusal', (x) => x.cpu.refused, micros],
+      ['replay CPU µs/search', (x) => x.cpu.replaySearch, micros],
+      ['gateway CPU µs/search', (x) => x.cpu.search, micros],
+    ];
+    const rows = runs.map((x) => [String(x.run), ...columns.map(([, value, format]) => format(value(x)))]);
+    rows.push(['median', ...columns.map(([, value, format]) => format(median(runs.map(value))))]);
     const lag = (when: 'quiet' | 'crowd', stream: string) => {
       // every run's crowd, pooled
       const before = new Map<number, number>();
@@ -316,12 +330,13 @@ async function main(): Promise<void> {
     const report = [
       `Command: \`npm run bench:refusals -- --runs ${RUNS} --seconds ${SECONDS} --connections ${CONNECTIONS} --gateway-threads ${THREADS} --citizens ${CITIZENS}\``,
       '',
-      formatTable(['run', 'hello-world req/s', 'refused attempts/s', '÷ hello', 'refused p99', 'protected search req/s', '÷ hello', 'search p99', 'scripts per attempt', 'HGET per attempt', 'hello CPU µs/req', 'gateway CPU µs/refusal', 'gateway CPU µs/search'], rows),
+      formatTable(['run', ...columns.map(([name]) => name)], rows),
       '',
       `Staleness, XADD → applied by a gateway thread (${churnEvents} churn events in all): with the churn alone, ${lag('quiet', 'availability')}; ${lag('quiet', 'revocations')}. Under the crowd: ${lag('crowd', 'availability')}; ${lag('crowd', 'revocations')}.`,
       `Refusals answered from memory: ${memory.length ? memory.join(', ') : 'none counted'}.`,
       coalescedSearches(metricsText),
       'Scripts and HGET per attempt count every client of the Redis during the crowd (the churn: about 2 scripts per 20 ms; other users of a shared Redis).',
+      'Replayed: uWS answering the same requests, sent by the same wrk script, with the answers the gateway gave them (loadtest/baseline/replay-uws.ts), reading each body and doing nothing else: the ceiling for this traffic, where the hello-world is the ceiling for a 40-byte GET.',
       'CPU µs per request: the process\'s CPU time (/proc, every thread, user and system) over the scenario ÷ the requests it answered; the gateway\'s includes its main thread and, during the crowd, the churn\'s stream entries. On a busy machine this moves far less than req/s.',
     ].join('\n');
     writeFileSync(join(runDir, 'report.md'), report + '\n');
