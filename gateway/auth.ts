@@ -54,30 +54,32 @@ export class Authenticator {
    * The citizen a bare token names (a WebSocket message carries it: browsers cannot set headers on
    * a WebSocket), or the 401 to answer; checked as `citizen` checks a request's.
    */
-  async citizenOfToken(token: string): Promise<Citizen | HttpResponse> {
+  citizenOfToken(token: string): Citizen | HttpResponse | Promise<Citizen | HttpResponse> {
     return this.citizenOfClaims(token.length > 4096 ? null : this.verifier.verify(token.trim(), this.engine.now()), true);
   }
 
   /**
    * The calling citizen, or the 401 to answer. `checkLogin: false` skips the login check for
    * routes that check the login session their own way (protected search: quota-gate.ts and its script).
+   * Answered at once when memory decides (the token, then the login: the common case); a promise
+   * only when the login must be asked of Redis.
    */
-  async citizen(request: HttpRequest, checkLogin = true): Promise<Citizen | HttpResponse> {
+  citizen(request: HttpRequest, checkLogin = true): Citizen | HttpResponse | Promise<Citizen | HttpResponse> {
     return this.citizenOfClaims(this.claims(request), checkLogin);
   }
 
-  private async citizenOfClaims(claims: TokenClaims | null, checkLogin: boolean): Promise<Citizen | HttpResponse> {
+  private citizenOfClaims(claims: TokenClaims | null, checkLogin: boolean): Citizen | HttpResponse | Promise<Citizen | HttpResponse> {
     if (!claims || claims.role !== 'citizen') return apiError(apiErrorFor(Status.UNAUTHENTICATED));
     if (checkLogin) {
       const live = this.revocations.loginLive(claims.sub, claims.sid, claims.iat);
       if (live === false) this.metrics.refusedFromMemory('login_revoked');
       else this.metrics.loginChecked(live ? 'memory' : 'redis');
-      if (live === false || (live === undefined && !(await this.engine.isLoginLive(claims.sub, claims.sid)))) {
-        return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+      if (live === false) return apiError(apiErrorFor(Status.UNAUTHENTICATED));
+      if (live === undefined) {
+        return this.engine.isLoginLive(claims.sub, claims.sid).then((stillLive) => (stillLive ? citizenOf(claims) : apiError(apiErrorFor(Status.UNAUTHENTICATED))));
       }
     }
-    const masked = (claims as TokenClaims & { mobile_number?: unknown }).mobile_number;
-    return { accountId: claims.sub, sid: claims.sid, issuedAt: claims.iat, mobileLast4: typeof masked === 'string' ? masked.slice(-4) : '' };
+    return citizenOf(claims);
   }
 
   /**
@@ -120,6 +122,11 @@ export class Authenticator {
     const seconds = Math.floor(this.operators.sessionTtlMs / 1000);
     return signToken(this.secret, { sub: session.operatorId, sid: session.sid, role: session.role }, seconds, this.engine.now());
   }
+}
+
+function citizenOf(claims: TokenClaims): Citizen {
+  const masked = (claims as TokenClaims & { mobile_number?: unknown }).mobile_number;
+  return { accountId: claims.sub, sid: claims.sid, issuedAt: claims.iat, mobileLast4: typeof masked === 'string' ? masked.slice(-4) : '' };
 }
 
 export function isResponse(value: object): value is HttpResponse {

@@ -64,10 +64,11 @@ export function citizenOnly(
   ctx: GatewayContext,
   handler: (request: HttpRequest, citizen: Citizen) => HttpResponse | Promise<HttpResponse>,
 ): Handler {
-  return partnerScoped(ctx, ['booking'], async (request) => {
-    const citizen = await ctx.auth.citizen(request);
-    if (isResponse(citizen)) return citizen;
-    return handler(request, citizen);
+  // synchronous while memory decides who calls: a refusal from memory then never waits a turn
+  const withCitizen = (request: HttpRequest, citizen: Citizen | HttpResponse) => (isResponse(citizen) ? citizen : handler(request, citizen));
+  return partnerScoped(ctx, ['booking'], (request) => {
+    const citizen = ctx.auth.citizen(request);
+    return citizen instanceof Promise ? citizen.then((known) => withCitizen(request, known)) : withCitizen(request, citizen);
   });
 }
 

@@ -5,14 +5,18 @@ import type { SecurityCode } from '../../engine/engine.js';
 import { ADMISSION_PATTERN, isUnderFairAdmission } from '../../engine/fair-admission.js';
 import { apiErrorFor, REQUEST_ERRORS, Status } from '../../engine/status.js';
 import { accessInScript } from '../access-log.js';
-import { outcomeResponse } from '../auth.js';
+import { outcomeResponse, type Citizen } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { citizenOnly } from '../guards.js';
-import { apiError, json, noContent, pdfDownload, type HttpResponse, type Router } from '../http.js';
+import { apiError, json, noContent, pdfDownload, type HttpRequest, type HttpResponse, type Router } from '../http.js';
 import { documentLanguage, documentText } from '../i18n.js';
 import { centerPlaceFields } from '../search.js';
 import { renderSlip } from '../slip.js';
-import { parseBody } from '../validation.js';
+import { parseBody, type BodySchemas } from '../validation.js';
+import type { SessionState } from '../../engine/sessions.js';
+import type { z } from 'zod';
+
+type ScheduleBody = z.output<BodySchemas['schedule']>;
 
 const require = createRequire(import.meta.url);
 const svgCaptcha = require('svg-captcha') as { create(options: object): { data: string; text: string } };
@@ -53,10 +57,12 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
 
   router.post(
     '/api/v2/appointment/schedule',
-    citizenOnly(ctx, async (request, citizen) => {
+    // synchronous up to the refusal from memory (what most attempts of a rush get), so that answer
+    // is written inside uWS's own callback, with no promise or turn; the rest is `book` below
+    citizenOnly(ctx, (request, citizen) => {
       const body = parseBody(request, schemas.schedule);
       if (!body.ok) return apiError(body.error);
-      const { dose, session_id, slot, beneficiaries, center_id, captcha } = body.value;
+      const { dose, session_id, slot, beneficiaries, center_id } = body.value;
       const known = ctx.book.sessions.get(session_id);
       if (center_id !== undefined && known && known.center_id !== center_id) {
         return apiError(REQUEST_ERRORS.badRequest('center_id: the session is at another centre'));
@@ -72,42 +78,48 @@ export function appointmentRoutes(router: Router, ctx: GatewayContext): void {
         metrics.booking(Status.FULL);
         return apiError(apiErrorFor(Status.FULL));
       }
-      if (ctx.config.captchaRequired) {
-        const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
-        if (!checked.ok) return outcomeResponse(checked);
-      }
-      // fair admission: while the session's opening is on, only with the account's admission (checked
-      // before booking, marked used after: a crash between leaves an admission that expires, never a
-      // place that lost its turn; engine/fair-admission.ts). A session this thread does not hold in
-      // memory is read, so a gateway that has not seen its publication yet cannot let a booking by.
-      const fairSession = known ?? (await engine.getSession(session_id));
-      const admission = fairSession && isUnderFairAdmission(fairSession, engine.now()) ? body.value.admission ?? request.headers['x-admission'] ?? '' : null;
-      if (admission !== null) {
-        if (admission !== '' && !ADMISSION_PATTERN.test(admission)) return apiError(apiErrorFor(Status.ADMISSION_INVALID));
-        const checked = await engine.fairAdmission.checkAdmission(session_id, citizen.accountId, admission, beneficiaries, idempotencyKey !== undefined);
-        if (!checked.ok) {
-          metrics.booking(checked.status);
-          return outcomeResponse(checked);
-        }
-      }
-      // an accepted booking's access log entry rides in its appointment's outbox entry
-      const logInScript = accessInScript(request);
-      const outcome = await engine.book({
-        accountId: citizen.accountId,
-        sessionId: session_id,
-        slot,
-        dose,
-        beneficiaryIds: beneficiaries,
-        idempotencyKey,
-        access: logInScript?.access,
-      });
-      metrics.booking(outcome.status);
-      if (!outcome.ok) return outcomeResponse(outcome);
-      if (admission) await markAdmissionUsed(ctx, session_id, citizen.accountId, admission);
-      const answer = bookedAnswer(outcome.appointmentId, outcome.securityCodes);
-      return outcome.accessLogged && logInScript ? logInScript.logged(answer) : answer;
+      return book(request, citizen, body.value, known, idempotencyKey);
     }),
   );
+
+  /** A booking memory did not refuse: the captcha, fair admission, then the atomic script. */
+  async function book(request: HttpRequest, citizen: Citizen, value: ScheduleBody, known: SessionState | undefined, idempotencyKey: string | undefined): Promise<HttpResponse> {
+    const { dose, session_id, slot, beneficiaries, captcha } = value;
+    if (ctx.config.captchaRequired) {
+      const checked = await engine.verifyCaptcha(citizen.accountId, captcha ?? '');
+      if (!checked.ok) return outcomeResponse(checked);
+    }
+    // fair admission: while the session's opening is on, only with the account's admission (checked
+    // before booking, marked used after: a crash between leaves an admission that expires, never a
+    // place that lost its turn; engine/fair-admission.ts). A session this thread does not hold in
+    // memory is read, so a gateway that has not seen its publication yet cannot let a booking by.
+    const fairSession = known ?? (await engine.getSession(session_id));
+    const admission = fairSession && isUnderFairAdmission(fairSession, engine.now()) ? value.admission ?? request.headers['x-admission'] ?? '' : null;
+    if (admission !== null) {
+      if (admission !== '' && !ADMISSION_PATTERN.test(admission)) return apiError(apiErrorFor(Status.ADMISSION_INVALID));
+      const checked = await engine.fairAdmission.checkAdmission(session_id, citizen.accountId, admission, beneficiaries, idempotencyKey !== undefined);
+      if (!checked.ok) {
+        metrics.booking(checked.status);
+        return outcomeResponse(checked);
+      }
+    }
+    // an accepted booking's access log entry rides in its appointment's outbox entry
+    const logInScript = accessInScript(request);
+    const outcome = await engine.book({
+      accountId: citizen.accountId,
+      sessionId: session_id,
+      slot,
+      dose,
+      beneficiaryIds: beneficiaries,
+      idempotencyKey,
+      access: logInScript?.access,
+    });
+    metrics.booking(outcome.status);
+    if (!outcome.ok) return outcomeResponse(outcome);
+    if (admission) await markAdmissionUsed(ctx, session_id, citizen.accountId, admission);
+    const answer = bookedAnswer(outcome.appointmentId, outcome.securityCodes);
+    return outcome.accessLogged && logInScript ? logInScript.logged(answer) : answer;
+  }
 
   router.post(
     '/api/v2/appointment/reschedule',
