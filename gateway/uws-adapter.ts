@@ -166,6 +166,14 @@ function requestedClosing(connection: string): Closing {
  *   client never sends its next request into a closing socket.
  */
 function writeResponse(res: Uws.HttpResponse, response: HttpResponse, head: boolean, closing: Closing): void {
+  const encoded = head ? undefined : encodedAnswer(response);
+  if (encoded) {
+    res.writeStatus(encoded.status);
+    for (const [name, value] of encoded.headers) res.writeHeader(name, value);
+    if (closing === 'requested') res.writeHeader('connection', 'close');
+    res.end(encoded.body, closing === 'close');
+    return;
+  }
   res.writeStatus(STATUS_TEXT[response.status] ?? String(response.status));
   if (response.headers) for (const name in response.headers) res.writeHeader(name, response.headers[name]!);
   const noBody = response.status === 204 || response.status === 304;
@@ -179,6 +187,33 @@ function writeResponse(res: Uws.HttpResponse, response: HttpResponse, head: bool
   }
   if (closing === 'requested') res.writeHeader('connection', 'close');
   res.end(response.body ?? '', closing === 'close');
+}
+
+/** A frozen answer's status line, headers and body as the bytes uWS writes. */
+interface EncodedAnswer {
+  status: Buffer;
+  headers: [Buffer, Buffer][];
+  body: Buffer;
+}
+const ENCODED_ANSWERS = new WeakMap<HttpResponse, EncodedAnswer>();
+
+/**
+ * A frozen answer (a fixed error: http.ts `apiError`, the same 409 for every refused attempt of a
+ * rush) encoded once: uWS converts every string it is given to UTF-8 on each call, bytes it copies
+ * as they are. Undefined for every other answer, and for the bodiless statuses (written their own way).
+ */
+function encodedAnswer(response: HttpResponse): EncodedAnswer | undefined {
+  if (!Object.isFrozen(response) || response.status === 204 || response.status === 304) return undefined;
+  let encoded = ENCODED_ANSWERS.get(response);
+  if (!encoded) {
+    encoded = {
+      status: Buffer.from(STATUS_TEXT[response.status] ?? String(response.status)),
+      headers: Object.entries(response.headers ?? {}).map(([name, value]) => [Buffer.from(name), Buffer.from(value)]),
+      body: Buffer.from(response.body ?? ''),
+    };
+    ENCODED_ANSWERS.set(response, encoded);
+  }
+  return encoded;
 }
 
 function byteLength(body: string | Uint8Array): number {
