@@ -1,10 +1,14 @@
 /**
  * The uWS adapter's request as routes see it, over real HTTP on loopback: a request without a query
  * shares one empty query (no allocation per POST), which refuses writes so that no route can leak a
- * parameter into every later request; the client's address is read as text.
+ * parameter into every later request; the client's address is read as text; every header the
+ * gateway reads arrives (looked up by its name's bytes); a frozen answer, written from bytes encoded
+ * once, reaches the client exactly as the same answer made per request.
  */
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json } from '../../gateway/http.js';
+import { apiErrorFor, Status } from '../../engine/status.js';
+import { apiError, json, READ_HEADERS } from '../../gateway/http.js';
 import { startServer, type RunningServer } from '../../gateway/uws-adapter.js';
 
 describe('uws adapter: the request a route sees', () => {
@@ -19,6 +23,11 @@ describe('uws adapter: the request a route sees', () => {
       maxUrlBytes: 1024,
       allowFallback: false,
       handle: (request) => {
+        const full = apiErrorFor(Status.FULL);
+        // the same 409 twice: shared and frozen (encoded once), and made for this request
+        if (request.path === '/fixed') return apiError(full);
+        if (request.path === '/made') return json(full.httpStatus, { errorCode: full.errorCode, error: full.error });
+        if (request.path === '/headers') return json(200, request.headers);
         let writeRefused = '';
         if (request.path === '/write') {
           try {
@@ -52,5 +61,43 @@ describe('uws adapter: the request a route sees', () => {
 
   it("reads the client's address as text", async () => {
     expect((await get('/read')).address).toBe('127.0.0.1');
+  });
+
+  /** status, headers (without Date) and body bytes exactly as they came over the socket */
+  const raw = (path: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${base}${path}`, { headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const { date: _date, ...rest } = res.headers;
+          resolve({ status: res.statusCode!, headers: rest, body: Buffer.concat(chunks).toString('latin1') });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('writes a frozen answer from its encoded bytes exactly as the same answer made per request, also when the client closes', async () => {
+    for (const headers of [{}, { connection: 'close' }] as Record<string, string>[]) {
+      const [fixed, made] = await Promise.all([raw('/fixed', headers), raw('/made', headers)]);
+      expect(fixed.status).toBe(409);
+      expect(JSON.parse(fixed.body)).toMatchObject({ errorCode: 'APPOIN0040' });
+      expect(fixed).toEqual(made);
+      // twice: the second answer comes from the cache of encoded answers
+      expect(await raw('/fixed', headers)).toEqual(fixed);
+    }
+    expect((await raw('/fixed', { connection: 'close' })).headers.connection).toBe('close');
+  });
+
+  it('reads every header the gateway reads, and an absent one as empty', async () => {
+    const sent = { authorization: 'Bearer abc.def.ghi', 'accept-language': 'hi-IN', 'x-api-key': 'tk_1', 'x-admission': 'a'.repeat(20), 'user-agent': 'bot/1.0' };
+    const { body } = await raw('/headers', sent);
+    const seen = JSON.parse(body) as Record<string, string>;
+    expect(Object.keys(seen).sort()).toEqual([...READ_HEADERS].sort());
+    for (const name of READ_HEADERS) {
+      if (name in sent) expect(seen[name]).toBe(sent[name as keyof typeof sent]);
+      else if (!['accept', 'content-length', 'accept-encoding'].includes(name)) expect(seen[name]).toBe('');
+    }
   });
 });
