@@ -13,49 +13,39 @@
  * answers.json: RecordedAnswer[] (bench-processes.ts `recordAnswer`)
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { isMainThread, Worker, workerData } from 'node:worker_threads';
 import type * as Uws from 'uWebSockets.js';
 import type { RecordedAnswer } from '../bench-processes.js';
+import { serveOnThreads } from './uws-threads.js';
 
-const require = createRequire(import.meta.url);
+type Replay = RecordedAnswer & { bytes: Buffer };
 
-if (isMainThread) {
-  const port = Number(process.argv[2] ?? 9002);
-  const threads = Number(process.argv[3] ?? 1);
-  const answersFile = process.argv[4];
-  if (!answersFile) {
-    console.error('usage: replay-uws.js <port> <threads> <answers.json>');
-    process.exit(2);
-  }
-  let listening = 0;
-  for (let i = 0; i < threads; i++) {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { port, answersFile } });
-    worker.on('message', () => {
-      listening += 1;
-      if (listening === threads) console.log(`replay-uws listening on ${port} with ${threads} threads`);
-    });
-  }
-} else {
-  const uws = require('uWebSockets.js') as typeof Uws;
-  const { port, answersFile } = workerData as { port: number; answersFile: string };
-  const recorded = JSON.parse(readFileSync(answersFile, 'utf8')) as RecordedAnswer[];
-  type Replay = RecordedAnswer & { bytes: Buffer };
-  const byRequest = new Map<string, Replay>(recorded.map((a) => [`${a.method} ${a.url}`, { ...a, bytes: Buffer.from(a.body, 'base64') }]));
-  const reply = (res: Uws.HttpResponse, answer: Replay | undefined) => {
-    res.cork(() => {
-      if (!answer) {
-        res.writeStatus('404 Not Found').end('not recorded');
-        return;
-      }
-      res.writeStatus(answer.status);
-      for (const [name, value] of answer.headers) res.writeHeader(name, value);
-      res.end(answer.bytes);
-    });
-  };
-  uws
-    .App()
-    .any('/*', (res, req) => {
+function reply(res: Uws.HttpResponse, answer: Replay | undefined): void {
+  res.cork(() => {
+    if (!answer) {
+      res.writeStatus('404 Not Found').end('not recorded');
+      return;
+    }
+    res.writeStatus(answer.status);
+    for (const [name, value] of answer.headers) res.writeHeader(name, value);
+    res.end(answer.bytes);
+  });
+}
+
+serveOnThreads(
+  import.meta.url,
+  'replay-uws',
+  () => {
+    const answersFile = process.argv[4];
+    if (!answersFile) {
+      console.error('usage: replay-uws.js <port> <threads> <answers.json>');
+      process.exit(2);
+    }
+    return { threads: Number(process.argv[3] ?? 1), data: { port: Number(process.argv[2] ?? 9002), answersFile } };
+  },
+  (uws, { answersFile }) => {
+    const recorded = JSON.parse(readFileSync(answersFile, 'utf8')) as RecordedAnswer[];
+    const byRequest = new Map<string, Replay>(recorded.map((a) => [`${a.method} ${a.url}`, { ...a, bytes: Buffer.from(a.body, 'base64') }]));
+    return uws.App().any('/*', (res, req) => {
       const method = req.getCaseSensitiveMethod().toUpperCase();
       const query = req.getQuery();
       const answer = byRequest.get(`${method} ${req.getUrl()}${query ? `?${query}` : ''}`);
@@ -71,9 +61,6 @@ if (isMainThread) {
       res.onData((_chunk, isLast) => {
         if (isLast && !aborted) reply(res, answer);
       });
-    })
-    .listen('127.0.0.1', port, (socket) => {
-      if (!socket) process.exit(1);
-      (require('node:worker_threads') as typeof import('node:worker_threads')).parentPort!.postMessage('listening');
     });
-}
+  },
+);
