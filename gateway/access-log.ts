@@ -161,8 +161,11 @@ export function objectsOf(request: HttpRequest, response: HttpResponse): string[
   return Array.from(found);
 }
 
+/** Who made a call, as an entry names them. */
+type Caller = { kind: AccessActorKind; actor: string; partner: string };
+
 /** Who is asking, from the verified token and the key's partner id (the key was checked by the route's guard). */
-function callerOf(ctx: GatewayContext, request: HttpRequest): { kind: AccessActorKind; actor: string; partner: string } {
+function callerOf(ctx: GatewayContext, request: HttpRequest): Caller {
   const claims = ctx.auth.claims(request);
   const partner = request.headers['x-api-key'] ? (parseApiKey(request.headers['x-api-key'])?.partnerId ?? '') : '';
   if (!claims) return { kind: 'anonymous', actor: '', partner };
@@ -187,7 +190,7 @@ export class AccessWatch {
   ) {}
 
   /** Which reader a call is counted for: the partner when it carried a key, else an operator; citizens are not. */
-  readerOf(caller: { kind: AccessActorKind; actor: string; partner: string }): (CountedReader & { threshold: number }) | undefined {
+  readerOf(caller: Caller): (CountedReader & { threshold: number }) | undefined {
     const { windowMs, flagAbove } = this.options;
     if (caller.partner) return { reader: `partner:${caller.partner}`, windowMs, threshold: flagAbove.partner };
     if (caller.kind === 'vaccinator' || caller.kind === 'admin') return { reader: `operator:${caller.actor}`, windowMs, threshold: flagAbove[caller.kind] };
@@ -276,31 +279,41 @@ function methodOf(request: HttpRequest): string {
   return request.method === 'HEAD' ? 'GET' : request.method;
 }
 
-/** Log every call of `handler` (a personal-data route) that answered an entry's status, before the answer leaves. */
+/**
+ * Log every call of `handler` (a personal-data route) that answered an entry's status, before the
+ * answer leaves. An answer that is no entry and came at once (a booking refused from memory, most
+ * of a rush) leaves at once too: no promise and no turn of its own.
+ */
 function logged(ctx: GatewayContext, log: AccessLog, watch: AccessWatch, handler: Handler): Handler {
-  return async (request) => {
+  return (request) => {
     const caller = callerOf(ctx, request);
     const reader = watch.readerOf(caller);
     // a reader the watch counts needs its own script (appendAccessEntry-2); anyone else's entry may
     // ride in the route's (a citizen's booking): only the very answer the route hands back through
     // `accessInScript(request).logged` counts as logged
     if (!reader) request.accessInScript = {};
-    const response = await handler(request);
-    if (!isAccessEntry(response.status)) return response;
-    if (request.accessInScript?.loggedAnswer === response) return response;
-    const entry = entryOf(ctx, request, caller, response);
-    const counts = reader ? watch.countedObjects(caller, entry) : [];
-    if (!reader || counts.length === 0) {
-      await log.append(entry);
-      return response;
-    }
-    await watch.observe(reader, await log.append(entry, reader, counts));
-    return response;
+    const answered = handler(request);
+    const record = (response: HttpResponse): HttpResponse | Promise<HttpResponse> => {
+      if (!isAccessEntry(response.status)) return response;
+      if (request.accessInScript?.loggedAnswer === response) return response;
+      return appendEntry(log, watch, caller, reader, entryOf(ctx, request, caller, response)).then(() => response);
+    };
+    return answered instanceof Promise ? answered.then(record) : record(answered);
   };
 }
 
+/** Append an answer's entry; a reader the watch counts has its reads counted in the same script. */
+async function appendEntry(log: AccessLog, watch: AccessWatch, caller: Caller, reader: ReturnType<AccessWatch['readerOf']>, entry: AccessEntry): Promise<void> {
+  const counts = reader ? watch.countedObjects(caller, entry) : [];
+  if (!reader || counts.length === 0) {
+    await log.append(entry);
+    return;
+  }
+  await watch.observe(reader, await log.append(entry, reader, counts));
+}
+
 /** The entry of one answer. */
-function entryOf(ctx: GatewayContext, request: HttpRequest, caller: ReturnType<typeof callerOf>, response: HttpResponse): AccessEntry {
+function entryOf(ctx: GatewayContext, request: HttpRequest, caller: Caller, response: HttpResponse): AccessEntry {
   const objects = objectsOf(request, response);
   // a citizen's own record is what every one of their calls reads or changes
   if (caller.kind === 'citizen') objects.unshift(`account:${caller.actor}`);

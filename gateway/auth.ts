@@ -45,9 +45,10 @@ export class Authenticator {
 
   /** The request's token's verified claims, or null (the access log names callers by them too). */
   claims(request: HttpRequest): TokenClaims | null {
+    if (request.claims !== undefined) return request.claims;
     const header = request.headers.authorization;
-    if (!header.startsWith('Bearer ') || header.length > 4096) return null;
-    return this.verifier.verify(header.slice(7).trim(), this.engine.now());
+    request.claims = !header.startsWith('Bearer ') || header.length > 4096 ? null : this.verifier.verify(header.slice(7).trim(), this.engine.now());
+    return request.claims;
   }
 
   /**

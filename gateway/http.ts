@@ -4,6 +4,7 @@
  * gateway/uws-adapter.ts does), so routes are easy to read, test and change.
  */
 import type { ApiError } from '../engine/status.js';
+import type { TokenClaims } from '../engine/tokens.js';
 
 /** Headers the gateway reads; the adapter copies exactly these before any await. */
 export const READ_HEADERS = [
@@ -54,6 +55,12 @@ export interface HttpRequest {
    * the entry (a citizen's booking): the answer the route reports logged so, once it has one.
    */
   accessInScript?: { loggedAnswer?: HttpResponse };
+  /**
+   * The token's verified claims once the Authenticator has read them (null: no valid token), so the
+   * access log and the route's guard, which both ask who calls, verify the token once per request:
+   * each lookup hashes a new 300-character string.
+   */
+  claims?: TokenClaims | null;
 }
 
 export interface HttpResponse {

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
 import type { ConnectionsPerAddress } from './connections-per-address.js';
 import { READ_HEADERS, type HeaderName, type HttpRequest, type HttpResponse } from './http.js';
+import type { TokenClaims } from '../engine/tokens.js';
 
 const require = createRequire(import.meta.url);
 
@@ -287,6 +288,7 @@ class UwsExchange implements HttpRequest {
   // set by some routes later: present from the start so that every request keeps one shape
   bodyValue: unknown = undefined;
   accessInScript: { loggedAnswer?: HttpResponse } | undefined = undefined;
+  claims: TokenClaims | null | undefined = undefined;
   /** the connection's fate after the answer, as the request asked */
   private readonly requested: Closing;
   private readonly started = performance.now();
