@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -188,12 +188,61 @@ export function reportProfiles(dir: string, top = 15): void {
  * costs, which other work on a busy machine changes far less than it changes requests per second.
  */
 export function cpuSeconds(process: BenchProcess): number {
+  return process.child.pid === undefined ? NaN : pidCpuSeconds(process.child.pid);
+}
+
+/** `cpuSeconds` of any process by its pid: NaN once it is gone or where there is no /proc. */
+export function pidCpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${process.child.pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the fields after the command name (which may hold spaces) in parentheses; utime and stime are the 14th and 15th
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ: 100 on Linux
   } catch {
     return NaN;
   }
+}
+
+/**
+ * The CPU seconds of every PostgreSQL server process on this machine (those named `postgres`): the
+ * server's share of a scenario, whichever backend did the work. A backend that exits in between
+ * takes its seconds with it; the pools here keep theirs open.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += pidCpuSeconds(Number(entry)) || 0;
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return total;
+}
+
+/**
+ * Busy CPU seconds of the whole machine, all cores together: everything but idle and I/O wait in
+ * /proc/stat's first line (NaN where there is none). What no process above accounts for is the
+ * load generator's, the kernel's interrupts and anyone else's.
+ */
+export function machineBusySeconds(): number {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+    return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Starts counting each source's CPU seconds; the function returned gives what each one used since.
+ * Taken around a scenario, it splits the machine's CPU between the processes that served it.
+ */
+export function measureCpu<K extends string>(sources: Record<K, () => number>): () => Record<K, number> {
+  const names = Object.keys(sources) as K[];
+  const before = names.map((name) => sources[name]());
+  return () => Object.fromEntries(names.map((name, i) => [name, sources[name]() - before[i]!])) as Record<K, number>;
 }

@@ -31,8 +31,18 @@ export interface BenchRun {
   };
   baseline: { capacity: number; booked: number; available: number };
   redisBenchmarkBookRps: number;
+  /** CPU seconds each process used (bench-processes.ts measureCpu), in the wrk rush and under redis-benchmark */
+  cpu: {
+    rushSeconds: number;
+    rushBookings: number;
+    rush: Record<CpuPart, number>;
+    redisBenchmark: { seconds: number; scripts: number; redis: number; machine: number };
+  };
   bots: BotsResult;
 }
+
+/** The processes the rush's CPU is split between; `machine` is every core's busy time together. */
+export type CpuPart = 'gateway' | 'worker' | 'postgres' | 'redis' | 'bench' | 'machine';
 
 export interface ReportInput {
   runs: BenchRun[];
@@ -118,6 +128,33 @@ export function renderReport(input: ReportInput): { markdown: string; summary: s
     ];
   });
 
+  // µs of CPU per booking: what each process spent in the rush over the bookings it made; the rest
+  // is the machine's busy time no process here accounts for (wrk, the kernel's interrupts, others)
+  const perBooking = (run: BenchRun, seconds: number) => (seconds * 1e6) / Math.max(1, run.cpu.rushBookings);
+  const cpuOf = (run: BenchRun) => {
+    const c = run.cpu.rush;
+    const named = c.gateway + c.worker + c.postgres + c.redis + c.bench;
+    const raw = run.cpu.redisBenchmark;
+    return {
+      gateway: perBooking(run, c.gateway),
+      worker: perBooking(run, c.worker),
+      postgres: perBooking(run, c.postgres),
+      redis: perBooking(run, c.redis),
+      rest: perBooking(run, c.machine - named),
+      machine: perBooking(run, c.machine),
+      coresBusy: c.machine / run.cpu.rushSeconds,
+      rawRedis: (raw.redis * 1e6) / raw.scripts,
+      rawMachine: (raw.machine * 1e6) / raw.scripts,
+      rawRedisCores: raw.redis / raw.seconds,
+    };
+  };
+  const us = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '—');
+  const cpuRows = runs.map((run) => {
+    const c = cpuOf(run);
+    return [String(run.run), us(c.gateway), us(c.worker), us(c.postgres), us(c.redis), us(c.rest), us(c.machine), c.coresBusy.toFixed(2), `${us(c.rawRedis)} (${c.rawRedisCores.toFixed(2)} of a core)`, us(c.rawMachine)];
+  });
+  const cpuMedian = (pick: (c: ReturnType<typeof cpuOf>) => number) => median(runs.map((run) => pick(cpuOf(run))));
+
   const botRows = runs.map((run) => {
     const b = run.bots;
     return [String(run.run), `${b.bots} bots: ${n(b.botSearches)} searches answered, ${n(b.botLogouts)} logouts, ${n(b.botBlocks)} blocks`, `${n(b.public429)} × 429 of ${n(b.public429 + b.publicOk)}`, `${b.honestBookings} of ${b.honest} booked`];
@@ -171,6 +208,12 @@ ${formatTable(['run', 'seats', 'booked in Redis', 'rows in PostgreSQL', 'reconci
 
 ${formatTable(['run', 'peak bookings/s', 'rush', 'backlog at end', 'time to zero', 'drain rows/s', 'rows written'], drainRows)}
 
+### CPU per booking in the rush, by process (µs)
+
+Each process's CPU (user + system, /proc) over the wrk rush, divided by the bookings it made; "the rest" is the machine's busy time no process listed accounts for (wrk itself, the kernel's interrupt work, anything else running). Beside it, redis-benchmark running the booking script alone: Redis's CPU per script call, and the machine's.
+
+${formatTable(['run', 'gateway', 'worker', 'PostgreSQL', 'Redis', 'the rest', 'all', 'cores busy', 'redis-benchmark: Redis per script', 'redis-benchmark: all'], cpuRows)}
+
 ### Bots against the real quotas (20 searches per 15 min, 100 public calls per 5 min per address)
 
 ${formatTable(['run', 'protected-search bots', 'public-API bot', 'honest citizens'], botRows)}
@@ -178,6 +221,7 @@ ${formatTable(['run', 'protected-search bots', 'public-API bot', 'honest citizen
 ### Where the time goes
 
 - The physical limit for booking here is Redis running the booking script: redis-benchmark, with Redis to itself, reaches ${n(raw)} scripts/s. Through the gateway, each booking also costs an HTTP exchange, a token check (its login's liveness from memory: the revocation stream), JSON validation and the ioredis round trip in the gateway thread, the load generator's own work, and the worker writing it to PostgreSQL, all on the same cores: ${n(rush)} bookings/s.
+- Where the rush's CPU goes (medians, µs per booking): the gateway ${us(cpuMedian((c) => c.gateway))}, the worker ${us(cpuMedian((c) => c.worker))} and PostgreSQL ${us(cpuMedian((c) => c.postgres))} writing it down while the rush runs, Redis ${us(cpuMedian((c) => c.redis))}, the rest ${us(cpuMedian((c) => c.rest))}: ${us(cpuMedian((c) => c.machine))} of the machine's CPU per booking, with ${cpuMedian((c) => c.coresBusy).toFixed(2)} of its ${input.machine.cores} cores busy. redis-benchmark's script costs Redis ${us(cpuMedian((c) => c.rawRedis))} µs per call (the machine ${us(cpuMedian((c) => c.rawMachine))} µs, redis-benchmark's own work included). At its ${n(raw)} calls/s the ${input.machine.cores} cores leave ${us((input.machine.cores * 1e6) / raw)} µs of CPU per booking for everything: taking the request, deciding it, answering it and writing it to PostgreSQL.
 - Search answers from memory: its per-request Redis work is the quota script (batched by ioredis auto-pipelining); the rest is the HTTP exchange and a calendar of tens of kilobytes (gzip-compressed once per change for clients that accept it). The hello-world answers 12 bytes with no Redis call: ${n(hello)} req/s against search's ${n(search)}.
 
 ### Per run

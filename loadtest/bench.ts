@@ -34,7 +34,7 @@ import { openPersistQueue } from '../worker/queue.js';
 import { readQueueDepth } from '../worker/queue-depth.js';
 import { reconcile, formatReconcileReport } from '../worker/reconcile.js';
 import { loadWorkerSettings } from '../worker/settings.js';
-import { answers, cpuSeconds, freePort, profilingArgs, reportProfiles, startProcess, stopAll } from './bench-processes.js';
+import { answers, cpuSeconds, freePort, machineBusySeconds, measureCpu, pidCpuSeconds, postgresCpuSeconds, profilingArgs, reportProfiles, startProcess, stopAll } from './bench-processes.js';
 import { renderChart, renderReport, type BenchRun, type BotsResult } from './bench-report.js';
 import { autocannonPost, redisBenchmark, watchers, wrkGet, wrkPost, type ScenarioResult } from './bench-scenarios.js';
 import { connectRedis } from '../engine/redis.js';
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   try {
     progress(`starting on loopback: worker, gateway (${THREADS} threads), uWS hello-world, PostgreSQL baseline, a second gateway with real quotas for the bots`);
     const [gatewayPort, helloPort, pgPort, botsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    await startProcess({ name: 'worker', script: 'worker/main.js', env, port: 0, logDir: runDir, ready: async () => (await pool.query("select to_regclass('appointments') as t")).rows[0].t !== null });
+    const worker = await startProcess({ name: 'worker', script: 'worker/main.js', env, port: 0, logDir: runDir, ready: async () => (await pool.query("select to_regclass('appointments') as t")).rows[0].t !== null });
     // every watcher connects from this one address: lift the per-address WebSocket limit above them
     const gateway = await startProcess({ name: 'gateway', script: 'gateway/main.js', env: { ...env, PORT: String(gatewayPort), HOST: '127.0.0.1', GATEWAY_THREADS: String(THREADS), TEEKA_WS_MAX_PER_ADDRESS: String(WATCHERS + 10) }, nodeArgs: profilingArgs(args.profile, join(runDir, 'profiles')), port: gatewayPort, logDir: runDir, ready: answers(`http://127.0.0.1:${gatewayPort}/healthz`) });
     await startProcess({ name: 'hello-uws', script: 'loadtest/baseline/hello-uws.js', args: [String(helloPort), String(THREADS)], port: helloPort, logDir: runDir, ready: answers(`http://127.0.0.1:${helloPort}/`) });
@@ -139,6 +139,16 @@ async function main(): Promise<void> {
       ready: answers(`http://127.0.0.1:${botsPort}/healthz`),
     });
     const base = `http://127.0.0.1:${gatewayPort}`;
+    // where the machine's CPU goes in a scenario, process by process (bench-report.ts "CPU per booking")
+    const redisPid = Number(/process_id:(\d+)/.exec(String(await redis.call('INFO', 'server')))?.[1]);
+    const rushCpuSources = {
+      gateway: () => cpuSeconds(gateway),
+      worker: () => cpuSeconds(worker),
+      postgres: postgresCpuSeconds,
+      redis: () => pidCpuSeconds(redisPid),
+      bench: () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+      machine: machineBusySeconds,
+    };
     const today = engine.today();
     // the demo country's sessions of the coming week, so a calendar is as big as a real one (tens of KB)
     const seeded = await publishPlannedSessions(engine, today, 8);
@@ -189,7 +199,7 @@ async function main(): Promise<void> {
       progress(`run ${r}: hot-session rush through the gateway (wrk, ${RUSH_SECONDS}s, ${RUSH_POOL} citizens)`);
       const rowsBefore = Number((await pool.query('select count(*)::int as n from appointments')).rows[0].n);
       const batchesBefore = await coalescedBookings(base);
-      const rushCpuBefore = cpuSeconds(gateway);
+      const rushCpu = measureCpu(rushCpuSources);
       const rushStarted = performance.now();
       const rush = await wrkPost({
         scenario: 'rush',
@@ -204,7 +214,8 @@ async function main(): Promise<void> {
         expectedRefusal: 409,
       });
       const rushEnded = performance.now();
-      rush.notes.push(`gateway CPU ${(((cpuSeconds(gateway) - rushCpuBefore) * 1e6) / Math.max(1, rush.requests)).toFixed(1)} µs per request`);
+      const rushCpuUsed = rushCpu();
+      rush.notes.push(`gateway CPU ${((rushCpuUsed.gateway * 1e6) / Math.max(1, rush.requests)).toFixed(1)} µs per request`);
       results.push(rush);
 
       // drain: how long until PostgreSQL has everything, and at what rate the backlog went
@@ -274,12 +285,16 @@ async function main(): Promise<void> {
       if (!rawSession.ok) throw new Error('publishSession failed');
       const book = engine.scripts.source('bookAppointment');
       await redis.script('LOAD', book.lua);
+      const rawCpu = measureCpu({ redis: rushCpuSources.redis, machine: machineBusySeconds });
+      const rawStarted = performance.now();
       const rawRps = await redisBenchmark(redisHost, redisPort, rawRequests, CONNECTIONS, rawRequests * 20, [
         'EVALSHA', book.sha, '6',
         rawPrefix + keys.session(rawSession.sessionId), rawPrefix + keys.account(rawAccount), rawPrefix + keys.appointment('__rand_int__'),
         rawPrefix + keys.idempotency(rawAccount, '-'), rawPrefix + keys.outbox(), rawPrefix + keys.availability(),
         'raw-__rand_int__', rawSession.sessionId, rawAccount, slots[0]!, '1', String(engine.now()), String(today), '', '86400000', '100000', '4821', '', '', '__rand_int__',
       ]);
+      const rawCpuUsed = rawCpu();
+      const rawSeconds = (performance.now() - rawStarted) / 1000;
       rawRedis.disconnect();
       await deleteKeysWithPrefix(config.redis, rawPrefix);
 
@@ -324,6 +339,12 @@ async function main(): Promise<void> {
         },
         baseline: { capacity, booked: baselineBooked, available: Number(baselineRow.rows[0]?.available ?? NaN) },
         redisBenchmarkBookRps: rawRps,
+        cpu: {
+          rushSeconds: (rushEnded - rushStarted) / 1000,
+          rushBookings: Math.round(rush.okPerSecond * rush.seconds),
+          rush: rushCpuUsed,
+          redisBenchmark: { seconds: rawSeconds, scripts: rawRequests, redis: rawCpuUsed.redis, machine: rawCpuUsed.machine },
+        },
         bots,
       });
       progress(`run ${r}: done — ${Math.round(rush.okPerSecond)} bookings/s through the gateway, reconcile ${reconciled.ok ? 'ok' : 'FAILED'}`);
