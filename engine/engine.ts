@@ -504,7 +504,7 @@ export class BookingEngine {
       return [await this.scripts.run('consumeSearchQuota', call.keys, call.args)];
     }
     const q = this.country.rules.search_quota;
-    const batchKeys = [keys.loginRevocations(this.partitions, partition)];
+    const batchKeys = [keys.loginRevocations(this.partitions, partition), keys.quotaChanges(this.partitions, partition)];
     const args: (string | number)[] = [this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000, this.revocationCap];
     for (const { accountId, sid } of searches) {
       const account = this.accountKeys(accountId);
@@ -519,7 +519,7 @@ export class BookingEngine {
     const q = this.country.rules.search_quota;
     const account = this.accountKeys(accountId);
     return {
-      keys: [account.authSession(), account.searchWindow(), account.searchDay(), account.blocked(), account.loginRevocations()],
+      keys: [account.authSession(), account.searchWindow(), account.searchDay(), account.blocked(), account.loginRevocations(), account.quotaChanges()],
       args: [sid, this.now(), q.window_seconds * 1000, q.max_per_window, q.day_seconds * 1000, q.max_per_day, q.block_seconds * 1000, this.revocationCap, accountId],
     };
   }

@@ -19,7 +19,8 @@
  *   (`{p:<n>}:revocations`): every login session a newer login, a quota logout or a block ended,
  *   appended by the script that ends it (verifyOtp, consumeSearchQuota) in the same atomic step, and
  *   tailed by every gateway thread (gateway/revocations.ts) so that no booking or search reads the
- *   login session from Redis. Searches are the bulk of traffic and each touches only its caller's
+ *   login session from Redis; and the set of its accounts whose daily quotas changed since the
+ *   worker's last snapshot of them (`{p:<n>}:quota-changes`). Searches are the bulk of traffic and each touches only its caller's
  *   partition, so they spread over a cluster. Redis Cluster places partitions on masters and a
  *   resharding moves whole partitions. The partitioned booking's records live here too: a session's
  *   hash, its claims (`{p:<n>}:claim:<booking id>`) and the partition's availability stream in the
@@ -114,6 +115,10 @@ export class AccountKeys {
   /** the login revocation stream of the account's partition (keys.loginRevocations) */
   loginRevocations(): string {
     return `${this.tag}:revocations`;
+  }
+  /** the account's partition's set of accounts whose daily quotas changed (keys.quotaChanges) */
+  quotaChanges(): string {
+    return `${this.tag}:quota-changes`;
   }
 
   // the partitioned booking (engine/partitioned-booking.md): what the account's partition p(A) owns
@@ -266,6 +271,12 @@ export const keys = {
    * that ends them and tailed by every gateway thread
    */
   loginRevocations: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:revocations`,
+  /**
+   * set: account ids of one partition whose daily quotas (searches of the day, block) a script has
+   * changed since the worker's last quota snapshot took them (worker/quotas.ts): the snapshot reads
+   * these accounts instead of scanning the whole keyspace
+   */
+  quotaChanges: (partitions: Partitions, partition: number) => `${partitions.tag(partition)}:quota-changes`,
 
   // the partitioned booking (engine/partitioned-booking.md): a session's records live in the session
   // id's partition p(S), an appointment in its account's partition p(A) (its id is drawn there:

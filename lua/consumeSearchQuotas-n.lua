@@ -8,7 +8,8 @@
   Input:
     (any number of keys: ioredis is given their count)
     KEYS[1]   the login revocation stream of the partition
-    KEYS[2..] four per search, in order: login session hash, short-window hash, day-window counter,
+    KEYS[2]   the partition's set of accounts whose daily quotas changed (consumeSearchQuota's KEYS[6])
+    KEYS[3..] four per search, in order: login session hash, short-window hash, day-window counter,
               block marker (consumeSearchQuota's KEYS[1..4])
 
     ARGV[1] now, ms since epoch
@@ -25,7 +26,7 @@
 local rcall = redis.call
 --- @include "includes/searchQuota"
 
-local revocationsKey = KEYS[1]
+local revocationsKey, changesKey = KEYS[1], KEYS[2]
 local q = {
   now = tonumber(ARGV[1]),
   windowMs = tonumber(ARGV[2]), windowMax = tonumber(ARGV[3]),
@@ -33,8 +34,8 @@ local q = {
   revocationsCap = ARGV[7],
 }
 local replies = {}
-for i = 1, (#KEYS - 1) / 4 do
-  local k, a = 2 + 4 * (i - 1), 8 + 2 * (i - 1)
-  replies[i] = consumeSearch(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], revocationsKey, ARGV[a], ARGV[a + 1], q)
+for i = 1, (#KEYS - 2) / 4 do
+  local k, a = 3 + 4 * (i - 1), 8 + 2 * (i - 1)
+  replies[i] = consumeSearch(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], revocationsKey, changesKey, ARGV[a], ARGV[a + 1], q)
 end
 return replies

@@ -65,7 +65,11 @@ export interface OutboxWorkerOptions {
   durability?: DurabilityOptions;
   /** the partitioned booking whose expired intents this worker resolves (see above). Default: none */
   intents?: PartitionedBooking;
-  /** the partitions whose outbox streams this worker drains beside the booking partition's. Default: none */
+  /**
+   * the deployment's partitions: their outbox streams are drained beside the booking partition's, and
+   * the quota snapshot reads their quota-changes sets. Default: none (no partition streams; every
+   * quota snapshot scans the keyspace)
+   */
   partitions?: Partitions;
   /** this worker's consumer name in the group. Default: host, pid and a random part */
   consumer?: string;
@@ -98,6 +102,9 @@ export class OutboxWorker {
   private readonly persist: PersistQueue;
   private readonly replicas: ReplicaAcknowledgement;
   private readonly intents: PartitionedBooking | undefined;
+  private readonly partitions: Partitions | undefined;
+  /** this worker's first quota snapshot scans every key (worker/quotas.ts); later ones read the changes */
+  private quotaSnapshotScanned = false;
   /** every stream this worker drains, the booking partition's first */
   private readonly streams: string[];
   private readonly drained: Set<string>;
@@ -118,6 +125,7 @@ export class OutboxWorker {
     this.consumer = options.consumer ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
     this.replicas = new ReplicaAcknowledgement(this.redis, options.durability ?? NO_REPLICA_WAIT);
     this.intents = options.intents;
+    this.partitions = options.partitions;
     this.streams = outboxStreams(options.partitions);
     this.drained = new Set(this.streams);
     this.persist = openPersistQueue({ redisAddress: options.redisAddress, redisKeyPrefix: options.redisKeyPrefix, settings: options.settings });
@@ -396,7 +404,8 @@ export class OutboxWorker {
     // one worker per interval is enough
     const won = await this.redis.set(keys.quotaSnapshotLock(), this.consumer, 'PX', Math.max(100, this.settings.quotaSnapshotMs - 100), 'NX');
     if (won !== 'OK') return;
-    await snapshotDailyQuotas(this.redis, this.pool);
+    await snapshotDailyQuotas(this.redis, this.pool, this.partitions, { full: !this.quotaSnapshotScanned });
+    this.quotaSnapshotScanned = true;
   }
 
   private async publishDepth(): Promise<void> {

@@ -1,8 +1,18 @@
 /** Small builders for engine tests: accounts with beneficiaries, sessions on chosen days. */
 import { expect } from 'vitest';
 import type { BookingEngine } from '../../engine/engine.js';
+import { sha256Hex } from '../../engine/ids.js';
 import type { SessionInput } from '../../engine/sessions.js';
 import { nextMobileOf, nextPhotoIdOf, nextPhotoSerial, twoDoseVaccine } from './countries.js';
+
+/** Log in with `mobile` (its OTP as the engine issued it, or a test number's): the account and its login session. */
+export async function login(engine: BookingEngine, mobile: string): Promise<{ accountId: string; sid: string }> {
+  const issued = await engine.issueOtp(mobile, '198.51.100.1');
+  if (!issued.ok) throw new Error(`issueOtp: status ${issued.status}`);
+  const verified = await engine.verifyOtp(issued.txnId, sha256Hex(issued.otp ?? '123456'));
+  if (!verified.ok) throw new Error(`verifyOtp: status ${verified.status}`);
+  return verified;
+}
 
 let mobileCounter = 0;
 /** A fresh mobile number (not a test number) for each call. */

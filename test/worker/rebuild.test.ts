@@ -7,7 +7,6 @@
  */
 import { allKeys, type RedisClient } from '../../engine/redis.js';
 import type { BookingEngine } from '../../engine/engine.js';
-import { sha256Hex } from '../../engine/ids.js';
 import { Certificates } from '../../engine/certificates.js';
 import { Operators } from '../../engine/operators.js';
 import { bookingPartitionPattern, isPartitionedBookingRecord, keys, virtualPartitionsPattern } from '../../engine/keys.js';
@@ -18,7 +17,7 @@ import { outboxStreams } from '../../worker/outbox.js';
 import { snapshotDailyQuotas } from '../../worker/quotas.js';
 import { rebuildRedis } from '../../worker/rebuild.js';
 import { formatReconcileReport, reconcile } from '../../worker/reconcile.js';
-import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, nextMobile, nextPhotoId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
+import { accountWithBeneficiaries, demoCenterId, everyCenter, everySlot, login, nextMobile, nextPhotoId, publishSession, securityCodeOf, slotsOf } from '../support/booking.js';
 import { deleteKeysWithPrefix, type TestClock } from '../support/fixtures.js';
 import { referenceIdReused } from '../support/partitioned.js';
 import { describe, expect, TEST_REDIS, spawnNode, builtScript, test } from './support.js';
@@ -85,14 +84,6 @@ async function quotaState(redis: RedisClient, accountIds: string[]): Promise<Map
     }
   }
   return state;
-}
-
-async function login(engine: BookingEngine, mobile: string): Promise<{ accountId: string; sid: string }> {
-  const issued = await engine.issueOtp(mobile, '198.51.100.1');
-  if (!issued.ok) throw new Error(`issueOtp: status ${issued.status}`);
-  const verified = await engine.verifyOtp(issued.txnId, sha256Hex(issued.otp ?? '123456'));
-  if (!verified.ok) throw new Error(`verifyOtp: status ${verified.status}`);
-  return verified;
 }
 
 /**
@@ -203,7 +194,8 @@ describe('rebuilding Redis from PostgreSQL', () => {
   }) => {
     const day = await bookingDay(engine, clock);
     await drainOutboxDirectly(redis, pool, 500, outboxStreams(PARTITIONS));
-    await snapshotDailyQuotas(redis, pool);
+    // the snapshot as the worker takes it: the accounts the quota scripts named since the last one
+    await snapshotDailyQuotas(redis, pool, engine.partitions);
     const before = await bookingState(redis);
     const seatsBefore = await claimedSeats(redis);
     // what is compared lives where the layout keeps it: the partitions' sessions, accounts,

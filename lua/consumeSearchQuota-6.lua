@@ -16,6 +16,7 @@
     KEYS[3] day-window counter
     KEYS[4] block marker
     KEYS[5] the login revocation stream of the account's partition (followed by every gateway thread)
+    KEYS[6] the account's partition's set of accounts whose daily quotas changed (the worker's snapshot reads it)
 
     ARGV[1] login session id from the token
     ARGV[2] now, ms since epoch
@@ -25,7 +26,7 @@
     ARGV[6] searches allowed in the day window
     ARGV[7] block duration, ms
     ARGV[8] revocation stream cap (MAXLEN ~)
-    ARGV[9] account id (a block names it in the revocation stream)
+    ARGV[9] account id (a block names it in the revocation stream; a daily quota's change, in KEYS[6])
 
   Output:
     {Status.OK, searches left in the short window, ms until it ends, searches left today}
@@ -36,7 +37,7 @@
 local rcall = redis.call
 --- @include "includes/searchQuota"
 
-return consumeSearch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[9], {
+return consumeSearch(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[9], {
   now = tonumber(ARGV[2]),
   windowMs = tonumber(ARGV[3]), windowMax = tonumber(ARGV[4]),
   dayMs = tonumber(ARGV[5]), dayMax = tonumber(ARGV[6]), blockFor = tonumber(ARGV[7]),
