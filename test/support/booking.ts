@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 import type { BookingEngine } from '../../engine/engine.js';
 import { sha256Hex } from '../../engine/ids.js';
+import type { TestClock } from './clock.js';
 import type { SessionInput } from '../../engine/sessions.js';
 import { nextMobileOf, nextPhotoIdOf, nextPhotoSerial, twoDoseVaccine } from './countries.js';
 
@@ -12,6 +13,19 @@ export async function login(engine: BookingEngine, mobile: string): Promise<{ ac
   const verified = await engine.verifyOtp(issued.txnId, sha256Hex(issued.otp ?? '123456'));
   if (!verified.ok) throw new Error(`verifyOtp: status ${verified.status}`);
   return verified;
+}
+
+/**
+ * Use up a citizen's searches of the day, a short window's worth at a time (the window outlives a
+ * logout, so the clock moves past each one): the next search blocks the account.
+ */
+export async function useUpDailySearches(engine: BookingEngine, clock: TestClock, citizen: { accountId: string; sid: string }): Promise<void> {
+  const q = engine.country.rules.search_quota;
+  for (let done = 0; done < q.max_per_day; done += q.max_per_window) {
+    const answers = await Promise.all(Array.from({ length: q.max_per_window }, () => engine.consumeSearchQuota(citizen.accountId, citizen.sid)));
+    expect(answers.every((answer) => answer.ok)).toBe(true);
+    clock.advance(q.window_seconds * 1000);
+  }
 }
 
 let mobileCounter = 0;

@@ -10,7 +10,7 @@ import { keys } from '../../engine/keys.js';
 import { Status } from '../../engine/status.js';
 import { snapshotDailyQuotas } from '../../worker/quotas.js';
 import { openPool } from '../../worker/database.js';
-import { login, nextMobile } from '../support/booking.js';
+import { login, nextMobile, useUpDailySearches } from '../support/booking.js';
 import { DATABASE_URL, describe, expect, test } from './support.js';
 
 async function snapshotted(pool: pg.Pool): Promise<Record<string, string>> {
@@ -43,13 +43,7 @@ describe('daily quota snapshots', () => {
 
   test('a block is read by the snapshot after it, though the searches before it were read already', async ({ engine, redis, pool, clock }) => {
     const citizen = await login(engine, nextMobile());
-    const q = engine.country.rules.search_quota;
-    // a short window's worth at a time: the window outlives a logout, so the clock moves past each one
-    for (let done = 0; done < q.max_per_day; done += q.max_per_window) {
-      const answers = await Promise.all(Array.from({ length: q.max_per_window }, () => engine.consumeSearchQuota(citizen.accountId, citizen.sid)));
-      expect(answers.every((answer) => answer.ok)).toBe(true);
-      clock.advance(q.window_seconds * 1000);
-    }
+    await useUpDailySearches(engine, clock, citizen);
     expect(await snapshotDailyQuotas(redis, pool, engine.partitions)).toMatchObject({ saved: 1 });
     expect(await engine.consumeSearchQuota(citizen.accountId, citizen.sid)).toMatchObject({ ok: false, status: Status.ACCOUNT_BLOCKED });
     // the day's count and the block
