@@ -89,10 +89,10 @@ export async function snapshotDailyQuotas(redis: RedisClient, pool: pg.Pool, par
       for (const quota of Object.values(QUOTAS)) quotaKeys.add(quota.key(account));
     }
   }
-  if (options.full || !partitions) {
-    for (const pattern of Object.values(dailyQuotaKeyPatterns)) for await (const found of scanKeys(redis, pattern)) for (const key of found) quotaKeys.add(key);
-  }
   try {
+    if (options.full || !partitions) {
+      for (const pattern of Object.values(dailyQuotaKeyPatterns)) for await (const found of scanKeys(redis, pattern)) for (const key of found) quotaKeys.add(key);
+    }
     return await writeQuotaSnapshot(pool, now, await readQuotaKeys(redis, [...quotaKeys], now));
   } catch (err) {
     await putBackChangedAccounts(redis, partitions, taken).catch(() => {});
