@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { projectRoot } from '../engine/config.js';
-import { deleteKeysWithPrefix, type RedisAddress } from '../engine/redis.js';
+import { deleteKeysWithPrefix, type RedisAddress, type RedisClient } from '../engine/redis.js';
 import { summarizeProfiles } from './profile-summary.js';
 
 export interface BenchProcess {
@@ -201,6 +201,16 @@ export function pidCpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Redis's own CPU seconds since it started (user + system, main thread and the rest), as INFO gives
+ * them: the server's, wherever it runs, and whoever its clients are.
+ */
+export async function redisCpuSeconds(redis: RedisClient): Promise<number> {
+  const text = String(await redis.call('INFO', 'cpu'));
+  const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
+  return value('used_cpu_user') + value('used_cpu_sys');
 }
 
 /**

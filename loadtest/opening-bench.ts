@@ -27,10 +27,10 @@ import { loadConfig, projectRoot } from '../engine/config.js';
 import { formatCowinDate } from '../engine/dates.js';
 import { BookingEngine } from '../engine/engine.js';
 import { Partitions } from '../engine/partitions.js';
-import { connectRedis, type RedisClient } from '../engine/redis.js';
+import { connectRedis } from '../engine/redis.js';
 import { openPool } from '../worker/database.js';
 import { formatReconcileReport, reconcile } from '../worker/reconcile.js';
-import { answers, freePort, profilingArgs, reportProfiles, runBench, startProcess, stopAll } from './bench-processes.js';
+import { answers, freePort, profilingArgs, redisCpuSeconds, reportProfiles, runBench, startProcess, stopAll } from './bench-processes.js';
 import { wrkGet, wrkMix, wrkPost, type MixedRequest, type ScenarioResult } from './bench-scenarios.js';
 import { benchedRedisServer, formatTable, loggedInCitizens, median, requireLoopbackServices, writeBenchCountry, type Citizen } from './bench-support.js';
 
@@ -77,13 +77,6 @@ const id = randomUUID().slice(0, 8);
 const prefix = `bench-opening:${id}:`;
 const schema = `bench_opening_${id}`;
 const progress = (line: string) => console.log(`[opening ${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-/** Redis's CPU seconds (user + system, main thread and the rest) since it started. */
-async function redisCpuSeconds(redis: RedisClient): Promise<number> {
-  const text = String(await redis.call('INFO', 'cpu'));
-  const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
-  return value('used_cpu_user') + value('used_cpu_sys');
-}
 
 interface OpeningRun {
   run: number;

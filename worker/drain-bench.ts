@@ -28,6 +28,7 @@ import { drainOutboxDirectly } from './drain.js';
 import { migrate } from './migrate.js';
 import { OutboxWorker } from './outbox-worker.js';
 import { loadWorkerSettings } from './settings.js';
+import { median } from '../loadtest/bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -161,12 +162,6 @@ async function runOnce(run: number): Promise<RunResult> {
     for await (const chunk of scanKeys(redis, '*')) await unlinkKeys(redis, chunk);
     redis.disconnect();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

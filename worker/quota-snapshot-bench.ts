@@ -19,6 +19,8 @@ import { sha256Hex } from '../engine/ids.js';
 import { keys } from '../engine/keys.js';
 import { loadCountry } from '../engine/masterdata.js';
 import { connectRedis, deleteKeysWithPrefix, type RedisClient } from '../engine/redis.js';
+import { redisCpuSeconds } from '../loadtest/bench-processes.js';
+import { median } from '../loadtest/bench-support.js';
 import { openPool } from './database.js';
 import { migrate } from './migrate.js';
 import { snapshotDailyQuotas, type QuotaSnapshotReport } from './quotas.js';
@@ -35,13 +37,6 @@ const SEARCHERS = Number(values.searchers);
 const RUNS = Number(values.runs);
 for (const [name, value] of [['--keys', FILLER], ['--searchers', SEARCHERS], ['--runs', RUNS]] as const) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: expected a positive whole number`);
-}
-
-/** Redis's own CPU seconds so far (user + system, all its threads). */
-async function redisCpuSeconds(redis: RedisClient): Promise<number> {
-  const info = String(await redis.call('INFO', 'cpu'));
-  const read = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
-  return read('used_cpu_user') + read('used_cpu_sys');
 }
 
 interface Measured {
@@ -115,12 +110,6 @@ async function loginsOf(engine: BookingEngine, count: number, testMobilePrefix: 
     if (sid) logins.push({ accountId, sid });
   }
   return logins;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {
