@@ -40,6 +40,7 @@ import { opsRoutes } from './routes/ops.js';
 import { pageRoutes } from './routes/pages.js';
 import { queueRoutes, queueSocketMessage } from './routes/queue.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { PlaceChanges } from './place-changes.js';
 import { SessionSearch } from './search.js';
 import type { StatsSample } from './stats.js';
 import type { SocketConnection, WebSocketRoute } from './uws-adapter.js';
@@ -59,8 +60,8 @@ export interface GatewayDependencies {
   metricsText: () => string;
   queueDepth: () => unknown;
   stats: () => StatsSample[];
-  /** tell the process's other threads that a place changed (their kept status answers are outdated) */
-  placeChanged?: (sessionId: string, accountId: string) => void;
+  /** changes to fair admission places, shared with the process's other threads (PlaceChanges.allocate) */
+  placeChanges?: SharedArrayBuffer;
   availability?: Partial<AvailabilityOptions>;
 }
 
@@ -163,7 +164,7 @@ export async function createGateway(deps: GatewayDependencies): Promise<Gateway>
     revocations,
     quotas,
     search: new SessionSearch(country, book),
-    queueRoom: new QueueRoom({ engine, book, metrics }, deps.placeChanged),
+    queueRoom: new QueueRoom({ engine, book, metrics }, new PlaceChanges(deps.placeChanges)),
     metrics,
     auth: new Authenticator(engine, config.secret, country.rules.token_ttl_seconds, operators, revocations, metrics),
     schemas: bodySchemas(country, config.clock),

@@ -2,17 +2,14 @@
  * Open WebSocket connections per client address, counted across every thread of one gateway
  * process: the kernel spreads one address's connections over the threads, so a count per thread
  * would let threads × limit in. The counts live in a SharedArrayBuffer that the main thread makes
- * and every thread maps, one 32-bit counter per slot, the slot chosen by a hash of the address.
+ * and every thread maps (gateway/shared-slots.ts), the slot chosen by a hash of the address.
  * Addresses that share a slot share its count, which can only refuse early, never admit more; with
  * 65,536 slots that takes dozens of connections from addresses that happen to collide.
  */
-export class ConnectionsPerAddress {
-  static readonly SLOTS = 65_536;
+import { allocateSharedSlots, slotOf } from './shared-slots.js';
 
-  /** The shared counters, made once by the main thread and handed to each thread. */
-  static allocate(): SharedArrayBuffer {
-    return new SharedArrayBuffer(ConnectionsPerAddress.SLOTS * Int32Array.BYTES_PER_ELEMENT);
-  }
+export class ConnectionsPerAddress {
+  static readonly allocate = allocateSharedSlots;
 
   private readonly counts: Int32Array;
 
@@ -41,14 +38,4 @@ export class ConnectionsPerAddress {
   remove(address: string): void {
     Atomics.sub(this.counts, slotOf(address), 1);
   }
-}
-
-/** FNV-1a over the address text, folded to a slot. */
-function slotOf(address: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < address.length; i++) {
-    hash ^= address.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) & (ConnectionsPerAddress.SLOTS - 1);
 }

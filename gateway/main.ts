@@ -17,6 +17,7 @@ import { openPool } from '../worker/database.js';
 import { admitRedis, DISAGREEMENT_EXIT_CODE, RedisDisagrees, watchDeploymentMarker } from '../worker/deployment.js';
 import { databaseSchema } from '../worker/settings.js';
 import { ConnectionsPerAddress } from './connections-per-address.js';
+import { PlaceChanges } from './place-changes.js';
 import type { MainToThread, ThreadData, ThreadToMain } from './messages.js';
 import { QueueGauges, readPublishedDepth, type PublishedDepth } from './queue-gauges.js';
 import { StatsHistory } from './stats.js';
@@ -63,12 +64,14 @@ if (deploymentId instanceof RedisDisagrees) {
 const threads: Worker[] = [];
 // one count of open WebSockets per client address for every thread (see connections-per-address.ts)
 const socketsPerAddress = ConnectionsPerAddress.allocate();
+// one count of changes per fair admission place for every thread (see place-changes.ts)
+const placeChanges = PlaceChanges.allocate();
 const latestMetrics = new Map<Worker, object[]>();
 let stopping = false;
 
 function startThread(index: number, port: number): Promise<{ worker: Worker; port: number }> {
   const worker = new Worker(new URL('./thread.js', import.meta.url), {
-    workerData: { index, port, socketsPerAddress } satisfies ThreadData,
+    workerData: { index, port, socketsPerAddress, placeChanges } satisfies ThreadData,
     // a request allocates many short-lived objects (ioredis commands, promises, headers): a larger
     // young generation makes the frequent scavenges rarer and cheaper
     resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
@@ -78,7 +81,6 @@ function startThread(index: number, port: number): Promise<{ worker: Worker; por
     worker.on('message', (message: ThreadToMain) => {
       if (message.type === 'listening') resolve({ worker, port: message.port });
       else if (message.type === 'metrics') latestMetrics.set(worker, message.metrics);
-      else if (message.type === 'queue-place-changed') broadcast(message);
     });
     worker.once('error', (err) => {
       console.error(`gateway thread ${index} failed:`, err);

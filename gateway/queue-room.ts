@@ -20,8 +20,9 @@
  * polls share one read. A cached answer is dropped as soon as this thread learns of a change to the
  * place: an admit call that changed it, the head of the line passing it (another thread or gateway
  * admitted it), the shuffle (for a pre-queue place), the admission's expiry, a join or a booking
- * under the admission on any thread of this gateway (relayed by the main thread). A change it cannot
- * learn of (a booking on another gateway) shows within the window. A waiting place's position is answered from the latest head, as
+ * under the admission on any thread of this gateway (counted in memory all its threads share,
+ * gateway/place-changes.ts, before the join or booking is answered). A change it cannot learn of (a
+ * booking on another gateway) shows within the window. A waiting place's position is answered from the latest head, as
  * fresh as the pushes.
  */
 import type { Outcome } from '../engine/engine.js';
@@ -29,6 +30,7 @@ import type { SessionState } from '../engine/sessions.js';
 import { isUnderFairAdmission, prequeueOpensAt, type AdmitSummary, type QueueStatus } from '../engine/fair-admission.js';
 import { apiErrorFor, type Status } from '../engine/status.js';
 import type { GatewayContext } from './context.js';
+import { PlaceChanges } from './place-changes.js';
 import type { SocketConnection } from './uws-adapter.js';
 
 /** how often each thread takes an admission turn for each opening */
@@ -108,6 +110,8 @@ interface CachedStatus {
   read: Promise<StatusOutcome>;
   /** engine clock, ms: when the read started */
   at: number;
+  /** the place's change count (PlaceChanges) when the read started: kept only while it stays */
+  version: number;
   /** engine clock, ms: answered from memory until then */
   until: number;
   /** the answer once in */
@@ -155,8 +159,8 @@ export class QueueRoom {
 
   constructor(
     private readonly ctx: Pick<GatewayContext, 'engine' | 'book' | 'metrics'>,
-    /** tells this process's other threads of a change made here (gateway/thread.ts) */
-    private readonly tellThreads: (sessionId: string, accountId: string) => void = () => {},
+    /** changes to places, shared by this process's threads (gateway/thread.ts) */
+    private readonly placeChanges: PlaceChanges = new PlaceChanges(),
   ) {}
 
   start(): void {
@@ -256,19 +260,21 @@ export class QueueRoom {
     if (!session.fair) return this.ctx.engine.fairAdmission.status(session, accountId);
     const now = this.ctx.engine.now();
     const cached = this.statuses.get(session.session_id)?.get(accountId);
-    if (cached && now < cached.until) return this.fresher(session.session_id, cached, await cached.read);
+    if (cached && now < cached.until && cached.version === this.placeChanges.version(session.session_id, accountId)) return this.fresher(session.session_id, cached, await cached.read);
     return this.read(session, accountId, now).read;
   }
 
   /** Read a place from Redis, kept for the window (a failed read is not kept). */
   private read(session: SessionState, accountId: string, now: number): CachedStatus {
-    return this.keep(session, accountId, this.ctx.engine.fairAdmission.status(session, accountId), now);
+    const version = this.placeChanges.version(session.session_id, accountId);
+    return this.keep(session, accountId, this.ctx.engine.fairAdmission.status(session, accountId), now, version);
   }
 
-  private keep(session: SessionState, accountId: string, read: Promise<StatusOutcome>, now: number): CachedStatus {
+  /** `version`: the place's change count taken before the read was sent (a change while it is in flight outdates it) */
+  private keep(session: SessionState, accountId: string, read: Promise<StatusOutcome>, now: number, version: number): CachedStatus {
     const grace = session.fair?.grace_ms ?? 0;
     const window = grace > 0 ? Math.min(STATUS_CACHE_MS, grace / 4) : STATUS_CACHE_MS;
-    const entry: CachedStatus = { read, at: now, until: now + window };
+    const entry: CachedStatus = { read, at: now, version, until: now + window };
     let byAccount = this.statuses.get(session.session_id);
     if (!byAccount) this.statuses.set(session.session_id, (byAccount = new Map()));
     byAccount.set(accountId, entry);
@@ -297,16 +303,16 @@ export class QueueRoom {
 
   /**
    * A join or a booking under an admission changed the place here: this thread's kept status is
-   * dropped, and the other threads of the process drop theirs (within milliseconds; another gateway's
-   * threads see it when their window ends).
+   * dropped, and the other threads of the process read theirs again on their next poll (another
+   * gateway's threads see it when their window ends).
    */
   placeChanged(sessionId: string, accountId: string): void {
+    this.placeChanges.changed(sessionId, accountId);
     this.forgetStatus(sessionId, accountId);
-    this.tellThreads(sessionId, accountId);
   }
 
   /** Drop a kept status. */
-  forgetStatus(sessionId: string, accountId: string, only?: CachedStatus): void {
+  private forgetStatus(sessionId: string, accountId: string, only?: CachedStatus): void {
     const byAccount = this.statuses.get(sessionId);
     if (!byAccount || (only && byAccount.get(accountId) !== only)) return;
     byAccount.delete(accountId);
@@ -393,6 +399,7 @@ export class QueueRoom {
 
   /** Read a place from Redis and send it (when it changed). */
   private async refresh(socket: SocketConnection, session: SessionState, sub: Subscription): Promise<void> {
+    const version = this.placeChanges.version(session.session_id, sub.accountId);
     const outcome = await this.ctx.engine.fairAdmission.status(session, sub.accountId);
     if (!outcome.ok) {
       socket.send(JSON.stringify({ type: 'error', session_id: session.session_id, ...socketErrorOf(outcome.status) }));
@@ -402,7 +409,7 @@ export class QueueRoom {
     sub.number = outcome.queue.number;
     sub.state = outcome.queue.state;
     // a fresh read: the status polls of this account answer it too
-    this.keep(session, sub.accountId, Promise.resolve(outcome), this.ctx.engine.now());
+    this.keep(session, sub.accountId, Promise.resolve(outcome), this.ctx.engine.now(), version);
     this.send(socket, sub, queueStatusBody(session, outcome.queue, this.ctx.engine.now()));
   }
 

@@ -18,7 +18,7 @@ import type { MainToThread, ThreadData, ThreadToMain } from './messages.js';
 import type { StatsSample } from './stats.js';
 import { startServer } from './uws-adapter.js';
 
-const { port, socketsPerAddress } = workerData as ThreadData;
+const { port, socketsPerAddress, placeChanges } = workerData as ThreadData;
 const send = (message: ThreadToMain) => parentPort!.postMessage(message);
 
 const config = loadConfig();
@@ -55,7 +55,7 @@ const gateway = await createGateway({
   metricsText: () => metricsText,
   queueDepth: () => queueDepth,
   stats: () => stats,
-  placeChanged: (sessionId, accountId) => send({ type: 'queue-place-changed', sessionId, accountId }),
+  placeChanges,
 });
 
 /** The answers to requests the adapter refuses before routing (see ServerOptions.refuse). */
@@ -95,7 +95,6 @@ parentPort!.on('message', (message: MainToThread) => {
   if (message.type === 'metrics-text') metricsText = message.text;
   else if (message.type === 'queue-depth') queueDepth = message.depth;
   else if (message.type === 'stats') stats = message.samples;
-  else if (message.type === 'queue-place-changed') gateway.context.queueRoom.forgetStatus(message.sessionId, message.accountId);
   else if (message.type === 'shutdown') {
     clearInterval(metricsTimer);
     server.close();

@@ -3,7 +3,7 @@
  * through a real gateway (two threads) on a Redis of the test's own: 200 rapid polls by one account,
  * spread over both threads, run the status script at most once per thread and window; an admission
  * still reaches a poller within the window of its being made; a booking under it shows on every
- * thread at once.
+ * thread at once (gateway/place-changes.ts).
  *
  * The script calls are counted by MONITOR, by the status script's SHA: `INFO commandstats` (as
  * test/gateway/memory.test.ts counts) cannot tell them from the admission ticker's admit calls, which
@@ -49,9 +49,7 @@ const STATUS_SCRIPT_WORDS = 'A place in the fair admission queue as its holder s
  * blocking on many streams at once).
  */
 async function monitorLines(url: string, onLine: (line: string) => void): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  await once(socket, 'connect');
+  const socket = await openConnection(url);
   let buffer = '';
   let started: () => void = () => {};
   const monitoring = new Promise<void>((resolve) => (started = resolve));
@@ -89,6 +87,28 @@ async function statusScriptsDuring<T>(work: () => Promise<T>): Promise<{ result:
   } finally {
     monitor.destroy();
   }
+}
+
+/** A TCP connection to `url`'s host and port, open and idle. */
+async function openConnection(url: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** GET `url`'s path on an open connection (closed after the answer); the answer's JSON body. */
+async function getOn(socket: Socket, url: string, token: string): Promise<unknown> {
+  const { pathname, search } = new URL(url);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+  await once(socket, 'end');
+  socket.destroy();
+  const text = Buffer.concat(chunks).toString('utf8');
+  const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+  expect(head, text).toMatch(/^HTTP\/1\.1 200 /);
+  return JSON.parse(body);
 }
 
 describe('status polling', () => {
@@ -174,16 +194,19 @@ describe('status polling', () => {
     expect(polled.calls).toBeLessThan(polls);
 
     // every thread keeps `admitted` now (20 polls on new connections); a booking under the admission
-    // drops what every thread kept: the polls right after it, on either thread, read `used`
+    // outdates what every thread kept: the polls right after it, on either thread, read `used`. They
+    // go on connections opened before the booking, sent the moment its answer is in, so no thread
+    // has time to hear of the booking by any means slower than the booking's own answer.
     const before = await Promise.all(Array.from({ length: 20 }, () => requestOnNewConnection('GET', path, { token: poller.token })));
     for (const b of before) expect(b.json).toMatchObject({ state: 'admitted', admission: answer.admission });
+    const waiting = await Promise.all(Array.from({ length: 20 }, () => openConnection(gateway.url)));
     const slot = gateway.engine.country.slotsOf(center)[0]!;
     const booked = await requestOnNewConnection('POST', `${gateway.url}/api/v2/appointment/schedule`, {
       token: poller.token,
       body: { dose: 1, session_id: sessionId, slot, beneficiaries: [beneficiary], admission: answer.admission },
     });
+    const after = await Promise.all(waiting.map((socket) => getOn(socket, path, poller.token)));
     expect(booked.status, JSON.stringify(booked.json)).toBe(200);
-    const after = await Promise.all(Array.from({ length: 20 }, () => requestOnNewConnection('GET', path, { token: poller.token })));
-    for (const a of after) expect(a.json).toMatchObject({ state: 'used', admitted: false });
+    for (const a of after) expect(a).toMatchObject({ state: 'used', admitted: false });
   }, 90_000);
 });
