@@ -12,6 +12,7 @@
  * - operators (issued, revoked) and certificates (issued with their vaccination, revoked) are
  *   upserted with the same version guard.
  */
+import { prepareValue } from 'pg/lib/utils.js';
 import type pg from 'pg';
 import { appendAccessEntries } from './access-log.js';
 import { accessEntriesOf } from '../engine/access-log.js';
@@ -357,7 +358,8 @@ export async function writeBatch(pool: pg.Pool, events: OutboxEvent[]): Promise<
       ]);
       report.expired = marked.rowCount ?? 0;
     }
-    const rows = appointmentRowsParams(appointments);
+    // the same twelve columns go to both runs: turned into array literals once, as pg would each time
+    const rows = appointmentRowsParams(appointments).map((column) => prepareValue(column));
     const released = await run(client, 'teeka_upsert_appointments', UPSERT_APPOINTMENTS, [...rows, false]);
     const booked = await run(client, 'teeka_upsert_appointments', UPSERT_APPOINTMENTS, [...rows, true]);
     report.appointmentRows = (released.rowCount ?? 0) + (booked.rowCount ?? 0);
