@@ -86,8 +86,9 @@ describe('the admin switch', () => {
 
 describe('an opening under fair admission', () => {
   it('pre-queues, shuffles once at opens_at, admits in order, and schedule needs the admission', async () => {
-    const sessionId = await publish({ fair_admission: true, prequeue_minutes: 30, admission_rate: 2 }, 4000);
+    // logged in before the publication: what must happen before the opening is then only the joins
     const people = await Promise.all(Array.from({ length: 6 }, () => citizen()));
+    const sessionId = await publish({ fair_admission: true, prequeue_minutes: 30, admission_rate: 2 }, 4000);
 
     // before the opening: a place in the pre-queue, no position yet
     const joins = await Promise.all(people.map((p) => p.client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries: p.beneficiaries })));
@@ -196,8 +197,8 @@ async function socketOf(url: string): Promise<{ socket: WebSocket; messages: any
 
 describe('the WebSocket', () => {
   it("pushes a citizen's position as it falls, then the admission, which books", async () => {
-    const sessionId = await publish({ fair_admission: true, admission_rate: 1 }, 2500, 'COVISHIELD', 18);
     const crowd = await Promise.all(Array.from({ length: 5 }, () => citizen()));
+    const sessionId = await publish({ fair_admission: true, admission_rate: 1 }, 2500, 'COVISHIELD', 18);
     for (const p of crowd) expect((await p.client.post('/teeka/queue/join', { session_id: sessionId, beneficiaries: p.beneficiaries })).status).toBe(200);
     const sockets = await Promise.all(crowd.map(() => socketOf(`ws://127.0.0.1:${gateway.port}/teeka/ws/availability`)));
     // a bad token is refused on the socket, in the API's words

@@ -44,8 +44,8 @@ describe('revocations over partitions', () => {
         const partition = PARTITIONS.of(engine.accountIdOf(mobile));
         if (!mobiles.has(partition)) mobiles.set(partition, mobile);
       }
-      const replaced = [];
-      const current = [];
+      const replaced: Awaited<ReturnType<typeof login>>[] = [];
+      const current: Awaited<ReturnType<typeof login>>[] = [];
       for (const mobile of mobiles.values()) {
         replaced.push(await login(mobile));
         current.push(await login(mobile));
@@ -58,8 +58,12 @@ describe('revocations over partitions', () => {
         expect(await redis.xlen(stream)).toBe(1);
       }
 
-      const deadline = Date.now() + 2000;
-      while (Date.now() < deadline && replaced.some((r) => book.loginLive(r.accountId, r.sid, r.iat) !== false)) await sleep(10);
+      // the follower's reads (milliseconds here; a loaded machine may stall them for seconds): the
+      // current logins read as live only while the follower is current, so both are waited for
+      const settled = () =>
+        replaced.every((r) => book.loginLive(r.accountId, r.sid, r.iat) === false) && current.every((r) => book.loginLive(r.accountId, r.sid, r.iat) === true);
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && !settled()) await sleep(10);
       expect(replaced.map((r) => book.loginLive(r.accountId, r.sid, r.iat))).toEqual(replaced.map(() => false));
       expect(current.map((r) => book.loginLive(r.accountId, r.sid, r.iat))).toEqual(current.map(() => true));
       // one Redis: every partition's stream in each XREAD, on the one connection
