@@ -26,8 +26,12 @@ import { PrivateRedis } from '../worker/support.js';
 
 const BLOCK_SECONDS = 2;
 const PUBLIC_MAX_CALLS = 5;
-/** how long a change may take to reach every thread here (measured: milliseconds; docs/performance.md) */
-const PROPAGATION_BOUND_MS = 1000;
+/**
+ * How long a change may take to reach every thread here, counting the rounds of 20 new connections
+ * that look for it. Measured: milliseconds (docs/performance.md); the bound leaves room for a
+ * loaded CI machine that stalls a thread for a second or two.
+ */
+const PROPAGATION_BOUND_MS = 3000;
 
 let privateRedis: PrivateRedis;
 let gateway: RunningGateway;
