@@ -22,8 +22,8 @@
  * admitted it), the shuffle (for a pre-queue place), the admission's expiry, a join or a booking
  * under the admission on any thread of this gateway (counted in memory all its threads share,
  * gateway/place-changes.ts, before the join or booking is answered). A change it cannot learn of (a
- * booking on another gateway) shows within the window. A waiting place's position is answered from the latest head, as
- * fresh as the pushes.
+ * booking on another gateway) shows within the window. A waiting place's position is answered from
+ * the latest head, as fresh as the pushes.
  */
 import type { Outcome } from '../engine/engine.js';
 import type { SessionState } from '../engine/sessions.js';
@@ -260,7 +260,8 @@ export class QueueRoom {
     if (!session.fair) return this.ctx.engine.fairAdmission.status(session, accountId);
     const now = this.ctx.engine.now();
     const cached = this.statuses.get(session.session_id)?.get(accountId);
-    if (cached && now < cached.until && cached.version === this.placeChanges.version(session.session_id, accountId)) return this.fresher(session.session_id, cached, await cached.read);
+    const current = cached && now < cached.until && cached.version === this.placeChanges.version(session.session_id, accountId);
+    if (current) return this.fresher(session.session_id, cached, await cached.read);
     return this.read(session, accountId, now).read;
   }
 
